@@ -1,0 +1,150 @@
+"""The journal's exception tree.
+
+Every error the core raises derives from :class:`JournalError`. Each also inherits the builtin
+it semantically is (``ValueError`` for bad input, ``LookupError`` for something missing) so
+callers that only know the builtins still catch them. Errors carry structured attributes and
+build their message in ``__init__``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+class JournalError(Exception):
+    """Root of every error raised by the journal core."""
+
+
+class InvalidNameError(JournalError, ValueError):
+    """A name or identifier is empty, too long, or contains characters we refuse."""
+
+    def __init__(self, kind: str, name: object, reason: str) -> None:
+        self.kind = kind
+        self.name = name
+        self.reason = reason
+        super().__init__(f"Invalid {kind} name {name!r}: {reason}")
+
+
+class SQLParseError(JournalError, ValueError):
+    """SQL text could not be turned into schema events.
+
+    ``line`` and ``column`` are 1-based positions inside ``sql`` when known.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        sql: str,
+        line: int | None = None,
+        column: int | None = None,
+    ) -> None:
+        self.sql = sql
+        self.line = line
+        self.column = column
+        where = f" (line {line}, column {column})" if line is not None else ""
+        snippet = " ".join(sql.split())
+        if len(snippet) > 80:
+            snippet = snippet[:77] + "..."
+        super().__init__(f"{message}{where} in statement: {snippet}")
+
+
+class SchemaError(JournalError, ValueError):
+    """An event cannot be applied to the schema it targets."""
+
+
+class ObjectExistsError(SchemaError):
+    """A table, column, index, view or trigger of that name already exists."""
+
+    def __init__(self, kind: str, name: str, where: str | None = None) -> None:
+        self.kind = kind
+        self.name = name
+        suffix = f" in table '{where}'" if where else ""
+        super().__init__(f"{kind.capitalize()} '{name}' already exists{suffix}")
+
+
+class ObjectNotFoundError(SchemaError, LookupError):
+    """The table, column, index, view or trigger an event names does not exist."""
+
+    def __init__(self, kind: str, name: str, where: str | None = None) -> None:
+        self.kind = kind
+        self.name = name
+        suffix = f" in table '{where}'" if where else ""
+        super().__init__(f"{kind.capitalize()} '{name}' does not exist{suffix}")
+
+
+class DependencyError(SchemaError):
+    """Dropping or changing an object would break objects that depend on it.
+
+    ``dependents`` lists ``(kind, name)`` pairs, e.g. ``("view", "active_users")``.
+    """
+
+    def __init__(self, action: str, dependents: Sequence[tuple[str, str]]) -> None:
+        self.action = action
+        self.dependents = tuple(dependents)
+        names = ", ".join(f"{kind} '{name}'" for kind, name in self.dependents)
+        super().__init__(
+            f"Cannot {action}: {names} depend{'s' if len(self.dependents) == 1 else ''} on it."
+            " Drop or change the dependent objects first."
+        )
+
+
+class JournalStoreError(JournalError):
+    """The journal database cannot be read or written."""
+
+
+class DatabaseNotFoundError(JournalStoreError, LookupError):
+    def __init__(self, database: str) -> None:
+        self.database = database
+        super().__init__(f"Database '{database}' does not exist")
+
+
+class DatabaseExistsError(JournalStoreError, ValueError):
+    def __init__(self, database: str) -> None:
+        self.database = database
+        super().__init__(f"Database '{database}' already exists")
+
+
+class BranchNotFoundError(JournalStoreError, LookupError):
+    def __init__(self, database: str, branch: str) -> None:
+        self.database = database
+        self.branch = branch
+        super().__init__(f"Branch '{branch}' does not exist in database '{database}'")
+
+
+class BranchExistsError(JournalStoreError, ValueError):
+    def __init__(self, database: str, branch: str) -> None:
+        self.database = database
+        self.branch = branch
+        super().__init__(f"Branch '{branch}' already exists in database '{database}'")
+
+
+class EventNotFoundError(JournalStoreError, LookupError):
+    def __init__(self, ref: str, reason: str = "no such event") -> None:
+        self.ref = ref
+        super().__init__(f"Event '{ref}': {reason}")
+
+
+class ConcurrentChangeError(JournalStoreError):
+    """Another writer moved the branch head between our read and our append."""
+
+    def __init__(
+        self, database: str, branch: str, expected: str | None, actual: str | None
+    ) -> None:
+        self.database = database
+        self.branch = branch
+        self.expected = expected
+        self.actual = actual
+        super().__init__(
+            f"Branch '{branch}' of database '{database}' changed while this change was being"
+            f" made (expected head {_short(expected)}, found {_short(actual)});"
+            " re-read the branch and try again"
+        )
+
+
+class CorruptJournalError(JournalStoreError):
+    """An event's stored content does not match its id, or the DAG is malformed."""
+
+
+def _short(event_id: str | None) -> str:
+    return "<empty>" if event_id is None else event_id[:12]

@@ -1,0 +1,106 @@
+"""Validation and quoting of every name that reaches SQL or the file system.
+
+Identifiers (tables, columns, indexes, views, triggers) are always double-quoted when rendered,
+so they may contain spaces or punctuation; what we refuse is what cannot be quoted safely or
+collides with SQLite's and CinchDB's own objects. Database and branch names also become parts
+of file paths, so they follow a much narrower, git-like rule.
+"""
+
+from __future__ import annotations
+
+import re
+
+from journal.errors import InvalidNameError
+
+MAX_IDENTIFIER_LENGTH = 128
+MAX_DATABASE_NAME_LENGTH = 64
+MAX_BRANCH_NAME_LENGTH = 100
+
+# Prefixes SQLite reserves for itself and CinchDB reserves for its system tables (KV store,
+# tenant cursor). User objects with these prefixes would shadow or reach into system state.
+RESERVED_OBJECT_PREFIXES = ("sqlite_", "__")
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_DATABASE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
+_BRANCH_SEGMENT = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]*")
+
+
+def validate_identifier(kind: str, name: object, *, object_name: bool = True) -> str:
+    """Return ``name`` if it is a usable SQL identifier, else raise InvalidNameError.
+
+    ``object_name`` is true for schema objects (tables, indexes, views, triggers), which may
+    not use the reserved ``sqlite_`` and ``__`` prefixes; columns may.
+    """
+    if not isinstance(name, str):
+        raise InvalidNameError(kind, name, "must be a string")
+    if not name or not name.strip():
+        raise InvalidNameError(kind, name, "must not be empty")
+    if len(name) > MAX_IDENTIFIER_LENGTH:
+        raise InvalidNameError(kind, name, f"longer than {MAX_IDENTIFIER_LENGTH} characters")
+    if _CONTROL.search(name):
+        raise InvalidNameError(kind, name, "contains control characters")
+    if name != name.strip():
+        raise InvalidNameError(kind, name, "has leading or trailing whitespace")
+    if object_name and name.lower().startswith(RESERVED_OBJECT_PREFIXES):
+        raise InvalidNameError(kind, name, "names starting with 'sqlite_' or '__' are reserved")
+    return name
+
+
+def validate_database_name(name: object) -> str:
+    """Database names become directory names: letters, digits, '_' and '-' only."""
+    if not isinstance(name, str):
+        raise InvalidNameError("database", name, "must be a string")
+    if len(name) > MAX_DATABASE_NAME_LENGTH:
+        raise InvalidNameError(
+            "database", name, f"longer than {MAX_DATABASE_NAME_LENGTH} characters"
+        )
+    if not _DATABASE_NAME.fullmatch(name):
+        raise InvalidNameError(
+            "database",
+            name,
+            "use letters, digits, '_' and '-', starting with a letter or digit",
+        )
+    return name
+
+
+def validate_branch_name(name: object) -> str:
+    """Branch names follow git's shape: '/'-separated segments, no '..', no empty segment."""
+    if not isinstance(name, str):
+        raise InvalidNameError("branch", name, "must be a string")
+    if not name:
+        raise InvalidNameError("branch", name, "must not be empty")
+    if len(name) > MAX_BRANCH_NAME_LENGTH:
+        raise InvalidNameError("branch", name, f"longer than {MAX_BRANCH_NAME_LENGTH} characters")
+    for segment in name.split("/"):
+        if not segment:
+            raise InvalidNameError("branch", name, "has an empty path segment")
+        if segment in (".", "..") or ".." in segment:
+            raise InvalidNameError("branch", name, "must not contain '..'")
+        if not _BRANCH_SEGMENT.fullmatch(segment):
+            raise InvalidNameError(
+                "branch",
+                name,
+                "use letters, digits, '.', '_', '-' and '/' between segments",
+            )
+    if name.endswith(".lock") or name.endswith("."):
+        raise InvalidNameError("branch", name, "must not end with '.' or '.lock'")
+    return name
+
+
+def quote(identifier: str) -> str:
+    """Quote an identifier for SQLite: double quotes, embedded quotes doubled."""
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def same_name(a: str, b: str) -> bool:
+    """SQLite compares identifiers case-insensitively (ASCII only)."""
+    return fold_name(a) == fold_name(b)
+
+
+def fold_name(name: str) -> str:
+    """The key under which SQLite considers two identifiers equal."""
+    return name.encode().lower().decode() if name.isascii() else _ascii_lower(name)
+
+
+def _ascii_lower(name: str) -> str:
+    return "".join(ch.lower() if ch.isascii() else ch for ch in name)

@@ -1,0 +1,745 @@
+"""The journal inside ``metadata.db``: databases, events, event parents and branch heads.
+
+Concurrency: every write is a single ``BEGIN IMMEDIATE`` transaction, so writers in any thread
+or OS process are serialized by SQLite's write lock, and the busy timeout makes a writer wait
+for that lock instead of failing with "database is locked". An append is a compare-and-swap on
+the branch head: it commits only if the head is still the one the caller built its change on,
+otherwise nothing is written and :class:`~journal.errors.ConcurrentChangeError` tells the
+caller to re-read the branch. WAL mode lets readers run while a writer holds the lock.
+
+Caching: events are immutable and content-addressed, so parsed :class:`~journal.events.Event`
+objects are kept in memory, and each database's :class:`~journal.graph.Graph` is kept and
+extended with only the rows added since it was last read (rows are numbered by an
+``AUTOINCREMENT`` sequence that never goes back, and writers are serialized, so a row with a
+lower number can never appear later). Branch heads are never cached: they are the one thing
+other processes change, and reading one is a primary-key lookup.
+
+The tables are prefixed ``journal_`` because the product keeps its own tables (tenant
+registry) in the same file, through :attr:`JournalStore.connection`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
+from datetime import datetime, timezone
+from types import TracebackType
+
+import attrs
+
+from journal.errors import (
+    BranchExistsError,
+    BranchNotFoundError,
+    ConcurrentChangeError,
+    CorruptJournalError,
+    DatabaseExistsError,
+    DatabaseNotFoundError,
+    EventNotFoundError,
+    JournalStoreError,
+)
+from journal.events import Change, Event, content_id
+from journal.graph import Graph
+from journal.names import validate_branch_name, validate_database_name
+
+__all__ = ["SCHEMA_VERSION", "BranchRecord", "JournalStore"]
+
+#: Version of the journal's tables, kept in ``PRAGMA user_version`` of metadata.db.
+SCHEMA_VERSION = 1
+
+#: How long a writer waits for another writer's transaction before giving up. Appends hold the
+#: lock for milliseconds, so reaching this means something is badly stuck.
+BUSY_TIMEOUT_MS = 30_000
+
+#: Shortest event id prefix :meth:`JournalStore.resolve` accepts.
+MIN_PREFIX_LENGTH = 4
+
+_HEX = re.compile(r"[0-9a-f]+")
+
+# SQLite's default limit on host parameters in one statement is 32766 since 3.32; stay far
+# below it so that builds with the old limit of 999 work too.
+_IN_CHUNK = 500
+
+_TABLES = (
+    """
+    CREATE TABLE IF NOT EXISTS journal_databases (
+        name TEXT PRIMARY KEY,
+        created_at TEXT NOT NULL
+    )
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS journal_events (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        id TEXT UNIQUE NOT NULL,
+        database TEXT NOT NULL REFERENCES journal_databases(name),
+        type TEXT NOT NULL,
+        generation INTEGER NOT NULL,
+        created_at TEXT NOT NULL,
+        body TEXT NOT NULL
+    )
+    """,
+    # Incremental graph loads read "events of this database after seq N".
+    "CREATE INDEX IF NOT EXISTS journal_events_by_database ON journal_events(database, seq)",
+    """
+    CREATE TABLE IF NOT EXISTS journal_event_parents (
+        event_id TEXT NOT NULL REFERENCES journal_events(id),
+        parent_id TEXT NOT NULL REFERENCES journal_events(id),
+        position INTEGER NOT NULL,
+        PRIMARY KEY (event_id, position)
+    )
+    """,
+    # Foreign-key checks on deleting an event look rows up by parent_id and by head; without
+    # these indexes deleting a database would scan both tables once per event.
+    "CREATE INDEX IF NOT EXISTS journal_event_parents_by_parent"
+    " ON journal_event_parents(parent_id)",
+    """
+    CREATE TABLE IF NOT EXISTS journal_branches (
+        database TEXT NOT NULL REFERENCES journal_databases(name),
+        name TEXT NOT NULL,
+        head TEXT NULL REFERENCES journal_events(id),
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (database, name)
+    )
+    """,
+    "CREATE INDEX IF NOT EXISTS journal_branches_by_head ON journal_branches(head)",
+)
+
+
+@attrs.frozen
+class BranchRecord:
+    """A branch: a name and the event it points at (None for a branch with no events yet)."""
+
+    name: str
+    head: str | None
+    created_at: datetime
+
+
+@attrs.define
+class _CachedGraph:
+    graph: Graph
+    last_seq: int
+    # The database row's created_at tells a cache built for a database that another process
+    # has since deleted and re-created apart from the current one.
+    database_created_at: str
+
+
+class JournalStore:
+    """The event journal of every database of a project, in one SQLite file.
+
+    Safe to share between threads (calls are serialized) and to open from several OS processes
+    at once (SQLite's locks serialize writers). Open one instance per process; do not carry an
+    open store across ``fork()``.
+
+    Args:
+        path: the SQLite file, usually ``.cinchdb/metadata.db``; created if missing.
+        event_cache_size: how many parsed events to keep in memory (about 3 KB each).
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, event_cache_size: int = 20_000) -> None:
+        self._path = os.fspath(path)
+        self._lock = threading.RLock()
+        self._event_cache_size = event_cache_size
+        self._events: dict[str, Event] = {}
+        self._graphs: dict[str, _CachedGraph] = {}
+        try:
+            self._conn = sqlite3.connect(
+                self._path, isolation_level=None, check_same_thread=False
+            )
+        except sqlite3.Error as e:
+            raise JournalStoreError(f"Cannot open the journal at {self._path}: {e}") from e
+        try:
+            with _translated("open"):
+                # The busy timeout goes first: switching to WAL itself needs a lock.
+                self._conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+                self._conn.execute("PRAGMA journal_mode = WAL")
+                self._conn.execute("PRAGMA synchronous = NORMAL")
+                self._conn.execute("PRAGMA foreign_keys = ON")
+            self._create_tables()
+        except BaseException:
+            self._conn.close()
+            raise
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    @property
+    def path(self) -> str:
+        return self._path
+
+    @property
+    def connection(self) -> sqlite3.Connection:
+        """The open connection, for the product's own tables in the same file.
+
+        It is in autocommit mode (``isolation_level=None``); wrap writes in ``BEGIN IMMEDIATE``
+        ... ``COMMIT`` and leave the ``journal_*`` tables to this class.
+        """
+        return self._conn
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+            self._events.clear()
+            self._graphs.clear()
+
+    def __enter__(self) -> JournalStore:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _create_tables(self) -> None:
+        with self._read() as conn:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version == SCHEMA_VERSION:
+            return
+        with self._write("create the journal tables") as conn:
+            # Re-read under the write lock: another process may have just created them.
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise JournalStoreError(
+                    f"The journal at {self._path} has table version {version}, newer than this"
+                    f" CinchDB understands ({SCHEMA_VERSION}); upgrade CinchDB"
+                )
+            for statement in _TABLES:
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    # -- databases -----------------------------------------------------------------------------
+
+    def create_database(self, name: str) -> None:
+        """Register a database. Raises DatabaseExistsError or InvalidNameError."""
+        validate_database_name(name)
+        with self._write("create a database") as conn:
+            if _database_row(conn, name) is not None:
+                raise DatabaseExistsError(name)
+            conn.execute(
+                "INSERT INTO journal_databases (name, created_at) VALUES (?, ?)",
+                (name, _now_text()),
+            )
+
+    def has_database(self, name: str) -> bool:
+        with self._read() as conn:
+            return _database_row(conn, name) is not None
+
+    def list_databases(self) -> list[str]:
+        with self._read() as conn:
+            rows = conn.execute("SELECT name FROM journal_databases ORDER BY name").fetchall()
+        return [name for (name,) in rows]
+
+    def delete_database(self, name: str) -> None:
+        """Remove a database with all its events and branches. Raises DatabaseNotFoundError."""
+        with self._write("delete a database") as conn:
+            if _database_row(conn, name) is None:
+                raise DatabaseNotFoundError(name)
+            # Children of the foreign keys first; the product's tables that reference
+            # journal_databases must cascade or be emptied before this.
+            conn.execute("DELETE FROM journal_branches WHERE database = ?", (name,))
+            conn.execute(
+                "DELETE FROM journal_event_parents WHERE event_id IN"
+                " (SELECT id FROM journal_events WHERE database = ?)",
+                (name,),
+            )
+            conn.execute("DELETE FROM journal_events WHERE database = ?", (name,))
+            conn.execute("DELETE FROM journal_databases WHERE name = ?", (name,))
+        with self._lock:
+            cached = self._graphs.pop(name, None)
+            if cached is not None:
+                for event_id in cached.graph:
+                    self._events.pop(event_id, None)
+
+    # -- branches ------------------------------------------------------------------------------
+
+    def create_branch(self, database: str, name: str, head: str | None) -> None:
+        """Create a branch pointing at ``head`` (an event of ``database``, or None).
+
+        Raises:
+            InvalidNameError: the branch name is not valid.
+            DatabaseNotFoundError, BranchExistsError, EventNotFoundError.
+        """
+        validate_branch_name(name)
+        with self._write("create a branch") as conn:
+            if _database_row(conn, database) is None:
+                raise DatabaseNotFoundError(database)
+            if _branch_row(conn, database, name) is not None:
+                raise BranchExistsError(database, name)
+            if head is not None:
+                _require_event(conn, database, head)
+            conn.execute(
+                "INSERT INTO journal_branches (database, name, head, created_at)"
+                " VALUES (?, ?, ?, ?)",
+                (database, name, head, _now_text()),
+            )
+
+    def delete_branch(self, database: str, name: str) -> None:
+        """Delete a branch. Its events stay: other branches may share them."""
+        with self._write("delete a branch") as conn:
+            if _branch_row(conn, database, name) is None:
+                raise _missing_branch(conn, database, name)
+            conn.execute(
+                "DELETE FROM journal_branches WHERE database = ? AND name = ?", (database, name)
+            )
+
+    def rename_branch(self, database: str, name: str, new_name: str) -> None:
+        """Rename a branch, keeping its head and creation time."""
+        validate_branch_name(new_name)
+        with self._write("rename a branch") as conn:
+            if _branch_row(conn, database, name) is None:
+                raise _missing_branch(conn, database, name)
+            if name == new_name:
+                return
+            if _branch_row(conn, database, new_name) is not None:
+                raise BranchExistsError(database, new_name)
+            conn.execute(
+                "UPDATE journal_branches SET name = ? WHERE database = ? AND name = ?",
+                (new_name, database, name),
+            )
+
+    def has_branch(self, database: str, name: str) -> bool:
+        with self._read() as conn:
+            return _branch_row(conn, database, name) is not None
+
+    def list_branches(self, database: str) -> list[BranchRecord]:
+        """The branches of a database, sorted by name. Raises DatabaseNotFoundError."""
+        with self._read() as conn:
+            conn.execute("BEGIN")
+            try:
+                if _database_row(conn, database) is None:
+                    raise DatabaseNotFoundError(database)
+                rows = conn.execute(
+                    "SELECT name, head, created_at FROM journal_branches WHERE database = ?"
+                    " ORDER BY name",
+                    (database,),
+                ).fetchall()
+            finally:
+                conn.execute("COMMIT")
+        return [
+            BranchRecord(name=name, head=head, created_at=_parse_time(created_at))
+            for name, head, created_at in rows
+        ]
+
+    def branch_head(self, database: str, name: str) -> str | None:
+        """The event a branch points at (None if it has none). Always read from the file."""
+        with self._read() as conn:
+            row = _branch_row(conn, database, name)
+            if row is None:
+                raise _missing_branch(conn, database, name)
+        return row[0]
+
+    def move_branch(
+        self, database: str, name: str, head: str | None, *, expected_head: str | None
+    ) -> None:
+        """Point a branch at another event of its database (fast-forward, reset).
+
+        A compare-and-swap like :meth:`append`: raises ConcurrentChangeError, and changes
+        nothing, if the branch no longer points at ``expected_head``.
+        """
+        with self._write("move a branch") as conn:
+            row = _branch_row(conn, database, name)
+            if row is None:
+                raise _missing_branch(conn, database, name)
+            if row[0] != expected_head:
+                raise ConcurrentChangeError(database, name, expected_head, row[0])
+            if head is not None:
+                _require_event(conn, database, head)
+            conn.execute(
+                "UPDATE journal_branches SET head = ? WHERE database = ? AND name = ?",
+                (head, database, name),
+            )
+
+    # -- appending -----------------------------------------------------------------------------
+
+    def append(
+        self,
+        database: str,
+        branch: str,
+        changes: Sequence[Change],
+        *,
+        expected_head: str | None,
+        author: str = "",
+        message: str = "",
+        merge_parent: str | None = None,
+    ) -> list[Event]:
+        """Append one event per change to a branch, all or nothing.
+
+        The first event's parents are ``expected_head`` (none if it is None) and then
+        ``merge_parent`` when given; each later event's parent is the one before it. The
+        events are written and the branch head moved to the last one in one transaction, and
+        only if the head is still ``expected_head``. An empty ``changes`` writes nothing.
+
+        Raises:
+            ConcurrentChangeError: the branch head is not ``expected_head``; nothing written.
+            BranchNotFoundError, DatabaseNotFoundError.
+            EventNotFoundError: ``merge_parent`` is not an event of ``database``.
+            ValueError: ``merge_parent`` without ``expected_head``, or equal to it.
+        """
+        if not changes:
+            return []
+        first_parents: tuple[str, ...] = ()
+        if expected_head is not None:
+            first_parents = (expected_head,)
+        if merge_parent is not None:
+            if expected_head is None:
+                raise ValueError("A merge needs a branch head: expected_head is None")
+            if merge_parent == expected_head:
+                raise ValueError("An event cannot be merged with itself")
+            first_parents += (merge_parent,)
+
+        # Built before taking the write lock: hashing and validation are most of the cost of
+        # an append, and other writers should not wait for them.
+        created_at = datetime.now(timezone.utc)
+        created_text = _time_text(created_at)
+        events: list[Event] = []
+        parents = first_parents
+        for change in changes:
+            event = Event.create(
+                change,
+                parents=parents,
+                database=database,
+                author=author,
+                message=message,
+                created_at=created_at,
+            )
+            events.append(event)
+            parents = (event.id,)
+        numbered = [
+            (offset, event, event.canonical_body()) for offset, event in enumerate(events, start=1)
+        ]
+        parent_rows = [
+            (event.id, parent, position)
+            for event in events
+            for position, parent in enumerate(event.parents)
+        ]
+
+        with self._write("append to the journal") as conn:
+            row = conn.execute(
+                "SELECT b.head, e.generation FROM journal_branches AS b"
+                " LEFT JOIN journal_events AS e ON e.id = b.head"
+                " WHERE b.database = ? AND b.name = ?",
+                (database, branch),
+            ).fetchone()
+            if row is None:
+                raise _missing_branch(conn, database, branch)
+            head, generation = row
+            if head != expected_head:
+                raise ConcurrentChangeError(database, branch, expected_head, head)
+            generation = generation or 0
+            if merge_parent is not None:
+                generation = max(generation, _require_event(conn, database, merge_parent))
+            # OR IGNORE: an id is the hash of the content, so an existing row with this id is
+            # this very event (same parents, change and timestamp) and the append still holds.
+            conn.executemany(
+                "INSERT OR IGNORE INTO journal_events"
+                " (id, database, type, generation, created_at, body) VALUES (?, ?, ?, ?, ?, ?)",
+                [
+                    (event.id, database, event.type, generation + offset, created_text, body)
+                    for offset, event, body in numbered
+                ],
+            )
+            conn.executemany(
+                "INSERT OR IGNORE INTO journal_event_parents (event_id, parent_id, position)"
+                " VALUES (?, ?, ?)",
+                parent_rows,
+            )
+            conn.execute(
+                "UPDATE journal_branches SET head = ? WHERE database = ? AND name = ?",
+                (events[-1].id, database, branch),
+            )
+        with self._lock:
+            for event in events:
+                self._remember(event)
+        return events
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def get_event(self, event_id: str) -> Event:
+        """The event with this full id, checked against its hash.
+
+        Raises:
+            EventNotFoundError: no such event.
+            CorruptJournalError: the stored content no longer matches the id.
+        """
+        with self._lock:
+            cached = self._events.get(event_id)
+            if cached is not None:
+                return cached
+        return self._load_events([event_id])[0]
+
+    def resolve(self, database: str, ref: str) -> str:
+        """The full id of the event of ``database`` that ``ref`` names.
+
+        ``ref`` is a full id or a unique prefix of at least 4 hexadecimal characters (any case).
+
+        Raises:
+            EventNotFoundError: malformed, unknown or ambiguous ``ref``; the reason says which.
+        """
+        prefix = ref.strip().lower()
+        if not _HEX.fullmatch(prefix) or len(prefix) > 64:
+            raise EventNotFoundError(ref, "not an event id (expected hexadecimal characters)")
+        if len(prefix) < MIN_PREFIX_LENGTH:
+            raise EventNotFoundError(
+                ref, f"give at least {MIN_PREFIX_LENGTH} characters of the event id"
+            )
+        with self._read() as conn:
+            # Ids are lowercase hex and 'g' sorts after 'f', so this range is exactly the ids
+            # that start with the prefix, read off the unique index on id.
+            rows = conn.execute(
+                "SELECT id FROM journal_events WHERE id >= ? AND id < ? AND database = ?"
+                " ORDER BY id LIMIT 3",
+                (prefix, prefix + "g", database),
+            ).fetchall()
+        if not rows:
+            raise EventNotFoundError(ref, f"no event of database '{database}' has this id")
+        if len(rows) > 1:
+            shown = ", ".join(event_id[:12] for (event_id,) in rows[:2])
+            more = " and more" if len(rows) > 2 else ""
+            raise EventNotFoundError(
+                ref, f"ambiguous prefix, it matches {shown}{more}; give more characters"
+            )
+        return str(rows[0][0])
+
+    def graph(self, database: str) -> Graph:
+        """The DAG of a database's events, brought up to date with what is in the file.
+
+        The same object is returned and extended on each call; only events added since the
+        previous call are read. Raises DatabaseNotFoundError.
+        """
+        with self._read() as conn:
+            # One snapshot for both reads, so the database row and its events agree.
+            conn.execute("BEGIN")
+            try:
+                row = _database_row(conn, database)
+                if row is None:
+                    self._graphs.pop(database, None)
+                    raise DatabaseNotFoundError(database)
+                cached = self._graphs.get(database)
+                if cached is None or cached.database_created_at != row[0]:
+                    cached = _CachedGraph(Graph(), 0, row[0])
+                    self._graphs[database] = cached
+                rows = conn.execute(
+                    "SELECT e.seq, e.id, e.generation, p.parent_id"
+                    " FROM journal_events AS e"
+                    " LEFT JOIN journal_event_parents AS p ON p.event_id = e.id"
+                    " WHERE e.database = ? AND e.seq > ?"
+                    " ORDER BY e.seq, p.position",
+                    (database, cached.last_seq),
+                ).fetchall()
+            finally:
+                conn.execute("COMMIT")
+            _extend(cached, rows)
+            return cached.graph
+
+    def chain(self, database: str, head: str | None) -> list[Event]:
+        """The events on the first-parent chain from the root to ``head``, oldest first.
+
+        This is what a branch's schema is the fold of. ``head`` None gives an empty list.
+        Raises EventNotFoundError if ``head`` is not an event of ``database``.
+        """
+        if head is None:
+            return []
+        return self._load_events(self.graph(database).first_parent_chain(head))
+
+    def events(self, event_ids: Sequence[str]) -> list[Event]:
+        """Several events by full id, in the given order, read in bulk where not cached."""
+        return self._load_events(event_ids)
+
+    def verify(self, database: str) -> list[str]:
+        """Ids of the database's events whose stored content does not match their id.
+
+        That is: the body no longer hashes to the id, or the stored parent rows differ from
+        the parents recorded in the body. Oldest first. Raises DatabaseNotFoundError.
+        """
+        with self._read() as conn:
+            conn.execute("BEGIN")
+            try:
+                if _database_row(conn, database) is None:
+                    raise DatabaseNotFoundError(database)
+                rows = conn.execute(
+                    "SELECT id, body FROM journal_events WHERE database = ? ORDER BY seq",
+                    (database,),
+                ).fetchall()
+                parent_rows = conn.execute(
+                    "SELECT p.event_id, p.parent_id FROM journal_event_parents AS p"
+                    " JOIN journal_events AS e ON e.id = p.event_id"
+                    " WHERE e.database = ? ORDER BY p.event_id, p.position",
+                    (database,),
+                ).fetchall()
+            finally:
+                conn.execute("COMMIT")
+        stored_parents: dict[str, list[str]] = {}
+        for event_id, parent_id in parent_rows:
+            stored_parents.setdefault(event_id, []).append(parent_id)
+        bad: list[str] = []
+        for event_id, body in rows:
+            if content_id(body) != event_id:
+                bad.append(event_id)
+                continue
+            try:
+                event = _parse(event_id, body)
+            except CorruptJournalError:
+                bad.append(event_id)
+                continue
+            if list(event.parents) != stored_parents.get(event_id, []):
+                bad.append(event_id)
+        return bad
+
+    # -- internals -----------------------------------------------------------------------------
+
+    @contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        with self._lock, _translated("read"):
+            yield self._conn
+
+    @contextmanager
+    def _write(self, action: str) -> Iterator[sqlite3.Connection]:
+        """One ``BEGIN IMMEDIATE`` transaction: committed on success, rolled back on any error.
+
+        IMMEDIATE takes the write lock up front, so the checks made inside the transaction
+        still hold at commit, and a waiting writer goes through the busy handler (a deferred
+        transaction that later upgrades to a writer would fail at once with SQLITE_BUSY).
+        """
+        with self._lock, _translated(action):
+            conn = self._conn
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    # The original error matters more than a failed rollback, after which
+                    # SQLite has rolled back on its own anyway.
+                    with suppress(sqlite3.Error):
+                        conn.execute("ROLLBACK")
+                raise
+
+    def _remember(self, event: Event) -> None:
+        events = self._events
+        if event.id in events:
+            return
+        if len(events) >= self._event_cache_size:
+            # Oldest inserted first: dicts keep insertion order.
+            del events[next(iter(events))]
+        events[event.id] = event
+
+    def _load_events(self, event_ids: Sequence[str]) -> list[Event]:
+        with self._lock:
+            found = {
+                event_id: self._events[event_id]
+                for event_id in event_ids
+                if event_id in self._events
+            }
+        missing = [event_id for event_id in dict.fromkeys(event_ids) if event_id not in found]
+        for start in range(0, len(missing), _IN_CHUNK):
+            chunk = missing[start : start + _IN_CHUNK]
+            marks = ", ".join("?" * len(chunk))
+            with self._read() as conn:
+                rows = conn.execute(
+                    f"SELECT id, body FROM journal_events WHERE id IN ({marks})", chunk
+                ).fetchall()
+            for event_id, body in rows:
+                found[event_id] = _parse(event_id, body)
+        with self._lock:
+            for event_id in missing:
+                if event_id in found:
+                    self._remember(found[event_id])
+        try:
+            return [found[event_id] for event_id in event_ids]
+        except KeyError as e:
+            raise EventNotFoundError(str(e.args[0])) from None
+
+
+@contextmanager
+def _translated(action: str) -> Iterator[None]:
+    """Turn sqlite3 errors into JournalStoreError at the boundary."""
+    try:
+        yield
+    except sqlite3.Error as e:
+        if isinstance(e, sqlite3.OperationalError) and "locked" in str(e):
+            raise JournalStoreError(
+                f"Cannot {action}: another process kept the journal locked for more than"
+                f" {BUSY_TIMEOUT_MS // 1000} s ({e})"
+            ) from e
+        raise JournalStoreError(f"Cannot {action}: {e}") from e
+
+
+def _database_row(conn: sqlite3.Connection, name: str) -> tuple[str] | None:
+    row: tuple[str] | None = conn.execute(
+        "SELECT created_at FROM journal_databases WHERE name = ?", (name,)
+    ).fetchone()
+    return row
+
+
+def _branch_row(conn: sqlite3.Connection, database: str, name: str) -> tuple[str | None] | None:
+    row: tuple[str | None] | None = conn.execute(
+        "SELECT head FROM journal_branches WHERE database = ? AND name = ?", (database, name)
+    ).fetchone()
+    return row
+
+
+def _missing_branch(conn: sqlite3.Connection, database: str, name: str) -> JournalStoreError:
+    """The error for a branch lookup that found nothing: its database or the branch."""
+    if _database_row(conn, database) is None:
+        return DatabaseNotFoundError(database)
+    return BranchNotFoundError(database, name)
+
+
+def _require_event(conn: sqlite3.Connection, database: str, event_id: str) -> int:
+    """The generation of an event of ``database``; EventNotFoundError if there is none."""
+    row = conn.execute(
+        "SELECT generation FROM journal_events WHERE id = ? AND database = ?",
+        (event_id, database),
+    ).fetchone()
+    if row is None:
+        raise EventNotFoundError(event_id, f"not an event of database '{database}'")
+    return int(row[0])
+
+
+def _extend(cached: _CachedGraph, rows: list[tuple[int, str, int, str | None]]) -> None:
+    """Add events read in seq order (one row per parent) to a cached graph."""
+    graph = cached.graph
+    index = 0
+    while index < len(rows):
+        seq, event_id, generation, parent = rows[index]
+        parents = [] if parent is None else [parent]
+        index += 1
+        while index < len(rows) and rows[index][0] == seq:
+            extra = rows[index][3]
+            if extra is not None:
+                parents.append(extra)
+            index += 1
+        graph.add(event_id, parents)
+        if graph.generation(event_id) != generation:
+            raise CorruptJournalError(
+                f"Event {event_id[:12]} is stored with generation {generation}, but its"
+                f" parents give {graph.generation(event_id)}"
+            )
+        # Advanced per event so that a failure part-way leaves a cache that resumes cleanly.
+        cached.last_seq = seq
+
+
+def _parse(event_id: str, body: str) -> Event:
+    try:
+        return Event.from_body(event_id, body)
+    except CorruptJournalError:
+        raise
+    except (ValueError, KeyError, TypeError) as e:
+        # A body that hashes right but does not parse was written by a broken or newer writer.
+        raise CorruptJournalError(f"Event {event_id[:12]} cannot be read: {e}") from e
+
+
+def _time_text(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _now_text() -> str:
+    return _time_text(datetime.now(timezone.utc))
+
+
+def _parse_time(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
