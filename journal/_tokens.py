@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import attrs
+from sqlglot import TokenType
 from sqlglot.dialects.sqlite import SQLite
 from sqlglot.errors import TokenError
-from sqlglot.tokens import TokenType
 
 from journal.errors import SQLParseError
 

@@ -40,6 +40,7 @@ from journal.events import (
 )
 from journal.names import quote, same_name
 from journal.schema import Schema
+from journal.sqlrefs import expression_refs
 
 #: Name of the scratch table during a rebuild. ``__`` is reserved, so it cannot collide.
 REBUILD_PREFIX = "__cinch_rebuild_"
@@ -114,8 +115,13 @@ def _constraint_name(name: str | None) -> str:
     return f"CONSTRAINT {quote(name)} " if name else ""
 
 
-def render_foreign_key_clause(fk_ref_table: str, ref_columns: Sequence[str], on_delete: str,
-                              on_update: str, deferrable: str | None) -> str:  # fmt: skip
+def render_foreign_key_clause(
+    fk_ref_table: str,
+    ref_columns: Sequence[str],
+    on_delete: str,
+    on_update: str,
+    deferrable: str | None,
+) -> str:
     text = f"REFERENCES {quote(fk_ref_table)}"
     if ref_columns:
         text += f" ({_names(ref_columns)})"
@@ -154,16 +160,18 @@ def render_create_table(table: TableDef, *, name: str | None = None) -> str:
             fk.ref_table, fk.ref_columns, fk.on_delete, fk.on_update, fk.deferrable
         )
         lines.append(f"{_constraint_name(fk.name)}FOREIGN KEY ({_names(fk.columns)}) {clause}")
-    options = [opt for opt, on in (("STRICT", table.strict),
-                                   ("WITHOUT ROWID", table.without_rowid)) if on]  # fmt: skip
+    options = [
+        opt for opt, on in (("STRICT", table.strict), ("WITHOUT ROWID", table.without_rowid)) if on
+    ]
     body = ",\n  ".join(lines)
-    return f"CREATE TABLE {quote(name or table.name)} (\n  {body}\n){' ' + ', '.join(options) if options else ''}"
+    suffix = " " + ", ".join(options) if options else ""
+    return f"CREATE TABLE {quote(name or table.name)} (\n  {body}\n){suffix}"
 
 
 def render_create_index(index: IndexDef) -> str:
     terms = []
     for term in index.columns:
-        text = quote(term.column) if term.column is not None else f"({term.expr})"
+        text = quote(term.column) if term.column is not None else str(term.expr)
         if term.collate:
             text += f" COLLATE {term.collate}"
         if term.desc:
@@ -255,8 +263,19 @@ def _added_column(op: ColumnAdded) -> str:
 def statements(before: Schema, operation: Operation, after: Schema) -> list[str]:
     """Statements that take a database at ``before`` to ``after = apply(before, operation)``."""
     op = operation
-    if isinstance(op, (TableCreated, TableDropped, IndexCreated, IndexDropped, ViewCreated,
-                       ViewDropped, TriggerCreated, TriggerDropped)):  # fmt: skip
+    if isinstance(
+        op,
+        (
+            TableCreated,
+            TableDropped,
+            IndexCreated,
+            IndexDropped,
+            ViewCreated,
+            ViewDropped,
+            TriggerCreated,
+            TriggerDropped,
+        ),
+    ):
         return [render_operation(op)]
     if isinstance(op, ViewReplaced):
         return [f"DROP VIEW {quote(op.view.name)}", op.view.sql]
@@ -305,9 +324,16 @@ def _native_add_ok(op: ColumnAdded) -> bool:
 
 
 def _native_drop_ok(table: TableDef, column: str) -> bool:
-    """SQLite's DROP COLUMN refuses UNIQUE and foreign-key columns; the fold has already
-    refused every other dependent, so those two are what needs a rebuild."""
+    """SQLite's DROP COLUMN refuses UNIQUE, foreign-key and table-CHECK columns (we render
+    every CHECK at table level); the fold has already refused every other dependant, so
+    those are what needs a rebuild."""
     if any(any(same_name(c, column) for c in u.columns) for u in table.uniques):
+        return False
+    if any(
+        ref.column is not None and same_name(ref.column, column)
+        for check in table.checks
+        for ref in expression_refs(check.expr, table.name)
+    ):
         return False
     return not any(any(same_name(c, column) for c in fk.columns) for fk in table.foreign_keys)
 

@@ -171,8 +171,9 @@ class TableDef(Definition):
         for kind, names in constrained:
             for name in names:
                 if fold_name(name) not in known:
-                    raise ValueError(f"{kind} names column '{name}' which table '{self.name}'"
-                                     " does not have")
+                    raise ValueError(
+                        f"{kind} names column '{name}' which table '{self.name}' does not have"
+                    )
         if self.without_rowid and self.primary_key is None:
             raise ValueError(f"WITHOUT ROWID table '{self.name}' needs a PRIMARY KEY")
         if self.without_rowid and self.primary_key and self.primary_key.autoincrement:

@@ -39,6 +39,7 @@ class SQLParseError(JournalError, ValueError):
         line: int | None = None,
         column: int | None = None,
     ) -> None:
+        self.reason = message
         self.sql = sql
         self.line = line
         self.column = column

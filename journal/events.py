@@ -13,7 +13,7 @@ import hashlib
 import json
 from collections.abc import Callable
 from datetime import datetime, timezone
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
 
@@ -174,22 +174,22 @@ class TriggerDropped(_Change):
 
 
 Operation = Annotated[
-    Union[
-        TableCreated,
-        TableDropped,
-        TableRenamed,
-        ColumnAdded,
-        ColumnDropped,
-        ColumnRenamed,
-        ColumnAltered,
-        IndexCreated,
-        IndexDropped,
-        ViewCreated,
-        ViewReplaced,
-        ViewDropped,
-        TriggerCreated,
-        TriggerDropped,
-    ],
+    (
+        TableCreated
+        | TableDropped
+        | TableRenamed
+        | ColumnAdded
+        | ColumnDropped
+        | ColumnRenamed
+        | ColumnAltered
+        | IndexCreated
+        | IndexDropped
+        | ViewCreated
+        | ViewReplaced
+        | ViewDropped
+        | TriggerCreated
+        | TriggerDropped
+    ),
     Field(discriminator="type"),
 ]
 
@@ -212,24 +212,24 @@ class EventReverted(_Change):
 
 
 Change = Annotated[
-    Union[
-        TableCreated,
-        TableDropped,
-        TableRenamed,
-        ColumnAdded,
-        ColumnDropped,
-        ColumnRenamed,
-        ColumnAltered,
-        IndexCreated,
-        IndexDropped,
-        ViewCreated,
-        ViewReplaced,
-        ViewDropped,
-        TriggerCreated,
-        TriggerDropped,
-        BranchesMerged,
-        EventReverted,
-    ],
+    (
+        TableCreated
+        | TableDropped
+        | TableRenamed
+        | ColumnAdded
+        | ColumnDropped
+        | ColumnRenamed
+        | ColumnAltered
+        | IndexCreated
+        | IndexDropped
+        | ViewCreated
+        | ViewReplaced
+        | ViewDropped
+        | TriggerCreated
+        | TriggerDropped
+        | BranchesMerged
+        | EventReverted
+    ),
     Field(discriminator="type"),
 ]
 
@@ -375,10 +375,8 @@ UPCASTERS: dict[tuple[str, int], Upcaster] = {}
 def upcast(body: dict[str, Any]) -> dict[str, Any]:
     while body["version"] < CURRENT_VERSION:
         step = UPCASTERS.get((body["type"], body["version"]))
-        if step is None:
-            body = dict(body, version=body["version"] + 1)
-        else:
-            body = step(body)
+        # A version bump with no upcaster means the payload shape did not change.
+        body = dict(body, version=body["version"] + 1) if step is None else step(body)
     if body["version"] > CURRENT_VERSION:
         raise CorruptJournalError(
             f"Event version {body['version']} is newer than this CinchDB understands"

@@ -30,24 +30,51 @@ _FROM_B = 2
 _BOTH = _FROM_A | _FROM_B
 _STALE = 4
 
+# Walk queues hold one int per node: the negated generation in the high bits and the node's
+# index in the low 32, so the min-heap pops the highest generation first and compares plain
+# ints rather than tuples. Which of two same-generation nodes comes first does not matter:
+# neither can be an ancestor of the other.
+_INDEX_BITS = 32
+_INDEX_MASK = (1 << _INDEX_BITS) - 1
+
 
 class Graph:
     """An append-only DAG of event ids.
 
-    The structure lives in a private ``networkx.DiGraph`` whose nodes carry ``parents`` (the
-    ordered parent tuple) and ``generation`` attributes. The walks read two plain dicts that
-    mirror those attributes, because they run millions of lookups on large journals and a
-    dict lookup is several times cheaper than going through networkx's node views.
+    The structure is a private ``networkx.DiGraph`` whose nodes carry ``parents`` (the ordered
+    parent tuple) and ``generation`` attributes, used for the child-side queries (children,
+    heads). The parent-side walks (ancestry, merge bases, chains, log order) run on a parallel
+    integer index (node number, parent numbers, generation, queue key): they make hundreds of
+    thousands of lookups on large journals, and list indexing with small ints is several times
+    cheaper than hashing 64-character ids through networkx's views. The DiGraph is brought up
+    to date with the index lazily, in bulk, by the operations that need it, because building
+    it costs about 10 us per event: most of what loading a journal would otherwise cost, in
+    every CLI process.
 
-    A ``Graph`` is not safe to mutate from one thread while another reads it.
+    A ``Graph`` is not safe to use from one thread while another adds to it.
     """
 
-    __slots__ = ("_digraph", "_generation", "_parents")
+    __slots__ = (
+        "_digraph",
+        "_generation",
+        "_ids",
+        "_index",
+        "_keys",
+        "_parent_ids",
+        "_parents",
+        "_synced",
+    )
 
     def __init__(self) -> None:
         self._digraph = nx.DiGraph()
-        self._parents: dict[str, tuple[str, ...]] = {}
-        self._generation: dict[str, int] = {}
+        # How many events (in insertion order) the DiGraph holds so far.
+        self._synced = 0
+        self._index: dict[str, int] = {}
+        self._ids: list[str] = []
+        self._parent_ids: list[tuple[str, ...]] = []
+        self._parents: list[tuple[int, ...]] = []
+        self._generation: list[int] = []
+        self._keys: list[int] = []
 
     # -- building ------------------------------------------------------------------------------
 
@@ -58,62 +85,68 @@ class Graph:
             CorruptJournalError: ``event_id`` is already present, a parent is unknown, or a
                 parent is listed twice. Refusing unknown parents is what rules out cycles.
         """
-        if event_id in self._generation:
+        index = self._index
+        if event_id in index:
             raise CorruptJournalError(f"Event {event_id[:12]} is already in the graph")
         parent_ids = tuple(parents)
-        if len(set(parent_ids)) != len(parent_ids):
+        if len(parent_ids) > 1 and len(set(parent_ids)) != len(parent_ids):
             raise CorruptJournalError(f"Event {event_id[:12]} lists the same parent twice")
+        parent_numbers: list[int] = []
         generation = 1
         for parent in parent_ids:
-            parent_generation = self._generation.get(parent)
-            if parent_generation is None:
+            number = index.get(parent)
+            if number is None:
                 raise CorruptJournalError(
                     f"Event {event_id[:12]} names parent {parent[:12]}, which is not in the graph"
                 )
-            generation = max(generation, parent_generation + 1)
-        self._digraph.add_node(event_id, parents=parent_ids, generation=generation)
-        self._digraph.add_edges_from((parent, event_id) for parent in parent_ids)
-        self._parents[event_id] = parent_ids
-        self._generation[event_id] = generation
+            parent_numbers.append(number)
+            if self._generation[number] >= generation:
+                generation = self._generation[number] + 1
+        number = len(self._ids)
+        index[event_id] = number
+        self._ids.append(event_id)
+        self._parent_ids.append(parent_ids)
+        self._parents.append(tuple(parent_numbers))
+        self._generation.append(generation)
+        self._keys.append((-generation << _INDEX_BITS) | number)
 
     # -- single nodes --------------------------------------------------------------------------
 
     def __contains__(self, event_id: object) -> bool:
-        return event_id in self._generation
+        return event_id in self._index
 
     def __len__(self) -> int:
-        return len(self._generation)
+        return len(self._ids)
 
     def __iter__(self) -> Iterator[str]:
         """Event ids in the order they were added (parents before children)."""
-        return iter(self._generation)
+        return iter(self._ids)
 
     def parents(self, event_id: str) -> tuple[str, ...]:
         """The ordered parents of an event; the first one is the branch it was appended to."""
-        self._require(event_id)
-        return self._parents[event_id]
+        return self._parent_ids[self._require(event_id)]
 
     def generation(self, event_id: str) -> int:
         """1 for a root, else 1 + the highest generation of the event's parents."""
-        self._require(event_id)
-        return self._generation[event_id]
+        return self._generation[self._require(event_id)]
 
     def children(self, event_id: str) -> tuple[str, ...]:
         """The events that name ``event_id`` as a parent, sorted by id."""
         self._require(event_id)
-        return tuple(sorted(self._digraph.successors(event_id)))
+        return tuple(sorted(self._synced_digraph().successors(event_id)))
 
     def heads(self) -> list[str]:
         """Events without children, highest generation first, then by id."""
-        heads = [node for node, degree in self._digraph.out_degree() if degree == 0]
+        digraph = self._synced_digraph()
+        heads = [node for node, degree in digraph.out_degree() if degree == 0]
         return sorted(heads, key=self._newest_first)
 
     # -- ancestry ------------------------------------------------------------------------------
 
     def ancestors(self, event_id: str) -> set[str]:
         """Every event reachable from ``event_id`` through parents, excluding itself."""
-        self._require(event_id)
-        return set(nx.ancestors(self._digraph, event_id))
+        ids = self._ids
+        return {ids[n] for n in self._ancestor_numbers(self._require(event_id))}
 
     def is_ancestor(self, a: str, b: str) -> bool:
         """True if ``a`` is ``b`` or one of its ancestors.
@@ -121,28 +154,7 @@ class Graph:
         Walks from ``b`` towards the roots but never below ``generation(a)``: nothing there can
         lead back up to ``a``.
         """
-        self._require(a)
-        self._require(b)
-        if a == b:
-            return True
-        floor = self._generation[a]
-        if floor >= self._generation[b]:
-            return False
-        parents_of = self._parents
-        generation = self._generation
-        seen = {b}
-        stack = [b]
-        while stack:
-            node = stack.pop()
-            # Reversed so that the first parent is explored first: the ancestor is most often
-            # on the first-parent chain, and a depth-first walk then reaches it directly.
-            for parent in reversed(parents_of[node]):
-                if parent == a:
-                    return True
-                if parent not in seen and generation[parent] > floor:
-                    seen.add(parent)
-                    stack.append(parent)
-        return False
+        return self._is_ancestor(self._require(a), self._require(b))
 
     def merge_bases(self, a: str, b: str) -> list[str]:
         """All best common ancestors of ``a`` and ``b`` (each counts as its own ancestor).
@@ -151,12 +163,19 @@ class Graph:
         ancestor. Criss-cross merges have several. The result is sorted by generation, highest
         first, then by id; it is empty when ``a`` and ``b`` share no history.
         """
-        self._require(a)
-        self._require(b)
-        if a == b:
+        start_a, start_b = self._require(a), self._require(b)
+        if start_a == start_b:
             return [a]
-        candidates = self._paint_down_to_common(a, b)
-        bases = self._remove_redundant(candidates)
+        # The common "one contains the other" case (up to date, fast-forward) is answered by
+        # the pruned depth-first search, which goes straight down first parents, instead of
+        # painting every event between the two.
+        generation = self._generation
+        if generation[start_a] < generation[start_b] and self._is_ancestor(start_a, start_b):
+            return [a]
+        if generation[start_b] < generation[start_a] and self._is_ancestor(start_b, start_a):
+            return [b]
+        candidates = self._paint_down_to_common(start_a, start_b)
+        bases = [self._ids[number] for number in self._remove_redundant(candidates)]
         return sorted(bases, key=self._newest_first)
 
     def merge_base(self, a: str, b: str) -> str | None:
@@ -177,51 +196,53 @@ class Graph:
         before their children, ties by id, so the list is a valid application order. With
         ``base`` None, the whole history of ``head``.
         """
-        self._require(head)
+        start = self._require(head)
         if base is None:
             return sorted([*self.ancestors(head), head], key=self._oldest_first)
-        self._require(base)
+        stop = self._require(base)
         parents_of = self._parents
-        generation = self._generation
-        excluded = {base}
-        seen = {head, base}
-        queue = [(-generation[head], head), (-generation[base], base)]
+        keys = self._keys
+        excluded = {stop}
+        seen = {start, stop}
+        queue = [keys[start], keys[stop]]
         heapq.heapify(queue)
         included: list[str] = []
         # Highest generation first, so a node's membership in ``excluded`` is final when it is
-        # popped; stop as soon as only excluded nodes are left, since everything below them is
-        # excluded too or reachable through a node still queued.
-        pending_included = 1 if head != base else 0
-        while pending_included:
-            _, node = heapq.heappop(queue)
+        # popped; stop as soon as only excluded nodes are queued, since every unvisited event
+        # of head's history is then reached through them and is in base's history too.
+        pending = 1 if start != stop else 0
+        while pending:
+            node = heapq.heappop(queue) & _INDEX_MASK
             node_excluded = node in excluded
             if not node_excluded:
-                pending_included -= 1
-                included.append(node)
+                pending -= 1
+                included.append(self._ids[node])
             for parent in parents_of[node]:
                 if parent not in seen:
                     seen.add(parent)
-                    heapq.heappush(queue, (-generation[parent], parent))
+                    heapq.heappush(queue, keys[parent])
                     if node_excluded:
                         excluded.add(parent)
                     else:
-                        pending_included += 1
+                        pending += 1
                 elif node_excluded and parent not in excluded:
                     excluded.add(parent)
-                    pending_included -= 1
+                    pending -= 1
         return sorted(included, key=self._oldest_first)
 
     # -- orders --------------------------------------------------------------------------------
 
     def first_parent_chain(self, head: str) -> list[str]:
         """The events from the root to ``head`` following first parents only."""
-        self._require(head)
+        node = self._require(head)
         parents_of = self._parents
+        ids = self._ids
         chain = [head]
-        parents = parents_of[head]
+        parents = parents_of[node]
         while parents:
-            chain.append(parents[0])
-            parents = parents_of[parents[0]]
+            node = parents[0]
+            chain.append(ids[node])
+            parents = parents_of[node]
         chain.reverse()
         return chain
 
@@ -231,22 +252,75 @@ class Graph:
         Sorted by generation (highest first), then by id, which is deterministic and
         topological because a child's generation always exceeds its parents'.
         """
-        self._require(head)
-        return sorted([head, *nx.ancestors(self._digraph, head)], key=self._newest_first)
+        start = self._require(head)
+        ids = self._ids
+        return sorted(
+            [head, *(ids[n] for n in self._ancestor_numbers(start))], key=self._newest_first
+        )
 
     # -- internals -----------------------------------------------------------------------------
 
-    def _require(self, event_id: str) -> None:
-        if event_id not in self._generation:
+    def _synced_digraph(self) -> nx.DiGraph:
+        """The DiGraph, after adding the events added to the index since the last call."""
+        start, end = self._synced, len(self._ids)
+        if start < end:
+            ids, parent_ids, generation = self._ids, self._parent_ids, self._generation
+            self._digraph.add_nodes_from(
+                (ids[n], {"parents": parent_ids[n], "generation": generation[n]})
+                for n in range(start, end)
+            )
+            self._digraph.add_edges_from(
+                (parent, ids[n]) for n in range(start, end) for parent in parent_ids[n]
+            )
+            self._synced = end
+        return self._digraph
+
+    def _require(self, event_id: str) -> int:
+        number = self._index.get(event_id)
+        if number is None:
             raise EventNotFoundError(event_id, "not in the event graph")
+        return number
 
     def _newest_first(self, event_id: str) -> tuple[int, str]:
-        return (-self._generation[event_id], event_id)
+        return (-self._generation[self._index[event_id]], event_id)
 
     def _oldest_first(self, event_id: str) -> tuple[int, str]:
-        return (self._generation[event_id], event_id)
+        return (self._generation[self._index[event_id]], event_id)
 
-    def _paint_down_to_common(self, a: str, b: str) -> list[str]:
+    def _ancestor_numbers(self, start: int) -> set[int]:
+        parents_of = self._parents
+        seen: set[int] = set()
+        stack = [start]
+        while stack:
+            for parent in parents_of[stack.pop()]:
+                if parent not in seen:
+                    seen.add(parent)
+                    stack.append(parent)
+        return seen
+
+    def _is_ancestor(self, a: int, b: int) -> bool:
+        if a == b:
+            return True
+        generation = self._generation
+        floor = generation[a]
+        if floor >= generation[b]:
+            return False
+        parents_of = self._parents
+        seen = {b}
+        stack = [b]
+        while stack:
+            node = stack.pop()
+            # Reversed so that the first parent is explored first: the ancestor is most often
+            # on the first-parent chain, and a depth-first walk then reaches it directly.
+            for parent in reversed(parents_of[node]):
+                if parent == a:
+                    return True
+                if parent not in seen and generation[parent] > floor:
+                    seen.add(parent)
+                    stack.append(parent)
+        return False
+
+    def _paint_down_to_common(self, a: int, b: int) -> list[int]:
         """git's paint_down_to_common, ordered by generation instead of commit date.
 
         Nodes reachable from ``a`` are painted FROM_A, from ``b`` FROM_B. A node painted both
@@ -256,15 +330,19 @@ class Graph:
         node's paint is final when it is popped, so each node is queued and popped once.
         """
         parents_of = self._parents
-        generation = self._generation
-        flags = {a: _FROM_A, b: _FROM_B}
-        queue = [(-generation[a], a), (-generation[b], b)]
+        keys = self._keys
+        # One byte per node: allocating it zeroed is cheaper than hashing into a dict.
+        flags = bytearray(len(keys))
+        flags[a] = _FROM_A
+        flags[b] = _FROM_B
+        queue = [keys[a], keys[b]]
         heapq.heapify(queue)
+        pop, push = heapq.heappop, heapq.heappush
         # Queued nodes not yet painted STALE: the walk is over when there are none.
         live = 2
-        candidates: list[str] = []
+        candidates: list[int] = []
         while live:
-            _, node = heapq.heappop(queue)
+            node = pop(queue) & _INDEX_MASK
             paint = flags[node]
             if not paint & _STALE:
                 live -= 1
@@ -273,10 +351,10 @@ class Graph:
                     paint |= _STALE
                     flags[node] = paint
             for parent in parents_of[node]:
-                old = flags.get(parent)
-                if old is None:
+                old = flags[parent]
+                if not old:
                     flags[parent] = paint
-                    heapq.heappush(queue, (-generation[parent], parent))
+                    push(queue, keys[parent])
                     if not paint & _STALE:
                         live += 1
                 elif old | paint != old:
@@ -285,7 +363,7 @@ class Graph:
                     flags[parent] = old | paint
         return candidates
 
-    def _remove_redundant(self, candidates: list[str]) -> list[str]:
+    def _remove_redundant(self, candidates: list[int]) -> list[int]:
         """Drop candidates that are ancestors of other candidates.
 
         With exact generation ordering the walk above already yields none, but this keeps the
@@ -297,6 +375,6 @@ class Graph:
             candidate
             for candidate in candidates
             if not any(
-                other != candidate and self.is_ancestor(candidate, other) for other in candidates
+                other != candidate and self._is_ancestor(candidate, other) for other in candidates
             )
         ]

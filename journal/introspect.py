@@ -44,9 +44,7 @@ def introspect(conn: sqlite3.Connection, *, system_prefix: str = "__") -> Schema
             triggers.append(operation.trigger)
         else:
             raise CorruptJournalError(f"Unexpected {kind} '{name}' in sqlite_schema")
-    return Schema(
-        tables=tuple(tables), indexes=tuple(indexes), views=tuple(views), triggers=tuple(triggers)
-    )
+    return Schema.of(tables=tables, indexes=indexes, views=views, triggers=triggers)
 
 
 def _cross_check(conn: sqlite3.Connection, table: TableDef) -> None:
@@ -57,7 +55,8 @@ def _cross_check(conn: sqlite3.Connection, table: TableDef) -> None:
         (
             fold_name(c.name),
             " ".join(c.type.upper().split()),
-            c.not_null,
+            # SQLite makes the key of a WITHOUT ROWID table NOT NULL implicitly.
+            c.not_null or (table.without_rowid and fold_name(c.name) in pk),
             pk.index(fold_name(c.name)) + 1 if fold_name(c.name) in pk else 0,
         )
         for c in table.columns

@@ -9,6 +9,7 @@ of file paths, so they follow a much narrower, git-like rule.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from journal.errors import InvalidNameError
 
@@ -97,9 +98,11 @@ def same_name(a: str, b: str) -> bool:
     return fold_name(a) == fold_name(b)
 
 
+@lru_cache(maxsize=65536)
 def fold_name(name: str) -> str:
-    """The key under which SQLite considers two identifiers equal."""
-    return name.encode().lower().decode() if name.isascii() else _ascii_lower(name)
+    """The key under which SQLite considers two identifiers equal (cached: it is on every
+    lookup of the fold)."""
+    return name.lower() if name.isascii() else _ascii_lower(name)
 
 
 def _ascii_lower(name: str) -> str:

@@ -13,6 +13,7 @@ NOT NULL, SET / DROP DEFAULT) is accepted; CinchDB applies it with a table rebui
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable, Iterable
 from functools import lru_cache
 
 import sqlglot
@@ -56,15 +57,25 @@ __all__ = [
     "parse_expression",
     "parse_query",
     "parse_statement",
+    "references",
     "split_statements",
     "trigger_parts",
 ]
 
 _CONFLICT = ("ROLLBACK", "ABORT", "FAIL", "IGNORE", "REPLACE")
 _COLUMN_CONSTRAINTS = {
-    "CONSTRAINT", "PRIMARY", "NOT", "NULL", "UNIQUE", "CHECK", "DEFAULT", "COLLATE",
-    "REFERENCES", "GENERATED", "AS",
-}  # fmt: skip
+    "CONSTRAINT",
+    "PRIMARY",
+    "NOT",
+    "NULL",
+    "UNIQUE",
+    "CHECK",
+    "DEFAULT",
+    "COLLATE",
+    "REFERENCES",
+    "GENERATED",
+    "AS",
+}
 _TABLE_CONSTRAINTS = ("CONSTRAINT", "PRIMARY", "UNIQUE", "CHECK", "FOREIGN")
 _DEFAULT_WORDS = {"NULL", "TRUE", "FALSE", "CURRENT_TIME", "CURRENT_DATE", "CURRENT_TIMESTAMP"}
 
@@ -113,9 +124,7 @@ def parse(script: str) -> list[Operation]:
             # Leading whitespace belongs to the statement; report positions in the script.
             line = base_line + e.line - 1
             column = e.column if e.line > 1 else (e.column or 0) + base_col - 1
-            raise SQLParseError(
-                str(e).split(" (line ")[0], sql=statement.strip(), line=line, column=column
-            ) from e
+            raise SQLParseError(e.reason, sql=statement, line=line, column=column) from e
     return operations
 
 
@@ -171,14 +180,14 @@ def _no_if_exists(ts: TokenStream, negated: bool) -> None:
 
 def _end(ts: TokenStream) -> None:
     if not ts.at_end():
-        raise ts.error("Unexpected text after the end of the statement")
+        raise ts.error("Unexpected text after the end of the statement (missing ';'?)")
 
 
 # -- expressions ---------------------------------------------------------------------------
 
 
 @lru_cache(maxsize=4096)
-def parse_expression(text: str) -> exp.Expression:
+def parse_expression(text: str) -> exp.Expr:
     """Parse one SQL expression with sqlglot (cached by text); SQLParseError if it is not one."""
     try:
         tree = sqlglot.parse_one(text, read="sqlite")
@@ -190,7 +199,7 @@ def parse_expression(text: str) -> exp.Expression:
 
 
 @lru_cache(maxsize=4096)
-def parse_query(text: str) -> exp.Expression:
+def parse_query(text: str) -> exp.Expr:
     """Parse a SELECT (or WITH/compound) query with sqlglot (cached by text)."""
     try:
         tree = sqlglot.parse_one(text, read="sqlite")
@@ -204,9 +213,10 @@ def parse_query(text: str) -> exp.Expression:
 def _from_sqlglot(message: str, text: str, error: Exception) -> SQLParseError:
     line = column = None
     details = getattr(error, "errors", None)
+    first = str(error).splitlines()[0] if str(error) else type(error).__name__
     if details:
         line, column = details[0].get("line"), details[0].get("col")
-    first = str(error).splitlines()[0] if str(error) else type(error).__name__
+        first = details[0].get("description") or first
     return SQLParseError(f"{message}: {first}", sql=text, line=line, column=column)
 
 
@@ -214,7 +224,10 @@ def _expression(ts: TokenStream, span: tuple[int, int]) -> str:
     text = ts.raw(span)
     if not text:
         raise ts.error("Expected an expression")
-    parse_expression(text)
+    try:
+        parse_expression(text)
+    except SQLParseError as e:
+        raise _shifted(ts, span[0], e) from e
     return text
 
 
@@ -273,8 +286,10 @@ def _create_table(ts: TokenStream) -> TableDef:
             strict = True
         elif ts.accept_word("WITHOUT", "ROWID"):
             without_rowid = True
-        else:
+        elif strict or without_rowid:
             raise ts.error("Expected STRICT or WITHOUT ROWID")
+        else:
+            break
         if not ts.accept_punct(","):
             break
     _end(ts)
@@ -332,7 +347,7 @@ def _column_def(ts: TokenStream) -> _ParsedColumn:
             parsed.primary_key = PrimaryKey(
                 columns=(name,),
                 autoincrement=autoincrement,
-                on_conflict=conflict,  # type: ignore[arg-type]
+                on_conflict=conflict,
                 name=constraint_name,
             )
         elif ts.accept_word("NOT", "NULL"):
@@ -342,12 +357,10 @@ def _column_def(ts: TokenStream) -> _ParsedColumn:
             _conflict_clause(ts)
         elif ts.accept_word("UNIQUE"):
             parsed.uniques.append(
-                Unique(columns=(name,), on_conflict=_conflict_clause(ts), name=constraint_name)  # type: ignore[arg-type]
+                Unique(columns=(name,), on_conflict=_conflict_clause(ts), name=constraint_name)
             )
         elif ts.accept_word("CHECK"):
-            parsed.checks.append(
-                Check(expr=_expression(ts, ts.balanced()), name=constraint_name)
-            )
+            parsed.checks.append(Check(expr=_expression(ts, ts.balanced()), name=constraint_name))
         elif ts.accept_word("DEFAULT"):
             fields["default"] = _default(ts)
         elif ts.accept_word("COLLATE"):
@@ -367,7 +380,7 @@ def _column_def(ts: TokenStream) -> _ParsedColumn:
             raise ts.error(f"Unexpected text in the definition of column '{name}'")
         constraint_name = None
     try:
-        parsed.column = Column(**fields)  # type: ignore[arg-type]
+        parsed.column = Column(**fields)
     except ValueError as e:
         raise SQLParseError(_first_error(e), sql=ts.sql) from e
     return parsed
@@ -387,9 +400,7 @@ def _default(ts: TokenStream) -> str:
     if token is None:
         raise ts.error("Expected a default value")
     if token.kind == "punct" and token.text == "(":
-        inner = ts.balanced()
-        text = ts.raw(inner)
-        parse_expression(text)
+        text = _expression(ts, ts.balanced())
         return f"({text})"
     if token.kind == "punct" and token.text in ("+", "-"):
         sign = ts.next()
@@ -439,15 +450,20 @@ def _references(
             ref_columns=ref_columns,
             deferrable=deferrable,
             name=constraint_name,
-            **actions,  # type: ignore[arg-type]
+            **actions,
         )
     except ValueError as e:
         raise SQLParseError(_first_error(e), sql=ts.sql) from e
 
 
 def _fk_action(ts: TokenStream) -> str:
-    for words in (("SET", "NULL"), ("SET", "DEFAULT"), ("CASCADE",), ("RESTRICT",),
-                  ("NO", "ACTION")):  # fmt: skip
+    for words in (
+        ("SET", "NULL"),
+        ("SET", "DEFAULT"),
+        ("CASCADE",),
+        ("RESTRICT",),
+        ("NO", "ACTION"),
+    ):
         if ts.accept_word(*words):
             return " ".join(words)
     raise ts.error("Expected SET NULL, SET DEFAULT, CASCADE, RESTRICT or NO ACTION")
@@ -473,11 +489,11 @@ def _table_constraint(ts: TokenStream) -> tuple[str, object]:
     if ts.accept_word("PRIMARY", "KEY"):
         columns = _name_list(ts, allow_order=True)
         conflict = _conflict_clause(ts)
-        return "pk", PrimaryKey(columns=columns, on_conflict=conflict, name=constraint_name)  # type: ignore[arg-type]
+        return "pk", PrimaryKey(columns=columns, on_conflict=conflict, name=constraint_name)
     if ts.accept_word("UNIQUE"):
         columns = _name_list(ts, allow_order=True)
         conflict = _conflict_clause(ts)
-        return "unique", Unique(columns=columns, on_conflict=conflict, name=constraint_name)  # type: ignore[arg-type]
+        return "unique", Unique(columns=columns, on_conflict=conflict, name=constraint_name)
     if ts.accept_word("CHECK"):
         return "check", Check(expr=_expression(ts, ts.balanced()), name=constraint_name)
     if ts.accept_word("FOREIGN", "KEY"):
@@ -546,10 +562,10 @@ def _shifted(ts: TokenStream, offset: int, error: SQLParseError) -> SQLParseErro
     """Re-anchor an error found in a fragment to its place in the whole statement."""
     base_line, base_col = position(ts.sql, offset)
     if error.line is None:
-        return SQLParseError(str(error), sql=ts.sql, line=base_line, column=base_col)
+        return SQLParseError(error.reason, sql=ts.sql, line=base_line, column=base_col)
     line = base_line + error.line - 1
     column = error.column if error.line > 1 else (error.column or 0) + base_col - 1
-    return SQLParseError(str(error).split(" (line ")[0], sql=ts.sql, line=line, column=column)
+    return SQLParseError(error.reason, sql=ts.sql, line=line, column=column)
 
 
 class TriggerParts:
@@ -714,7 +730,7 @@ def _alter_column(ts: TokenStream, table: str) -> ColumnAltered:
             raise ts.error("One ALTER TABLE statement may alter only one column")
     _end(ts)
     try:
-        return ColumnAltered(table=table, column=column, **changes)  # type: ignore[arg-type]
+        return ColumnAltered(table=table, column=column, **changes)
     except ValueError as e:
         raise SQLParseError(_first_error(e), sql=ts.sql) from e
 
@@ -733,3 +749,19 @@ def _drop(ts: TokenStream) -> Operation:
     if kind == "VIEW":
         return ViewDropped(view=name)
     return TriggerDropped(trigger=name)
+
+
+def references(
+    sql: str,
+    *,
+    table: str | None = None,
+    columns_of: Callable[[str], Iterable[str] | None] | None = None,
+) -> set[tuple[str, str | None]]:
+    """The tables and ``(table, column)`` pairs that a view, trigger, index or CHECK reads.
+
+    See :func:`journal.sqlrefs.references`; ``new.``/``old.`` resolve to the trigger's table.
+    """
+    # The resolver builds on this module's parsers, so it is imported here, not at the top.
+    from journal import sqlrefs
+
+    return sqlrefs.references(sql, table=table, columns_of=columns_of)

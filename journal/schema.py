@@ -9,9 +9,10 @@ file that replays the same events has the same schema (``journal.introspect``).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -57,6 +58,8 @@ from journal.sqlrefs import (
     canonical_sql,
     column_renamer,
     expression_refs,
+    identifiers,
+    mentions,
     rename_in_sql,
     table_renamer,
     trigger_refs,
@@ -64,27 +67,87 @@ from journal.sqlrefs import (
 )
 
 
-@attrs.frozen
-class Schema:
-    """Tables, indexes, views and triggers, each in creation order."""
+def _keyed(items: Iterable[Any]) -> dict[str, Any]:
+    return {fold_name(item.name): item for item in items}
 
-    tables: tuple[TableDef, ...] = ()
-    indexes: tuple[IndexDef, ...] = ()
-    views: tuple[ViewDef, ...] = ()
-    triggers: tuple[TriggerDef, ...] = ()
+
+@attrs.frozen(eq=True, hash=False)
+class Schema:
+    """Tables, indexes, views and triggers, each in creation order, keyed by folded name.
+
+    Keyed storage keeps the fold linear: an operation copies one dict (at C speed) and
+    touches one entry, instead of rebuilding every collection. Build one from definitions with
+    :meth:`of`; read them back as tuples through ``tables``, ``indexes``, ``views``,
+    ``triggers``.
+    """
+
+    table_map: Mapping[str, TableDef] = attrs.field(factory=dict)
+    index_map: Mapping[str, IndexDef] = attrs.field(factory=dict)
+    view_map: Mapping[str, ViewDef] = attrs.field(factory=dict)
+    trigger_map: Mapping[str, TriggerDef] = attrs.field(factory=dict)
+
+    @classmethod
+    def of(
+        cls,
+        tables: Iterable[TableDef] = (),
+        indexes: Iterable[IndexDef] = (),
+        views: Iterable[ViewDef] = (),
+        triggers: Iterable[TriggerDef] = (),
+    ) -> Schema:
+        return cls(_keyed(tables), _keyed(indexes), _keyed(views), _keyed(triggers))
+
+    @functools.cached_property
+    def tables(self) -> tuple[TableDef, ...]:
+        return tuple(self.table_map.values())
+
+    @functools.cached_property
+    def indexes(self) -> tuple[IndexDef, ...]:
+        return tuple(self.index_map.values())
+
+    @functools.cached_property
+    def views(self) -> tuple[ViewDef, ...]:
+        return tuple(self.view_map.values())
+
+    @functools.cached_property
+    def triggers(self) -> tuple[TriggerDef, ...]:
+        return tuple(self.trigger_map.values())
 
     # -- lookups ---------------------------------------------------------------------------
     def table(self, name: str) -> TableDef | None:
-        return _find(self.tables, name)
+        return self.table_map.get(fold_name(name))
 
     def index(self, name: str) -> IndexDef | None:
-        return _find(self.indexes, name)
+        return self.index_map.get(fold_name(name))
 
     def view(self, name: str) -> ViewDef | None:
-        return _find(self.views, name)
+        return self.view_map.get(fold_name(name))
 
     def trigger(self, name: str) -> TriggerDef | None:
-        return _find(self.triggers, name)
+        return self.trigger_map.get(fold_name(name))
+
+    # -- building the next value -----------------------------------------------------------
+    def put(self, kind: str, item: Any, *, was: str | None = None) -> Schema:
+        """A copy with ``item`` added or replaced; ``was`` names it before a rename, which
+        keeps its position."""
+        field = _FIELD[kind]
+        current: Mapping[str, Any] = getattr(self, field)
+        key = fold_name(item.name)
+        if was is not None and fold_name(was) != key:
+            old_key = fold_name(was)
+            updated = {
+                (key if k == old_key else k): (item if k == old_key else v)
+                for k, v in current.items()
+            }
+        else:
+            updated = dict(current)
+            updated[key] = item
+        return attrs.evolve(self, **{field: updated})
+
+    def remove(self, kind: str, name: str) -> Schema:
+        field = _FIELD[kind]
+        updated = dict(getattr(self, field))
+        del updated[fold_name(name)]
+        return attrs.evolve(self, **{field: updated})
 
     def require_table(self, name: str) -> TableDef:
         table = self.table(name)
@@ -107,10 +170,12 @@ class Schema:
         return None if table is None else tuple(c.name for c in table.columns)
 
     def indexes_on(self, table: str) -> tuple[IndexDef, ...]:
-        return tuple(i for i in self.indexes if same_name(i.table, table))
+        key = fold_name(table)
+        return tuple(i for i in self.index_map.values() if fold_name(i.table) == key)
 
     def triggers_on(self, table: str) -> tuple[TriggerDef, ...]:
-        return tuple(t for t in self.triggers if same_name(t.table, table))
+        key = fold_name(table)
+        return tuple(t for t in self.trigger_map.values() if fold_name(t.table) == key)
 
     # -- identity --------------------------------------------------------------------------
     def canonical(self) -> dict[str, Any]:
@@ -135,6 +200,9 @@ class Schema:
 
     def hash(self) -> str:
         return hashlib.sha256(self.canonical_text().encode()).hexdigest()
+
+
+_FIELD = {"table": "table_map", "index": "index_map", "view": "view_map", "trigger": "trigger_map"}
 
 
 def _by_name(item: dict[str, Any]) -> str:
@@ -199,7 +267,7 @@ def _canonical_index(index: IndexDef) -> dict[str, Any]:
         "columns": [
             {
                 "column": None if c.column is None else fold_name(c.column),
-                "expr": None if c.expr is None else canonical_sql(c.expr),
+                "expr": None if c.expr is None else canonical_sql(_unparen(c.expr)),
                 "collate": None if c.collate is None else c.collate.upper(),
                 "desc": c.desc,
             }
@@ -223,21 +291,6 @@ def _balanced(text: str) -> bool:
         if depth < 0:
             return False
     return depth == 0
-
-
-def _find(items: tuple[Any, ...], name: str) -> Any:
-    key = fold_name(name)
-    for item in items:
-        if fold_name(item.name) == key:
-            return item
-    return None
-
-
-def _replace(items: tuple[Any, ...], name: str, new: Any | None) -> tuple[Any, ...]:
-    key = fold_name(name)
-    if new is None:
-        return tuple(i for i in items if fold_name(i.name) != key)
-    return tuple(new if fold_name(i.name) == key else i for i in items)
 
 
 # -- dependencies ------------------------------------------------------------------------------
@@ -279,13 +332,14 @@ def dependents_of(schema: Schema, table: str, column: str | None = None) -> list
             for r in refs
         )
 
+    names = (table,) if column is None else (table, column)
     for view in schema.views:
-        if uses(view_references(schema, view)):
+        if mentions(view.sql, *names) and uses(view_references(schema, view)):
             found.append(("view", view.name))
     for trigger in schema.triggers:
         if column is None and same_name(trigger.table, table):
             continue
-        if uses(trigger_references(schema, trigger)):
+        if mentions(trigger.sql, *names) and uses(trigger_references(schema, trigger)):
             found.append(("trigger", trigger.name))
     if column is not None:
         for index in schema.indexes_on(table):
@@ -302,7 +356,10 @@ def dependents_of(schema: Schema, table: str, column: str | None = None) -> list
     if column is not None:
         own = schema.require_table(table)
         for check in own.checks:
-            if any(same_name(r.column or "", column) for r in expression_refs(check.expr, table)):
+            # A CHECK on the column alone goes with it (as a column CHECK does in SQLite).
+            if _check_columns(check, table) - {fold_name(column)} and fold_name(
+                column
+            ) in _check_columns(check, table):
                 found.append(("check", check.name or check.expr))
         for col in own.columns:
             if col.generated and any(
@@ -316,6 +373,10 @@ def dependents_of(schema: Schema, table: str, column: str | None = None) -> list
             if len(fk.columns) > 1 and _has(fk.columns, column):
                 found.append(("foreign key", ", ".join(fk.columns)))
     return list(dict.fromkeys(found))
+
+
+def _check_columns(check: Check, table: str) -> set[str]:
+    return {fold_name(r.column) for r in expression_refs(check.expr, table) if r.column}
 
 
 def _fk_targets_column(schema: Schema, fk: ForeignKey, column: str) -> bool:
@@ -370,8 +431,7 @@ def _check_table(schema: Schema, table: TableDef) -> None:
                 raise ObjectNotFoundError("column", ref_column, target.name)
         if not fk.ref_columns and target.primary_key is None:
             raise SchemaError(
-                f"Foreign key to '{target.name}' names no columns and that table has no"
-                " primary key"
+                f"Foreign key to '{target.name}' names no columns and that table has no primary key"
             )
     expressions = [c.expr for c in table.checks] + [c.generated for c in table.columns]
     for text in expressions:
@@ -385,7 +445,7 @@ def _check_table(schema: Schema, table: TableDef) -> None:
 def _table_created(schema: Schema, op: TableCreated) -> Schema:
     _ensure_free(schema, "table", op.table.name)
     _check_table(schema, op.table)
-    return attrs.evolve(schema, tables=(*schema.tables, op.table))
+    return schema.put("table", op.table)
 
 
 def _table_dropped(schema: Schema, op: TableDropped) -> Schema:
@@ -393,60 +453,63 @@ def _table_dropped(schema: Schema, op: TableDropped) -> Schema:
     blockers = dependents_of(schema, table.name)
     if blockers:
         raise DependencyError(f"drop table '{table.name}'", blockers)
-    return attrs.evolve(
-        schema,
-        tables=_replace(schema.tables, table.name, None),
-        indexes=tuple(i for i in schema.indexes if not same_name(i.table, table.name)),
-        triggers=tuple(t for t in schema.triggers if not same_name(t.table, table.name)),
-    )
+    # SQLite drops a table's indexes and triggers with it.
+    schema = schema.remove("table", table.name)
+    for index in schema.indexes_on(table.name):
+        schema = schema.remove("index", index.name)
+    for trigger in schema.triggers_on(table.name):
+        schema = schema.remove("trigger", trigger.name)
+    return schema
 
 
 def _rewrite_dependents(
-    schema: Schema, renamer: Callable[[Ref], str | None]
-) -> tuple[tuple[ViewDef, ...], tuple[TriggerDef, ...]]:
-    """Views and triggers with renamed identifiers replaced (resolved against ``schema``)."""
-    views = tuple(
-        v.model_copy(update={"sql": rename_in_sql(v.sql, view_references(schema, v), renamer)})
-        for v in schema.views
-    )
-    triggers = tuple(
-        t.model_copy(
-            update={"sql": rename_in_sql(t.sql, trigger_references(schema, t), renamer)}
-        )
-        for t in schema.triggers
-    )
-    return views, triggers
+    schema: Schema, renamer: Callable[[Ref], str | None], names: tuple[str, ...]
+) -> Schema:
+    """Views and triggers with renamed identifiers replaced (resolved against ``schema``,
+    the schema *before* the rename).
+
+    Only SQL that mentions every one of ``names`` (the table, and the column for a column
+    rename) can change, so the rest is not parsed at all.
+    """
+    result = schema
+    keys = {fold_name(name) for name in names}
+    for view in schema.views:
+        if keys <= identifiers(view.sql):
+            sql = rename_in_sql(view.sql, view_references(schema, view), renamer)
+            if sql != view.sql:
+                result = result.put("view", view.model_copy(update={"sql": sql}))
+    for trigger in schema.triggers:
+        if keys <= identifiers(trigger.sql):
+            sql = rename_in_sql(trigger.sql, trigger_references(schema, trigger), renamer)
+            if sql != trigger.sql:
+                result = result.put("trigger", trigger.model_copy(update={"sql": sql}))
+    return result
 
 
 def _table_renamed(schema: Schema, op: TableRenamed) -> Schema:
     table = schema.require_table(op.table)
     _ensure_free(schema, "table", op.new_name, allow=table.name)
-    views, triggers = _rewrite_dependents(schema, table_renamer(table.name, op.new_name))
-    old = table.name
-
-    def retarget(fk: ForeignKey) -> ForeignKey:
-        if same_name(fk.ref_table, old):
-            return fk.model_copy(update={"ref_table": op.new_name})
-        return fk
-
-    tables = tuple(
-        t.model_copy(
-            update={
-                "name": op.new_name if t is table else t.name,
-                "foreign_keys": tuple(retarget(fk) for fk in t.foreign_keys),
-            }
-        )
-        for t in schema.tables
-    )
-    indexes = tuple(
-        i.model_copy(update={"table": op.new_name}) if same_name(i.table, old) else i
-        for i in schema.indexes
-    )
-    triggers = tuple(
-        t.model_copy(update={"table": op.new_name}) if same_name(t.table, old) else t
-        for t in triggers
-    )
-    return Schema(tables=tables, indexes=indexes, views=views, triggers=triggers)
+    old, new_name = table.name, op.new_name
+    result = _rewrite_dependents(schema, table_renamer(old, new_name), (old,))
+    # Foreign keys that point at the table follow it (SQLite rewrites them the same way).
+    for other in schema.tables:
+        if any(same_name(fk.ref_table, old) for fk in other.foreign_keys):
+            fks = tuple(
+                fk.model_copy(update={"ref_table": new_name})
+                if same_name(fk.ref_table, old)
+                else fk
+                for fk in other.foreign_keys
+            )
+            result = result.put("table", other.model_copy(update={"foreign_keys": fks}))
+    moved = result.require_table(old).model_copy(update={"name": new_name})
+    result = result.put("table", moved, was=old)
+    for index in schema.indexes_on(old):
+        result = result.put("index", index.model_copy(update={"table": new_name}))
+    for trigger in schema.triggers_on(old):
+        current = result.trigger(trigger.name)
+        assert current is not None
+        result = result.put("trigger", current.model_copy(update={"table": new_name}))
+    return result
 
 
 def _column_added(schema: Schema, op: ColumnAdded) -> Schema:
@@ -461,9 +524,8 @@ def _column_added(schema: Schema, op: ColumnAdded) -> Schema:
             "checks": table.checks + ((Check(expr=op.check),) if op.check else ()),
         }
     )
-    new = TableDef.model_validate(new.model_dump())
     _check_table(schema, new)
-    return attrs.evolve(schema, tables=_replace(schema.tables, table.name, new))
+    return schema.put("table", new)
 
 
 def _column_dropped(schema: Schema, op: ColumnDropped) -> Schema:
@@ -472,11 +534,15 @@ def _column_dropped(schema: Schema, op: ColumnDropped) -> Schema:
     if column is None:
         raise ObjectNotFoundError("column", op.column, table.name)
     if len(table.columns) == 1:
-        raise SchemaError(f"Cannot drop column '{column.name}': it is the only column of"
-                          f" table '{table.name}'; drop the table instead")
+        raise SchemaError(
+            f"Cannot drop column '{column.name}': it is the only column of"
+            f" table '{table.name}'; drop the table instead"
+        )
     if table.primary_key is not None and _has(table.primary_key.columns, column.name):
-        raise SchemaError(f"Cannot drop column '{column.name}': it is part of the primary key"
-                          f" of table '{table.name}'")
+        raise SchemaError(
+            f"Cannot drop column '{column.name}': it is part of the primary key"
+            f" of table '{table.name}'"
+        )
     blockers = dependents_of(schema, table.name, column.name)
     if blockers:
         raise DependencyError(f"drop column '{table.name}.{column.name}'", blockers)
@@ -487,9 +553,14 @@ def _column_dropped(schema: Schema, op: ColumnDropped) -> Schema:
             "foreign_keys": tuple(
                 fk for fk in table.foreign_keys if not _has(fk.columns, column.name)
             ),
+            "checks": tuple(
+                c
+                for c in table.checks
+                if fold_name(column.name) not in _check_columns(c, table.name)
+            ),
         }
     )
-    return attrs.evolve(schema, tables=_replace(schema.tables, table.name, new))
+    return schema.put("table", new)
 
 
 def _column_renamed(schema: Schema, op: ColumnRenamed) -> Schema:
@@ -501,81 +572,78 @@ def _column_renamed(schema: Schema, op: ColumnRenamed) -> Schema:
         raise ObjectExistsError("column", op.new_name, table.name)
     old, new_name = column.name, op.new_name
     renamer = column_renamer(table.name, old, new_name)
-    views, triggers = _rewrite_dependents(schema, renamer)
+    result = _rewrite_dependents(schema, renamer, (table.name, old))
 
     def names(items: tuple[str, ...]) -> tuple[str, ...]:
         return tuple(new_name if same_name(n, old) else n for n in items)
 
     def expr(text: str | None) -> str | None:
-        if text is None:
-            return None
+        if text is None or not mentions(text, old):
+            return text
         return rename_in_sql(text, expression_refs(text, table.name), renamer)
 
-    tables = []
-    for t in schema.tables:
-        fks = tuple(
-            fk.model_copy(
-                update={
-                    "columns": names(fk.columns) if t is table else fk.columns,
-                    "ref_columns": names(fk.ref_columns)
-                    if same_name(fk.ref_table, table.name)
-                    else fk.ref_columns,
-                }
-            )
-            for fk in t.foreign_keys
-        )
-        if t is not table:
-            tables.append(t.model_copy(update={"foreign_keys": fks}) if fks != t.foreign_keys
-                          else t)
+    # Other tables' foreign keys that name the column follow it.
+    for other in schema.tables:
+        if other is table:
             continue
-        pk = t.primary_key
-        tables.append(
-            t.model_copy(
-                update={
-                    "columns": tuple(
-                        c.model_copy(
-                            update={
-                                "name": new_name if c is column else c.name,
-                                "generated": expr(c.generated),
-                            }
-                        )
-                        for c in t.columns
-                    ),
-                    "primary_key": None
-                    if pk is None
-                    else pk.model_copy(update={"columns": names(pk.columns)}),
-                    "uniques": tuple(
-                        u.model_copy(update={"columns": names(u.columns)}) for u in t.uniques
-                    ),
-                    "foreign_keys": fks,
-                    "checks": tuple(
-                        c.model_copy(update={"expr": expr(c.expr)}) for c in t.checks
-                    ),
-                }
+        if any(same_name(fk.ref_table, table.name) and fk.ref_columns for fk in other.foreign_keys):
+            fks = tuple(
+                fk.model_copy(update={"ref_columns": names(fk.ref_columns)})
+                if same_name(fk.ref_table, table.name)
+                else fk
+                for fk in other.foreign_keys
             )
-        )
-    indexes = tuple(
-        i.model_copy(
+            result = result.put("table", other.model_copy(update={"foreign_keys": fks}))
+    pk = table.primary_key
+    own_fks = tuple(
+        fk.model_copy(
             update={
-                "columns": tuple(
-                    term.model_copy(
-                        update={
-                            "column": new_name
-                            if term.column is not None and same_name(term.column, old)
-                            else term.column,
-                            "expr": expr(term.expr),
-                        }
-                    )
-                    for term in i.columns
-                ),
-                "where": expr(i.where),
+                "columns": names(fk.columns),
+                "ref_columns": names(fk.ref_columns)
+                if same_name(fk.ref_table, table.name)
+                else fk.ref_columns,
             }
         )
-        if same_name(i.table, table.name)
-        else i
-        for i in schema.indexes
+        for fk in table.foreign_keys
     )
-    return Schema(tables=tuple(tables), indexes=indexes, views=views, triggers=triggers)
+    renamed = table.model_copy(
+        update={
+            "columns": tuple(
+                c.model_copy(
+                    update={
+                        "name": new_name if c is column else c.name,
+                        "generated": expr(c.generated),
+                    }
+                )
+                for c in table.columns
+            ),
+            "primary_key": None
+            if pk is None
+            else pk.model_copy(update={"columns": names(pk.columns)}),
+            "uniques": tuple(
+                u.model_copy(update={"columns": names(u.columns)}) for u in table.uniques
+            ),
+            "foreign_keys": own_fks,
+            "checks": tuple(c.model_copy(update={"expr": expr(c.expr)}) for c in table.checks),
+        }
+    )
+    result = result.put("table", renamed)
+    for index in schema.indexes_on(table.name):
+        terms = tuple(
+            term.model_copy(
+                update={
+                    "column": new_name
+                    if term.column is not None and same_name(term.column, old)
+                    else term.column,
+                    "expr": expr(term.expr),
+                }
+            )
+            for term in index.columns
+        )
+        result = result.put(
+            "index", index.model_copy(update={"columns": terms, "where": expr(index.where)})
+        )
+    return result
 
 
 def _column_altered(schema: Schema, op: ColumnAltered) -> Schema:
@@ -600,7 +668,7 @@ def _column_altered(schema: Schema, op: ColumnAltered) -> Schema:
     new = table.model_copy(
         update={"columns": tuple(new_column if c is column else c for c in table.columns)}
     )
-    return attrs.evolve(schema, tables=_replace(schema.tables, table.name, new))
+    return schema.put("table", new)
 
 
 def _index_created(schema: Schema, op: IndexCreated) -> Schema:
@@ -612,13 +680,13 @@ def _index_created(schema: Schema, op: IndexCreated) -> Schema:
     for ref in index_references(index):
         if ref.column is not None and table.column(ref.column) is None:
             raise ObjectNotFoundError("column", ref.column, table.name)
-    return attrs.evolve(schema, indexes=(*schema.indexes, index))
+    return schema.put("index", index)
 
 
 def _index_dropped(schema: Schema, op: IndexDropped) -> Schema:
     if schema.index(op.index) is None:
         raise ObjectNotFoundError("index", op.index)
-    return attrs.evolve(schema, indexes=_replace(schema.indexes, op.index, None))
+    return schema.remove("index", op.index)
 
 
 def _check_reads(schema: Schema, refs: Iterable[Ref], what: str) -> None:
@@ -637,14 +705,14 @@ def _check_reads(schema: Schema, refs: Iterable[Ref], what: str) -> None:
 def _view_created(schema: Schema, op: ViewCreated) -> Schema:
     _ensure_free(schema, "view", op.view.name)
     _check_reads(schema, view_references(schema, op.view), "view")
-    return attrs.evolve(schema, views=(*schema.views, op.view))
+    return schema.put("view", op.view)
 
 
 def _view_replaced(schema: Schema, op: ViewReplaced) -> Schema:
     if schema.view(op.view.name) is None:
         raise ObjectNotFoundError("view", op.view.name)
     _check_reads(schema, view_references(schema, op.view), "view")
-    return attrs.evolve(schema, views=_replace(schema.views, op.view.name, op.view))
+    return schema.put("view", op.view, was=op.view.name)
 
 
 def _view_dropped(schema: Schema, op: ViewDropped) -> Schema:
@@ -658,7 +726,7 @@ def _view_dropped(schema: Schema, op: ViewDropped) -> Schema:
     ]
     if blockers:
         raise DependencyError(f"drop view '{view.name}'", blockers)
-    return attrs.evolve(schema, views=_replace(schema.views, view.name, None))
+    return schema.remove("view", view.name)
 
 
 def _trigger_created(schema: Schema, op: TriggerCreated) -> Schema:
@@ -666,13 +734,13 @@ def _trigger_created(schema: Schema, op: TriggerCreated) -> Schema:
     if schema.table(op.trigger.table) is None and schema.view(op.trigger.table) is None:
         raise ObjectNotFoundError("table", op.trigger.table)
     _check_reads(schema, trigger_references(schema, op.trigger), "trigger")
-    return attrs.evolve(schema, triggers=(*schema.triggers, op.trigger))
+    return schema.put("trigger", op.trigger)
 
 
 def _trigger_dropped(schema: Schema, op: TriggerDropped) -> Schema:
     if schema.trigger(op.trigger) is None:
         raise ObjectNotFoundError("trigger", op.trigger)
-    return attrs.evolve(schema, triggers=_replace(schema.triggers, op.trigger, None))
+    return schema.remove("trigger", op.trigger)
 
 
 _HANDLERS: dict[type[Any], Callable[[Schema, Any], Schema]] = {
@@ -729,7 +797,9 @@ class FoldCache:
             try:
                 schema = apply_all(schema, operations_of(event.change))
             except SchemaError as e:
-                raise SchemaError(f"Event {event.short_id} ({event.type}) does not apply: {e}") from e
+                raise SchemaError(
+                    f"Event {event.short_id} ({event.type}) does not apply: {e}"
+                ) from e
             self._schemas[event.id] = schema
         return schema
 

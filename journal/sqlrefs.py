@@ -12,8 +12,10 @@ to the trigger's table.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from functools import lru_cache
 
 import attrs
+import sqlglot
 from sqlglot import exp
 
 from journal._tokens import tokenize
@@ -67,37 +69,53 @@ def expression_refs(text: str, table: str) -> list[Ref]:
     return refs
 
 
-def parse_query_or_dml(text: str) -> exp.Expression:
-    import sqlglot
-
+@lru_cache(maxsize=4096)
+def parse_query_or_dml(text: str) -> exp.Expr:
     return sqlglot.parse_one(text, read="sqlite")
 
 
-def _view_tree(sql: str) -> exp.Expression:
-    import sqlglot
+@lru_cache(maxsize=4096)
+def identifiers(sql: str) -> frozenset[str]:
+    """Every word and quoted name in ``sql``, folded: a cheap test of whether SQL *might*
+    mention a name before paying for a parse and resolution."""
+    return frozenset(fold_name(t.text) for t in tokenize(sql) if t.kind in ("word", "quoted"))
 
+
+def mentions(sql: str, *names: str) -> bool:
+    return {fold_name(name) for name in names} <= identifiers(sql)
+
+
+@lru_cache(maxsize=4096)
+def _view_tree(sql: str) -> exp.Expr:
+    """The query of a CREATE VIEW statement, parsed in place so spans index ``sql``."""
     tree = sqlglot.parse_one(sql, read="sqlite")
-    if isinstance(tree, exp.Create) and tree.expression is not None:
-        return tree.expression
+    query = tree.expression if isinstance(tree, exp.Create) else None
+    if isinstance(query, exp.Expr):
+        return query
     return parse_query(sql)
 
 
 def _resolve(
-    tree: exp.Expression, columns_of: ColumnsOf, offset: int, trigger_table: str | None
+    tree: exp.Expr, columns_of: ColumnsOf, offset: int, trigger_table: str | None
 ) -> Iterator[Ref]:
     ctes = {fold_name(cte.alias) for cte in tree.find_all(exp.CTE)}
     for node in tree.walk():
         if isinstance(node, exp.Table):
             ident = node.this
-            if isinstance(ident, exp.Identifier) and fold_name(ident.this) not in ctes:
-                if "start" in ident.meta and not node.args.get("db"):
-                    yield Ref(ident.this, None, *_span(ident, offset))
-                    if isinstance(node.parent, exp.Schema) and isinstance(
-                        node.parent.parent, exp.Insert
-                    ):
-                        for column in node.parent.expressions:
-                            if isinstance(column, exp.Identifier) and "start" in column.meta:
-                                yield Ref(ident.this, column.this, *_span(column, offset))
+            if (
+                isinstance(ident, exp.Identifier)
+                and fold_name(ident.this) not in ctes
+                and "start" in ident.meta
+                and not node.args.get("db")
+            ):
+                yield Ref(ident.this, None, *_span(ident, offset))
+                # INSERT INTO t (a, b): the column list belongs to the target table.
+                if isinstance(node.parent, exp.Schema) and isinstance(
+                    node.parent.parent, exp.Insert
+                ):
+                    for column in node.parent.expressions:
+                        if isinstance(column, exp.Identifier) and "start" in column.meta:
+                            yield Ref(ident.this, column.this, *_span(column, offset))
         elif isinstance(node, exp.Column):
             yield from _column_ref(node, columns_of, offset, trigger_table, ctes)
 
@@ -134,7 +152,7 @@ def _span(ident: exp.Identifier, offset: int) -> tuple[int, int]:
     return offset + ident.meta["start"], offset + ident.meta["end"] + 1
 
 
-def _enclosing_scopes(node: exp.Expression) -> Iterator[exp.Expression]:
+def _enclosing_scopes(node: exp.Expr) -> Iterator[exp.Expr]:
     parent = node.parent
     while parent is not None:
         if isinstance(parent, _SCOPES):
@@ -142,9 +160,9 @@ def _enclosing_scopes(node: exp.Expression) -> Iterator[exp.Expression]:
         parent = parent.parent
 
 
-def _sources(scope: exp.Expression, ctes: set[str]) -> list[tuple[str, str | None]]:
+def _sources(scope: exp.Expr, ctes: set[str]) -> list[tuple[str, str | None]]:
     """(name visible in the scope, real table name or None for derived sources)."""
-    found: list[exp.Expression] = []
+    found: list[exp.Expr] = []
     if isinstance(scope, exp.Select):
         from_ = scope.args.get("from_") or scope.args.get("from")
         if from_ is not None:
@@ -169,7 +187,7 @@ def _sources(scope: exp.Expression, ctes: set[str]) -> list[tuple[str, str | Non
     return out
 
 
-def _alias_in_scope(node: exp.Expression, qual: str) -> bool:
+def _alias_in_scope(node: exp.Expr, qual: str) -> bool:
     return any(
         fold_name(visible) == qual
         for scope in _enclosing_scopes(node)
@@ -177,7 +195,7 @@ def _alias_in_scope(node: exp.Expression, qual: str) -> bool:
     )
 
 
-def _lookup_qualifier(node: exp.Expression, qual: str, ctes: set[str]) -> tuple[str | None, bool]:
+def _lookup_qualifier(node: exp.Expr, qual: str, ctes: set[str]) -> tuple[str | None, bool]:
     """The real table a qualifier names, and whether it was written as an alias."""
     for scope in _enclosing_scopes(node):
         for visible, real in _sources(scope, ctes):
@@ -187,7 +205,7 @@ def _lookup_qualifier(node: exp.Expression, qual: str, ctes: set[str]) -> tuple[
 
 
 def _unqualified_owner(
-    node: exp.Expression,
+    node: exp.Expr,
     column: str,
     columns_of: ColumnsOf,
     ctes: set[str],
@@ -226,9 +244,7 @@ def column_renamer(table: str, old: str, new: str) -> Callable[[Ref], str | None
     tkey, ckey = fold_name(table), fold_name(old)
     return lambda ref: (
         quote(new)
-        if ref.column is not None
-        and fold_name(ref.table) == tkey
-        and fold_name(ref.column) == ckey
+        if ref.column is not None and fold_name(ref.table) == tkey and fold_name(ref.column) == ckey
         else None
     )
 
@@ -245,3 +261,38 @@ def canonical_sql(text: str) -> str:
         else:
             out.append(token.text)
     return " ".join(out)
+
+
+def references(
+    sql: str, *, table: str | None = None, columns_of: ColumnsOf | None = None
+) -> set[tuple[str, str | None]]:
+    """The tables and ``(table, column)`` pairs a piece of SQL reads.
+
+    ``sql`` is a ``CREATE VIEW``, ``CREATE TRIGGER`` or ``CREATE INDEX`` statement, or a bare
+    expression (a CHECK, an index WHERE) evaluated on the rows of ``table``. A table reference
+    has column None. ``columns_of`` resolves unqualified columns in multi-table queries.
+    """
+    lookup: ColumnsOf = columns_of or (lambda _name: None)
+    head = [t.upper for t in tokenize(sql)[:3]]
+    if head[:1] == ["CREATE"] and "VIEW" in head:
+        found = view_refs(sql, lookup)
+    elif head[:1] == ["CREATE"] and "TRIGGER" in head:
+        found = trigger_refs(sql, lookup)
+    elif head[:1] == ["CREATE"] and "INDEX" in head:
+        from journal.parse import parse_statement
+
+        operation = parse_statement(sql)
+        index = getattr(operation, "index")  # noqa: B009 - IndexCreated, by the check above
+        found = [Ref(index.table, None, 0, 0)]
+        for term in index.columns:
+            if term.column is not None:
+                found.append(Ref(index.table, term.column, 0, 0))
+            else:
+                found += expression_refs(term.expr, index.table)
+        if index.where is not None:
+            found += expression_refs(index.where, index.table)
+    else:
+        if table is None:
+            raise ValueError("references() of a bare expression needs the table it runs on")
+        found = expression_refs(sql, table)
+    return {(ref.table, ref.column) for ref in found}

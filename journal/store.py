@@ -39,6 +39,7 @@ from journal.errors import (
     DatabaseExistsError,
     DatabaseNotFoundError,
     EventNotFoundError,
+    InvalidNameError,
     JournalStoreError,
 )
 from journal.events import Change, Event, content_id
@@ -89,7 +90,7 @@ _TABLES = (
         parent_id TEXT NOT NULL REFERENCES journal_events(id),
         position INTEGER NOT NULL,
         PRIMARY KEY (event_id, position)
-    )
+    ) WITHOUT ROWID
     """,
     # Foreign-key checks on deleting an event look rows up by parent_id and by head; without
     # these indexes deleting a database would scan both tables once per event.
@@ -121,8 +122,8 @@ class BranchRecord:
 class _CachedGraph:
     graph: Graph
     last_seq: int
-    # The database row's created_at tells a cache built for a database that another process
-    # has since deleted and re-created apart from the current one.
+    # The database row's created_at: a different one means another process deleted and
+    # re-created the database since this cache was built, so the cache must be dropped.
     database_created_at: str
 
 
@@ -145,9 +146,7 @@ class JournalStore:
         self._events: dict[str, Event] = {}
         self._graphs: dict[str, _CachedGraph] = {}
         try:
-            self._conn = sqlite3.connect(
-                self._path, isolation_level=None, check_same_thread=False
-            )
+            self._conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
         except sqlite3.Error as e:
             raise JournalStoreError(f"Cannot open the journal at {self._path}: {e}") from e
         try:
@@ -381,6 +380,11 @@ class JournalStore:
         """
         if not changes:
             return []
+        try:
+            validate_database_name(database)
+        except InvalidNameError:
+            # No database can have that name; say so rather than fail building the events.
+            raise DatabaseNotFoundError(database) from None
         first_parents: tuple[str, ...] = ()
         if expected_head is not None:
             first_parents = (expected_head,)
@@ -459,7 +463,10 @@ class JournalStore:
     # -- reading -------------------------------------------------------------------------------
 
     def get_event(self, event_id: str) -> Event:
-        """The event with this full id, checked against its hash.
+        """The event with this full id, checked against its hash when first read.
+
+        Parsed events are cached: an id is the hash of the content, so a cached event is
+        always exactly what the id names.
 
         Raises:
             EventNotFoundError: no such event.

@@ -1,0 +1,137 @@
+"""The event-sourced schema core of CinchDB.
+
+Events (``journal.events``) are appended to a journal (``journal.store``) whose DAG
+(``journal.graph``) gives branches and merge bases; the schema at any event is the pure fold of
+its first-parent chain (``journal.schema``); ``journal.ddl`` and ``journal.replay`` make a SQLite
+file match it, and ``journal.introspect`` reads one back. This package knows nothing about
+tenants, file layout, the KV store or the command line.
+"""
+
+from __future__ import annotations
+
+from journal.ddl import render_operation, render_script, statements
+from journal.definitions import (
+    Check,
+    Column,
+    ForeignKey,
+    IndexDef,
+    IndexedColumn,
+    PrimaryKey,
+    TableDef,
+    TriggerDef,
+    Unique,
+    ViewDef,
+)
+from journal.errors import (
+    BranchExistsError,
+    BranchNotFoundError,
+    ConcurrentChangeError,
+    CorruptJournalError,
+    DatabaseExistsError,
+    DatabaseNotFoundError,
+    DependencyError,
+    EventNotFoundError,
+    InvalidNameError,
+    JournalError,
+    JournalStoreError,
+    ObjectExistsError,
+    ObjectNotFoundError,
+    SchemaError,
+    SQLParseError,
+)
+from journal.events import (
+    BranchesMerged,
+    Change,
+    ColumnAdded,
+    ColumnAltered,
+    ColumnDropped,
+    ColumnRenamed,
+    Event,
+    EventReverted,
+    IndexCreated,
+    IndexDropped,
+    Operation,
+    TableCreated,
+    TableDropped,
+    TableRenamed,
+    TriggerCreated,
+    TriggerDropped,
+    ViewCreated,
+    ViewDropped,
+    ViewReplaced,
+    operations_of,
+)
+from journal.graph import Graph
+from journal.introspect import introspect
+from journal.parse import parse, parse_statement, references, split_statements
+from journal.replay import ReplayError, apply_operations
+from journal.schema import FoldCache, Schema, apply, apply_all, dependents_of, fold
+from journal.sqlrefs import canonical_sql
+from journal.store import JournalStore
+
+__all__ = [
+    "BranchExistsError",
+    "BranchNotFoundError",
+    "BranchesMerged",
+    "Change",
+    "Check",
+    "Column",
+    "ColumnAdded",
+    "ColumnAltered",
+    "ColumnDropped",
+    "ColumnRenamed",
+    "ConcurrentChangeError",
+    "CorruptJournalError",
+    "DatabaseExistsError",
+    "DatabaseNotFoundError",
+    "DependencyError",
+    "Event",
+    "EventNotFoundError",
+    "EventReverted",
+    "FoldCache",
+    "ForeignKey",
+    "Graph",
+    "IndexCreated",
+    "IndexDef",
+    "IndexDropped",
+    "IndexedColumn",
+    "InvalidNameError",
+    "JournalError",
+    "JournalStore",
+    "JournalStoreError",
+    "ObjectExistsError",
+    "ObjectNotFoundError",
+    "Operation",
+    "PrimaryKey",
+    "ReplayError",
+    "SQLParseError",
+    "Schema",
+    "SchemaError",
+    "TableCreated",
+    "TableDef",
+    "TableDropped",
+    "TableRenamed",
+    "TriggerCreated",
+    "TriggerDef",
+    "TriggerDropped",
+    "Unique",
+    "ViewCreated",
+    "ViewDef",
+    "ViewDropped",
+    "ViewReplaced",
+    "apply",
+    "apply_all",
+    "apply_operations",
+    "canonical_sql",
+    "dependents_of",
+    "fold",
+    "introspect",
+    "operations_of",
+    "parse",
+    "parse_statement",
+    "references",
+    "render_operation",
+    "render_script",
+    "split_statements",
+    "statements",
+]

@@ -1,0 +1,24 @@
+"""The README's Python examples run as written."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+def python_blocks() -> list[str]:
+    return re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.DOTALL)
+
+
+def test_readme_has_examples():
+    assert python_blocks()
+
+
+def test_readme_python_examples_run(capsys):
+    for block in python_blocks():
+        exec(compile(block, str(README), "exec"), {"__name__": "readme"})
+    out = capsys.readouterr().out
+    assert 'WHERE "years" >= 18' in out
+    assert "changed while this change was being made" in out
