@@ -22,6 +22,7 @@ from journal.definitions import (
     Unique,
     ViewDef,
 )
+from journal.dependencies import dependents_of
 from journal.errors import (
     BranchExistsError,
     BranchNotFoundError,
@@ -61,11 +62,12 @@ from journal.events import (
     ViewReplaced,
     operations_of,
 )
+from journal.fold import FoldCache, apply, apply_all, fold
 from journal.graph import Graph
 from journal.introspect import introspect
 from journal.parse import parse, parse_statement, references, split_statements
 from journal.replay import ReplayError, apply_operations
-from journal.schema import FoldCache, Schema, apply, apply_all, dependents_of, fold
+from journal.schema import Schema
 from journal.sqlrefs import canonical_sql
 from journal.store import JournalStore
 

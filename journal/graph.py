@@ -145,8 +145,9 @@ class Graph:
 
     def ancestors(self, event_id: str) -> set[str]:
         """Every event reachable from ``event_id`` through parents, excluding itself."""
-        ids = self._ids
-        return {ids[n] for n in self._ancestor_numbers(self._require(event_id))}
+        self._require(event_id)
+        found: set[str] = nx.ancestors(self._synced_digraph(), event_id)
+        return found
 
     def is_ancestor(self, a: str, b: str) -> bool:
         """True if ``a`` is ``b`` or one of its ancestors.

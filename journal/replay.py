@@ -15,7 +15,8 @@ from collections.abc import Callable, Iterable
 from journal.ddl import statements
 from journal.errors import JournalError
 from journal.events import Operation
-from journal.schema import Schema, apply
+from journal.fold import apply
+from journal.schema import Schema
 
 
 class ReplayError(JournalError, ValueError):

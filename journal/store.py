@@ -31,9 +31,23 @@ from types import TracebackType
 
 import attrs
 
+from journal._store_sql import (
+    BUSY_TIMEOUT_MS,
+    TABLES,
+    CachedGraph,
+    branch_row,
+    database_row,
+    extend_graph,
+    missing_branch,
+    now_text,
+    parse_event,
+    parse_time,
+    require_event,
+    time_text,
+    translated,
+)
 from journal.errors import (
     BranchExistsError,
-    BranchNotFoundError,
     ConcurrentChangeError,
     CorruptJournalError,
     DatabaseExistsError,
@@ -51,9 +65,6 @@ __all__ = ["SCHEMA_VERSION", "BranchRecord", "JournalStore"]
 #: Version of the journal's tables, kept in ``PRAGMA user_version`` of metadata.db.
 SCHEMA_VERSION = 1
 
-#: How long a writer waits for another writer's transaction before giving up. Appends hold the
-#: lock for milliseconds, so reaching this means something is badly stuck.
-BUSY_TIMEOUT_MS = 30_000
 
 #: Shortest event id prefix :meth:`JournalStore.resolve` accepts.
 MIN_PREFIX_LENGTH = 4
@@ -64,50 +75,6 @@ _HEX = re.compile(r"[0-9a-f]+")
 # below it so that builds with the old limit of 999 work too.
 _IN_CHUNK = 500
 
-_TABLES = (
-    """
-    CREATE TABLE IF NOT EXISTS journal_databases (
-        name TEXT PRIMARY KEY,
-        created_at TEXT NOT NULL
-    )
-    """,
-    """
-    CREATE TABLE IF NOT EXISTS journal_events (
-        seq INTEGER PRIMARY KEY AUTOINCREMENT,
-        id TEXT UNIQUE NOT NULL,
-        database TEXT NOT NULL REFERENCES journal_databases(name),
-        type TEXT NOT NULL,
-        generation INTEGER NOT NULL,
-        created_at TEXT NOT NULL,
-        body TEXT NOT NULL
-    )
-    """,
-    # Incremental graph loads read "events of this database after seq N".
-    "CREATE INDEX IF NOT EXISTS journal_events_by_database ON journal_events(database, seq)",
-    """
-    CREATE TABLE IF NOT EXISTS journal_event_parents (
-        event_id TEXT NOT NULL REFERENCES journal_events(id),
-        parent_id TEXT NOT NULL REFERENCES journal_events(id),
-        position INTEGER NOT NULL,
-        PRIMARY KEY (event_id, position)
-    ) WITHOUT ROWID
-    """,
-    # Foreign-key checks on deleting an event look rows up by parent_id and by head; without
-    # these indexes deleting a database would scan both tables once per event.
-    "CREATE INDEX IF NOT EXISTS journal_event_parents_by_parent"
-    " ON journal_event_parents(parent_id)",
-    """
-    CREATE TABLE IF NOT EXISTS journal_branches (
-        database TEXT NOT NULL REFERENCES journal_databases(name),
-        name TEXT NOT NULL,
-        head TEXT NULL REFERENCES journal_events(id),
-        created_at TEXT NOT NULL,
-        PRIMARY KEY (database, name)
-    )
-    """,
-    "CREATE INDEX IF NOT EXISTS journal_branches_by_head ON journal_branches(head)",
-)
-
 
 @attrs.frozen
 class BranchRecord:
@@ -116,15 +83,6 @@ class BranchRecord:
     name: str
     head: str | None
     created_at: datetime
-
-
-@attrs.define
-class _CachedGraph:
-    graph: Graph
-    last_seq: int
-    # The database row's created_at: a different one means another process deleted and
-    # re-created the database since this cache was built, so the cache must be dropped.
-    database_created_at: str
 
 
 class JournalStore:
@@ -144,13 +102,13 @@ class JournalStore:
         self._lock = threading.RLock()
         self._event_cache_size = event_cache_size
         self._events: dict[str, Event] = {}
-        self._graphs: dict[str, _CachedGraph] = {}
+        self._graphs: dict[str, CachedGraph] = {}
         try:
             self._conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
         except sqlite3.Error as e:
             raise JournalStoreError(f"Cannot open the journal at {self._path}: {e}") from e
         try:
-            with _translated("open"):
+            with translated("open"):
                 # The busy timeout goes first: switching to WAL itself needs a lock.
                 self._conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
                 self._conn.execute("PRAGMA journal_mode = WAL")
@@ -206,7 +164,7 @@ class JournalStore:
                     f"The journal at {self._path} has table version {version}, newer than this"
                     f" CinchDB understands ({SCHEMA_VERSION}); upgrade CinchDB"
                 )
-            for statement in _TABLES:
+            for statement in TABLES:
                 conn.execute(statement)
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
@@ -216,16 +174,16 @@ class JournalStore:
         """Register a database. Raises DatabaseExistsError or InvalidNameError."""
         validate_database_name(name)
         with self._write("create a database") as conn:
-            if _database_row(conn, name) is not None:
+            if database_row(conn, name) is not None:
                 raise DatabaseExistsError(name)
             conn.execute(
                 "INSERT INTO journal_databases (name, created_at) VALUES (?, ?)",
-                (name, _now_text()),
+                (name, now_text()),
             )
 
     def has_database(self, name: str) -> bool:
         with self._read() as conn:
-            return _database_row(conn, name) is not None
+            return database_row(conn, name) is not None
 
     def list_databases(self) -> list[str]:
         with self._read() as conn:
@@ -235,7 +193,7 @@ class JournalStore:
     def delete_database(self, name: str) -> None:
         """Remove a database with all its events and branches. Raises DatabaseNotFoundError."""
         with self._write("delete a database") as conn:
-            if _database_row(conn, name) is None:
+            if database_row(conn, name) is None:
                 raise DatabaseNotFoundError(name)
             # Children of the foreign keys first; the product's tables that reference
             # journal_databases must cascade or be emptied before this.
@@ -264,23 +222,23 @@ class JournalStore:
         """
         validate_branch_name(name)
         with self._write("create a branch") as conn:
-            if _database_row(conn, database) is None:
+            if database_row(conn, database) is None:
                 raise DatabaseNotFoundError(database)
-            if _branch_row(conn, database, name) is not None:
+            if branch_row(conn, database, name) is not None:
                 raise BranchExistsError(database, name)
             if head is not None:
-                _require_event(conn, database, head)
+                require_event(conn, database, head)
             conn.execute(
                 "INSERT INTO journal_branches (database, name, head, created_at)"
                 " VALUES (?, ?, ?, ?)",
-                (database, name, head, _now_text()),
+                (database, name, head, now_text()),
             )
 
     def delete_branch(self, database: str, name: str) -> None:
         """Delete a branch. Its events stay: other branches may share them."""
         with self._write("delete a branch") as conn:
-            if _branch_row(conn, database, name) is None:
-                raise _missing_branch(conn, database, name)
+            if branch_row(conn, database, name) is None:
+                raise missing_branch(conn, database, name)
             conn.execute(
                 "DELETE FROM journal_branches WHERE database = ? AND name = ?", (database, name)
             )
@@ -289,11 +247,11 @@ class JournalStore:
         """Rename a branch, keeping its head and creation time."""
         validate_branch_name(new_name)
         with self._write("rename a branch") as conn:
-            if _branch_row(conn, database, name) is None:
-                raise _missing_branch(conn, database, name)
+            if branch_row(conn, database, name) is None:
+                raise missing_branch(conn, database, name)
             if name == new_name:
                 return
-            if _branch_row(conn, database, new_name) is not None:
+            if branch_row(conn, database, new_name) is not None:
                 raise BranchExistsError(database, new_name)
             conn.execute(
                 "UPDATE journal_branches SET name = ? WHERE database = ? AND name = ?",
@@ -302,14 +260,14 @@ class JournalStore:
 
     def has_branch(self, database: str, name: str) -> bool:
         with self._read() as conn:
-            return _branch_row(conn, database, name) is not None
+            return branch_row(conn, database, name) is not None
 
     def list_branches(self, database: str) -> list[BranchRecord]:
         """The branches of a database, sorted by name. Raises DatabaseNotFoundError."""
         with self._read() as conn:
             conn.execute("BEGIN")
             try:
-                if _database_row(conn, database) is None:
+                if database_row(conn, database) is None:
                     raise DatabaseNotFoundError(database)
                 rows = conn.execute(
                     "SELECT name, head, created_at FROM journal_branches WHERE database = ?"
@@ -319,16 +277,16 @@ class JournalStore:
             finally:
                 conn.execute("COMMIT")
         return [
-            BranchRecord(name=name, head=head, created_at=_parse_time(created_at))
+            BranchRecord(name=name, head=head, created_at=parse_time(created_at))
             for name, head, created_at in rows
         ]
 
     def branch_head(self, database: str, name: str) -> str | None:
         """The event a branch points at (None if it has none). Always read from the file."""
         with self._read() as conn:
-            row = _branch_row(conn, database, name)
+            row = branch_row(conn, database, name)
             if row is None:
-                raise _missing_branch(conn, database, name)
+                raise missing_branch(conn, database, name)
         return row[0]
 
     def move_branch(
@@ -340,13 +298,13 @@ class JournalStore:
         nothing, if the branch no longer points at ``expected_head``.
         """
         with self._write("move a branch") as conn:
-            row = _branch_row(conn, database, name)
+            row = branch_row(conn, database, name)
             if row is None:
-                raise _missing_branch(conn, database, name)
+                raise missing_branch(conn, database, name)
             if row[0] != expected_head:
                 raise ConcurrentChangeError(database, name, expected_head, row[0])
             if head is not None:
-                _require_event(conn, database, head)
+                require_event(conn, database, head)
             conn.execute(
                 "UPDATE journal_branches SET head = ? WHERE database = ? AND name = ?",
                 (head, database, name),
@@ -398,7 +356,7 @@ class JournalStore:
         # Built before taking the write lock: hashing and validation are most of the cost of
         # an append, and other writers should not wait for them.
         created_at = datetime.now(timezone.utc)
-        created_text = _time_text(created_at)
+        created_text = time_text(created_at)
         events: list[Event] = []
         parents = first_parents
         for change in changes:
@@ -429,13 +387,13 @@ class JournalStore:
                 (database, branch),
             ).fetchone()
             if row is None:
-                raise _missing_branch(conn, database, branch)
+                raise missing_branch(conn, database, branch)
             head, generation = row
             if head != expected_head:
                 raise ConcurrentChangeError(database, branch, expected_head, head)
             generation = generation or 0
             if merge_parent is not None:
-                generation = max(generation, _require_event(conn, database, merge_parent))
+                generation = max(generation, require_event(conn, database, merge_parent))
             # OR IGNORE: an id is the hash of the content, so an existing row with this id is
             # this very event (same parents, change and timestamp) and the append still holds.
             conn.executemany(
@@ -521,13 +479,13 @@ class JournalStore:
             # One snapshot for both reads, so the database row and its events agree.
             conn.execute("BEGIN")
             try:
-                row = _database_row(conn, database)
+                row = database_row(conn, database)
                 if row is None:
                     self._graphs.pop(database, None)
                     raise DatabaseNotFoundError(database)
                 cached = self._graphs.get(database)
                 if cached is None or cached.database_created_at != row[0]:
-                    cached = _CachedGraph(Graph(), 0, row[0])
+                    cached = CachedGraph(Graph(), 0, row[0])
                     self._graphs[database] = cached
                 rows = conn.execute(
                     "SELECT e.seq, e.id, e.generation, p.parent_id"
@@ -539,7 +497,7 @@ class JournalStore:
                 ).fetchall()
             finally:
                 conn.execute("COMMIT")
-            _extend(cached, rows)
+            extend_graph(cached, rows)
             return cached.graph
 
     def chain(self, database: str, head: str | None) -> list[Event]:
@@ -565,7 +523,7 @@ class JournalStore:
         with self._read() as conn:
             conn.execute("BEGIN")
             try:
-                if _database_row(conn, database) is None:
+                if database_row(conn, database) is None:
                     raise DatabaseNotFoundError(database)
                 rows = conn.execute(
                     "SELECT id, body FROM journal_events WHERE database = ? ORDER BY seq",
@@ -588,7 +546,7 @@ class JournalStore:
                 bad.append(event_id)
                 continue
             try:
-                event = _parse(event_id, body)
+                event = parse_event(event_id, body)
             except CorruptJournalError:
                 bad.append(event_id)
                 continue
@@ -600,7 +558,7 @@ class JournalStore:
 
     @contextmanager
     def _read(self) -> Iterator[sqlite3.Connection]:
-        with self._lock, _translated("read"):
+        with self._lock, translated("read"):
             yield self._conn
 
     @contextmanager
@@ -611,7 +569,7 @@ class JournalStore:
         still hold at commit, and a waiting writer goes through the busy handler (a deferred
         transaction that later upgrades to a writer would fail at once with SQLITE_BUSY).
         """
-        with self._lock, _translated(action):
+        with self._lock, translated(action):
             conn = self._conn
             conn.execute("BEGIN IMMEDIATE")
             try:
@@ -650,7 +608,7 @@ class JournalStore:
                     f"SELECT id, body FROM journal_events WHERE id IN ({marks})", chunk
                 ).fetchall()
             for event_id, body in rows:
-                found[event_id] = _parse(event_id, body)
+                found[event_id] = parse_event(event_id, body)
         with self._lock:
             for event_id in missing:
                 if event_id in found:
@@ -659,94 +617,3 @@ class JournalStore:
             return [found[event_id] for event_id in event_ids]
         except KeyError as e:
             raise EventNotFoundError(str(e.args[0])) from None
-
-
-@contextmanager
-def _translated(action: str) -> Iterator[None]:
-    """Turn sqlite3 errors into JournalStoreError at the boundary."""
-    try:
-        yield
-    except sqlite3.Error as e:
-        if isinstance(e, sqlite3.OperationalError) and "locked" in str(e):
-            raise JournalStoreError(
-                f"Cannot {action}: another process kept the journal locked for more than"
-                f" {BUSY_TIMEOUT_MS // 1000} s ({e})"
-            ) from e
-        raise JournalStoreError(f"Cannot {action}: {e}") from e
-
-
-def _database_row(conn: sqlite3.Connection, name: str) -> tuple[str] | None:
-    row: tuple[str] | None = conn.execute(
-        "SELECT created_at FROM journal_databases WHERE name = ?", (name,)
-    ).fetchone()
-    return row
-
-
-def _branch_row(conn: sqlite3.Connection, database: str, name: str) -> tuple[str | None] | None:
-    row: tuple[str | None] | None = conn.execute(
-        "SELECT head FROM journal_branches WHERE database = ? AND name = ?", (database, name)
-    ).fetchone()
-    return row
-
-
-def _missing_branch(conn: sqlite3.Connection, database: str, name: str) -> JournalStoreError:
-    """The error for a branch lookup that found nothing: its database or the branch."""
-    if _database_row(conn, database) is None:
-        return DatabaseNotFoundError(database)
-    return BranchNotFoundError(database, name)
-
-
-def _require_event(conn: sqlite3.Connection, database: str, event_id: str) -> int:
-    """The generation of an event of ``database``; EventNotFoundError if there is none."""
-    row = conn.execute(
-        "SELECT generation FROM journal_events WHERE id = ? AND database = ?",
-        (event_id, database),
-    ).fetchone()
-    if row is None:
-        raise EventNotFoundError(event_id, f"not an event of database '{database}'")
-    return int(row[0])
-
-
-def _extend(cached: _CachedGraph, rows: list[tuple[int, str, int, str | None]]) -> None:
-    """Add events read in seq order (one row per parent) to a cached graph."""
-    graph = cached.graph
-    index = 0
-    while index < len(rows):
-        seq, event_id, generation, parent = rows[index]
-        parents = [] if parent is None else [parent]
-        index += 1
-        while index < len(rows) and rows[index][0] == seq:
-            extra = rows[index][3]
-            if extra is not None:
-                parents.append(extra)
-            index += 1
-        graph.add(event_id, parents)
-        if graph.generation(event_id) != generation:
-            raise CorruptJournalError(
-                f"Event {event_id[:12]} is stored with generation {generation}, but its"
-                f" parents give {graph.generation(event_id)}"
-            )
-        # Advanced per event so that a failure part-way leaves a cache that resumes cleanly.
-        cached.last_seq = seq
-
-
-def _parse(event_id: str, body: str) -> Event:
-    try:
-        return Event.from_body(event_id, body)
-    except CorruptJournalError:
-        raise
-    except (ValueError, KeyError, TypeError) as e:
-        # A body that hashes right but does not parse was written by a broken or newer writer.
-        raise CorruptJournalError(f"Event {event_id[:12]} cannot be read: {e}") from e
-
-
-def _time_text(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def _now_text() -> str:
-    return _time_text(datetime.now(timezone.utc))
-
-
-def _parse_time(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))

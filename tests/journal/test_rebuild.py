@@ -7,7 +7,7 @@ import sqlite3
 import pytest
 
 from journal import Schema, apply_operations, introspect, parse, statements
-from journal.schema import apply
+from journal.fold import apply
 
 SETUP = """
 CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT);
