@@ -15,7 +15,15 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    TypeAdapter,
+    field_validator,
+    model_validator,
+)
 
 from journal.definitions import Column, ForeignKey, IndexDef, TableDef, TriggerDef, ViewDef
 from journal.errors import CorruptJournalError
@@ -268,6 +276,7 @@ class Event(BaseModel):
     created_at: datetime
     version: int
     change: Change
+    _body_text: str | None = PrivateAttr(default=None)
 
     @field_validator("created_at")
     @classmethod
@@ -316,7 +325,12 @@ class Event(BaseModel):
         }
 
     def canonical_body(self) -> str:
-        return canonical_json(self.body())
+        """The canonical JSON the id hashes. Computed once per event: the store writes it
+        right after ``create`` hashed it."""
+        if self._body_text is None:
+            object.__setattr__(self, "_body_text", canonical_json(self.body()))
+        assert self._body_text is not None
+        return self._body_text
 
     @classmethod
     def create(
@@ -339,7 +353,10 @@ class Event(BaseModel):
             version=CURRENT_VERSION,
             change=change,
         )
-        return draft.model_copy(update={"id": content_id(draft.canonical_body())})
+        body = draft.canonical_body()
+        event = draft.model_copy(update={"id": content_id(body)})
+        object.__setattr__(event, "_body_text", body)
+        return event
 
     @classmethod
     def from_body(cls, event_id: str, body_text: str, *, verify: bool = True) -> Event:
