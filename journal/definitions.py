@@ -15,6 +15,9 @@ from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
 from journal.names import fold_name, validate_identifier
 
+#: The only column types a STRICT table accepts (compared case-insensitively).
+STRICT_TYPES = frozenset({"INT", "INTEGER", "REAL", "TEXT", "BLOB", "ANY"})
+
 OnConflict = Literal["ROLLBACK", "ABORT", "FAIL", "IGNORE", "REPLACE"]
 FKAction = Literal["NO ACTION", "RESTRICT", "SET NULL", "SET DEFAULT", "CASCADE"]
 
@@ -174,6 +177,9 @@ class TableDef(Definition):
                     raise ValueError(
                         f"{kind} names column '{name}' which table '{self.name}' does not have"
                     )
+        problem = strict_type_problem(self)
+        if problem is not None:
+            raise ValueError(problem)
         if self.without_rowid and self.primary_key is None:
             raise ValueError(f"WITHOUT ROWID table '{self.name}' needs a PRIMARY KEY")
         if self.without_rowid and self.primary_key and self.primary_key.autoincrement:
@@ -186,6 +192,19 @@ class TableDef(Definition):
             if fold_name(column.name) == key:
                 return column
         return None
+
+
+def strict_type_problem(table: TableDef) -> str | None:
+    """Why a STRICT table's column types are not allowed, or None when they are."""
+    if not table.strict:
+        return None
+    for column in table.columns:
+        if column.type.upper() not in STRICT_TYPES:
+            return (
+                f"STRICT table '{table.name}' cannot have column '{column.name}' of type"
+                f" {column.type or '(none)'!r}; use INT, INTEGER, REAL, TEXT, BLOB or ANY"
+            )
+    return None
 
 
 class IndexedColumn(Definition):

@@ -17,6 +17,7 @@ from journal.definitions import (
     Column,
     TableDef,
     Unique,
+    strict_type_problem,
 )
 from journal.dependencies import (
     check_columns,
@@ -93,7 +94,11 @@ def _ensure_free(schema: Schema, kind: str, name: str, *, allow: str | None = No
 
 
 def _check_table(schema: Schema, table: TableDef) -> None:
-    """Foreign keys point at existing tables and columns; expressions use own columns."""
+    """Foreign keys point at existing tables and columns; expressions use own columns;
+    a STRICT table's columns have types STRICT allows."""
+    problem = strict_type_problem(table)
+    if problem is not None:
+        raise SchemaError(problem)
     names = {fold_name(c.name) for c in table.columns}
     for fk in table.foreign_keys:
         target = table if same_name(fk.ref_table, table.name) else schema.table(fk.ref_table)
@@ -341,6 +346,7 @@ def _column_altered(schema: Schema, op: ColumnAltered) -> Schema:
     new = table.model_copy(
         update={"columns": tuple(new_column if c is column else c for c in table.columns)}
     )
+    _check_table(schema, new)
     return schema.put("table", new)
 
 

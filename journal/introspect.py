@@ -47,6 +47,21 @@ def introspect(conn: sqlite3.Connection, *, system_prefix: str = "__") -> Schema
     return Schema.of(tables=tables, indexes=indexes, views=views, triggers=triggers)
 
 
+def _implicitly_not_null(table: TableDef, column: str, pk: list[str]) -> bool:
+    """SQLite makes the key of a WITHOUT ROWID or STRICT table NOT NULL, except a rowid alias
+    (a lone INTEGER PRIMARY KEY of a rowid table), which pragmas report as nullable."""
+    if fold_name(column) not in pk or not (table.without_rowid or table.strict):
+        return False
+    column_def = table.column(column)
+    rowid_alias = (
+        not table.without_rowid
+        and len(pk) == 1
+        and column_def is not None
+        and column_def.type.upper() == "INTEGER"
+    )
+    return not rowid_alias
+
+
 def _cross_check(conn: sqlite3.Connection, table: TableDef) -> None:
     info = conn.execute(f"PRAGMA table_xinfo({quote(table.name)})").fetchall()
     pragma = [(fold_name(r[1]), " ".join(r[2].upper().split()), bool(r[3]), r[5]) for r in info]
@@ -55,8 +70,7 @@ def _cross_check(conn: sqlite3.Connection, table: TableDef) -> None:
         (
             fold_name(c.name),
             " ".join(c.type.upper().split()),
-            # SQLite makes the key of a WITHOUT ROWID table NOT NULL implicitly.
-            c.not_null or (table.without_rowid and fold_name(c.name) in pk),
+            c.not_null or _implicitly_not_null(table, c.name, pk),
             pk.index(fold_name(c.name)) + 1 if fold_name(c.name) in pk else 0,
         )
         for c in table.columns

@@ -44,7 +44,8 @@ from journal.names import quote
 TABLE_NAMES = ["users", "orders", "Items", "line item", "audit"]
 COLUMN_NAMES = ["a", "b", "Email", "price", "my col", "order", "qty", "note"]
 OBJECT_NAMES = ["o1", "o2", "o3", "Obj4"]
-TYPES = ["INTEGER", "TEXT", "REAL", "NUMERIC", "BLOB", "", "VARCHAR(20)"]
+TYPES = ["INTEGER", "TEXT", "REAL", "NUMERIC", "BLOB", "", "VARCHAR(20)", "ANY"]
+STRICT_TYPES = {"INTEGER", "TEXT", "REAL", "BLOB", "ANY"}
 DEFAULTS = [None, "0", "'x'", "-1.5", "NULL", "(1 + 2)", "CURRENT_TIMESTAMP", "(lower('A'))"]
 KINDS = [
     "create_table",
@@ -119,7 +120,7 @@ def create_table(draw: st.DrawFn, schema: Schema) -> Operation:
             uniques=uniques,
             checks=checks,
             foreign_keys=foreign_keys,
-            strict=False,
+            strict=all(c.type in STRICT_TYPES for c in columns) and draw(st.booleans()),
             without_rowid=primary_key is not None and draw(st.booleans()),
         )
     )
@@ -147,6 +148,16 @@ def operation(draw: st.DrawFn, schema: Schema) -> Operation | None:
     if kind == "add_column":
         name = draw(st.sampled_from([c for c in COLUMN_NAMES if c not in cols] or ["extra"]))
         new = draw(column(name))
+        if draw(st.integers(0, 4)) == 0:
+            # A generated column over an existing one: VIRTUAL is added in place, STORED needs
+            # a rebuild.
+            new = Column(
+                name=name,
+                type="INTEGER",
+                generated=f"length({_q(col)})",
+                stored=draw(st.booleans()),
+            )
+            return ColumnAdded(table=table.name, column=new)
         return ColumnAdded(
             table=table.name,
             column=new,
