@@ -164,17 +164,15 @@ def test_composite_events_render_as_scripts_of_their_operations(change):
 
 def test_declared_types_and_options_are_kept_verbatim():
     (op,) = parse(
-        "CREATE TABLE m (a NUMERIC PRIMARY KEY, b DECIMAL(10,2), c UNSIGNED BIG INT, d ANY)"
-        " WITHOUT ROWID, STRICT"
+        "CREATE TABLE m (a NUMERIC PRIMARY KEY, b DECIMAL(10,2), c UNSIGNED BIG INT, d)"
+        " WITHOUT ROWID"
     )
     table = op.table
-    assert [c.type for c in table.columns] == [
-        "NUMERIC",
-        "DECIMAL(10,2)",
-        "UNSIGNED BIG INT",
-        "ANY",
-    ]
-    assert table.strict and table.without_rowid
+    assert [c.type for c in table.columns] == ["NUMERIC", "DECIMAL(10,2)", "UNSIGNED BIG INT", ""]
+    assert table.without_rowid and not table.strict
+    (op,) = parse("CREATE TABLE s (a INTEGER PRIMARY KEY, b ANY, c text) WITHOUT ROWID, STRICT")
+    assert op.table.strict and op.table.without_rowid
+    assert [c.type for c in op.table.columns] == ["INTEGER", "ANY", "text"]
 
 
 def test_column_on_conflict_and_column_level_constraints_become_table_level():

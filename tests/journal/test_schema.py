@@ -76,10 +76,16 @@ def test_table_rename_is_carried_into_views_triggers_indexes_and_foreign_keys():
         ("CREATE VIEW v AS SELECT users.nope FROM users", ObjectNotFoundError, "'nope'"),
         ("CREATE TABLE c (p INTEGER REFERENCES ghosts (id))", ObjectNotFoundError, "'ghosts'"),
         ("CREATE TABLE c (a INT CHECK (b > 0))", ObjectNotFoundError, "Column 'b'"),
-        ("CREATE TABLE s (a INTEGER) STRICT; ALTER TABLE s ADD COLUMN b NUMERIC", Exception,
-         "STRICT table 's' cannot have column 'b' of type 'NUMERIC'"),
-        ("CREATE TABLE s (a INTEGER) STRICT; ALTER TABLE s ALTER COLUMN a TYPE VARCHAR(3)",
-         Exception, "STRICT table 's' cannot have column 'a'"),
+        (
+            "CREATE TABLE s (a INTEGER) STRICT; ALTER TABLE s ADD COLUMN b NUMERIC",
+            Exception,
+            "STRICT table 's' cannot have column 'b' of type 'NUMERIC'",
+        ),
+        (
+            "CREATE TABLE s (a INTEGER) STRICT; ALTER TABLE s ALTER COLUMN a TYPE VARCHAR(3)",
+            Exception,
+            "STRICT table 's' cannot have column 'a'",
+        ),
     ],
 )
 def test_invalid_operations_are_refused_with_a_clear_message(sql, error, message):
