@@ -25,6 +25,7 @@ from journal.definitions import (
 from journal.dependencies import dependents_of
 from journal.errors import (
     BranchExistsError,
+    CinchError,
     BranchNotFoundError,
     ConcurrentChangeError,
     CorruptJournalError,
@@ -73,6 +74,7 @@ from journal.store import JournalStore
 
 __all__ = [
     "BranchExistsError",
+    "CinchError",
     "BranchNotFoundError",
     "BranchesMerged",
     "Change",

@@ -11,7 +11,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 
-class JournalError(Exception):
+class CinchError(Exception):
+    """Root of every error CinchDB raises, in the core and in the product.
+
+    Defined here, in the core, because the core cannot import the product; ``cinchdb.errors``
+    re-exports it and hangs the product's subtrees (tenants, KV, ...) under it.
+    """
+
+
+class JournalError(CinchError):
     """Root of every error raised by the journal core."""
 
 

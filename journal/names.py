@@ -22,7 +22,9 @@ MAX_BRANCH_NAME_LENGTH = 100
 RESERVED_OBJECT_PREFIXES = ("sqlite_", "__")
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_DATABASE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
+# No '-': tenant files live under "{database}-{branch}", so a '-' in a database name could make
+# two (database, branch) pairs share a directory.
+_DATABASE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_]*")
 _BRANCH_SEGMENT = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]*")
 
 
@@ -48,7 +50,7 @@ def validate_identifier(kind: str, name: object, *, object_name: bool = True) ->
 
 
 def validate_database_name(name: object) -> str:
-    """Database names become directory names: letters, digits, '_' and '-' only."""
+    """Database names become directory names: letters, digits and '_' only."""
     if not isinstance(name, str):
         raise InvalidNameError("database", name, "must be a string")
     if len(name) > MAX_DATABASE_NAME_LENGTH:
@@ -59,7 +61,7 @@ def validate_database_name(name: object) -> str:
         raise InvalidNameError(
             "database",
             name,
-            "use letters, digits, '_' and '-', starting with a letter or digit",
+            "use letters, digits and '_', starting with a letter or digit",
         )
     return name
 

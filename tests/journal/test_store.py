@@ -100,19 +100,21 @@ def test_unopenable_path_is_a_journal_error(tmp_path: Path) -> None:
 
 def test_database_crud(path: Path) -> None:
     with JournalStore(path) as store:
-        store.create_database("b-db")
+        store.create_database("b_db")
         store.create_database("a_db")
-        assert store.list_databases() == ["a_db", "b-db"]
+        assert store.list_databases() == ["a_db", "b_db"]
         assert store.has_database("a_db")
         with pytest.raises(DatabaseExistsError):
             store.create_database("a_db")
         with pytest.raises(InvalidNameError):
             store.create_database("bad name")
+        with pytest.raises(InvalidNameError, match="letters, digits and"):
+            store.create_database("a-b")  # would share "{database}-{branch}" directories
         store.create_branch("a_db", "main", None)
         store.append("a_db", "main", [table("t")], expected_head=None)
         store.graph("a_db")
         store.delete_database("a_db")
-        assert store.list_databases() == ["b-db"]
+        assert store.list_databases() == ["b_db"]
         assert not store.has_database("a_db")
         assert store.connection.execute("SELECT count(*) FROM journal_events").fetchone() == (0,)
         with pytest.raises(DatabaseNotFoundError):
