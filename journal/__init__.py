@@ -25,8 +25,8 @@ from journal.definitions import (
 from journal.dependencies import dependents_of
 from journal.errors import (
     BranchExistsError,
-    CinchError,
     BranchNotFoundError,
+    CinchError,
     ConcurrentChangeError,
     CorruptJournalError,
     DatabaseExistsError,
@@ -74,11 +74,11 @@ from journal.store import JournalStore
 
 __all__ = [
     "BranchExistsError",
-    "CinchError",
     "BranchNotFoundError",
     "BranchesMerged",
     "Change",
     "Check",
+    "CinchError",
     "Column",
     "ColumnAdded",
     "ColumnAltered",
