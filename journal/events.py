@@ -181,25 +181,24 @@ class TriggerDropped(_Change):
         return validate_identifier("trigger", value)
 
 
-Operation = Annotated[
-    (
-        TableCreated
-        | TableDropped
-        | TableRenamed
-        | ColumnAdded
-        | ColumnDropped
-        | ColumnRenamed
-        | ColumnAltered
-        | IndexCreated
-        | IndexDropped
-        | ViewCreated
-        | ViewReplaced
-        | ViewDropped
-        | TriggerCreated
-        | TriggerDropped
-    ),
-    Field(discriminator="type"),
-]
+# The primitive operations, as a plain union so that ``Change`` can extend it.
+_Operations = (
+    TableCreated
+    | TableDropped
+    | TableRenamed
+    | ColumnAdded
+    | ColumnDropped
+    | ColumnRenamed
+    | ColumnAltered
+    | IndexCreated
+    | IndexDropped
+    | ViewCreated
+    | ViewReplaced
+    | ViewDropped
+    | TriggerCreated
+    | TriggerDropped
+)
+Operation = Annotated[_Operations, Field(discriminator="type")]
 
 
 class BranchesMerged(_Change):
@@ -219,27 +218,7 @@ class EventReverted(_Change):
     operations: tuple[Operation, ...] = ()
 
 
-Change = Annotated[
-    (
-        TableCreated
-        | TableDropped
-        | TableRenamed
-        | ColumnAdded
-        | ColumnDropped
-        | ColumnRenamed
-        | ColumnAltered
-        | IndexCreated
-        | IndexDropped
-        | ViewCreated
-        | ViewReplaced
-        | ViewDropped
-        | TriggerCreated
-        | TriggerDropped
-        | BranchesMerged
-        | EventReverted
-    ),
-    Field(discriminator="type"),
-]
+Change = Annotated[_Operations | BranchesMerged | EventReverted, Field(discriminator="type")]
 
 OPERATION_ADAPTER: TypeAdapter[Operation] = TypeAdapter(Operation)
 CHANGE_ADAPTER: TypeAdapter[Change] = TypeAdapter(Change)
