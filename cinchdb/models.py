@@ -1,0 +1,181 @@
+"""Public models of the SDK: what users pass in (``Column``, ``ForeignKey``, ``Index``) and
+what they get back (``Table``, ``View``, ``Branch``, ``Tenant``).
+
+``Column`` speaks the reference's vocabulary (``nullable``, a Python ``default``) and converts
+to the journal's definitions, where defaults are SQL text and constraints are table-level.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from journal import definitions as jd
+from journal.names import validate_identifier
+
+#: The column types CinchDB declares. BOOLEAN is stored as 0/1 and read back as ``bool``.
+COLUMN_TYPES = ("TEXT", "INTEGER", "REAL", "BLOB", "NUMERIC", "BOOLEAN")
+
+_TYPE_ALIASES = {
+    "text": "TEXT", "str": "TEXT", "string": "TEXT", "varchar": "TEXT",
+    "integer": "INTEGER", "int": "INTEGER",
+    "real": "REAL", "float": "REAL", "double": "REAL",
+    "blob": "BLOB", "bytes": "BLOB",
+    "numeric": "NUMERIC", "decimal": "NUMERIC",
+    "boolean": "BOOLEAN", "bool": "BOOLEAN",
+}  # fmt: skip
+
+FKAction = Literal["NO ACTION", "RESTRICT", "SET NULL", "SET DEFAULT", "CASCADE"]
+
+
+class SQL(str):
+    """A default given as a SQL expression rather than a value: ``SQL("datetime('now')")``."""
+
+    __slots__ = ()
+
+
+def normalize_type(value: str) -> str:
+    """``"int"`` -> ``"INTEGER"``; unknown types are a ValueError listing the accepted ones."""
+    key = value.strip().lower() if isinstance(value, str) else ""
+    if key in _TYPE_ALIASES:
+        return _TYPE_ALIASES[key]
+    raise ValueError(
+        f"Unknown column type {value!r}; use one of {', '.join(COLUMN_TYPES)}"
+        " (or an alias such as int, str, float, bool)"
+    )
+
+
+def sql_literal(value: Any) -> str:
+    """A Python value as the SQL literal SQLite stores for it."""
+    if isinstance(value, SQL):
+        return f"({value})"
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"Default {value!r} is not a finite number")
+        return repr(value)
+    if isinstance(value, str):
+        return "'" + value.replace("'", "''") + "'"
+    if isinstance(value, bytes):
+        return "X'" + value.hex() + "'"
+    raise ValueError(f"Unsupported default {value!r}: use str, int, float, bool, bytes or SQL(...)")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ForeignKey(_Model):
+    """A reference from a column to ``table.column`` (``id`` unless said otherwise)."""
+
+    table: str
+    column: str = "id"
+    on_delete: FKAction = "NO ACTION"
+    on_update: FKAction = "NO ACTION"
+
+    @field_validator("table")
+    @classmethod
+    def _table(cls, value: str) -> str:
+        return validate_identifier("table", value)
+
+    @field_validator("column")
+    @classmethod
+    def _column(cls, value: str) -> str:
+        return validate_identifier("column", value, object_name=False)
+
+
+class Column(_Model):
+    """A column as users declare it.
+
+    ``default`` is a Python value (``0``, ``0.0``, ``"free"``, ``True``) or ``SQL("...")``
+    for an expression.
+    """
+
+    name: str
+    type: str = "TEXT"
+    nullable: bool = True
+    default: Any = None
+    unique: bool = False
+    primary_key: bool = False
+    foreign_key: ForeignKey | None = None
+    check: str | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        return validate_identifier("column", value, object_name=False)
+
+    @field_validator("type")
+    @classmethod
+    def _type(cls, value: str) -> str:
+        return normalize_type(value)
+
+    @field_validator("default")
+    @classmethod
+    def _default(cls, value: Any) -> Any:
+        sql_literal(value)  # refuse what cannot become a literal, at construction time
+        return value
+
+    def definition(self) -> jd.Column:
+        """The journal's definition of this column (constraints other than NOT NULL and
+        DEFAULT go to the table; see :meth:`constraints`)."""
+        return jd.Column(
+            name=self.name,
+            type=self.type,
+            not_null=not self.nullable,
+            default=None if self.default is None else sql_literal(self.default),
+        )
+
+    def references(self) -> jd.ForeignKey | None:
+        if self.foreign_key is None:
+            return None
+        fk = self.foreign_key
+        return jd.ForeignKey(
+            columns=(self.name,),
+            ref_table=fk.table,
+            ref_columns=(fk.column,),
+            on_delete=fk.on_delete,
+            on_update=fk.on_update,
+        )
+
+
+class Index(_Model):
+    """An index to create with a table, or one returned by ``list_indexes``."""
+
+    columns: list[str]
+    name: str | None = None
+    unique: bool = False
+    where: str | None = None
+
+
+class Table(_Model):
+    name: str
+    columns: list[Column]
+    indexes: list[Index] = Field(default_factory=list)
+    row_count: int | None = None
+
+
+class View(_Model):
+    name: str
+    sql: str
+
+
+class Branch(_Model):
+    name: str
+    head: str | None = None
+    created_at: datetime | None = None
+
+
+class Tenant(_Model):
+    name: str
+    database: str = "main"
+    encrypted: bool = False
+    created_at: datetime | None = None

@@ -1,0 +1,117 @@
+"""The project on disk: finding it, creating it, and its ``.cinchdb/`` layout.
+
+::
+
+    <project>/.cinchdb/
+        metadata.db            the journal (events, branches) and CinchDB's registries
+        config.json            the active database and branch (what the CLI acts on)
+        {database}-{branch}/   tenant files of one branch (see ``cinchdb.tenants``)
+
+A project is found from ``project_dir``, else ``$CINCHDB_PROJECT_DIR``, else by walking up from
+the current directory, the way git finds ``.git``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import attrs
+
+from cinchdb.errors import ProjectError, ProjectExistsError, ProjectNotFoundError
+from journal.names import validate_branch_name, validate_database_name
+from journal.store import JournalStore
+
+CINCHDB_DIR = ".cinchdb"
+METADATA_FILE = "metadata.db"
+CONFIG_FILE = "config.json"
+PROJECT_DIR_ENV = "CINCHDB_PROJECT_DIR"
+MAIN = "main"
+
+
+@attrs.frozen
+class Config:
+    """What the command line acts on when no ``--database`` / ``--branch`` is given."""
+
+    active_database: str = MAIN
+    active_branch: str = MAIN
+
+
+def find_project(project_dir: str | os.PathLike[str] | None = None) -> Path:
+    """The project root (the directory holding ``.cinchdb/``).
+
+    Raises:
+        ProjectNotFoundError: with the place searched, telling the user to run ``cinch init``.
+    """
+    explicit = project_dir if project_dir is not None else os.environ.get(PROJECT_DIR_ENV)
+    if explicit:
+        root = Path(explicit).expanduser().resolve()
+        if (root / CINCHDB_DIR).is_dir():
+            return root
+        raise ProjectNotFoundError(str(root))
+    start = Path.cwd().resolve()
+    for candidate in (start, *start.parents):
+        if (candidate / CINCHDB_DIR).is_dir():
+            return candidate
+    raise ProjectNotFoundError(str(start))
+
+
+def init_project(path: str | os.PathLike[str] = ".", database: str = MAIN) -> Path:
+    """Create a project in ``path`` (created if missing) with ``database`` and its main branch.
+
+    Raises:
+        ProjectExistsError: ``path`` already holds a project; nothing is changed.
+    """
+    validate_database_name(database)
+    root = Path(path).expanduser().resolve()
+    meta_dir = root / CINCHDB_DIR
+    if meta_dir.exists():
+        raise ProjectExistsError(str(root))
+    root.mkdir(parents=True, exist_ok=True)
+    # Build the project in a scratch directory and rename it into place, so an interrupted
+    # init leaves either no project or a whole one.
+    scratch = root / f"{CINCHDB_DIR}.init-{os.getpid()}"
+    scratch.mkdir()
+    try:
+        with JournalStore(scratch / METADATA_FILE) as store:
+            store.create_database(database)
+            store.create_branch(database, MAIN, head=None)
+        write_config(scratch, Config(active_database=database, active_branch=MAIN))
+        os.replace(scratch, meta_dir)
+    except BaseException:
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise
+    return root
+
+
+def read_config(meta_dir: Path) -> Config:
+    path = meta_dir / CONFIG_FILE
+    if not path.exists():
+        return Config()
+    try:
+        data = json.loads(path.read_text())
+        return Config(
+            active_database=validate_database_name(data.get("active_database", MAIN)),
+            active_branch=validate_branch_name(data.get("active_branch", MAIN)),
+        )
+    except (ValueError, AttributeError) as e:
+        raise ProjectError(f"{path} is not a valid CinchDB config: {e}") from e
+
+
+def write_config(meta_dir: Path, config: Config) -> None:
+    """Write atomically: a reader never sees half a file."""
+    path = meta_dir / CONFIG_FILE
+    scratch = path.with_suffix(f".tmp-{os.getpid()}")
+    scratch.write_text(json.dumps(attrs.asdict(config), indent=2) + "\n")
+    os.replace(scratch, path)
+
+
+def branch_directory(meta_dir: Path, database: str, branch: str) -> Path:
+    """Where a branch's tenant files live. Branch names may contain '/', which cannot appear
+    in a directory name; '~' can never appear in a branch name, so the mapping is one-to-one,
+    and database names have no '-', so "{database}-{branch}" cannot collide either."""
+    validate_database_name(database)
+    validate_branch_name(branch)
+    return meta_dir / f"{database}-{branch.replace('/', '~')}"
