@@ -1,0 +1,95 @@
+from __future__ import annotations
+
+import pytest
+
+from cinchdb.project import CINCHDB_DIR, init_project
+from cinchdb.tenants import (
+    InvalidTenantNameError,
+    TenantExistsError,
+    TenantFiles,
+    TenantNotFoundError,
+    read_cursor,
+    tenant_path,
+)
+from journal import JournalStore, introspect, parse
+
+
+@pytest.fixture
+def files(tmp_path):
+    root = init_project(tmp_path)
+    meta = root / CINCHDB_DIR
+    store = JournalStore(meta / "metadata.db")
+    tenants = TenantFiles(store, meta, "main")
+    tenants.create("main")
+    yield tenants
+    tenants.close()
+    store.close()
+
+
+def append(files: TenantFiles, sql: str) -> None:
+    head = files.store.branch_head("main", "main")
+    files.store.append("main", "main", parse(sql), expected_head=head)
+
+
+def test_lazy_tenants_create_no_file(files):
+    files.create("customer_a")
+    assert files.exists("customer_a")
+    assert not files.path("main", "customer_a").exists()
+    assert not any(p.suffix == ".db" and "customer_a" in p.name for p in files.meta_dir.rglob("*"))
+
+
+def test_first_use_materializes_from_the_template_at_head(files):
+    append(files, "CREATE TABLE users (id TEXT PRIMARY KEY, email TEXT)")
+    files.create("acme")
+    conn = files.connection("main", "acme")
+    path = files.path("main", "acme")
+    assert path.exists()
+    assert path.parent.name == tenant_path(files.branch_dir("main"), "acme").parent.name
+    head = files.store.branch_head("main", "main")
+    assert read_cursor(conn) == head
+    assert introspect(conn).canonical() == files.fold.schema_at(head).canonical()
+
+
+def test_propagation_reaches_every_materialized_tenant_and_keeps_rows(files):
+    append(files, "CREATE TABLE users (id TEXT PRIMARY KEY, email TEXT)")
+    names = [f"t{i}" for i in range(50)]
+    for name in names:
+        files.create(name)
+        files.connection("main", name).execute(
+            "INSERT INTO users (id, email) VALUES (?, ?)", (name, f"{name}@x")
+        )
+    files.create("lazy_one")
+    append(files, "ALTER TABLE users ADD COLUMN age INTEGER DEFAULT 0")
+    append(files, "ALTER TABLE users ALTER COLUMN email SET NOT NULL")  # a rebuild
+    calls = []
+    done = files.propagate("main", progress=lambda n, total: calls.append((n, total)))
+    assert len(done) == 50 and calls[-1] == (50, 50)
+    head = files.store.branch_head("main", "main")
+    for name in names:
+        conn = files.connection("main", name)
+        assert read_cursor(conn) == head
+        assert conn.execute("SELECT id, email, age FROM users").fetchall() == [
+            (name, f"{name}@x", 0)
+        ]
+    assert not files.is_materialized("main", "lazy_one")
+
+
+def test_a_file_left_behind_catches_up_when_next_opened(files):
+    append(files, "CREATE TABLE users (id TEXT PRIMARY KEY)")
+    files.create("acme")
+    files.connection("main", "acme")
+    files.close()  # as if the process ended
+    append(files, "ALTER TABLE users ADD COLUMN name TEXT")  # no propagation ran
+    conn = files.connection("main", "acme")
+    assert [r[1] for r in conn.execute("PRAGMA table_info(users)")] == ["id", "name"]
+
+
+def test_unknown_duplicate_and_hostile_tenant_names(files):
+    with pytest.raises(TenantNotFoundError, match="Tenant 'ghost' does not exist"):
+        files.connection("main", "ghost")
+    files.create("acme")
+    with pytest.raises(TenantExistsError):
+        files.create("acme")
+    for bad in ["", "../etc", "a/b", "__template", "x" * 65, "a b", "-x"]:
+        with pytest.raises(InvalidTenantNameError):
+            files.create(bad)
