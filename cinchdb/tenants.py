@@ -20,7 +20,8 @@ import os
 import re
 import sqlite3
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -28,8 +29,8 @@ import attrs
 
 from cinchdb.errors import CinchError
 from cinchdb.project import branch_directory
-from journal import FoldCache, JournalStore, Schema, apply_operations
-from journal.events import Event
+from journal import FoldCache, JournalStore, ReplayError, Schema, apply_operations
+from journal.events import Event, Operation
 
 #: Name of the table inside every tenant file that holds CinchDB's own state (the cursor).
 STATE_TABLE = "__cinch_state"
@@ -85,6 +86,16 @@ class TenantDivergedError(TenantError):
         )
 
 
+class PreflightError(TenantError, ValueError):
+    """A schema change would fail on the data of some tenants; it was not applied anywhere."""
+
+    def __init__(self, failures: Sequence[tuple[str, str]]) -> None:
+        self.failures = tuple(failures)
+        listed = "; ".join(f"tenant '{t}': {reason}" for t, reason in self.failures[:5])
+        more = f" (and {len(self.failures) - 5} more)" if len(self.failures) > 5 else ""
+        super().__init__(f"The change would fail on existing data: {listed}{more}")
+
+
 def validate_tenant_name(name: object) -> str:
     """Tenant names become file names: letters, digits, '_' and '-', starting alphanumeric."""
     if not isinstance(name, str):
@@ -105,16 +116,87 @@ def tenant_path(branch_dir: Path, tenant: str) -> Path:
     return branch_dir / shard / f"{tenant}.db"
 
 
-def open_tenant_file(path: Path) -> sqlite3.Connection:
-    """A connection configured the way every tenant file is used."""
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30.0)
+class Guard:
+    """The SQLite authorizer of a tenant connection: what user SQL may not do.
+
+    Denied always: ATTACH / DETACH (reaching another tenant's file) and ``writable_schema``.
+    Denied unless CinchDB itself is writing (``internal``): writes to CinchDB's system tables
+    (``__cinch_*``, ``__kv``). DDL is allowed here because the replay issues it; user DDL never
+    reaches a tenant connection except through the journal.
+    """
+
+    __slots__ = ("internal",)
+
+    def __init__(self) -> None:
+        self.internal = False
+
+    def __call__(
+        self, action: int, arg1: str | None, arg2: str | None, db: str | None, source: str | None
+    ) -> int:
+        if action in (sqlite3.SQLITE_ATTACH, sqlite3.SQLITE_DETACH):
+            return sqlite3.SQLITE_DENY
+        if action == sqlite3.SQLITE_PRAGMA and (arg1 or "").lower() == "writable_schema":
+            return sqlite3.SQLITE_DENY
+        if (
+            not self.internal
+            and action in _WRITES
+            and arg1 is not None
+            and arg1.lower().startswith(SYSTEM_TABLE_PREFIXES)
+        ):
+            return sqlite3.SQLITE_DENY
+        return sqlite3.SQLITE_OK
+
+
+SYSTEM_TABLE_PREFIXES = ("__cinch_", "__kv")
+_WRITES = (
+    sqlite3.SQLITE_INSERT,
+    sqlite3.SQLITE_UPDATE,
+    sqlite3.SQLITE_DELETE,
+    sqlite3.SQLITE_DROP_TABLE,
+    sqlite3.SQLITE_ALTER_TABLE,
+    sqlite3.SQLITE_CREATE_INDEX,
+    sqlite3.SQLITE_CREATE_TRIGGER,
+)
+
+
+class TenantConnection(sqlite3.Connection):
+    """A sqlite3 connection that carries its :class:`Guard`."""
+
+    guard: Guard
+
+
+def open_tenant_file(path: Path) -> TenantConnection:
+    """A connection configured the way every tenant file is used, guarded by a :class:`Guard`."""
+    conn = sqlite3.connect(
+        path,
+        isolation_level=None,
+        check_same_thread=False,
+        timeout=30.0,
+        factory=TenantConnection,
+    )
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = NORMAL")
     conn.execute("PRAGMA foreign_keys = ON")
     conn.execute(
         f'CREATE TABLE IF NOT EXISTS "{STATE_TABLE}" (key TEXT PRIMARY KEY, value TEXT) STRICT'
     )
+    conn.guard = Guard()
+    conn.set_authorizer(conn.guard)
     return conn
+
+
+@contextmanager
+def internal(conn: sqlite3.Connection) -> Iterator[None]:
+    """Let CinchDB itself write its system tables on a guarded connection."""
+    guard = getattr(conn, "guard", None)
+    if guard is None:
+        yield
+        return
+    guard.internal = True
+    try:
+        yield
+    finally:
+        guard.internal = False
 
 
 def read_cursor(conn: sqlite3.Connection) -> str | None:
@@ -264,10 +346,11 @@ class TenantFiles:
             return CatchUp(path, 0, cursor)
         pending = self._pending(head, cursor, path)
         schema: Schema = self.fold.schema_at(cursor)
-        for event in pending:
-            schema = apply_operations(
-                conn, schema, event.operations, before_commit=_cursor_writer(event.id)
-            )
+        with internal(conn):
+            for event in pending:
+                schema = apply_operations(
+                    conn, schema, event.operations, before_commit=_cursor_writer(event.id)
+                )
         return CatchUp(path, len(pending), head)
 
     def _pending(self, head: str | None, cursor: str | None, path: Path) -> list[Event]:
@@ -278,6 +361,25 @@ class TenantFiles:
             if chain[index].id == cursor:
                 return chain[index + 1 :]
         raise TenantDivergedError(path, cursor)
+
+    def preflight(self, branch: str, operations: Sequence[Operation]) -> None:
+        """Run ``operations`` on every materialized tenant of ``branch`` and roll back.
+
+        Raises:
+            PreflightError: naming each tenant whose rows the change would violate, and why.
+                Called before the change enters the journal, so nothing has been written.
+        """
+        schema = self.fold.schema_at(self.store.branch_head(self.database, branch))
+        failures: list[tuple[str, str]] = []
+        for tenant, _ in list(self.materialized(branch)):
+            conn = self.connection(branch, tenant)
+            try:
+                with internal(conn):
+                    apply_operations(conn, schema, operations, dry_run=True)
+            except ReplayError as e:
+                failures.append((tenant, e.reason))
+        if failures:
+            raise PreflightError(failures)
 
     def propagate(
         self, branch: str, progress: Callable[[int, int], None] | None = None

@@ -93,3 +93,57 @@ def test_unknown_duplicate_and_hostile_tenant_names(files):
     for bad in ["", "../etc", "a/b", "__template", "x" * 65, "a b", "-x"]:
         with pytest.raises(InvalidTenantNameError):
             files.create(bad)
+
+
+def test_tenant_connections_cannot_reach_other_files_or_system_state(files, tmp_path):
+    import sqlite3
+
+    append(files, "CREATE TABLE users (id TEXT PRIMARY KEY)")
+    files.create("acme")
+    files.create("other")
+    files.connection("main", "other").execute("INSERT INTO users VALUES ('secret')")
+    conn = files.connection("main", "acme")
+    other = files.path("main", "other")
+    with pytest.raises(sqlite3.DatabaseError, match="not authorized"):
+        conn.execute(f"ATTACH DATABASE '{other}' AS o")
+    with pytest.raises(sqlite3.DatabaseError, match="not authorized"):
+        conn.execute("PRAGMA writable_schema = ON")
+    with pytest.raises(sqlite3.DatabaseError, match="not authorized"):
+        conn.execute("UPDATE __cinch_state SET value = 'x'")
+    with pytest.raises(sqlite3.DatabaseError, match="not authorized"):
+        conn.execute("DELETE FROM __cinch_state")
+    # Reading and writing the user's own tables is untouched, and catch-up still works after.
+    conn.execute("INSERT INTO users VALUES ('mine')")
+    assert conn.execute("SELECT id FROM users").fetchall() == [("mine",)]
+    append(files, "ALTER TABLE users ALTER COLUMN id SET DATA TYPE TEXT")  # a rebuild
+    assert files.connection("main", "acme").execute("SELECT id FROM users").fetchall() == [
+        ("mine",)
+    ]
+
+
+def test_preflight_names_the_tenants_whose_rows_refuse_a_change_and_writes_nothing(files):
+    from cinchdb.tenants import PreflightError
+
+    append(files, "CREATE TABLE users (id TEXT PRIMARY KEY, email TEXT)")
+    for name in ("clean", "dupes", "nulls"):
+        files.create(name)
+    files.connection("main", "clean").execute("INSERT INTO users VALUES ('1', 'a@x')")
+    files.connection("main", "dupes").execute("INSERT INTO users VALUES ('1', 'a@x'), ('2', 'a@x')")
+    files.connection("main", "nulls").execute("INSERT INTO users VALUES ('1', NULL)")
+    head = files.store.branch_head("main", "main")
+    snapshot = {
+        name: files.connection("main", name).execute("SELECT sql FROM sqlite_schema").fetchall()
+        for name in ("clean", "dupes", "nulls")
+    }
+    unique = parse("CREATE UNIQUE INDEX users_email ON users (email)")
+    with pytest.raises(PreflightError, match="tenant 'dupes': UNIQUE constraint failed") as caught:
+        files.preflight("main", unique)
+    assert [t for t, _ in caught.value.failures] == ["dupes"]
+    not_null = parse("ALTER TABLE users ALTER COLUMN email SET NOT NULL")
+    with pytest.raises(PreflightError, match="tenant 'nulls': NOT NULL constraint failed"):
+        files.preflight("main", not_null)
+    assert files.store.branch_head("main", "main") == head
+    for name, before in snapshot.items():
+        conn = files.connection("main", name)
+        assert conn.execute("SELECT sql FROM sqlite_schema").fetchall() == before
+    files.preflight("main", parse("ALTER TABLE users ADD COLUMN age INTEGER"))  # passes
