@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from journal._tokens import tokenize
+from journal._tokens import Tok, tokenize
 from journal.definitions import Column, IndexDef, TableDef
 from journal.events import (
     BranchesMerged,
@@ -65,14 +65,13 @@ def render_default(text: str) -> str:
     return f"({text})"
 
 
-def _closes_at_end(tokens: Sequence[object]) -> bool:
+def _closes_at_end(tokens: Sequence[Tok]) -> bool:
+    """Whether the parenthesis opened by the first token closes at the last one."""
     depth = 0
     for index, token in enumerate(tokens):
-        text = getattr(token, "text", "")
-        kind = getattr(token, "kind", "")
-        if kind == "punct" and text == "(":
+        if token.kind == "punct" and token.text == "(":
             depth += 1
-        elif kind == "punct" and text == ")":
+        elif token.kind == "punct" and token.text == ")":
             depth -= 1
             if depth == 0 and index != len(tokens) - 1:
                 return False

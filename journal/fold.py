@@ -368,7 +368,7 @@ def _index_dropped(schema: Schema, op: IndexDropped) -> Schema:
     return schema.remove("index", op.index)
 
 
-def _check_reads(schema: Schema, refs: Iterable[Ref], what: str) -> None:
+def _check_reads(schema: Schema, refs: Iterable[Ref]) -> None:
     """Every table a view or trigger reads exists, and so does every column of it."""
     for ref in refs:
         if ref.column is None:
@@ -378,19 +378,18 @@ def _check_reads(schema: Schema, refs: Iterable[Ref], what: str) -> None:
         table = schema.table(ref.table)
         if table is not None and table.column(ref.column) is None:
             raise ObjectNotFoundError("column", ref.column, table.name)
-    del what
 
 
 def _view_created(schema: Schema, op: ViewCreated) -> Schema:
     _ensure_free(schema, "view", op.view.name)
-    _check_reads(schema, view_references(schema, op.view), "view")
+    _check_reads(schema, view_references(schema, op.view))
     return schema.put("view", op.view)
 
 
 def _view_replaced(schema: Schema, op: ViewReplaced) -> Schema:
     if schema.view(op.view.name) is None:
         raise ObjectNotFoundError("view", op.view.name)
-    _check_reads(schema, view_references(schema, op.view), "view")
+    _check_reads(schema, view_references(schema, op.view))
     return schema.put("view", op.view, was=op.view.name)
 
 
@@ -412,7 +411,7 @@ def _trigger_created(schema: Schema, op: TriggerCreated) -> Schema:
     _ensure_free(schema, "trigger", op.trigger.name)
     if schema.table(op.trigger.table) is None and schema.view(op.trigger.table) is None:
         raise ObjectNotFoundError("table", op.trigger.table)
-    _check_reads(schema, trigger_references(schema, op.trigger), "trigger")
+    _check_reads(schema, trigger_references(schema, op.trigger))
     return schema.put("trigger", op.trigger)
 
 

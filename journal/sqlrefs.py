@@ -279,18 +279,14 @@ def references(
     elif head[:1] == ["CREATE"] and "TRIGGER" in head:
         found = trigger_refs(sql, lookup)
     elif head[:1] == ["CREATE"] and "INDEX" in head:
+        # Imported here: both build on this module.
+        from journal.dependencies import index_references
+        from journal.events import IndexCreated
         from journal.parse import parse_statement
 
         operation = parse_statement(sql)
-        index = getattr(operation, "index")  # noqa: B009 - IndexCreated, by the check above
-        found = [Ref(index.table, None, 0, 0)]
-        for term in index.columns:
-            if term.column is not None:
-                found.append(Ref(index.table, term.column, 0, 0))
-            else:
-                found += expression_refs(term.expr, index.table)
-        if index.where is not None:
-            found += expression_refs(index.where, index.table)
+        assert isinstance(operation, IndexCreated)
+        found = [Ref(operation.index.table, None, 0, 0), *index_references(operation.index)]
     else:
         if table is None:
             raise ValueError("references() of a bare expression needs the table it runs on")
