@@ -30,12 +30,16 @@ __all__ = [
     "BranchExistsError",
     "BranchNotFoundError",
     "CinchError",
+    "ColumnNotFoundError",
     "ConcurrentChangeError",
+    "ConstraintError",
     "CorruptJournalError",
+    "DataError",
     "DatabaseExistsError",
     "DatabaseNotFoundError",
     "DependencyError",
     "EventNotFoundError",
+    "FilterError",
     "InvalidNameError",
     "JournalError",
     "JournalStoreError",
@@ -44,8 +48,11 @@ __all__ = [
     "ProjectError",
     "ProjectExistsError",
     "ProjectNotFoundError",
+    "ReadOnlyQueryError",
+    "RecordNotFoundError",
     "SQLParseError",
     "SchemaError",
+    "TableNotFoundError",
 ]
 
 
@@ -66,3 +73,70 @@ class ProjectExistsError(ProjectError, ValueError):
     def __init__(self, root: str) -> None:
         self.root = root
         super().__init__(f"A CinchDB project already exists in {root}")
+
+
+class DataError(CinchError):
+    """A data operation (insert, update, delete, query) was refused or failed."""
+
+
+class TableNotFoundError(DataError, ValueError, LookupError):
+    def __init__(self, table: str) -> None:
+        self.table = table
+        super().__init__(f"Table '{table}' does not exist")
+
+
+class ColumnNotFoundError(DataError, ValueError, LookupError):
+    def __init__(self, table: str, column: str) -> None:
+        self.table = table
+        self.column = column
+        super().__init__(f"Column '{column}' does not exist in table '{table}'")
+
+
+class RecordNotFoundError(DataError, ValueError, LookupError):
+    def __init__(self, table: str, record_id: object) -> None:
+        self.table = table
+        self.record_id = record_id
+        super().__init__(f"Record with ID '{record_id}' not found")
+
+
+class FilterError(DataError, ValueError):
+    """A ``*_where`` filter is malformed; ``filter`` is the keyword at fault (None: all)."""
+
+    def __init__(self, filter: str | None, reason: str) -> None:
+        self.filter = filter
+        self.reason = reason
+        super().__init__(f"Invalid filter '{filter}': {reason}" if filter else reason)
+
+
+class ConstraintError(DataError, ValueError):
+    """SQLite refused a write because a constraint failed; nothing was written.
+
+    ``kind`` is "UNIQUE", "NOT NULL", "CHECK", "FOREIGN KEY" or "PRIMARY KEY" when SQLite's
+    message says which; ``code`` is SQLite's extended error name (SQLITE_CONSTRAINT_UNIQUE).
+    """
+
+    KINDS = ("UNIQUE", "NOT NULL", "CHECK", "FOREIGN KEY", "PRIMARY KEY")
+
+    def __init__(self, table: str, reason: str, code: str | None = None) -> None:
+        self.table = table
+        self.reason = reason
+        self.code = code
+        self.kind = next((k for k in self.KINDS if reason.upper().startswith(k)), None)
+        super().__init__(f"Constraint failed on table '{table}': {reason}")
+
+
+class ReadOnlyQueryError(DataError, ValueError):
+    """``query()`` refused a statement that would write; it did not run.
+
+    ``action`` is what it would have done ("DELETE", "CREATE TABLE", "ATTACH", ...), ``hint``
+    the way to do it instead.
+    """
+
+    def __init__(self, sql: str, action: str, hint: str) -> None:
+        self.sql = sql
+        self.action = action
+        self.hint = hint
+        super().__init__(
+            f"query() only runs reads (SELECT, WITH ... SELECT, EXPLAIN, VALUES);"
+            f" refused {action or 'a write'}: {hint}"
+        )
