@@ -70,11 +70,12 @@ from journal.parse import parse, parse_statement, references, split_statements
 from journal.replay import ReplayError, apply_operations
 from journal.schema import Schema
 from journal.sqlrefs import canonical_sql
-from journal.store import JournalStore
+from journal.store import BranchRecord, JournalStore
 
 __all__ = [
     "BranchExistsError",
     "BranchNotFoundError",
+    "BranchRecord",
     "BranchesMerged",
     "Change",
     "Check",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,6 +23,25 @@ from journal.graph import Graph
 #: How long a writer waits for another writer's transaction before giving up. Appends hold the
 #: lock for milliseconds, so reaching this means something is badly stuck.
 BUSY_TIMEOUT_MS = 30_000
+
+#: Shortest event id prefix :meth:`JournalStore.resolve` accepts.
+MIN_PREFIX_LENGTH = 4
+
+HEX = re.compile(r"[0-9a-f]+")
+
+# SQLite's default limit on host parameters in one statement is 32766 since 3.32; stay far
+# below it so that builds with the old limit of 999 work too.
+IN_CHUNK = 500
+
+
+@attrs.frozen
+class BranchRecord:
+    """A branch: a name and the event it points at (None for a branch with no events yet)."""
+
+    name: str
+    head: str | None
+    created_at: datetime
+
 
 TABLES = (
     """

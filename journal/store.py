@@ -14,14 +14,12 @@ extended with only the rows added since it was last read (rows are numbered by a
 lower number can never appear later). Branch heads are never cached: they are the one thing
 other processes change, and reading one is a primary-key lookup.
 
-The tables are prefixed ``journal_`` because the product keeps its own tables (tenant
-registry) in the same file, through :attr:`JournalStore.connection`.
+Tables are prefixed ``journal_``: the product keeps its own in the same file.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -29,11 +27,13 @@ from contextlib import contextmanager, suppress
 from datetime import datetime, timezone
 from types import TracebackType
 
-import attrs
-
 from journal._store_sql import (
     BUSY_TIMEOUT_MS,
+    HEX,
+    IN_CHUNK,
+    MIN_PREFIX_LENGTH,
     TABLES,
+    BranchRecord,
     CachedGraph,
     branch_row,
     database_row,
@@ -64,25 +64,6 @@ __all__ = ["SCHEMA_VERSION", "BranchRecord", "JournalStore"]
 
 #: Version of the journal's tables, kept in ``PRAGMA user_version`` of metadata.db.
 SCHEMA_VERSION = 1
-
-
-#: Shortest event id prefix :meth:`JournalStore.resolve` accepts.
-MIN_PREFIX_LENGTH = 4
-
-_HEX = re.compile(r"[0-9a-f]+")
-
-# SQLite's default limit on host parameters in one statement is 32766 since 3.32; stay far
-# below it so that builds with the old limit of 999 work too.
-_IN_CHUNK = 500
-
-
-@attrs.frozen
-class BranchRecord:
-    """A branch: a name and the event it points at (None for a branch with no events yet)."""
-
-    name: str
-    head: str | None
-    created_at: datetime
 
 
 class JournalStore:
@@ -445,7 +426,7 @@ class JournalStore:
             EventNotFoundError: malformed, unknown or ambiguous ``ref``; the reason says which.
         """
         prefix = ref.strip().lower()
-        if not _HEX.fullmatch(prefix) or len(prefix) > 64:
+        if not HEX.fullmatch(prefix) or len(prefix) > 64:
             raise EventNotFoundError(ref, "not an event id (expected hexadecimal characters)")
         if len(prefix) < MIN_PREFIX_LENGTH:
             raise EventNotFoundError(
@@ -600,8 +581,8 @@ class JournalStore:
                 if event_id in self._events
             }
         missing = [event_id for event_id in dict.fromkeys(event_ids) if event_id not in found]
-        for start in range(0, len(missing), _IN_CHUNK):
-            chunk = missing[start : start + _IN_CHUNK]
+        for start in range(0, len(missing), IN_CHUNK):
+            chunk = missing[start : start + IN_CHUNK]
             marks = ", ".join("?" * len(chunk))
             with self._read() as conn:
                 rows = conn.execute(
