@@ -36,7 +36,8 @@ query reads, according to SQLite's authorizer; ``SELECT active AS on_duty`` is l
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from itertools import chain, groupby, repeat
 from operator import methodcaller
 from typing import Any
@@ -130,6 +131,18 @@ class DataOps:
         elif self.conn.in_transaction:
             self.conn.execute("ROLLBACK")
 
+    @contextmanager
+    def _transaction(self, facts: TableFacts) -> Iterator[None]:
+        """All or nothing: commit when the block ends, roll back on any error."""
+        nested = self._begin()
+        try:
+            with _constraint_errors(facts):
+                yield
+        except BaseException:
+            self._rollback(nested)
+            raise
+        self._commit(nested)
+
     # -- insert ----------------------------------------------------------------------------
     def insert(self, table: str, rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         """Insert ``rows`` (all or none) and return them as stored, defaults included.
@@ -160,24 +173,15 @@ class DataOps:
             start = stop
         if len(groups) == 1 and total <= MAX_CHUNK:
             # One statement: atomic without a transaction of our own.
-            try:
+            with _constraint_errors(facts):
                 return self._insert_returning(facts, groups[0], rows, now)
-            except sqlite3.IntegrityError as e:
-                raise ConstraintError(facts.name, str(e), _error_code(e)) from e
-        nested = self._begin()
         out: list[dict[str, Any]] = []
-        try:
+        with self._transaction(facts):
             for group in groups:
                 if facts.bulk_ok:
                     out.extend(self._insert_bulk(facts, group, rows, now))
                 else:
                     out.extend(self._insert_returning(facts, group, rows, now))
-        except BaseException as e:
-            self._rollback(nested)
-            if isinstance(e, sqlite3.IntegrityError):
-                raise ConstraintError(facts.name, str(e), _error_code(e)) from e
-            raise
-        self._commit(nested)
         return out
 
     @staticmethod
@@ -319,11 +323,9 @@ class DataOps:
         facts = self._table(table)
         head, touch = self._set_clause(facts, data)
         params = [*data.values(), utc_now(), record_id] if touch else [*data.values(), record_id]
-        try:
+        with _constraint_errors(facts):
             cursor = self.conn.execute(head + ' WHERE "id" = ? RETURNING *', params)
             values = cursor.fetchone()
-        except sqlite3.IntegrityError as e:
-            raise ConstraintError(facts.name, str(e), _error_code(e)) from e
         if values is None:
             raise RecordNotFoundError(facts.name, record_id)
         # Drain the cursor so the statement finishes and autocommits.
@@ -357,15 +359,8 @@ class DataOps:
         sql = f'DELETE FROM {facts.quoted} WHERE "id" = ?'
         if len(id_list) == 1:
             return self._write(facts, sql, id_list[0])
-        nested = self._begin()
-        try:
+        with self._transaction(facts):
             count = self.conn.executemany(sql, id_list).rowcount
-        except BaseException as e:
-            self._rollback(nested)
-            if isinstance(e, sqlite3.IntegrityError):
-                raise ConstraintError(facts.name, str(e), _error_code(e)) from e
-            raise
-        self._commit(nested)
         return count
 
     def delete_where(self, table: str, /, operator: str = "AND", **filters: Any) -> int:
@@ -375,10 +370,8 @@ class DataOps:
         return self._write(facts, f"DELETE FROM {facts.quoted} WHERE {where}", params)
 
     def _write(self, facts: TableFacts, sql: str, params: Sequence[Any]) -> int:
-        try:
+        with _constraint_errors(facts):
             return self.conn.execute(sql, params).rowcount
-        except sqlite3.IntegrityError as e:
-            raise ConstraintError(facts.name, str(e), _error_code(e)) from e
 
     # -- filters ---------------------------------------------------------------------------
     def _where(
@@ -458,6 +451,7 @@ class DataOps:
         if plan is None:
             names = [d[0] for d in cursor.description] if cursor.description else []
             return [dict(zip(names, values, strict=True)) for values in fetched]
+        assert isinstance(plan, tuple)  # False (not yet learned) was replaced just above
         names_t, flags = plan
         names = list(names_t)
         return [_with_bools(names, values, flags) for values in fetched]
@@ -534,6 +528,15 @@ def _in_order(fetched: list[Any], expected: list[Any], position: int) -> list[An
     except (KeyError, TypeError):
         # The column's affinity changed the given id (5 -> '5'): keep SQLite's order.
         return fetched
+
+
+@contextmanager
+def _constraint_errors(facts: TableFacts) -> Iterator[None]:
+    """SQLite's constraint failures, as ConstraintError naming the table."""
+    try:
+        yield
+    except sqlite3.IntegrityError as e:
+        raise ConstraintError(facts.name, str(e), _error_code(e)) from e
 
 
 def _error_code(error: sqlite3.Error) -> str | None:
