@@ -35,6 +35,7 @@ query reads, according to SQLite's authorizer; ``SELECT active AS on_duty`` is l
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -66,6 +67,7 @@ from journal.schema import Schema
 __all__ = ["FILTER_OPERATORS", "DataOps", "new_ids", "utc_now"]
 
 Params = Sequence[Any] | Mapping[str, Any]
+_NO_SUCH_TABLE = re.compile(r"no such table: (?:main\.)?(\S+)$")
 
 
 class DataOps:
@@ -442,6 +444,10 @@ class DataOps:
         except sqlite3.DatabaseError as e:
             if gate.denied:
                 raise refusal(sql, action_word(*gate.denied[0])) from e
+            missing = _NO_SUCH_TABLE.match(str(e))
+            if missing:
+                # The reference's documented error for a query on a table that is not there.
+                raise TableNotFoundError(missing.group(1)) from e
             raise
         finally:
             gate.read_only = False

@@ -69,6 +69,25 @@ def sql_literal(value: Any) -> str:
     raise ValueError(f"Unsupported default {value!r}: use str, int, float, bool, bytes or SQL(...)")
 
 
+def affinity_type(declared: str) -> str:
+    """The CinchDB type of any declared SQLite type: an accepted name or alias as itself,
+    otherwise by SQLite's affinity rules (``VARCHAR(20)`` -> TEXT, no type -> BLOB)."""
+    try:
+        return normalize_type(declared)
+    except ValueError:
+        pass
+    upper = declared.upper()
+    if "INT" in upper:
+        return "INTEGER"
+    if any(word in upper for word in ("CHAR", "CLOB", "TEXT")):
+        return "TEXT"
+    if not upper.strip() or "BLOB" in upper:
+        return "BLOB"
+    if any(word in upper for word in ("REAL", "FLOA", "DOUB")):
+        return "REAL"
+    return "NUMERIC"
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 

@@ -7,10 +7,15 @@ and a crash at any point leaves it at the old event or the new one.
 
 Lazy tenants cost a registry row only. The first write *materializes* the file by copying the
 branch's template (a schema-only file kept at the head, ``__template.db`` in the branch
-directory) and replaying anything the template lacks. After each schema event,
-:meth:`TenantFiles.propagate` brings the template and every materialized tenant of the branch to
-the head, one transaction per file; a file left behind by a crash or another process catches up
-the next time it is opened.
+directory); until then reads go to the template, whose tables are empty. After each schema
+event, :meth:`TenantFiles.propagate` brings the template and every materialized tenant of the
+branch to the head, one transaction per file; a file left behind by a crash or another process
+catches up the next time it is opened.
+
+Hot path. Open files are kept in a bounded LRU cache together with their schema and their
+:class:`~cinchdb.data.DataOps`. An entry is trusted while the journal's version token
+(:meth:`journal.JournalStore.version`, one pragma) is unchanged since the entry was checked;
+only when something was committed to ``metadata.db`` is the registry, head and cursor re-read.
 """
 
 from __future__ import annotations
@@ -18,25 +23,56 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import shutil
 import sqlite3
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
 import attrs
 
+from cinchdb._guard import (
+    STATE_TABLE,
+    CursorMovedError,
+    TenantConnection,
+    expect_cursor,
+    internal,
+    open_tenant_file,
+    read_cursor,
+    read_cursor_of_file,
+    write_cursor,
+)
+from cinchdb.data import DataOps
 from cinchdb.errors import CinchError
 from cinchdb.project import branch_directory
 from journal import FoldCache, JournalStore, ReplayError, Schema, apply_operations
 from journal.events import Event, Operation
 
-#: Name of the table inside every tenant file that holds CinchDB's own state (the cursor).
-STATE_TABLE = "__cinch_state"
+__all__ = [
+    "STATE_TABLE",
+    "TEMPLATE_FILE",
+    "CatchUp",
+    "InvalidTenantNameError",
+    "PreflightError",
+    "TenantDivergedError",
+    "TenantError",
+    "TenantExistsError",
+    "TenantFiles",
+    "TenantNotFoundError",
+    "TenantRecord",
+    "TenantState",
+    "read_cursor",
+    "tenant_path",
+    "validate_tenant_name",
+]
+
 TEMPLATE_FILE = "__template.db"
 MAX_TENANT_NAME_LENGTH = 64
 _TENANT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
+# Cache key of a branch's template; no tenant name can start with '_'.
+_TEMPLATE = "__template"
+_FILE_SUFFIXES = ("", "-wal", "-shm", "-journal")
 
 REGISTRY_TABLES = (
     """
@@ -61,7 +97,7 @@ class InvalidTenantNameError(TenantError, ValueError):
         super().__init__(f"Invalid tenant name {name!r}: {reason}")
 
 
-class TenantNotFoundError(TenantError, LookupError):
+class TenantNotFoundError(TenantError, ValueError, LookupError):
     def __init__(self, database: str, name: str) -> None:
         self.database = database
         self.name = name
@@ -116,103 +152,17 @@ def tenant_path(branch_dir: Path, tenant: str) -> Path:
     return branch_dir / shard / f"{tenant}.db"
 
 
-class Guard:
-    """The SQLite authorizer of a tenant connection: what user SQL may not do.
-
-    Denied always: ATTACH / DETACH (reaching another tenant's file) and ``writable_schema``.
-    Denied unless CinchDB itself is writing (``internal``): writes to CinchDB's system tables
-    (``__cinch_*``, ``__kv``). DDL is allowed here because the replay issues it; user DDL never
-    reaches a tenant connection except through the journal.
-    """
-
-    __slots__ = ("internal",)
-
-    def __init__(self) -> None:
-        self.internal = False
-
-    def __call__(
-        self, action: int, arg1: str | None, arg2: str | None, db: str | None, source: str | None
-    ) -> int:
-        if action in (sqlite3.SQLITE_ATTACH, sqlite3.SQLITE_DETACH):
-            return sqlite3.SQLITE_DENY
-        if action == sqlite3.SQLITE_PRAGMA and (arg1 or "").lower() == "writable_schema":
-            return sqlite3.SQLITE_DENY
-        if (
-            not self.internal
-            and action in _WRITES
-            and arg1 is not None
-            and arg1.lower().startswith(SYSTEM_TABLE_PREFIXES)
-        ):
-            return sqlite3.SQLITE_DENY
-        return sqlite3.SQLITE_OK
+def _now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-SYSTEM_TABLE_PREFIXES = ("__cinch_", "__kv")
-_WRITES = (
-    sqlite3.SQLITE_INSERT,
-    sqlite3.SQLITE_UPDATE,
-    sqlite3.SQLITE_DELETE,
-    sqlite3.SQLITE_DROP_TABLE,
-    sqlite3.SQLITE_ALTER_TABLE,
-    sqlite3.SQLITE_CREATE_INDEX,
-    sqlite3.SQLITE_CREATE_TRIGGER,
-)
+@attrs.frozen
+class TenantRecord:
+    """A tenant's registry row."""
 
-
-class TenantConnection(sqlite3.Connection):
-    """A sqlite3 connection that carries its :class:`Guard`."""
-
-    guard: Guard
-
-
-def open_tenant_file(path: Path) -> TenantConnection:
-    """A connection configured the way every tenant file is used, guarded by a :class:`Guard`."""
-    conn = sqlite3.connect(
-        path,
-        isolation_level=None,
-        check_same_thread=False,
-        timeout=30.0,
-        factory=TenantConnection,
-    )
-    conn.execute("PRAGMA journal_mode = WAL")
-    conn.execute("PRAGMA synchronous = NORMAL")
-    conn.execute("PRAGMA foreign_keys = ON")
-    conn.execute(
-        f'CREATE TABLE IF NOT EXISTS "{STATE_TABLE}" (key TEXT PRIMARY KEY, value TEXT) STRICT'
-    )
-    conn.guard = Guard()
-    conn.set_authorizer(conn.guard)
-    return conn
-
-
-@contextmanager
-def internal(conn: sqlite3.Connection) -> Iterator[None]:
-    """Let CinchDB itself write its system tables on a guarded connection."""
-    guard = getattr(conn, "guard", None)
-    if guard is None:
-        yield
-        return
-    guard.internal = True
-    try:
-        yield
-    finally:
-        guard.internal = False
-
-
-def read_cursor(conn: sqlite3.Connection) -> str | None:
-    row = conn.execute(f"SELECT value FROM \"{STATE_TABLE}\" WHERE key = 'cursor'").fetchone()
-    return None if row is None else str(row[0])
-
-
-def _cursor_writer(event_id: str) -> Callable[[sqlite3.Connection], None]:
-    def write(conn: sqlite3.Connection) -> None:
-        conn.execute(
-            f"INSERT INTO \"{STATE_TABLE}\" (key, value) VALUES ('cursor', ?)"
-            " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            (event_id,),
-        )
-
-    return write
+    name: str
+    encrypted: bool
+    created_at: str
 
 
 @attrs.frozen
@@ -222,6 +172,33 @@ class CatchUp:
     path: Path
     applied: int
     cursor: str | None
+
+
+@attrs.frozen
+class TenantState:
+    """Where one tenant's file of a branch stands against the branch head."""
+
+    name: str
+    materialized: bool
+    cursor: str | None
+    behind: int
+
+
+@attrs.define
+class _OpenFile:
+    """A cached open file: its connection, the schema it is at, and when that was checked."""
+
+    path: Path
+    conn: TenantConnection
+    schema: Schema = attrs.field(factory=Schema)
+    checked: tuple[int, int] | None = None
+    _data: DataOps | None = None
+
+    @property
+    def data(self) -> DataOps:
+        if self._data is None:
+            self._data = DataOps(self.conn, lambda: self.schema, authorizer=self.conn.guard)
+        return self._data
 
 
 class TenantFiles:
@@ -244,36 +221,115 @@ class TenantFiles:
         self.database = database
         self.fold = fold or FoldCache(store.get_event)
         self._max_open = max_open
-        self._open: OrderedDict[Path, sqlite3.Connection] = OrderedDict()
+        self._open: OrderedDict[tuple[str, str], _OpenFile] = OrderedDict()
+        self._known: dict[str, tuple[int, int]] = {}  # tenant -> version its row was seen at
         with store.connection:
             for statement in REGISTRY_TABLES:
                 store.connection.execute(statement)
 
     # -- registry ------------------------------------------------------------------------------
-    def create(self, name: str, *, encrypted: bool = False) -> None:
+    def create(self, name: str, *, encrypted: bool = False) -> TenantRecord:
         """Register a tenant: one row, no file (it is materialized on first write)."""
         validate_tenant_name(name)
-        now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        if self.exists(name):
+            raise TenantExistsError(self.database, name)
+        # Files left by an interrupted delete, copy or rename of this name must not come back
+        # to life as the new tenant's data.
+        self._remove_files(name)
+        record = TenantRecord(name, encrypted, _now())
         try:
-            self.store.connection.execute(
-                "INSERT INTO cinch_tenants (database, name, encrypted, created_at)"
-                " VALUES (?, ?, ?, ?)",
-                (self.database, name, int(encrypted), now),
-            )
+            with self.store.connection:
+                self.store.connection.execute(
+                    "INSERT INTO cinch_tenants (database, name, encrypted, created_at)"
+                    " VALUES (?, ?, ?, ?)",
+                    (self.database, name, int(encrypted), record.created_at),
+                )
         except sqlite3.IntegrityError as e:
             raise TenantExistsError(self.database, name) from e
+        self.store.note_commit()
+        return record
 
     def exists(self, name: str) -> bool:
+        version = self.store.version()
+        if self._known.get(name) == version:
+            return True
         row = self.store.connection.execute(
             "SELECT 1 FROM cinch_tenants WHERE database = ? AND name = ?", (self.database, name)
         ).fetchone()
+        if row is not None:
+            self._known[name] = version
         return row is not None
 
     def names(self) -> list[str]:
+        return [record.name for record in self.records()]
+
+    def records(self) -> list[TenantRecord]:
         rows = self.store.connection.execute(
-            "SELECT name FROM cinch_tenants WHERE database = ? ORDER BY name", (self.database,)
+            "SELECT name, encrypted, created_at FROM cinch_tenants WHERE database = ?"
+            " ORDER BY name",
+            (self.database,),
         )
-        return [row[0] for row in rows]
+        return [TenantRecord(name, bool(encrypted), created) for name, encrypted, created in rows]
+
+    def delete(self, name: str) -> None:
+        """Delete a tenant's files in every branch, then its registry row.
+
+        Files go first: a crash in between leaves a registered tenant with no data (what the
+        caller asked for), never a deleted tenant whose rows could come back.
+        """
+        if not self.exists(name):
+            raise TenantNotFoundError(self.database, name)
+        self._remove_files(name)
+        with self.store.connection:
+            self.store.connection.execute(
+                "DELETE FROM cinch_tenants WHERE database = ? AND name = ?", (self.database, name)
+            )
+        self.store.note_commit()
+        self._known.pop(name, None)
+
+    def copy(self, source: str, target: str, *, remove_source: bool = False) -> TenantRecord:
+        """Copy ``source``'s files of every branch to a new tenant ``target``.
+
+        The copies are made first and registered after (a crash in between leaves unregistered
+        files, which :meth:`create` clears). With ``remove_source`` (a rename), the source's row
+        goes in the same transaction that adds the target's and its files after it.
+        """
+        validate_tenant_name(target)
+        if not self.exists(source):
+            raise TenantNotFoundError(self.database, source)
+        if self.exists(target):
+            raise TenantExistsError(self.database, target)
+        self._remove_files(target)
+        for branch in self._branches():
+            if self.path(branch, source).exists():
+                self._copy_file(self._entry(branch, source).conn, self.path(branch, target))
+        encrypted = self.record(source).encrypted
+        record = TenantRecord(target, encrypted, _now())
+        with self.store.connection:
+            self.store.connection.execute(
+                "INSERT INTO cinch_tenants (database, name, encrypted, created_at)"
+                " VALUES (?, ?, ?, ?)",
+                (self.database, target, int(encrypted), record.created_at),
+            )
+            if remove_source:
+                self.store.connection.execute(
+                    "DELETE FROM cinch_tenants WHERE database = ? AND name = ?",
+                    (self.database, source),
+                )
+        self.store.note_commit()
+        if remove_source:
+            self._known.pop(source, None)
+            self._remove_files(source)
+        return record
+
+    def record(self, name: str) -> TenantRecord:
+        row = self.store.connection.execute(
+            "SELECT name, encrypted, created_at FROM cinch_tenants WHERE database = ? AND name = ?",
+            (self.database, name),
+        ).fetchone()
+        if row is None:
+            raise TenantNotFoundError(self.database, name)
+        return TenantRecord(row[0], bool(row[1]), row[2])
 
     # -- files ---------------------------------------------------------------------------------
     def branch_dir(self, branch: str) -> Path:
@@ -294,64 +350,154 @@ class TenantFiles:
 
     def connection(self, branch: str, tenant: str) -> sqlite3.Connection:
         """An open, caught-up connection to a tenant's file, materializing it if needed."""
+        return self._writable(branch, tenant).conn
+
+    def data(self, branch: str, tenant: str) -> DataOps:
+        """Data operations on a tenant's file at the head, materializing it if needed."""
+        return self._writable(branch, tenant).data
+
+    def reader(self, branch: str, tenant: str) -> DataOps:
+        """Data operations for reading: the tenant's file, or, while the tenant is lazy, the
+        branch template (the same tables, empty). Never creates a tenant file."""
+        entry = self._open.get((branch, tenant))
+        if entry is not None and entry.checked == self.store.version():
+            self._open.move_to_end((branch, tenant))
+            return entry.data
         if not self.exists(tenant):
             raise TenantNotFoundError(self.database, tenant)
-        path = self.path(branch, tenant)
-        conn = self._open.get(path)
-        if conn is None:
-            if not path.exists():
-                self._materialize(branch, path)
-            conn = self._remember(path, open_tenant_file(path))
-        else:
-            self._open.move_to_end(path)
-        self.catch_up(branch, conn, path)
-        return conn
+        if self.path(branch, tenant).exists():
+            return self._writable(branch, tenant).data
+        return self._fresh(branch, _TEMPLATE).data
 
     def template(self, branch: str) -> sqlite3.Connection:
         """The branch's schema-only template, at the head."""
-        path = self.branch_dir(branch) / TEMPLATE_FILE
-        conn = self._open.get(path)
-        if conn is None:
+        return self._fresh(branch, _TEMPLATE).conn
+
+    def _writable(self, branch: str, tenant: str) -> _OpenFile:
+        entry = self._open.get((branch, tenant))
+        if entry is not None and entry.checked == self.store.version():
+            self._open.move_to_end((branch, tenant))
+            return entry
+        if not self.exists(tenant):
+            raise TenantNotFoundError(self.database, tenant)
+        path = self.path(branch, tenant)
+        if entry is None and not path.exists():
+            self._materialize(branch, path)
+        return self._fresh(branch, tenant)
+
+    def _fresh(self, branch: str, name: str) -> _OpenFile:
+        """The cached entry of a file, caught up to the head unless nothing changed since."""
+        version = self.store.version()
+        entry = self._entry(branch, name)
+        if entry.checked != version:
+            self._catch_up(branch, entry)
+            entry.checked = version
+        return entry
+
+    def _entry(self, branch: str, name: str) -> _OpenFile:
+        key = (branch, name)
+        entry = self._open.get(key)
+        if entry is not None:
+            self._open.move_to_end(key)
+            return entry
+        if name == _TEMPLATE:
+            path = self.branch_dir(branch) / TEMPLATE_FILE
             path.parent.mkdir(parents=True, exist_ok=True)
-            conn = self._remember(path, open_tenant_file(path))
-        self.catch_up(branch, conn, path)
-        return conn
+        else:
+            path = self.path(branch, name)
+        entry = _OpenFile(path, open_tenant_file(path))
+        entry.schema = self.fold.schema_at(read_cursor(entry.conn))
+        self._open[key] = entry
+        while len(self._open) > self._max_open:
+            _, oldest = self._open.popitem(last=False)
+            oldest.conn.close()
+        return entry
 
     def _materialize(self, branch: str, path: Path) -> None:
-        """Copy the template into place atomically: the file appears whole or not at all."""
-        template = self.template(branch)
+        """Copy the template into place: the file appears whole or not at all, and a file
+        another process materialized first is kept (it may already hold rows)."""
+        self._copy_file(self.template(branch), path, exist_ok=True)
+
+    def _copy_file(self, source: sqlite3.Connection, path: Path, *, exist_ok: bool = False) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         scratch = path.with_name(f"{path.name}.tmp-{os.getpid()}")
         target = sqlite3.connect(scratch)
         try:
-            template.backup(target)
+            source.backup(target)
         finally:
             target.close()
-        os.replace(scratch, path)
+        try:
+            # link() refuses to replace an existing file, unlike rename(): the atomic
+            # "create if absent" that keeps two processes from clobbering each other.
+            os.link(scratch, path)
+        except FileExistsError:
+            if not exist_ok:
+                raise
+        finally:
+            scratch.unlink()
 
-    def _remember(self, path: Path, conn: sqlite3.Connection) -> sqlite3.Connection:
-        self._open[path] = conn
-        while len(self._open) > self._max_open:
-            _, oldest = self._open.popitem(last=False)
-            oldest.close()
-        return conn
+    def _remove_files(self, name: str) -> None:
+        for branch in self._branches():
+            entry = self._open.pop((branch, name), None)
+            if entry is not None:
+                entry.conn.close()
+            path = self.path(branch, name)
+            for suffix in _FILE_SUFFIXES:
+                path.with_name(path.name + suffix).unlink(missing_ok=True)
+
+    def remove_branch(self, branch: str) -> None:
+        """Close and delete every file of a branch (after the branch left the journal)."""
+        for key in [key for key in self._open if key[0] == branch]:
+            self._open.pop(key).conn.close()
+        shutil.rmtree(self.branch_dir(branch), ignore_errors=True)
+
+    def copy_branch(self, source: str, target: str) -> int:
+        """Copy every materialized tenant file of ``source`` to the new branch ``target``."""
+        copied = 0
+        for tenant, _ in list(self.materialized(source)):
+            self._copy_file(self._entry(source, tenant).conn, self.path(target, tenant))
+            copied += 1
+        return copied
+
+    def _branches(self) -> list[str]:
+        return [record.name for record in self.store.list_branches(self.database)]
 
     # -- keeping files at the head -------------------------------------------------------------
     def catch_up(self, branch: str, conn: sqlite3.Connection, path: Path) -> CatchUp:
+        """Bring one open file to the branch head (see :meth:`_catch_up`)."""
+        for entry in self._open.values():
+            if entry.conn is conn:
+                return self._catch_up(branch, entry)
+        raise TenantError(f"{path} is not open here")
+
+    def _catch_up(self, branch: str, entry: _OpenFile) -> CatchUp:
         """Apply the events between the file's cursor and the branch head, each event in its
-        own transaction together with the cursor that records it."""
+        own transaction together with the cursor that records it. Another process may be
+        doing the same: each transaction first checks, under the write lock, that the file is
+        still where we think, and on a surprise we start again from the cursor it has now."""
         head = self.store.branch_head(self.database, branch)
-        cursor = read_cursor(conn)
-        if cursor == head:
-            return CatchUp(path, 0, cursor)
-        pending = self._pending(head, cursor, path)
-        schema: Schema = self.fold.schema_at(cursor)
-        with internal(conn):
-            for event in pending:
-                schema = apply_operations(
-                    conn, schema, event.operations, before_commit=_cursor_writer(event.id)
-                )
-        return CatchUp(path, len(pending), head)
+        applied = 0
+        while True:
+            cursor = read_cursor(entry.conn)
+            if cursor == head:
+                entry.schema = self.fold.schema_at(head)
+                return CatchUp(entry.path, applied, head)
+            schema = self.fold.schema_at(cursor)
+            try:
+                with internal(entry.conn):
+                    for event in self._pending(head, cursor, entry.path):
+                        schema = apply_operations(
+                            entry.conn,
+                            schema,
+                            event.operations,
+                            after_begin=expect_cursor(cursor),
+                            before_commit=write_cursor(event.id),
+                        )
+                        self.fold.remember(event.id, schema)
+                        cursor = event.id
+                        applied += 1
+            except CursorMovedError:
+                continue
 
     def _pending(self, head: str | None, cursor: str | None, path: Path) -> list[Event]:
         chain = self.store.chain(self.database, head)
@@ -369,13 +515,12 @@ class TenantFiles:
             PreflightError: naming each tenant whose rows the change would violate, and why.
                 Called before the change enters the journal, so nothing has been written.
         """
-        schema = self.fold.schema_at(self.store.branch_head(self.database, branch))
         failures: list[tuple[str, str]] = []
         for tenant, _ in list(self.materialized(branch)):
-            conn = self.connection(branch, tenant)
+            entry = self._fresh(branch, tenant)
             try:
-                with internal(conn):
-                    apply_operations(conn, schema, operations, dry_run=True)
+                with internal(entry.conn):
+                    apply_operations(entry.conn, entry.schema, operations, dry_run=True)
             except ReplayError as e:
                 failures.append((tenant, e.reason))
         if failures:
@@ -385,18 +530,37 @@ class TenantFiles:
         self, branch: str, progress: Callable[[int, int], None] | None = None
     ) -> list[CatchUp]:
         """Bring the template and every materialized tenant of ``branch`` to its head."""
-        self.template(branch)
+        version = self.store.version()
+        template = self._entry(branch, _TEMPLATE)
+        self._catch_up(branch, template)
+        template.checked = version
         files = list(self.materialized(branch))
         done: list[CatchUp] = []
         for number, (tenant, _) in enumerate(files, start=1):
-            path = self.path(branch, tenant)
-            conn = self._open.get(path) or self._remember(path, open_tenant_file(path))
-            done.append(self.catch_up(branch, conn, path))
+            entry = self._entry(branch, tenant)
+            done.append(self._catch_up(branch, entry))
+            entry.checked = version
             if progress is not None:
                 progress(number, len(files))
         return done
 
+    def status(self, branch: str) -> list[TenantState]:
+        """Every tenant's standing on ``branch``, read without catching anything up."""
+        chain = self.store.chain(self.database, self.store.branch_head(self.database, branch))
+        position = {event.id: index for index, event in enumerate(chain)}
+        states = []
+        for name in self.names():
+            path = self.path(branch, name)
+            if not path.exists():
+                states.append(TenantState(name, False, None, 0))
+                continue
+            cursor = read_cursor_of_file(path)
+            at = -1 if cursor is None else position.get(cursor)
+            behind = len(chain) - 1 - at if at is not None else len(chain)
+            states.append(TenantState(name, True, cursor, behind))
+        return states
+
     def close(self) -> None:
         while self._open:
-            _, conn = self._open.popitem()
-            conn.close()
+            _, entry = self._open.popitem()
+            entry.conn.close()

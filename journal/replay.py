@@ -34,13 +34,16 @@ def apply_operations(
     schema: Schema,
     operations: Iterable[Operation],
     *,
+    after_begin: Callable[[sqlite3.Connection], None] | None = None,
     before_commit: Callable[[sqlite3.Connection], None] | None = None,
     dry_run: bool = False,
 ) -> Schema:
     """Run ``operations`` on ``conn`` (currently at ``schema``); return the schema after.
 
     With ``dry_run`` the transaction is rolled back after every check has passed: the way to
-    find out whether existing rows allow a change (preflight). The connection must be in
+    find out whether existing rows allow a change (preflight). ``after_begin`` runs first inside
+    the transaction, holding the write lock: the place to check that another process has not
+    already applied these operations (raise to roll back). The connection must be in
     autocommit mode (``isolation_level=None``) with no transaction open.
     """
     if conn.in_transaction:
@@ -51,6 +54,8 @@ def apply_operations(
     try:
         conn.execute("BEGIN IMMEDIATE")
         try:
+            if after_begin is not None:
+                after_begin(conn)
             for operation in operations:
                 after = apply(schema, operation)
                 for statement in statements(schema, operation, after):

@@ -84,6 +84,7 @@ class JournalStore:
         self._event_cache_size = event_cache_size
         self._events: dict[str, Event] = {}
         self._graphs: dict[str, CachedGraph] = {}
+        self._own_commits = 0
         try:
             self._conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
         except sqlite3.Error as e:
@@ -114,6 +115,21 @@ class JournalStore:
         ... ``COMMIT`` and leave the ``journal_*`` tables to this class.
         """
         return self._conn
+
+    def version(self) -> tuple[int, int]:
+        """A token that differs whenever something may have been committed to the file since
+        it was last taken: by another connection (SQLite's ``data_version``, which ignores this
+        connection's own commits) or by this store (see :meth:`note_commit`). Costs one pragma:
+        the way to keep caches of journal state without re-reading the journal per call."""
+        with self._lock:
+            data_version = self._conn.execute("PRAGMA data_version").fetchone()[0]
+            return (data_version, self._own_commits)
+
+    def note_commit(self) -> None:
+        """Count a commit made through :attr:`connection` to a table outside the journal, so
+        that :meth:`version` changes (``data_version`` does not see this connection's own)."""
+        with self._lock:
+            self._own_commits += 1
 
     def close(self) -> None:
         with self._lock:
@@ -556,6 +572,7 @@ class JournalStore:
             try:
                 yield conn
                 conn.execute("COMMIT")
+                self._own_commits += 1
             except BaseException:
                 if conn.in_transaction:
                     # The original error matters more than a failed rollback, after which

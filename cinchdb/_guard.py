@@ -1,0 +1,151 @@
+"""Opening a tenant file: its pragmas, its cursor table, and the authorizer that isolates it.
+
+Every tenant file (and every branch template) holds CinchDB's state table ``__cinch_state``,
+whose ``cursor`` row is the id of the last journal event applied to the file. The cursor is
+written in the same transaction as that event's DDL, so a file is always exactly at some event.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+#: Name of the table inside every tenant file that holds CinchDB's own state (the cursor).
+STATE_TABLE = "__cinch_state"
+#: Tables user SQL may read but never write: CinchDB's state and the KV store.
+SYSTEM_TABLE_PREFIXES = ("__cinch_", "__kv")
+#: Seconds a writer waits for another process's lock before SQLite reports "database is locked".
+BUSY_TIMEOUT_S = 30.0
+
+_WRITES = (
+    sqlite3.SQLITE_INSERT,
+    sqlite3.SQLITE_UPDATE,
+    sqlite3.SQLITE_DELETE,
+    sqlite3.SQLITE_DROP_TABLE,
+    sqlite3.SQLITE_ALTER_TABLE,
+    sqlite3.SQLITE_CREATE_INDEX,
+    sqlite3.SQLITE_CREATE_TRIGGER,
+)
+
+
+class Guard:
+    """The SQLite authorizer of a tenant connection: what user SQL may not do.
+
+    Denied always: ATTACH / DETACH (reaching another tenant's file) and ``writable_schema``.
+    Denied unless CinchDB itself is writing (``internal``): writes to CinchDB's system tables
+    (``__cinch_*``, ``__kv``). DDL is allowed here because the replay issues it; user DDL never
+    reaches a tenant connection except through the journal. Python's ``sqlite3`` never enables
+    ``load_extension`` unless asked, and CinchDB never asks.
+    """
+
+    __slots__ = ("internal",)
+
+    def __init__(self) -> None:
+        self.internal = False
+
+    def __call__(
+        self, action: int, arg1: str | None, arg2: str | None, db: str | None, source: str | None
+    ) -> int:
+        if action in (sqlite3.SQLITE_ATTACH, sqlite3.SQLITE_DETACH):
+            return sqlite3.SQLITE_DENY
+        if action == sqlite3.SQLITE_PRAGMA and (arg1 or "").lower() == "writable_schema":
+            return sqlite3.SQLITE_DENY
+        if (
+            not self.internal
+            and action in _WRITES
+            and arg1 is not None
+            and arg1.lower().startswith(SYSTEM_TABLE_PREFIXES)
+        ):
+            return sqlite3.SQLITE_DENY
+        return sqlite3.SQLITE_OK
+
+
+class TenantConnection(sqlite3.Connection):
+    """A sqlite3 connection that carries its :class:`Guard`."""
+
+    guard: Guard
+
+
+def open_tenant_file(path: Path) -> TenantConnection:
+    """A connection configured the way every tenant file is used, guarded by a :class:`Guard`."""
+    conn = sqlite3.connect(
+        path,
+        isolation_level=None,
+        check_same_thread=False,
+        timeout=BUSY_TIMEOUT_S,
+        factory=TenantConnection,
+    )
+    try:
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute(
+            f'CREATE TABLE IF NOT EXISTS "{STATE_TABLE}" (key TEXT PRIMARY KEY, value TEXT) STRICT'
+        )
+    except BaseException:
+        conn.close()
+        raise
+    conn.guard = Guard()
+    conn.set_authorizer(conn.guard)
+    return conn
+
+
+@contextmanager
+def internal(conn: sqlite3.Connection) -> Iterator[None]:
+    """Let CinchDB itself write its system tables on a guarded connection."""
+    guard = getattr(conn, "guard", None)
+    if guard is None:
+        yield
+        return
+    guard.internal = True
+    try:
+        yield
+    finally:
+        guard.internal = False
+
+
+def read_cursor(conn: sqlite3.Connection) -> str | None:
+    """The id of the last event applied to the file (None: no event yet)."""
+    row = conn.execute(f"SELECT value FROM \"{STATE_TABLE}\" WHERE key = 'cursor'").fetchone()
+    return None if row is None else str(row[0])
+
+
+def read_cursor_of_file(path: Path) -> str | None:
+    """The cursor of a file on disk, read without opening it for writing or catching it up."""
+    conn = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_S)
+    try:
+        return read_cursor(conn)
+    except sqlite3.OperationalError:
+        return None  # no state table: a file that never received an event
+    finally:
+        conn.close()
+
+
+class CursorMovedError(Exception):
+    """Another process applied events to the file between our read of its cursor and our
+    write lock; the caller starts again from the cursor now in the file."""
+
+
+def expect_cursor(expected: str | None) -> Callable[[sqlite3.Connection], None]:
+    """An ``after_begin`` check for ``apply_operations``: the file is still at ``expected``."""
+
+    def check(conn: sqlite3.Connection) -> None:
+        if read_cursor(conn) != expected:
+            raise CursorMovedError
+
+    return check
+
+
+def write_cursor(event_id: str) -> Callable[[sqlite3.Connection], None]:
+    """A ``before_commit`` step for ``apply_operations``: record ``event_id`` as applied."""
+
+    def write(conn: sqlite3.Connection) -> None:
+        conn.execute(
+            f"INSERT INTO \"{STATE_TABLE}\" (key, value) VALUES ('cursor', ?)"
+            " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (event_id,),
+        )
+
+    return write

@@ -1,0 +1,261 @@
+"""Between the SDK's vocabulary and the journal's: SDK arguments become journal operations, and
+journal definitions become the public models that ``get_table`` and friends return.
+
+Every table the SDK creates has the automatic columns ``id`` (TEXT primary key, filled by
+CinchDB), ``created_at`` and ``updated_at`` (UTC ISO-8601 text, filled by CinchDB).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from cinchdb.models import SQL, Column, ForeignKey, Index, Table, View, affinity_type
+from journal import definitions as jd
+from journal.errors import SchemaError
+from journal.events import (
+    ColumnAdded,
+    ColumnAltered,
+    IndexCreated,
+    Operation,
+    TableCreated,
+    ViewCreated,
+    ViewReplaced,
+)
+from journal.names import quote, validate_identifier
+from journal.parse import parse_statement
+from journal.schema import Schema
+
+#: Columns every SDK table has, in order: ``id`` first, the timestamps last.
+AUTOMATIC_COLUMNS = ("id", "created_at", "updated_at")
+
+_ID = jd.Column(name="id", type="TEXT", not_null=True)
+_CREATED = jd.Column(name="created_at", type="TEXT")
+_UPDATED = jd.Column(name="updated_at", type="TEXT")
+
+
+class Unset:
+    """Marker for "not given" where ``None`` is a meaningful value (a NULL default)."""
+
+    _instance: Unset | None = None
+
+    def __new__(cls) -> Unset:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+UNSET = Unset()
+
+
+def _user_column(table: str, column: Column) -> Column:
+    if column.name.lower() in AUTOMATIC_COLUMNS:
+        raise SchemaError(
+            f"Column '{column.name}' of table '{table}' is automatic: every table has"
+            " 'id', 'created_at' and 'updated_at'"
+        )
+    if column.primary_key:
+        raise SchemaError(
+            f"Column '{column.name}' of table '{table}' cannot be the primary key: every table's"
+            " primary key is its automatic 'id' column; declare it unique=True, nullable=False"
+        )
+    return column
+
+
+def table_created(
+    name: str, columns: Sequence[Column], indexes: Sequence[Index] | None
+) -> list[Operation]:
+    """The operations of ``create_table``: the table, then one per index."""
+    validate_identifier("table", name)
+    if not columns:
+        raise SchemaError(f"Table '{name}' needs at least one column")
+    user = [_user_column(name, column) for column in columns]
+    table = jd.TableDef(
+        name=name,
+        columns=(_ID, *(column.definition() for column in user), _CREATED, _UPDATED),
+        primary_key=jd.PrimaryKey(columns=("id",)),
+        uniques=tuple(jd.Unique(columns=(c.name,)) for c in user if c.unique),
+        foreign_keys=tuple(fk for c in user if (fk := c.references()) is not None),
+        checks=tuple(jd.Check(expr=c.check) for c in user if c.check),
+    )
+    operations: list[Operation] = [TableCreated(table=table)]
+    for index in indexes or ():
+        operations.append(
+            index_created(index.name, name, index.columns, unique=index.unique, where=index.where)
+        )
+    return operations
+
+
+def column_added(table: str, column: Column) -> ColumnAdded:
+    column = _user_column(table, column)
+    return ColumnAdded(
+        table=table,
+        column=column.definition(),
+        unique=column.unique,
+        references=column.references(),
+        check=column.check,
+    )
+
+
+def column_altered(
+    table: str, column: str, *, nullable: bool | None, default: Any, type: str | None
+) -> ColumnAltered:
+    """``default=UNSET`` leaves the default alone; ``default=None`` drops it."""
+    if column.lower() in AUTOMATIC_COLUMNS:
+        raise SchemaError(f"Column '{column}' of table '{table}' is automatic; it cannot change")
+    probe = Column(name=column, type=type or "TEXT", default=None if default is UNSET else default)
+    return ColumnAltered(
+        table=table,
+        column=column,
+        new_type=None if type is None else probe.type,
+        not_null=None if nullable is None else not nullable,
+        default=None if default is UNSET or default is None else probe.definition().default,
+        drop_default=default is None,
+    )
+
+
+def index_created(
+    name: str | None,
+    table: str,
+    columns: Sequence[str],
+    *,
+    unique: bool = False,
+    where: str | None = None,
+) -> IndexCreated:
+    """An index on plain columns; unnamed indexes are called ``idx_{table}_{columns}``."""
+    if isinstance(columns, str):
+        columns = [columns]
+    if not columns:
+        raise SchemaError(f"An index on table '{table}' needs at least one column")
+    name = name or "_".join(["idx", table, *columns])
+    return IndexCreated(
+        index=jd.IndexDef(
+            name=name,
+            table=table,
+            columns=tuple(jd.IndexedColumn(column=column) for column in columns),
+            unique=unique,
+            where=where,
+        )
+    )
+
+
+_VIEW_HEAD = re.compile(r"\s*CREATE\s+VIEW\b", re.IGNORECASE)
+
+
+def view_operation(name: str, sql: str, *, replace: bool) -> ViewCreated | ViewReplaced:
+    """``sql`` is the view's query (``SELECT ...`` / ``WITH ...``), parsed and checked here."""
+    validate_identifier("view", name)
+    if _VIEW_HEAD.match(sql):
+        raise SchemaError(f"Give view '{name}' its query (SELECT ...), not a CREATE VIEW statement")
+    operation = parse_statement(f"CREATE VIEW {quote(name)} AS {sql.strip().rstrip(';')}")
+    if not isinstance(operation, ViewCreated):
+        raise SchemaError(f"'{sql}' is not a query a view can hold")
+    return ViewReplaced(view=operation.view) if replace else operation
+
+
+# -- journal definitions -> public models ------------------------------------------------------
+
+_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
+
+
+def default_value(sql: str | None, type: str) -> Any:
+    """A stored DEFAULT back as the Python value it came from, or ``SQL(...)``."""
+    if sql is None:
+        return None
+    text = sql.strip()
+    while text.startswith("(") and text.endswith(")") and _balanced(text[1:-1]):
+        text = text[1:-1].strip()
+    if text.upper() == "NULL":
+        return None
+    if len(text) >= 2 and text[0] == text[-1] == "'" and "'" not in text[1:-1].replace("''", ""):
+        return text[1:-1].replace("''", "'")
+    if _NUMBER.fullmatch(text):
+        value: int | float = float(text) if any(c in text for c in ".eE") else int(text)
+        if type == "BOOLEAN" and value in (0, 1):
+            return bool(value)
+        return value
+    if text[:2].upper() == "X'" and text.endswith("'"):
+        try:
+            return bytes.fromhex(text[2:-1])
+        except ValueError:
+            pass
+    return SQL(text)
+
+
+def _balanced(text: str) -> bool:
+    depth = 0
+    for char in text:
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if depth < 0:
+            return False
+    return depth == 0
+
+
+def column_model(table: jd.TableDef, column: jd.Column) -> Column:
+    single_uniques = {u.columns[0].lower() for u in table.uniques if len(u.columns) == 1}
+    pk = table.primary_key
+    foreign_key = next(
+        (
+            fk
+            for fk in table.foreign_keys
+            if len(fk.columns) == 1 and fk.columns[0].lower() == column.name.lower()
+        ),
+        None,
+    )
+    type_ = affinity_type(column.type)
+    return Column(
+        name=column.name,
+        type=type_,
+        nullable=not column.not_null,
+        default=default_value(column.default, type_),
+        unique=column.name.lower() in single_uniques,
+        primary_key=pk is not None and [c.lower() for c in pk.columns] == [column.name.lower()],
+        foreign_key=None
+        if foreign_key is None
+        else ForeignKey(
+            table=foreign_key.ref_table,
+            column=foreign_key.ref_columns[0] if foreign_key.ref_columns else "id",
+            on_delete=foreign_key.on_delete,
+            on_update=foreign_key.on_update,
+        ),
+    )
+
+
+def index_dict(index: jd.IndexDef) -> dict[str, Any]:
+    return {
+        "name": index.name,
+        "table": index.table,
+        "columns": [
+            term.column if term.column is not None else term.expr for term in index.columns
+        ],
+        "unique": index.unique,
+        "where": index.where,
+    }
+
+
+def table_model(schema: Schema, table: jd.TableDef, row_count: int | None = None) -> Table:
+    return Table(
+        name=table.name,
+        columns=[column_model(table, column) for column in table.columns],
+        indexes=[
+            Index(name=i.name, columns=index_dict(i)["columns"], unique=i.unique, where=i.where)
+            for i in schema.indexes_on(table.name)
+        ],
+        row_count=row_count,
+    )
+
+
+_VIEW_QUERY = re.compile(
+    r'\s*CREATE\s+VIEW\s+(?:"(?:[^"]|"")+"|`[^`]+`|\[[^\]]+\]|\w+)\s+AS\s+(.*)',
+    re.IGNORECASE | re.DOTALL,
+)
+
+
+def view_model(view: jd.ViewDef) -> View:
+    """The view with its query (what ``create_view`` was given, as the journal keeps it)."""
+    query = _VIEW_QUERY.match(view.sql)
+    return View(name=view.name, sql=query.group(1).strip() if query else view.sql)

@@ -1,0 +1,128 @@
+"""A project's catalog: its databases and branches, and the files that belong to them.
+
+The journal (``journal.store``) keeps databases and branches as rows; this module adds what the
+product keeps beside them: every database has a ``main`` branch and a ``main`` tenant, a
+branch's tenant files live in its own directory, and deleting a database or branch removes
+those files.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from contextlib import suppress
+from pathlib import Path
+
+import attrs
+
+from cinchdb.models import Branch
+from cinchdb.project import CINCHDB_DIR, MAIN, METADATA_FILE, branch_directory, find_project
+from cinchdb.tenants import TenantExistsError, TenantFiles
+from journal.errors import (
+    BranchExistsError,
+    BranchNotFoundError,
+    DatabaseExistsError,
+    DatabaseNotFoundError,
+)
+from journal.names import validate_branch_name, validate_database_name
+from journal.store import JournalStore
+
+
+@attrs.define
+class Catalog:
+    """The open journal of one project, with the product's rules for databases and branches."""
+
+    root: Path
+    store: JournalStore
+
+    @property
+    def meta_dir(self) -> Path:
+        return self.root / CINCHDB_DIR
+
+    @classmethod
+    def open(cls, project_dir: str | os.PathLike[str] | None = None) -> Catalog:
+        root = find_project(project_dir)
+        return cls(root, JournalStore(root / CINCHDB_DIR / METADATA_FILE))
+
+    def close(self) -> None:
+        self.store.close()
+
+    def ensure_database(self, name: str) -> TenantFiles:
+        """The tenant files of ``name``, creating the database (with its ``main`` branch and
+        ``main`` tenant) if it does not exist. Safe against another process doing the same."""
+        validate_database_name(name)
+        if not self.store.has_database(name):
+            # Another process may be creating it at the same moment.
+            with suppress(DatabaseExistsError):
+                self.store.create_database(name)
+        if not self.store.has_branch(name, MAIN):
+            # Another process may be creating it at the same moment.
+            with suppress(BranchExistsError):
+                self.store.create_branch(name, MAIN, head=None)
+        files = TenantFiles(self.store, self.meta_dir, name)
+        if not files.exists(MAIN):
+            # Another process may be creating it at the same moment.
+            with suppress(TenantExistsError):
+                files.create(MAIN)
+        return files
+
+    def create_database(self, name: str) -> None:
+        validate_database_name(name)
+        if self.store.has_database(name):
+            raise DatabaseExistsError(name)
+        self.ensure_database(name)
+
+    def delete_database(self, name: str) -> None:
+        """Files first, then rows: a crash in between leaves an empty database, never rows
+        pointing at files that are gone or files that a new database of that name would
+        inherit."""
+        validate_database_name(name)
+        if not self.store.has_database(name):
+            raise DatabaseNotFoundError(name)
+        for branch in self.store.list_branches(name):
+            shutil.rmtree(branch_directory(self.meta_dir, name, branch.name), ignore_errors=True)
+        with self.store.connection:
+            self.store.connection.execute("DELETE FROM cinch_tenants WHERE database = ?", (name,))
+        self.store.note_commit()
+        self.store.delete_database(name)
+
+    def create_branch(
+        self, files: TenantFiles, name: str, source: str, *, with_data: bool = False
+    ) -> Branch:
+        """A branch at ``source``'s head: one row. ``with_data`` also copies the source's
+        materialized tenant files (the new branch's tenants start with its rows)."""
+        validate_branch_name(name)
+        database = files.database
+        if not self.store.has_branch(database, source):
+            raise BranchNotFoundError(database, source)
+        head = self.store.branch_head(database, source)
+        # Files of an earlier branch of this name that a crash left behind must not leak in.
+        shutil.rmtree(files.branch_dir(name), ignore_errors=True)
+        self.store.create_branch(database, name, head=head)
+        if with_data:
+            try:
+                files.copy_branch(source, name)
+            except BaseException:
+                self.store.delete_branch(database, name)
+                files.remove_branch(name)
+                raise
+        return self.branch(database, name)
+
+    def branch(self, database: str, name: str) -> Branch:
+        for branch in self.list_branches(database):
+            if branch.name == name:
+                return branch
+        raise BranchNotFoundError(database, name)
+
+    def list_branches(self, database: str) -> list[Branch]:
+        return [
+            Branch(name=record.name, head=record.head, created_at=record.created_at)
+            for record in self.store.list_branches(database)
+        ]
+
+    def delete_branch(self, files: TenantFiles, name: str) -> None:
+        """The row first: once it is gone nothing opens the files, which go next."""
+        if name == MAIN:
+            raise ValueError("The main branch cannot be deleted")
+        self.store.delete_branch(files.database, name)
+        files.remove_branch(name)

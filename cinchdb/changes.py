@@ -1,0 +1,118 @@
+"""Committing a schema change: check it, preflight it, append it, propagate it.
+
+One change is a list of operations made by one SDK call. It goes through four steps:
+
+1. fold it onto the branch head's schema (a pure check: names, dependencies, types);
+2. preflight it on every materialized tenant when it can fail on existing rows (a rolled-back
+   transaction per tenant); any failure rejects it, naming the tenants;
+3. append it to the journal with a compare-and-swap on the branch head; if another process
+   moved the head meanwhile, start again from step 1 against the new head (the change is
+   re-checked, so it lands only if it still applies);
+4. propagate it to the branch template and every materialized tenant, one transaction each.
+
+A crash after step 3 leaves tenants behind the journal; they catch up when next opened.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+from collections.abc import Callable, Sequence
+
+from cinchdb.tenants import CatchUp, TenantFiles
+from journal import ConcurrentChangeError, Schema, apply_all
+from journal.events import (
+    ColumnAdded,
+    ColumnAltered,
+    ColumnDropped,
+    Event,
+    IndexCreated,
+    Operation,
+    TableDropped,
+)
+
+#: Attempts at step 3 before a ConcurrentChangeError reaches the caller.
+MAX_ATTEMPTS = 5
+AUTHOR_ENV = "CINCHDB_AUTHOR"
+
+Progress = Callable[[int, int], None]
+
+
+def default_author() -> str:
+    """Who the journal says made a change: ``$CINCHDB_AUTHOR``, else the OS user."""
+    explicit = os.environ.get(AUTHOR_ENV)
+    if explicit:
+        return explicit
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry (some containers)
+        return "unknown"
+
+
+def can_fail_on_data(operation: Operation) -> bool:
+    """Whether existing rows can make ``operation`` fail, so tenants need a preflight."""
+    if isinstance(operation, IndexCreated):
+        return operation.index.unique
+    if isinstance(operation, ColumnAdded):
+        column = operation.column
+        return bool(
+            column.not_null
+            or column.generated
+            or operation.unique
+            or operation.references
+            or operation.check
+        )
+    # Alterations and drops may rebuild the table or run an implicit DELETE that a
+    # foreign key or CHECK refuses.
+    return isinstance(operation, ColumnAltered | ColumnDropped | TableDropped)
+
+
+class SchemaChanges:
+    """Commits changes to the branches of one database (see the module docstring)."""
+
+    def __init__(self, files: TenantFiles, author: str | None = None) -> None:
+        self.files = files
+        self.store = files.store
+        self.database = files.database
+        self.author = author or default_author()
+
+    def schema(self, branch: str) -> Schema:
+        return self.files.fold.schema_at(self.store.branch_head(self.database, branch))
+
+    def commit(
+        self,
+        branch: str,
+        operations: Sequence[Operation],
+        *,
+        message: str = "",
+        progress: Progress | None = None,
+    ) -> tuple[list[Event], Schema, list[CatchUp]]:
+        """Steps 1-4; returns the events appended, the schema after and what propagation did.
+
+        Raises:
+            SchemaError (and its subclasses): the change does not apply to the schema.
+            PreflightError: it would fail on some tenants' rows; nothing was written.
+            ConcurrentChangeError: the head kept moving under it for every attempt.
+        """
+        for attempt in range(MAX_ATTEMPTS):
+            head = self.store.branch_head(self.database, branch)
+            after = apply_all(self.files.fold.schema_at(head), operations)
+            if any(can_fail_on_data(operation) for operation in operations):
+                self.files.preflight(branch, operations)
+            try:
+                events = self.store.append(
+                    self.database,
+                    branch,
+                    operations,
+                    expected_head=head,
+                    author=self.author,
+                    message=message,
+                )
+            except ConcurrentChangeError:
+                if attempt == MAX_ATTEMPTS - 1:
+                    raise
+                continue
+            if events:
+                self.files.fold.remember(events[-1].id, after)
+            return events, after, self.files.propagate(branch, progress)
+        raise AssertionError("unreachable")  # pragma: no cover

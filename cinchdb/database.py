@@ -1,0 +1,433 @@
+"""The ``CinchDB`` handle: one database, branch and tenant of a project.
+
+A thin facade. Schema calls become journal events through :class:`cinchdb.changes.SchemaChanges`;
+data calls go to the tenant's open connection through :class:`cinchdb.tenants.TenantFiles`,
+which keeps it caught up with the journal at the cost of one pragma per call.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from cinchdb import _schema_build as build
+from cinchdb.catalog import Catalog
+from cinchdb.changes import Progress, SchemaChanges
+from cinchdb.data import Params
+from cinchdb.errors import EncryptionUnavailableError
+from cinchdb.models import Branch, Column, Index, Table, Tenant, View
+from cinchdb.project import MAIN
+from cinchdb.tenants import TenantFiles, TenantNotFoundError, validate_tenant_name
+from journal.errors import BranchNotFoundError, ObjectNotFoundError, SchemaError
+from journal.events import (
+    ColumnDropped,
+    ColumnRenamed,
+    IndexDropped,
+    Operation,
+    TableDropped,
+    TableRenamed,
+    ViewDropped,
+)
+from journal.names import quote, validate_branch_name, validate_identifier
+from journal.schema import Schema
+
+__all__ = ["CinchDB"]
+
+
+class CinchDB:
+    """A connection to one tenant of one branch of a CinchDB database.
+
+    Args:
+        database: the database's name; created (with its ``main`` branch and ``main`` tenant)
+            if the project does not have it yet.
+        branch: the branch schema calls change and data calls read.
+        tenant: whose data the data calls touch.
+        project_dir: the project root; default ``$CINCHDB_PROJECT_DIR``, else the nearest
+            directory holding ``.cinchdb/`` from the current one upwards.
+        encryption_key: for encrypted tenants (not available in this release).
+
+    Raises:
+        ProjectNotFoundError: no project was found (run ``cinch init``).
+        BranchNotFoundError, TenantNotFoundError, InvalidNameError.
+    """
+
+    #: Called as ``progress(done, total)`` while a change reaches a branch's tenants.
+    progress: Progress | None = None
+
+    def __init__(
+        self,
+        database: str = MAIN,
+        branch: str = MAIN,
+        tenant: str = MAIN,
+        project_dir: str | os.PathLike[str] | None = None,
+        encryption_key: str | None = None,
+    ) -> None:
+        if encryption_key is not None:
+            raise EncryptionUnavailableError()
+        validate_branch_name(branch)
+        validate_tenant_name(tenant)
+        self._catalog = Catalog.open(project_dir)
+        try:
+            self._files: TenantFiles = self._catalog.ensure_database(database)
+            if not self._catalog.store.has_branch(database, branch):
+                raise BranchNotFoundError(database, branch)
+            if not self._files.exists(tenant):
+                raise TenantNotFoundError(database, tenant)
+        except BaseException:
+            self._catalog.close()
+            raise
+        self._changes = SchemaChanges(self._files)
+        self.database = database
+        self.branch = branch
+        self.tenant = tenant
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    @property
+    def project_dir(self) -> Path:
+        return self._catalog.root
+
+    @property
+    def current_database(self) -> str:
+        return self.database
+
+    @property
+    def current_branch(self) -> str:
+        return self.branch
+
+    @property
+    def current_tenant(self) -> str:
+        return self.tenant
+
+    def close(self) -> None:
+        """Close every open file; the handle cannot be used afterwards."""
+        self._files.close()
+        self._catalog.close()
+
+    def __enter__(self) -> CinchDB:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return (
+            f"CinchDB(database={self.database!r}, branch={self.branch!r},"
+            f" tenant={self.tenant!r}, project_dir={str(self.project_dir)!r})"
+        )
+
+    # -- schema: reading ---------------------------------------------------------------------
+    def schema(self) -> Schema:
+        """The branch's schema at its head (the journal's own value, immutable)."""
+        return self._changes.schema(self.branch)
+
+    def get_table(self, name: str) -> Table:
+        """A table's columns (automatic ones included), indexes and this tenant's row count.
+
+        Raises:
+            TableNotFoundError: "Table 'users' does not exist".
+        """
+        validate_identifier("table", name)
+        schema = self.schema()
+        table = schema.table(name)
+        if table is None:
+            raise ObjectNotFoundError("table", name)
+        rows = self._files.reader(self.branch, self.tenant).query(
+            f"SELECT COUNT(*) AS n FROM {quote(table.name)}"
+        )
+        return build.table_model(schema, table, row_count=rows[0]["n"])
+
+    def list_tables(self) -> list[Table]:
+        """Every table of the branch, by name (row counts left out: see :meth:`get_table`)."""
+        schema = self.schema()
+        return [build.table_model(schema, table) for table in sorted_by_name(schema.tables)]
+
+    def list_indexes(self, table: str | None = None) -> list[dict[str, Any]]:
+        """Indexes as dicts with ``name, table, columns, unique, where``, optionally of one
+        table."""
+        schema = self.schema()
+        if table is not None and schema.table(table) is None:
+            raise ObjectNotFoundError("table", table)
+        indexes = schema.indexes_on(table) if table is not None else schema.indexes
+        return [build.index_dict(index) for index in sorted_by_name(indexes)]
+
+    def list_views(self) -> list[View]:
+        return [build.view_model(view) for view in sorted_by_name(self.schema().views)]
+
+    # -- schema: changing --------------------------------------------------------------------
+    def _commit(self, operations: Sequence[Operation], message: str = "") -> Schema:
+        _, schema, _ = self._changes.commit(
+            self.branch, operations, message=message, progress=self.progress
+        )
+        return schema
+
+    def create_table(
+        self, name: str, columns: Sequence[Column], indexes: Sequence[Index] | None = None
+    ) -> Table:
+        """Create a table with ``columns`` plus the automatic ``id``, ``created_at`` and
+        ``updated_at``, and any ``indexes``; every tenant of the branch gets it."""
+        schema = self._commit(build.table_created(name, columns, indexes))
+        return build.table_model(schema, schema.require_table(name), row_count=0)
+
+    def drop_table(self, name: str) -> None:
+        self._commit([TableDropped(table=name)])
+
+    def rename_table(self, old_name: str, new_name: str) -> None:
+        self._commit([TableRenamed(table=old_name, new_name=new_name)])
+
+    def add_column(self, table: str, column: Column) -> None:
+        self._commit([build.column_added(table, column)])
+
+    def drop_column(self, table: str, column: str) -> None:
+        _refuse_automatic(table, column, "dropped")
+        self._commit([ColumnDropped(table=table, column=column)])
+
+    def rename_column(self, table: str, old_name: str, new_name: str) -> None:
+        _refuse_automatic(table, old_name, "renamed")
+        self._commit([ColumnRenamed(table=table, column=old_name, new_name=new_name)])
+
+    def alter_column(
+        self,
+        table: str,
+        column: str,
+        *,
+        nullable: bool | None = None,
+        default: Any = build.UNSET,
+        type: str | None = None,
+    ) -> None:
+        """Change a column's nullability, default (``None`` drops it) or type; existing rows
+        are checked on every tenant first."""
+        self._commit(
+            [build.column_altered(table, column, nullable=nullable, default=default, type=type)]
+        )
+
+    def create_index(
+        self,
+        name: str,
+        table: str,
+        columns: Sequence[str],
+        unique: bool = False,
+        where: str | None = None,
+    ) -> Index:
+        operation = build.index_created(name, table, columns, unique=unique, where=where)
+        self._commit([operation])
+        index = operation.index
+        return Index(
+            name=index.name, columns=list(index.column_names()), unique=index.unique, where=where
+        )
+
+    def drop_index(self, name: str) -> None:
+        self._commit([IndexDropped(index=name)])
+
+    def create_view(self, name: str, sql: str) -> View:
+        """Create a view from its query (``SELECT ...``)."""
+        schema = self._commit([build.view_operation(name, sql, replace=False)])
+        return build.view_model(_require_view(schema, name))
+
+    def update_view(self, name: str, sql: str) -> View:
+        schema = self._commit([build.view_operation(name, sql, replace=True)])
+        return build.view_model(_require_view(schema, name))
+
+    def drop_view(self, name: str) -> None:
+        self._commit([ViewDropped(view=name)])
+
+    # -- data --------------------------------------------------------------------------------
+    def insert(self, table: str, *rows: Mapping[str, Any]) -> Any:
+        """Insert rows; return the stored row (one given) or the list of them.
+
+        ``insert(t, row)`` -> dict; ``insert(t, row1, row2, ...)`` or ``insert(t, [rows])``
+        -> list of dicts. Several rows go in one transaction.
+        """
+        if len(rows) == 1 and isinstance(rows[0], list | tuple):
+            return self._files.data(self.branch, self.tenant).insert(table, rows[0])
+        if not rows:
+            raise ValueError("insert() needs at least one row")
+        stored = self._files.data(self.branch, self.tenant).insert(table, rows)
+        return stored[0] if len(rows) == 1 else stored
+
+    def update(
+        self,
+        table: str,
+        record_or_id: Any,
+        data: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Update one record; return the whole row after the change.
+
+        ``update(t, id, data)``, ``update(t, row, data)`` where ``row`` holds ``id``, or
+        ``update(t, row)`` to write back a row's own values.
+
+        Raises:
+            RecordNotFoundError: "Record with ID '999' not found".
+        """
+        if isinstance(record_or_id, Mapping):
+            if "id" not in record_or_id:
+                raise ValueError("update() got a record without an 'id'")
+            record_id = record_or_id["id"]
+            if data is None:
+                data = {
+                    key: value
+                    for key, value in record_or_id.items()
+                    if key not in build.AUTOMATIC_COLUMNS
+                }
+        else:
+            record_id = record_or_id
+        if data is None:
+            raise ValueError("update() needs the data to change")
+        return self._files.data(self.branch, self.tenant).update(table, record_id, data)
+
+    def update_where(
+        self, table: str, data: Mapping[str, Any], operator: str = "AND", **filters: Any
+    ) -> int:
+        """Update every record matching ``filters`` (``col=v``, ``col__gt=v``...); return the
+        count."""
+        return self._files.data(self.branch, self.tenant).update_where(
+            table, data, operator, **filters
+        )
+
+    def delete(self, table: str, *ids: Any) -> int:
+        """Delete records by id; return how many existed."""
+        return self._files.data(self.branch, self.tenant).delete(table, ids)
+
+    def delete_where(self, table: str, operator: str = "AND", **filters: Any) -> int:
+        return self._files.data(self.branch, self.tenant).delete_where(table, operator, **filters)
+
+    def query(self, sql: str, params: Params | None = None) -> list[dict[str, Any]]:
+        """Run a read (SELECT, WITH ... SELECT, EXPLAIN); rows as dicts.
+
+        Writes are refused with a message naming the method to use instead.
+        """
+        return self._files.reader(self.branch, self.tenant).query(sql, params)
+
+    # -- branches ----------------------------------------------------------------------------
+    def create_branch(
+        self, name: str, source_branch: str | None = None, with_data: bool = False
+    ) -> Branch:
+        """Fork ``source_branch`` (default: this handle's) at its head. Only rows are written
+        unless ``with_data``, which copies every materialized tenant's file."""
+        return self._catalog.create_branch(
+            self._files, name, source_branch or self.branch, with_data=with_data
+        )
+
+    def list_branches(self) -> list[Branch]:
+        return self._catalog.list_branches(self.database)
+
+    def delete_branch(self, name: str) -> None:
+        """Delete a branch and its tenant files (never ``main``, nor this handle's)."""
+        if name == self.branch:
+            raise ValueError(f"Cannot delete branch '{name}': this handle is on it; switch first")
+        self._catalog.delete_branch(self._files, name)
+
+    def switch_branch(self, name: str) -> Branch:
+        """Point this handle at another branch of the database."""
+        for branch in self.list_branches():
+            if branch.name == name:
+                self.branch = name
+                return branch
+        raise BranchNotFoundError(self.database, name)
+
+    # -- tenants -----------------------------------------------------------------------------
+    def create_tenant(
+        self,
+        name: str,
+        lazy: bool = True,
+        encrypt: bool = False,
+        encryption_key: str | None = None,
+    ) -> Tenant:
+        """Register a tenant. Lazy (default): no file until its first write; otherwise its
+        file on this handle's branch is made now."""
+        if encrypt or encryption_key is not None:
+            raise EncryptionUnavailableError()
+        record = self._files.create(name)
+        if not lazy:
+            self._files.connection(self.branch, name)
+        return Tenant(name=record.name, database=self.database, created_at=record.created_at)
+
+    def list_tenants(self) -> list[Tenant]:
+        return [
+            Tenant(
+                name=r.name, database=self.database, encrypted=r.encrypted, created_at=r.created_at
+            )
+            for r in self._files.records()
+        ]
+
+    def delete_tenant(self, name: str) -> None:
+        """Delete a tenant and its data in every branch (never ``main``)."""
+        if name == MAIN:
+            raise ValueError("The main tenant cannot be deleted")
+        self._files.delete(name)
+
+    def copy_tenant(self, source: str, target: str) -> Tenant:
+        """A new tenant ``target`` with a copy of ``source``'s data in every branch."""
+        record = self._files.copy(source, target)
+        return Tenant(name=record.name, database=self.database, created_at=record.created_at)
+
+    def rename_tenant(self, old_name: str, new_name: str) -> Tenant:
+        if old_name == MAIN:
+            raise ValueError("The main tenant cannot be renamed")
+        record = self._files.copy(old_name, new_name, remove_source=True)
+        if self.tenant == old_name:
+            self.tenant = new_name
+        return Tenant(name=record.name, database=self.database, created_at=record.created_at)
+
+    def tenant_status(self) -> list[dict[str, Any]]:
+        """Per tenant on this branch: ``name``, ``materialized``, ``cursor`` (last event
+        applied) and ``behind`` (events it has yet to apply; it applies them when opened)."""
+        return [
+            {
+                "name": state.name,
+                "materialized": state.materialized,
+                "cursor": state.cursor,
+                "behind": state.behind,
+            }
+            for state in self._files.status(self.branch)
+        ]
+
+    def sync_tenants(self, progress: Progress | None = None) -> dict[str, Any]:
+        """Bring every materialized tenant of this branch to the head; say what was done."""
+        done = self._files.propagate(self.branch, progress or self.progress)
+        updated = [step for step in done if step.applied]
+        return {
+            "branch": self.branch,
+            "tenants": len(done),
+            "updated": [step.path.stem for step in updated],
+            "events_applied": sum(step.applied for step in updated),
+        }
+
+    # -- databases ---------------------------------------------------------------------------
+    def create_database(self, name: str) -> None:
+        """A new database with a ``main`` branch and ``main`` tenant."""
+        self._catalog.create_database(name)
+
+    def list_databases(self) -> list[str]:
+        return self._catalog.store.list_databases()
+
+    def delete_database(self, name: str) -> None:
+        """Delete a database: its journal, branches, tenants and files (not this handle's)."""
+        if name == self.database:
+            raise ValueError(f"Cannot delete database '{name}': this handle is connected to it")
+        self._catalog.delete_database(name)
+
+
+def sorted_by_name(items: Sequence[Any]) -> list[Any]:
+    return sorted(items, key=lambda item: item.name.lower())
+
+
+def _refuse_automatic(table: str, column: str, action: str) -> None:
+    if column.lower() in build.AUTOMATIC_COLUMNS:
+        raise SchemaError(
+            f"Column '{column}' of table '{table}' is automatic; it cannot be {action}"
+        )
+
+
+def _require_view(schema: Schema, name: str) -> Any:
+    view = schema.view(name)
+    if view is None:  # pragma: no cover - the commit just created it
+        raise ObjectNotFoundError("view", name)
+    return view
