@@ -81,6 +81,11 @@ _DATA_HINTS = {
     "DELETE": "delete() or delete_where()",
 }
 _SCHEMA_WORDS = ("CREATE", "DROP", "ALTER")
+_SCHEMA_HINTS = {
+    "CREATE": "create_table(), create_index() or create_view()",
+    "DROP": "drop_table(), drop_column(), drop_index() or drop_view()",
+    "ALTER": "add_column(), rename_column(), alter_column() or rename_table()",
+}
 _ACTION_WORDS = {
     sqlite3.SQLITE_INSERT: "INSERT",
     sqlite3.SQLITE_UPDATE: "UPDATE",
@@ -105,8 +110,12 @@ def refusal(sql: str, word: str) -> ReadOnlyQueryError:
     if hint is not None:
         return ReadOnlyQueryError(sql, word, f"use {hint} to change data")
     if word.startswith(_SCHEMA_WORDS) or word == "a schema change":
+        methods = next(
+            (hint for head, hint in _SCHEMA_HINTS.items() if word.startswith(head)),
+            "the schema methods (create_table(), add_column(), ...)",
+        )
         return ReadOnlyQueryError(
-            sql, word, "use the schema methods (create_table(), add_column(), ...) or migrate()"
+            sql, word, f"use {methods}; schema changes go through the journal"
         )
     return ReadOnlyQueryError(sql, word, "it is not allowed through query()")
 
