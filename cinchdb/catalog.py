@@ -95,6 +95,8 @@ class Catalog:
         database = files.database
         if not self.store.has_branch(database, source):
             raise BranchNotFoundError(database, source)
+        if self.store.has_branch(database, name):
+            raise BranchExistsError(database, name)
         head = self.store.branch_head(database, source)
         # Files of an earlier branch of this name that a crash left behind must not leak in.
         shutil.rmtree(files.branch_dir(name), ignore_errors=True)

@@ -145,9 +145,10 @@ class CinchDB:
         return build.table_model(schema, table, row_count=rows[0]["n"])
 
     def list_tables(self) -> list[Table]:
-        """Every table of the branch, by name (row counts left out: see :meth:`get_table`)."""
+        """Every table of the branch in the order they were created (row counts left out: see
+        :meth:`get_table`)."""
         schema = self.schema()
-        return [build.table_model(schema, table) for table in sorted_by_name(schema.tables)]
+        return [build.table_model(schema, table) for table in schema.tables]
 
     def list_indexes(self, table: str | None = None) -> list[dict[str, Any]]:
         """Indexes as dicts with ``name, table, columns, unique, where``, optionally of one
@@ -159,7 +160,7 @@ class CinchDB:
         return [build.index_dict(index) for index in sorted_by_name(indexes)]
 
     def list_views(self) -> list[View]:
-        return [build.view_model(view) for view in sorted_by_name(self.schema().views)]
+        return [build.view_model(view) for view in self.schema().views]
 
     # -- schema: changing --------------------------------------------------------------------
     def _commit(self, operations: Sequence[Operation], message: str = "") -> Schema:
@@ -316,11 +317,12 @@ class CinchDB:
         )
 
     def list_branches(self) -> list[Branch]:
-        return self._catalog.list_branches(self.database)
+        """``main`` first, then the others by name."""
+        return main_first(self._catalog.list_branches(self.database))
 
     def delete_branch(self, name: str) -> None:
         """Delete a branch and its tenant files (never ``main``, nor this handle's)."""
-        if name == self.branch:
+        if name == self.branch and name != MAIN:
             raise ValueError(f"Cannot delete branch '{name}': this handle is on it; switch first")
         self._catalog.delete_branch(self._files, name)
 
@@ -350,12 +352,18 @@ class CinchDB:
         return Tenant(name=record.name, database=self.database, created_at=record.created_at)
 
     def list_tenants(self) -> list[Tenant]:
-        return [
-            Tenant(
-                name=r.name, database=self.database, encrypted=r.encrypted, created_at=r.created_at
-            )
-            for r in self._files.records()
-        ]
+        """``main`` first, then the others by name."""
+        return main_first(
+            [
+                Tenant(
+                    name=r.name,
+                    database=self.database,
+                    encrypted=r.encrypted,
+                    created_at=r.created_at,
+                )
+                for r in self._files.records()
+            ]
+        )
 
     def delete_tenant(self, name: str) -> None:
         """Delete a tenant and its data in every branch (never ``main``)."""
@@ -417,6 +425,10 @@ class CinchDB:
 
 def sorted_by_name(items: Sequence[Any]) -> list[Any]:
     return sorted(items, key=lambda item: item.name.lower())
+
+
+def main_first(items: list[Any]) -> list[Any]:
+    return sorted(items, key=lambda item: (item.name != MAIN, item.name))
 
 
 def _refuse_automatic(table: str, column: str, action: str) -> None:
