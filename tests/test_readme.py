@@ -22,3 +22,6 @@ def test_readme_python_examples_run(capsys):
     out = capsys.readouterr().out
     assert 'WHERE "years" >= 18' in out
     assert "changed while this change was being made" in out
+    assert "[{'title': 'Hello World', 'content': 'Updated content'}]" in out
+    assert "[{'n': 0}]" in out and "['posts']" in out
+    assert "refused DELETE: use delete() or delete_where()" in out
