@@ -27,6 +27,7 @@ import shutil
 import sqlite3
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import suppress
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -72,7 +73,7 @@ MAX_TENANT_NAME_LENGTH = 64
 _TENANT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
 # Cache key of a branch's template; no tenant name can start with '_'.
 _TEMPLATE = "__template"
-_FILE_SUFFIXES = ("", "-wal", "-shm", "-journal")
+_SIDE_FILES = ("-wal", "-shm", "-journal")
 
 REGISTRY_TABLES = (
     """
@@ -223,6 +224,10 @@ class TenantFiles:
         self._max_open = max_open
         self._open: OrderedDict[tuple[str, str], _OpenFile] = OrderedDict()
         self._known: dict[str, tuple[int, int]] = {}  # tenant -> version its row was seen at
+        # Paths are pure functions of the names but cost ~40 us to build with pathlib; a
+        # change touches every tenant's path, so they are kept (about 200 bytes each).
+        self._paths: dict[tuple[str, str], Path] = {}
+        self._branch_names: tuple[tuple[int, int], list[str]] | None = None
         with store.connection:
             for statement in REGISTRY_TABLES:
                 store.connection.execute(statement)
@@ -261,7 +266,10 @@ class TenantFiles:
         return row is not None
 
     def names(self) -> list[str]:
-        return [record.name for record in self.records()]
+        rows = self.store.connection.execute(
+            "SELECT name FROM cinch_tenants WHERE database = ? ORDER BY name", (self.database,)
+        )
+        return [name for (name,) in rows]
 
     def records(self) -> list[TenantRecord]:
         rows = self.store.connection.execute(
@@ -336,17 +344,36 @@ class TenantFiles:
         return branch_directory(self.meta_dir, self.database, branch)
 
     def path(self, branch: str, tenant: str) -> Path:
-        return tenant_path(self.branch_dir(branch), tenant)
+        key = (branch, tenant)
+        path = self._paths.get(key)
+        if path is None:
+            path = self._paths[key] = tenant_path(self.branch_dir(branch), tenant)
+        return path
 
     def is_materialized(self, branch: str, tenant: str) -> bool:
-        return self.path(branch, tenant).exists()
+        return os.path.exists(self.path(branch, tenant))
 
     def materialized(self, branch: str) -> Iterator[tuple[str, Path]]:
-        """(tenant, file) for every tenant of the branch that has a file."""
-        for name in self.names():
-            path = self.path(branch, name)
-            if path.exists():
-                yield name, path
+        """(tenant, file) for every registered tenant of the branch that has a file, by name.
+
+        Lists the branch directory rather than probing every registered tenant: its cost
+        follows the files that exist, not the (mostly lazy) tenants in the registry.
+        """
+        registered = set(self.names())
+        found: list[str] = []
+        try:
+            shards = list(os.scandir(self.branch_dir(branch)))
+        except FileNotFoundError:
+            return
+        for shard in shards:
+            if not shard.is_dir():
+                continue
+            for entry in os.scandir(shard.path):
+                name, dot, suffix = entry.name.rpartition(".")
+                if dot and suffix == "db" and name in registered:
+                    found.append(name)
+        for name in sorted(found):
+            yield name, self.path(branch, name)
 
     def connection(self, branch: str, tenant: str) -> sqlite3.Connection:
         """An open, caught-up connection to a tenant's file, materializing it if needed."""
@@ -437,18 +464,28 @@ class TenantFiles:
             scratch.unlink()
 
     def _remove_files(self, name: str) -> None:
+        """Close and delete a tenant's files in every branch. The WAL and other side files go
+        before the database file: a crash in between must never leave a stale WAL that a new
+        file of the same name would pick up, so no database file means no side files."""
         for branch in self._branches():
             entry = self._open.pop((branch, name), None)
             if entry is not None:
                 entry.conn.close()
-            path = self.path(branch, name)
-            for suffix in _FILE_SUFFIXES:
-                path.with_name(path.name + suffix).unlink(missing_ok=True)
+            path = os.fspath(self.path(branch, name))
+            if entry is None and not os.path.exists(path):
+                continue
+            for suffix in _SIDE_FILES:
+                with suppress(FileNotFoundError):
+                    os.unlink(path + suffix)
+            with suppress(FileNotFoundError):
+                os.unlink(path)
 
     def remove_branch(self, branch: str) -> None:
         """Close and delete every file of a branch (after the branch left the journal)."""
         for key in [key for key in self._open if key[0] == branch]:
             self._open.pop(key).conn.close()
+        for key in [key for key in self._paths if key[0] == branch]:
+            del self._paths[key]
         shutil.rmtree(self.branch_dir(branch), ignore_errors=True)
 
     def copy_branch(self, source: str, target: str) -> int:
@@ -460,7 +497,11 @@ class TenantFiles:
         return copied
 
     def _branches(self) -> list[str]:
-        return [record.name for record in self.store.list_branches(self.database)]
+        version = self.store.version()
+        if self._branch_names is None or self._branch_names[0] != version:
+            names = [record.name for record in self.store.list_branches(self.database)]
+            self._branch_names = (version, names)
+        return self._branch_names[1]
 
     # -- keeping files at the head -------------------------------------------------------------
     def catch_up(self, branch: str, conn: sqlite3.Connection, path: Path) -> CatchUp:
@@ -479,9 +520,6 @@ class TenantFiles:
         applied = 0
         while True:
             cursor = read_cursor(entry.conn)
-            if cursor == head:
-                entry.schema = self.fold.schema_at(head)
-                return CatchUp(entry.path, applied, head)
             schema = self.fold.schema_at(cursor)
             try:
                 with internal(entry.conn):
@@ -498,15 +536,23 @@ class TenantFiles:
                         applied += 1
             except CursorMovedError:
                 continue
+            entry.schema = schema
+            return CatchUp(entry.path, applied, head)
 
     def _pending(self, head: str | None, cursor: str | None, path: Path) -> list[Event]:
-        chain = self.store.chain(self.database, head)
-        if cursor is None:
-            return chain
-        for index in range(len(chain) - 1, -1, -1):
-            if chain[index].id == cursor:
-                return chain[index + 1 :]
-        raise TenantDivergedError(path, cursor)
+        """The events from ``cursor`` (exclusive) to ``head``, walking first parents back from
+        the head: as long as the distance, not the whole history (events are cached)."""
+        pending: list[Event] = []
+        event_id = head
+        while event_id != cursor:
+            if event_id is None:
+                assert cursor is not None
+                raise TenantDivergedError(path, cursor)
+            event = self.store.get_event(event_id)
+            pending.append(event)
+            event_id = event.parents[0] if event.parents else None
+        pending.reverse()
+        return pending
 
     def preflight(self, branch: str, operations: Sequence[Operation]) -> None:
         """Run ``operations`` on every materialized tenant of ``branch`` and roll back.
