@@ -101,6 +101,7 @@ class Catalog:
         # Files of an earlier branch of this name that a crash left behind must not leak in.
         shutil.rmtree(files.branch_dir(name), ignore_errors=True)
         self.store.create_branch(database, name, head=head)
+        files.forget_branches()
         if with_data:
             try:
                 files.copy_branch(source, name)
@@ -127,4 +128,5 @@ class Catalog:
         if name == MAIN:
             raise ValueError("The main branch cannot be deleted")
         self.store.delete_branch(files.database, name)
+        files.forget_branches()
         files.remove_branch(name)

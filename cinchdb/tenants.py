@@ -28,7 +28,6 @@ import sqlite3
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import suppress
-from datetime import datetime, timezone
 from pathlib import Path
 
 import attrs
@@ -44,6 +43,7 @@ from cinchdb._guard import (
     read_cursor_of_file,
     write_cursor,
 )
+from cinchdb._rows import utc_now
 from cinchdb.data import DataOps
 from cinchdb.errors import CinchError
 from cinchdb.project import branch_directory
@@ -150,11 +150,13 @@ def tenant_path(branch_dir: Path, tenant: str) -> Path:
     """The file of ``tenant`` in a branch directory, sharded by the first byte of its hash."""
     validate_tenant_name(tenant)
     shard = hashlib.sha256(tenant.encode()).hexdigest()[:2]
-    return branch_dir / shard / f"{tenant}.db"
+    # One Path from a joined string: three pathlib joins cost ~30 us, and lazy tenants are
+    # created in bulk.
+    return Path(os.path.join(branch_dir, shard, tenant + ".db"))
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return utc_now()
 
 
 @attrs.frozen
@@ -227,7 +229,8 @@ class TenantFiles:
         # Paths are pure functions of the names but cost ~40 us to build with pathlib; a
         # change touches every tenant's path, so they are kept (about 200 bytes each).
         self._paths: dict[tuple[str, str], Path] = {}
-        self._branch_names: tuple[tuple[int, int], list[str]] | None = None
+        self._branch_names: tuple[int, list[str]] | None = None
+        self._dirs: dict[str, str] = {}
         with store.connection:
             for statement in REGISTRY_TABLES:
                 store.connection.execute(statement)
@@ -236,21 +239,28 @@ class TenantFiles:
     def create(self, name: str, *, encrypted: bool = False) -> TenantRecord:
         """Register a tenant: one row, no file (it is materialized on first write)."""
         validate_tenant_name(name)
-        if self.exists(name):
-            raise TenantExistsError(self.database, name)
-        # Files left by an interrupted delete, copy or rename of this name must not come back
-        # to life as the new tenant's data.
-        self._remove_files(name)
         record = TenantRecord(name, encrypted, _now())
+        branches = self._branches()  # read before the transaction: the store reads in its own
+        conn = self.store.connection
+        conn.execute("BEGIN IMMEDIATE")
         try:
-            with self.store.connection:
-                self.store.connection.execute(
+            try:
+                conn.execute(
                     "INSERT INTO cinch_tenants (database, name, encrypted, created_at)"
                     " VALUES (?, ?, ?, ?)",
                     (self.database, name, int(encrypted), record.created_at),
                 )
-        except sqlite3.IntegrityError as e:
-            raise TenantExistsError(self.database, name) from e
+            except sqlite3.IntegrityError as e:
+                raise TenantExistsError(self.database, name) from e
+            # The row is ours (the insert holds the write lock), so any file under this name
+            # is a leftover of an interrupted delete, copy or rename and must not come back
+            # to life as the new tenant's data.
+            self._remove_files(name, branches)
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
         self.store.note_commit()
         return record
 
@@ -343,11 +353,20 @@ class TenantFiles:
     def branch_dir(self, branch: str) -> Path:
         return branch_directory(self.meta_dir, self.database, branch)
 
+    def _file_name(self, branch: str, tenant: str) -> str:
+        """``path()`` as a string, without pathlib (the stray-file check of every create)."""
+        directory = self._dirs.get(branch)
+        if directory is None:
+            directory = self._dirs[branch] = os.fspath(self.branch_dir(branch))
+        validate_tenant_name(tenant)
+        shard = hashlib.sha256(tenant.encode()).hexdigest()[:2]
+        return os.path.join(directory, shard, tenant + ".db")
+
     def path(self, branch: str, tenant: str) -> Path:
         key = (branch, tenant)
         path = self._paths.get(key)
         if path is None:
-            path = self._paths[key] = tenant_path(self.branch_dir(branch), tenant)
+            path = self._paths[key] = Path(self._file_name(branch, tenant))
         return path
 
     def is_materialized(self, branch: str, tenant: str) -> bool:
@@ -463,15 +482,15 @@ class TenantFiles:
         finally:
             scratch.unlink()
 
-    def _remove_files(self, name: str) -> None:
+    def _remove_files(self, name: str, branches: list[str] | None = None) -> None:
         """Close and delete a tenant's files in every branch. The WAL and other side files go
         before the database file: a crash in between must never leave a stale WAL that a new
         file of the same name would pick up, so no database file means no side files."""
-        for branch in self._branches():
+        for branch in self._branches() if branches is None else branches:
             entry = self._open.pop((branch, name), None)
             if entry is not None:
                 entry.conn.close()
-            path = os.fspath(self.path(branch, name))
+            path = self._file_name(branch, name)
             if entry is None and not os.path.exists(path):
                 continue
             for suffix in _SIDE_FILES:
@@ -486,6 +505,7 @@ class TenantFiles:
             self._open.pop(key).conn.close()
         for key in [key for key in self._paths if key[0] == branch]:
             del self._paths[key]
+        self._dirs.pop(branch, None)
         shutil.rmtree(self.branch_dir(branch), ignore_errors=True)
 
     def copy_branch(self, source: str, target: str) -> int:
@@ -497,11 +517,18 @@ class TenantFiles:
         return copied
 
     def _branches(self) -> list[str]:
-        version = self.store.version()
-        if self._branch_names is None or self._branch_names[0] != version:
+        """The database's branch names, re-read when another connection committed to the
+        journal (``data_version``) or this process changed branches (:meth:`forget_branches`).
+        """
+        data_version = self.store.version()[0]
+        if self._branch_names is None or self._branch_names[0] != data_version:
             names = [record.name for record in self.store.list_branches(self.database)]
-            self._branch_names = (version, names)
+            self._branch_names = (data_version, names)
         return self._branch_names[1]
+
+    def forget_branches(self) -> None:
+        """Called after this process created or deleted a branch."""
+        self._branch_names = None
 
     # -- keeping files at the head -------------------------------------------------------------
     def catch_up(self, branch: str, conn: sqlite3.Connection, path: Path) -> CatchUp:
