@@ -155,6 +155,34 @@ def tenant_path(branch_dir: Path, tenant: str) -> Path:
     return Path(os.path.join(branch_dir, shard, tenant + ".db"))
 
 
+def _checkpoint(conn: sqlite3.Connection) -> None:
+    """Move a template's WAL into its main file and empty the WAL, so that materializing a
+    tenant can copy the file's bytes (see :func:`_copy_quiet_file`). Best effort: a reader
+    in another process can make it a partial checkpoint, and copies then use backup()."""
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+
+
+def _copy_quiet_file(source: sqlite3.Connection, source_path: Path, target: Path) -> bool:
+    """Copy a WAL-mode file byte for byte if its WAL is empty; False if it is not.
+
+    A read transaction on a snapshot with an empty WAL reads the main file only, and SQLite
+    lets no checkpoint write the main file while such a reader holds its lock (the
+    checkpointer needs WAL_READ_LOCK(0) exclusively), so the bytes cannot change under the
+    copy; writers meanwhile only append to the WAL. The copy is ~0.1 ms against ~2 ms for
+    the page-by-page backup API.
+    """
+    source.execute("BEGIN")
+    try:
+        source.execute(f'SELECT 1 FROM "{STATE_TABLE}" LIMIT 1').fetchall()
+        wal = os.fspath(source_path) + "-wal"
+        if os.path.exists(wal) and os.path.getsize(wal) > 0:
+            return False
+        shutil.copyfile(source_path, target)
+        return True
+    finally:
+        source.execute("COMMIT")
+
+
 def _now() -> str:
     return utc_now()
 
@@ -436,7 +464,8 @@ class TenantFiles:
         version = self.store.version()
         entry = self._entry(branch, name)
         if entry.checked != version:
-            self._catch_up(branch, entry)
+            if self._catch_up(branch, entry).applied and name == _TEMPLATE:
+                _checkpoint(entry.conn)
             entry.checked = version
         return entry
 
@@ -462,16 +491,25 @@ class TenantFiles:
     def _materialize(self, branch: str, path: Path) -> None:
         """Copy the template into place: the file appears whole or not at all, and a file
         another process materialized first is kept (it may already hold rows)."""
-        self._copy_file(self.template(branch), path, exist_ok=True)
+        template = self._fresh(branch, _TEMPLATE)
+        self._copy_file(template.conn, path, exist_ok=True, source_path=template.path)
 
-    def _copy_file(self, source: sqlite3.Connection, path: Path, *, exist_ok: bool = False) -> None:
+    def _copy_file(
+        self,
+        source: sqlite3.Connection,
+        path: Path,
+        *,
+        exist_ok: bool = False,
+        source_path: Path | None = None,
+    ) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         scratch = path.with_name(f"{path.name}.tmp-{os.getpid()}")
-        target = sqlite3.connect(scratch)
-        try:
-            source.backup(target)
-        finally:
-            target.close()
+        if source_path is None or not _copy_quiet_file(source, source_path, scratch):
+            target = sqlite3.connect(scratch)
+            try:
+                source.backup(target)
+            finally:
+                target.close()
         try:
             # link() refuses to replace an existing file, unlike rename(): the atomic
             # "create if absent" that keeps two processes from clobbering each other.
@@ -605,7 +643,8 @@ class TenantFiles:
         """Bring the template and every materialized tenant of ``branch`` to its head."""
         version = self.store.version()
         template = self._entry(branch, _TEMPLATE)
-        self._catch_up(branch, template)
+        if self._catch_up(branch, template).applied:
+            _checkpoint(template.conn)
         template.checked = version
         files = list(self.materialized(branch))
         done: list[CatchUp] = []
