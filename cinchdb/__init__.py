@@ -19,7 +19,7 @@ from pathlib import Path
 
 from cinchdb.catalog import Catalog
 from cinchdb.database import CinchDB
-from cinchdb.errors import CinchError
+from cinchdb.errors import CinchError, ConflictError, MergeConflictError
 from cinchdb.project import MAIN, init_project
 
 try:
@@ -27,7 +27,15 @@ try:
 except PackageNotFoundError:  # running from a source tree that was not installed
     __version__ = "0.0.0"
 
-__all__ = ["CinchDB", "CinchError", "__version__", "connect", "init"]
+__all__ = [
+    "CinchDB",
+    "CinchError",
+    "ConflictError",
+    "MergeConflictError",
+    "__version__",
+    "connect",
+    "init",
+]
 
 
 def connect(

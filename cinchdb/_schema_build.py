@@ -11,6 +11,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from cinchdb._unset import UNSET
 from cinchdb.models import SQL, Column, ForeignKey, Index, Table, View, affinity_type
 from journal import definitions as jd
 from journal.errors import SchemaError
@@ -33,23 +34,6 @@ AUTOMATIC_COLUMNS = ("id", "created_at", "updated_at")
 _ID = jd.Column(name="id", type="TEXT", not_null=True)
 _CREATED = jd.Column(name="created_at", type="TEXT")
 _UPDATED = jd.Column(name="updated_at", type="TEXT")
-
-
-class Unset:
-    """Marker for "not given" where ``None`` is a meaningful value (a NULL default)."""
-
-    _instance: Unset | None = None
-
-    def __new__(cls) -> Unset:
-        if cls._instance is None:
-            cls._instance = super().__new__(cls)
-        return cls._instance
-
-    def __repr__(self) -> str:
-        return "UNSET"
-
-
-UNSET = Unset()
 
 
 def _user_column(table: str, column: Column) -> Column:

@@ -19,9 +19,11 @@ import getpass
 import os
 from collections.abc import Callable, Sequence
 
+from cinchdb._unset import UNSET, Unset
 from cinchdb.tenants import CatchUp, TenantFiles
 from journal import ConcurrentChangeError, Schema, apply_all
 from journal.events import (
+    Change,
     ColumnAdded,
     ColumnAltered,
     ColumnDropped,
@@ -29,6 +31,7 @@ from journal.events import (
     IndexCreated,
     Operation,
     TableDropped,
+    operations_of,
 )
 
 #: Attempts at step 3 before a ConcurrentChangeError reaches the caller.
@@ -82,20 +85,32 @@ class SchemaChanges:
     def commit(
         self,
         branch: str,
-        operations: Sequence[Operation],
+        changes: Sequence[Change],
         *,
         message: str = "",
         progress: Progress | None = None,
+        expected_head: str | Unset | None = UNSET,
+        merge_parent: str | None = None,
     ) -> tuple[list[Event], Schema, list[CatchUp]]:
         """Steps 1-4; returns the events appended, the schema after and what propagation did.
+
+        ``changes`` are operations, or one ``BranchesMerged`` / ``EventReverted`` carrying
+        several. With ``expected_head`` (a merge, whose plan was made against that head) a
+        moved head is not retried: ConcurrentChangeError reaches the caller.
 
         Raises:
             SchemaError (and its subclasses): the change does not apply to the schema.
             PreflightError: it would fail on some tenants' rows; nothing was written.
             ConcurrentChangeError: the head kept moving under it for every attempt.
         """
-        for attempt in range(MAX_ATTEMPTS):
-            head = self.store.branch_head(self.database, branch)
+        operations = [op for change in changes for op in operations_of(change)]
+        attempts = 1 if not isinstance(expected_head, Unset) else MAX_ATTEMPTS
+        for attempt in range(attempts):
+            head = (
+                expected_head
+                if not isinstance(expected_head, Unset)
+                else self.store.branch_head(self.database, branch)
+            )
             after = apply_all(self.files.fold.schema_at(head), operations)
             if any(can_fail_on_data(operation) for operation in operations):
                 self.files.preflight(branch, operations)
@@ -103,13 +118,14 @@ class SchemaChanges:
                 events = self.store.append(
                     self.database,
                     branch,
-                    operations,
+                    changes,
                     expected_head=head,
                     author=self.author,
                     message=message,
+                    merge_parent=merge_parent,
                 )
             except ConcurrentChangeError:
-                if attempt == MAX_ATTEMPTS - 1:
+                if attempt == attempts - 1:
                     raise
                 continue
             if events:

@@ -14,13 +14,17 @@ from types import TracebackType
 from typing import Any
 
 from cinchdb import _schema_build as build
+from cinchdb import history
+from cinchdb._unset import UNSET
 from cinchdb.catalog import Catalog
 from cinchdb.changes import Progress, SchemaChanges
 from cinchdb.data import Params
 from cinchdb.errors import EncryptionUnavailableError
+from cinchdb.merging import merge
 from cinchdb.models import Branch, Column, Index, Table, Tenant, View
 from cinchdb.project import MAIN
 from cinchdb.tenants import TenantFiles, TenantNotFoundError, validate_tenant_name
+from journal import Event, parse
 from journal.errors import BranchNotFoundError, ObjectNotFoundError, SchemaError
 from journal.events import (
     ColumnDropped,
@@ -200,7 +204,7 @@ class CinchDB:
         column: str,
         *,
         nullable: bool | None = None,
-        default: Any = build.UNSET,
+        default: Any = UNSET,
         type: str | None = None,
     ) -> None:
         """Change a column's nullability, default (``None`` drops it) or type; existing rows
@@ -333,6 +337,61 @@ class CinchDB:
                 self.branch = name
                 return branch
         raise BranchNotFoundError(self.database, name)
+
+    # -- merges and history ------------------------------------------------------------------
+    def merge_branches(
+        self, source: str, target: str = MAIN, dry_run: bool = False
+    ) -> dict[str, Any]:
+        """Merge branch ``source`` into ``target`` (any two branches; no "update first").
+
+        Returns ``status`` ("success" or "up_to_date"), ``changes_applied``, ``conflicts``
+        (empty), ``fast_forward``, ``event_id``, ``base`` and ``resolutions`` (renames carried
+        through automatically). ``dry_run`` computes all of it and writes nothing.
+
+        Raises:
+            ConflictError: with ``.conflicts``; nothing was written.
+            PreflightError: the merged changes would fail on some target tenants' rows.
+        """
+        return merge(self._changes, source, target, dry_run=dry_run, progress=self.progress)
+
+    def merge_preview(self, source: str, target: str = MAIN) -> dict[str, Any]:
+        """What :meth:`merge_branches` would do, conflicts included (``status`` "conflict"),
+        without writing or raising."""
+        return merge(self._changes, source, target, dry_run=True, raise_on_conflict=False)
+
+    def can_merge(self, source: str, target: str = MAIN) -> dict[str, Any]:
+        """:meth:`merge_preview`; its ``can_merge`` key is the answer."""
+        return self.merge_preview(source, target)
+
+    def log(
+        self, branch: str | None = None, limit: int | None = None, path: str | None = None
+    ) -> list[Event]:
+        """Events newest first; ``path="users.email"`` (or ``"users"``) keeps the events that
+        touched that object, followed back through renames."""
+        return history.log(self._changes, branch or self.branch, limit, path)
+
+    def diff(self, a: str, b: str) -> list[Operation]:
+        """The operations that turn schema ``a`` into schema ``b``; refs are branch names,
+        event ids or prefixes, or ``branch~N``."""
+        return history.diff(self._changes, a, b)
+
+    def schema_at(self, ref: str) -> Schema:
+        """The schema at any ref (``schema_at("main~3").sql()`` gives its SQL)."""
+        return history.schema_at(self._changes, ref)
+
+    def migrate(self, sql: str, message: str = "") -> list[Event]:
+        """Apply DDL (one or many statements, CREATE TRIGGER included) as journal events, all
+        or nothing: checked, preflighted and appended together."""
+        events, _, _ = self._changes.commit(
+            self.branch, parse(sql), message=message, progress=self.progress
+        )
+        return events
+
+    def revert(self, event_id: str, force: bool = False) -> Event:
+        """Append the inverse of an event. Refused when the inverse cannot restore what was
+        lost (rows of a dropped table, values of a dropped column), unless ``force``."""
+        event, _ = history.revert(self._changes, self.branch, event_id, force=force)
+        return event
 
     # -- tenants -----------------------------------------------------------------------------
     def create_tenant(

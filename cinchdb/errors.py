@@ -20,6 +20,7 @@ from journal.errors import (
     InvalidNameError,
     JournalError,
     JournalStoreError,
+    MergeConflictError,
     ObjectExistsError,
     ObjectNotFoundError,
     SchemaError,
@@ -32,6 +33,7 @@ __all__ = [
     "CinchError",
     "ColumnNotFoundError",
     "ConcurrentChangeError",
+    "ConflictError",
     "ConstraintError",
     "CorruptJournalError",
     "DataError",
@@ -44,6 +46,7 @@ __all__ = [
     "InvalidNameError",
     "JournalError",
     "JournalStoreError",
+    "MergeConflictError",
     "ObjectExistsError",
     "ObjectNotFoundError",
     "ProjectError",
@@ -55,6 +58,10 @@ __all__ = [
     "SchemaError",
     "TableNotFoundError",
 ]
+
+
+#: The reference's name for a merge conflict; the same class as ``MergeConflictError``.
+ConflictError = MergeConflictError
 
 
 class ProjectError(CinchError):

@@ -157,3 +157,20 @@ class CorruptJournalError(JournalStoreError):
 
 def _short(event_id: str | None) -> str:
     return "<empty>" if event_id is None else event_id[:12]
+
+
+class MergeConflictError(JournalError, ValueError):
+    """A merge would produce a broken or ambiguous schema; nothing was written.
+
+    ``conflicts`` lists :class:`journal.merge.Conflict` values: kind, object, the base / ours /
+    theirs definitions, the events involved and a sentence that explains each.
+    """
+
+    def __init__(self, conflicts: Sequence[object], *, source: str = "", target: str = "") -> None:
+        self.conflicts = list(conflicts)
+        self.source = source
+        self.target = target
+        into = f" merging '{source}' into '{target}'" if source and target else ""
+        first = getattr(self.conflicts[0], "message", str(self.conflicts[0])) if conflicts else ""
+        more = f" (and {len(self.conflicts) - 1} more)" if len(self.conflicts) > 1 else ""
+        super().__init__(f"{len(self.conflicts)} conflict(s){into}: {first}{more}")

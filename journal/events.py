@@ -231,6 +231,50 @@ def operations_of(change: Change) -> tuple[Operation, ...]:
     return (change,)
 
 
+def summarize(change: Change) -> str:
+    """One line describing a change."""
+    if isinstance(change, BranchesMerged):
+        return f"merge {change.source} into {change.target} ({len(change.operations)} operations)"
+    if isinstance(change, EventReverted):
+        return f"revert {change.reverted[:12]} ({len(change.operations)} operations)"
+    op = change
+    if isinstance(op, TableCreated):
+        return f"create table {op.table.name} ({len(op.table.columns)} columns)"
+    if isinstance(op, TableDropped):
+        return f"drop table {op.table}"
+    if isinstance(op, TableRenamed):
+        return f"rename table {op.table} to {op.new_name}"
+    if isinstance(op, ColumnAdded):
+        return f"add column {op.table}.{op.column.name} {op.column.type}".rstrip()
+    if isinstance(op, ColumnDropped):
+        return f"drop column {op.table}.{op.column}"
+    if isinstance(op, ColumnRenamed):
+        return f"rename column {op.table}.{op.column} to {op.new_name}"
+    if isinstance(op, ColumnAltered):
+        parts = [f"type {op.new_type}"] if op.new_type else []
+        if op.not_null is not None:
+            parts.append("not null" if op.not_null else "nullable")
+        if op.default is not None:
+            parts.append(f"default {op.default}")
+        if op.drop_default:
+            parts.append("no default")
+        return f"alter column {op.table}.{op.column}: {', '.join(parts)}"
+    if isinstance(op, IndexCreated):
+        unique = "unique " if op.index.unique else ""
+        return f"create {unique}index {op.index.name} on {op.index.table}"
+    if isinstance(op, IndexDropped):
+        return f"drop index {op.index}"
+    if isinstance(op, ViewCreated):
+        return f"create view {op.view.name}"
+    if isinstance(op, ViewReplaced):
+        return f"replace view {op.view.name}"
+    if isinstance(op, ViewDropped):
+        return f"drop view {op.view}"
+    if isinstance(op, TriggerCreated):
+        return f"create trigger {op.trigger.name} on {op.trigger.table}"
+    return f"drop trigger {op.trigger}"
+
+
 def canonical_json(value: Any) -> str:
     """Deterministic JSON: sorted keys, no whitespace, UTF-8 kept as is."""
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
@@ -289,6 +333,11 @@ class Event(BaseModel):
     @property
     def operations(self) -> tuple[Operation, ...]:
         return operations_of(self.change)
+
+    @property
+    def summary(self) -> str:
+        """One line a person reads in a log: "add column users.age INTEGER"."""
+        return summarize(self.change)
 
     def body(self) -> dict[str, Any]:
         """Everything but the id, as plain JSON values. The id is the hash of this."""

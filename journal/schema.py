@@ -142,6 +142,16 @@ class Schema:
         key = fold_name(table)
         return tuple(t for t in self.trigger_map.values() if fold_name(t.table) == key)
 
+    def sql(self) -> str:
+        """The schema as a SQL script that creates it: tables, indexes, views, triggers."""
+        from journal.ddl import render_create_index, render_create_table
+
+        statements = [render_create_table(t) for t in self.tables]
+        statements += [render_create_index(i) for i in self.indexes]
+        statements += [v.sql for v in self.views]
+        statements += [t.sql for t in self.triggers]
+        return "".join(f"{statement};\n" for statement in statements)
+
     # -- identity --------------------------------------------------------------------------
     def canonical(self) -> dict[str, Any]:
         """A formatting-independent description; equal schemas have equal canonical forms."""

@@ -1,0 +1,172 @@
+"""Reading and rewinding a branch's history: refs, log with schema blame, diff, time travel
+and revert.
+
+A *ref* names an event: a branch name (its head), ``branch~N`` (N first parents back), or an
+event id or unique prefix of at least 4 characters. A branch with no events names the empty
+schema.
+"""
+
+from __future__ import annotations
+
+import re
+
+from cinchdb.changes import SchemaChanges
+from journal import Event, Schema
+from journal.diff import diff_schemas
+from journal.errors import EventNotFoundError, SchemaError
+from journal.events import (
+    ColumnAdded,
+    ColumnAltered,
+    ColumnDropped,
+    ColumnRenamed,
+    EventReverted,
+    IndexCreated,
+    Operation,
+    TableCreated,
+    TableDropped,
+    TableRenamed,
+    TriggerCreated,
+)
+from journal.inverse import inverse_operations
+from journal.names import same_name
+
+_ANCESTRY = re.compile(r"^(?P<name>.+?)~(?P<count>\d+)$")
+
+
+class RevertLosesDataError(SchemaError):
+    """A revert would not bring back what the reverted change lost (rows, column values), or
+    would destroy what was written since; given ``force=True`` it runs anyway."""
+
+    def __init__(self, event_id: str, losses: list[str]) -> None:
+        self.event_id = event_id
+        self.losses = losses
+        super().__init__(
+            f"Reverting {event_id[:12]} cannot restore everything: {'; '.join(losses)}."
+            " Pass force=True to revert anyway"
+        )
+
+
+def resolve_ref(changes: SchemaChanges, ref: str) -> str | None:
+    """The event id a ref names (None: a branch with no events yet).
+
+    Raises:
+        EventNotFoundError: no branch or event of that name, or not enough history for ``~N``.
+    """
+    store, database = changes.store, changes.database
+    match = _ANCESTRY.match(ref)
+    name, count = (match["name"], int(match["count"])) if match else (ref, 0)
+    if store.has_branch(database, name):
+        event_id = store.branch_head(database, name)
+    else:
+        try:
+            event_id = store.resolve(database, name)
+        except EventNotFoundError:
+            raise EventNotFoundError(
+                ref, f"no branch, event id or id prefix of database '{database}' is called that"
+            ) from None
+    for _ in range(count):
+        if event_id is None:
+            raise EventNotFoundError(ref, "the history is shorter than that")
+        parents = store.get_event(event_id).parents
+        event_id = parents[0] if parents else None
+    return event_id
+
+
+def schema_at(changes: SchemaChanges, ref: str) -> Schema:
+    return changes.files.fold.schema_at(resolve_ref(changes, ref))
+
+
+def diff(changes: SchemaChanges, a: str, b: str) -> list[Operation]:
+    return diff_schemas(schema_at(changes, a), schema_at(changes, b))
+
+
+def log(
+    changes: SchemaChanges, branch: str, limit: int | None = None, path: str | None = None
+) -> list[Event]:
+    """Events newest first: every event reachable from the branch head, or with ``path``
+    ("table" or "table.column") only those that touched that object, followed back through
+    renames along the branch's first-parent history."""
+    store, database = changes.store, changes.database
+    head = resolve_ref(changes, branch)
+    if head is None:
+        return []
+    if path is None:
+        ids = store.graph(database).log_order(head)
+        ids = ids if limit is None else ids[:limit]
+        return store.events(ids)
+    table, _, column = path.partition(".")
+    found: list[Event] = []
+    for event in reversed(store.chain(database, head)):
+        touched = False
+        for op in reversed(event.operations):
+            hit, table, column_after = _touches(op, table, column or None)
+            column = column_after or ""
+            touched = touched or hit
+        if touched:
+            found.append(event)
+            if limit is not None and len(found) >= limit:
+                break
+    return found
+
+
+def _touches(op: Operation, table: str, column: str | None) -> tuple[bool, str, str | None]:
+    """Whether ``op`` touched ``table[.column]`` (names as they were right after ``op``), and
+    the names the object had just before it, walking history backwards."""
+    if isinstance(op, TableRenamed) and same_name(op.new_name, table):
+        return True, op.table, column
+    if isinstance(op, ColumnRenamed) and same_name(op.table, table):
+        if column is not None and same_name(op.new_name, column):
+            return True, table, op.column
+        return column is None, table, column
+    if isinstance(op, TableCreated):
+        hit = same_name(op.table.name, table) and (
+            column is None or op.table.column(column) is not None
+        )
+        return hit, table, column
+    if isinstance(op, TableDropped):
+        return same_name(op.table, table), table, column
+    if isinstance(op, ColumnAdded):
+        name = op.column.name
+        return (
+            same_name(op.table, table) and (column is None or same_name(name, column)),
+            table,
+            column,
+        )
+    if isinstance(op, ColumnDropped | ColumnAltered):
+        hit = same_name(op.table, table) and (column is None or same_name(op.column, column))
+        return hit, table, column
+    if isinstance(op, IndexCreated):
+        hit = same_name(op.index.table, table) and (
+            column is None
+            or any(c.column and same_name(c.column, column) for c in op.index.columns)
+        )
+        return hit, table, column
+    if isinstance(op, TriggerCreated):
+        return same_name(op.trigger.table, table) and column is None, table, column
+    return False, table, column
+
+
+def revert(
+    changes: SchemaChanges, branch: str, ref: str, *, force: bool = False
+) -> tuple[Event, list[str]]:
+    """Append an ``EventReverted`` with the inverse of event ``ref``'s operations.
+
+    Raises:
+        RevertLosesDataError: the inverse cannot restore what was lost (listed), unless
+            ``force``; nothing was written.
+        SchemaError: the inverse does not apply to the branch's current schema (a later change
+            depends on what the event did); nothing was written.
+    """
+    event_id = resolve_ref(changes, ref)
+    if event_id is None:
+        raise EventNotFoundError(ref, "the branch has no events to revert")
+    event = changes.store.get_event(event_id)
+    before = changes.files.fold.schema_at(event.parents[0] if event.parents else None)
+    inverse, losses = inverse_operations(before, event.operations)
+    if losses and not force:
+        raise RevertLosesDataError(event_id, losses)
+    change = EventReverted(reverted=event_id, operations=tuple(inverse))
+    events, _, _ = changes.commit(
+        branch, [change], message=f"Revert {event.short_id}: {event.summary}"
+    )
+    return events[-1], losses

@@ -1,0 +1,153 @@
+"""Merging one branch into another, as the SDK does it.
+
+1. Up to date: the source's head is already in the target's history. Nothing to do.
+2. Fast-forward: the target's head is on the source's first-parent chain, so the target's
+   tenants can replay the source's events in order. The head moves; tenants catch up.
+3. Otherwise a three-way merge (``journal.merge``) against the base: the newest event on both
+   first-parent chains. A clean merge appends one ``BranchesMerged`` event (parents: target
+   head, source head) carrying the operations, preflighted on the target's tenants like any
+   change, which each tenant then applies in one transaction. Any conflict raises
+   ``MergeConflictError`` before anything is written.
+
+The base is taken on first-parent chains because a tenant file is exactly the fold of its
+branch's first-parent chain; merges carry their operations, so a side that already merged some
+of the other side's work shows it again as identical changes, which are applied once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cinchdb.changes import Progress, SchemaChanges
+from journal import Event, Schema
+from journal.errors import MergeConflictError
+from journal.events import BranchesMerged
+from journal.fold import apply
+from journal.merge import Conflict, SideStep, plan_merge
+from journal.merge_check import semantic_check
+
+
+def _steps(changes: SchemaChanges, events: list[Event]) -> list[SideStep]:
+    steps = []
+    fold = changes.files.fold
+    for event in events:
+        schema = fold.schema_at(event.parents[0] if event.parents else None)
+        for operation in event.operations:
+            steps.append(SideStep(event.id, schema, operation))
+            schema = apply(schema, operation)
+    return steps
+
+
+def _result(
+    source: str,
+    target: str,
+    *,
+    status: str,
+    changes_applied: int = 0,
+    conflicts: list[Conflict] | None = None,
+    fast_forward: bool = False,
+    event_id: str | None = None,
+    base: str | None = None,
+    resolutions: tuple[str, ...] = (),
+    dry_run: bool = False,
+) -> dict[str, Any]:
+    return {
+        "status": status,
+        "source": source,
+        "target": target,
+        "changes_applied": changes_applied,
+        "conflicts": [c.as_dict() for c in conflicts or []],
+        "fast_forward": fast_forward,
+        "event_id": event_id,
+        "base": base,
+        "resolutions": list(resolutions),
+        "dry_run": dry_run,
+        "can_merge": not conflicts,
+    }
+
+
+def merge(
+    changes: SchemaChanges,
+    source: str,
+    target: str,
+    *,
+    dry_run: bool = False,
+    raise_on_conflict: bool = True,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """Merge ``source`` into ``target`` (see the module docstring); the result as a dict."""
+    store, database = changes.store, changes.database
+    if source == target:
+        raise ValueError(f"Cannot merge branch '{source}' into itself")
+    theirs_head = store.branch_head(database, source)
+    ours_head = store.branch_head(database, target)
+    if theirs_head is None or theirs_head == ours_head:
+        return _result(source, target, status="up_to_date", dry_run=dry_run)
+    graph = store.graph(database)
+    if ours_head is not None and graph.is_ancestor(theirs_head, ours_head):
+        return _result(source, target, status="up_to_date", dry_run=dry_run, base=theirs_head)
+    theirs_chain = store.chain(database, theirs_head)
+    theirs_ids = [event.id for event in theirs_chain]
+    if ours_head is None or ours_head in theirs_ids:
+        start = 0 if ours_head is None else theirs_ids.index(ours_head) + 1
+        operations = [op for event in theirs_chain[start:] for op in event.operations]
+        if not dry_run:
+            if operations:
+                changes.files.preflight(target, operations)
+            store.move_branch(database, target, theirs_head, expected_head=ours_head)
+            changes.files.propagate(target, progress)
+        return _result(
+            source,
+            target,
+            status="success",
+            changes_applied=len(operations),
+            fast_forward=True,
+            event_id=theirs_head,
+            base=ours_head,
+            dry_run=dry_run,
+        )
+    ours_chain = store.chain(database, ours_head)
+    ours_ids = {event.id for event in ours_chain}
+    base_index = next(
+        (i for i in range(len(theirs_chain) - 1, -1, -1) if theirs_chain[i].id in ours_ids), -1
+    )
+    base = theirs_chain[base_index].id if base_index >= 0 else None
+    ours_start = next(i for i, e in enumerate(ours_chain) if e.id == base) + 1 if base else 0
+    fold = changes.files.fold
+    base_schema: Schema = fold.schema_at(base)
+    plan, conflicts = plan_merge(
+        base_schema,
+        _steps(changes, ours_chain[ours_start:]),
+        _steps(changes, theirs_chain[base_index + 1 :]),
+        fold.schema_at(ours_head),
+        fold.schema_at(theirs_head),
+        check=semantic_check,
+    )
+    if conflicts:
+        if raise_on_conflict:
+            raise MergeConflictError(conflicts, source=source, target=target)
+        return _result(
+            source, target, status="conflict", conflicts=conflicts, base=base, dry_run=dry_run
+        )
+    event_id = None
+    if not dry_run:
+        merged = BranchesMerged(source=source, target=target, operations=plan.operations)
+        events, _, _ = changes.commit(
+            target,
+            [merged],
+            message=f"Merge branch '{source}' into '{target}'",
+            progress=progress,
+            expected_head=ours_head,
+            merge_parent=theirs_head,
+        )
+        event_id = events[-1].id
+    return _result(
+        source,
+        target,
+        status="success",
+        changes_applied=len(plan.operations),
+        event_id=event_id,
+        base=base,
+        resolutions=plan.resolutions,
+        dry_run=dry_run,
+    )

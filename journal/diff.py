@@ -1,0 +1,224 @@
+"""Schema A vs schema B: the operations that turn A into B.
+
+A pure comparison of two schema values by name, so a rename shows as a drop and a create (the
+journal, not the diff, knows identities: ``log`` shows renames). Column-level differences
+become ``ColumnAdded`` / ``ColumnDropped`` / ``ColumnAltered``; a table whose keys, constraints
+or options differ in a way no column operation expresses is dropped and created again.
+Applying the result to A gives B up to the order of columns. :func:`lint` flags what in such a
+list can lose data or fail on existing rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Protocol, TypeVar
+
+import attrs
+
+from journal.definitions import Column, IndexDef, TableDef, TriggerDef, ViewDef
+from journal.events import (
+    ColumnAdded,
+    ColumnAltered,
+    ColumnDropped,
+    IndexCreated,
+    IndexDropped,
+    Operation,
+    TableCreated,
+    TableDropped,
+    TriggerCreated,
+    TriggerDropped,
+    ViewCreated,
+    ViewDropped,
+    ViewReplaced,
+)
+from journal.fold import apply_all
+from journal.names import fold_name
+from journal.schema import Schema
+from journal.sqlrefs import canonical_sql
+
+__all__ = ["Finding", "diff_schemas", "lint"]
+
+
+class _Named(Protocol):
+    @property
+    def name(self) -> str: ...
+
+
+T = TypeVar("T", bound=_Named)
+
+
+def _keys(items: Sequence[T]) -> dict[str, T]:
+    return {fold_name(item.name): item for item in items}
+
+
+def _column_change(table: str, a: Column, b: Column) -> ColumnAltered | None:
+    if a.collate != b.collate or a.generated != b.generated or a.stored != b.stored:
+        return None  # not expressible as an alteration
+    new_type = (
+        b.type if " ".join(a.type.upper().split()) != " ".join(b.type.upper().split()) else None
+    )
+    not_null = b.not_null if a.not_null != b.not_null else None
+    default_changed = (a.default or None) != (b.default or None)
+    if new_type is None and not_null is None and not default_changed:
+        return None
+    return ColumnAltered(
+        table=table,
+        column=a.name,
+        new_type=new_type,
+        not_null=not_null,
+        default=b.default if default_changed and b.default is not None else None,
+        drop_default=default_changed and b.default is None,
+    )
+
+
+def _table_shape(table: TableDef) -> dict[str, object]:
+    """What must match for a table to be changed column by column rather than re-created."""
+    shape = Schema.of(tables=[table]).canonical()["tables"][0]
+    return {k: v for k, v in shape.items() if k not in ("columns", "uniques", "foreign_keys",
+                                                       "checks", "name")}  # fmt: skip
+
+
+def _table_operations(a: TableDef, b: TableDef) -> list[Operation] | None:
+    """Column operations from ``a`` to ``b``; None when only re-creating the table will do."""
+    if _table_shape(a) != _table_shape(b):
+        return None
+    ops: list[Operation] = []
+    a_cols = {fold_name(c.name): c for c in a.columns}
+    b_cols = {fold_name(c.name): c for c in b.columns}
+    for key, column in a_cols.items():
+        if key not in b_cols:
+            ops.append(ColumnDropped(table=a.name, column=column.name))
+    for key, column in b_cols.items():
+        if key in a_cols:
+            if a_cols[key] != column:
+                change = _column_change(a.name, a_cols[key], column)
+                if change is None:
+                    return None
+                ops.append(change)
+            continue
+        unique = any(len(u.columns) == 1 and fold_name(u.columns[0]) == key for u in b.uniques)
+        fk = next(
+            (f for f in b.foreign_keys if len(f.columns) == 1 and fold_name(f.columns[0]) == key),
+            None,
+        )
+        ops.append(ColumnAdded(table=a.name, column=column, unique=unique, references=fk))
+    try:
+        trial = apply_all(Schema.of(tables=[a]), ops)
+    except ValueError:
+        return None
+    after = trial.table(a.name)
+    if after is None or _unordered(after) != _unordered(b):
+        return None
+    return ops
+
+
+def _unordered(table: TableDef) -> object:
+    shape = Schema.of(tables=[table]).canonical()["tables"][0]
+    shape["columns"] = sorted(shape["columns"], key=lambda c: str(c["name"]))
+    for key in ("uniques", "foreign_keys", "checks"):
+        if isinstance(shape.get(key), list):
+            shape[key] = sorted(shape[key], key=repr)
+    return shape
+
+
+def _same_index(x: IndexDef, y: IndexDef) -> bool:
+    return Schema.of(indexes=[x]).canonical() == Schema.of(indexes=[y]).canonical()
+
+
+def _same_sql(x: ViewDef | TriggerDef, y: ViewDef | TriggerDef) -> bool:
+    return canonical_sql(x.sql) == canonical_sql(y.sql)
+
+
+def _removed_or_changed(
+    old: dict[str, T], new: dict[str, T], same: Callable[[T, T], bool]
+) -> list[str]:
+    return [key for key, item in old.items() if key not in new or not same(item, new[key])]
+
+
+def diff_schemas(a: Schema, b: Schema) -> list[Operation]:
+    """Operations that take ``a`` to ``b``: drops of dependants first, then tables, columns,
+    and the dependants that are new or changed."""
+    a_tables, b_tables = _keys(a.tables), _keys(b.tables)
+    a_views, b_views = _keys(a.views), _keys(b.views)
+    a_index, b_index = _keys(a.indexes), _keys(b.indexes)
+    a_trig, b_trig = _keys(a.triggers), _keys(b.triggers)
+
+    column_ops: dict[str, list[Operation]] = {}
+    recreated: set[str] = set()
+    for key, table in b_tables.items():
+        if key in a_tables and a_tables[key] != table:
+            found = _table_operations(a_tables[key], table)
+            if found is None:
+                recreated.add(key)
+            else:
+                column_ops[key] = found
+
+    # Dependants of a re-created table go with it and come back after it.
+    triggers = _removed_or_changed(a_trig, b_trig, _same_sql)
+    triggers += [
+        k for k, t in a_trig.items() if fold_name(t.table) in recreated and k not in triggers
+    ]
+    indexes = _removed_or_changed(a_index, b_index, _same_index)
+    indexes += [
+        k for k, i in a_index.items() if fold_name(i.table) in recreated and k not in indexes
+    ]
+
+    ops: list[Operation] = [TriggerDropped(trigger=a_trig[k].name) for k in triggers]
+    ops += [ViewDropped(view=view.name) for k, view in a_views.items() if k not in b_views]
+    ops += [IndexDropped(index=a_index[k].name) for k in indexes]
+    ops += [
+        TableDropped(table=table.name)
+        for key, table in a_tables.items()
+        if key not in b_tables or key in recreated
+    ]
+    for key, table in b_tables.items():
+        if key not in a_tables or key in recreated:
+            ops.append(TableCreated(table=table))
+        else:
+            ops += column_ops.get(key, [])
+    ops += [IndexCreated(index=b_index[k]) for k in b_index if k not in a_index or k in indexes]
+    for key, view in b_views.items():
+        if key not in a_views:
+            ops.append(ViewCreated(view=view))
+        elif not _same_sql(a_views[key], view):
+            ops.append(ViewReplaced(view=view))
+    ops += [TriggerCreated(trigger=b_trig[k]) for k in b_trig if k not in a_trig or k in triggers]
+    return ops
+
+
+@attrs.frozen
+class Finding:
+    """Something in a change that can lose data or fail on existing rows."""
+
+    kind: str
+    object: str
+    message: str
+
+
+def lint(operations: Sequence[Operation]) -> list[Finding]:
+    """Flag destructive or data-dependent operations."""
+    found: list[Finding] = []
+    for op in operations:
+        if isinstance(op, TableDropped):
+            found.append(Finding("drop_table", op.table, f"drops table '{op.table}' and its rows"))
+        elif isinstance(op, ColumnDropped):
+            what = f"{op.table}.{op.column}"
+            found.append(Finding("drop_column", what, f"drops column '{what}' and its data"))
+        elif isinstance(op, ColumnAltered):
+            if op.new_type is not None:
+                found.append(Finding("type_change", f"{op.table}.{op.column}",
+                                     f"changes the type of '{op.table}.{op.column}' to"
+                                     f" {op.new_type}: existing values are converted"))  # fmt: skip
+            if op.not_null:
+                found.append(Finding("not_null", f"{op.table}.{op.column}",
+                                     f"makes '{op.table}.{op.column}' NOT NULL: fails where rows"
+                                     " hold NULL"))  # fmt: skip
+        elif isinstance(op, ColumnAdded) and op.column.not_null and op.column.default is None:
+            found.append(Finding("not_null", f"{op.table}.{op.column.name}",
+                                 f"adds NOT NULL column '{op.table}.{op.column.name}' without a"
+                                 " default"))  # fmt: skip
+        elif isinstance(op, IndexCreated) and op.index.unique:
+            found.append(Finding("unique_index", op.index.name,
+                                 f"creates unique index '{op.index.name}': fails on duplicate"
+                                 " rows"))  # fmt: skip
+    return found
