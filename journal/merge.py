@@ -276,9 +276,10 @@ def _object_of(op: Operation) -> tuple[str, str]:
 class _Untranslatable(Exception):
     """A name of the replayed side refers to a base object the other side dropped."""
 
-    def __init__(self, what: str, key: str) -> None:
+    def __init__(self, what: str, key: str, *, dependency: bool = False) -> None:
         self.what = what
         self.key = key  # the object's key in SideEffects.events
+        self.dependency = dependency  # found in SQL or a foreign key, not the object itself
 
 
 @attrs.define
@@ -297,8 +298,8 @@ class _Replay:
     # -- translating names ---------------------------------------------------------------
     def table(self, name: str) -> str:
         origin = self.names.table(name)
-        if origin is None:
-            return name
+        if origin is None or origin != fold_name(name):
+            return name  # created or renamed by this side: the name stands
         final = self.other.tables.get(origin)
         if isinstance(final, _Gone):
             raise _Untranslatable(f"table '{name}'", f"table {origin}")
@@ -309,8 +310,8 @@ class _Replay:
 
     def column(self, table: str, name: str) -> str:
         origin = self.names.column(table, name)
-        if origin is None:
-            return name
+        if origin is None or origin[1] != fold_name(name):
+            return name  # added or renamed by this side: the name stands
         final = self.other.columns.get(origin)
         if isinstance(final, _Gone):
             raise _Untranslatable(f"column '{table}.{name}'", f"column {origin[0]}.{origin[1]}")
@@ -319,6 +320,12 @@ class _Replay:
         return name
 
     def sql(self, sql: str, refs: Iterable[Ref]) -> str:
+        try:
+            return self._sql(sql, refs)
+        except _Untranslatable as gone:
+            raise _Untranslatable(gone.what, gone.key, dependency=True) from None
+
+    def _sql(self, sql: str, refs: Iterable[Ref]) -> str:
         def replacement(ref: Ref) -> str | None:
             if ref.column is None:
                 new = self.table(ref.table)
@@ -334,6 +341,12 @@ class _Replay:
         return self.sql(text, expression_refs(text, table))
 
     def foreign_key(self, fk: ForeignKey) -> ForeignKey:
+        try:
+            return self._foreign_key(fk)
+        except _Untranslatable as gone:
+            raise _Untranslatable(gone.what, gone.key, dependency=True) from None
+
+    def _foreign_key(self, fk: ForeignKey) -> ForeignKey:
         table = fk.ref_table
         return fk.model_copy(
             update={
@@ -390,7 +403,7 @@ def transform(
         except _Untranslatable as gone:
             op = step.operation
             replay.conflict(
-                DEPENDENCY if _is_dependant(op) else DROP_VS_CHANGE,
+                DEPENDENCY if gone.dependency or _is_dependant(op) else DROP_VS_CHANGE,
                 _describe(op),
                 f"{_describe(op).capitalize()} ({op.type}) uses {gone.what}, which the other"
                 " side dropped",
@@ -580,6 +593,16 @@ def _replay_step(r: _Replay, step: SideStep) -> None:
         if moved != index:
             r.resolved(f"index {index.name} follows the renamed table or column")
         key = fold_name(index.name)
+        if ("index", key) in other.dropped and r.base.index(index.name) is not None:
+            r.conflict(
+                DROP_VS_CHANGE,
+                f"index {index.name}",
+                f"One side dropped index '{index.name}' while the other redefined it",
+                step,
+                ours="dropped",
+                theirs="re-created",
+            )
+            return
         if ("index", key) in other.created:
             mine_index = r.other_schema.index(index.name)
             if mine_index is not None and _same_index(mine_index, moved):
@@ -696,6 +719,16 @@ def _replay_sql_object(
         if sql != trigger.sql:
             r.resolved(f"trigger {trigger.name} rewritten for the renamed table or column")
         key = fold_name(trigger.name)
+        if ("trigger", key) in r.other.dropped and r.base.trigger(trigger.name) is not None:
+            r.conflict(
+                DROP_VS_CHANGE,
+                f"trigger {trigger.name}",
+                f"One side dropped trigger '{trigger.name}' while the other redefined it",
+                step,
+                ours="dropped",
+                theirs=sql,
+            )
+            return
         if ("trigger", key) in r.other.created:
             mine_trigger = r.other_schema.trigger(trigger.name)
             if mine_trigger is not None and _same_sql(mine_trigger.sql, sql):
@@ -735,7 +768,7 @@ def _replay_sql_object(
             theirs=sql,
         )
         return
-    if isinstance(op, ViewReplaced) and ("view", key) in r.other.dropped:
+    if ("view", key) in r.other.dropped and r.base.view(view.name) is not None:
         r.conflict(
             DROP_VS_CHANGE,
             f"view {view.name}",
