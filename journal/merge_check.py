@@ -13,6 +13,7 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
+from journal.errors import SchemaError
 from journal.events import IndexCreated, Operation, TableCreated, TriggerCreated, ViewCreated
 from journal.introspect import introspect
 from journal.merge import SEMANTIC, Conflict
@@ -47,6 +48,15 @@ def _replay(
                     object=e.operation.type,
                     message=f"The merged changes do not replay in SQLite: {e}",
                     theirs=e.statement,
+                )
+            ]
+        except SchemaError as e:
+            # Only the reverse order can get here: the forward one was folded already.
+            return conn, [
+                Conflict(
+                    kind=SEMANTIC,
+                    object="schema",
+                    message=f"The two sides' changes apply in one order but not in the other: {e}",
                 )
             ]
     return conn, []

@@ -265,9 +265,12 @@ def operation(draw: st.DrawFn, schema: Schema) -> Operation | None:
 
 
 @st.composite
-def valid_sequence(draw: st.DrawFn, max_size: int = 20) -> list[Operation]:
-    """A list of operations each of which the fold accepts after the ones before it."""
-    schema = Schema()
+def valid_sequence(
+    draw: st.DrawFn, max_size: int = 20, start: Schema | None = None
+) -> list[Operation]:
+    """A list of operations each of which the fold accepts after the ones before it (starting
+    from ``start``, the empty schema by default)."""
+    schema = start or Schema()
     out: list[Operation] = []
     target = draw(st.integers(1, max_size))
     attempts = 0
