@@ -29,12 +29,11 @@ from journal.events import (
     TriggerDropped,
     ViewCreated,
     ViewDropped,
-    ViewReplaced,
 )
 from journal.fold import apply_all
 from journal.names import fold_name
 from journal.schema import Schema
-from journal.sqlrefs import canonical_sql
+from journal.sqlrefs import canonical_sql, identifiers
 
 __all__ = ["Finding", "diff_schemas", "lint"]
 
@@ -135,9 +134,31 @@ def _removed_or_changed(
     return [key for key, item in old.items() if key not in new or not same(item, new[key])]
 
 
+def _fk_order(tables: dict[str, TableDef], keys: set[str]) -> list[str]:
+    """``keys`` ordered so that a table comes after the tables its foreign keys point at."""
+    ordered: list[str] = []
+    seen: set[str] = set()
+
+    def visit(key: str, path: frozenset[str]) -> None:
+        if key in seen or key in path:
+            return
+        for fk in tables[key].foreign_keys:
+            parent = fold_name(fk.ref_table)
+            if parent in keys and parent != key:
+                visit(parent, path | {key})
+        seen.add(key)
+        ordered.append(key)
+
+    for key in tables:
+        if key in keys:
+            visit(key, frozenset())
+    return ordered
+
+
 def diff_schemas(a: Schema, b: Schema) -> list[Operation]:
-    """Operations that take ``a`` to ``b``: drops of dependants first, then tables, columns,
-    and the dependants that are new or changed."""
+    """Operations that take ``a`` to ``b``: drops of dependants first, then tables (children
+    before parents), new tables (parents first), column changes, and the dependants that are
+    new, changed, or had to go while a table they read changed."""
     a_tables, b_tables = _keys(a.tables), _keys(b.tables)
     a_views, b_views = _keys(a.views), _keys(b.views)
     a_index, b_index = _keys(a.indexes), _keys(b.indexes)
@@ -152,37 +173,41 @@ def diff_schemas(a: Schema, b: Schema) -> list[Operation]:
                 recreated.add(key)
             else:
                 column_ops[key] = found
+    dropped = {k for k in a_tables if k not in b_tables} | recreated
+    # Tables whose columns change: what reads them is re-created around the change.
+    unsettled = dropped | set(column_ops)
 
-    # Dependants of a re-created table go with it and come back after it.
-    triggers = _removed_or_changed(a_trig, b_trig, _same_sql)
-    triggers += [
-        k for k, t in a_trig.items() if fold_name(t.table) in recreated and k not in triggers
-    ]
-    indexes = _removed_or_changed(a_index, b_index, _same_index)
-    indexes += [
-        k for k, i in a_index.items() if fold_name(i.table) in recreated and k not in indexes
-    ]
+    def reads_unsettled(sql: str, leaving: set[str]) -> bool:
+        return bool(identifiers(sql) & (unsettled | leaving))
 
-    ops: list[Operation] = [TriggerDropped(trigger=a_trig[k].name) for k in triggers]
-    ops += [ViewDropped(view=view.name) for k, view in a_views.items() if k not in b_views]
-    ops += [IndexDropped(index=a_index[k].name) for k in indexes]
-    ops += [
-        TableDropped(table=table.name)
-        for key, table in a_tables.items()
-        if key not in b_tables or key in recreated
-    ]
-    for key, table in b_tables.items():
-        if key not in a_tables or key in recreated:
-            ops.append(TableCreated(table=table))
-        else:
-            ops += column_ops.get(key, [])
-    ops += [IndexCreated(index=b_index[k]) for k in b_index if k not in a_index or k in indexes]
+    views: set[str] = {k for k, v in a_views.items() if k not in b_views
+                       or not _same_sql(v, b_views[k])}  # fmt: skip
+    while True:  # views over views: a fixpoint
+        more = {k for k, v in a_views.items() if k not in views and reads_unsettled(v.sql, views)}
+        if not more:
+            break
+        views |= more
+    triggers = set(_removed_or_changed(a_trig, b_trig, _same_sql))
+    triggers |= {k for k, t in a_trig.items()
+                 if fold_name(t.table) in unsettled or reads_unsettled(t.sql, views)}  # fmt: skip
+    indexes = set(_removed_or_changed(a_index, b_index, _same_index))
+    indexes |= {k for k, i in a_index.items() if fold_name(i.table) in recreated}
+
+    ops: list[Operation] = [TriggerDropped(trigger=a_trig[k].name) for k in a_trig if k in triggers]
+    ops += [ViewDropped(view=a_views[k].name) for k in reversed(list(a_views)) if k in views]
+    ops += [IndexDropped(index=a_index[k].name) for k in a_index if k in indexes]
+    ops += [TableDropped(table=a_tables[k].name) for k in reversed(_fk_order(a_tables, dropped))]
+    created = {k for k in b_tables if k not in a_tables} | recreated
+    ops += [TableCreated(table=b_tables[k]) for k in _fk_order(b_tables, created)]
+    for key in b_tables:
+        ops += column_ops.get(key, [])
+    ops += [IndexCreated(index=i) for k, i in b_index.items() if k not in a_index or k in indexes]
     for key, view in b_views.items():
-        if key not in a_views:
+        if key not in a_views or key in views:
             ops.append(ViewCreated(view=view))
-        elif not _same_sql(a_views[key], view):
-            ops.append(ViewReplaced(view=view))
-    ops += [TriggerCreated(trigger=b_trig[k]) for k in b_trig if k not in a_trig or k in triggers]
+    ops += [
+        TriggerCreated(trigger=t) for k, t in b_trig.items() if k not in a_trig or k in triggers
+    ]
     return ops
 
 
