@@ -32,9 +32,11 @@ def _steps(changes: SchemaChanges, events: list[Event]) -> list[SideStep]:
     fold = changes.files.fold
     for event in events:
         schema = fold.schema_at(event.parents[0] if event.parents else None)
-        for operation in event.operations:
+        operations = event.operations
+        for number, operation in enumerate(operations):
             steps.append(SideStep(event.id, schema, operation))
-            schema = apply(schema, operation)
+            if number < len(operations) - 1:  # the fold cache has each event's own result
+                schema = apply(schema, operation)
     return steps
 
 

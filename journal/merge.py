@@ -816,16 +816,7 @@ def plan_merge(
     ours_schema: Schema,
     theirs_schema: Schema,
     *,
-    check: Callable[
-        [
-            Schema,
-            Sequence[Operation],
-            Sequence[Operation],
-            Sequence[Operation],
-            Sequence[Operation],
-        ],
-        list[Conflict],
-    ]
+    check: Callable[[Schema, Sequence[Operation], Schema, Sequence[Operation]], list[Conflict]]
     | None = None,
 ) -> tuple[MergePlan, list[Conflict]]:
     """Merge ``theirs`` into ``ours`` (both since ``base``): the plan, and the conflicts.
@@ -849,14 +840,6 @@ def plan_merge(
         ours_on_theirs, reverse, _, _ = transform(base, ours, theirs_effects, theirs_schema)
         conflicts.extend(reverse)
         if not conflicts:
-            conflicts.extend(
-                check(
-                    base,
-                    [s.operation for s in ours],
-                    operations,
-                    [s.operation for s in theirs],
-                    ours_on_theirs,
-                )
-            )
+            conflicts.extend(check(ours_schema, operations, theirs_schema, ours_on_theirs))
     plan = MergePlan(tuple(operations), merged, tuple(resolutions), skipped)
     return plan, conflicts

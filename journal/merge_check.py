@@ -1,6 +1,7 @@
 """The semantic check of a merge, in SQLite itself.
 
-Base + ours + theirs and base + theirs + ours are replayed into two in-memory databases. Both
+Base + ours + theirs and base + theirs + ours are replayed into two in-memory databases (each
+side's schema built directly, the other side's translated operations replayed onto it). Both
 must replay, every view and trigger of both must compile, and both must give the same schema
 (up to the order of columns, which follows the order the two sides' additions were applied).
 This catches what no object-level rule sees: a view of one side that selects from a column the
@@ -15,6 +16,7 @@ from typing import Any
 
 from journal.errors import SchemaError
 from journal.events import IndexCreated, Operation, TableCreated, TriggerCreated, ViewCreated
+from journal.fold import apply_all
 from journal.introspect import introspect
 from journal.merge import SEMANTIC, Conflict
 from journal.names import quote
@@ -32,33 +34,31 @@ def base_operations(schema: Schema) -> list[Operation]:
     ]
 
 
-def _replay(
-    base: Schema, first: Sequence[Operation], second: Sequence[Operation]
-) -> tuple[sqlite3.Connection, list[Conflict]]:
+def _replay(start: Schema, ops: Sequence[Operation]) -> tuple[sqlite3.Connection, list[Conflict]]:
+    """A database built at ``start`` with ``ops`` replayed onto it."""
     conn = sqlite3.connect(":memory:", isolation_level=None)
     conn.execute("PRAGMA foreign_keys = ON")
-    schema = apply_operations(conn, Schema(), base_operations(base))
-    for ops in (first, second):
-        try:
-            schema = apply_operations(conn, schema, ops)
-        except ReplayError as e:
-            return conn, [
-                Conflict(
-                    kind=SEMANTIC,
-                    object=e.operation.type,
-                    message=f"The merged changes do not replay in SQLite: {e}",
-                    theirs=e.statement,
-                )
-            ]
-        except SchemaError as e:
-            # Only the reverse order can get here: the forward one was folded already.
-            return conn, [
-                Conflict(
-                    kind=SEMANTIC,
-                    object="schema",
-                    message=f"The two sides' changes apply in one order but not in the other: {e}",
-                )
-            ]
+    schema = apply_operations(conn, Schema(), base_operations(start))
+    try:
+        apply_operations(conn, schema, ops)
+    except ReplayError as e:
+        return conn, [
+            Conflict(
+                kind=SEMANTIC,
+                object=e.operation.type,
+                message=f"The merged changes do not replay in SQLite: {e}",
+                theirs=e.statement,
+            )
+        ]
+    except SchemaError as e:
+        # Only the reverse order can get here: the forward one was folded already.
+        return conn, [
+            Conflict(
+                kind=SEMANTIC,
+                object="schema",
+                message=f"The two sides' changes apply in one order but not in the other: {e}",
+            )
+        ]
     return conn, []
 
 
@@ -105,16 +105,46 @@ def _unordered(schema: Schema) -> dict[str, Any]:
     return canonical
 
 
+#: Above this many translated operations (both orders together) the check builds the two
+#: results in SQLite directly instead of replaying every operation: SQLite's ALTER TABLE
+#: re-checks the whole schema, so replaying thousands of renames onto hundreds of tables takes
+#: tens of seconds. Each side's operations were replayed into tenants when committed.
+REPLAY_LIMIT = 200
+
+
 def semantic_check(
-    base: Schema,
-    ours: Sequence[Operation],
+    ours_schema: Schema,
     theirs_on_ours: Sequence[Operation],
-    theirs: Sequence[Operation],
+    theirs_schema: Schema,
     ours_on_theirs: Sequence[Operation],
 ) -> list[Conflict]:
-    """Conflicts found by replaying both orders into SQLite (empty: the merge is sound)."""
-    one, conflicts = _replay(base, ours, theirs_on_ours)
-    two, more = _replay(base, theirs, ours_on_theirs)
+    """Conflicts found by checking both orders in SQLite (empty: the merge is sound).
+
+    Each side's own history is already known to replay to its schema (the journal's core
+    invariant, replay == fold), so "base + ours + theirs" starts from ours' schema built
+    directly and replays theirs' translated operations onto it; and the other way round. Past
+    :data:`REPLAY_LIMIT` operations the two orders are folded instead and their results built
+    in SQLite, which still compiles every view and trigger.
+    """
+    if len(theirs_on_ours) + len(ours_on_theirs) > REPLAY_LIMIT:
+        try:
+            first = apply_all(ours_schema, theirs_on_ours)
+            second = apply_all(theirs_schema, ours_on_theirs)
+        except SchemaError as e:
+            return [
+                Conflict(
+                    kind=SEMANTIC,
+                    object="schema",
+                    message=f"The two sides' changes apply in one order but not in the other: {e}",
+                )
+            ]
+        one, conflicts = _replay(first, ())
+        two, more = _replay(second, ())
+        results: tuple[Schema, Schema] | None = (first, second)
+    else:
+        one, conflicts = _replay(ours_schema, theirs_on_ours)
+        two, more = _replay(theirs_schema, ours_on_theirs)
+        results = None  # compare what SQLite built
     try:
         conflicts += more
         if conflicts:
@@ -122,7 +152,9 @@ def semantic_check(
         conflicts += compile_errors(one)
         if conflicts:
             return conflicts
-        a, b = _unordered(introspect(one)), _unordered(introspect(two))
+        if results is None:
+            results = (introspect(one), introspect(two))
+        a, b = _unordered(results[0]), _unordered(results[1])
         if a != b:
             differing = sorted(
                 {
