@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from cinchdb.changes import Progress, SchemaChanges
+from cinchdb.changes import Progress, SchemaChanges, can_fail_on_data
 from journal import Event, Schema
 from journal.errors import MergeConflictError
 from journal.events import BranchesMerged
@@ -94,7 +94,7 @@ def merge(
         start = 0 if ours_head is None else theirs_ids.index(ours_head) + 1
         operations = [op for event in theirs_chain[start:] for op in event.operations]
         if not dry_run:
-            if operations:
+            if any(can_fail_on_data(op) for op in operations):
                 changes.files.preflight(target, operations)
             store.move_branch(database, target, theirs_head, expected_head=ours_head)
             changes.files.propagate(target, progress)
