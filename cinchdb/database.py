@@ -387,6 +387,16 @@ class CinchDB:
         )
         return events
 
+    def lint(self, a: str, b: str) -> list[dict[str, str]]:
+        """What between refs ``a`` and ``b`` drops data or can fail on existing rows: dropped
+        tables and columns, type changes, NOT NULL without default, unique indexes."""
+        return history.lint(self._changes, a, b)
+
+    def check(self) -> dict[str, Any]:
+        """Journal integrity (every event id matches its content) and tenant drift (every
+        materialized file's cursor and actual schema match the journal); ``ok`` says both."""
+        return history.check(self._changes)
+
     def revert(self, event_id: str, force: bool = False) -> Event:
         """Append the inverse of an event. Refused when the inverse cannot restore what was
         lost (rows of a dropped table, values of a dropped column), unless ``force``."""

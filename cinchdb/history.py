@@ -9,10 +9,13 @@ schema.
 from __future__ import annotations
 
 import re
+import sqlite3
 
+from cinchdb._guard import read_cursor
 from cinchdb.changes import SchemaChanges
 from journal import Event, Schema
 from journal.diff import diff_schemas
+from journal.diff import lint as lint_operations
 from journal.errors import EventNotFoundError, SchemaError
 from journal.events import (
     ColumnAdded,
@@ -27,6 +30,7 @@ from journal.events import (
     TableRenamed,
     TriggerCreated,
 )
+from journal.introspect import introspect
 from journal.inverse import inverse_operations
 from journal.names import same_name
 
@@ -170,3 +174,50 @@ def revert(
         branch, [change], message=f"Revert {event.short_id}: {event.summary}"
     )
     return events[-1], losses
+
+
+def lint(changes: SchemaChanges, a: str, b: str) -> list[dict[str, str]]:
+    """Destructive or data-dependent operations between two refs (see ``journal.diff.lint``)."""
+    return [
+        {"kind": f.kind, "object": f.object, "message": f.message}
+        for f in lint_operations(diff(changes, a, b))
+    ]
+
+
+def check(changes: SchemaChanges) -> dict[str, object]:
+    """Journal integrity and tenant drift for every branch of the database.
+
+    ``corrupt_events``: events whose stored content no longer matches their id.
+    ``drift``: materialized files whose cursor is not on their branch's history, or whose
+    actual schema differs from the journal's schema at their cursor. ``behind``: files that
+    are merely behind their head (they catch up when next opened; not an error).
+    """
+    store, files = changes.store, changes.files
+    drift: list[dict[str, str]] = []
+    behind: list[dict[str, object]] = []
+    for record in store.list_branches(changes.database):
+        head = record.head
+        chain_ids = [e.id for e in store.chain(changes.database, head)]
+        position = {event_id: i for i, event_id in enumerate(chain_ids)}
+        for tenant, path in files.materialized(record.name):
+            conn = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)
+            try:
+                cursor = read_cursor(conn)
+                where = {"branch": record.name, "tenant": tenant}
+                if cursor is not None and cursor not in position:
+                    drift.append({**where, "problem": f"cursor {cursor[:12]} is not on the branch"})
+                    continue
+                expected = files.fold.schema_at(cursor)
+                if introspect(conn).canonical() != expected.canonical():
+                    drift.append({**where, "problem": "schema differs from the journal"})
+                at = -1 if cursor is None else position[cursor]
+                if at < len(chain_ids) - 1:
+                    behind.append({**where, "events": len(chain_ids) - 1 - at})
+            finally:
+                conn.close()
+    return {
+        "corrupt_events": store.verify(changes.database),
+        "drift": drift,
+        "behind": behind,
+        "ok": not drift and not store.verify(changes.database),
+    }

@@ -1,0 +1,86 @@
+"""Output: rich tables for people, one JSON document for scripts (``--json``)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+
+def _console() -> Console:
+    # Built per call on the current stdout, so click's test runner captures it.
+    return Console(file=sys.stdout, soft_wrap=True, highlight=False)
+
+
+def to_plain(value: Any) -> Any:
+    """Models and events as JSON-ready values."""
+    if hasattr(value, "model_dump"):
+        return value.model_dump(mode="json")
+    if isinstance(value, Mapping):
+        return {str(k): to_plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_plain(v) for v in value]
+    if isinstance(value, bytes):
+        return value.hex()
+    return value
+
+
+def emit_json(value: Any) -> None:
+    click.echo(json.dumps(to_plain(value), indent=2, default=str))
+
+
+def table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None = None,
+          title: str | None = None) -> None:  # fmt: skip
+    """A rich table of ``rows`` (dicts); "(none)" when empty."""
+    if not rows:
+        click.echo("(none)")
+        return
+    names = list(columns or rows[0].keys())
+    out = Table(title=title)
+    for name in names:
+        out.add_column(name)
+    for row in rows:
+        out.add_row(*("" if row.get(n) is None else str(row.get(n)) for n in names))
+    _console().print(out)
+
+
+def csv_rows(rows: Sequence[Mapping[str, Any]]) -> None:
+    if not rows:
+        return
+    writer = csv.DictWriter(sys.stdout, fieldnames=list(rows[0].keys()), lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: to_plain(v) for k, v in row.items()})
+
+
+def done(message: str, as_json: bool = False, data: Any = None) -> None:
+    """A one-line confirmation, or the data as JSON."""
+    if as_json:
+        emit_json(data if data is not None else {"ok": True, "message": message})
+    else:
+        click.echo(message)
+
+
+def progress_bar() -> tuple[Any, Any]:
+    """A progress callback for tenant propagation and the bar to close afterwards (drawn only
+    when many tenants are touched and stderr is a terminal)."""
+    from rich.progress import Progress
+
+    bar = Progress(console=Console(file=sys.stderr), transient=True)
+    task: list[Any] = []
+
+    def report(done_count: int, total: int) -> None:
+        if total < 20 or not sys.stderr.isatty():
+            return
+        if not task:
+            bar.start()
+            task.append(bar.add_task("Updating tenants", total=total))
+        bar.update(task[0], completed=done_count)
+
+    return report, bar

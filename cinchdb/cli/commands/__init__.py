@@ -1,0 +1,16 @@
+"""Importing this package registers every command on :data:`cinchdb.cli.cli`."""
+
+from __future__ import annotations
+
+from cinchdb.cli.commands import (  # noqa: F401 - imported for their registrations
+    branch,
+    column,
+    db,
+    history,
+    index,
+    project,
+    query,
+    table,
+    tenant,
+    view,
+)

@@ -1,0 +1,179 @@
+"""``cinch branch``: create, list, switch, delete, info, merge."""
+
+from __future__ import annotations
+
+import attrs
+import click
+
+import cinchdb
+from cinchdb.cli._app import cli
+from cinchdb.cli._context import config, save_config, target_options, with_db
+from cinchdb.cli._render import done, emit_json, progress_bar, table
+from cinchdb.cli.commands.history import render_merge
+
+
+@cli.group("branch")
+def branch_group() -> None:
+    """Schema branches: fork, switch, merge.
+
+    \b
+    Example:
+      cinch branch create feature && cinch branch merge-into-main feature
+    """
+
+
+@branch_group.command("create")
+@click.argument("name")
+@click.option("--from", "source", default=None, help="Branch to fork (default: the active one).")
+@click.option("--with-data", is_flag=True, help="Copy every materialized tenant's data too.")
+@click.option("--switch/--no-switch", default=True, show_default=True,
+              help="Make the new branch active, like 'git switch -c'.")  # fmt: skip
+@target_options(tenant=False)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@with_db
+def create(
+    db: cinchdb.CinchDB,
+    name: str,
+    source: str | None,
+    with_data: bool,
+    switch: bool,
+    as_json: bool,
+) -> None:
+    """Create branch NAME at the head of the active branch (schema only unless --with-data).
+
+    \b
+    Example:
+      cinch branch create feature/tags --no-switch
+    """
+    branch = db.create_branch(name, source_branch=source, with_data=with_data)
+    if switch:
+        save_config(attrs.evolve(config(), active_database=db.database, active_branch=name))
+    note = " and switched to it" if switch else ""
+    done(f"Created branch '{name}' from '{source or db.branch}'{note}", as_json, branch)
+
+
+@branch_group.command("list")
+@target_options(tenant=False)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@with_db
+def list_(db: cinchdb.CinchDB, as_json: bool) -> None:
+    """List branches; the active one is marked.
+
+    \b
+    Example:
+      cinch branch list
+    """
+    rows = [
+        {"name": b.name, "active": b.name == db.branch, "head": (b.head or "")[:12],
+         "created_at": b.created_at}
+        for b in db.list_branches()
+    ]  # fmt: skip
+    emit_json(rows) if as_json else table(rows)
+
+
+@branch_group.command("switch")
+@click.argument("name")
+@target_options(tenant=False)
+@with_db
+def switch(db: cinchdb.CinchDB, name: str) -> None:
+    """Make NAME the active branch.
+
+    \b
+    Example:
+      cinch branch switch main
+    """
+    db.switch_branch(name)
+    save_config(attrs.evolve(config(), active_database=db.database, active_branch=name))
+    done(f"Switched to branch '{name}'")
+
+
+@branch_group.command("delete")
+@click.argument("name")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@target_options(tenant=False)
+@with_db
+def delete(db: cinchdb.CinchDB, name: str, yes: bool) -> None:
+    """Delete branch NAME and its tenant files (never main).
+
+    \b
+    Example:
+      cinch branch delete feature --yes
+    """
+    if name == db.branch:
+        db.switch_branch("main")
+        save_config(attrs.evolve(config(), active_branch="main"))
+    if not yes:
+        click.confirm(f"Delete branch '{name}' and its tenant data?", abort=True)
+    db.delete_branch(name)
+    done(f"Deleted branch '{name}'")
+
+
+@branch_group.command("info")
+@click.argument("name", required=False)
+@target_options(tenant=False)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@with_db
+def info(db: cinchdb.CinchDB, name: str | None, as_json: bool) -> None:
+    """Show a branch's head and latest events (default: the active branch).
+
+    \b
+    Example:
+      cinch branch info feature
+    """
+    name = name or db.branch
+    db.switch_branch(name)
+    events = db.log(name, limit=5)
+    data = {
+        "branch": name,
+        "head": events[0].id if events else None,
+        "tables": [t.name for t in db.list_tables()],
+        "recent": [f"{e.short_id} {e.summary}" for e in events],
+    }
+    if as_json:
+        emit_json(data)
+    else:
+        table([{"": k, "value": "\n".join(v) if isinstance(v, list) else v}
+               for k, v in data.items()])  # fmt: skip
+
+
+def _merge(db: cinchdb.CinchDB, source: str, target: str, dry_run: bool, as_json: bool) -> None:
+    report, bar = progress_bar()
+    db.progress = report
+    try:
+        result = db.merge_branches(source, target, dry_run=dry_run)
+    finally:
+        bar.stop()
+    render_merge(result, as_json)
+
+
+@branch_group.command("merge")
+@click.argument("source")
+@click.option("--into", "target", default="main", show_default=True, help="Target branch.")
+@click.option("--dry-run", is_flag=True, help="Compute the merge, write nothing.")
+@target_options(tenant=False)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@with_db
+def merge(db: cinchdb.CinchDB, source: str, target: str, dry_run: bool, as_json: bool) -> None:
+    """Merge branch SOURCE into another branch (exit 3 on conflict).
+
+    \b
+    Example:
+      cinch branch merge feature --into main
+    """
+    _merge(db, source, target, dry_run, as_json)
+
+
+@branch_group.command("merge-into-main")
+@click.argument("source")
+@click.option("--dry-run", is_flag=True, help="Compute the merge, write nothing.")
+@target_options(tenant=False)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@with_db
+def merge_into_main(db: cinchdb.CinchDB, source: str, dry_run: bool, as_json: bool) -> None:
+    """Merge branch SOURCE into main (exit 3 on conflict).
+
+    \b
+    Example:
+      cinch branch merge-into-main feature
+    """
+    _merge(db, source, "main", dry_run, as_json)

@@ -1,0 +1,105 @@
+"""``cinch column``: add, drop, rename, alter."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+import cinchdb
+from cinchdb._unset import UNSET
+from cinchdb.cli._app import cli
+from cinchdb.cli._context import target_options, with_db
+from cinchdb.cli._render import done
+from cinchdb.cli.commands._columns import _value, parse_column
+
+
+@cli.group("column")
+def column_group() -> None:
+    """Columns of a table on the active branch.
+
+    \b
+    Example:
+      cinch column add users age:INTEGER:default=0
+    """
+
+
+@column_group.command("add")
+@click.argument("table")
+@click.argument("spec")
+@target_options(tenant=False)
+@with_db
+def add(db: cinchdb.CinchDB, table: str, spec: str) -> None:
+    """Add a column given as name:TYPE[:not_null|:unique|:default=V].
+
+    \b
+    Example:
+      cinch column add users plan:TEXT:default=free
+    """
+    column = parse_column(spec)
+    db.add_column(table, column)
+    done(f"Added column '{column.name}' to '{table}'")
+
+
+@column_group.command("drop")
+@click.argument("table")
+@click.argument("column")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@target_options(tenant=False)
+@with_db
+def drop(db: cinchdb.CinchDB, table: str, column: str, yes: bool) -> None:
+    """Drop a column from every tenant.
+
+    \b
+    Example:
+      cinch column drop users age --yes
+    """
+    if not yes:
+        click.confirm(f"Drop column '{table}.{column}' and its data?", abort=True)
+    db.drop_column(table, column)
+    done(f"Dropped column '{table}.{column}'")
+
+
+@column_group.command("rename")
+@click.argument("table")
+@click.argument("old")
+@click.argument("new")
+@target_options(tenant=False)
+@with_db
+def rename(db: cinchdb.CinchDB, table: str, old: str, new: str) -> None:
+    """Rename a column (views, triggers and indexes follow).
+
+    \b
+    Example:
+      cinch column rename users email email_address
+    """
+    db.rename_column(table, old, new)
+    done(f"Renamed column '{table}.{old}' to '{new}'")
+
+
+@column_group.command("alter")
+@click.argument("table")
+@click.argument("column")
+@click.option("--type", "type_", default=None, help="New type.")
+@click.option("--nullable/--not-null", default=None, help="Allow or forbid NULL.")
+@click.option("--default", "default", default=None, help="New default value.")
+@click.option("--drop-default", is_flag=True, help="Remove the default.")
+@target_options(tenant=False)
+@with_db
+def alter(db: cinchdb.CinchDB, table: str, column: str, type_: str | None,
+          nullable: bool | None, default: str | None, drop_default: bool) -> None:  # fmt: skip
+    """Change a column's type, nullability or default; existing rows are checked first.
+
+    \b
+    Example:
+      cinch column alter users age --not-null --default 0
+    """
+    if default is not None and drop_default:
+        raise click.UsageError("give --default or --drop-default, not both")
+    new_default: Any = UNSET
+    if drop_default:
+        new_default = None
+    elif default is not None:
+        new_default = _value(default)
+    db.alter_column(table, column, nullable=nullable, default=new_default, type=type_)
+    done(f"Altered column '{table}.{column}'")

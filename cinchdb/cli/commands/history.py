@@ -1,0 +1,254 @@
+"""``cinch merge``, ``log``, ``diff``, ``migrate``, ``revert``, and the CI checks ``lint`` and
+``check``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+import cinchdb
+from cinchdb.cli._app import EXIT_CONFLICT, EXIT_ERROR, cli
+from cinchdb.cli._context import target_options, with_db
+from cinchdb.cli._render import done, emit_json, progress_bar, table, to_plain
+from journal.ddl import render_operation
+from journal.events import summarize
+
+
+def render_merge(result: dict[str, Any], as_json: bool) -> None:
+    """A merge result; exits 3 when it has conflicts (previews and --check)."""
+    if as_json:
+        emit_json(result)
+    elif result["status"] == "conflict":
+        click.echo(f"Conflicts merging '{result['source']}' into '{result['target']}':", err=True)
+        for conflict in result["conflicts"]:
+            click.echo(f"  {conflict['kind']}: {conflict['message']}", err=True)
+    elif result["status"] == "up_to_date":
+        click.echo(f"'{result['target']}' is already up to date with '{result['source']}'")
+    else:
+        how = "fast-forward" if result["fast_forward"] else "merge"
+        verb = "Would merge" if result["dry_run"] else "Merged"
+        click.echo(
+            f"{verb} '{result['source']}' into '{result['target']}' ({how},"
+            f" {result['changes_applied']} changes)"
+        )
+        for resolution in result["resolutions"]:
+            click.echo(f"  resolved: {resolution}")
+    if result["status"] == "conflict":
+        sys.exit(EXIT_CONFLICT)
+
+
+@cli.command("merge")
+@click.argument("source")
+@click.option("--into", "target", default="main", show_default=True, help="Target branch.")
+@click.option("--dry-run", is_flag=True, help="Compute the merge, write nothing.")
+@click.option(
+    "--check",
+    is_flag=True,
+    help="CI: report conflicts against the target's head, write nothing, exit 3.",
+)
+@target_options(tenant=False)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@with_db
+def merge(db: cinchdb.CinchDB, source: str, target: str, dry_run: bool, check: bool,
+          as_json: bool) -> None:  # fmt: skip
+    """Merge branch SOURCE into --into (main). Exit 3 on conflict, writing nothing.
+
+    \b
+    Example:
+      cinch merge feature --into main --check
+    """
+    if check:
+        render_merge(db.merge_preview(source, target), as_json)
+        return
+    report, bar = progress_bar()
+    db.progress = report
+    try:
+        result = db.merge_branches(source, target, dry_run=dry_run)
+    finally:
+        bar.stop()
+    render_merge(result, as_json)
+
+
+@cli.command("log")
+@click.argument("path", required=False)
+@click.option("-n", "limit", type=int, default=None, help="Show at most N events.")
+@click.option("--graph", is_flag=True, help="Draw the merge graph beside the events.")
+@target_options(tenant=False)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@with_db
+def log(db: cinchdb.CinchDB, path: str | None, limit: int | None, graph: bool,
+        as_json: bool) -> None:  # fmt: skip
+    """Show the branch's events, newest first; PATH (table or table.column) limits them to
+    what touched that object, across renames.
+
+    \b
+    Example:
+      cinch log users.email -n 10
+    """
+    events = db.log(db.branch, limit=limit, path=path)
+    if as_json:
+        emit_json([
+            {"id": e.id, "short_id": e.short_id, "type": e.type, "summary": e.summary,
+             "author": e.author, "message": e.message, "created_at": e.created_at,
+             "parents": list(e.parents)}
+            for e in events
+        ])  # fmt: skip
+        return
+    if not events:
+        click.echo("(no events)")
+        return
+    lanes: list[str] = []
+    for event in events:
+        prefix = ""
+        if graph:
+            if event.id not in lanes:
+                lanes.append(event.id)
+            column = lanes.index(event.id)
+            prefix = " ".join("*" if i == column else "|" for i in range(len(lanes))) + " "
+            lanes[column : column + 1] = list(event.parents[:1])
+            lanes += [p for p in event.parents[1:] if p not in lanes]
+            if len(event.parents) > 1:
+                prefix = prefix.rstrip() + "\\ "
+        when = event.created_at.strftime("%Y-%m-%d %H:%M")
+        click.echo(f"{prefix}{event.short_id}  {when}  {event.author:<10}  {event.summary}")
+
+
+@cli.command("diff")
+@click.argument("a")
+@click.argument("b", required=False)
+@click.option("--format", "fmt", type=click.Choice(["text", "sql", "json"]), default="text",
+              show_default=True, help="How to print the operations.")  # fmt: skip
+@click.option("--exit-code", is_flag=True, help="CI: exit 1 when there are differences.")
+@target_options(tenant=False)
+@with_db
+def diff(db: cinchdb.CinchDB, a: str, b: str | None, fmt: str, exit_code: bool) -> None:
+    """Show the schema operations that turn ref A into ref B (default: the active branch).
+    Refs are branch names, event ids or prefixes, or branch~N.
+
+    \b
+    Example:
+      cinch diff main feature --exit-code
+    """
+    operations = db.diff(a, b or db.branch)
+    if fmt == "json":
+        emit_json([to_plain(op) for op in operations])
+    elif fmt == "sql":
+        for op in operations:
+            click.echo(f"{render_operation(op)};")
+    elif not operations:
+        click.echo("No differences")
+    else:
+        for op in operations:
+            click.echo(summarize(op))
+    if exit_code and operations:
+        sys.exit(EXIT_ERROR)
+
+
+@cli.command("migrate")
+@click.argument("sql", required=False)
+@click.option("-f", "--file", "path", type=click.Path(exists=True, dir_okay=False),
+              help="Read the DDL from a file ('-' for stdin).")  # fmt: skip
+@click.option("-m", "--message", default="", help="A message for the journal.")
+@target_options(tenant=False)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@with_db
+def migrate(db: cinchdb.CinchDB, sql: str | None, path: str | None, message: str,
+            as_json: bool) -> None:  # fmt: skip
+    """Apply DDL statements as journal events, all or nothing.
+
+    \b
+    Example:
+      cinch migrate "CREATE INDEX idx_users_email ON users (email)"
+      cinch migrate -f schema.sql
+    """
+    if (sql is None) == (path is None):
+        raise click.UsageError("give the SQL as an argument or with -f FILE, not both")
+    text = sql if sql is not None else Path(path or "").read_text()
+    report, bar = progress_bar()
+    db.progress = report
+    try:
+        events = db.migrate(text, message=message)
+    finally:
+        bar.stop()
+    data = [{"id": e.id, "summary": e.summary} for e in events]
+    if as_json:
+        emit_json(data)
+    else:
+        for event in events:
+            click.echo(f"{event.short_id}  {event.summary}")
+
+
+@cli.command("revert")
+@click.argument("event")
+@click.option("--force", is_flag=True, help="Revert even what cannot be restored.")
+@target_options(tenant=False)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@with_db
+def revert(db: cinchdb.CinchDB, event: str, force: bool, as_json: bool) -> None:
+    """Append the inverse of EVENT (an id or prefix) as a new event.
+
+    \b
+    Example:
+      cinch revert 3f2a9c1b
+    """
+    reverted = db.revert(event, force=force)
+    done(f"{reverted.short_id}  {reverted.summary}", as_json,
+         {"id": reverted.id, "summary": reverted.summary})  # fmt: skip
+
+
+@cli.command("lint")
+@click.argument("range_")
+@target_options(tenant=False)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@with_db
+def lint(db: cinchdb.CinchDB, range_: str, as_json: bool) -> None:
+    """CI: flag destructive or data-dependent changes between two refs, A..B (exit 1 if any).
+
+    \b
+    Example:
+      cinch lint main..feature
+    """
+    a, sep, b = range_.partition("..")
+    if not sep or not a:
+        raise click.BadParameter("expected A..B, e.g. main..feature", param_hint="RANGE")
+    findings = db.lint(a, b or db.branch)
+    if as_json:
+        emit_json(findings)
+    elif findings:
+        table(findings)
+    else:
+        click.echo("No destructive or data-dependent changes")
+    if findings:
+        sys.exit(EXIT_ERROR)
+
+
+@cli.command("check")
+@target_options(tenant=False)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@with_db
+def check(db: cinchdb.CinchDB, as_json: bool) -> None:
+    """CI: verify the journal and every materialized tenant (exit 1 on drift).
+
+    \b
+    Example:
+      cinch check --json
+    """
+    result = db.check()
+    if as_json:
+        click.echo(json.dumps(to_plain(result), indent=2))
+    else:
+        for event_id in result["corrupt_events"]:
+            click.echo(f"corrupt event: {event_id}")
+        for item in result["drift"]:
+            click.echo(f"drift: tenant '{item['tenant']}' on '{item['branch']}': {item['problem']}")
+        for item in result["behind"]:
+            click.echo(f"behind: tenant '{item['tenant']}' on '{item['branch']}' by"
+                       f" {item['events']} events (catches up when opened)")  # fmt: skip
+        if result["ok"]:
+            click.echo("OK: journal intact, every tenant matches the journal")
+    if not result["ok"]:
+        sys.exit(EXIT_ERROR)
