@@ -67,20 +67,30 @@ def done(message: str, as_json: bool = False, data: Any = None) -> None:
         click.echo(message)
 
 
-def progress_bar() -> tuple[Any, Any]:
-    """A progress callback for tenant propagation and the bar to close afterwards (drawn only
-    when many tenants are touched and stderr is a terminal)."""
-    from rich.progress import Progress
+class _Bar:
+    """Draws a progress bar on stderr once a long propagation starts; silent otherwise."""
 
-    bar = Progress(console=Console(file=sys.stderr), transient=True)
-    task: list[Any] = []
+    def __init__(self) -> None:
+        self._progress: Any = None
+        self._task: Any = None
 
-    def report(done_count: int, total: int) -> None:
+    def report(self, done_count: int, total: int) -> None:
         if total < 20 or not sys.stderr.isatty():
             return
-        if not task:
-            bar.start()
-            task.append(bar.add_task("Updating tenants", total=total))
-        bar.update(task[0], completed=done_count)
+        if self._progress is None:
+            from rich.progress import Progress
 
-    return report, bar
+            self._progress = Progress(console=Console(file=sys.stderr), transient=True)
+            self._progress.start()
+            self._task = self._progress.add_task("Updating tenants", total=total)
+        self._progress.update(self._task, completed=done_count)
+
+    def stop(self) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+
+
+def progress_bar() -> tuple[Any, _Bar]:
+    """A progress callback for tenant propagation, and the bar to stop afterwards."""
+    bar = _Bar()
+    return bar.report, bar

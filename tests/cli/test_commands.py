@@ -1,0 +1,256 @@
+"""Every command through click's runner: exit codes, output, and the exact error line."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from cinchdb.cli import EXIT_CONFLICT
+
+
+def ok(result) -> str:
+    assert result.exit_code == 0, (result.output, result.exception)
+    return result.stdout
+
+
+def error(result, line: str, code: int = 1) -> None:
+    assert result.exit_code == code, result.output
+    assert line in result.stderr.splitlines(), result.stderr
+    assert "Traceback" not in result.output
+
+
+@pytest.fixture
+def users(cinch):
+    ok(cinch("table", "create", "users", "name:TEXT:not_null", "email:TEXT:unique",
+             "age:INTEGER:default=0"))  # fmt: skip
+    return cinch
+
+
+def test_init_and_status(cinch, project, runner, tmp_path):
+    status = json.loads(ok(cinch("status", "--json")))
+    assert status["database"] == "main" and status["branch"] == "main"
+    assert status["project"] == str(project)
+    error(cinch("init", str(project)), f"Error: A CinchDB project already exists in {project}")
+
+
+def test_outside_a_project_says_to_run_init(runner, tmp_path, monkeypatch):
+    from cinchdb.cli import cli
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("CINCHDB_PROJECT_DIR", raising=False)
+    result = runner.invoke(cli, ["table", "list"])
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[0].startswith("Error: No CinchDB project found")
+    assert "cinch init" in result.stderr
+
+
+def test_db_commands(cinch):
+    ok(cinch("db", "create", "analytics"))
+    assert [d["name"] for d in json.loads(ok(cinch("db", "list", "--json")))] == [
+        "analytics", "main"]  # fmt: skip
+    ok(cinch("db", "switch", "analytics"))
+    assert json.loads(ok(cinch("status", "--json")))["database"] == "analytics"
+    info = json.loads(ok(cinch("db", "info", "main", "--json")))
+    assert info["branches"] == ["main"] and info["tenants"] == ["main"]
+    ok(cinch("db", "switch", "main"))
+    ok(cinch("db", "delete", "analytics", "--yes"))
+    error(cinch("db", "switch", "ghost"), "Error: Database 'ghost' does not exist")
+    error(cinch("db", "create", "bad-name"),
+          "Error: Invalid database name 'bad-name': use letters, digits and '_',"
+          " starting with a letter or digit")  # fmt: skip
+
+
+def test_branch_create_switches_by_default(users):
+    cinch = users
+    assert "switched to it" in ok(cinch("branch", "create", "feature"))
+    assert json.loads(ok(cinch("status", "--json")))["branch"] == "feature"
+    ok(cinch("branch", "create", "other", "--no-switch"))
+    assert json.loads(ok(cinch("status", "--json")))["branch"] == "feature"
+    names = [b["name"] for b in json.loads(ok(cinch("branch", "list", "--json")))]
+    assert names == ["main", "feature", "other"]
+    ok(cinch("branch", "switch", "main"))
+    info = json.loads(ok(cinch("branch", "info", "feature", "--json")))
+    assert info["branch"] == "feature" and info["tables"] == ["users"]
+    ok(cinch("branch", "delete", "other", "--yes"))
+    error(
+        cinch("branch", "switch", "ghost"),
+        "Error: Branch 'ghost' does not exist in database 'main'",
+    )
+    error(cinch("branch", "delete", "main", "--yes"), "Error: The main branch cannot be deleted")
+
+
+def test_merge_commands_and_exit_codes(users):
+    cinch = users
+    ok(cinch("branch", "create", "feature"))
+    ok(cinch("column", "add", "users", "plan:TEXT:default=free"))
+    ok(cinch("branch", "switch", "main"))
+    out = ok(cinch("merge", "feature", "--into", "main", "--check"))
+    assert "Would merge 'feature' into 'main'" in out
+    assert "fast-forward" in ok(cinch("branch", "merge-into-main", "feature"))
+    ok(cinch("branch", "create", "views"))
+    ok(cinch("view", "create", "adults", "SELECT name FROM users WHERE age >= 18"))
+    ok(cinch("branch", "switch", "main"))
+    ok(cinch("column", "drop", "users", "age", "--yes"))
+    check = cinch("merge", "views", "--check")
+    assert check.exit_code == EXIT_CONFLICT
+    assert "dependency: View adults (ViewCreated) uses column 'users.age'" in check.stderr
+    merged = cinch("branch", "merge", "views", "--into", "main")
+    assert merged.exit_code == EXIT_CONFLICT
+    assert merged.stderr.startswith("Error: 1 conflict(s) merging 'views' into 'main'")
+    as_json = cinch("merge", "views", "--check", "--json")
+    assert as_json.exit_code == EXIT_CONFLICT
+    assert json.loads(as_json.stdout)["conflicts"][0]["kind"] == "dependency"
+
+
+def test_log_diff_migrate_revert(users):
+    cinch = users
+    ok(cinch("migrate", "CREATE INDEX idx_users_age ON users (age)"))
+    ok(cinch("column", "rename", "users", "email", "mail"))
+    events = json.loads(ok(cinch("log", "--json")))
+    assert [e["summary"] for e in events][:2] == [
+        "rename column users.email to mail", "create index idx_users_age on users"]  # fmt: skip
+    blame = ok(cinch("log", "users.mail"))
+    assert "rename column users.email to mail" in blame and "create table users" in blame
+    assert ok(cinch("log", "--graph", "-n", "1")).startswith("* ")
+    assert ok(cinch("diff", "main~2", "main")).splitlines() == [
+        "drop column users.email", "add column users.mail TEXT",
+        "create index idx_users_age on users"]  # fmt: skip
+    sql = ok(cinch("diff", "main~1", "main", "--format", "sql"))
+    assert sql.startswith('ALTER TABLE "users" DROP COLUMN "email";')
+    assert json.loads(ok(cinch("diff", "main", "main", "--format", "json"))) == []
+    assert cinch("diff", "main~1", "main", "--exit-code").exit_code == 1
+    assert cinch("diff", "main", "main", "--exit-code").exit_code == 0
+    ok(cinch("revert", events[0]["id"][:8]))
+    assert "email" in ok(cinch("table", "info", "users"))
+    error(
+        cinch("migrate", "DELETE FROM users"),
+        "Error: Unsupported statement 'DELETE': only CREATE/ALTER/DROP of tables, indexes,"
+        " views and triggers are schema changes, found 'DELETE' (line 1, column 1) in"
+        " statement: DELETE FROM users",
+    )
+    error(
+        cinch("revert", "zzzz"),
+        "Error: Event 'zzzz': no branch, event id or id prefix of database 'main' is called that",
+    )
+
+
+def test_lint_and_check(users):
+    cinch = users
+    ok(cinch("branch", "create", "feature"))
+    ok(cinch("column", "drop", "users", "age", "--yes"))
+    ok(cinch("index", "create", "idx_name", "users", "name", "--unique"))
+    result = cinch("lint", "main..feature", "--json")
+    assert result.exit_code == 1
+    assert sorted(f["kind"] for f in json.loads(result.stdout)) == ["drop_column", "unique_index"]
+    assert cinch("lint", "main..main").exit_code == 0
+    error(
+        cinch("lint", "main"),
+        "Error: Invalid value for RANGE: expected A..B, e.g. main..feature",
+        2,
+    )
+    assert "OK: journal intact" in ok(cinch("check"))
+
+
+def test_check_finds_drift(users, project):
+    import sqlite3
+
+    cinch = users
+    ok(cinch("data", "insert", "users", '{"name": "ann"}'))
+    path = next(p for p in (project / ".cinchdb").rglob("main.db"))
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE sneaky (x)")
+    conn.commit()
+    conn.close()
+    result = cinch("check")
+    assert result.exit_code == 1
+    assert "drift: tenant 'main' on 'main': schema differs from the journal" in result.stdout
+
+
+def test_table_column_index_view_commands(users):
+    cinch = users
+    tables = json.loads(ok(cinch("table", "list", "--json")))
+    assert tables == [{"name": "users", "columns": 6, "indexes": 0}]
+    info = json.loads(ok(cinch("table", "info", "users", "--json")))
+    assert [c["name"] for c in info["columns"]][1:4] == ["name", "email", "age"]
+    ok(cinch("column", "alter", "users", "age", "--not-null", "--default", "1"))
+    ok(cinch("index", "create", "idx_age", "users", "age"))
+    assert json.loads(ok(cinch("index", "list", "users", "--json")))[0]["name"] == "idx_age"
+    ok(cinch("index", "drop", "idx_age"))
+    ok(cinch("view", "create", "named", "SELECT name FROM users"))
+    assert json.loads(ok(cinch("view", "list", "--json")))[0]["name"] == "named"
+    assert ok(cinch("view", "info", "named")).strip() == "SELECT name FROM users"
+    ok(cinch("view", "update", "named", "SELECT name, age FROM users"))
+    ok(cinch("view", "delete", "named"))
+    ok(cinch("table", "rename", "users", "people"))
+    ok(cinch("table", "delete", "people", "--yes"))
+    error(cinch("table", "info", "ghost"), "Error: Table 'ghost' does not exist")
+    error(cinch("table", "create", "t", "x:WEIRD"),
+          "Error: Invalid value for COLUMNS: 'x:WEIRD': Unknown column type 'WEIRD'; use one of"
+          " TEXT, INTEGER, REAL, BLOB, NUMERIC, BOOLEAN (or an alias such as int, str, float,"
+          " bool)", 2)  # fmt: skip
+    error(cinch("table", "create", "sqlite_x", "a:TEXT"),
+          "Error: Invalid table name 'sqlite_x': names starting with 'sqlite_' or '__' are"
+          " reserved")  # fmt: skip
+    error(cinch("column", "add", "ghost", "a:TEXT"), "Error: Table 'ghost' does not exist")
+
+
+def test_tenant_commands(users):
+    cinch = users
+    ok(cinch("tenant", "create", "customer_a"))
+    ok(cinch("tenant", "create", "customer_b", "--no-lazy"))
+    names = [t["name"] for t in json.loads(ok(cinch("tenant", "list", "--json")))]
+    assert names == ["main", "customer_a", "customer_b"]
+    ok(cinch("data", "insert", "users", '{"name": "ann"}', "--tenant", "customer_a"))
+    ok(cinch("tenant", "copy", "customer_a", "copy_a"))
+    rows = json.loads(ok(cinch("query", "SELECT name FROM users", "-t", "copy_a", "--json")))
+    assert rows == [{"name": "ann"}]
+    ok(cinch("tenant", "rename", "copy_a", "renamed"))
+    status = {s["name"]: s for s in json.loads(ok(cinch("tenant", "status", "--json")))}
+    assert status["customer_a"]["materialized"] and not status["main"]["materialized"]
+    assert json.loads(ok(cinch("tenant", "sync", "--json")))["events_applied"] == 0
+    ok(cinch("tenant", "delete", "renamed", "--yes"))
+    error(cinch("query", "SELECT 1", "--tenant", "ghost"),
+          "Error: Tenant 'ghost' does not exist in database 'main'")  # fmt: skip
+    error(cinch("tenant", "create", "../evil"),
+          "Error: Invalid tenant name '../evil': use letters, digits, '_' and '-', starting"
+          " with a letter or digit")  # fmt: skip
+    error(cinch("tenant", "create", "vault", "--encrypt", "--key", "k"),
+          "Error: Tenant encryption is not available in this release of CinchDB; no tenant"
+          " was created or opened with a key")  # fmt: skip
+
+
+def test_query_and_data(users):
+    cinch = users
+    stored = json.loads(ok(cinch("data", "insert", "users", '{"name": "ann", "age": 3}',
+                                 '{"name": "bob"}', "--json")))  # fmt: skip
+    assert [r["name"] for r in stored] == ["ann", "bob"]
+    rows = json.loads(ok(cinch("query", "SELECT name, age FROM users ORDER BY name", "--json")))
+    assert rows == [{"name": "ann", "age": 3}, {"name": "bob", "age": 0}]
+    csv = ok(cinch("query", "SELECT name FROM users ORDER BY name", "--format", "csv"))
+    assert csv == "name\nann\nbob\n"
+    assert "ann" in ok(cinch("query", "SELECT name FROM users", "--limit", "1"))
+    assert json.loads(ok(cinch("query", "SELECT name FROM users WHERE age > ?", "--param", "1",
+                               "--json"))) == [{"name": "ann"}]  # fmt: skip
+    ok(cinch("data", "update", "users", stored[0]["id"], '{"age": 4}'))
+    assert json.loads(ok(cinch("data", "delete", "users", stored[1]["id"], "--json"))) == {
+        "deleted": 1}  # fmt: skip
+    error(cinch("query", "DELETE FROM users"),
+          "Error: query() only runs reads (SELECT, WITH ... SELECT, EXPLAIN, VALUES); refused"
+          " DELETE: use delete() or delete_where() to change data")  # fmt: skip
+    error(cinch("query", "SELECT FROM"), 'Error: near "FROM": syntax error')
+    error(
+        cinch("data", "update", "users", "999", '{"age": 1}'),
+        "Error: Record with ID '999' not found",
+    )
+    error(cinch("data", "insert", "users", "{not json"),
+          "Error: Invalid value for DATA: not JSON: Expecting property name enclosed in double"
+          " quotes: line 1 column 2 (char 1)", 2)  # fmt: skip
+
+
+def test_traceback_flag_shows_the_traceback(cinch):
+    from cinchdb.cli import cli
+    from click.testing import CliRunner
+
+    result = CliRunner().invoke(cli, ["--traceback", "table", "info", "ghost"])
+    assert result.exit_code == 1 and result.exception is not None
