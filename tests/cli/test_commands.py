@@ -249,8 +249,9 @@ def test_query_and_data(users):
 
 
 def test_traceback_flag_shows_the_traceback(cinch):
-    from cinchdb.cli import cli
     from click.testing import CliRunner
+
+    from cinchdb.cli import cli
 
     result = CliRunner().invoke(cli, ["--traceback", "table", "info", "ghost"])
     assert result.exit_code == 1 and result.exception is not None
