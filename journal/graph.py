@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Iterator, Sequence
-
-import networkx as nx
+from typing import TYPE_CHECKING
 
 from journal.errors import CorruptJournalError, EventNotFoundError
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 __all__ = ["Graph"]
 
@@ -66,7 +68,9 @@ class Graph:
     )
 
     def __init__(self) -> None:
-        self._digraph = nx.DiGraph()
+        # Built on first use: importing networkx costs ~150 ms, which every short-lived
+        # process (each `cinch` command) would otherwise pay.
+        self._digraph: nx.DiGraph | None = None
         # How many events (in insertion order) the DiGraph holds so far.
         self._synced = 0
         self._index: dict[str, int] = {}
@@ -146,6 +150,8 @@ class Graph:
     def ancestors(self, event_id: str) -> set[str]:
         """Every event reachable from ``event_id`` through parents, excluding itself."""
         self._require(event_id)
+        import networkx as nx
+
         found: set[str] = nx.ancestors(self._synced_digraph(), event_id)
         return found
 
@@ -263,6 +269,10 @@ class Graph:
 
     def _synced_digraph(self) -> nx.DiGraph:
         """The DiGraph, after adding the events added to the index since the last call."""
+        if self._digraph is None:
+            import networkx as nx
+
+            self._digraph = nx.DiGraph()
         start, end = self._synced, len(self._ids)
         if start < end:
             ids, parent_ids, generation = self._ids, self._parent_ids, self._generation
