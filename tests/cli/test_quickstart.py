@@ -113,3 +113,15 @@ def test_ci_checks_in_a_pipeline(feature_project):
     integrity = cinch("check")
     assert integrity.returncode == 0 and "OK" in integrity.stdout
     assert cinch("diff", "main", "main", "--exit-code").returncode == 0
+
+
+def test_readme_cli_block(tmp_path):
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    block = readme.split("<!-- cli-quickstart -->", 1)[1].split("```bash\n", 1)[1]
+    block = block.split("```", 1)[0]
+    lines = [line.split("  #", 1)[0].strip() for line in block.splitlines()]
+    results = run_block("\n".join(lines), tmp_path)
+    assert '"n": 1' in results[-2].stdout
+    assert "create view active_users" in results[-1].stdout
