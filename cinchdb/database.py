@@ -244,17 +244,23 @@ class CinchDB:
         self._commit([ViewDropped(view=name)])
 
     # -- data --------------------------------------------------------------------------------
-    def insert(self, table: str, *rows: Mapping[str, Any]) -> Any:
+    def insert(self, table: str, *rows: Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> Any:
         """Insert rows; return the stored row (one given) or the list of them.
 
         ``insert(t, row)`` -> dict; ``insert(t, row1, row2, ...)`` or ``insert(t, [rows])``
         -> list of dicts. Several rows go in one transaction.
         """
+        data = self._files.data(self.branch, self.tenant)
         if len(rows) == 1 and isinstance(rows[0], list | tuple):
-            return self._files.data(self.branch, self.tenant).insert(table, rows[0])
+            return data.insert(table, rows[0])
         if not rows:
             raise ValueError("insert() needs at least one row")
-        stored = self._files.data(self.branch, self.tenant).insert(table, rows)
+        records = [row for row in rows if isinstance(row, Mapping)]
+        if len(records) != len(rows):
+            raise ValueError(
+                "insert() takes rows as dicts: insert(t, row, ...) or insert(t, [rows])"
+            )
+        stored = data.insert(table, records)
         return stored[0] if len(rows) == 1 else stored
 
     def update(

@@ -37,3 +37,8 @@ def test_library_never_prints_or_exits():
     library = [*(ROOT / "journal").rglob("*.py"), *(ROOT / "cinchdb").rglob("*.py")]
     offenders = [p for p in library if "cli" not in p.parts and pattern.search(p.read_text())]
     assert offenders == []
+
+
+def test_mypy_on_cinchdb_is_clean():
+    result = run(sys.executable, "-m", "mypy", "cinchdb")
+    assert result.returncode == 0, result.stdout

@@ -37,7 +37,8 @@ class CinchGroup(click.Group):
                 raise
             click.echo(f"Error: {error}", err=True)
             for conflict in error.conflicts:
-                click.echo(f"  {conflict.kind}: {conflict.message}", err=True)
+                kind = getattr(conflict, "kind", "conflict")
+                click.echo(f"  {kind}: {getattr(conflict, 'message', conflict)}", err=True)
             ctx.exit(EXIT_CONFLICT)
         except (CinchError, ValueError, LookupError, sqlite3.Error, OSError) as error:
             if _traceback_wanted(ctx):
