@@ -32,7 +32,9 @@ def render() -> str:
     ]
     for path, command in _walk(cli, ["cinch"]):
         name = " ".join(path)
-        with click.Context(command, info_name=name, terminal_width=100) as ctx:
+        with click.Context(
+            command, info_name=name, terminal_width=100, help_option_names=["-h", "--help"]
+        ) as ctx:
             text = command.get_help(ctx)
         lines += [f"## `{name}`", "", "```text", text.rstrip(), "```", ""]
     return "\n".join(lines)

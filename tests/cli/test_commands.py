@@ -255,3 +255,25 @@ def test_traceback_flag_shows_the_traceback(cinch):
 
     result = CliRunner().invoke(cli, ["--traceback", "table", "info", "ghost"])
     assert result.exit_code == 1 and result.exception is not None
+
+
+def test_targets_from_config_environment_and_options(users, monkeypatch, tmp_path):
+    cinch = users
+    ok(cinch("branch", "create", "feature", "--no-switch"))
+    ok(cinch("column", "add", "users", "extra:TEXT", "-b", "feature"))
+    assert "extra" not in ok(cinch("table", "info", "users"))
+    assert "extra" in ok(cinch("table", "info", "users", "--branch", "feature"))
+    monkeypatch.setenv("CINCHDB_BRANCH", "feature")
+    assert "extra" in ok(cinch("table", "info", "users"))
+    assert "extra" not in ok(cinch("table", "info", "users", "-b", "main"))
+    monkeypatch.delenv("CINCHDB_BRANCH")
+    ok(cinch("db", "create", "other"))
+    monkeypatch.setenv("CINCHDB_DATABASE", "other")
+    assert json.loads(ok(cinch("table", "list", "--json"))) == []
+    assert json.loads(ok(cinch("table", "list", "-d", "main", "--json")))[0]["name"] == "users"
+    monkeypatch.delenv("CINCHDB_DATABASE")
+    sql = tmp_path / "schema.sql"
+    sql.write_text("CREATE TABLE t (id TEXT PRIMARY KEY);\nCREATE INDEX t_id ON t (id);")
+    assert len(ok(cinch("migrate", "-f", str(sql))).splitlines()) == 2
+    error(cinch("migrate", "CREATE TABLE u (a)", "-f", str(sql)),
+          "Error: give the SQL as an argument or with -f FILE, not both", 2)  # fmt: skip

@@ -151,7 +151,7 @@ def diff(db: cinchdb.CinchDB, a: str, b: str | None, fmt: str, exit_code: bool) 
 @cli.command("migrate")
 @click.argument("sql", required=False)
 @click.option("-f", "--file", "path", type=click.Path(exists=True, dir_okay=False),
-              help="Read the DDL from a file ('-' for stdin).")  # fmt: skip
+              help="Read the DDL from a file.")  # fmt: skip
 @click.option("-m", "--message", default="", help="A message for the journal.")
 @target_options(tenant=False)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
