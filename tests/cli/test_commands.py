@@ -72,7 +72,9 @@ def test_branch_create_switches_by_default(users):
     ok(cinch("branch", "switch", "main"))
     info = json.loads(ok(cinch("branch", "info", "feature", "--json")))
     assert info["branch"] == "feature" and info["tables"] == ["users"]
-    ok(cinch("branch", "delete", "other", "--yes"))
+    ok(cinch("branch", "switch", "other"))
+    ok(cinch("branch", "delete", "other", "--yes"))  # the active branch: back to main
+    assert json.loads(ok(cinch("status", "--json")))["branch"] == "main"
     error(
         cinch("branch", "switch", "ghost"),
         "Error: Branch 'ghost' does not exist in database 'main'",

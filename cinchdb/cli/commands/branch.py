@@ -99,12 +99,14 @@ def delete(db: cinchdb.CinchDB, name: str, yes: bool) -> None:
     Example:
       cinch branch delete feature --yes
     """
-    if name == db.branch:
-        db.switch_branch("main")
-        save_config(attrs.evolve(config(), active_branch="main"))
     if not yes:
         click.confirm(f"Delete branch '{name}' and its tenant data?", abort=True)
+    if name == db.branch and name != "main":
+        db.switch_branch("main")
     db.delete_branch(name)
+    current = config()
+    if current.active_database == db.database and current.active_branch == name:
+        save_config(attrs.evolve(current, active_branch="main"))
     done(f"Deleted branch '{name}'")
 
 
