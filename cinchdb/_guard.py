@@ -12,8 +12,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-#: Name of the table inside every tenant file that holds CinchDB's own state (the cursor).
-STATE_TABLE = "__cinch_state"
+from cinchdb._system_tables import KV_TABLE, STATE_TABLE
+from cinchdb._system_tables import STATEMENTS as SYSTEM_STATEMENTS
+
 #: Tables user SQL may read but never write: CinchDB's state and the KV store.
 SYSTEM_TABLE_PREFIXES = ("__cinch_", "__kv")
 #: Seconds a writer waits for another process's lock before SQLite reports "database is locked".
@@ -81,9 +82,14 @@ def open_tenant_file(path: Path) -> TenantConnection:
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute("PRAGMA foreign_keys = ON")
-        conn.execute(
-            f'CREATE TABLE IF NOT EXISTS "{STATE_TABLE}" (key TEXT PRIMARY KEY, value TEXT) STRICT'
-        )
+        if (
+            conn.execute(
+                "SELECT count(*) FROM sqlite_schema WHERE name IN (?, ?)", (STATE_TABLE, KV_TABLE)
+            ).fetchone()[0]
+            < 2
+        ):
+            for statement in SYSTEM_STATEMENTS:
+                conn.execute(statement)
     except BaseException:
         conn.close()
         raise

@@ -20,6 +20,7 @@ from cinchdb.catalog import Catalog
 from cinchdb.changes import Progress, SchemaChanges
 from cinchdb.data import Params
 from cinchdb.errors import EncryptionUnavailableError
+from cinchdb.kv import KVStore
 from cinchdb.merging import merge
 from cinchdb.models import Branch, Column, Index, Table, Tenant, View
 from cinchdb.project import MAIN
@@ -84,6 +85,8 @@ class CinchDB:
             self._catalog.close()
             raise
         self._changes = SchemaChanges(self._files)
+        #: This handle's tenant's key-value store (follows ``switch_branch`` and ``tenant``).
+        self.kv = KVStore(lambda write: self._files.kv_connection(self.branch, self.tenant, write))
         self.database = database
         self.branch = branch
         self.tenant = tenant

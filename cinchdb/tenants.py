@@ -33,7 +33,6 @@ from pathlib import Path
 import attrs
 
 from cinchdb._guard import (
-    STATE_TABLE,
     CursorMovedError,
     TenantConnection,
     expect_cursor,
@@ -44,6 +43,7 @@ from cinchdb._guard import (
     write_cursor,
 )
 from cinchdb._rows import utc_now
+from cinchdb._system_tables import STATE_TABLE
 from cinchdb.data import DataOps
 from cinchdb.errors import CinchError
 from cinchdb.project import branch_directory
@@ -442,6 +442,19 @@ class TenantFiles:
         if self.path(branch, tenant).exists():
             return self._writable(branch, tenant).data
         return self._fresh(branch, _TEMPLATE).data
+
+    def kv_connection(self, branch: str, tenant: str, write: bool) -> sqlite3.Connection | None:
+        """The tenant's connection for its key-value store: None for reads while the tenant
+        has no file (its store is empty); a write materializes the file."""
+        entry = self._open.get((branch, tenant))
+        if entry is not None and entry.checked == self.store.version():
+            return entry.conn
+        if not write:
+            if not self.exists(tenant):
+                raise TenantNotFoundError(self.database, tenant)
+            if not os.path.exists(self.path(branch, tenant)):
+                return None
+        return self._writable(branch, tenant).conn
 
     def template(self, branch: str) -> sqlite3.Connection:
         """The branch's schema-only template, at the head."""
