@@ -279,3 +279,25 @@ def test_targets_from_config_environment_and_options(users, monkeypatch, tmp_pat
     assert len(ok(cinch("migrate", "-f", str(sql))).splitlines()) == 2
     error(cinch("migrate", "CREATE TABLE u (a)", "-f", str(sql)),
           "Error: give the SQL as an argument or with -f FILE, not both", 2)  # fmt: skip
+
+
+def test_kv_commands(cinch):
+    ok(cinch("kv", "set", "config:timeout", "30"))
+    ok(cinch("kv", "set", "user:1", '{"name": "Ann"}', "--ttl", "3600"))
+    ok(cinch("kv", "set", "raw", "30", "--raw"))
+    assert json.loads(ok(cinch("kv", "get", "config:timeout"))) == 30
+    assert json.loads(ok(cinch("kv", "get", "raw"))) == "30"
+    assert json.loads(ok(cinch("kv", "get", "user:1"))) == {"name": "Ann"}
+    assert json.loads(ok(cinch("kv", "keys", "user:*", "--json"))) == ["user:1"]
+    assert int(ok(cinch("kv", "ttl", "user:1"))) in (3599, 3600)
+    assert ok(cinch("kv", "ttl", "config:timeout")).strip() == "none"
+    assert ok(cinch("kv", "incr", "views")).strip() == "1"
+    assert ok(cinch("kv", "incr", "views", "5")).strip() == "6"
+    assert "Deleted 1 key(s)" in ok(cinch("kv", "delete", "views", "nope"))
+    error(cinch("kv", "get", "nope"), "Error: Key 'nope' not found")
+    error(cinch("kv", "set", "key@#$", "1"), "Error: Invalid characters in key")
+    error(
+        cinch("kv", "incr", "user:1"), "Error: Cannot increment non-numeric value of key 'user:1'"
+    )
+    ok(cinch("tenant", "create", "other"))
+    assert json.loads(ok(cinch("kv", "keys", "--json", "--tenant", "other"))) == []

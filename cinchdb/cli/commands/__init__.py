@@ -8,6 +8,7 @@ from cinchdb.cli.commands import (  # noqa: F401 - imported for their registrati
     db,
     history,
     index,
+    kv,
     project,
     query,
     table,
