@@ -245,9 +245,20 @@ class KVStore:
         """Store ``value`` under ``key``, replacing any value and TTL it had."""
         validate_key(key)
         kind, stored = encode(value)
-        deadline = _ttl_deadline(ttl, self._clock())
-        with self._write() as conn:
+        deadline = None if ttl is None else _ttl_deadline(ttl, self._clock())
+        # The hot path: no context managers (each costs microseconds), one statement.
+        conn = self._writer()
+        guard = getattr(conn, "guard", None)
+        if guard is not None:
+            guard.internal = True
+        try:
             conn.execute(_UPSERT, (key, kind, stored, deadline))
+        finally:
+            if guard is not None:
+                guard.internal = False
+        self._writes += 1
+        if self._writes % PURGE_EVERY == 0:
+            self._purge(conn, PURGE_BATCH)
 
     def get(self, key: str) -> Any:
         """The value, or None when the key is missing or expired."""

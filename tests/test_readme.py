@@ -25,5 +25,6 @@ def test_readme_python_examples_run(capsys):
     assert "[{'title': 'Hello World', 'content': 'Updated content'}]" in out
     assert "[{'n': 0}]" in out and "['posts']" in out
     assert "success ['posts', 'tags']" in out
+    assert "1 {'user_id': 123}" in out
     assert "['create table tags (4 columns)', 'add column posts.views INTEGER']" in out
     assert "refused DELETE: use delete() or delete_where()" in out
