@@ -14,6 +14,7 @@ from pathlib import Path
 
 from cinchdb._system_tables import KV_TABLE, STATE_TABLE
 from cinchdb._system_tables import STATEMENTS as SYSTEM_STATEMENTS
+from journal import drivers
 
 #: Tables user SQL may read but never write: CinchDB's state and the KV store.
 SYSTEM_TABLE_PREFIXES = ("__cinch_", "__kv")
@@ -123,7 +124,7 @@ def read_cursor_of_file(path: Path) -> str | None:
     conn = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_S)
     try:
         return read_cursor(conn)
-    except sqlite3.OperationalError:
+    except drivers.DatabaseError:
         return None  # no state table: a file that never received an event
     finally:
         conn.close()

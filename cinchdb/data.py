@@ -61,6 +61,7 @@ from cinchdb.errors import (
     RecordNotFoundError,
     TableNotFoundError,
 )
+from journal import drivers
 from journal.names import fold_name, quote, validate_identifier
 from journal.schema import Schema
 
@@ -441,7 +442,7 @@ class DataOps:
         try:
             cursor = self.conn.execute(sql, () if params is None else params)
             fetched = cursor.fetchall()
-        except sqlite3.DatabaseError as e:
+        except drivers.DatabaseError as e:
             if gate.denied:
                 raise refusal(sql, action_word(*gate.denied[0])) from e
             missing = _NO_SUCH_TABLE.match(str(e))
@@ -541,9 +542,9 @@ def _constraint_errors(facts: TableFacts) -> Iterator[None]:
     """SQLite's constraint failures, as ConstraintError naming the table."""
     try:
         yield
-    except sqlite3.IntegrityError as e:
+    except drivers.IntegrityError as e:
         raise ConstraintError(facts.name, str(e), _error_code(e)) from e
 
 
-def _error_code(error: sqlite3.Error) -> str | None:
+def _error_code(error: Exception) -> str | None:
     return getattr(error, "sqlite_errorname", None)

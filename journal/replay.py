@@ -13,6 +13,7 @@ import sqlite3
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 
+from journal import drivers
 from journal.ddl import statements
 from journal.errors import JournalError
 from journal.events import (
@@ -81,7 +82,7 @@ def apply_operations(
                     legacy_alter = legacy_alter or "legacy_alter_table" in statement
                     try:
                         conn.execute(statement)
-                    except sqlite3.Error as e:
+                    except drivers.Error as e:
                         raise ReplayError(operation, statement, str(e)) from e
                 schema = after
                 if foreign_keys:

@@ -6,15 +6,23 @@ Exit codes: 0 ok; 1 an error, or differences found with ``--exit-code`` / ``lint
 
 from __future__ import annotations
 
-import sqlite3
 import sys
 from typing import Any
 
 import click
 
 from cinchdb.errors import CinchError, MergeConflictError, ProjectNotFoundError
+from journal import drivers
 
 EXIT_ERROR = 1
+# What becomes one `Error:` line: CinchDB's errors, bad input, files, and SQLite's own.
+_HANDLED: tuple[type[Exception], ...] = (
+    CinchError,
+    ValueError,
+    LookupError,
+    OSError,
+    *drivers.Error,
+)
 EXIT_USAGE = 2
 EXIT_CONFLICT = 3
 
@@ -40,7 +48,7 @@ class CinchGroup(click.Group):
                 kind = getattr(conflict, "kind", "conflict")
                 click.echo(f"  {kind}: {getattr(conflict, 'message', conflict)}", err=True)
             ctx.exit(EXIT_CONFLICT)
-        except (CinchError, ValueError, LookupError, sqlite3.Error, OSError) as error:
+        except _HANDLED as error:
             if _traceback_wanted(ctx):
                 raise
             click.echo(f"Error: {_one_line(error)}", err=True)
