@@ -11,6 +11,7 @@ import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import cast
 
 from cinchdb._system_tables import KV_TABLE, STATE_TABLE
 from cinchdb._system_tables import STATEMENTS as SYSTEM_STATEMENTS
@@ -70,15 +71,33 @@ class TenantConnection(sqlite3.Connection):
     guard: Guard
 
 
-def open_tenant_file(path: Path) -> TenantConnection:
-    """A connection configured the way every tenant file is used, guarded by a :class:`Guard`."""
-    conn = sqlite3.connect(
-        path,
-        isolation_level=None,
-        check_same_thread=False,
-        timeout=BUSY_TIMEOUT_S,
-        factory=TenantConnection,
-    )
+if drivers.sqlcipher is not None:
+
+    class EncryptedTenantConnection(drivers.sqlcipher.Connection):  # type: ignore[misc]
+        """A SQLCipher connection that carries its :class:`Guard`."""
+
+        guard: Guard
+
+
+def open_tenant_file(
+    path: Path, raw_key: bytes | None = None, tenant: str = ""
+) -> TenantConnection:
+    """A connection configured the way every tenant file is used, guarded by a :class:`Guard`;
+    a SQLCipher one, checked against the key, when ``raw_key`` is given."""
+    if raw_key is not None:
+        from cinchdb.crypto import open_encrypted
+
+        conn = cast(
+            TenantConnection, open_encrypted(path, raw_key, EncryptedTenantConnection, tenant)
+        )
+    else:
+        conn = sqlite3.connect(
+            path,
+            isolation_level=None,
+            check_same_thread=False,
+            timeout=BUSY_TIMEOUT_S,
+            factory=TenantConnection,
+        )
     try:
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")

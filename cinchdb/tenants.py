@@ -44,6 +44,13 @@ from cinchdb._guard import (
 )
 from cinchdb._rows import utc_now
 from cinchdb._system_tables import STATE_TABLE
+from cinchdb.crypto import (
+    EncryptionError,
+    KeyRequiredError,
+    WrongKeyError,
+    derive_key,
+    verifier,
+)
 from cinchdb.data import DataOps
 from cinchdb.errors import CinchError
 from cinchdb.project import branch_directory
@@ -82,10 +89,14 @@ REGISTRY_TABLES = (
         name TEXT NOT NULL,
         encrypted INTEGER NOT NULL DEFAULT 0,
         created_at TEXT NOT NULL,
+        salt BLOB,
+        verifier TEXT,
         PRIMARY KEY (database, name)
     )
     """,
 )
+# Columns added after the first release of the registry, for projects made before them.
+_REGISTRY_ADDITIONS = (("salt", "BLOB"), ("verifier", "TEXT"))
 
 
 class TenantError(CinchError):
@@ -212,7 +223,8 @@ class TenantState:
     name: str
     materialized: bool
     cursor: str | None
-    behind: int
+    behind: int | None  # None: unknown, the file is encrypted and its key is not at hand
+    needs_key: bool = False
 
 
 @attrs.define
@@ -259,12 +271,23 @@ class TenantFiles:
         self._paths: dict[tuple[str, str], Path] = {}
         self._branch_names: tuple[int, list[str]] | None = None
         self._dirs: dict[str, str] = {}
+        #: Raw keys of encrypted tenants unlocked in this process (memory only).
+        self.keys: dict[str, bytes] = {}
         with store.connection:
             for statement in REGISTRY_TABLES:
                 store.connection.execute(statement)
+            have = {row[1] for row in store.connection.execute("PRAGMA table_info(cinch_tenants)")}
+            for column, kind in _REGISTRY_ADDITIONS:
+                if column not in have:
+                    store.connection.execute(
+                        f"ALTER TABLE cinch_tenants ADD COLUMN {column} {kind}"
+                    )
 
     # -- registry ------------------------------------------------------------------------------
-    def create(self, name: str, *, encrypted: bool = False) -> TenantRecord:
+    def create(
+        self, name: str, *, encrypted: bool = False, raw_key: bytes | None = None,
+        salt: bytes | None = None,
+    ) -> TenantRecord:  # fmt: skip
         """Register a tenant: one row, no file (it is materialized on first write)."""
         validate_tenant_name(name)
         record = TenantRecord(name, encrypted, _now())
@@ -274,10 +297,11 @@ class TenantFiles:
         try:
             try:
                 conn.execute(
-                    "INSERT INTO cinch_tenants (database, name, encrypted, created_at)"
-                    " VALUES (?, ?, ?, ?)",
-                    (self.database, name, int(encrypted), record.created_at),
-                )
+                    "INSERT INTO cinch_tenants (database, name, encrypted, created_at, salt,"
+                    " verifier) VALUES (?, ?, ?, ?, ?, ?)",
+                    (self.database, name, int(encrypted), record.created_at, salt,
+                     None if raw_key is None else verifier(raw_key)),
+                )  # fmt: skip
             except sqlite3.IntegrityError as e:
                 raise TenantExistsError(self.database, name) from e
             # The row is ours (the insert holds the write lock), so any file under this name
@@ -290,7 +314,53 @@ class TenantFiles:
                 conn.execute("ROLLBACK")
             raise
         self.store.note_commit()
+        if raw_key is not None:
+            self.keys[name] = raw_key
         return record
+
+    # -- encryption --------------------------------------------------------------------------
+    def crypto(self, name: str) -> tuple[bytes, str] | None:
+        """(salt, verifier) of an encrypted tenant; None for a plain one."""
+        row = self.store.connection.execute(
+            "SELECT encrypted, salt, verifier FROM cinch_tenants WHERE database = ? AND name = ?",
+            (self.database, name),
+        ).fetchone()
+        if row is None:
+            raise TenantNotFoundError(self.database, name)
+        return (bytes(row[1]), str(row[2])) if row[0] else None
+
+    def unlock(self, name: str, passphrase: str) -> None:
+        """Derive and check an encrypted tenant's key; keep the raw key in memory.
+
+        Raises:
+            WrongKeyError: the passphrase is not this tenant's; EncryptionError: the tenant is
+                not encrypted.
+        """
+        crypto = self.crypto(name)
+        if crypto is None:
+            raise EncryptionError(f"Tenant '{name}' is not encrypted; it takes no key")
+        salt, check = crypto
+        raw_key = derive_key(passphrase, salt)
+        if verifier(raw_key) != check:
+            raise WrongKeyError(name)
+        self.keys[name] = raw_key
+
+    def _raw_key(self, name: str) -> bytes | None:
+        """The key to open ``name``'s files with; None for a plain tenant.
+
+        Raises:
+            KeyRequiredError: the tenant is encrypted and was not unlocked here.
+        """
+        if name == _TEMPLATE:
+            return None
+        if name in self.keys:
+            return self.keys[name]
+        if self.crypto(name) is not None:
+            raise KeyRequiredError(name)
+        return None
+
+    def _locked(self, name: str) -> bool:
+        return name not in self.keys and self.crypto(name) is not None
 
     def exists(self, name: str) -> bool:
         version = self.store.version()
@@ -469,7 +539,11 @@ class TenantFiles:
             raise TenantNotFoundError(self.database, tenant)
         path = self.path(branch, tenant)
         if entry is None and not path.exists():
-            self._materialize(branch, path)
+            raw_key = self._raw_key(tenant)
+            if raw_key is None:
+                self._materialize(branch, path)
+            else:
+                self._materialize_encrypted(branch, path, tenant, raw_key)
         return self._fresh(branch, tenant)
 
     def _fresh(self, branch: str, name: str) -> _OpenFile:
@@ -493,7 +567,7 @@ class TenantFiles:
             path.parent.mkdir(parents=True, exist_ok=True)
         else:
             path = self.path(branch, name)
-        entry = _OpenFile(path, open_tenant_file(path))
+        entry = _OpenFile(path, open_tenant_file(path, self._raw_key(name), name))
         entry.schema = self.fold.schema_at(read_cursor(entry.conn))
         self._open[key] = entry
         while len(self._open) > self._max_open:
@@ -506,6 +580,29 @@ class TenantFiles:
         another process materialized first is kept (it may already hold rows)."""
         template = self._fresh(branch, _TEMPLATE)
         self._copy_file(template.conn, path, exist_ok=True, source_path=template.path)
+
+    def _materialize_encrypted(self, branch: str, path: Path, tenant: str, raw_key: bytes) -> None:
+        """Build an encrypted tenant's file by replaying the branch into a new SQLCipher file:
+        it is encrypted from its first byte (a plain template copy is never made)."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        scratch = path.with_name(f"{path.name}.tmp-{os.getpid()}")
+        head = self.store.branch_head(self.database, branch)
+        conn = open_tenant_file(scratch, raw_key, tenant)
+        try:
+            operations = [op for e in self.store.chain(self.database, head) for op in e.operations]
+            with internal(conn):
+                if head is not None:
+                    apply_operations(conn, Schema(), operations, before_commit=write_cursor(head))
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+            conn.execute("PRAGMA journal_mode = DELETE")  # no -wal left beside the scratch
+        finally:
+            conn.close()
+        try:
+            os.link(scratch, path)
+        except FileExistsError:
+            pass  # another process made it first; keep theirs
+        finally:
+            scratch.unlink()
 
     def _copy_file(
         self,
