@@ -18,8 +18,8 @@ from cinchdb import history
 from cinchdb._unset import UNSET
 from cinchdb.catalog import Catalog
 from cinchdb.changes import Progress, SchemaChanges
+from cinchdb.crypto import EncryptionError, derive_key, new_salt
 from cinchdb.data import Params
-from cinchdb.errors import EncryptionUnavailableError
 from cinchdb.kv import KVStore
 from cinchdb.merging import merge
 from cinchdb.models import Branch, Column, Index, Table, Tenant, View
@@ -52,7 +52,7 @@ class CinchDB:
         tenant: whose data the data calls touch.
         project_dir: the project root; default ``$CINCHDB_PROJECT_DIR``, else the nearest
             directory holding ``.cinchdb/`` from the current one upwards.
-        encryption_key: for encrypted tenants (not available in this release).
+        encryption_key: the key of an encrypted ``tenant`` (checked here; never stored).
 
     Raises:
         ProjectNotFoundError: no project was found (run ``cinch init``).
@@ -70,8 +70,6 @@ class CinchDB:
         project_dir: str | os.PathLike[str] | None = None,
         encryption_key: str | None = None,
     ) -> None:
-        if encryption_key is not None:
-            raise EncryptionUnavailableError()
         validate_branch_name(branch)
         validate_tenant_name(tenant)
         self._catalog = Catalog.open(project_dir)
@@ -81,6 +79,8 @@ class CinchDB:
                 raise BranchNotFoundError(database, branch)
             if not self._files.exists(tenant):
                 raise TenantNotFoundError(database, tenant)
+            if encryption_key is not None:
+                self._files.unlock(tenant, encryption_key)
         except BaseException:
             self._catalog.close()
             raise
@@ -421,13 +421,31 @@ class CinchDB:
         encryption_key: str | None = None,
     ) -> Tenant:
         """Register a tenant. Lazy (default): no file until its first write; otherwise its
-        file on this handle's branch is made now."""
-        if encrypt or encryption_key is not None:
-            raise EncryptionUnavailableError()
-        record = self._files.create(name)
+        file on this handle's branch is made now. ``encrypt=True`` with ``encryption_key``
+        makes every file of the tenant a SQLCipher file under that key (kept in memory only;
+        open the tenant later with ``connect(tenant=..., encryption_key=...)``)."""
+        if encrypt != (encryption_key is not None):
+            raise EncryptionError(
+                "Give encrypt=True together with encryption_key (and a key only to encrypt)"
+            )
+        raw_key = salt = None
+        if encryption_key is not None:
+            salt = new_salt()
+            raw_key = derive_key(encryption_key, salt)
+        record = self._files.create(name, encrypted=encrypt, raw_key=raw_key, salt=salt)
         if not lazy:
             self._files.connection(self.branch, name)
-        return Tenant(name=record.name, database=self.database, created_at=record.created_at)
+        return Tenant(
+            name=record.name,
+            database=self.database,
+            encrypted=record.encrypted,
+            created_at=record.created_at,
+        )
+
+    def rotate_tenant_key(self, name: str, old_key: str, new_key: str) -> None:
+        """Re-encrypt every file of tenant ``name`` under ``new_key``; the old key stops
+        working. Raises WrongKeyError if ``old_key`` is not the tenant's key."""
+        self._files.rotate_key(name, old_key, new_key)
 
     def list_tenants(self) -> list[Tenant]:
         """``main`` first, then the others by name."""

@@ -13,7 +13,8 @@ import sqlite3
 
 from cinchdb._guard import read_cursor
 from cinchdb.changes import SchemaChanges
-from journal import Event, Schema
+from cinchdb.crypto import EncryptionError, open_encrypted
+from journal import Event, Schema, drivers
 from journal.diff import diff_schemas
 from journal.diff import lint as lint_operations
 from journal.errors import EventNotFoundError, SchemaError
@@ -199,8 +200,24 @@ def check(changes: SchemaChanges) -> dict[str, object]:
         head = record.head
         chain_ids = [e.id for e in store.chain(changes.database, head)]
         position = {event_id: i for i, event_id in enumerate(chain_ids)}
+        locked = files.encrypted_names() - set(files.keys)
         for tenant, path in files.materialized(record.name):
-            conn = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)
+            if tenant in locked:
+                behind.append({"branch": record.name, "tenant": tenant, "events": None,
+                               "needs_key": True})  # fmt: skip
+                continue
+            if tenant in files.keys:
+                assert drivers.sqlcipher is not None
+                try:
+                    conn = open_encrypted(
+                        path, files.keys[tenant], drivers.sqlcipher.Connection, tenant
+                    )
+                except EncryptionError:  # rotated since this handle was given the key
+                    behind.append({"branch": record.name, "tenant": tenant, "events": None,
+                                   "needs_key": True})  # fmt: skip
+                    continue
+            else:
+                conn = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)
             try:
                 cursor = read_cursor(conn)
                 where = {"branch": record.name, "tenant": tenant}

@@ -246,8 +246,11 @@ def check(db: cinchdb.CinchDB, as_json: bool) -> None:
         for item in result["drift"]:
             click.echo(f"drift: tenant '{item['tenant']}' on '{item['branch']}': {item['problem']}")
         for item in result["behind"]:
-            click.echo(f"behind: tenant '{item['tenant']}' on '{item['branch']}' by"
-                       f" {item['events']} events (catches up when opened)")  # fmt: skip
+            where = f"tenant '{item['tenant']}' on '{item['branch']}'"
+            if item.get("needs_key"):
+                click.echo(f"skipped: {where} is encrypted and its key is not at hand")
+            else:
+                click.echo(f"behind: {where} by {item['events']} events (catches up when opened)")
         if result["ok"]:
             click.echo("OK: journal intact, every tenant matches the journal")
     if not result["ok"]:
