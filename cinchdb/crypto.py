@@ -26,6 +26,7 @@ from journal import drivers
 __all__ = [
     "EncryptionError",
     "KeyRequiredError",
+    "NotEncryptedError",
     "WrongKeyError",
     "derive_key",
     "key_pragma",
@@ -46,6 +47,12 @@ class WrongKeyError(EncryptionError, ValueError):
     def __init__(self, tenant: str) -> None:
         self.tenant = tenant
         super().__init__(f"Wrong encryption key for tenant '{tenant}'")
+
+
+class NotEncryptedError(EncryptionError, ValueError):
+    def __init__(self, tenant: str) -> None:
+        self.tenant = tenant
+        super().__init__(f"Tenant '{tenant}' is not encrypted; it takes no key")
 
 
 class KeyRequiredError(EncryptionError, ValueError):

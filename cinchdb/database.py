@@ -482,13 +482,16 @@ class CinchDB:
 
     def tenant_status(self) -> list[dict[str, Any]]:
         """Per tenant on this branch: ``name``, ``materialized``, ``cursor`` (last event
-        applied) and ``behind`` (events it has yet to apply; it applies them when opened)."""
+        applied), ``behind`` (events it has yet to apply; it applies them when opened) and
+        ``needs_key``: an encrypted tenant whose key this handle does not have (its cursor
+        and lag are unknown: "behind, needs key")."""
         return [
             {
                 "name": state.name,
                 "materialized": state.materialized,
                 "cursor": state.cursor,
                 "behind": state.behind,
+                "needs_key": state.needs_key,
             }
             for state in self._files.status(self.branch)
         ]

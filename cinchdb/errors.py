@@ -40,7 +40,6 @@ __all__ = [
     "DatabaseExistsError",
     "DatabaseNotFoundError",
     "DependencyError",
-    "EncryptionUnavailableError",
     "EventNotFoundError",
     "FilterError",
     "InvalidNameError",
@@ -147,15 +146,4 @@ class ReadOnlyQueryError(DataError, ValueError):
         super().__init__(
             f"query() only runs reads (SELECT, WITH ... SELECT, EXPLAIN, VALUES);"
             f" refused {action or 'a write'}: {hint}"
-        )
-
-
-class EncryptionUnavailableError(CinchError, NotImplementedError):
-    """Tenant encryption was asked for; this release cannot encrypt, and it never pretends to
-    (a key is refused rather than silently ignored)."""
-
-    def __init__(self) -> None:
-        super().__init__(
-            "Tenant encryption is not available in this release of CinchDB;"
-            " no tenant was created or opened with a key"
         )

@@ -45,8 +45,8 @@ from cinchdb._guard import (
 from cinchdb._rows import utc_now
 from cinchdb._system_tables import STATE_TABLE
 from cinchdb.crypto import (
-    EncryptionError,
     KeyRequiredError,
+    NotEncryptedError,
     WrongKeyError,
     derive_key,
     key_pragma,
@@ -346,7 +346,7 @@ class TenantFiles:
         """
         crypto = self.crypto(name)
         if crypto is None:
-            raise EncryptionError(f"Tenant '{name}' is not encrypted; it takes no key")
+            raise NotEncryptedError(name)
         salt, check = crypto
         raw_key = derive_key(passphrase, salt)
         if verifier(raw_key) != check:

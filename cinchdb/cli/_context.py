@@ -14,8 +14,10 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import click
+from click.core import ParameterSource
 
 import cinchdb
+from cinchdb.crypto import NotEncryptedError
 from cinchdb.project import CINCHDB_DIR, Config, find_project, read_config, write_config
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -78,12 +80,21 @@ def with_db(command: F) -> F:
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        handle = open_db(
-            kwargs.pop("database", None),
-            kwargs.pop("branch", None),
-            kwargs.pop("tenant", "main"),
-            kwargs.pop("key", None),
+        target = (kwargs.pop("database", None), kwargs.pop("branch", None),
+                  kwargs.pop("tenant", "main"))  # fmt: skip
+        key = kwargs.pop("key", None)
+        from_environment = (
+            key is not None
+            and click.get_current_context().get_parameter_source("key")
+            == ParameterSource.ENVIRONMENT
         )
+        try:
+            handle = open_db(*target, key)
+        except NotEncryptedError:
+            # $CINCHDB_ENCRYPTION_KEY is for the encrypted tenants; plain ones take no key.
+            if not from_environment:
+                raise
+            handle = open_db(*target, None)
         with handle:
             return command(*args, db=handle, **kwargs)
 

@@ -151,7 +151,9 @@ def test_tenant_status_and_sync(users, project):
     )
     status = {s["name"]: s for s in users.tenant_status()}
     assert status["behind"]["materialized"] and status["behind"]["behind"] == 1
-    assert status["lazy"] == {"name": "lazy", "materialized": False, "cursor": None, "behind": 0}
+    assert status["lazy"] == {
+        "name": "lazy", "materialized": False, "cursor": None, "behind": 0, "needs_key": False
+    }  # fmt: skip
     result = users.sync_tenants()
     assert result["events_applied"] == 1 and result["updated"] == ["behind"]
     assert all(s["behind"] == 0 for s in users.tenant_status())

@@ -7,8 +7,6 @@ import pytest
 import cinchdb
 from cinchdb.errors import (
     BranchNotFoundError,
-    CinchError,
-    EncryptionUnavailableError,
     ProjectExistsError,
     ProjectNotFoundError,
 )
@@ -57,13 +55,16 @@ def test_unknown_branch_or_tenant_is_a_clear_error(project):
         cinchdb.connect(tenant="ghost", project_dir=project)
 
 
-def test_a_key_is_refused_rather_than_ignored(project, db):
-    with pytest.raises(EncryptionUnavailableError, match="not available"):
+def test_a_key_for_a_plain_tenant_or_a_missing_key_is_refused(project, db):
+    from cinchdb.crypto import EncryptionError
+
+    with pytest.raises(EncryptionError, match="not encrypted"):
         cinchdb.connect(project_dir=project, encryption_key="secret")
-    with pytest.raises(EncryptionUnavailableError):
-        db.create_tenant("vault", encrypt=True, encryption_key="secret")
+    with pytest.raises(EncryptionError, match="together with encryption_key"):
+        db.create_tenant("vault", encrypt=True)
+    with pytest.raises(EncryptionError, match="together with encryption_key"):
+        db.create_tenant("vault", encryption_key="k")
     assert "vault" not in [t.name for t in db.list_tenants()]
-    assert isinstance(EncryptionUnavailableError(), CinchError)
 
 
 @pytest.mark.parametrize(

@@ -217,9 +217,19 @@ def test_tenant_commands(users):
     error(cinch("tenant", "create", "../evil"),
           "Error: Invalid tenant name '../evil': use letters, digits, '_' and '-', starting"
           " with a letter or digit")  # fmt: skip
-    error(cinch("tenant", "create", "vault", "--encrypt", "--key", "k"),
-          "Error: Tenant encryption is not available in this release of CinchDB; no tenant"
-          " was created or opened with a key")  # fmt: skip
+    ok(cinch("tenant", "create", "vault", "--encrypt", "--key", "k1"))
+    ok(cinch("data", "insert", "users", '{"name": "secret"}', "-t", "vault", "--key", "k1"))
+    error(cinch("query", "SELECT name FROM users", "-t", "vault", "--key", "nope"),
+          "Error: Wrong encryption key for tenant 'vault'")  # fmt: skip
+    error(cinch("query", "SELECT name FROM users", "-t", "vault"),
+          "Error: Tenant 'vault' is encrypted: give its key (encryption_key=, --key or"
+          " CINCHDB_ENCRYPTION_KEY)")  # fmt: skip
+    error(cinch("tenant", "create", "v2", "--encrypt"),
+          "Error: --encrypt needs --key (or $CINCHDB_ENCRYPTION_KEY)", 2)  # fmt: skip
+    error(cinch("tenant", "create", "v3", "--key", "k"),
+          "Error: --key encrypts only together with --encrypt", 2)  # fmt: skip
+    status = {s["name"]: s for s in json.loads(ok(cinch("tenant", "status", "--json")))}
+    assert status["vault"]["needs_key"] and status["vault"]["behind"] is None
 
 
 def test_query_and_data(users):

@@ -22,6 +22,8 @@ cinch table create products name:TEXT price:REAL
 cinch branch merge-into-main feature
 cinch tenant create customer_a
 cinch query "SELECT * FROM users" --tenant customer_a
+cinch tenant create secure_customer --encrypt --key="your-secret-key"
+cinch query "SELECT * FROM users" --tenant secure_customer --key="your-secret-key"
 """
 
 SECOND_BLOCK = """
@@ -66,14 +68,13 @@ def test_the_cinch_command_is_installed():
 def test_first_quick_start_block(tmp_path):
     results = run_block(FIRST_BLOCK, tmp_path)
     assert "Merged 'feature' into 'main'" in results[6].stdout
-    # The encryption lines of the block need real encryption (a later issue); until then
-    # they fail with a clear error rather than silently ignoring the key.
     secure = subprocess.run(
-        [CINCH, "tenant", "create", "secure_customer", "--encrypt", "--key=your-secret-key"],
+        [CINCH, "query", "SELECT * FROM users", "--tenant", "secure_customer", "--key=wrong"],
         cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert secure.returncode == 1
-    assert secure.stderr.startswith("Error: Tenant encryption is not available")
+    assert secure.stderr == "Error: Wrong encryption key for tenant 'secure_customer'\n"
+    # (the exact line above: the key itself appears nowhere in the output)
 
 
 def test_second_quick_start_block(tmp_path):

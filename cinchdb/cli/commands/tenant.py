@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import click
+from click.core import ParameterSource
 
 import cinchdb
 from cinchdb.cli._app import cli
@@ -38,6 +39,11 @@ def create(db: cinchdb.CinchDB, name: str, lazy: bool, encrypt: bool, tenant_key
     Example:
       cinch tenant create customer_a --no-lazy
     """
+    source = click.get_current_context().get_parameter_source("tenant_key")
+    if tenant_key is not None and not encrypt and source != ParameterSource.ENVIRONMENT:
+        raise click.UsageError("--key encrypts only together with --encrypt")
+    if encrypt and tenant_key is None:
+        raise click.UsageError(f"--encrypt needs --key (or ${KEY_ENV})")
     created = db.create_tenant(name, lazy=lazy, encrypt=encrypt,
                                encryption_key=tenant_key if encrypt else None)  # fmt: skip
     done(f"Created tenant '{name}'" + (" (lazy)" if lazy else ""), as_json, created)
