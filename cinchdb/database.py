@@ -14,7 +14,7 @@ from types import TracebackType
 from typing import Any
 
 from cinchdb import _schema_build as build
-from cinchdb import history
+from cinchdb import codegen, history
 from cinchdb._unset import UNSET
 from cinchdb.catalog import Catalog
 from cinchdb.changes import Progress, SchemaChanges
@@ -411,6 +411,22 @@ class CinchDB:
         lost (rows of a dropped table, values of a dropped column), unless ``force``."""
         event, _ = history.revert(self._changes, self.branch, event_id, force=force)
         return event
+
+    # -- code generation ---------------------------------------------------------------------
+    def generate_models(self, language: str, directory: str | os.PathLike[str]) -> list[str]:
+        """Write typed code for this branch's schema into ``directory``: ``"python"`` (a
+        package of pydantic models and a typed client over this SDK) or ``"typescript"``.
+        Returns the files' paths; an unchanged schema gives byte-identical files."""
+        paths = codegen.generate(
+            self.schema(), language, directory, database=self.database, branch=self.branch
+        )
+        return [str(path) for path in paths]
+
+    def stale_models(self, language: str, directory: str | os.PathLike[str]) -> list[str]:
+        """Files of ``directory`` that no longer match this branch's schema (empty: current)."""
+        return codegen.stale_files(
+            self.schema(), language, directory, database=self.database, branch=self.branch
+        )
 
     # -- tenants -----------------------------------------------------------------------------
     def create_tenant(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from cinchdb.cli.commands import (  # noqa: F401 - imported for their registrations
     branch,
+    codegen,
     column,
     db,
     history,

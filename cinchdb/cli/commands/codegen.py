@@ -1,0 +1,70 @@
+"""``cinch codegen``: typed code from the schema."""
+
+from __future__ import annotations
+
+import click
+
+import cinchdb
+from cinchdb.cli._app import EXIT_ERROR, cli
+from cinchdb.cli._context import target_options, with_db
+from cinchdb.cli._render import done
+from cinchdb.codegen import LANGUAGES
+
+
+@cli.group("codegen")
+def codegen_group() -> None:
+    """Typed code generated from the active branch's schema.
+
+    \b
+    Example:
+      cinch codegen generate python cinchdb_models/
+    """
+
+
+@codegen_group.command("languages")
+def languages() -> None:
+    """List the languages code can be generated for.
+
+    \b
+    Example:
+      cinch codegen languages
+    """
+    for name, what in LANGUAGES.items():
+        click.echo(f"{name:<12} {what}")
+
+
+@codegen_group.command("generate")
+@click.argument("language", type=click.Choice(sorted(LANGUAGES)))
+@click.argument("directory", type=click.Path(file_okay=False))
+@target_options(tenant=False)
+@with_db
+def generate(db: cinchdb.CinchDB, language: str, directory: str) -> None:
+    """Write LANGUAGE code for the schema into DIRECTORY.
+
+    \b
+    Example:
+      cinch codegen generate python cinchdb_models/
+    """
+    paths = db.generate_models(language, directory)
+    done(f"Generated {len(paths)} {language} file(s) in {directory} (branch '{db.branch}')")
+
+
+@codegen_group.command("check")
+@click.argument("directory", type=click.Path(file_okay=False))
+@click.option("--language", type=click.Choice(sorted(LANGUAGES)), default="python",
+              show_default=True, help="The language DIRECTORY holds.")  # fmt: skip
+@target_options(tenant=False)
+@with_db
+def check(db: cinchdb.CinchDB, directory: str, language: str) -> None:
+    """CI: exit 1 when DIRECTORY's generated code is stale against the schema.
+
+    \b
+    Example:
+      cinch codegen check cinchdb_models/
+    """
+    stale = db.stale_models(language, directory)
+    if stale:
+        click.echo(f"Stale: {', '.join(stale)} (run 'cinch codegen generate {language}"
+                   f" {directory}')", err=True)  # fmt: skip
+        raise SystemExit(EXIT_ERROR)
+    done(f"{directory} is up to date with branch '{db.branch}'")

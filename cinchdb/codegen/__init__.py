@@ -1,0 +1,65 @@
+"""Typed code generated from a branch's schema: a Python package (pydantic models and a typed
+client over the SDK) and TypeScript interfaces.
+
+Output is a pure function of the schema and the names in its header (database, branch, schema
+hash): regenerating an unchanged schema gives byte-identical files, which is what
+:func:`stale_files` (``cinch codegen check``) relies on.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from cinchdb.codegen._model import CodeModel, build_model
+from cinchdb.codegen._python import render_python
+from cinchdb.codegen._typescript import render_typescript
+from journal.schema import Schema
+
+__all__ = ["LANGUAGES", "generate", "render", "stale_files"]
+
+#: Supported languages and what each produces.
+LANGUAGES = {
+    "python": "a package: pydantic models per table and view, and a typed client over the SDK",
+    "typescript": "interfaces for rows and insert payloads per table and view",
+}
+
+
+def render(schema: Schema, language: str, *, database: str, branch: str) -> dict[str, str]:
+    """File name -> content for ``language``."""
+    if language not in LANGUAGES:
+        raise ValueError(
+            f"Unknown language {language!r}; supported: {', '.join(sorted(LANGUAGES))}"
+        )
+    model: CodeModel = build_model(schema, database=database, branch=branch)
+    return render_python(model) if language == "python" else render_typescript(model)
+
+
+def generate(
+    schema: Schema, language: str, directory: str | os.PathLike[str], *, database: str, branch: str
+) -> list[Path]:
+    """Write the files for ``language`` into ``directory`` (created if missing); only files
+    whose content changed are rewritten."""
+    files = render(schema, language, database=database, branch=branch)
+    root = Path(directory)
+    root.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, content in files.items():
+        path = root / name
+        if not path.exists() or path.read_text() != content:
+            path.write_text(content)
+        written.append(path)
+    return written
+
+
+def stale_files(
+    schema: Schema, language: str, directory: str | os.PathLike[str], *, database: str, branch: str
+) -> list[str]:
+    """Files of ``directory`` that differ from what the schema generates now (or are missing)."""
+    root = Path(directory)
+    files = render(schema, language, database=database, branch=branch)
+    return [
+        name
+        for name, content in files.items()
+        if not (root / name).exists() or (root / name).read_text() != content
+    ]
