@@ -311,3 +311,18 @@ def test_kv_commands(cinch):
     )
     ok(cinch("tenant", "create", "other"))
     assert json.loads(ok(cinch("kv", "keys", "--json", "--tenant", "other"))) == []
+
+
+def test_codegen_commands(users, project):
+    cinch = users
+    assert "python" in ok(cinch("codegen", "languages"))
+    assert "Generated 4 python file(s)" in ok(cinch("codegen", "generate", "python", "models"))
+    ok(cinch("codegen", "generate", "typescript", "ts"))
+    assert "up to date" in ok(cinch("codegen", "check", "models"))
+    ok(cinch("column", "add", "users", "nick:TEXT"))
+    stale = cinch("codegen", "check", "models")
+    assert stale.exit_code == 1 and stale.stderr.startswith("Stale: __init__.py, models.py")
+    assert cinch("codegen", "check", "ts", "--language", "typescript").exit_code == 1
+    error(cinch("codegen", "generate", "cobol", "x"),
+          "Error: Invalid value for '{python|typescript}': 'cobol' is not one of 'python',"
+          " 'typescript'.", 2)  # fmt: skip

@@ -24,6 +24,7 @@ cinch tenant create customer_a
 cinch query "SELECT * FROM users" --tenant customer_a
 cinch tenant create secure_customer --encrypt --key="your-secret-key"
 cinch query "SELECT * FROM users" --tenant secure_customer --key="your-secret-key"
+cinch codegen generate python cinchdb_models/
 """
 
 SECOND_BLOCK = """

@@ -1,0 +1,124 @@
+"""Generated code: importable in a fresh process, typed CRUD through the SDK, mypy --strict
+and ruff clean, byte-identical on regeneration, and a stale check that flips."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import cinchdb
+from cinchdb.models import Column
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def typed(db):
+    db.create_table(
+        "users",
+        [
+            Column(name="name", type="TEXT", nullable=False),
+            Column(name="age", type="INTEGER", default=0),
+            Column(name="score", type="REAL"),
+            Column(name="avatar", type="BLOB"),
+            Column(name="balance", type="NUMERIC"),
+            Column(name="active", type="BOOLEAN", default=True),
+            Column(name="my col", type="TEXT"),
+            Column(name="class", type="TEXT"),
+        ],
+    )
+    db.create_view("adults", "SELECT name, age FROM users WHERE age >= 18")
+    return db
+
+
+def read_all(directory: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(directory.iterdir()) if p.is_file()}
+
+
+def test_python_package_is_typed_importable_and_stable(typed, project, tmp_path):
+    out = tmp_path / "gen" / "app_models"
+    paths = typed.generate_models("python", out)
+    assert sorted(Path(p).name for p in paths) == ["__init__.py", "client.py", "models.py",
+                                                   "py.typed"]  # fmt: skip
+    first = read_all(out)
+    assert b"branch 'main'" in first["__init__.py"] and typed.schema().hash().encode() in first[
+        "__init__.py"]  # fmt: skip
+    typed.generate_models("python", out)
+    assert read_all(out) == first  # byte-identical
+    assert typed.stale_models("python", out) == []
+
+    script = f"""
+import cinchdb
+from app_models import Client, UsersInsert, UsersUpdate
+db = cinchdb.connect(project_dir={str(project)!r})
+client = Client(db)
+row = UsersInsert(name="Ann", balance=5, my_col="x", class_="c", avatar=b"\\x00")
+ann = client.users.insert(row)
+assert ann.age == 0 and ann.active is True and ann.balance == 5 and ann.avatar == b"\\x00"
+assert client.users.get(ann.id).name == "Ann"
+assert [u.my_col for u in client.users.where(name="Ann", active=True)] == ["x"]
+assert client.users.update(ann.id, UsersUpdate(age=30)).age == 30
+assert [a.name for a in client.adults.list()] == ["Ann"]
+assert len(client.users.list(limit=5)) == 1
+assert client.users.delete(ann.id) and client.users.get(ann.id) is None
+print("ok")
+"""
+    env = {**os.environ, "PYTHONPATH": str(out.parent)}
+    run = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True,
+                         timeout=120)  # fmt: skip
+    assert run.returncode == 0 and run.stdout.strip() == "ok", run.stderr
+
+    mypy = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--follow-imports=silent", str(out)],
+        env={**os.environ, "MYPYPATH": str(REPO)}, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert mypy.returncode == 0, mypy.stdout
+    ruff = subprocess.run(["ruff", "check", "--isolated", str(out)], capture_output=True,
+                          text=True, timeout=120)  # fmt: skip
+    assert ruff.returncode == 0, ruff.stdout
+
+
+def test_stale_check_flips_after_a_schema_change(typed, tmp_path):
+    out = tmp_path / "models"
+    typed.generate_models("python", out)
+    typed.generate_models("typescript", tmp_path / "ts")
+    assert typed.stale_models("python", out) == []
+    typed.add_column("users", Column(name="nickname"))
+    assert sorted(typed.stale_models("python", out)) == ["__init__.py", "client.py", "models.py"]
+    assert typed.stale_models("typescript", tmp_path / "ts") == ["models.ts"]
+    typed.generate_models("python", out)
+    assert typed.stale_models("python", out) == []
+
+
+def test_typescript_interfaces(typed, tmp_path):
+    [path] = typed.generate_models("typescript", tmp_path / "ts")
+    text = Path(path).read_text()
+    assert "export interface Users {" in text and "export interface UsersInsert {" in text
+    assert "export interface Adults {" in text and "AdultsInsert" not in text
+    assert "  readonly avatar: Uint8Array | null;" in text
+    assert "  name: string;" in text and "  age?: number | null;" in text
+    assert '  readonly "my col": string | null;' in text
+
+
+def test_unknown_language_is_a_clear_error(typed, tmp_path):
+    with pytest.raises(ValueError, match="Unknown language 'cobol'; supported: python, typescript"):
+        typed.generate_models("cobol", tmp_path)
+
+
+def test_generated_client_uses_the_handles_tenant_and_key(typed, project, tmp_path):
+    typed.create_tenant("vault", encrypt=True, encryption_key="k")
+    out = tmp_path / "gen" / "vault_models"
+    typed.generate_models("python", out)
+    sys.path.insert(0, str(out.parent))
+    try:
+        from vault_models import Client, UsersInsert  # type: ignore[import-not-found]
+
+        with cinchdb.connect(tenant="vault", encryption_key="k", project_dir=project) as vault:
+            Client(vault).users.insert(UsersInsert(name="in the vault"))
+        assert Client(typed).users.list() == []  # main's tenant sees none of it
+    finally:
+        sys.path.remove(str(out.parent))
