@@ -1,0 +1,206 @@
+"""What one side of a merge did to the base's objects, by identity across renames."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import attrs
+
+from journal._merge_types import SideStep
+from journal.definitions import TableDef
+from journal.events import (
+    ColumnAdded,
+    ColumnAltered,
+    ColumnDropped,
+    ColumnRenamed,
+    IndexCreated,
+    IndexDropped,
+    Operation,
+    TableCreated,
+    TableDropped,
+    TableRenamed,
+    TriggerCreated,
+    TriggerDropped,
+    ViewCreated,
+    ViewDropped,
+    ViewReplaced,
+)
+from journal.names import fold_name
+from journal.schema import Schema
+
+
+class _Gone:
+    """Marks a base object the other side dropped."""
+
+    def __repr__(self) -> str:
+        return "GONE"
+
+
+GONE = _Gone()
+_NEW = None  # origin of an object created on the side being replayed
+
+
+@attrs.define
+class SideEffects:
+    """What one side did to the base's objects, keyed by base identity (folded names).
+
+    ``tables``: base table -> final name, or GONE. ``columns``: (base table, base column) ->
+    final name, or GONE. ``dropped``: (kind, base name) of dropped indexes, views, triggers.
+    ``altered``: base columns whose type, nullability or default changed. ``replaced``: base
+    views redefined. ``created``: (kind, folded final name) of objects the side created.
+    ``added_columns``: (table identity, folded column) of columns added to base tables.
+    ``touched``: base tables the side changed in any way. ``events``: object -> event ids.
+    """
+
+    tables: dict[str, str | _Gone] = attrs.field(factory=dict)
+    columns: dict[tuple[str, str], str | _Gone] = attrs.field(factory=dict)
+    dropped: set[tuple[str, str]] = attrs.field(factory=set)
+    altered: set[tuple[str, str]] = attrs.field(factory=set)
+    replaced: set[str] = attrs.field(factory=set)
+    created: set[tuple[str, str]] = attrs.field(factory=set)
+    added_columns: set[tuple[str, str]] = attrs.field(factory=set)
+    touched: set[str] = attrs.field(factory=set)
+    events: dict[str, list[str]] = attrs.field(factory=dict)
+
+    def note(self, key: str, event: str) -> None:
+        self.events.setdefault(key, []).append(event)
+
+
+class _Names:
+    """A side's current names, each mapped to its base identity (None: created on the side)."""
+
+    def __init__(self, base: Schema) -> None:
+        self.tables: dict[str, str | None] = {
+            fold_name(t.name): fold_name(t.name) for t in base.tables
+        }
+        self.columns: dict[tuple[str, str], tuple[str, str] | None] = {
+            (fold_name(t.name), fold_name(c.name)): (fold_name(t.name), fold_name(c.name))
+            for t in base.tables
+            for c in t.columns
+        }
+
+    def table(self, name: str) -> str | None:
+        return self.tables.get(fold_name(name))
+
+    def column(self, table: str, column: str) -> tuple[str, str] | None:
+        return self.columns.get((fold_name(table), fold_name(column)))
+
+    def rename_table(self, old: str, new: str) -> None:
+        o, n = fold_name(old), fold_name(new)
+        self.tables[n] = self.tables.pop(o, None)
+        for key in [k for k in self.columns if k[0] == o]:
+            self.columns[(n, key[1])] = self.columns.pop(key)
+
+    def drop_table(self, name: str) -> None:
+        key = fold_name(name)
+        self.tables.pop(key, None)
+        for column in [k for k in self.columns if k[0] == key]:
+            del self.columns[column]
+
+    def create_table(self, table: TableDef) -> None:
+        key = fold_name(table.name)
+        self.tables[key] = _NEW
+        for column in table.columns:
+            self.columns[(key, fold_name(column.name))] = _NEW
+
+
+def side_effects(base: Schema, steps: Sequence[SideStep]) -> SideEffects:
+    """What ``steps`` (a side since the base) did to the base's objects."""
+    effects = SideEffects()
+    names = _Names(base)
+    for step in steps:
+        op, event = step.operation, step.event
+        if isinstance(op, TableCreated):
+            names.create_table(op.table)
+            effects.created.add(("table", fold_name(op.table.name)))
+            effects.note(f"table {fold_name(op.table.name)}", event)
+        elif isinstance(op, TableDropped | TableRenamed):
+            origin = names.table(op.table)
+            if origin is not None:
+                if isinstance(op, TableDropped):
+                    effects.tables[origin] = GONE
+                else:
+                    effects.tables[origin] = op.new_name
+                effects.touched.add(origin)
+                effects.note(f"table {origin}", event)
+            if isinstance(op, TableDropped):
+                names.drop_table(op.table)
+            else:
+                names.rename_table(op.table, op.new_name)
+        elif isinstance(op, ColumnAdded | ColumnDropped | ColumnRenamed | ColumnAltered):
+            table = names.table(op.table)
+            name = op.column.name if isinstance(op, ColumnAdded) else op.column
+            if table is not None:
+                effects.touched.add(table)
+                effects.note(f"table {table}", event)
+            if isinstance(op, ColumnAdded):
+                names.columns[(fold_name(op.table), fold_name(name))] = _NEW
+                if table is not None:
+                    effects.added_columns.add((table, fold_name(name)))
+                continue
+            origin_column = names.column(op.table, name)
+            if origin_column is not None:
+                effects.note(f"column {origin_column[0]}.{origin_column[1]}", event)
+                if isinstance(op, ColumnDropped):
+                    effects.columns[origin_column] = GONE
+                elif isinstance(op, ColumnRenamed):
+                    effects.columns[origin_column] = op.new_name
+                else:
+                    effects.altered.add(origin_column)
+            if isinstance(op, ColumnDropped):
+                names.columns.pop((fold_name(op.table), fold_name(name)), None)
+            elif isinstance(op, ColumnRenamed):
+                value = names.columns.pop((fold_name(op.table), fold_name(name)), None)
+                names.columns[(fold_name(op.table), fold_name(op.new_name))] = value
+        else:
+            kind, name = _object_of(op)
+            key = fold_name(name)
+            effects.note(f"{kind} {key}", event)
+            if isinstance(op, IndexCreated | ViewCreated | TriggerCreated):
+                effects.created.add((kind, key))
+                effects.dropped.discard((kind, key))
+            elif isinstance(op, ViewReplaced):
+                if (kind, key) not in effects.created:
+                    effects.replaced.add(key)
+            elif (kind, key) in effects.created:
+                effects.created.discard((kind, key))
+            else:
+                effects.dropped.add((kind, key))
+            if isinstance(op, IndexCreated):
+                origin = names.table(op.index.table)
+                if origin is not None:
+                    effects.touched.add(origin)
+    return effects
+
+
+def _object_of(op: Operation) -> tuple[str, str]:
+    if isinstance(op, IndexCreated):
+        return "index", op.index.name
+    if isinstance(op, IndexDropped):
+        return "index", op.index
+    if isinstance(op, ViewCreated | ViewReplaced):
+        return "view", op.view.name
+    if isinstance(op, ViewDropped):
+        return "view", op.view
+    if isinstance(op, TriggerCreated):
+        return "trigger", op.trigger.name
+    if isinstance(op, TriggerDropped):
+        return "trigger", op.trigger
+    raise TypeError(op)
+
+
+def _track(names: _Names, op: Operation) -> None:
+    """Keep the replayed side's name map current after ``op``."""
+    if isinstance(op, TableCreated):
+        names.create_table(op.table)
+    elif isinstance(op, TableDropped):
+        names.drop_table(op.table)
+    elif isinstance(op, TableRenamed):
+        names.rename_table(op.table, op.new_name)
+    elif isinstance(op, ColumnAdded):
+        names.columns[(fold_name(op.table), fold_name(op.column.name))] = _NEW
+    elif isinstance(op, ColumnDropped):
+        names.columns.pop((fold_name(op.table), fold_name(op.column)), None)
+    elif isinstance(op, ColumnRenamed):
+        value = names.columns.pop((fold_name(op.table), fold_name(op.column)), None)
+        names.columns[(fold_name(op.table), fold_name(op.new_name))] = value
