@@ -7,6 +7,9 @@ documented ``ValueError`` cases hold: ``except ValueError`` catches a missing ta
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from pathlib import Path
+
 from journal.errors import (
     BranchExistsError,
     BranchNotFoundError,
@@ -43,11 +46,13 @@ __all__ = [
     "EventNotFoundError",
     "FilterError",
     "InvalidNameError",
+    "InvalidTenantNameError",
     "JournalError",
     "JournalStoreError",
     "MergeConflictError",
     "ObjectExistsError",
     "ObjectNotFoundError",
+    "PreflightError",
     "ProjectError",
     "ProjectExistsError",
     "ProjectNotFoundError",
@@ -56,6 +61,10 @@ __all__ = [
     "SQLParseError",
     "SchemaError",
     "TableNotFoundError",
+    "TenantDivergedError",
+    "TenantError",
+    "TenantExistsError",
+    "TenantNotFoundError",
 ]
 
 
@@ -147,3 +156,48 @@ class ReadOnlyQueryError(DataError, ValueError):
             f"query() only runs reads (SELECT, WITH ... SELECT, EXPLAIN, VALUES);"
             f" refused {action or 'a write'}: {hint}"
         )
+
+
+class TenantError(CinchError):
+    """Root of tenant errors."""
+
+
+class InvalidTenantNameError(TenantError, ValueError):
+    def __init__(self, name: object, reason: str) -> None:
+        self.name = name
+        super().__init__(f"Invalid tenant name {name!r}: {reason}")
+
+
+class TenantNotFoundError(TenantError, ValueError, LookupError):
+    def __init__(self, database: str, name: str) -> None:
+        self.database = database
+        self.name = name
+        super().__init__(f"Tenant '{name}' does not exist in database '{database}'")
+
+
+class TenantExistsError(TenantError, ValueError):
+    def __init__(self, database: str, name: str) -> None:
+        self.database = database
+        self.name = name
+        super().__init__(f"Tenant '{name}' already exists in database '{database}'")
+
+
+class TenantDivergedError(TenantError):
+    """A file's cursor is not on its branch's history (the branch was moved under it)."""
+
+    def __init__(self, path: Path, cursor: str) -> None:
+        self.path = path
+        self.cursor = cursor
+        super().__init__(
+            f"{path} is at event {cursor[:12]}, which is not in the history of its branch"
+        )
+
+
+class PreflightError(TenantError, ValueError):
+    """A schema change would fail on the data of some tenants; it was not applied anywhere."""
+
+    def __init__(self, failures: Sequence[tuple[str, str]]) -> None:
+        self.failures = tuple(failures)
+        listed = "; ".join(f"tenant '{t}': {reason}" for t, reason in self.failures[:5])
+        more = f" (and {len(self.failures) - 5} more)" if len(self.failures) > 5 else ""
+        super().__init__(f"The change would fail on existing data: {listed}{more}")

@@ -32,6 +32,7 @@ from pathlib import Path
 
 import attrs
 
+from cinchdb._file_copy import checkpoint, copy_quiet_file, is_encrypted
 from cinchdb._guard import (
     CursorMovedError,
     TenantConnection,
@@ -44,17 +45,19 @@ from cinchdb._guard import (
 )
 from cinchdb._rows import utc_now
 from cinchdb._system_tables import STATE_TABLE
+from cinchdb._tenant_crypto import TEMPLATE_KEY, EncryptedTenants
 from cinchdb.crypto import (
-    KeyRequiredError,
-    NotEncryptedError,
-    WrongKeyError,
-    derive_key,
-    key_pragma,
-    new_salt,
     verifier,
 )
 from cinchdb.data import DataOps
-from cinchdb.errors import CinchError
+from cinchdb.errors import (
+    InvalidTenantNameError,
+    PreflightError,
+    TenantDivergedError,
+    TenantError,
+    TenantExistsError,
+    TenantNotFoundError,
+)
 from cinchdb.project import branch_directory
 from journal import FoldCache, JournalStore, ReplayError, Schema, apply_operations
 from journal.events import Event, Operation
@@ -81,7 +84,7 @@ TEMPLATE_FILE = "__template.db"
 MAX_TENANT_NAME_LENGTH = 64
 _TENANT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
 # Cache key of a branch's template; no tenant name can start with '_'.
-_TEMPLATE = "__template"
+_TEMPLATE = TEMPLATE_KEY
 _SIDE_FILES = ("-wal", "-shm", "-journal")
 
 REGISTRY_TABLES = (
@@ -99,51 +102,6 @@ REGISTRY_TABLES = (
 )
 # Columns added after the first release of the registry, for projects made before them.
 _REGISTRY_ADDITIONS = (("salt", "BLOB"), ("verifier", "TEXT"))
-
-
-class TenantError(CinchError):
-    """Root of tenant errors."""
-
-
-class InvalidTenantNameError(TenantError, ValueError):
-    def __init__(self, name: object, reason: str) -> None:
-        self.name = name
-        super().__init__(f"Invalid tenant name {name!r}: {reason}")
-
-
-class TenantNotFoundError(TenantError, ValueError, LookupError):
-    def __init__(self, database: str, name: str) -> None:
-        self.database = database
-        self.name = name
-        super().__init__(f"Tenant '{name}' does not exist in database '{database}'")
-
-
-class TenantExistsError(TenantError, ValueError):
-    def __init__(self, database: str, name: str) -> None:
-        self.database = database
-        self.name = name
-        super().__init__(f"Tenant '{name}' already exists in database '{database}'")
-
-
-class TenantDivergedError(TenantError):
-    """A file's cursor is not on its branch's history (the branch was moved under it)."""
-
-    def __init__(self, path: Path, cursor: str) -> None:
-        self.path = path
-        self.cursor = cursor
-        super().__init__(
-            f"{path} is at event {cursor[:12]}, which is not in the history of its branch"
-        )
-
-
-class PreflightError(TenantError, ValueError):
-    """A schema change would fail on the data of some tenants; it was not applied anywhere."""
-
-    def __init__(self, failures: Sequence[tuple[str, str]]) -> None:
-        self.failures = tuple(failures)
-        listed = "; ".join(f"tenant '{t}': {reason}" for t, reason in self.failures[:5])
-        more = f" (and {len(self.failures) - 5} more)" if len(self.failures) > 5 else ""
-        super().__init__(f"The change would fail on existing data: {listed}{more}")
 
 
 def validate_tenant_name(name: object) -> str:
@@ -166,40 +124,6 @@ def tenant_path(branch_dir: Path, tenant: str) -> Path:
     # One Path from a joined string: three pathlib joins cost ~30 us, and lazy tenants are
     # created in bulk.
     return Path(os.path.join(branch_dir, shard, tenant + ".db"))
-
-
-def _is_encrypted(conn: sqlite3.Connection) -> bool:
-    return type(conn).__module__.startswith("sqlcipher3") or any(
-        cls.__module__.startswith("sqlcipher3") for cls in type(conn).__mro__
-    )
-
-
-def _checkpoint(conn: sqlite3.Connection) -> None:
-    """Move a template's WAL into its main file and empty the WAL, so that materializing a
-    tenant can copy the file's bytes (see :func:`_copy_quiet_file`). Best effort: a reader
-    in another process can make it a partial checkpoint, and copies then use backup()."""
-    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
-
-
-def _copy_quiet_file(source: sqlite3.Connection, source_path: Path, target: Path) -> bool:
-    """Copy a WAL-mode file byte for byte if its WAL is empty; False if it is not.
-
-    A read transaction on a snapshot with an empty WAL reads the main file only, and SQLite
-    lets no checkpoint write the main file while such a reader holds its lock (the
-    checkpointer needs WAL_READ_LOCK(0) exclusively), so the bytes cannot change under the
-    copy; writers meanwhile only append to the WAL. The copy is ~0.1 ms against ~2 ms for
-    the page-by-page backup API.
-    """
-    source.execute("BEGIN")
-    try:
-        source.execute(f'SELECT 1 FROM "{STATE_TABLE}" LIMIT 1').fetchall()
-        wal = os.fspath(source_path) + "-wal"
-        if os.path.exists(wal) and os.path.getsize(wal) > 0:
-            return False
-        shutil.copyfile(source_path, target)
-        return True
-    finally:
-        source.execute("COMMIT")
 
 
 def _now() -> str:
@@ -252,7 +176,7 @@ class _OpenFile:
         return self._data
 
 
-class TenantFiles:
+class TenantFiles(EncryptedTenants):
     """Tenant files of one database: registry rows, paths, materialization, catch-up.
 
     Connections are kept open in a bounded LRU cache; opening a file is never done per call.
@@ -325,82 +249,6 @@ class TenantFiles:
         if raw_key is not None:
             self.keys[name] = raw_key
         return record
-
-    # -- encryption --------------------------------------------------------------------------
-    def crypto(self, name: str) -> tuple[bytes, str] | None:
-        """(salt, verifier) of an encrypted tenant; None for a plain one."""
-        row = self.store.connection.execute(
-            "SELECT encrypted, salt, verifier FROM cinch_tenants WHERE database = ? AND name = ?",
-            (self.database, name),
-        ).fetchone()
-        if row is None:
-            raise TenantNotFoundError(self.database, name)
-        return (bytes(row[1]), str(row[2])) if row[0] else None
-
-    def unlock(self, name: str, passphrase: str) -> None:
-        """Derive and check an encrypted tenant's key; keep the raw key in memory.
-
-        Raises:
-            WrongKeyError: the passphrase is not this tenant's; EncryptionError: the tenant is
-                not encrypted.
-        """
-        crypto = self.crypto(name)
-        if crypto is None:
-            raise NotEncryptedError(name)
-        salt, check = crypto
-        raw_key = derive_key(passphrase, salt)
-        if verifier(raw_key) != check:
-            raise WrongKeyError(name)
-        self.keys[name] = raw_key
-
-    def rotate_key(self, name: str, old_passphrase: str, new_passphrase: str) -> None:
-        """Re-key every file of an encrypted tenant, then record the new salt and verifier.
-
-        Each file is rekeyed in place by SQLCipher (``PRAGMA rekey``) after its WAL is folded
-        in. Not crash-safe across branches yet: a crash part-way through a tenant with files
-        on several branches leaves some files under each key (each file itself is whole).
-        """
-        self.unlock(name, old_passphrase)
-        old_key = self.keys[name]
-        salt = new_salt()
-        new_key = derive_key(new_passphrase, salt)
-        for branch in self._branches():
-            path = self.path(branch, name)
-            if not path.exists():
-                continue
-            entry = self._open.pop((branch, name), None)
-            if entry is not None:
-                entry.conn.close()
-            conn = open_tenant_file(path, old_key, name)
-            try:
-                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
-                conn.execute(key_pragma(new_key, "rekey"))
-            finally:
-                conn.close()
-        with self.store.connection:
-            self.store.connection.execute(
-                "UPDATE cinch_tenants SET salt = ?, verifier = ? WHERE database = ? AND name = ?",
-                (salt, verifier(new_key), self.database, name),
-            )
-        self.store.note_commit()
-        self.keys[name] = new_key
-
-    def _raw_key(self, name: str) -> bytes | None:
-        """The key to open ``name``'s files with; None for a plain tenant.
-
-        Raises:
-            KeyRequiredError: the tenant is encrypted and was not unlocked here.
-        """
-        if name == _TEMPLATE:
-            return None
-        if name in self.keys:
-            return self.keys[name]
-        if self.crypto(name) is not None:
-            raise KeyRequiredError(name)
-        return None
-
-    def _locked(self, name: str) -> bool:
-        return name not in self.keys and self.crypto(name) is not None
 
     def exists(self, name: str) -> bool:
         version = self.store.version()
@@ -597,7 +445,7 @@ class TenantFiles:
         entry = self._entry(branch, name)
         if entry.checked != version:
             if self._catch_up(branch, entry).applied and name == _TEMPLATE:
-                _checkpoint(entry.conn)
+                checkpoint(entry.conn)
             entry.checked = version
         return entry
 
@@ -626,29 +474,6 @@ class TenantFiles:
         template = self._fresh(branch, _TEMPLATE)
         self._copy_file(template.conn, path, exist_ok=True, source_path=template.path)
 
-    def _materialize_encrypted(self, branch: str, path: Path, tenant: str, raw_key: bytes) -> None:
-        """Build an encrypted tenant's file by replaying the branch into a new SQLCipher file:
-        it is encrypted from its first byte (a plain template copy is never made)."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        scratch = path.with_name(f"{path.name}.tmp-{os.getpid()}")
-        head = self.store.branch_head(self.database, branch)
-        conn = open_tenant_file(scratch, raw_key, tenant)
-        try:
-            operations = [op for e in self.store.chain(self.database, head) for op in e.operations]
-            with internal(conn):
-                if head is not None:
-                    apply_operations(conn, Schema(), operations, before_commit=write_cursor(head))
-            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
-            conn.execute("PRAGMA journal_mode = DELETE")  # no -wal left beside the scratch
-        finally:
-            conn.close()
-        try:
-            os.link(scratch, path)
-        except FileExistsError:
-            pass  # another process made it first; keep theirs
-        finally:
-            scratch.unlink()
-
     def _copy_file(
         self,
         source: sqlite3.Connection,
@@ -659,7 +484,7 @@ class TenantFiles:
     ) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         scratch = path.with_name(f"{path.name}.tmp-{os.getpid()}")
-        if _is_encrypted(source):
+        if is_encrypted(source):
             # backup() into a plain connection would write the data out in clear: copy the
             # encrypted bytes instead (same key), with the WAL folded in and writers held off.
             assert source_path is not None
@@ -669,7 +494,7 @@ class TenantFiles:
                 shutil.copyfile(source_path, scratch)
             finally:
                 source.execute("COMMIT")
-        elif source_path is None or not _copy_quiet_file(source, source_path, scratch):
+        elif source_path is None or not copy_quiet_file(source, source_path, scratch):
             target = sqlite3.connect(scratch)
             try:
                 source.backup(target)
@@ -813,7 +638,7 @@ class TenantFiles:
         version = self.store.version()
         template = self._entry(branch, _TEMPLATE)
         if self._catch_up(branch, template).applied:
-            _checkpoint(template.conn)
+            checkpoint(template.conn)
         template.checked = version
         files = self.reachable(branch)
         done: list[CatchUp] = []
@@ -824,12 +649,6 @@ class TenantFiles:
             if progress is not None:
                 progress(number, len(files))
         return done
-
-    def encrypted_names(self) -> set[str]:
-        rows = self.store.connection.execute(
-            "SELECT name FROM cinch_tenants WHERE database = ? AND encrypted = 1", (self.database,)
-        )
-        return {name for (name,) in rows}
 
     def reachable(self, branch: str) -> list[str]:
         """Materialized tenants of ``branch`` this process can open: encrypted tenants whose
