@@ -99,3 +99,15 @@ def with_db(command: F) -> F:
             return command(*args, db=handle, **kwargs)
 
     return wrapper  # type: ignore[return-value]
+
+
+#: ``--json``: print one JSON document and nothing else on stdout.
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+#: ``--yes``: skip the confirmation of a destructive command.
+yes_option = click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+
+
+def confirm(yes: bool, question: str) -> None:
+    """Ask before destroying data, unless ``--yes``; "no" aborts the command."""
+    if not yes:
+        click.confirm(question, abort=True)

@@ -7,7 +7,15 @@ import click
 
 import cinchdb
 from cinchdb.cli._app import cli
-from cinchdb.cli._context import config, save_config, target_options, with_db
+from cinchdb.cli._context import (
+    config,
+    confirm,
+    json_option,
+    save_config,
+    target_options,
+    with_db,
+    yes_option,
+)
 from cinchdb.cli._render import done, emit_json, progress_bar, table
 from cinchdb.cli.commands.history import render_merge
 
@@ -29,7 +37,7 @@ def branch_group() -> None:
 @click.option("--switch/--no-switch", default=True, show_default=True,
               help="Make the new branch active, like 'git switch -c'.")  # fmt: skip
 @target_options(tenant=False)
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option
 @with_db
 def create(
     db: cinchdb.CinchDB,
@@ -54,7 +62,7 @@ def create(
 
 @branch_group.command("list")
 @target_options(tenant=False)
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option
 @with_db
 def list_(db: cinchdb.CinchDB, as_json: bool) -> None:
     """List branches; the active one is marked.
@@ -89,7 +97,7 @@ def switch(db: cinchdb.CinchDB, name: str) -> None:
 
 @branch_group.command("delete")
 @click.argument("name")
-@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@yes_option
 @target_options(tenant=False)
 @with_db
 def delete(db: cinchdb.CinchDB, name: str, yes: bool) -> None:
@@ -99,8 +107,7 @@ def delete(db: cinchdb.CinchDB, name: str, yes: bool) -> None:
     Example:
       cinch branch delete feature --yes
     """
-    if not yes:
-        click.confirm(f"Delete branch '{name}' and its tenant data?", abort=True)
+    confirm(yes, f"Delete branch '{name}' and its tenant data?")
     if name == db.branch and name != "main":
         db.switch_branch("main")
     db.delete_branch(name)
@@ -113,7 +120,7 @@ def delete(db: cinchdb.CinchDB, name: str, yes: bool) -> None:
 @branch_group.command("info")
 @click.argument("name", required=False)
 @target_options(tenant=False)
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option
 @with_db
 def info(db: cinchdb.CinchDB, name: str | None, as_json: bool) -> None:
     """Show a branch's head and latest events (default: the active branch).
@@ -153,7 +160,7 @@ def _merge(db: cinchdb.CinchDB, source: str, target: str, dry_run: bool, as_json
 @click.option("--into", "target", default="main", show_default=True, help="Target branch.")
 @click.option("--dry-run", is_flag=True, help="Compute the merge, write nothing.")
 @target_options(tenant=False)
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option
 @with_db
 def merge(db: cinchdb.CinchDB, source: str, target: str, dry_run: bool, as_json: bool) -> None:
     """Merge branch SOURCE into another branch (exit 3 on conflict).
@@ -169,7 +176,7 @@ def merge(db: cinchdb.CinchDB, source: str, target: str, dry_run: bool, as_json:
 @click.argument("source")
 @click.option("--dry-run", is_flag=True, help="Compute the merge, write nothing.")
 @target_options(tenant=False)
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option
 @with_db
 def merge_into_main(db: cinchdb.CinchDB, source: str, dry_run: bool, as_json: bool) -> None:
     """Merge branch SOURCE into main (exit 3 on conflict).

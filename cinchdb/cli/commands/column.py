@@ -9,7 +9,7 @@ import click
 import cinchdb
 from cinchdb._unset import UNSET
 from cinchdb.cli._app import cli
-from cinchdb.cli._context import target_options, with_db
+from cinchdb.cli._context import confirm, target_options, with_db, yes_option
 from cinchdb.cli._render import done
 from cinchdb.cli.commands._columns import _value, parse_column
 
@@ -44,7 +44,7 @@ def add(db: cinchdb.CinchDB, table: str, spec: str) -> None:
 @column_group.command("drop")
 @click.argument("table")
 @click.argument("column")
-@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@yes_option
 @target_options(tenant=False)
 @with_db
 def drop(db: cinchdb.CinchDB, table: str, column: str, yes: bool) -> None:
@@ -54,8 +54,7 @@ def drop(db: cinchdb.CinchDB, table: str, column: str, yes: bool) -> None:
     Example:
       cinch column drop users age --yes
     """
-    if not yes:
-        click.confirm(f"Drop column '{table}.{column}' and its data?", abort=True)
+    confirm(yes, f"Drop column '{table}.{column}' and its data?")
     db.drop_column(table, column)
     done(f"Dropped column '{table}.{column}'")
 

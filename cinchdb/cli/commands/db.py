@@ -7,7 +7,7 @@ import click
 
 import cinchdb
 from cinchdb.cli._app import cli
-from cinchdb.cli._context import config, open_db, save_config
+from cinchdb.cli._context import config, confirm, json_option, open_db, save_config, yes_option
 from cinchdb.cli._render import done, emit_json, table
 
 
@@ -27,7 +27,7 @@ def _handle() -> cinchdb.CinchDB:
 
 @db_group.command("create")
 @click.argument("name")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option
 def create(name: str, as_json: bool) -> None:
     """Create database NAME with a main branch and a main tenant.
 
@@ -41,7 +41,7 @@ def create(name: str, as_json: bool) -> None:
 
 
 @db_group.command("list")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option
 def list_(as_json: bool) -> None:
     """List databases; the active one is marked.
 
@@ -74,7 +74,7 @@ def switch(name: str) -> None:
 
 @db_group.command("delete")
 @click.argument("name")
-@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@yes_option
 def delete(name: str, yes: bool) -> None:
     """Delete database NAME with its journal, branches and tenant files.
 
@@ -82,8 +82,7 @@ def delete(name: str, yes: bool) -> None:
     Example:
       cinch db delete analytics --yes
     """
-    if not yes:
-        click.confirm(f"Delete database '{name}' and all its data?", abort=True)
+    confirm(yes, f"Delete database '{name}' and all its data?")
     with _handle() as db:
         db.delete_database(name)
     done(f"Deleted database '{name}'")
@@ -91,7 +90,7 @@ def delete(name: str, yes: bool) -> None:
 
 @db_group.command("info")
 @click.argument("name", required=False)
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option
 def info(name: str | None, as_json: bool) -> None:
     """Show a database's branches, tables and tenants (default: the active one).
 

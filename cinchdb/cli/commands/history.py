@@ -12,7 +12,7 @@ import click
 
 import cinchdb
 from cinchdb.cli._app import EXIT_CONFLICT, EXIT_ERROR, cli
-from cinchdb.cli._context import target_options, with_db
+from cinchdb.cli._context import json_option, target_options, with_db
 from cinchdb.cli._render import done, emit_json, progress_bar, table, to_plain
 from journal.ddl import render_operation
 from journal.events import summarize
@@ -51,7 +51,7 @@ def render_merge(result: dict[str, Any], as_json: bool) -> None:
     help="CI: report conflicts against the target's head, write nothing, exit 3.",
 )
 @target_options(tenant=False)
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option
 @with_db
 def merge(db: cinchdb.CinchDB, source: str, target: str, dry_run: bool, check: bool,
           as_json: bool) -> None:  # fmt: skip
@@ -78,7 +78,7 @@ def merge(db: cinchdb.CinchDB, source: str, target: str, dry_run: bool, check: b
 @click.option("-n", "limit", type=int, default=None, help="Show at most N events.")
 @click.option("--graph", is_flag=True, help="Draw the merge graph beside the events.")
 @target_options(tenant=False)
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option
 @with_db
 def log(db: cinchdb.CinchDB, path: str | None, limit: int | None, graph: bool,
         as_json: bool) -> None:  # fmt: skip
@@ -154,7 +154,7 @@ def diff(db: cinchdb.CinchDB, a: str, b: str | None, fmt: str, exit_code: bool) 
               help="Read the DDL from a file.")  # fmt: skip
 @click.option("-m", "--message", default="", help="A message for the journal.")
 @target_options(tenant=False)
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option
 @with_db
 def migrate(db: cinchdb.CinchDB, sql: str | None, path: str | None, message: str,
             as_json: bool) -> None:  # fmt: skip
@@ -186,7 +186,7 @@ def migrate(db: cinchdb.CinchDB, sql: str | None, path: str | None, message: str
 @click.argument("event")
 @click.option("--force", is_flag=True, help="Revert even what cannot be restored.")
 @target_options(tenant=False)
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option
 @with_db
 def revert(db: cinchdb.CinchDB, event: str, force: bool, as_json: bool) -> None:
     """Append the inverse of EVENT (an id or prefix) as a new event.
@@ -203,7 +203,7 @@ def revert(db: cinchdb.CinchDB, event: str, force: bool, as_json: bool) -> None:
 @cli.command("lint")
 @click.argument("range_")
 @target_options(tenant=False)
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option
 @with_db
 def lint(db: cinchdb.CinchDB, range_: str, as_json: bool) -> None:
     """CI: flag destructive or data-dependent changes between two refs, A..B (exit 1 if any).
@@ -228,7 +228,7 @@ def lint(db: cinchdb.CinchDB, range_: str, as_json: bool) -> None:
 
 @cli.command("check")
 @target_options(tenant=False)
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option
 @with_db
 def check(db: cinchdb.CinchDB, as_json: bool) -> None:
     """CI: verify the journal and every materialized tenant (exit 1 on drift).

@@ -6,7 +6,7 @@ import click
 
 import cinchdb
 from cinchdb.cli._app import cli
-from cinchdb.cli._context import target_options, with_db
+from cinchdb.cli._context import json_option, target_options, with_db
 from cinchdb.cli._render import done, emit_json, table
 
 
@@ -43,7 +43,7 @@ def create(db: cinchdb.CinchDB, name: str, table_name: str, columns: tuple[str, 
 @index_group.command("list")
 @click.argument("table_name", metavar="[TABLE]", required=False)
 @target_options(tenant=False)
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option
 @with_db
 def list_(db: cinchdb.CinchDB, table_name: str | None, as_json: bool) -> None:
     """List indexes, optionally of one table.

@@ -9,7 +9,7 @@ import click
 
 import cinchdb
 from cinchdb.cli._app import EXIT_ERROR, cli
-from cinchdb.cli._context import target_options, with_db
+from cinchdb.cli._context import json_option, target_options, with_db
 from cinchdb.cli._render import done, emit_json, to_plain
 
 
@@ -84,7 +84,7 @@ def delete(db: cinchdb.CinchDB, keys: tuple[str, ...]) -> None:
 @kv_group.command("keys")
 @click.argument("pattern", default="*")
 @target_options()
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option
 @with_db
 def keys(db: cinchdb.CinchDB, pattern: str, as_json: bool) -> None:
     """List keys matching a Redis glob pattern, sorted.

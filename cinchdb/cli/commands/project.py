@@ -6,7 +6,7 @@ import click
 
 import cinchdb
 from cinchdb.cli._app import cli
-from cinchdb.cli._context import target_options, with_db
+from cinchdb.cli._context import json_option, target_options, with_db
 from cinchdb.cli._render import done, emit_json, table
 
 
@@ -26,7 +26,7 @@ def init(path: str, database: str) -> None:
 
 @cli.command()
 @target_options(tenant=False)
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option
 @with_db
 def status(db: cinchdb.CinchDB, as_json: bool) -> None:
     """Show the project, the active database and branch, and their contents.

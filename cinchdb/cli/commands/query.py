@@ -8,7 +8,7 @@ import click
 
 import cinchdb
 from cinchdb.cli._app import cli
-from cinchdb.cli._context import target_options, with_db
+from cinchdb.cli._context import json_option, target_options, with_db
 from cinchdb.cli._render import csv_rows, done, emit_json, table
 
 
@@ -65,7 +65,7 @@ def data_group() -> None:
 @click.argument("table_name", metavar="TABLE")
 @click.argument("rows", nargs=-1, required=True)
 @target_options()
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option
 @with_db
 def insert(db: cinchdb.CinchDB, table_name: str, rows: tuple[str, ...], as_json: bool) -> None:
     """Insert one or more rows given as JSON objects.
@@ -86,7 +86,7 @@ def insert(db: cinchdb.CinchDB, table_name: str, rows: tuple[str, ...], as_json:
 @click.argument("record_id", metavar="ID")
 @click.argument("data")
 @target_options()
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option
 @with_db
 def update(db: cinchdb.CinchDB, table_name: str, record_id: str, data: str,
            as_json: bool) -> None:  # fmt: skip
@@ -104,7 +104,7 @@ def update(db: cinchdb.CinchDB, table_name: str, record_id: str, data: str,
 @click.argument("table_name", metavar="TABLE")
 @click.argument("ids", nargs=-1, required=True)
 @target_options()
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option
 @with_db
 def delete(db: cinchdb.CinchDB, table_name: str, ids: tuple[str, ...], as_json: bool) -> None:
     """Delete records by id.

@@ -6,7 +6,7 @@ import click
 
 import cinchdb
 from cinchdb.cli._app import cli
-from cinchdb.cli._context import target_options, with_db
+from cinchdb.cli._context import confirm, json_option, target_options, with_db, yes_option
 from cinchdb.cli._render import done, emit_json, progress_bar, table
 from cinchdb.cli.commands._columns import parse_column
 
@@ -25,7 +25,7 @@ def table_group() -> None:
 @click.argument("name")
 @click.argument("columns", nargs=-1, required=True)
 @target_options(tenant=False)
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option
 @with_db
 def create(db: cinchdb.CinchDB, name: str, columns: tuple[str, ...], as_json: bool) -> None:
     """Create table NAME from column specs name:TYPE[:not_null|:unique|:default=V]. Every
@@ -48,7 +48,7 @@ def create(db: cinchdb.CinchDB, name: str, columns: tuple[str, ...], as_json: bo
 
 @table_group.command("list")
 @target_options(tenant=False)
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option
 @with_db
 def list_(db: cinchdb.CinchDB, as_json: bool) -> None:
     """List the tables of the active branch.
@@ -65,7 +65,7 @@ def list_(db: cinchdb.CinchDB, as_json: bool) -> None:
 @table_group.command("info")
 @click.argument("name")
 @target_options()
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option
 @with_db
 def info(db: cinchdb.CinchDB, name: str, as_json: bool) -> None:
     """Show a table's columns, indexes and the tenant's row count.
@@ -88,7 +88,7 @@ def info(db: cinchdb.CinchDB, name: str, as_json: bool) -> None:
 
 @table_group.command("delete")
 @click.argument("name")
-@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@yes_option
 @target_options(tenant=False)
 @with_db
 def delete(db: cinchdb.CinchDB, name: str, yes: bool) -> None:
@@ -98,8 +98,7 @@ def delete(db: cinchdb.CinchDB, name: str, yes: bool) -> None:
     Example:
       cinch table delete logs --yes
     """
-    if not yes:
-        click.confirm(f"Drop table '{name}' and its rows in every tenant?", abort=True)
+    confirm(yes, f"Drop table '{name}' and its rows in every tenant?")
     db.drop_table(name)
     done(f"Dropped table '{name}'")
 

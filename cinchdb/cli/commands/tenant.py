@@ -7,7 +7,7 @@ from click.core import ParameterSource
 
 import cinchdb
 from cinchdb.cli._app import cli
-from cinchdb.cli._context import KEY_ENV, target_options, with_db
+from cinchdb.cli._context import KEY_ENV, confirm, json_option, target_options, with_db, yes_option
 from cinchdb.cli._render import done, emit_json, progress_bar, table
 
 
@@ -29,7 +29,7 @@ def tenant_group() -> None:
 @click.option("--key", "tenant_key", default=None, envvar=KEY_ENV,
               help=f"Encryption key (or ${KEY_ENV}).")  # fmt: skip
 @target_options(tenant=False)
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option
 @with_db
 def create(db: cinchdb.CinchDB, name: str, lazy: bool, encrypt: bool, tenant_key: str | None,
            as_json: bool) -> None:  # fmt: skip
@@ -51,7 +51,7 @@ def create(db: cinchdb.CinchDB, name: str, lazy: bool, encrypt: bool, tenant_key
 
 @tenant_group.command("list")
 @target_options(tenant=False)
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option
 @with_db
 def list_(db: cinchdb.CinchDB, as_json: bool) -> None:
     """List tenants (main first).
@@ -67,7 +67,7 @@ def list_(db: cinchdb.CinchDB, as_json: bool) -> None:
 
 @tenant_group.command("delete")
 @click.argument("name")
-@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@yes_option
 @target_options(tenant=False)
 @with_db
 def delete(db: cinchdb.CinchDB, name: str, yes: bool) -> None:
@@ -77,8 +77,7 @@ def delete(db: cinchdb.CinchDB, name: str, yes: bool) -> None:
     Example:
       cinch tenant delete customer_a --yes
     """
-    if not yes:
-        click.confirm(f"Delete tenant '{name}' and all its data?", abort=True)
+    confirm(yes, f"Delete tenant '{name}' and all its data?")
     db.delete_tenant(name)
     done(f"Deleted tenant '{name}'")
 
@@ -117,7 +116,7 @@ def rename(db: cinchdb.CinchDB, old: str, new: str) -> None:
 
 @tenant_group.command("status")
 @target_options(tenant=False)
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option
 @with_db
 def status(db: cinchdb.CinchDB, as_json: bool) -> None:
     """Show each tenant on the branch: materialized or lazy, and events behind the head.
@@ -135,7 +134,7 @@ def status(db: cinchdb.CinchDB, as_json: bool) -> None:
 
 @tenant_group.command("sync")
 @target_options(tenant=False)
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option
 @with_db
 def sync(db: cinchdb.CinchDB, as_json: bool) -> None:
     """Bring every materialized tenant of the branch to the head.

@@ -6,7 +6,7 @@ import click
 
 import cinchdb
 from cinchdb.cli._app import cli
-from cinchdb.cli._context import target_options, with_db
+from cinchdb.cli._context import json_option, target_options, with_db
 from cinchdb.cli._render import done, emit_json, table
 
 
@@ -38,7 +38,7 @@ def create(db: cinchdb.CinchDB, name: str, sql: str) -> None:
 
 @view_group.command("list")
 @target_options(tenant=False)
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option
 @with_db
 def list_(db: cinchdb.CinchDB, as_json: bool) -> None:
     """List views.
@@ -54,7 +54,7 @@ def list_(db: cinchdb.CinchDB, as_json: bool) -> None:
 @view_group.command("info")
 @click.argument("name")
 @target_options(tenant=False)
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option
 @with_db
 def info(db: cinchdb.CinchDB, name: str, as_json: bool) -> None:
     """Show a view's query.
