@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 import shutil
 import sqlite3
 from collections import OrderedDict
@@ -43,11 +42,12 @@ from cinchdb._guard import (
     read_cursor_of_file,
     write_cursor,
 )
-from cinchdb._rows import utc_now
 from cinchdb._system_tables import STATE_TABLE
 from cinchdb._tenant_crypto import TEMPLATE_KEY, EncryptedTenants
-from cinchdb.crypto import (
-    verifier,
+from cinchdb._tenant_registry import (
+    TenantRecord,
+    TenantRegistry,
+    validate_tenant_name,
 )
 from cinchdb.data import DataOps
 from cinchdb.errors import (
@@ -81,8 +81,6 @@ __all__ = [
 ]
 
 TEMPLATE_FILE = "__template.db"
-MAX_TENANT_NAME_LENGTH = 64
-_TENANT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
 # Cache key of a branch's template; no tenant name can start with '_'.
 _TEMPLATE = TEMPLATE_KEY
 _SIDE_FILES = ("-wal", "-shm", "-journal")
@@ -104,19 +102,6 @@ REGISTRY_TABLES = (
 _REGISTRY_ADDITIONS = (("salt", "BLOB"), ("verifier", "TEXT"))
 
 
-def validate_tenant_name(name: object) -> str:
-    """Tenant names become file names: letters, digits, '_' and '-', starting alphanumeric."""
-    if not isinstance(name, str):
-        raise InvalidTenantNameError(name, "must be a string")
-    if len(name) > MAX_TENANT_NAME_LENGTH:
-        raise InvalidTenantNameError(name, f"longer than {MAX_TENANT_NAME_LENGTH} characters")
-    if not _TENANT_NAME.fullmatch(name):
-        raise InvalidTenantNameError(
-            name, "use letters, digits, '_' and '-', starting with a letter or digit"
-        )
-    return name
-
-
 def tenant_path(branch_dir: Path, tenant: str) -> Path:
     """The file of ``tenant`` in a branch directory, sharded by the first byte of its hash."""
     validate_tenant_name(tenant)
@@ -124,19 +109,6 @@ def tenant_path(branch_dir: Path, tenant: str) -> Path:
     # One Path from a joined string: three pathlib joins cost ~30 us, and lazy tenants are
     # created in bulk.
     return Path(os.path.join(branch_dir, shard, tenant + ".db"))
-
-
-def _now() -> str:
-    return utc_now()
-
-
-@attrs.frozen
-class TenantRecord:
-    """A tenant's registry row."""
-
-    name: str
-    encrypted: bool
-    created_at: str
 
 
 @attrs.frozen
@@ -176,7 +148,7 @@ class _OpenFile:
         return self._data
 
 
-class TenantFiles(EncryptedTenants):
+class TenantFiles(TenantRegistry, EncryptedTenants):
     """Tenant files of one database: registry rows, paths, materialization, catch-up.
 
     Connections are kept open in a bounded LRU cache; opening a file is never done per call.
@@ -214,131 +186,6 @@ class TenantFiles(EncryptedTenants):
                     store.connection.execute(
                         f"ALTER TABLE cinch_tenants ADD COLUMN {column} {kind}"
                     )
-
-    # -- registry ------------------------------------------------------------------------------
-    def create(
-        self, name: str, *, encrypted: bool = False, raw_key: bytes | None = None,
-        salt: bytes | None = None,
-    ) -> TenantRecord:  # fmt: skip
-        """Register a tenant: one row, no file (it is materialized on first write)."""
-        validate_tenant_name(name)
-        record = TenantRecord(name, encrypted, _now())
-        branches = self._branches()  # read before the transaction: the store reads in its own
-        conn = self.store.connection
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            try:
-                conn.execute(
-                    "INSERT INTO cinch_tenants (database, name, encrypted, created_at, salt,"
-                    " verifier) VALUES (?, ?, ?, ?, ?, ?)",
-                    (self.database, name, int(encrypted), record.created_at, salt,
-                     None if raw_key is None else verifier(raw_key)),
-                )  # fmt: skip
-            except sqlite3.IntegrityError as e:
-                raise TenantExistsError(self.database, name) from e
-            # The row is ours (the insert holds the write lock), so any file under this name
-            # is a leftover of an interrupted delete, copy or rename and must not come back
-            # to life as the new tenant's data.
-            self._remove_files(name, branches)
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
-        self.store.note_commit()
-        if raw_key is not None:
-            self.keys[name] = raw_key
-        return record
-
-    def exists(self, name: str) -> bool:
-        version = self.store.version()
-        if self._known.get(name) == version:
-            return True
-        row = self.store.connection.execute(
-            "SELECT 1 FROM cinch_tenants WHERE database = ? AND name = ?", (self.database, name)
-        ).fetchone()
-        if row is not None:
-            self._known[name] = version
-        return row is not None
-
-    def names(self) -> list[str]:
-        rows = self.store.connection.execute(
-            "SELECT name FROM cinch_tenants WHERE database = ? ORDER BY name", (self.database,)
-        )
-        return [name for (name,) in rows]
-
-    def records(self) -> list[TenantRecord]:
-        rows = self.store.connection.execute(
-            "SELECT name, encrypted, created_at FROM cinch_tenants WHERE database = ?"
-            " ORDER BY name",
-            (self.database,),
-        )
-        return [TenantRecord(name, bool(encrypted), created) for name, encrypted, created in rows]
-
-    def delete(self, name: str) -> None:
-        """Delete a tenant's files in every branch, then its registry row.
-
-        Files go first: a crash in between leaves a registered tenant with no data (what the
-        caller asked for), never a deleted tenant whose rows could come back.
-        """
-        if not self.exists(name):
-            raise TenantNotFoundError(self.database, name)
-        self._remove_files(name)
-        with self.store.connection:
-            self.store.connection.execute(
-                "DELETE FROM cinch_tenants WHERE database = ? AND name = ?", (self.database, name)
-            )
-        self.store.note_commit()
-        self._known.pop(name, None)
-
-    def copy(self, source: str, target: str, *, remove_source: bool = False) -> TenantRecord:
-        """Copy ``source``'s files of every branch to a new tenant ``target``.
-
-        The copies are made first and registered after (a crash in between leaves unregistered
-        files, which :meth:`create` clears). With ``remove_source`` (a rename), the source's row
-        goes in the same transaction that adds the target's and its files after it.
-        """
-        validate_tenant_name(target)
-        if not self.exists(source):
-            raise TenantNotFoundError(self.database, source)
-        if self.exists(target):
-            raise TenantExistsError(self.database, target)
-        self._remove_files(target)
-        for branch in self._branches():
-            if self.path(branch, source).exists():
-                entry = self._entry(branch, source)
-                self._copy_file(entry.conn, self.path(branch, target), source_path=entry.path)
-        crypto = self.crypto(source)
-        record = TenantRecord(target, crypto is not None, _now())
-        with self.store.connection:
-            # An encrypted copy keeps the source's key: the same salt and verifier.
-            self.store.connection.execute(
-                "INSERT INTO cinch_tenants (database, name, encrypted, created_at, salt,"
-                " verifier) VALUES (?, ?, ?, ?, ?, ?)",
-                (self.database, target, int(crypto is not None), record.created_at,
-                 *(crypto or (None, None))),
-            )  # fmt: skip
-            if remove_source:
-                self.store.connection.execute(
-                    "DELETE FROM cinch_tenants WHERE database = ? AND name = ?",
-                    (self.database, source),
-                )
-        self.store.note_commit()
-        if source in self.keys:
-            self.keys[target] = self.keys[source]
-        if remove_source:
-            self._known.pop(source, None)
-            self._remove_files(source)
-        return record
-
-    def record(self, name: str) -> TenantRecord:
-        row = self.store.connection.execute(
-            "SELECT name, encrypted, created_at FROM cinch_tenants WHERE database = ? AND name = ?",
-            (self.database, name),
-        ).fetchone()
-        if row is None:
-            raise TenantNotFoundError(self.database, name)
-        return TenantRecord(row[0], bool(row[1]), row[2])
 
     # -- files ---------------------------------------------------------------------------------
     def branch_dir(self, branch: str) -> Path:
