@@ -49,6 +49,7 @@ from cinchdb._tenant_registry import (
     TenantRegistry,
     validate_tenant_name,
 )
+from cinchdb._unset import UNSET, Unset
 from cinchdb.data import DataOps
 from cinchdb.errors import (
     InvalidTenantNameError,
@@ -139,6 +140,10 @@ class _OpenFile:
     conn: TenantConnection
     schema: Schema = attrs.field(factory=Schema)
     checked: tuple[int, int] | None = None
+    # The cursor as this process last read or wrote it. Another process may move it; every
+    # catch-up transaction re-checks it under the write lock (expect_cursor) before relying
+    # on it, so a stale value costs a retry, never a wrong replay.
+    cursor: str | None = None
     _data: DataOps | None = None
 
     @property
@@ -308,7 +313,8 @@ class TenantFiles(TenantRegistry, EncryptedTenants):
         else:
             path = self.path(branch, name)
         entry = _OpenFile(path, open_tenant_file(path, self._raw_key(name), name))
-        entry.schema = self.fold.schema_at(read_cursor(entry.conn))
+        entry.cursor = read_cursor(entry.conn)
+        entry.schema = self.fold.schema_at(entry.cursor)
         self._open[key] = entry
         while len(self._open) > self._max_open:
             _, oldest = self._open.popitem(last=False)
@@ -415,15 +421,16 @@ class TenantFiles(TenantRegistry, EncryptedTenants):
                 return self._catch_up(branch, entry)
         raise TenantError(f"{path} is not open here")
 
-    def _catch_up(self, branch: str, entry: _OpenFile) -> CatchUp:
+    def _catch_up(self, branch: str, entry: _OpenFile, head: str | Unset | None = UNSET) -> CatchUp:
         """Apply the events between the file's cursor and the branch head in one transaction
         together with the cursor that records the last of them. Another process may be
         doing the same: each transaction first checks, under the write lock, that the file is
         still where we think, and on a surprise we start again from the cursor it has now."""
-        head = self.store.branch_head(self.database, branch)
+        if isinstance(head, Unset):
+            head = self.store.branch_head(self.database, branch)
         applied = 0
+        cursor = entry.cursor
         while True:
-            cursor = read_cursor(entry.conn)
             schema = self.fold.schema_at(cursor)
             pending = self._pending(head, cursor, entry.path)
             if pending:
@@ -440,9 +447,12 @@ class TenantFiles(TenantRegistry, EncryptedTenants):
                             before_commit=write_cursor(pending[-1].id),
                         )
                 except CursorMovedError:
+                    cursor = read_cursor(entry.conn)
                     continue
                 applied += len(pending)
+                cursor = pending[-1].id
             entry.schema = schema
+            entry.cursor = cursor
             return CatchUp(entry.path, applied, head)
 
     def _pending(self, head: str | None, cursor: str | None, path: Path) -> list[Event]:
@@ -483,6 +493,7 @@ class TenantFiles(TenantRegistry, EncryptedTenants):
     ) -> list[CatchUp]:
         """Bring the template and every materialized tenant of ``branch`` to its head."""
         version = self.store.version()
+        head = self.store.branch_head(self.database, branch)
         template = self._entry(branch, _TEMPLATE)
         if self._catch_up(branch, template).applied:
             checkpoint(template.conn)
@@ -491,7 +502,7 @@ class TenantFiles(TenantRegistry, EncryptedTenants):
         done: list[CatchUp] = []
         for number, tenant in enumerate(files, start=1):
             entry = self._entry(branch, tenant)
-            done.append(self._catch_up(branch, entry))
+            done.append(self._catch_up(branch, entry, head))
             entry.checked = version
             if progress is not None:
                 progress(number, len(files))
