@@ -26,7 +26,7 @@ from journal.events import (
 )
 from journal.names import quote, validate_identifier
 from journal.parse import parse_statement
-from journal.schema import Schema
+from journal.schema import Schema, unparenthesize
 
 #: Columns every SDK table has, in order: ``id`` first, the timestamps last.
 AUTOMATIC_COLUMNS = ("id", "created_at", "updated_at")
@@ -150,9 +150,7 @@ def default_value(sql: str | None, type: str) -> Any:
     """A stored DEFAULT back as the Python value it came from, or ``SQL(...)``."""
     if sql is None:
         return None
-    text = sql.strip()
-    while text.startswith("(") and text.endswith(")") and _balanced(text[1:-1]):
-        text = text[1:-1].strip()
+    text = unparenthesize(sql)
     if text.upper() == "NULL":
         return None
     if len(text) >= 2 and text[0] == text[-1] == "'" and "'" not in text[1:-1].replace("''", ""):
@@ -168,15 +166,6 @@ def default_value(sql: str | None, type: str) -> Any:
         except ValueError:
             pass
     return SQL(text)
-
-
-def _balanced(text: str) -> bool:
-    depth = 0
-    for char in text:
-        depth += {"(": 1, ")": -1}.get(char, 0)
-        if depth < 0:
-            return False
-    return depth == 0
 
 
 def column_model(table: jd.TableDef, column: jd.Column) -> Column:

@@ -196,7 +196,7 @@ def _canonical_table(table: TableDef) -> dict[str, Any]:
                 "type": " ".join(c.type.split()),
                 "not_null": c.not_null,
                 "not_null_conflict": c.not_null_conflict,
-                "default": None if c.default is None else canonical_sql(_unparen(c.default)),
+                "default": None if c.default is None else canonical_sql(unparenthesize(c.default)),
                 "collate": None if c.collate is None else c.collate.upper(),
                 "generated": None if c.generated is None else canonical_sql(c.generated),
                 "stored": c.stored,
@@ -242,7 +242,7 @@ def _canonical_index(index: IndexDef) -> dict[str, Any]:
         "columns": [
             {
                 "column": None if c.column is None else fold_name(c.column),
-                "expr": None if c.expr is None else canonical_sql(_unparen(c.expr)),
+                "expr": None if c.expr is None else canonical_sql(unparenthesize(c.expr)),
                 "collate": None if c.collate is None else c.collate.upper(),
                 "desc": c.desc,
             }
@@ -252,7 +252,8 @@ def _canonical_index(index: IndexDef) -> dict[str, Any]:
     }
 
 
-def _unparen(text: str) -> str:
+def unparenthesize(text: str) -> str:
+    """SQL text without the balanced parentheses wrapped around all of it: ``((1))`` -> ``1``."""
     text = text.strip()
     while text.startswith("(") and text.endswith(")") and _balanced(text[1:-1]):
         text = text[1:-1].strip()
