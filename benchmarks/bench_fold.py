@@ -15,9 +15,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from _machine import machine_line, timed
 
 from journal import (
-    Column,
     ColumnAdded,
     ColumnAltered,
+    ColumnDef,
     ColumnRenamed,
     Event,
     FoldCache,
@@ -49,14 +49,19 @@ def workload(count: int, seed: int = 7) -> list[Operation]:
             op: Operation = TableCreated(
                 table=TableDef(
                     name=f"t{serial}",
-                    columns=(Column(name="id", type="TEXT"), Column(name="name", type="TEXT")),
+                    columns=(
+                        ColumnDef(name="id", type="TEXT"),
+                        ColumnDef(name="name", type="TEXT"),
+                    ),
                 )
             )
         else:
             table = rng.choice(tables)
             column = rng.choice(table.columns).name
             if roll < 0.55:
-                op = ColumnAdded(table=table.name, column=Column(name=f"c{serial}", type="INTEGER"))
+                op = ColumnAdded(
+                    table=table.name, column=ColumnDef(name=f"c{serial}", type="INTEGER")
+                )
             elif roll < 0.68:
                 op = ColumnRenamed(table=table.name, column=column, new_name=f"r{serial}")
             elif roll < 0.78:
@@ -102,7 +107,7 @@ def main() -> None:
     final = cache.schema_at(head)
     warm_time = timed(lambda: cache.schema_at(head), repeat=1001)
     extra = Event.create(
-        ColumnAdded(table=final.tables[0].name, column=Column(name="late", type="TEXT")),
+        ColumnAdded(table=final.tables[0].name, column=ColumnDef(name="late", type="TEXT")),
         parents=[head],
         database="main",
     )

@@ -21,14 +21,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from _machine import machine_line  # the line every benchmark prints
 
-from journal.definitions import Column, TableDef
+from journal.definitions import ColumnDef, TableDef
 from journal.events import Event, TableCreated
 from journal.store import JournalStore
 
 
 def changes(count: int) -> list[TableCreated]:
     return [
-        TableCreated(table=TableDef(name=f"t{index}", columns=(Column(name="a"),)))
+        TableCreated(table=TableDef(name=f"t{index}", columns=(ColumnDef(name="a"),)))
         for index in range(count)
     ]
 

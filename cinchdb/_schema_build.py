@@ -31,9 +31,9 @@ from journal.schema import Schema, unparenthesize
 #: Columns every SDK table has, in order: ``id`` first, the timestamps last.
 AUTOMATIC_COLUMNS = ("id", "created_at", "updated_at")
 
-_ID = jd.Column(name="id", type="TEXT", not_null=True)
-_CREATED = jd.Column(name="created_at", type="TEXT")
-_UPDATED = jd.Column(name="updated_at", type="TEXT")
+_ID = jd.ColumnDef(name="id", type="TEXT", not_null=True)
+_CREATED = jd.ColumnDef(name="created_at", type="TEXT")
+_UPDATED = jd.ColumnDef(name="updated_at", type="TEXT")
 
 
 def _user_column(table: str, column: Column) -> Column:
@@ -168,7 +168,7 @@ def default_value(sql: str | None, type: str) -> Any:
     return SQL(text)
 
 
-def column_model(table: jd.TableDef, column: jd.Column) -> Column:
+def column_model(table: jd.TableDef, column: jd.ColumnDef) -> Column:
     single_uniques = {u.columns[0].lower() for u in table.uniques if len(u.columns) == 1}
     pk = table.primary_key
     foreign_key = next(

@@ -143,10 +143,10 @@ class Column(_Model):
         sql_literal(value)  # refuse what cannot become a literal, at construction time
         return value
 
-    def definition(self) -> jd.Column:
+    def definition(self) -> jd.ColumnDef:
         """The journal's definition of this column (constraints other than NOT NULL and
         DEFAULT go to the table; see :meth:`constraints`)."""
-        return jd.Column(
+        return jd.ColumnDef(
             name=self.name,
             type=self.type,
             not_null=not self.nullable,

@@ -12,7 +12,7 @@ from __future__ import annotations
 from journal.ddl import render_operation, render_script, statements
 from journal.definitions import (
     Check,
-    Column,
+    ColumnDef,
     ForeignKey,
     IndexDef,
     IndexedColumn,
@@ -81,9 +81,9 @@ __all__ = [
     "Change",
     "Check",
     "CinchError",
-    "Column",
     "ColumnAdded",
     "ColumnAltered",
+    "ColumnDef",
     "ColumnDropped",
     "ColumnRenamed",
     "ConcurrentChangeError",

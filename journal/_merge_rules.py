@@ -15,7 +15,7 @@ from journal._merge_types import (
     Conflict,
     SideStep,
 )
-from journal.definitions import Column, IndexDef, TableDef, ViewDef
+from journal.definitions import ColumnDef, IndexDef, TableDef, ViewDef
 from journal.errors import (
     DependencyError,
     ObjectExistsError,
@@ -61,7 +61,7 @@ def _same_sql(a: str, b: str) -> bool:
     return canonical_sql(a) == canonical_sql(b)
 
 
-def _column_text(column: Column | None) -> str | None:
+def _column_text(column: ColumnDef | None) -> str | None:
     if column is None:
         return None
     parts = [quote(column.name), column.type]

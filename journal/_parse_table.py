@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from journal._fragments import checked_expression, expect_end, refuse_if_exists
 from journal._tokens import TokenStream
-from journal.definitions import Check, Column, ForeignKey, PrimaryKey, TableDef, Unique
+from journal.definitions import Check, ColumnDef, ForeignKey, PrimaryKey, TableDef, Unique
 from journal.errors import SQLParseError
 
 _CONFLICT = ("ROLLBACK", "ABORT", "FAIL", "IGNORE", "REPLACE")
@@ -36,7 +36,7 @@ def create_table(ts: TokenStream) -> TableDef:
     if ts.at_word("AS"):
         raise ts.error("CREATE TABLE ... AS SELECT is not supported; declare the columns")
     ts.expect_punct("(")
-    columns: list[Column] = []
+    columns: list[ColumnDef] = []
     primary_key: PrimaryKey | None = None
     uniques: list[Unique] = []
     foreign_keys: list[ForeignKey] = []
@@ -113,7 +113,7 @@ def first_error(error: ValueError) -> str:
 
 
 class ParsedColumn:
-    def __init__(self, column: Column) -> None:
+    def __init__(self, column: ColumnDef) -> None:
         self.column = column
         self.primary_key: PrimaryKey | None = None
         self.uniques: list[Unique] = []
@@ -126,7 +126,7 @@ def column_def(ts: TokenStream) -> ParsedColumn:
     type_span = ts.span_until(_COLUMN_CONSTRAINTS, {",", ")"})
     declared = " ".join(ts.raw(type_span).split()) if type_span else ""
     fields: dict[str, object] = {"name": name, "type": declared}
-    parsed = ParsedColumn(Column(name=name))
+    parsed = ParsedColumn(ColumnDef(name=name))
     constraint_name: str | None = None
     while (token := ts.peek()) is not None and not (
         token.kind == "punct" and token.text in (",", ")")
@@ -178,7 +178,7 @@ def column_def(ts: TokenStream) -> ParsedColumn:
             raise ts.error(f"Unexpected text in the definition of column '{name}'")
         constraint_name = None
     try:
-        parsed.column = Column(**fields)
+        parsed.column = ColumnDef(**fields)
     except ValueError as e:
         raise SQLParseError(first_error(e), sql=ts.sql) from e
     return parsed

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from journal._tokens import Tok, tokenize
-from journal.definitions import Column, IndexDef, TableDef
+from journal.definitions import ColumnDef, IndexDef, TableDef
 from journal.events import (
     BranchesMerged,
     Change,
@@ -86,7 +86,7 @@ def is_constant_default(text: str | None) -> bool:
     return not rendered.startswith("(") and not rendered.upper().startswith("CURRENT_")
 
 
-def render_column(column: Column, *, inline_pk: str | None = None) -> str:
+def render_column(column: ColumnDef, *, inline_pk: str | None = None) -> str:
     parts = [quote(column.name)]
     if column.type:
         parts.append(column.type)

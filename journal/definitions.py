@@ -37,7 +37,7 @@ def _check_distinct(kind: str, names: tuple[str, ...]) -> tuple[str, ...]:
     return names
 
 
-class Column(Definition):
+class ColumnDef(Definition):
     """One column. ``default`` and ``generated`` are SQL expression text, e.g. ``'free'``."""
 
     name: str
@@ -69,7 +69,7 @@ class Column(Definition):
         return value
 
     @model_validator(mode="after")
-    def _generated(self) -> Column:
+    def _generated(self) -> ColumnDef:
         if self.generated is not None and self.default is not None:
             raise ValueError(f"generated column '{self.name}' cannot have a DEFAULT")
         if self.stored and self.generated is None:
@@ -147,7 +147,7 @@ class Check(Definition):
 
 class TableDef(Definition):
     name: str
-    columns: tuple[Column, ...]
+    columns: tuple[ColumnDef, ...]
     primary_key: PrimaryKey | None = None
     uniques: tuple[Unique, ...] = ()
     foreign_keys: tuple[ForeignKey, ...] = ()
@@ -186,7 +186,7 @@ class TableDef(Definition):
             raise ValueError("AUTOINCREMENT is not allowed on WITHOUT ROWID tables")
         return self
 
-    def column(self, name: str) -> Column | None:
+    def column(self, name: str) -> ColumnDef | None:
         key = fold_name(name)
         for column in self.columns:
             if fold_name(column.name) == key:

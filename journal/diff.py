@@ -15,7 +15,7 @@ from typing import Protocol, TypeVar
 
 import attrs
 
-from journal.definitions import Column, IndexDef, TableDef, TriggerDef, ViewDef
+from journal.definitions import ColumnDef, IndexDef, TableDef, TriggerDef, ViewDef
 from journal.events import (
     ColumnAdded,
     ColumnAltered,
@@ -50,7 +50,7 @@ def _keys(items: Sequence[T]) -> dict[str, T]:
     return {fold_name(item.name): item for item in items}
 
 
-def _column_change(table: str, a: Column, b: Column) -> ColumnAltered | None:
+def _column_change(table: str, a: ColumnDef, b: ColumnDef) -> ColumnAltered | None:
     if a.collate != b.collate or a.generated != b.generated or a.stored != b.stored:
         return None  # not expressible as an alteration
     new_type = (

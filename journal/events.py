@@ -25,7 +25,7 @@ from pydantic import (
     model_validator,
 )
 
-from journal.definitions import Column, ForeignKey, IndexDef, TableDef, TriggerDef, ViewDef
+from journal.definitions import ColumnDef, ForeignKey, IndexDef, TableDef, TriggerDef, ViewDef
 from journal.errors import CorruptJournalError
 from journal.names import validate_database_name, validate_identifier
 
@@ -70,7 +70,7 @@ class ColumnAdded(_Change):
 
     type: Literal["ColumnAdded"] = "ColumnAdded"
     table: str
-    column: Column
+    column: ColumnDef
     unique: bool = False
     references: ForeignKey | None = None
     check: str | None = None

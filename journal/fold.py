@@ -14,7 +14,7 @@ from typing import Any
 
 from journal.definitions import (
     Check,
-    Column,
+    ColumnDef,
     TableDef,
     Unique,
     strict_type_problem,
@@ -342,7 +342,7 @@ def _column_altered(schema: Schema, op: ColumnAltered) -> Schema:
         update["default"] = op.default
     if op.drop_default:
         update["default"] = None
-    new_column = Column.model_validate({**column.model_dump(), **update})
+    new_column = ColumnDef.model_validate({**column.model_dump(), **update})
     new = table.model_copy(
         update={"columns": tuple(new_column if c is column else c for c in table.columns)}
     )

@@ -11,9 +11,9 @@ from hypothesis import strategies as st
 
 from journal import (
     Check,
-    Column,
     ColumnAdded,
     ColumnAltered,
+    ColumnDef,
     ColumnDropped,
     ColumnRenamed,
     ForeignKey,
@@ -72,10 +72,10 @@ def _q(name: str) -> str:
 
 
 @st.composite
-def column(draw: st.DrawFn, name: str) -> Column:
+def column(draw: st.DrawFn, name: str) -> ColumnDef:
     default = draw(st.sampled_from(DEFAULTS))
     not_null = draw(st.booleans()) and default not in (None, "NULL")
-    return Column(
+    return ColumnDef(
         name=name,
         type=draw(st.sampled_from(TYPES)),
         not_null=not_null,
@@ -151,7 +151,7 @@ def operation(draw: st.DrawFn, schema: Schema) -> Operation | None:
         if draw(st.integers(0, 4)) == 0:
             # A generated column over an existing one: VIRTUAL is added in place, STORED needs
             # a rebuild.
-            new = Column(
+            new = ColumnDef(
                 name=name,
                 type="INTEGER",
                 generated=f"length({_q(col)})",

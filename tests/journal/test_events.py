@@ -7,8 +7,8 @@ import pytest
 from pydantic import ValidationError
 
 from journal import (
-    Column,
     ColumnAdded,
+    ColumnDef,
     CorruptJournalError,
     Event,
     TableCreated,
@@ -17,7 +17,7 @@ from journal import (
 from journal import events as events_module
 
 T0 = datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=timezone.utc)
-CHANGE = TableCreated(table=TableDef(name="users", columns=(Column(name="email", type="TEXT"),)))
+CHANGE = TableCreated(table=TableDef(name="users", columns=(ColumnDef(name="email", type="TEXT"),)))
 
 
 def make(**overrides):
@@ -116,4 +116,4 @@ def test_a_newer_version_than_we_know_is_a_clear_error():
 @pytest.mark.parametrize("bad", ["", " users", "sqlite_master", "__kv", "a\x00b", "x" * 129])
 def test_bad_table_names_are_refused(bad):
     with pytest.raises(ValidationError):
-        TableDef(name=bad, columns=(Column(name="a"),))
+        TableDef(name=bad, columns=(ColumnDef(name="a"),))

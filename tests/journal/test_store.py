@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 import journal.store as store_module
-from journal.definitions import Column, TableDef
+from journal.definitions import ColumnDef, TableDef
 from journal.errors import (
     BranchExistsError,
     BranchNotFoundError,
@@ -33,7 +33,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def table(name: str) -> TableCreated:
-    return TableCreated(table=TableDef(name=name, columns=(Column(name="a"),)))
+    return TableCreated(table=TableDef(name=name, columns=(ColumnDef(name="a"),)))
 
 
 @pytest.fixture
@@ -420,7 +420,7 @@ def test_identical_event_appended_twice_is_stored_once(
 WORKER = """
 import json, sys, time
 from pathlib import Path
-from journal.definitions import Column, TableDef
+from journal.definitions import ColumnDef, TableDef
 from journal.errors import ConcurrentChangeError
 from journal.events import TableCreated
 from journal.store import JournalStore
@@ -432,7 +432,7 @@ while not Path(go).exists():
     time.sleep(0.001)
 retries = 0
 for index in range(count):
-    change = TableCreated(table=TableDef(name=f"{tag}_{index}", columns=(Column(name="a"),)))
+    change = TableCreated(table=TableDef(name=f"{tag}_{index}", columns=(ColumnDef(name="a"),)))
     while True:
         head = store.branch_head("db", "main")
         try:
