@@ -15,6 +15,7 @@ from typing import cast
 
 from cinchdb._system_tables import KV_TABLE, STATE_TABLE
 from cinchdb._system_tables import STATEMENTS as SYSTEM_STATEMENTS
+from cinchdb.crypto import open_encrypted
 from journal import drivers
 
 #: Tables user SQL may read but never write: CinchDB's state and the KV store.
@@ -72,7 +73,8 @@ class TenantConnection(sqlite3.Connection):
 
 
 if drivers.sqlcipher is not None:
-
+    # sqlcipher3 ships no type stubs, so its Connection is Any to mypy, and strict mode refuses
+    # a subclass of Any; at run time it is a real class with sqlite3.Connection's interface.
     class EncryptedTenantConnection(drivers.sqlcipher.Connection):  # type: ignore[misc]
         """A SQLCipher connection that carries its :class:`Guard`."""
 
@@ -85,8 +87,6 @@ def open_tenant_file(
     """A connection configured the way every tenant file is used, guarded by a :class:`Guard`;
     a SQLCipher one, checked against the key, when ``raw_key`` is given."""
     if raw_key is not None:
-        from cinchdb.crypto import open_encrypted
-
         conn = cast(
             TenantConnection, open_encrypted(path, raw_key, EncryptedTenantConnection, tenant)
         )
