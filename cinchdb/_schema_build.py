@@ -13,6 +13,7 @@ from typing import Any
 
 from cinchdb._unset import UNSET
 from cinchdb.models import SQL, Column, ForeignKey, Index, Table, View, affinity_type
+from cinchdb.results import IndexInfo
 from journal import definitions as jd
 from journal.errors import SchemaError
 from journal.events import (
@@ -198,13 +199,20 @@ def column_model(table: jd.TableDef, column: jd.ColumnDef) -> Column:
     )
 
 
-def index_dict(index: jd.IndexDef) -> dict[str, Any]:
+def _term_text(term: jd.IndexedColumn) -> str:
+    """An index term as ``list_indexes`` shows it: the column's name, or the expression."""
+    if term.column is not None:
+        return term.column
+    # IndexedColumn's validator: a term without a column has an expression.
+    assert term.expr is not None
+    return term.expr
+
+
+def index_dict(index: jd.IndexDef) -> IndexInfo:
     return {
         "name": index.name,
         "table": index.table,
-        "columns": [
-            term.column if term.column is not None else term.expr for term in index.columns
-        ],
+        "columns": [_term_text(term) for term in index.columns],
         "unique": index.unique,
         "where": index.where,
     }

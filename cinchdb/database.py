@@ -24,6 +24,7 @@ from cinchdb.kv import KVStore
 from cinchdb.merging import merge
 from cinchdb.models import Branch, Column, Index, Table, Tenant, View
 from cinchdb.project import MAIN
+from cinchdb.results import IndexInfo
 from cinchdb.tenants import TenantFiles, TenantNotFoundError, validate_tenant_name
 from journal import Event, parse
 from journal.errors import BranchNotFoundError, ObjectNotFoundError, SchemaError
@@ -157,7 +158,7 @@ class CinchDB:
         schema = self.schema()
         return [build.table_model(schema, table) for table in schema.tables]
 
-    def list_indexes(self, table: str | None = None) -> list[dict[str, Any]]:
+    def list_indexes(self, table: str | None = None) -> list[IndexInfo]:
         """Indexes as dicts with ``name, table, columns, unique, where``, optionally of one
         table."""
         schema = self.schema()

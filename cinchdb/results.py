@@ -1,0 +1,162 @@
+"""The shapes of what the SDK returns as plain dicts.
+
+Results with a fixed set of keys (merge results, tenant status, check reports, lint findings,
+index listings) are ``TypedDict``s: at run time they are the same ``dict`` values as ever (so
+``result["status"]`` and ``json.dumps(result)`` keep working), and a type checker knows each
+key and its type. Rows are the exception: their keys are the table's columns, known only at
+run time, so a row stays ``dict[str, Any]`` (see :data:`Row`).
+
+Only names are defined here; this module imports nothing else from CinchDB, so any module may
+use it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, TypedDict
+
+__all__ = [
+    "BehindTenant",
+    "CheckReport",
+    "ConflictInfo",
+    "DriftedTenant",
+    "IndexInfo",
+    "LintFinding",
+    "MergeResult",
+    "MergeStatus",
+    "Row",
+    "SyncResult",
+    "TenantStatus",
+]
+
+#: A record as ``insert``, ``update`` and ``query`` return it: column name -> value. The
+#: values are whatever the columns hold (str, int, float, bytes, None; bool for BOOLEAN
+#: columns), and the keys are only known at run time, so the values are ``Any``: a union
+#: would make every caller narrow a value whose type its own schema already tells it.
+Row = dict[str, Any]
+
+
+class IndexInfo(TypedDict):
+    """One index, as ``list_indexes`` lists it."""
+
+    name: str
+    table: str
+    #: Column names, or the SQL text of an expression term.
+    columns: list[str]
+    unique: bool
+    #: The partial index's condition (SQL text); None for a full index.
+    where: str | None
+
+
+# -- merges ----------------------------------------------------------------------------------
+
+#: ``success``: merged (or, with ``dry_run``, would merge); ``up_to_date``: nothing to do;
+#: ``conflict``: only from a preview (``raise_on_conflict=False``).
+MergeStatus = Literal["success", "up_to_date", "conflict"]
+
+
+class ConflictInfo(TypedDict):
+    """One merge conflict (``journal.merge.Conflict.as_dict()``)."""
+
+    kind: str
+    #: "table users", "column users.email", "view adults", ...
+    object: str
+    message: str
+    #: The object on each side (SQL or a short phrase); None where it is absent.
+    base: str | None
+    ours: str | None
+    theirs: str | None
+    #: Ids of the events involved.
+    events: tuple[str, ...]
+
+
+class MergeResult(TypedDict):
+    """What ``merge_branches``, ``merge_preview`` and ``can_merge`` return."""
+
+    status: MergeStatus
+    source: str
+    target: str
+    #: Operations applied (or, with ``dry_run``, that would be).
+    changes_applied: int
+    conflicts: list[ConflictInfo]
+    fast_forward: bool
+    #: The head after the merge; None when nothing was written.
+    event_id: str | None
+    #: The merge base; None when the branches share no event.
+    base: str | None
+    #: Renames carried through automatically, described.
+    resolutions: list[str]
+    dry_run: bool
+    can_merge: bool
+
+
+# -- tenants ---------------------------------------------------------------------------------
+
+
+class TenantStatus(TypedDict):
+    """One tenant's standing on a branch, as ``tenant_status`` lists it."""
+
+    name: str
+    materialized: bool
+    #: The last event applied to its file; None: none yet, or unknown (``needs_key``).
+    cursor: str | None
+    #: Events it has yet to apply; None: unknown (``needs_key``).
+    behind: int | None
+    #: Encrypted, and this handle does not have its key.
+    needs_key: bool
+
+
+class SyncResult(TypedDict):
+    """What ``sync_tenants`` did."""
+
+    branch: str
+    #: Materialized tenants looked at.
+    tenants: int
+    #: Names of the tenants that applied events.
+    updated: list[str]
+    events_applied: int
+
+
+# -- history ---------------------------------------------------------------------------------
+
+
+class LintFinding(TypedDict):
+    """Something between two refs that drops data or can fail on existing rows (``lint``)."""
+
+    kind: str
+    object: str
+    message: str
+
+
+class DriftedTenant(TypedDict):
+    """A materialized file that disagrees with the journal (``check()["drift"]``)."""
+
+    branch: str
+    tenant: str
+    problem: str
+
+
+class _BehindTenant(TypedDict):
+    branch: str
+    tenant: str
+    #: Events it has yet to apply; None: unknown, its key is not at hand (``needs_key``).
+    events: int | None
+
+
+# A base without the optional key, rather than NotRequired: mypy checks for Python 3.10, which
+# has no typing.NotRequired, and typing_extensions is not a dependency.
+class BehindTenant(_BehindTenant, total=False):
+    """A materialized file merely behind its branch head (``check()["behind"]``)."""
+
+    #: Present (True) only when the file is encrypted and its key is not at hand.
+    needs_key: bool
+
+
+class CheckReport(TypedDict):
+    """What ``check`` returns: journal integrity and tenant drift."""
+
+    #: Ids of events whose stored content no longer matches their id.
+    corrupt_events: list[str]
+    drift: list[DriftedTenant]
+    behind: list[BehindTenant]
+    #: No corrupt event and no drift.
+    ok: bool
