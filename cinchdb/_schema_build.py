@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import Any
 
-from cinchdb._unset import UNSET
-from cinchdb.models import SQL, Column, ForeignKey, Index, Table, View, affinity_type
+from cinchdb._unset import UNSET, Unset
+from cinchdb.models import SQL, Column, ColumnDefault, ForeignKey, Index, Table, View, affinity_type
 from cinchdb.results import IndexInfo
 from journal import definitions as jd
 from journal.errors import SchemaError
@@ -87,12 +86,19 @@ def column_added(table: str, column: Column) -> ColumnAdded:
 
 
 def column_altered(
-    table: str, column: str, *, nullable: bool | None, default: Any, type: str | None
+    table: str,
+    column: str,
+    *,
+    nullable: bool | None,
+    default: ColumnDefault | Unset,
+    type: str | None,
 ) -> ColumnAltered:
     """``default=UNSET`` leaves the default alone; ``default=None`` drops it."""
     if column.lower() in AUTOMATIC_COLUMNS:
         raise SchemaError(f"Column '{column}' of table '{table}' is automatic; it cannot change")
-    probe = Column(name=column, type=type or "TEXT", default=None if default is UNSET else default)
+    probe = Column(
+        name=column, type=type or "TEXT", default=None if isinstance(default, Unset) else default
+    )
     return ColumnAltered(
         table=table,
         column=column,
@@ -147,7 +153,7 @@ def view_operation(name: str, sql: str, *, replace: bool) -> ViewCreated | ViewR
 _NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 
 
-def default_value(sql: str | None, type: str) -> Any:
+def default_value(sql: str | None, type: str) -> ColumnDefault:
     """A stored DEFAULT back as the Python value it came from, or ``SQL(...)``."""
     if sql is None:
         return None

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -37,6 +37,12 @@ class SQL(str):
     __slots__ = ()
 
 
+#: What a column's ``default`` may be: a Python value SQLite stores as a literal, or
+#: ``SQL("...")`` for an expression (``SQL`` and ``bool`` are named although they are ``str``
+#: and ``int``: they become different SQL).
+ColumnDefault = SQL | str | int | float | bool | bytes | None
+
+
 def normalize_type(value: str) -> str:
     """``"int"`` -> ``"INTEGER"``; unknown types are a ValueError listing the accepted ones."""
     key = value.strip().lower() if isinstance(value, str) else ""
@@ -48,8 +54,9 @@ def normalize_type(value: str) -> str:
     )
 
 
-def sql_literal(value: Any) -> str:
-    """A Python value as the SQL literal SQLite stores for it."""
+def sql_literal(value: object) -> str:
+    """A Python value as the SQL literal SQLite stores for it; anything that is not a
+    :data:`ColumnDefault` is a ValueError."""
     if isinstance(value, SQL):
         return f"({value})"
     if value is None:
@@ -66,7 +73,13 @@ def sql_literal(value: Any) -> str:
         return "'" + value.replace("'", "''") + "'"
     if isinstance(value, bytes):
         return "X'" + value.hex() + "'"
-    raise ValueError(f"Unsupported default {value!r}: use str, int, float, bool, bytes or SQL(...)")
+    raise _unsupported_default(value)
+
+
+def _unsupported_default(value: object) -> ValueError:
+    return ValueError(
+        f"Unsupported default {value!r}: use str, int, float, bool, bytes or SQL(...)"
+    )
 
 
 def affinity_type(declared: str) -> str:
@@ -121,7 +134,7 @@ class Column(_Model):
     name: str
     type: str = "TEXT"
     nullable: bool = True
-    default: Any = None
+    default: ColumnDefault = None
     unique: bool = False
     primary_key: bool = False
     foreign_key: ForeignKey | None = None
@@ -137,10 +150,15 @@ class Column(_Model):
     def _type(cls, value: str) -> str:
         return normalize_type(value)
 
-    @field_validator("default")
+    # "plain": the value is kept exactly as given. Pydantic has no schema for ``SQL``, and its
+    # union validation would convert what this refuses (a Decimal into a float, a bytearray
+    # into a str). Refused at construction time: what cannot become a literal.
+    @field_validator("default", mode="plain")
     @classmethod
-    def _default(cls, value: Any) -> Any:
-        sql_literal(value)  # refuse what cannot become a literal, at construction time
+    def _default(cls, value: object) -> ColumnDefault:
+        if value is not None and not isinstance(value, str | int | float | bytes):
+            raise _unsupported_default(value)
+        sql_literal(value)  # a float must be finite
         return value
 
     def definition(self) -> jd.ColumnDef:
