@@ -52,6 +52,17 @@ _UPSERT = (
 )
 _GET = f"SELECT kind, value, expires_at FROM {_T} WHERE key = ?"
 
+#: What ``set`` accepts. Lists and dicts go through JSON, so their items are any JSON value
+#: (``list[Any]``: a ``list[JSON]`` alias would refuse a caller's ``list[int]``, lists being
+#: invariant); bytearray and memoryview come back as bytes.
+Value = (
+    str | int | float | bool | bytes | bytearray | memoryview | list[Any] | dict[str, Any] | None
+)
+#: What the ``value`` column holds (see :func:`encode`).
+Stored = str | int | float | bytes | None
+#: A row of ``_GET``: kind, stored value, expiry.
+_Entry = tuple[str, Stored, float | None]
+
 
 class KVError(CinchError):
     """Root of the key-value store's errors."""
@@ -83,8 +94,9 @@ def validate_key(key: object) -> str:
     return key
 
 
-def encode(value: Any) -> tuple[str, Any]:
-    """A Python value as (kind, SQLite value)."""
+def encode(value: object) -> tuple[str, Stored]:
+    """A Python value as (kind, SQLite value); anything that is not a :data:`Value` is a
+    KVValueError."""
     if value is None:
         return "n", None
     if isinstance(value, bool):
@@ -112,18 +124,30 @@ def encode(value: Any) -> tuple[str, Any]:
     )
 
 
-def decode(kind: str, value: Any) -> Any:
+def decode(kind: str, value: Stored) -> Any:
+    """The value :func:`encode` was given (``Any``: see :meth:`KVStore.get`)."""
     if kind == "s" or kind == "i" or kind == "y":
         return value
     if kind == "f":
-        return float(value)
+        return float(_number(value))
     if kind == "b":
         return bool(value)
     if kind == "n":
         return None
     if kind == "I":
-        return int(value)
-    return json.loads(value)
+        return int(_number(value))
+    return json.loads(_text(value))
+
+
+def _number(stored: Stored) -> str | int | float:
+    # Kinds f and I hold a REAL (an INTEGER when SQLite stored an integral float) or a text.
+    assert isinstance(stored, str | int | float), stored
+    return stored
+
+
+def _text(stored: Stored) -> str:
+    assert isinstance(stored, str), stored  # kind j holds JSON text
+    return stored
 
 
 def _ttl_deadline(ttl: float | None, now: float) -> float | None:
@@ -237,11 +261,11 @@ class KVStore:
                 )
         return cursor.rowcount
 
-    def _live(self, row: tuple[Any, ...] | None, now: float) -> bool:
+    def _live(self, row: _Entry | None, now: float) -> bool:
         return row is not None and (row[2] is None or row[2] > now)
 
     # -- single keys -------------------------------------------------------------------------
-    def set(self, key: str, value: Any, ttl: float | None = None) -> None:
+    def set(self, key: str, value: Value, ttl: float | None = None) -> None:
         """Store ``value`` under ``key``, replacing any value and TTL it had."""
         validate_key(key)
         kind, stored = encode(value)
@@ -261,7 +285,11 @@ class KVStore:
             self._purge(conn, PURGE_BATCH)
 
     def get(self, key: str) -> Any:
-        """The value, or None when the key is missing or expired."""
+        """The value, or None when the key is missing or expired.
+
+        ``Any``: one store holds values of every :data:`Value` type under different keys, and
+        the caller knows which it put under this one; a union would make it narrow each read.
+        """
         validate_key(key)
         conn = self._reader()
         if conn is None:
@@ -278,7 +306,7 @@ class KVStore:
             return False
         return self._live(conn.execute(_GET, (key,)).fetchone(), self._clock())
 
-    def setnx(self, key: str, value: Any, ttl: float | None = None) -> bool:
+    def setnx(self, key: str, value: Value, ttl: float | None = None) -> bool:
         """Set only if the key does not exist (or has expired); True if it was set."""
         validate_key(key)
         kind, stored = encode(value)
@@ -368,7 +396,7 @@ class KVStore:
         return cursor.rowcount > 0
 
     # -- many keys ---------------------------------------------------------------------------
-    def mset(self, items: Mapping[str, Any], ttl: float | None = None) -> None:
+    def mset(self, items: Mapping[str, Value], ttl: float | None = None) -> None:
         """Set several keys atomically (all or none)."""
         rows = []
         now = self._clock()
@@ -383,7 +411,7 @@ class KVStore:
             conn.executemany(_UPSERT, rows)
 
     def mget(self, keys: Iterable[str]) -> dict[str, Any]:
-        """Values of several keys, in the order asked.
+        """Values of several keys, in the order asked (``Any`` as for :meth:`get`).
 
         Raises:
             KeysNotFoundError: "Keys not found: ['missing']", listing every missing key.
