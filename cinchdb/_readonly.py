@@ -12,6 +12,9 @@ from cinchdb.errors import (
 )
 
 Authorizer = Callable[[int, "str | None", "str | None", "str | None", "str | None"], int]
+#: Parameters of a query, by position or by name. The values are whatever ``sqlite3`` can bind
+#: (str, int, float, bytes, None, and types with a registered adapter such as ``datetime``),
+#: which no closed union names: ``Any``, as in typeshed's own ``sqlite3`` signatures.
 Params = Sequence[Any] | Mapping[str, Any]
 
 

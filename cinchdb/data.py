@@ -41,9 +41,16 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from itertools import chain, groupby, repeat
 from operator import methodcaller
-from typing import Any
 
-from cinchdb._readonly import READ_WORDS, Authorizer, Gate, action_word, leading_word, refusal
+from cinchdb._readonly import (
+    READ_WORDS,
+    Authorizer,
+    Gate,
+    Params,
+    action_word,
+    leading_word,
+    refusal,
+)
 from cinchdb._rows import (
     BOOLEAN_TYPES,
     COMPARISONS,
@@ -61,13 +68,13 @@ from cinchdb.errors import (
     RecordNotFoundError,
     TableNotFoundError,
 )
+from cinchdb.results import Row
 from journal import drivers
 from journal.names import fold_name, quote, validate_identifier
 from journal.schema import Schema
 
-__all__ = ["FILTER_OPERATORS", "DataOps", "new_ids", "utc_now"]
+__all__ = ["FILTER_OPERATORS", "DataOps", "Params", "new_ids", "utc_now"]
 
-Params = Sequence[Any] | Mapping[str, Any]
 _NO_SUCH_TABLE = re.compile(r"no such table: (?:main\.)?(\S+)$")
 
 
@@ -147,7 +154,7 @@ class DataOps:
         self._commit(nested)
 
     # -- insert ----------------------------------------------------------------------------
-    def insert(self, table: str, rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    def insert(self, table: str, rows: Sequence[Mapping[str, object]]) -> list[Row]:
         """Insert ``rows`` (all or none) and return them as stored, defaults included.
 
         Rows may have different keys. ``id``, ``created_at`` and ``updated_at`` are filled in
@@ -178,7 +185,7 @@ class DataOps:
             # One statement: atomic without a transaction of our own.
             with _constraint_errors(facts):
                 return self._insert_returning(facts, groups[0], rows, now)
-        out: list[dict[str, Any]] = []
+        out: list[Row] = []
         with self._transaction(facts):
             for group in groups:
                 if facts.bulk_ok:
@@ -189,13 +196,13 @@ class DataOps:
 
     @staticmethod
     def _params(
-        plan: InsertPlan, rows: Sequence[Mapping[str, Any]], lo: int, hi: int, now: str
-    ) -> list[Any]:
+        plan: InsertPlan, rows: Sequence[Mapping[str, object]], lo: int, hi: int, now: str
+    ) -> list[object]:
         """The rows' values, automatic columns first, as one flat list."""
         values = map(_values, rows[lo:hi] if lo or hi < len(rows) else rows)
         nows = plan.add_created + plan.add_updated
         if plan.add_id:
-            heads: Iterable[tuple[Any, ...]] = zip(
+            heads: Iterable[tuple[object, ...]] = zip(
                 new_ids(hi - lo), *[repeat(now)] * nows, strict=False
             )
         elif nows:
@@ -220,13 +227,13 @@ class DataOps:
         self,
         facts: TableFacts,
         group: tuple[InsertPlan, int, int],
-        rows: Sequence[Mapping[str, Any]],
+        rows: Sequence[Mapping[str, object]],
         now: str,
-    ) -> list[dict[str, Any]]:
+    ) -> list[Row]:
         plan, lo, hi = group
         params = self._params(plan, rows, lo, hi, now)
         width = plan.width
-        out: list[dict[str, Any]] = []
+        out: list[Row] = []
         for start, chunk in self._chunks(plan, hi - lo):
             cursor = self.conn.execute(
                 plan.statement(chunk), params[start * width : (start + chunk) * width]
@@ -245,9 +252,9 @@ class DataOps:
         self,
         facts: TableFacts,
         group: tuple[InsertPlan, int, int],
-        rows: Sequence[Mapping[str, Any]],
+        rows: Sequence[Mapping[str, object]],
         now: str,
-    ) -> list[dict[str, Any]]:
+    ) -> list[Row]:
         """Insert without RETURNING, which costs SQLite about as much as the insert itself.
 
         The stored rows are the values given wherever SQLite keeps values as they are (the
@@ -297,7 +304,7 @@ class DataOps:
         return out
 
     # -- update ----------------------------------------------------------------------------
-    def _set_clause(self, facts: TableFacts, data: Mapping[str, Any]) -> tuple[str, bool]:
+    def _set_clause(self, facts: TableFacts, data: Mapping[str, object]) -> tuple[str, bool]:
         keys = tuple(data)
         cached = facts.updates.get(keys)
         if cached is None:
@@ -317,7 +324,7 @@ class DataOps:
         set_sql, prefix, touch = cached
         return prefix + set_sql, touch
 
-    def update(self, table: str, record_id: Any, data: Mapping[str, Any]) -> dict[str, Any]:
+    def update(self, table: str, record_id: object, data: Mapping[str, object]) -> Row:
         """Change the record ``record_id``; return the whole row after the change.
 
         Raises:
@@ -338,7 +345,7 @@ class DataOps:
         return _with_bools(names, values, flags) if flags else dict(zip(names, values, strict=True))
 
     def update_where(
-        self, table: str, data: Mapping[str, Any], /, operator: str = "AND", **filters: Any
+        self, table: str, data: Mapping[str, object], /, operator: str = "AND", **filters: object
     ) -> int:
         """Change every record matching ``filters``; return how many changed.
 
@@ -353,7 +360,7 @@ class DataOps:
         return self._write(facts, f"{head} WHERE {where}", params)
 
     # -- delete ----------------------------------------------------------------------------
-    def delete(self, table: str, ids: Iterable[Any]) -> int:
+    def delete(self, table: str, ids: Iterable[object]) -> int:
         """Delete the records with these ids; return how many were deleted."""
         facts = self._table(table)
         id_list = [(i,) for i in ids]
@@ -366,20 +373,20 @@ class DataOps:
             count = self.conn.executemany(sql, id_list).rowcount
         return count
 
-    def delete_where(self, table: str, /, operator: str = "AND", **filters: Any) -> int:
+    def delete_where(self, table: str, /, operator: str = "AND", **filters: object) -> int:
         """Delete every record matching ``filters`` (as in :meth:`update_where`)."""
         facts = self._table(table)
         where, params = self._where(facts, "delete_where", operator, filters)
         return self._write(facts, f"DELETE FROM {facts.quoted} WHERE {where}", params)
 
-    def _write(self, facts: TableFacts, sql: str, params: Sequence[Any]) -> int:
+    def _write(self, facts: TableFacts, sql: str, params: Sequence[object]) -> int:
         with _constraint_errors(facts):
             return self.conn.execute(sql, params).rowcount
 
     # -- filters ---------------------------------------------------------------------------
     def _where(
-        self, facts: TableFacts, method: str, operator: str, filters: Mapping[str, Any]
-    ) -> tuple[str, list[Any]]:
+        self, facts: TableFacts, method: str, operator: str, filters: Mapping[str, object]
+    ) -> tuple[str, list[object]]:
         joiner = operator.upper() if isinstance(operator, str) else None
         if joiner not in ("AND", "OR"):
             raise FilterError("operator", f"must be 'AND' or 'OR', not {operator!r}")
@@ -390,7 +397,7 @@ class DataOps:
                 f" of table '{facts.name}'",
             )
         parts: list[str] = []
-        params: list[Any] = []
+        params: list[object] = []
         for key, value in filters.items():
             column, op = facts.filter(key)
             if op == "eq":
@@ -421,7 +428,7 @@ class DataOps:
         return f" {joiner} ".join(f"({p})" for p in parts) if len(parts) > 1 else parts[0], params
 
     # -- query -----------------------------------------------------------------------------
-    def query(self, sql: str, params: Params | None = None) -> list[dict[str, Any]]:
+    def query(self, sql: str, params: Params | None = None) -> list[Row]:
         """Run a read-only statement (SELECT, WITH ... SELECT, EXPLAIN, VALUES); return rows.
 
         Raises:
@@ -496,7 +503,7 @@ class DataOps:
         return (names, flags) if flags else None
 
 
-def _with_bools(names: list[str], values: Sequence[Any], flags: Sequence[int]) -> dict[str, Any]:
+def _with_bools(names: list[str], values: Sequence[object], flags: Sequence[int]) -> Row:
     row = list(values)
     for i in flags:
         if row[i] is not None:
@@ -507,12 +514,12 @@ def _with_bools(names: list[str], values: Sequence[Any], flags: Sequence[int]) -
 _values = methodcaller("values")
 
 
-def _dicts(names: Sequence[str], rows: Iterable[Sequence[Any]]) -> list[dict[str, Any]]:
+def _dicts(names: Sequence[str], rows: Iterable[Sequence[object]]) -> list[Row]:
     """One dict per row; map() keeps the loop in C, twice as fast as a comprehension."""
     return list(map(dict, map(zip, repeat(names), rows)))
 
 
-def _to_bools(rows: list[dict[str, Any]], booleans: Iterable[str]) -> None:
+def _to_bools(rows: list[Row], booleans: Iterable[str]) -> None:
     """Turn the 0/1 of BOOLEAN columns into bool, in place (None stays None)."""
     for name in booleans:
         for row in rows:
@@ -521,7 +528,9 @@ def _to_bools(rows: list[dict[str, Any]], booleans: Iterable[str]) -> None:
                 row[name] = bool(value)
 
 
-def _in_order(fetched: list[Any], expected: list[Any], position: int) -> list[Any]:
+def _in_order(
+    fetched: list[tuple[object, ...]], expected: list[object], position: int
+) -> list[tuple[object, ...]]:
     """RETURNING rows in the order the rows were given.
 
     SQLite documents the order of RETURNING rows as unspecified (in practice it is the VALUES
