@@ -121,7 +121,7 @@ def open_tenant_file(
 @contextmanager
 def internal(conn: sqlite3.Connection) -> Iterator[None]:
     """Let CinchDB itself write its system tables on a guarded connection."""
-    guard = getattr(conn, "guard", None)
+    guard: Guard | None = getattr(conn, "guard", None)
     if guard is None:
         yield
         return

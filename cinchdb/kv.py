@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
 
-from cinchdb._guard import internal
+from cinchdb._guard import Guard, internal
 from cinchdb._system_tables import KV_TABLE
 from cinchdb.errors import CinchError
 
@@ -272,7 +272,7 @@ class KVStore:
         deadline = None if ttl is None else _ttl_deadline(ttl, self._clock())
         # The hot path: no context managers (each costs microseconds), one statement.
         conn = self._writer()
-        guard = getattr(conn, "guard", None)
+        guard: Guard | None = getattr(conn, "guard", None)
         if guard is not None:
             guard.internal = True
         try:
