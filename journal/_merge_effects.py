@@ -137,6 +137,7 @@ def side_effects(base: Schema, steps: Sequence[SideStep]) -> SideEffects:
                 names.columns[(fold_name(op.table), fold_name(name))] = _NEW
                 if table is not None:
                     effects.added_columns.add((table, fold_name(name)))
+                    effects.note(f"column {table}.{fold_name(name)}", event)
                 continue
             origin_column = names.column(op.table, name)
             if origin_column is not None:

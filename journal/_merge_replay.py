@@ -14,6 +14,7 @@ from journal._merge_types import (
     DROP_VS_CHANGE,
     Conflict,
     SideStep,
+    Translated,
 )
 from journal.definitions import ForeignKey
 from journal.events import (
@@ -58,7 +59,7 @@ class _Replay:
     names: _Names
     conflicts: list[Conflict] = attrs.field(factory=list)
     resolutions: list[str] = attrs.field(factory=list)
-    out: list[Operation] = attrs.field(factory=list)
+    out: list[Translated] = attrs.field(factory=list)
     skipped: int = 0
 
     # -- translating names ---------------------------------------------------------------
@@ -145,6 +146,10 @@ class _Replay:
             )
         )
 
+    def emit(self, step: SideStep, operation: Operation) -> None:
+        """``operation`` (``step``'s, translated) applies to the other side."""
+        self.out.append(Translated(operation, step.event))
+
     def resolved(self, text: str) -> None:
         if text not in self.resolutions:
             self.resolutions.append(text)
@@ -155,12 +160,12 @@ def transform(
     steps: Sequence[SideStep],
     other: SideEffects,
     other_schema: Schema,
-) -> tuple[list[Operation], list[Conflict], list[str], int]:
+) -> tuple[list[Translated], list[Conflict], list[str], int]:
     """``steps`` (one side since the base) as operations that apply after the other side.
 
-    Returns the operations, the conflicts found, the automatic resolutions made (renames carried
-    into this side's SQL and operations) and how many operations were dropped as already made
-    identically by the other side.
+    Returns the operations (each with the event it came from), the conflicts found, the
+    automatic resolutions made (renames carried into this side's SQL and operations) and how many
+    operations were dropped as already made identically by the other side.
     """
     from journal._merge_rules import _replay_step  # the rules build on this module
 

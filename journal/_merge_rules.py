@@ -3,7 +3,7 @@ replayed lands on the other side's schema, or which conflict it is."""
 
 from __future__ import annotations
 
-from journal._merge_effects import _Gone, _object_of
+from journal._merge_effects import SideEffects, _Gone, _object_of
 from journal._merge_replay import _describe, _Replay
 from journal._merge_types import (
     BOTH_CHANGED,
@@ -14,6 +14,7 @@ from journal._merge_types import (
     SEMANTIC,
     Conflict,
     SideStep,
+    Translated,
 )
 from journal.definitions import ColumnDef, IndexDef, TableDef, ViewDef
 from journal.errors import (
@@ -29,7 +30,6 @@ from journal.events import (
     ColumnRenamed,
     IndexCreated,
     IndexDropped,
-    Operation,
     TableCreated,
     TableDropped,
     TableRenamed,
@@ -94,7 +94,7 @@ def _replay_step(r: _Replay, step: SideStep) -> None:
                 theirs=_table_sql(created),
             )
             return
-        r.out.append(TableCreated(table=created))
+        r.emit(step, TableCreated(table=created))
     elif isinstance(op, TableDropped):
         origin = r.names.table(op.table)
         if origin is not None:
@@ -113,7 +113,7 @@ def _replay_step(r: _Replay, step: SideStep) -> None:
                     theirs="dropped",
                 )
                 return
-        r.out.append(TableDropped(table=r.table(op.table)))
+        r.emit(step, TableDropped(table=r.table(op.table)))
     elif isinstance(op, TableRenamed):
         origin = r.names.table(op.table)
         if origin is not None:
@@ -133,7 +133,7 @@ def _replay_step(r: _Replay, step: SideStep) -> None:
                     theirs=op.new_name,
                 )
                 return
-        r.out.append(TableRenamed(table=r.table(op.table), new_name=op.new_name))
+        r.emit(step, TableRenamed(table=r.table(op.table), new_name=op.new_name))
     elif isinstance(op, ColumnAdded):
         table = r.table(op.table)
         origin = r.names.table(op.table)
@@ -150,6 +150,7 @@ def _replay_step(r: _Replay, step: SideStep) -> None:
                 f"Both sides added column '{op.column.name}' to table '{table}' with different"
                 f" definitions ({_column_text(mine)} / {_column_text(op.column)})",
                 step,
+                key=f"column {column_key[0]}.{column_key[1]}",
                 ours=_column_text(mine),
                 theirs=_column_text(op.column),
             )
@@ -159,14 +160,15 @@ def _replay_step(r: _Replay, step: SideStep) -> None:
             references = r.foreign_key(references)
         if table != op.table:
             r.resolved(f"column {op.table}.{op.column.name} added to '{table}' (renamed)")
-        r.out.append(
+        r.emit(
+            step,
             op.model_copy(
                 update={
                     "table": table,
                     "references": references,
                     "check": r.expression(op.check, op.table),
                 }
-            )
+            ),
         )
     elif isinstance(op, ColumnDropped | ColumnRenamed | ColumnAltered):
         _replay_column_change(r, step, op)
@@ -214,7 +216,7 @@ def _replay_step(r: _Replay, step: SideStep) -> None:
                 step,
             )
             return
-        r.out.append(IndexCreated(index=moved))
+        r.emit(step, IndexCreated(index=moved))
     elif isinstance(op, ViewCreated | ViewReplaced | TriggerCreated):
         _replay_sql_object(r, step, op)
     elif isinstance(op, IndexDropped | ViewDropped | TriggerDropped):
@@ -233,7 +235,7 @@ def _replay_step(r: _Replay, step: SideStep) -> None:
                 theirs="dropped",
             )
             return
-        r.out.append(op)
+        r.emit(step, op)
 
 
 def _replay_column_change(
@@ -304,7 +306,7 @@ def _replay_column_change(
     column = r.column(op.table, op.column)
     if (table, column) != (op.table, op.column):
         r.resolved(f"{what} follows the rename to '{table}.{column}'")
-    r.out.append(op.model_copy(update={"table": table, "column": column}))
+    r.emit(step, op.model_copy(update={"table": table, "column": column}))
 
 
 def _replay_sql_object(
@@ -342,7 +344,7 @@ def _replay_sql_object(
                 theirs=sql,
             )
             return
-        r.out.append(TriggerCreated(trigger=moved_trigger))
+        r.emit(step, TriggerCreated(trigger=moved_trigger))
         return
     view = op.view
     sql = r.sql(view.sql, view_refs(view.sql, before.columns_of))
@@ -377,7 +379,7 @@ def _replay_sql_object(
             theirs=sql,
         )
         return
-    r.out.append(type(op)(view=moved))
+    r.emit(step, type(op)(view=moved))
 
 
 def _table_sql(table: TableDef | None) -> str | None:
@@ -388,21 +390,35 @@ def _table_sql(table: TableDef | None) -> str | None:
     return render_create_table(table)
 
 
-def fold_conflict(error: SchemaError, op: Operation, event: str) -> Conflict:
-    """A translated operation that does not apply to the other side's schema."""
+def fold_conflict(error: SchemaError, translated: Translated, other: SideEffects) -> Conflict:
+    """A translated operation that does not apply to the other side's schema.
+
+    Cites the other side's events that made the object in the way (the name taken, the
+    dependants that would break), then the event the operation came from.
+    """
+    op = translated.operation
+    blocking: list[tuple[str, str]] = []
     if isinstance(error, ObjectExistsError):
         kind = NAME_COLLISION
+        # Tables, indexes, views and triggers share one namespace in SQLite.
+        blocking = [(k, error.name) for k in ("table", "index", "view", "trigger")]
     elif isinstance(error, DependencyError):
         kind = DEPENDENCY
+        blocking = list(error.dependents)
     elif isinstance(error, ObjectNotFoundError):
         kind = DROP_VS_CHANGE
     else:
         kind = SEMANTIC
+    cited: list[str] = []
+    for what, name in blocking:
+        for event in other.events.get(f"{what} {fold_name(name)}", []):
+            if event not in cited:
+                cited.append(event)
     return Conflict(
         kind=kind,
         object=_describe(op),
         message=f"{_describe(op).capitalize()} ({op.type}) does not apply after the other"
         f" side's changes: {error}",
         theirs=op.type,
-        events=(event,),
+        events=(*cited, translated.event),
     )

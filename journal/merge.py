@@ -75,21 +75,23 @@ def plan_merge(
     check (``journal.merge_check.semantic_check``); without it only steps 1-3 run.
     """
     ours_effects = side_effects(base, ours)
-    operations, conflicts, resolutions, skipped = transform(base, theirs, ours_effects, ours_schema)
+    translated, conflicts, resolutions, skipped = transform(base, theirs, ours_effects, ours_schema)
+    operations = [t.operation for t in translated]
     merged = ours_schema
     if not conflicts:
-        events = {id(op): step.event for op, step in zip(operations, theirs, strict=False)}
-        for op in operations:
+        for step in translated:
             try:
-                merged = apply(merged, op)
+                merged = apply(merged, step.operation)
             except SchemaError as e:
-                conflicts.append(fold_conflict(e, op, events.get(id(op), "")))
+                conflicts.append(fold_conflict(e, step, ours_effects))
                 break
     if not conflicts and check is not None:
         theirs_effects = side_effects(base, theirs)
         ours_on_theirs, reverse, _, _ = transform(base, ours, theirs_effects, theirs_schema)
         conflicts.extend(reverse)
         if not conflicts:
-            conflicts.extend(check(ours_schema, operations, theirs_schema, ours_on_theirs))
+            conflicts.extend(
+                check(ours_schema, operations, theirs_schema, [t.operation for t in ours_on_theirs])
+            )
     plan = MergePlan(tuple(operations), merged, tuple(resolutions), skipped)
     return plan, conflicts
