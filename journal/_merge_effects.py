@@ -29,14 +29,14 @@ from journal.names import fold_name
 from journal.schema import Schema
 
 
-class _Gone:
+class Gone:
     """Marks a base object the other side dropped."""
 
     def __repr__(self) -> str:
         return "GONE"
 
 
-GONE = _Gone()
+GONE = Gone()
 _NEW = None  # origin of an object created on the side being replayed
 
 
@@ -52,8 +52,8 @@ class SideEffects:
     ``touched``: base tables the side changed in any way. ``events``: object -> event ids.
     """
 
-    tables: dict[str, str | _Gone] = attrs.field(factory=dict)
-    columns: dict[tuple[str, str], str | _Gone] = attrs.field(factory=dict)
+    tables: dict[str, str | Gone] = attrs.field(factory=dict)
+    columns: dict[tuple[str, str], str | Gone] = attrs.field(factory=dict)
     dropped: set[tuple[str, str]] = attrs.field(factory=set)
     altered: set[tuple[str, str]] = attrs.field(factory=set)
     replaced: set[str] = attrs.field(factory=set)
@@ -66,7 +66,7 @@ class SideEffects:
         self.events.setdefault(key, []).append(event)
 
 
-class _Names:
+class SideNames:
     """A side's current names, each mapped to its base identity (None: created on the side)."""
 
     def __init__(self, base: Schema) -> None:
@@ -107,7 +107,7 @@ class _Names:
 def side_effects(base: Schema, steps: Sequence[SideStep]) -> SideEffects:
     """What ``steps`` (a side since the base) did to the base's objects."""
     effects = SideEffects()
-    names = _Names(base)
+    names = SideNames(base)
     for step in steps:
         op, event = step.operation, step.event
         if isinstance(op, TableCreated):
@@ -154,7 +154,7 @@ def side_effects(base: Schema, steps: Sequence[SideStep]) -> SideEffects:
                 value = names.columns.pop((fold_name(op.table), fold_name(name)), None)
                 names.columns[(fold_name(op.table), fold_name(op.new_name))] = value
         else:
-            kind, name = _object_of(op)
+            kind, name = object_of(op)
             key = fold_name(name)
             effects.note(f"{kind} {key}", event)
             if isinstance(op, IndexCreated | ViewCreated | TriggerCreated):
@@ -174,7 +174,7 @@ def side_effects(base: Schema, steps: Sequence[SideStep]) -> SideEffects:
     return effects
 
 
-def _object_of(op: Operation) -> tuple[str, str]:
+def object_of(op: Operation) -> tuple[str, str]:
     if isinstance(op, IndexCreated):
         return "index", op.index.name
     if isinstance(op, IndexDropped):
@@ -190,7 +190,7 @@ def _object_of(op: Operation) -> tuple[str, str]:
     raise TypeError(op)
 
 
-def _track(names: _Names, op: Operation) -> None:
+def track_names(names: SideNames, op: Operation) -> None:
     """Keep the replayed side's name map current after ``op``."""
     if isinstance(op, TableCreated):
         names.create_table(op.table)

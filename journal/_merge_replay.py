@@ -1,17 +1,16 @@
-"""Replaying one side's operations onto the other's schema: names translated, dependants'
-SQL rewritten, identical changes dropped, incompatible ones reported as conflicts."""
+"""The state of replaying one side's operations onto the other's schema: names translated,
+dependants' SQL rewritten, conflicts and resolutions reported. The rules
+(:mod:`journal._merge_rules`) use it; the driver (:func:`journal.merge.transform`) runs them."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import Any
 
 import attrs
 
-from journal._merge_effects import SideEffects, _Gone, _Names, _object_of, _track
+from journal._merge_effects import Gone, SideEffects, SideNames, object_of
 from journal._merge_types import (
-    DEPENDENCY,
-    DROP_VS_CHANGE,
     Conflict,
     SideStep,
     Translated,
@@ -40,7 +39,7 @@ from journal.sqlrefs import (
 )
 
 
-class _Untranslatable(Exception):
+class Untranslatable(Exception):
     """A name of the replayed side refers to a base object the other side dropped."""
 
     def __init__(self, what: str, key: str, *, dependency: bool = False) -> None:
@@ -50,13 +49,13 @@ class _Untranslatable(Exception):
 
 
 @attrs.define
-class _Replay:
+class Replay:
     """Replaying one side's steps onto the other side's schema (see :func:`transform`)."""
 
     base: Schema
     other: SideEffects
     other_schema: Schema
-    names: _Names
+    names: SideNames
     conflicts: list[Conflict] = attrs.field(factory=list)
     resolutions: list[str] = attrs.field(factory=list)
     out: list[Translated] = attrs.field(factory=list)
@@ -68,8 +67,8 @@ class _Replay:
         if origin is None or origin != fold_name(name):
             return name  # created or renamed by this side: the name stands
         final = self.other.tables.get(origin)
-        if isinstance(final, _Gone):
-            raise _Untranslatable(f"table '{name}'", f"table {origin}")
+        if isinstance(final, Gone):
+            raise Untranslatable(f"table '{name}'", f"table {origin}")
         if final is not None:
             return final
         base = self.base.table(origin)
@@ -80,8 +79,8 @@ class _Replay:
         if origin is None or origin[1] != fold_name(name):
             return name  # added or renamed by this side: the name stands
         final = self.other.columns.get(origin)
-        if isinstance(final, _Gone):
-            raise _Untranslatable(f"column '{table}.{name}'", f"column {origin[0]}.{origin[1]}")
+        if isinstance(final, Gone):
+            raise Untranslatable(f"column '{table}.{name}'", f"column {origin[0]}.{origin[1]}")
         if final is not None:
             return final
         return name
@@ -89,8 +88,8 @@ class _Replay:
     def sql(self, sql: str, refs: Iterable[Ref]) -> str:
         try:
             return self._sql(sql, refs)
-        except _Untranslatable as gone:
-            raise _Untranslatable(gone.what, gone.key, dependency=True) from None
+        except Untranslatable as gone:
+            raise Untranslatable(gone.what, gone.key, dependency=True) from None
 
     def _sql(self, sql: str, refs: Iterable[Ref]) -> str:
         def replacement(ref: Ref) -> str | None:
@@ -110,8 +109,8 @@ class _Replay:
     def foreign_key(self, fk: ForeignKey) -> ForeignKey:
         try:
             return self._foreign_key(fk)
-        except _Untranslatable as gone:
-            raise _Untranslatable(gone.what, gone.key, dependency=True) from None
+        except Untranslatable as gone:
+            raise Untranslatable(gone.what, gone.key, dependency=True) from None
 
     def _foreign_key(self, fk: ForeignKey) -> ForeignKey:
         table = fk.ref_table
@@ -155,45 +154,11 @@ class _Replay:
             self.resolutions.append(text)
 
 
-def transform(
-    base: Schema,
-    steps: Sequence[SideStep],
-    other: SideEffects,
-    other_schema: Schema,
-) -> tuple[list[Translated], list[Conflict], list[str], int]:
-    """``steps`` (one side since the base) as operations that apply after the other side.
-
-    Returns the operations (each with the event it came from), the conflicts found, the
-    automatic resolutions made (renames carried into this side's SQL and operations) and how many
-    operations were dropped as already made identically by the other side.
-    """
-    from journal._merge_rules import _replay_step  # the rules build on this module
-
-    replay = _Replay(base, other, other_schema, _Names(base))
-    for step in steps:
-        try:
-            _replay_step(replay, step)
-        except _Untranslatable as gone:
-            op = step.operation
-            replay.conflict(
-                DEPENDENCY if gone.dependency or _is_dependant(op) else DROP_VS_CHANGE,
-                _describe(op),
-                f"{_describe(op).capitalize()} ({op.type}) uses {gone.what}, which the other"
-                " side dropped",
-                step,
-                key=gone.key,
-                theirs=op.type,
-                ours="dropped " + gone.what,
-            )
-        _track(replay.names, step.operation)
-    return replay.out, replay.conflicts, replay.resolutions, replay.skipped
-
-
-def _is_dependant(op: Operation) -> bool:
+def is_dependant(op: Operation) -> bool:
     return isinstance(op, IndexCreated | ViewCreated | ViewReplaced | TriggerCreated)
 
 
-def _describe(op: Operation) -> str:
+def describe(op: Operation) -> str:
     if isinstance(op, TableCreated):
         return f"table {op.table.name}"
     if isinstance(op, TableDropped | TableRenamed):
@@ -202,5 +167,5 @@ def _describe(op: Operation) -> str:
         return f"column {op.table}.{op.column.name}"
     if isinstance(op, ColumnDropped | ColumnRenamed | ColumnAltered):
         return f"column {op.table}.{op.column}"
-    kind, name = _object_of(op)
+    kind, name = object_of(op)
     return f"{kind} {name}"

@@ -3,8 +3,8 @@ replayed lands on the other side's schema, or which conflict it is."""
 
 from __future__ import annotations
 
-from journal._merge_effects import SideEffects, _Gone, _object_of
-from journal._merge_replay import _describe, _Replay
+from journal._merge_effects import Gone, SideEffects, object_of
+from journal._merge_replay import Replay, describe
 from journal._merge_types import (
     BOTH_CHANGED,
     DEPENDENCY,
@@ -16,6 +16,7 @@ from journal._merge_types import (
     SideStep,
     Translated,
 )
+from journal.ddl import render_create_table
 from journal.definitions import ColumnDef, IndexDef, TableDef, ViewDef
 from journal.errors import (
     DependencyError,
@@ -72,7 +73,7 @@ def _column_text(column: ColumnDef | None) -> str | None:
     return " ".join(p for p in parts if p)
 
 
-def _replay_step(r: _Replay, step: SideStep) -> None:
+def replay_step(r: Replay, step: SideStep) -> None:
     op = step.operation
     other = r.other
     if isinstance(op, TableCreated):
@@ -99,7 +100,7 @@ def _replay_step(r: _Replay, step: SideStep) -> None:
         origin = r.names.table(op.table)
         if origin is not None:
             final = other.tables.get(origin)
-            if isinstance(final, _Gone):
+            if isinstance(final, Gone):
                 r.skipped += 1
                 return
             if origin in other.touched:
@@ -220,7 +221,7 @@ def _replay_step(r: _Replay, step: SideStep) -> None:
     elif isinstance(op, ViewCreated | ViewReplaced | TriggerCreated):
         _replay_sql_object(r, step, op)
     elif isinstance(op, IndexDropped | ViewDropped | TriggerDropped):
-        kind, name = _object_of(op)
+        kind, name = object_of(op)
         key = fold_name(name)
         if (kind, key) in other.dropped:
             r.skipped += 1
@@ -239,7 +240,7 @@ def _replay_step(r: _Replay, step: SideStep) -> None:
 
 
 def _replay_column_change(
-    r: _Replay, step: SideStep, op: ColumnDropped | ColumnRenamed | ColumnAltered
+    r: Replay, step: SideStep, op: ColumnDropped | ColumnRenamed | ColumnAltered
 ) -> None:
     other = r.other
     origin = r.names.column(op.table, op.column)
@@ -247,7 +248,7 @@ def _replay_column_change(
     if origin is not None:
         final = other.columns.get(origin)
         if isinstance(op, ColumnDropped):
-            if isinstance(final, _Gone):
+            if isinstance(final, Gone):
                 r.skipped += 1
                 return
             if final is not None or origin in other.altered:
@@ -310,7 +311,7 @@ def _replay_column_change(
 
 
 def _replay_sql_object(
-    r: _Replay, step: SideStep, op: ViewCreated | ViewReplaced | TriggerCreated
+    r: Replay, step: SideStep, op: ViewCreated | ViewReplaced | TriggerCreated
 ) -> None:
     before = step.before
     if isinstance(op, TriggerCreated):
@@ -385,8 +386,6 @@ def _replay_sql_object(
 def _table_sql(table: TableDef | None) -> str | None:
     if table is None:
         return None
-    from journal.ddl import render_create_table
-
     return render_create_table(table)
 
 
@@ -416,8 +415,8 @@ def fold_conflict(error: SchemaError, translated: Translated, other: SideEffects
                 cited.append(event)
     return Conflict(
         kind=kind,
-        object=_describe(op),
-        message=f"{_describe(op).capitalize()} ({op.type}) does not apply after the other"
+        object=describe(op),
+        message=f"{describe(op).capitalize()} ({op.type}) does not apply after the other"
         f" side's changes: {error}",
         theirs=op.type,
         events=(*cited, translated.event),
