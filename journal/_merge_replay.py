@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from typing import Any
 
 import attrs
+from typing_extensions import assert_never  # typing has it from 3.11; we support 3.10
 
 from journal._merge_effects import Gone, SideEffects, SideNames, object_of
 from journal._merge_types import (
@@ -22,12 +23,15 @@ from journal.events import (
     ColumnDropped,
     ColumnRenamed,
     IndexCreated,
+    IndexDropped,
     Operation,
     TableCreated,
     TableDropped,
     TableRenamed,
     TriggerCreated,
+    TriggerDropped,
     ViewCreated,
+    ViewDropped,
     ViewReplaced,
 )
 from journal.names import fold_name, quote
@@ -155,17 +159,48 @@ class Replay:
 
 
 def is_dependant(op: Operation) -> bool:
-    return isinstance(op, IndexCreated | ViewCreated | ViewReplaced | TriggerCreated)
+    """Whether ``op`` defines an object that depends on others (through its SQL or columns)."""
+    match op:
+        case IndexCreated() | ViewCreated() | ViewReplaced() | TriggerCreated():
+            return True
+        case (
+            TableCreated()
+            | TableDropped()
+            | TableRenamed()
+            | ColumnAdded()
+            | ColumnDropped()
+            | ColumnRenamed()
+            | ColumnAltered()
+            | IndexDropped()
+            | ViewDropped()
+            | TriggerDropped()
+        ):
+            return False
+        case _:
+            assert_never(op)
 
 
 def describe(op: Operation) -> str:
-    if isinstance(op, TableCreated):
-        return f"table {op.table.name}"
-    if isinstance(op, TableDropped | TableRenamed):
-        return f"table {op.table}"
-    if isinstance(op, ColumnAdded):
-        return f"column {op.table}.{op.column.name}"
-    if isinstance(op, ColumnDropped | ColumnRenamed | ColumnAltered):
-        return f"column {op.table}.{op.column}"
-    kind, name = object_of(op)
-    return f"{kind} {name}"
+    """The object ``op`` is about, as conflicts name it: "table users", "column users.email"."""
+    match op:
+        case TableCreated():
+            return f"table {op.table.name}"
+        case TableDropped() | TableRenamed():
+            return f"table {op.table}"
+        case ColumnAdded():
+            return f"column {op.table}.{op.column.name}"
+        case ColumnDropped() | ColumnRenamed() | ColumnAltered():
+            return f"column {op.table}.{op.column}"
+        case (
+            IndexCreated()
+            | IndexDropped()
+            | ViewCreated()
+            | ViewReplaced()
+            | ViewDropped()
+            | TriggerCreated()
+            | TriggerDropped()
+        ):
+            kind, name = object_of(op)
+            return f"{kind} {name}"
+        case _:
+            assert_never(op)
