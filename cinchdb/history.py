@@ -76,11 +76,13 @@ def resolve_ref(changes: SchemaChanges, ref: str) -> str | None:
             raise EventNotFoundError(
                 ref, f"no branch, event id or id prefix of database '{database}' is called that"
             ) from None
-    for _ in range(count):
-        if event_id is None:
-            raise EventNotFoundError(ref, "the history is shorter than that")
-        parents = store.get_event(event_id).parents
-        event_id = parents[0] if parents else None
+    if count:
+        graph = store.graph(database)
+        for _ in range(count):
+            if event_id is None:
+                raise EventNotFoundError(ref, "the history is shorter than that")
+            parents = graph.parents(event_id)
+            event_id = parents[0] if parents else None
     return event_id
 
 
