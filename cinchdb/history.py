@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 import sqlite3
 
+from typing_extensions import assert_never  # typing has it from 3.11; we support 3.10
+
 from cinchdb._guard import read_cursor
 from cinchdb.changes import SchemaChanges
 from cinchdb.crypto import EncryptionError, open_encrypted
@@ -25,11 +27,16 @@ from journal.events import (
     ColumnRenamed,
     EventReverted,
     IndexCreated,
+    IndexDropped,
     Operation,
     TableCreated,
     TableDropped,
     TableRenamed,
     TriggerCreated,
+    TriggerDropped,
+    ViewCreated,
+    ViewDropped,
+    ViewReplaced,
 )
 from journal.introspect import introspect
 from journal.inverse import inverse_operations
@@ -69,11 +76,13 @@ def resolve_ref(changes: SchemaChanges, ref: str) -> str | None:
             raise EventNotFoundError(
                 ref, f"no branch, event id or id prefix of database '{database}' is called that"
             ) from None
-    for _ in range(count):
-        if event_id is None:
-            raise EventNotFoundError(ref, "the history is shorter than that")
-        parents = store.get_event(event_id).parents
-        event_id = parents[0] if parents else None
+    if count:
+        graph = store.graph(database)
+        for _ in range(count):
+            if event_id is None:
+                raise EventNotFoundError(ref, "the history is shorter than that")
+            parents = graph.parents(event_id)
+            event_id = parents[0] if parents else None
     return event_id
 
 
@@ -117,38 +126,44 @@ def log(
 def _touches(op: Operation, table: str, column: str | None) -> tuple[bool, str, str | None]:
     """Whether ``op`` touched ``table[.column]`` (names as they were right after ``op``), and
     the names the object had just before it, walking history backwards."""
-    if isinstance(op, TableRenamed) and same_name(op.new_name, table):
-        return True, op.table, column
-    if isinstance(op, ColumnRenamed) and same_name(op.table, table):
-        if column is not None and same_name(op.new_name, column):
-            return True, table, op.column
-        return column is None, table, column
-    if isinstance(op, TableCreated):
-        hit = same_name(op.table.name, table) and (
-            column is None or op.table.column(column) is not None
-        )
-        return hit, table, column
-    if isinstance(op, TableDropped):
-        return same_name(op.table, table), table, column
-    if isinstance(op, ColumnAdded):
-        name = op.column.name
-        return (
-            same_name(op.table, table) and (column is None or same_name(name, column)),
-            table,
-            column,
-        )
-    if isinstance(op, ColumnDropped | ColumnAltered):
-        hit = same_name(op.table, table) and (column is None or same_name(op.column, column))
-        return hit, table, column
-    if isinstance(op, IndexCreated):
-        hit = same_name(op.index.table, table) and (
-            column is None
-            or any(c.column and same_name(c.column, column) for c in op.index.columns)
-        )
-        return hit, table, column
-    if isinstance(op, TriggerCreated):
-        return same_name(op.trigger.table, table) and column is None, table, column
-    return False, table, column
+    match op:
+        case TableRenamed():
+            if same_name(op.new_name, table):
+                return True, op.table, column
+            return False, table, column
+        case ColumnRenamed():
+            if not same_name(op.table, table):
+                return False, table, column
+            if column is not None and same_name(op.new_name, column):
+                return True, table, op.column
+            return column is None, table, column
+        case TableCreated():
+            hit = same_name(op.table.name, table) and (
+                column is None or op.table.column(column) is not None
+            )
+            return hit, table, column
+        case TableDropped():
+            return same_name(op.table, table), table, column
+        case ColumnAdded():
+            name = op.column.name
+            hit = same_name(op.table, table) and (column is None or same_name(name, column))
+            return hit, table, column
+        case ColumnDropped() | ColumnAltered():
+            hit = same_name(op.table, table) and (column is None or same_name(op.column, column))
+            return hit, table, column
+        case IndexCreated():
+            hit = same_name(op.index.table, table) and (
+                column is None
+                or any(c.column and same_name(c.column, column) for c in op.index.columns)
+            )
+            return hit, table, column
+        case TriggerCreated():
+            return same_name(op.trigger.table, table) and column is None, table, column
+        case IndexDropped() | ViewCreated() | ViewReplaced() | ViewDropped() | TriggerDropped():
+            # An index or trigger drop names no table; a view's SQL is not followed.
+            return False, table, column
+        case _:
+            assert_never(op)
 
 
 def revert(

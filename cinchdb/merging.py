@@ -4,10 +4,10 @@
 2. Fast-forward: the target's head is on the source's first-parent chain, so the target's
    tenants can replay the source's events in order. The head moves; tenants catch up.
 3. Otherwise a three-way merge (``journal.merge``) against the base: the newest event on both
-   first-parent chains. A clean merge appends one ``BranchesMerged`` event (parents: target
-   head, source head) carrying the operations, preflighted on the target's tenants like any
-   change, which each tenant then applies in one transaction. Any conflict raises
-   ``MergeConflictError`` before anything is written.
+   first-parent chains (``Graph.first_parent_base``). A clean merge appends one
+   ``BranchesMerged`` event (parents: target head, source head) carrying the operations,
+   preflighted on the target's tenants like any change, which each tenant then applies in one
+   transaction. Any conflict raises ``MergeConflictError`` before anything is written.
 
 The base is taken on first-parent chains because a tenant file is exactly the fold of its
 branch's first-parent chain; merges carry their operations, so a side that already merged some
@@ -88,11 +88,11 @@ def merge(
     graph = store.graph(database)
     if ours_head is not None and graph.is_ancestor(theirs_head, ours_head):
         return _result(source, target, status="up_to_date", dry_run=dry_run, base=theirs_head)
-    theirs_chain = store.chain(database, theirs_head)
-    theirs_ids = [event.id for event in theirs_chain]
-    if ours_head is None or ours_head in theirs_ids:
-        start = 0 if ours_head is None else theirs_ids.index(ours_head) + 1
-        operations = [op for event in theirs_chain[start:] for op in event.operations]
+    # The base is taken on first-parent chains (see the module docstring).
+    base = None if ours_head is None else graph.first_parent_base(ours_head, theirs_head)
+    if ours_head is None or base == ours_head:  # ours is on theirs' chain: fast-forward
+        theirs_events = store.events(graph.first_parent_chain(theirs_head, after=ours_head))
+        operations = [op for event in theirs_events for op in event.operations]
         if not dry_run:
             if any(can_fail_on_data(op) for op in operations):
                 changes.files.preflight(target, operations)
@@ -108,19 +108,12 @@ def merge(
             base=ours_head,
             dry_run=dry_run,
         )
-    ours_chain = store.chain(database, ours_head)
-    ours_ids = {event.id for event in ours_chain}
-    base_index = next(
-        (i for i in range(len(theirs_chain) - 1, -1, -1) if theirs_chain[i].id in ours_ids), -1
-    )
-    base = theirs_chain[base_index].id if base_index >= 0 else None
-    ours_start = next(i for i, e in enumerate(ours_chain) if e.id == base) + 1 if base else 0
     fold = changes.files.fold
     base_schema: Schema = fold.schema_at(base)
     plan, conflicts = plan_merge(
         base_schema,
-        _steps(changes, ours_chain[ours_start:]),
-        _steps(changes, theirs_chain[base_index + 1 :]),
+        _steps(changes, store.events(graph.first_parent_chain(ours_head, after=base))),
+        _steps(changes, store.events(graph.first_parent_chain(theirs_head, after=base))),
         fold.schema_at(ours_head),
         fold.schema_at(theirs_head),
         check=semantic_check,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import attrs
+from typing_extensions import assert_never  # typing has it from 3.11; we support 3.10
 
 from journal._merge_types import SideStep
 from journal.definitions import TableDef
@@ -29,14 +30,14 @@ from journal.names import fold_name
 from journal.schema import Schema
 
 
-class _Gone:
+class Gone:
     """Marks a base object the other side dropped."""
 
     def __repr__(self) -> str:
         return "GONE"
 
 
-GONE = _Gone()
+GONE = Gone()
 _NEW = None  # origin of an object created on the side being replayed
 
 
@@ -52,8 +53,8 @@ class SideEffects:
     ``touched``: base tables the side changed in any way. ``events``: object -> event ids.
     """
 
-    tables: dict[str, str | _Gone] = attrs.field(factory=dict)
-    columns: dict[tuple[str, str], str | _Gone] = attrs.field(factory=dict)
+    tables: dict[str, str | Gone] = attrs.field(factory=dict)
+    columns: dict[tuple[str, str], str | Gone] = attrs.field(factory=dict)
     dropped: set[tuple[str, str]] = attrs.field(factory=set)
     altered: set[tuple[str, str]] = attrs.field(factory=set)
     replaced: set[str] = attrs.field(factory=set)
@@ -66,7 +67,7 @@ class SideEffects:
         self.events.setdefault(key, []).append(event)
 
 
-class _Names:
+class SideNames:
     """A side's current names, each mapped to its base identity (None: created on the side)."""
 
     def __init__(self, base: Schema) -> None:
@@ -104,103 +105,167 @@ class _Names:
             self.columns[(key, fold_name(column.name))] = _NEW
 
 
+#: The operations on indexes, views and triggers: objects known by one name, never renamed.
+NamedObjectOperation = (
+    IndexCreated | IndexDropped | ViewCreated | ViewReplaced | ViewDropped | TriggerCreated
+    | TriggerDropped
+)  # fmt: skip
+ColumnOperation = ColumnAdded | ColumnDropped | ColumnRenamed | ColumnAltered
+
+
 def side_effects(base: Schema, steps: Sequence[SideStep]) -> SideEffects:
     """What ``steps`` (a side since the base) did to the base's objects."""
     effects = SideEffects()
-    names = _Names(base)
+    names = SideNames(base)
     for step in steps:
         op, event = step.operation, step.event
-        if isinstance(op, TableCreated):
-            names.create_table(op.table)
-            effects.created.add(("table", fold_name(op.table.name)))
-            effects.note(f"table {fold_name(op.table.name)}", event)
-        elif isinstance(op, TableDropped | TableRenamed):
-            origin = names.table(op.table)
+        match op:
+            case TableCreated():
+                names.create_table(op.table)
+                effects.created.add(("table", fold_name(op.table.name)))
+                effects.note(f"table {fold_name(op.table.name)}", event)
+            case TableDropped() | TableRenamed():
+                _table_changed(effects, names, op, event)
+            case ColumnAdded() | ColumnDropped() | ColumnRenamed() | ColumnAltered():
+                _column_changed(effects, names, op, event)
+            case (
+                IndexCreated()
+                | IndexDropped()
+                | ViewCreated()
+                | ViewReplaced()
+                | ViewDropped()
+                | TriggerCreated()
+                | TriggerDropped()
+            ):
+                _object_changed(effects, names, op, event)
+            case _:
+                assert_never(op)
+    return effects
+
+
+def _table_changed(
+    effects: SideEffects, names: SideNames, op: TableDropped | TableRenamed, event: str
+) -> None:
+    origin = names.table(op.table)
+    match op:
+        case TableDropped():
             if origin is not None:
-                if isinstance(op, TableDropped):
-                    effects.tables[origin] = GONE
-                else:
-                    effects.tables[origin] = op.new_name
-                effects.touched.add(origin)
-                effects.note(f"table {origin}", event)
-            if isinstance(op, TableDropped):
-                names.drop_table(op.table)
-            else:
-                names.rename_table(op.table, op.new_name)
-        elif isinstance(op, ColumnAdded | ColumnDropped | ColumnRenamed | ColumnAltered):
-            table = names.table(op.table)
-            name = op.column.name if isinstance(op, ColumnAdded) else op.column
-            if table is not None:
-                effects.touched.add(table)
-                effects.note(f"table {table}", event)
-            if isinstance(op, ColumnAdded):
-                names.columns[(fold_name(op.table), fold_name(name))] = _NEW
-                if table is not None:
-                    effects.added_columns.add((table, fold_name(name)))
-                continue
-            origin_column = names.column(op.table, name)
-            if origin_column is not None:
-                effects.note(f"column {origin_column[0]}.{origin_column[1]}", event)
-                if isinstance(op, ColumnDropped):
-                    effects.columns[origin_column] = GONE
-                elif isinstance(op, ColumnRenamed):
-                    effects.columns[origin_column] = op.new_name
-                else:
-                    effects.altered.add(origin_column)
-            if isinstance(op, ColumnDropped):
-                names.columns.pop((fold_name(op.table), fold_name(name)), None)
-            elif isinstance(op, ColumnRenamed):
-                value = names.columns.pop((fold_name(op.table), fold_name(name)), None)
-                names.columns[(fold_name(op.table), fold_name(op.new_name))] = value
-        else:
-            kind, name = _object_of(op)
-            key = fold_name(name)
-            effects.note(f"{kind} {key}", event)
-            if isinstance(op, IndexCreated | ViewCreated | TriggerCreated):
-                effects.created.add((kind, key))
-                effects.dropped.discard((kind, key))
-            elif isinstance(op, ViewReplaced):
-                if (kind, key) not in effects.created:
-                    effects.replaced.add(key)
-            elif (kind, key) in effects.created:
-                effects.created.discard((kind, key))
-            else:
-                effects.dropped.add((kind, key))
+                effects.tables[origin] = GONE
+            names.drop_table(op.table)
+        case TableRenamed():
+            if origin is not None:
+                effects.tables[origin] = op.new_name
+            names.rename_table(op.table, op.new_name)
+        case _:
+            assert_never(op)
+    if origin is not None:
+        effects.touched.add(origin)
+        effects.note(f"table {origin}", event)
+
+
+def _column_changed(
+    effects: SideEffects, names: SideNames, op: ColumnOperation, event: str
+) -> None:
+    table = names.table(op.table)
+    if table is not None:
+        effects.touched.add(table)
+        effects.note(f"table {table}", event)
+    if isinstance(op, ColumnAdded):
+        name = fold_name(op.column.name)
+        names.columns[(fold_name(op.table), name)] = _NEW
+        if table is not None:
+            effects.added_columns.add((table, name))
+            effects.note(f"column {table}.{name}", event)
+        return
+    origin = names.column(op.table, op.column)
+    if origin is not None:
+        effects.note(f"column {origin[0]}.{origin[1]}", event)
+    match op:
+        case ColumnDropped():
+            if origin is not None:
+                effects.columns[origin] = GONE
+        case ColumnRenamed():
+            if origin is not None:
+                effects.columns[origin] = op.new_name
+        case ColumnAltered():
+            if origin is not None:
+                effects.altered.add(origin)
+        case _:
+            assert_never(op)
+    track_names(names, op)
+
+
+def _object_changed(
+    effects: SideEffects, names: SideNames, op: NamedObjectOperation, event: str
+) -> None:
+    kind, name = object_of(op)
+    key = fold_name(name)
+    effects.note(f"{kind} {key}", event)
+    match op:
+        case IndexCreated() | ViewCreated() | TriggerCreated():
+            effects.created.add((kind, key))
+            effects.dropped.discard((kind, key))
             if isinstance(op, IndexCreated):
                 origin = names.table(op.index.table)
                 if origin is not None:
                     effects.touched.add(origin)
-    return effects
+        case ViewReplaced():
+            if (kind, key) not in effects.created:
+                effects.replaced.add(key)
+        case IndexDropped() | ViewDropped() | TriggerDropped():
+            if (kind, key) in effects.created:
+                effects.created.discard((kind, key))
+            else:
+                effects.dropped.add((kind, key))
+        case _:
+            assert_never(op)
 
 
-def _object_of(op: Operation) -> tuple[str, str]:
-    if isinstance(op, IndexCreated):
-        return "index", op.index.name
-    if isinstance(op, IndexDropped):
-        return "index", op.index
-    if isinstance(op, ViewCreated | ViewReplaced):
-        return "view", op.view.name
-    if isinstance(op, ViewDropped):
-        return "view", op.view
-    if isinstance(op, TriggerCreated):
-        return "trigger", op.trigger.name
-    if isinstance(op, TriggerDropped):
-        return "trigger", op.trigger
-    raise TypeError(op)
+def object_of(op: NamedObjectOperation) -> tuple[str, str]:
+    """The kind and name of the index, view or trigger ``op`` is about."""
+    match op:
+        case IndexCreated():
+            return "index", op.index.name
+        case IndexDropped():
+            return "index", op.index
+        case ViewCreated() | ViewReplaced():
+            return "view", op.view.name
+        case ViewDropped():
+            return "view", op.view
+        case TriggerCreated():
+            return "trigger", op.trigger.name
+        case TriggerDropped():
+            return "trigger", op.trigger
+        case _:
+            assert_never(op)
 
 
-def _track(names: _Names, op: Operation) -> None:
+def track_names(names: SideNames, op: Operation) -> None:
     """Keep the replayed side's name map current after ``op``."""
-    if isinstance(op, TableCreated):
-        names.create_table(op.table)
-    elif isinstance(op, TableDropped):
-        names.drop_table(op.table)
-    elif isinstance(op, TableRenamed):
-        names.rename_table(op.table, op.new_name)
-    elif isinstance(op, ColumnAdded):
-        names.columns[(fold_name(op.table), fold_name(op.column.name))] = _NEW
-    elif isinstance(op, ColumnDropped):
-        names.columns.pop((fold_name(op.table), fold_name(op.column)), None)
-    elif isinstance(op, ColumnRenamed):
-        value = names.columns.pop((fold_name(op.table), fold_name(op.column)), None)
-        names.columns[(fold_name(op.table), fold_name(op.new_name))] = value
+    match op:
+        case TableCreated():
+            names.create_table(op.table)
+        case TableDropped():
+            names.drop_table(op.table)
+        case TableRenamed():
+            names.rename_table(op.table, op.new_name)
+        case ColumnAdded():
+            names.columns[(fold_name(op.table), fold_name(op.column.name))] = _NEW
+        case ColumnDropped():
+            names.columns.pop((fold_name(op.table), fold_name(op.column)), None)
+        case ColumnRenamed():
+            value = names.columns.pop((fold_name(op.table), fold_name(op.column)), None)
+            names.columns[(fold_name(op.table), fold_name(op.new_name))] = value
+        case (
+            ColumnAltered()
+            | IndexCreated()
+            | IndexDropped()
+            | ViewCreated()
+            | ViewReplaced()
+            | ViewDropped()
+            | TriggerCreated()
+            | TriggerDropped()
+        ):
+            pass  # names of tables and columns are unchanged
+        case _:
+            assert_never(op)

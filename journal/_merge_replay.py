@@ -1,19 +1,20 @@
-"""Replaying one side's operations onto the other's schema: names translated, dependants'
-SQL rewritten, identical changes dropped, incompatible ones reported as conflicts."""
+"""The state of replaying one side's operations onto the other's schema: names translated,
+dependants' SQL rewritten, conflicts and resolutions reported. The rules
+(:mod:`journal._merge_rules`) use it; the driver (:func:`journal.merge.transform`) runs them."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import Any
 
 import attrs
+from typing_extensions import assert_never  # typing has it from 3.11; we support 3.10
 
-from journal._merge_effects import SideEffects, _Gone, _Names, _object_of, _track
+from journal._merge_effects import Gone, SideEffects, SideNames, object_of
 from journal._merge_types import (
-    DEPENDENCY,
-    DROP_VS_CHANGE,
     Conflict,
     SideStep,
+    Translated,
 )
 from journal.definitions import ForeignKey
 from journal.events import (
@@ -22,12 +23,15 @@ from journal.events import (
     ColumnDropped,
     ColumnRenamed,
     IndexCreated,
+    IndexDropped,
     Operation,
     TableCreated,
     TableDropped,
     TableRenamed,
     TriggerCreated,
+    TriggerDropped,
     ViewCreated,
+    ViewDropped,
     ViewReplaced,
 )
 from journal.names import fold_name, quote
@@ -39,7 +43,7 @@ from journal.sqlrefs import (
 )
 
 
-class _Untranslatable(Exception):
+class Untranslatable(Exception):
     """A name of the replayed side refers to a base object the other side dropped."""
 
     def __init__(self, what: str, key: str, *, dependency: bool = False) -> None:
@@ -49,16 +53,16 @@ class _Untranslatable(Exception):
 
 
 @attrs.define
-class _Replay:
+class Replay:
     """Replaying one side's steps onto the other side's schema (see :func:`transform`)."""
 
     base: Schema
     other: SideEffects
     other_schema: Schema
-    names: _Names
+    names: SideNames
     conflicts: list[Conflict] = attrs.field(factory=list)
     resolutions: list[str] = attrs.field(factory=list)
-    out: list[Operation] = attrs.field(factory=list)
+    out: list[Translated] = attrs.field(factory=list)
     skipped: int = 0
 
     # -- translating names ---------------------------------------------------------------
@@ -67,8 +71,8 @@ class _Replay:
         if origin is None or origin != fold_name(name):
             return name  # created or renamed by this side: the name stands
         final = self.other.tables.get(origin)
-        if isinstance(final, _Gone):
-            raise _Untranslatable(f"table '{name}'", f"table {origin}")
+        if isinstance(final, Gone):
+            raise Untranslatable(f"table '{name}'", f"table {origin}")
         if final is not None:
             return final
         base = self.base.table(origin)
@@ -79,8 +83,8 @@ class _Replay:
         if origin is None or origin[1] != fold_name(name):
             return name  # added or renamed by this side: the name stands
         final = self.other.columns.get(origin)
-        if isinstance(final, _Gone):
-            raise _Untranslatable(f"column '{table}.{name}'", f"column {origin[0]}.{origin[1]}")
+        if isinstance(final, Gone):
+            raise Untranslatable(f"column '{table}.{name}'", f"column {origin[0]}.{origin[1]}")
         if final is not None:
             return final
         return name
@@ -88,8 +92,8 @@ class _Replay:
     def sql(self, sql: str, refs: Iterable[Ref]) -> str:
         try:
             return self._sql(sql, refs)
-        except _Untranslatable as gone:
-            raise _Untranslatable(gone.what, gone.key, dependency=True) from None
+        except Untranslatable as gone:
+            raise Untranslatable(gone.what, gone.key, dependency=True) from None
 
     def _sql(self, sql: str, refs: Iterable[Ref]) -> str:
         def replacement(ref: Ref) -> str | None:
@@ -109,8 +113,8 @@ class _Replay:
     def foreign_key(self, fk: ForeignKey) -> ForeignKey:
         try:
             return self._foreign_key(fk)
-        except _Untranslatable as gone:
-            raise _Untranslatable(gone.what, gone.key, dependency=True) from None
+        except Untranslatable as gone:
+            raise Untranslatable(gone.what, gone.key, dependency=True) from None
 
     def _foreign_key(self, fk: ForeignKey) -> ForeignKey:
         table = fk.ref_table
@@ -145,57 +149,58 @@ class _Replay:
             )
         )
 
+    def emit(self, step: SideStep, operation: Operation) -> None:
+        """``operation`` (``step``'s, translated) applies to the other side."""
+        self.out.append(Translated(operation, step.event))
+
     def resolved(self, text: str) -> None:
         if text not in self.resolutions:
             self.resolutions.append(text)
 
 
-def transform(
-    base: Schema,
-    steps: Sequence[SideStep],
-    other: SideEffects,
-    other_schema: Schema,
-) -> tuple[list[Operation], list[Conflict], list[str], int]:
-    """``steps`` (one side since the base) as operations that apply after the other side.
-
-    Returns the operations, the conflicts found, the automatic resolutions made (renames carried
-    into this side's SQL and operations) and how many operations were dropped as already made
-    identically by the other side.
-    """
-    from journal._merge_rules import _replay_step  # the rules build on this module
-
-    replay = _Replay(base, other, other_schema, _Names(base))
-    for step in steps:
-        try:
-            _replay_step(replay, step)
-        except _Untranslatable as gone:
-            op = step.operation
-            replay.conflict(
-                DEPENDENCY if gone.dependency or _is_dependant(op) else DROP_VS_CHANGE,
-                _describe(op),
-                f"{_describe(op).capitalize()} ({op.type}) uses {gone.what}, which the other"
-                " side dropped",
-                step,
-                key=gone.key,
-                theirs=op.type,
-                ours="dropped " + gone.what,
-            )
-        _track(replay.names, step.operation)
-    return replay.out, replay.conflicts, replay.resolutions, replay.skipped
+def is_dependant(op: Operation) -> bool:
+    """Whether ``op`` defines an object that depends on others (through its SQL or columns)."""
+    match op:
+        case IndexCreated() | ViewCreated() | ViewReplaced() | TriggerCreated():
+            return True
+        case (
+            TableCreated()
+            | TableDropped()
+            | TableRenamed()
+            | ColumnAdded()
+            | ColumnDropped()
+            | ColumnRenamed()
+            | ColumnAltered()
+            | IndexDropped()
+            | ViewDropped()
+            | TriggerDropped()
+        ):
+            return False
+        case _:
+            assert_never(op)
 
 
-def _is_dependant(op: Operation) -> bool:
-    return isinstance(op, IndexCreated | ViewCreated | ViewReplaced | TriggerCreated)
-
-
-def _describe(op: Operation) -> str:
-    if isinstance(op, TableCreated):
-        return f"table {op.table.name}"
-    if isinstance(op, TableDropped | TableRenamed):
-        return f"table {op.table}"
-    if isinstance(op, ColumnAdded):
-        return f"column {op.table}.{op.column.name}"
-    if isinstance(op, ColumnDropped | ColumnRenamed | ColumnAltered):
-        return f"column {op.table}.{op.column}"
-    kind, name = _object_of(op)
-    return f"{kind} {name}"
+def describe(op: Operation) -> str:
+    """The object ``op`` is about, as conflicts name it: "table users", "column users.email"."""
+    match op:
+        case TableCreated():
+            return f"table {op.table.name}"
+        case TableDropped() | TableRenamed():
+            return f"table {op.table}"
+        case ColumnAdded():
+            return f"column {op.table}.{op.column.name}"
+        case ColumnDropped() | ColumnRenamed() | ColumnAltered():
+            return f"column {op.table}.{op.column}"
+        case (
+            IndexCreated()
+            | IndexDropped()
+            | ViewCreated()
+            | ViewReplaced()
+            | ViewDropped()
+            | TriggerCreated()
+            | TriggerDropped()
+        ):
+            kind, name = object_of(op)
+            return f"{kind} {name}"
+        case _:
+            assert_never(op)

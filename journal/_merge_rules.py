@@ -3,8 +3,10 @@ replayed lands on the other side's schema, or which conflict it is."""
 
 from __future__ import annotations
 
-from journal._merge_effects import _Gone, _object_of
-from journal._merge_replay import _describe, _Replay
+from typing_extensions import assert_never  # typing has it from 3.11; we support 3.10
+
+from journal._merge_effects import Gone, SideEffects, object_of
+from journal._merge_replay import Replay, describe
 from journal._merge_types import (
     BOTH_CHANGED,
     DEPENDENCY,
@@ -14,7 +16,9 @@ from journal._merge_types import (
     SEMANTIC,
     Conflict,
     SideStep,
+    Translated,
 )
+from journal.ddl import render_create_table
 from journal.definitions import ColumnDef, IndexDef, TableDef, ViewDef
 from journal.errors import (
     DependencyError,
@@ -29,7 +33,6 @@ from journal.events import (
     ColumnRenamed,
     IndexCreated,
     IndexDropped,
-    Operation,
     TableCreated,
     TableDropped,
     TableRenamed,
@@ -72,278 +75,326 @@ def _column_text(column: ColumnDef | None) -> str | None:
     return " ".join(p for p in parts if p)
 
 
-def _replay_step(r: _Replay, step: SideStep) -> None:
+def replay_step(r: Replay, step: SideStep) -> None:
+    """Replay one step of the side onto the other side's schema (``r``): emit the translated
+    operation, count it as skipped (the other side made it identically), or report a conflict.
+
+    Raises:
+        Untranslatable: the step names a base object the other side dropped.
+    """
     op = step.operation
+    match op:
+        case TableCreated():
+            _table_created(r, step, op)
+        case TableDropped():
+            _table_dropped(r, step, op)
+        case TableRenamed():
+            _table_renamed(r, step, op)
+        case ColumnAdded():
+            _column_added(r, step, op)
+        case ColumnDropped() | ColumnRenamed() | ColumnAltered():
+            _replay_column_change(r, step, op)
+        case IndexCreated():
+            _index_created(r, step, op)
+        case ViewCreated() | ViewReplaced():
+            _view_defined(r, step, op)
+        case TriggerCreated():
+            _trigger_created(r, step, op)
+        case IndexDropped() | ViewDropped() | TriggerDropped():
+            _object_dropped(r, step, op)
+        case _:
+            assert_never(op)
+
+
+def _table_created(r: Replay, step: SideStep, op: TableCreated) -> None:
     other = r.other
-    if isinstance(op, TableCreated):
-        key = fold_name(op.table.name)
-        created = op.table.model_copy(
-            update={"foreign_keys": tuple(r.foreign_key(fk) for fk in op.table.foreign_keys)}
-        )
-        if ("table", key) in other.created:
-            mine_table = r.other_schema.table(op.table.name)
-            if mine_table is not None and _same_table(mine_table, created):
-                r.skipped += 1
-                return
-            r.conflict(
-                BOTH_CHANGED,
-                f"table {op.table.name}",
-                f"Both sides created table '{op.table.name}' with different definitions",
-                step,
-                ours=_table_sql(mine_table),
-                theirs=_table_sql(created),
-            )
-            return
-        r.out.append(TableCreated(table=created))
-    elif isinstance(op, TableDropped):
-        origin = r.names.table(op.table)
-        if origin is not None:
-            final = other.tables.get(origin)
-            if isinstance(final, _Gone):
-                r.skipped += 1
-                return
-            if origin in other.touched:
-                r.conflict(
-                    DROP_VS_CHANGE,
-                    f"table {op.table}",
-                    f"One side dropped table '{op.table}' while the other changed it",
-                    step,
-                    base=_table_sql(r.base.table(origin)),
-                    ours="changed",
-                    theirs="dropped",
-                )
-                return
-        r.out.append(TableDropped(table=r.table(op.table)))
-    elif isinstance(op, TableRenamed):
-        origin = r.names.table(op.table)
-        if origin is not None:
-            final = other.tables.get(origin)
-            if isinstance(final, str):
-                if fold_name(final) == fold_name(op.new_name):
-                    r.skipped += 1
-                    return
-                r.conflict(
-                    RENAME_RENAME,
-                    f"table {op.table}",
-                    f"Table '{op.table}' was renamed to '{final}' on one side and to"
-                    f" '{op.new_name}' on the other",
-                    step,
-                    base=op.table,
-                    ours=final,
-                    theirs=op.new_name,
-                )
-                return
-        r.out.append(TableRenamed(table=r.table(op.table), new_name=op.new_name))
-    elif isinstance(op, ColumnAdded):
-        table = r.table(op.table)
-        origin = r.names.table(op.table)
-        column_key = (origin or "", fold_name(op.column.name))
-        if origin is not None and column_key in other.added_columns:
-            mine_table = r.other_schema.table(table)
-            mine = mine_table.column(op.column.name) if mine_table is not None else None
-            if mine is not None and _column_text(mine) == _column_text(op.column):
-                r.skipped += 1
-                return
-            r.conflict(
-                BOTH_CHANGED,
-                f"column {table}.{op.column.name}",
-                f"Both sides added column '{op.column.name}' to table '{table}' with different"
-                f" definitions ({_column_text(mine)} / {_column_text(op.column)})",
-                step,
-                ours=_column_text(mine),
-                theirs=_column_text(op.column),
-            )
-            return
-        references = op.references
-        if references is not None:
-            references = r.foreign_key(references)
-        if table != op.table:
-            r.resolved(f"column {op.table}.{op.column.name} added to '{table}' (renamed)")
-        r.out.append(
-            op.model_copy(
-                update={
-                    "table": table,
-                    "references": references,
-                    "check": r.expression(op.check, op.table),
-                }
-            )
-        )
-    elif isinstance(op, ColumnDropped | ColumnRenamed | ColumnAltered):
-        _replay_column_change(r, step, op)
-    elif isinstance(op, IndexCreated):
-        index = op.index
-        index_table = r.table(index.table)
-        terms = tuple(
-            term.model_copy(
-                update={
-                    "column": None if term.column is None else r.column(index.table, term.column),
-                    "expr": r.expression(term.expr, index.table),
-                }
-            )
-            for term in index.columns
-        )
-        moved = index.model_copy(
-            update={
-                "table": index_table,
-                "columns": terms,
-                "where": r.expression(index.where, index.table),
-            }
-        )
-        if moved != index:
-            r.resolved(f"index {index.name} follows the renamed table or column")
-        key = fold_name(index.name)
-        if ("index", key) in other.dropped and r.base.index(index.name) is not None:
-            r.conflict(
-                DROP_VS_CHANGE,
-                f"index {index.name}",
-                f"One side dropped index '{index.name}' while the other redefined it",
-                step,
-                ours="dropped",
-                theirs="re-created",
-            )
-            return
-        if ("index", key) in other.created:
-            mine_index = r.other_schema.index(index.name)
-            if mine_index is not None and _same_index(mine_index, moved):
-                r.skipped += 1
-                return
-            r.conflict(
-                BOTH_CHANGED,
-                f"index {index.name}",
-                f"Both sides created index '{index.name}' with different definitions",
-                step,
-            )
-            return
-        r.out.append(IndexCreated(index=moved))
-    elif isinstance(op, ViewCreated | ViewReplaced | TriggerCreated):
-        _replay_sql_object(r, step, op)
-    elif isinstance(op, IndexDropped | ViewDropped | TriggerDropped):
-        kind, name = _object_of(op)
-        key = fold_name(name)
-        if (kind, key) in other.dropped:
+    key = fold_name(op.table.name)
+    created = op.table.model_copy(
+        update={"foreign_keys": tuple(r.foreign_key(fk) for fk in op.table.foreign_keys)}
+    )
+    if ("table", key) in other.created:
+        mine_table = r.other_schema.table(op.table.name)
+        if mine_table is not None and _same_table(mine_table, created):
             r.skipped += 1
             return
-        if kind == "view" and key in other.replaced:
+        r.conflict(
+            BOTH_CHANGED,
+            f"table {op.table.name}",
+            f"Both sides created table '{op.table.name}' with different definitions",
+            step,
+            ours=_table_sql(mine_table),
+            theirs=_table_sql(created),
+        )
+        return
+    r.emit(step, TableCreated(table=created))
+
+
+def _table_dropped(r: Replay, step: SideStep, op: TableDropped) -> None:
+    other = r.other
+    origin = r.names.table(op.table)
+    if origin is not None:
+        final = other.tables.get(origin)
+        if isinstance(final, Gone):
+            r.skipped += 1
+            return
+        if origin in other.touched:
             r.conflict(
                 DROP_VS_CHANGE,
-                f"view {name}",
-                f"One side dropped view '{name}' while the other redefined it",
+                f"table {op.table}",
+                f"One side dropped table '{op.table}' while the other changed it",
                 step,
-                ours="replaced",
+                base=_table_sql(r.base.table(origin)),
+                ours="changed",
                 theirs="dropped",
             )
             return
-        r.out.append(op)
+    r.emit(step, TableDropped(table=r.table(op.table)))
+
+
+def _table_renamed(r: Replay, step: SideStep, op: TableRenamed) -> None:
+    other = r.other
+    origin = r.names.table(op.table)
+    if origin is not None:
+        final = other.tables.get(origin)
+        if isinstance(final, str):
+            if fold_name(final) == fold_name(op.new_name):
+                r.skipped += 1
+                return
+            r.conflict(
+                RENAME_RENAME,
+                f"table {op.table}",
+                f"Table '{op.table}' was renamed to '{final}' on one side and to"
+                f" '{op.new_name}' on the other",
+                step,
+                base=op.table,
+                ours=final,
+                theirs=op.new_name,
+            )
+            return
+    r.emit(step, TableRenamed(table=r.table(op.table), new_name=op.new_name))
+
+
+def _column_added(r: Replay, step: SideStep, op: ColumnAdded) -> None:
+    other = r.other
+    table = r.table(op.table)
+    origin = r.names.table(op.table)
+    column_key = (origin or "", fold_name(op.column.name))
+    if origin is not None and column_key in other.added_columns:
+        mine_table = r.other_schema.table(table)
+        mine = mine_table.column(op.column.name) if mine_table is not None else None
+        if mine is not None and _column_text(mine) == _column_text(op.column):
+            r.skipped += 1
+            return
+        r.conflict(
+            BOTH_CHANGED,
+            f"column {table}.{op.column.name}",
+            f"Both sides added column '{op.column.name}' to table '{table}' with different"
+            f" definitions ({_column_text(mine)} / {_column_text(op.column)})",
+            step,
+            key=f"column {column_key[0]}.{column_key[1]}",
+            ours=_column_text(mine),
+            theirs=_column_text(op.column),
+        )
+        return
+    references = op.references
+    if references is not None:
+        references = r.foreign_key(references)
+    if table != op.table:
+        r.resolved(f"column {op.table}.{op.column.name} added to '{table}' (renamed)")
+    r.emit(
+        step,
+        op.model_copy(
+            update={
+                "table": table,
+                "references": references,
+                "check": r.expression(op.check, op.table),
+            }
+        ),
+    )
+
+
+def _index_created(r: Replay, step: SideStep, op: IndexCreated) -> None:
+    other = r.other
+    index = op.index
+    index_table = r.table(index.table)
+    terms = tuple(
+        term.model_copy(
+            update={
+                "column": None if term.column is None else r.column(index.table, term.column),
+                "expr": r.expression(term.expr, index.table),
+            }
+        )
+        for term in index.columns
+    )
+    moved = index.model_copy(
+        update={
+            "table": index_table,
+            "columns": terms,
+            "where": r.expression(index.where, index.table),
+        }
+    )
+    if moved != index:
+        r.resolved(f"index {index.name} follows the renamed table or column")
+    key = fold_name(index.name)
+    if ("index", key) in other.dropped and r.base.index(index.name) is not None:
+        r.conflict(
+            DROP_VS_CHANGE,
+            f"index {index.name}",
+            f"One side dropped index '{index.name}' while the other redefined it",
+            step,
+            ours="dropped",
+            theirs="re-created",
+        )
+        return
+    if ("index", key) in other.created:
+        mine_index = r.other_schema.index(index.name)
+        if mine_index is not None and _same_index(mine_index, moved):
+            r.skipped += 1
+            return
+        r.conflict(
+            BOTH_CHANGED,
+            f"index {index.name}",
+            f"Both sides created index '{index.name}' with different definitions",
+            step,
+        )
+        return
+    r.emit(step, IndexCreated(index=moved))
+
+
+def _object_dropped(
+    r: Replay, step: SideStep, op: IndexDropped | ViewDropped | TriggerDropped
+) -> None:
+    other = r.other
+    kind, name = object_of(op)
+    key = fold_name(name)
+    if (kind, key) in other.dropped:
+        r.skipped += 1
+        return
+    if kind == "view" and key in other.replaced:
+        r.conflict(
+            DROP_VS_CHANGE,
+            f"view {name}",
+            f"One side dropped view '{name}' while the other redefined it",
+            step,
+            ours="replaced",
+            theirs="dropped",
+        )
+        return
+    r.emit(step, op)
 
 
 def _replay_column_change(
-    r: _Replay, step: SideStep, op: ColumnDropped | ColumnRenamed | ColumnAltered
+    r: Replay, step: SideStep, op: ColumnDropped | ColumnRenamed | ColumnAltered
 ) -> None:
     other = r.other
     origin = r.names.column(op.table, op.column)
     what = f"column {op.table}.{op.column}"
     if origin is not None:
         final = other.columns.get(origin)
-        if isinstance(op, ColumnDropped):
-            if isinstance(final, _Gone):
-                r.skipped += 1
-                return
-            if final is not None or origin in other.altered:
-                r.conflict(
-                    DROP_VS_CHANGE,
-                    what,
-                    f"One side dropped column '{op.table}.{op.column}' while the other"
-                    f" {'renamed' if final is not None else 'altered'} it",
-                    step,
-                    ours="renamed to " + final if isinstance(final, str) else "altered",
-                    theirs="dropped",
-                )
-                return
-        elif isinstance(op, ColumnRenamed):
-            if isinstance(final, str):
-                if fold_name(final) == fold_name(op.new_name):
+        match op:
+            case ColumnDropped():
+                if isinstance(final, Gone):
                     r.skipped += 1
                     return
-                r.conflict(
-                    RENAME_RENAME,
-                    what,
-                    f"Column '{op.table}.{op.column}' was renamed to '{final}' on one side and"
-                    f" to '{op.new_name}' on the other",
-                    step,
-                    base=op.column,
-                    ours=final,
-                    theirs=op.new_name,
-                )
-                return
-        elif origin in other.altered:
-            table = r.table(op.table)
-            mine_table = r.other_schema.table(table)
-            mine = mine_table.column(r.column(op.table, op.column)) if mine_table else None
-            theirs_table = apply(step.before, op).table(op.table)
-            theirs = theirs_table.column(op.column) if theirs_table else None
-            same = (
-                mine is not None
-                and theirs is not None
-                and _column_text(mine.model_copy(update={"name": theirs.name}))
-                == _column_text(theirs)
-            )
-            if same:
-                r.skipped += 1
-                return
-            r.conflict(
-                BOTH_CHANGED,
-                what,
-                f"Both sides altered column '{op.table}.{op.column}' differently"
-                f" ({_column_text(mine)} / {_column_text(theirs)})",
-                step,
-                ours=_column_text(mine),
-                theirs=_column_text(theirs),
-            )
-            return
+                if final is not None or origin in other.altered:
+                    r.conflict(
+                        DROP_VS_CHANGE,
+                        what,
+                        f"One side dropped column '{op.table}.{op.column}' while the other"
+                        f" {'renamed' if final is not None else 'altered'} it",
+                        step,
+                        ours="renamed to " + final if isinstance(final, str) else "altered",
+                        theirs="dropped",
+                    )
+                    return
+            case ColumnRenamed():
+                if isinstance(final, str):
+                    if fold_name(final) == fold_name(op.new_name):
+                        r.skipped += 1
+                        return
+                    r.conflict(
+                        RENAME_RENAME,
+                        what,
+                        f"Column '{op.table}.{op.column}' was renamed to '{final}' on one side and"
+                        f" to '{op.new_name}' on the other",
+                        step,
+                        base=op.column,
+                        ours=final,
+                        theirs=op.new_name,
+                    )
+                    return
+            case ColumnAltered():
+                if origin in other.altered:
+                    table = r.table(op.table)
+                    mine_table = r.other_schema.table(table)
+                    mine = mine_table.column(r.column(op.table, op.column)) if mine_table else None
+                    theirs_table = apply(step.before, op).table(op.table)
+                    theirs = theirs_table.column(op.column) if theirs_table else None
+                    same = (
+                        mine is not None
+                        and theirs is not None
+                        and _column_text(mine.model_copy(update={"name": theirs.name}))
+                        == _column_text(theirs)
+                    )
+                    if same:
+                        r.skipped += 1
+                        return
+                    r.conflict(
+                        BOTH_CHANGED,
+                        what,
+                        f"Both sides altered column '{op.table}.{op.column}' differently"
+                        f" ({_column_text(mine)} / {_column_text(theirs)})",
+                        step,
+                        ours=_column_text(mine),
+                        theirs=_column_text(theirs),
+                    )
+                    return
+            case _:
+                assert_never(op)
     table = r.table(op.table)
     column = r.column(op.table, op.column)
     if (table, column) != (op.table, op.column):
         r.resolved(f"{what} follows the rename to '{table}.{column}'")
-    r.out.append(op.model_copy(update={"table": table, "column": column}))
+    r.emit(step, op.model_copy(update={"table": table, "column": column}))
 
 
-def _replay_sql_object(
-    r: _Replay, step: SideStep, op: ViewCreated | ViewReplaced | TriggerCreated
-) -> None:
+def _trigger_created(r: Replay, step: SideStep, op: TriggerCreated) -> None:
     before = step.before
-    if isinstance(op, TriggerCreated):
-        trigger = op.trigger
-        sql = r.sql(trigger.sql, trigger_refs(trigger.sql, before.columns_of))
-        moved_trigger = trigger.model_copy(update={"sql": sql, "table": r.table(trigger.table)})
-        if sql != trigger.sql:
-            r.resolved(f"trigger {trigger.name} rewritten for the renamed table or column")
-        key = fold_name(trigger.name)
-        if ("trigger", key) in r.other.dropped and r.base.trigger(trigger.name) is not None:
-            r.conflict(
-                DROP_VS_CHANGE,
-                f"trigger {trigger.name}",
-                f"One side dropped trigger '{trigger.name}' while the other redefined it",
-                step,
-                ours="dropped",
-                theirs=sql,
-            )
-            return
-        if ("trigger", key) in r.other.created:
-            mine_trigger = r.other_schema.trigger(trigger.name)
-            if mine_trigger is not None and _same_sql(mine_trigger.sql, sql):
-                r.skipped += 1
-                return
-            r.conflict(
-                BOTH_CHANGED,
-                f"trigger {trigger.name}",
-                f"Both sides created trigger '{trigger.name}' with different definitions",
-                step,
-                ours=mine_trigger.sql if mine_trigger else None,
-                theirs=sql,
-            )
-            return
-        r.out.append(TriggerCreated(trigger=moved_trigger))
+    trigger = op.trigger
+    sql = r.sql(trigger.sql, trigger_refs(trigger.sql, before.columns_of))
+    moved_trigger = trigger.model_copy(update={"sql": sql, "table": r.table(trigger.table)})
+    if sql != trigger.sql:
+        r.resolved(f"trigger {trigger.name} rewritten for the renamed table or column")
+    key = fold_name(trigger.name)
+    if ("trigger", key) in r.other.dropped and r.base.trigger(trigger.name) is not None:
+        r.conflict(
+            DROP_VS_CHANGE,
+            f"trigger {trigger.name}",
+            f"One side dropped trigger '{trigger.name}' while the other redefined it",
+            step,
+            ours="dropped",
+            theirs=sql,
+        )
         return
+    if ("trigger", key) in r.other.created:
+        mine_trigger = r.other_schema.trigger(trigger.name)
+        if mine_trigger is not None and _same_sql(mine_trigger.sql, sql):
+            r.skipped += 1
+            return
+        r.conflict(
+            BOTH_CHANGED,
+            f"trigger {trigger.name}",
+            f"Both sides created trigger '{trigger.name}' with different definitions",
+            step,
+            ours=mine_trigger.sql if mine_trigger else None,
+            theirs=sql,
+        )
+        return
+    r.emit(step, TriggerCreated(trigger=moved_trigger))
+
+
+def _view_defined(r: Replay, step: SideStep, op: ViewCreated | ViewReplaced) -> None:
+    before = step.before
     view = op.view
     sql = r.sql(view.sql, view_refs(view.sql, before.columns_of))
     if sql != view.sql:
@@ -377,32 +428,44 @@ def _replay_sql_object(
             theirs=sql,
         )
         return
-    r.out.append(type(op)(view=moved))
+    r.emit(step, type(op)(view=moved))
 
 
 def _table_sql(table: TableDef | None) -> str | None:
     if table is None:
         return None
-    from journal.ddl import render_create_table
-
     return render_create_table(table)
 
 
-def fold_conflict(error: SchemaError, op: Operation, event: str) -> Conflict:
-    """A translated operation that does not apply to the other side's schema."""
+def fold_conflict(error: SchemaError, translated: Translated, other: SideEffects) -> Conflict:
+    """A translated operation that does not apply to the other side's schema.
+
+    Cites the other side's events that made the object in the way (the name taken, the
+    dependants that would break), then the event the operation came from.
+    """
+    op = translated.operation
+    blocking: list[tuple[str, str]] = []
     if isinstance(error, ObjectExistsError):
         kind = NAME_COLLISION
+        # Tables, indexes, views and triggers share one namespace in SQLite.
+        blocking = [(k, error.name) for k in ("table", "index", "view", "trigger")]
     elif isinstance(error, DependencyError):
         kind = DEPENDENCY
+        blocking = list(error.dependents)
     elif isinstance(error, ObjectNotFoundError):
         kind = DROP_VS_CHANGE
     else:
         kind = SEMANTIC
+    cited: list[str] = []
+    for what, name in blocking:
+        for event in other.events.get(f"{what} {fold_name(name)}", []):
+            if event not in cited:
+                cited.append(event)
     return Conflict(
         kind=kind,
-        object=_describe(op),
-        message=f"{_describe(op).capitalize()} ({op.type}) does not apply after the other"
+        object=describe(op),
+        message=f"{describe(op).capitalize()} ({op.type}) does not apply after the other"
         f" side's changes: {error}",
         theirs=op.type,
-        events=(event,),
+        events=(*cited, translated.event),
     )

@@ -51,6 +51,15 @@ class SideStep:
 
 
 @attrs.frozen
+class Translated:
+    """An operation of the replayed side as it applies to the other side, with the event it
+    came from: carried together so a conflict found later cites the right event."""
+
+    operation: Operation
+    event: str
+
+
+@attrs.frozen
 class MergePlan:
     """A clean merge: the operations that take ours' schema to the merged one."""
 

@@ -2,9 +2,12 @@
 
 Each file has ``-- base``, ``-- ours`` (main after the fork), ``-- theirs`` (the feature
 branch) sections of DDL, then ``-- expect: clean`` with an optional ``-- expect-schema``, or
-``-- expect: conflict kind[, kind...]``. A clean merge must give the expected schema (up to
-column order) in the journal and in every tenant file; a conflict must name the expected kinds
-and leave every file of the project byte-for-byte as it was.
+``-- expect: conflict kind[, kind...]`` followed by one ``-- expect-events object: side N[, ...]``
+line per conflict, naming the events the conflict cites by their place in the fixture
+(``ours 2``: the event of the second statement of ``-- ours``; each statement is one event). A
+clean merge must give the expected schema (up to column order) in the journal and in every
+tenant file; a conflict must name the expected kinds, cite the expected events, and leave every
+file of the project byte-for-byte as it was.
 """
 
 from __future__ import annotations
@@ -26,7 +29,9 @@ def load(path: Path) -> dict[str, str]:
     sections: dict[str, list[str]] = {}
     current = "description"
     for line in path.read_text().splitlines():
-        if line.startswith("-- expect:"):
+        if line.startswith("-- expect-events "):
+            sections.setdefault("expect-events", []).append(line.removeprefix("-- expect-events "))
+        elif line.startswith("-- expect:"):
             sections["expect"] = [line.removeprefix("-- expect:").strip()]
             current = "after-expect"
         elif line.strip() in ("-- base", "-- ours", "-- theirs", "-- expect-schema"):
@@ -34,6 +39,15 @@ def load(path: Path) -> dict[str, str]:
         else:
             sections.setdefault(current, []).append(line)
     return {key: "\n".join(lines).strip() for key, lines in sections.items()}
+
+
+def expected_events(scenario: dict[str, str]) -> list[tuple[str, tuple[str, ...]]]:
+    """The ``-- expect-events`` lines as sorted (object, event names) pairs."""
+    pairs = []
+    for line in scenario.get("expect-events", "").splitlines():
+        what, _, events = line.rpartition(":")
+        pairs.append((what.strip(), tuple(e.strip() for e in events.split(","))))
+    return sorted(pairs)
 
 
 def unordered(schema: Schema) -> dict:
@@ -60,13 +74,14 @@ def test_merge_scenario(path, tmp_path):
     scenario = load(path)
     root = cinchdb.init(tmp_path / "project")
     with cinchdb.connect(project_dir=root) as db:
-        db.migrate(scenario["base"])
+        # Each event by its place in the fixture: "ours 2" is ours' second statement.
+        names = {e.id: f"base {n}" for n, e in enumerate(db.migrate(scenario["base"]), 1)}
         db.create_tenant("acme", lazy=False)
         db.create_branch("feature")
         db.switch_branch("feature")
-        db.migrate(scenario["theirs"])
+        names |= {e.id: f"theirs {n}" for n, e in enumerate(db.migrate(scenario["theirs"]), 1)}
         db.switch_branch("main")
-        db.migrate(scenario["ours"])
+        names |= {e.id: f"ours {n}" for n, e in enumerate(db.migrate(scenario["ours"]), 1)}
         db.create_tenant("late", lazy=False)
         expect = scenario["expect"]
         preview = db.merge_preview("feature", "main")
@@ -80,9 +95,14 @@ def test_merge_scenario(path, tmp_path):
             assert kinds <= found, caught.value.conflicts
             for conflict in caught.value.conflicts:
                 assert conflict.message and conflict.object and conflict.events
+            cited = sorted(
+                (c.object, tuple(names.get(e, e) for e in c.events)) for c in caught.value.conflicts
+            )
+            assert cited == expected_events(scenario)
             assert snapshot(root) == before
             return
         assert expect == "clean", expect
+        assert "expect-events" not in scenario
         assert preview["status"] == "success" and preview["conflicts"] == []
         result = db.merge_branches("feature", "main")
         assert result["status"] == "success" and result["event_id"]

@@ -215,7 +215,7 @@ def test_merge_parent_makes_a_two_parent_event(store: JournalStore) -> None:
     assert merged.parents == (ours.id, theirs.id)
     graph = store.graph("db")
     assert graph.generation(merged.id) == 3
-    assert graph.merge_base(ours.id, theirs.id) == base.id
+    assert graph.first_parent_base(ours.id, theirs.id) == base.id
     assert [e.id for e in store.chain("db", merged.id)] == [base.id, ours.id, merged.id]
     with pytest.raises(EventNotFoundError):
         store.append("db", "main", [table("x")], expected_head=merged.id, merge_parent="a" * 64)
@@ -360,7 +360,7 @@ def test_graph_is_incremental_and_sees_other_instances(store: JournalStore, path
     again = store.graph("db")
     assert again is graph
     assert list(again) == [first.id, added[0].id, added[1].id, side[0].id]
-    assert again.merge_base(added[1].id, side[0].id) == first.id
+    assert again.first_parent_base(added[1].id, side[0].id) == first.id
     assert [e.id for e in store.chain("db", added[1].id)] == [first.id] + [e.id for e in added]
     assert store.chain("db", None) == []
     with pytest.raises(EventNotFoundError):
