@@ -14,6 +14,7 @@ from journal.errors import (
     BranchExistsError,
     BranchNotFoundError,
     CinchError,
+    ColumnNotFoundError,
     ConcurrentChangeError,
     CorruptJournalError,
     DatabaseExistsError,
@@ -28,9 +29,11 @@ from journal.errors import (
     ObjectNotFoundError,
     SchemaError,
     SQLParseError,
+    TableNotFoundError,
 )
 
 __all__ = [
+    "ArgumentError",
     "BranchExistsError",
     "BranchNotFoundError",
     "CinchError",
@@ -43,8 +46,11 @@ __all__ = [
     "DatabaseExistsError",
     "DatabaseNotFoundError",
     "DependencyError",
+    "DuplicateColumnError",
     "EventNotFoundError",
     "FilterError",
+    "GeneratedColumnError",
+    "HandleClosedError",
     "InvalidNameError",
     "InvalidTenantNameError",
     "JournalError",
@@ -56,10 +62,12 @@ __all__ = [
     "ProjectError",
     "ProjectExistsError",
     "ProjectNotFoundError",
+    "ProtectedError",
     "ReadOnlyQueryError",
     "RecordNotFoundError",
     "SQLParseError",
     "SchemaError",
+    "SelfMergeError",
     "TableNotFoundError",
     "TenantDivergedError",
     "TenantError",
@@ -91,21 +99,70 @@ class ProjectExistsError(ProjectError, ValueError):
         super().__init__(f"A CinchDB project already exists in {root}")
 
 
+class HandleClosedError(CinchError, ValueError):
+    """The handle was closed; open a new one (a ``ValueError`` like a closed file's)."""
+
+    def __init__(self, database: str, branch: str, tenant: str) -> None:
+        self.database = database
+        self.branch = branch
+        self.tenant = tenant
+        super().__init__(
+            f"This handle on database '{database}', branch '{branch}', tenant '{tenant}'"
+            " is closed; connect again"
+        )
+
+
+class ArgumentError(CinchError, ValueError):
+    """A call's arguments do not fit together (no rows, no data, no id); nothing was done."""
+
+    def __init__(self, call: str, problem: str) -> None:
+        self.call = call
+        self.problem = problem
+        super().__init__(f"{call}() {problem}")
+
+
+class ProtectedError(CinchError, ValueError):
+    """The main branch or tenant, or what a handle is on, cannot be deleted or renamed."""
+
+    def __init__(self, kind: str, name: str, action: str, because: str = "") -> None:
+        self.kind = kind
+        self.name = name
+        self.action = action
+        self.because = because
+        if because:
+            super().__init__(f"{kind.capitalize()} '{name}' cannot be {action}: {because}")
+        else:
+            super().__init__(f"The {name} {kind} cannot be {action}")
+
+
+class SelfMergeError(CinchError, ValueError):
+    """A branch was asked to merge into itself."""
+
+    def __init__(self, branch: str) -> None:
+        self.branch = branch
+        super().__init__(f"Cannot merge branch '{branch}' into itself")
+
+
 class DataError(CinchError):
     """A data operation (insert, update, delete, query) was refused or failed."""
 
 
-class TableNotFoundError(DataError, ValueError, LookupError):
-    def __init__(self, table: str) -> None:
+class DuplicateColumnError(DataError, ValueError):
+    """A row or an update names one column twice (names match as SQLite matches them)."""
+
+    def __init__(self, table: str, keys: Sequence[str]) -> None:
         self.table = table
-        super().__init__(f"Table '{table}' does not exist")
+        self.keys = tuple(keys)
+        super().__init__(f"Row for table '{table}' names a column twice: {list(self.keys)}")
 
 
-class ColumnNotFoundError(DataError, ValueError, LookupError):
+class GeneratedColumnError(DataError, ValueError):
+    """A row or an update sets a generated column, which SQLite computes itself."""
+
     def __init__(self, table: str, column: str) -> None:
         self.table = table
         self.column = column
-        super().__init__(f"Column '{column}' does not exist in table '{table}'")
+        super().__init__(f"Column '{column}' of table '{table}' is generated; it cannot be set")
 
 
 class RecordNotFoundError(DataError, ValueError, LookupError):

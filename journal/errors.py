@@ -82,6 +82,23 @@ class ObjectNotFoundError(SchemaError, LookupError):
         super().__init__(f"{kind.capitalize()} '{name}' does not exist{suffix}")
 
 
+class TableNotFoundError(ObjectNotFoundError):
+    """No table of that name exists (in the schema, or in the tenant's file)."""
+
+    def __init__(self, table: str) -> None:
+        self.table = table
+        super().__init__("table", table)
+
+
+class ColumnNotFoundError(ObjectNotFoundError):
+    """The table has no column of that name (matched as SQLite matches names)."""
+
+    def __init__(self, table: str, column: str) -> None:
+        self.table = table
+        self.column = column
+        super().__init__("column", column, table)
+
+
 class DependencyError(SchemaError):
     """Dropping or changing an object would break objects that depend on it.
 
