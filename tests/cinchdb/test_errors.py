@@ -6,13 +6,17 @@ semantically is, so ``except ValueError`` (the reference's documented cases) kee
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 import cinchdb
+import journal
 from cinchdb import errors
+from cinchdb.cli._error_docs import error_classes, meaning
 from cinchdb.models import Column
 
 
@@ -138,3 +142,36 @@ def test_the_reference_messages_hold(users):
         users.update("users", "999", {"name": "x"})
     with pytest.raises(ValueError, match=r"^Table 'users' does not exist$"):
         users.drop_table("users") or users.get_table("users")
+
+
+def _every_error_class() -> set[type[BaseException]]:
+    """Every CinchError subclass defined anywhere in journal/ or cinchdb/ (all modules loaded)."""
+    for package in (journal, cinchdb):
+        for module in pkgutil.walk_packages(package.__path__, f"{package.__name__}."):
+            if not module.name.endswith("__main__"):
+                importlib.import_module(module.name)
+    found: set[type[BaseException]] = set()
+    todo: list[type[BaseException]] = [errors.CinchError]
+    while todo:
+        cls = todo.pop()
+        found.add(cls)
+        todo += cls.__subclasses__()
+    return found
+
+
+def test_every_error_lives_in_its_packages_errors_module_and_is_exported():
+    exported = {getattr(errors, name) for name in errors.__all__}
+    for cls in _every_error_class():
+        assert cls.__module__ in ("journal.errors", "cinchdb.errors"), cls
+        assert cls in exported, f"{cls.__name__} is missing from cinchdb.errors.__all__"
+
+
+@pytest.mark.parametrize("cls", error_classes(), ids=lambda cls: cls.__name__)
+def test_every_error_states_its_meaning_and_exit_code(cls):
+    assert meaning(cls), f"{cls.__name__} needs a docstring saying what it means"
+    assert cls.exit_code == (3 if issubclass(cls, errors.MergeConflictError) else 1)
+
+
+def test_conflict_error_is_the_merge_conflict_class_and_exits_3():
+    assert errors.ConflictError is errors.MergeConflictError
+    assert errors.MergeConflictError([]).exit_code == 3
