@@ -47,6 +47,7 @@ __all__ = [
     "BranchExistsError",
     "BranchNotFoundError",
     "CinchError",
+    "CodegenWriteError",
     "ColumnNotFoundError",
     "ConcurrentChangeError",
     "ConflictError",
@@ -76,6 +77,7 @@ __all__ = [
     "ObjectExistsError",
     "ObjectNotFoundError",
     "PreflightError",
+    "ProjectDirectoryError",
     "ProjectError",
     "ProjectExistsError",
     "ProjectNotFoundError",
@@ -92,6 +94,7 @@ __all__ = [
     "TenantError",
     "TenantExistsError",
     "TenantNotFoundError",
+    "UnknownLanguageError",
     "WrongKeyError",
 ]
 
@@ -124,6 +127,16 @@ class ProjectExistsError(ProjectError, ValueError):
     def __init__(self, root: str) -> None:
         self.root = root
         super().__init__(f"A CinchDB project already exists in {root}")
+
+
+class ProjectDirectoryError(ProjectError, OSError):
+    """The project's directory cannot be created or written (missing parent, a file, no
+    permission)."""
+
+    def __init__(self, root: str, reason: str) -> None:
+        self.root = root
+        self.reason = reason
+        super().__init__(f"Cannot create a CinchDB project in {root}: {reason}")
 
 
 class HandleClosedError(CinchError, ValueError):
@@ -168,6 +181,26 @@ class SelfMergeError(CinchError, ValueError):
     def __init__(self, branch: str) -> None:
         self.branch = branch
         super().__init__(f"Cannot merge branch '{branch}' into itself")
+
+
+class CodegenWriteError(CinchError, OSError):
+    """Generated code could not be written to its directory (missing, a file, no permission)."""
+
+    def __init__(self, directory: str, reason: str) -> None:
+        self.directory = directory
+        self.reason = reason
+        super().__init__(f"Cannot write generated code to {directory}: {reason}")
+
+
+class UnknownLanguageError(CinchError, ValueError, LookupError):
+    """Code generation was asked for a language it does not produce."""
+
+    def __init__(self, language: str, supported: Sequence[str]) -> None:
+        self.language = language
+        self.supported = tuple(supported)
+        super().__init__(
+            f"Unknown language {language!r}; supported: {', '.join(sorted(self.supported))}"
+        )
 
 
 class DataError(CinchError):

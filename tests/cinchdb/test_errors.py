@@ -175,3 +175,24 @@ def test_every_error_states_its_meaning_and_exit_code(cls):
 def test_conflict_error_is_the_merge_conflict_class_and_exits_3():
     assert errors.ConflictError is errors.MergeConflictError
     assert errors.MergeConflictError([]).exit_code == 3
+
+
+def test_file_errors_are_cinch_errors_that_are_os_errors(users, tmp_path):
+    a_file = tmp_path / "a-file"
+    a_file.write_text("x")
+    error = raised(lambda: users.generate_models("python", a_file / "out"))
+    assert_error(error, "CodegenWriteError", OSError)
+    error = raised(lambda: cinchdb.init(a_file / "project"))
+    assert_error(error, "ProjectDirectoryError", OSError)
+
+
+def test_a_repeated_column_in_create_table_is_object_exists(db):
+    columns = [Column(name="name", type="TEXT"), Column(name="NAME", type="TEXT")]
+    error = raised(lambda: db.create_table("users", columns))
+    assert_error(error, "ObjectExistsError", ValueError)
+    assert str(error) == "Column 'NAME' already exists in table 'users'"
+
+
+def test_an_unknown_codegen_language_is_unknown_language(users, tmp_path):
+    error = raised(lambda: users.generate_models("cobol", tmp_path))
+    assert_error(error, "UnknownLanguageError", ValueError, LookupError)
