@@ -9,7 +9,9 @@ from datetime import datetime, timezone
 
 from cinchdb.errors import (
     ColumnNotFoundError,
+    DuplicateColumnError,
     FilterError,
+    GeneratedColumnError,
 )
 from journal.definitions import TableDef
 from journal.names import fold_name, quote, validate_identifier
@@ -115,7 +117,7 @@ class InsertPlan:
         given = [table.column_name(key) for key in keys]
         present = {fold_name(name) for name in given}
         if len(present) != len(given):
-            raise ValueError(f"Row for table '{table.name}' names a column twice: {list(keys)}")
+            raise DuplicateColumnError(table.name, keys)
         self.add_id = table.has["id"] and "id" not in present
         self.add_created = table.has["created_at"] and "created_at" not in present
         self.add_updated = table.has["updated_at"] and "updated_at" not in present
@@ -211,9 +213,7 @@ class TableFacts:
             validate_identifier("column", key, object_name=False)
             raise ColumnNotFoundError(self.name, key)
         if fold_name(key) in self.generated:
-            raise ValueError(
-                f"Column '{name}' of table '{self.name}' is generated; it cannot be set"
-            )
+            raise GeneratedColumnError(self.name, name)
         return name
 
     def filter(self, key: str) -> tuple[str, str]:

@@ -14,7 +14,7 @@ from cinchdb._unset import UNSET, Unset
 from cinchdb.models import SQL, Column, ColumnDefault, ForeignKey, Index, Table, View, affinity_type
 from cinchdb.results import IndexInfo
 from journal import definitions as jd
-from journal.errors import SchemaError
+from journal.errors import ObjectExistsError, SchemaError
 from journal.events import (
     ColumnAdded,
     ColumnAltered,
@@ -24,7 +24,7 @@ from journal.events import (
     ViewCreated,
     ViewReplaced,
 )
-from journal.names import quote, validate_identifier
+from journal.names import fold_name, quote, validate_identifier
 from journal.parse import parse_statement
 from journal.schema import Schema, unparenthesize
 
@@ -58,6 +58,12 @@ def table_created(
     if not columns:
         raise SchemaError(f"Table '{name}' needs at least one column")
     user = [_user_column(name, column) for column in columns]
+    seen: set[str] = set()
+    for column in user:
+        # TableDef refuses a repeated name too, but as pydantic's error rather than ours.
+        if fold_name(column.name) in seen:
+            raise ObjectExistsError("column", column.name, name)
+        seen.add(fold_name(column.name))
     table = jd.TableDef(
         name=name,
         columns=(_ID, *(column.definition() for column in user), _CREATED, _UPDATED),

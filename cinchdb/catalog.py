@@ -15,6 +15,7 @@ from pathlib import Path
 
 import attrs
 
+from cinchdb.errors import ProtectedError
 from cinchdb.models import Branch
 from cinchdb.project import CINCHDB_DIR, MAIN, METADATA_FILE, branch_directory, find_project
 from cinchdb.tenants import TenantExistsError, TenantFiles
@@ -126,7 +127,7 @@ class Catalog:
     def delete_branch(self, files: TenantFiles, name: str) -> None:
         """The row first: once it is gone nothing opens the files, which go next."""
         if name == MAIN:
-            raise ValueError("The main branch cannot be deleted")
+            raise ProtectedError("branch", MAIN, "deleted")
         self.store.delete_branch(files.database, name)
         files.forget_branches()
         files.remove_branch(name)

@@ -20,7 +20,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from cinchdb.errors import CinchError
+from cinchdb.errors import EncryptionError, KeyRequiredError, NotEncryptedError, WrongKeyError
 from journal import drivers
 
 __all__ = [
@@ -37,31 +37,6 @@ __all__ = [
 
 KDF_ITERATIONS = 256_000
 _VERIFY_LABEL = b"cinchdb tenant key check v1"
-
-
-class EncryptionError(CinchError):
-    """Root of encryption errors. Messages never contain a key or passphrase."""
-
-
-class WrongKeyError(EncryptionError, ValueError):
-    def __init__(self, tenant: str) -> None:
-        self.tenant = tenant
-        super().__init__(f"Wrong encryption key for tenant '{tenant}'")
-
-
-class NotEncryptedError(EncryptionError, ValueError):
-    def __init__(self, tenant: str) -> None:
-        self.tenant = tenant
-        super().__init__(f"Tenant '{tenant}' is not encrypted; it takes no key")
-
-
-class KeyRequiredError(EncryptionError, ValueError):
-    def __init__(self, tenant: str) -> None:
-        self.tenant = tenant
-        super().__init__(
-            f"Tenant '{tenant}' is encrypted: give its key (encryption_key=, --key or"
-            " CINCHDB_ENCRYPTION_KEY)"
-        )
 
 
 def new_salt() -> bytes:

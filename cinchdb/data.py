@@ -63,7 +63,9 @@ from cinchdb._rows import (
     utc_now,
 )
 from cinchdb.errors import (
+    ArgumentError,
     ConstraintError,
+    DuplicateColumnError,
     FilterError,
     RecordNotFoundError,
     TableNotFoundError,
@@ -310,12 +312,12 @@ class DataOps:
         if cached is None:
             names = [facts.column_name(key) for key in keys]
             if len({fold_name(n) for n in names}) != len(names):
-                raise ValueError(f"Update of table '{facts.name}' names a column twice")
+                raise DuplicateColumnError(facts.name, keys)
             touch = facts.has["updated_at"] and "updated_at" not in {fold_name(n) for n in names}
             if touch:
                 names.append("updated_at")
             if not names:
-                raise ValueError(f"Nothing to update in table '{facts.name}'")
+                raise ArgumentError("update", f"has nothing to update in table '{facts.name}'")
             cached = facts.updates[keys] = (
                 ", ".join(f"{quote(n)} = ?" for n in names),
                 f"UPDATE {facts.quoted} SET ",

@@ -11,7 +11,7 @@ import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, NoReturn
 
 from cinchdb import _schema_build as build
 from cinchdb import codegen, history
@@ -20,6 +20,7 @@ from cinchdb.catalog import Catalog
 from cinchdb.changes import Progress, SchemaChanges
 from cinchdb.crypto import EncryptionError, derive_key, new_salt
 from cinchdb.data import Params
+from cinchdb.errors import ArgumentError, HandleClosedError, ProtectedError, TableNotFoundError
 from cinchdb.kv import KVStore
 from cinchdb.merging import merge
 from cinchdb.models import Branch, Column, Index, Table, Tenant, View
@@ -110,9 +111,16 @@ class CinchDB:
         return self.tenant
 
     def close(self) -> None:
-        """Close every open file; the handle cannot be used afterwards."""
+        """Close every open file; any later call raises HandleClosedError (closing twice is
+        harmless)."""
+        if isinstance(self._catalog, _ClosedParts):
+            return
+        closed: Any = _ClosedParts(self._catalog.root, self.database, self.branch, self.tenant)
         self._files.close()
         self._catalog.close()
+        # Every call reaches the files through these three parts: a stand-in that raises makes
+        # each one refuse with one clear error instead of sqlite3's "closed database".
+        self._files = self._catalog = self._changes = closed
 
     def __enter__(self) -> CinchDB:
         return self
@@ -146,7 +154,7 @@ class CinchDB:
         schema = self.schema()
         table = schema.table(name)
         if table is None:
-            raise ObjectNotFoundError("table", name)
+            raise TableNotFoundError(name)
         rows = self._files.reader(self.branch, self.tenant).query(
             f"SELECT COUNT(*) AS n FROM {quote(table.name)}"
         )
@@ -163,7 +171,7 @@ class CinchDB:
         table."""
         schema = self.schema()
         if table is not None and schema.table(table) is None:
-            raise ObjectNotFoundError("table", table)
+            raise TableNotFoundError(table)
         indexes = schema.indexes_on(table) if table is not None else schema.indexes
         return [build.index_dict(index) for index in sorted_by_name(indexes)]
 
@@ -258,11 +266,11 @@ class CinchDB:
         if len(rows) == 1 and isinstance(rows[0], list | tuple):
             return data.insert(table, rows[0])
         if not rows:
-            raise ValueError("insert() needs at least one row")
+            raise ArgumentError("insert", "needs at least one row")
         records = [row for row in rows if isinstance(row, Mapping)]
         if len(records) != len(rows):
-            raise ValueError(
-                "insert() takes rows as dicts: insert(t, row, ...) or insert(t, [rows])"
+            raise ArgumentError(
+                "insert", "takes rows as dicts: insert(t, row, ...) or insert(t, [rows])"
             )
         stored = data.insert(table, records)
         return stored[0] if len(rows) == 1 else stored
@@ -283,7 +291,7 @@ class CinchDB:
         """
         if isinstance(record_or_id, Mapping):
             if "id" not in record_or_id:
-                raise ValueError("update() got a record without an 'id'")
+                raise ArgumentError("update", "got a record without an 'id'")
             record_id = record_or_id["id"]
             if data is None:
                 data = {
@@ -294,7 +302,7 @@ class CinchDB:
         else:
             record_id = record_or_id
         if data is None:
-            raise ValueError("update() needs the data to change")
+            raise ArgumentError("update", "needs the data to change")
         return self._files.data(self.branch, self.tenant).update(table, record_id, data)
 
     def update_where(
@@ -337,7 +345,7 @@ class CinchDB:
     def delete_branch(self, name: str) -> None:
         """Delete a branch and its tenant files (never ``main``, nor this handle's)."""
         if name == self.branch and name != MAIN:
-            raise ValueError(f"Cannot delete branch '{name}': this handle is on it; switch first")
+            raise ProtectedError("branch", name, "deleted", "this handle is on it; switch first")
         self._catalog.delete_branch(self._files, name)
 
     def switch_branch(self, name: str) -> Branch:
@@ -481,7 +489,7 @@ class CinchDB:
     def delete_tenant(self, name: str) -> None:
         """Delete a tenant and its data in every branch (never ``main``)."""
         if name == MAIN:
-            raise ValueError("The main tenant cannot be deleted")
+            raise ProtectedError("tenant", MAIN, "deleted")
         self._files.delete(name)
 
     def copy_tenant(self, source: str, target: str) -> Tenant:
@@ -491,7 +499,7 @@ class CinchDB:
 
     def rename_tenant(self, old_name: str, new_name: str) -> Tenant:
         if old_name == MAIN:
-            raise ValueError("The main tenant cannot be renamed")
+            raise ProtectedError("tenant", MAIN, "renamed")
         record = self._files.copy(old_name, new_name, remove_source=True)
         if self.tenant == old_name:
             self.tenant = new_name
@@ -535,8 +543,20 @@ class CinchDB:
     def delete_database(self, name: str) -> None:
         """Delete a database: its journal, branches, tenants and files (not this handle's)."""
         if name == self.database:
-            raise ValueError(f"Cannot delete database '{name}': this handle is connected to it")
+            raise ProtectedError("database", name, "deleted", "this handle is connected to it")
         self._catalog.delete_database(name)
+
+
+class _ClosedParts:
+    """Stands in for a closed handle's parts: the project root stays readable, anything else
+    raises :class:`HandleClosedError`."""
+
+    def __init__(self, root: Path, database: str, branch: str, tenant: str) -> None:
+        self.root = root
+        self._where = (database, branch, tenant)
+
+    def __getattr__(self, name: str) -> NoReturn:
+        raise HandleClosedError(*self._where)
 
 
 def sorted_by_name(items: Sequence[Any]) -> list[Any]:

@@ -3,17 +3,26 @@
 The journal core's errors (schema, parse, store, branch) are re-exported here so a user needs
 one import. Each error also inherits the builtin it semantically is, so the reference's
 documented ``ValueError`` cases hold: ``except ValueError`` catches a missing table or record.
+Each states its meaning in its docstring, builds its message from its attributes, and carries
+the ``cinch`` exit status as ``exit_code``. ``docs/errors.md`` is generated from these classes
+(``python -m cinchdb.cli._errors_doc > docs/errors.md``).
+
+``DRIVER_ERRORS`` are SQLite's own errors (``sqlite3`` and SQLCipher's), which a raw
+``query()`` can still raise for bad SQL, as the reference documents.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
+from journal import drivers
 from journal.errors import (
     BranchExistsError,
     BranchNotFoundError,
     CinchError,
+    ColumnNotFoundError,
     ConcurrentChangeError,
     CorruptJournalError,
     DatabaseExistsError,
@@ -26,14 +35,19 @@ from journal.errors import (
     MergeConflictError,
     ObjectExistsError,
     ObjectNotFoundError,
+    ReplayError,
     SchemaError,
     SQLParseError,
+    TableNotFoundError,
 )
 
 __all__ = [
+    "DRIVER_ERRORS",
+    "ArgumentError",
     "BranchExistsError",
     "BranchNotFoundError",
     "CinchError",
+    "CodegenWriteError",
     "ColumnNotFoundError",
     "ConcurrentChangeError",
     "ConflictError",
@@ -43,33 +57,53 @@ __all__ = [
     "DatabaseExistsError",
     "DatabaseNotFoundError",
     "DependencyError",
+    "DuplicateColumnError",
+    "EncryptionError",
     "EventNotFoundError",
     "FilterError",
+    "GeneratedColumnError",
+    "HandleClosedError",
+    "InvalidKeyError",
     "InvalidNameError",
     "InvalidTenantNameError",
     "JournalError",
     "JournalStoreError",
+    "KVError",
+    "KVValueError",
+    "KeyRequiredError",
+    "KeysNotFoundError",
     "MergeConflictError",
+    "NotEncryptedError",
     "ObjectExistsError",
     "ObjectNotFoundError",
     "PreflightError",
+    "ProjectDirectoryError",
     "ProjectError",
     "ProjectExistsError",
     "ProjectNotFoundError",
+    "ProtectedError",
     "ReadOnlyQueryError",
     "RecordNotFoundError",
+    "ReplayError",
+    "RevertLosesDataError",
     "SQLParseError",
     "SchemaError",
+    "SelfMergeError",
     "TableNotFoundError",
     "TenantDivergedError",
     "TenantError",
     "TenantExistsError",
     "TenantNotFoundError",
+    "UnknownLanguageError",
+    "WrongKeyError",
 ]
 
 
 #: The reference's name for a merge conflict; the same class as ``MergeConflictError``.
 ConflictError = MergeConflictError
+
+#: SQLite's errors from either driver (``sqlite3``, ``sqlcipher3``): bad SQL in ``query()``.
+DRIVER_ERRORS: tuple[type[Exception], ...] = drivers.Error
 
 
 class ProjectError(CinchError):
@@ -77,6 +111,8 @@ class ProjectError(CinchError):
 
 
 class ProjectNotFoundError(ProjectError, LookupError):
+    """No ``.cinchdb/`` in the directory given or any parent of it."""
+
     def __init__(self, start: str) -> None:
         self.start = start
         super().__init__(
@@ -86,29 +122,112 @@ class ProjectNotFoundError(ProjectError, LookupError):
 
 
 class ProjectExistsError(ProjectError, ValueError):
+    """``init`` was asked to create a project where one already is."""
+
     def __init__(self, root: str) -> None:
         self.root = root
         super().__init__(f"A CinchDB project already exists in {root}")
+
+
+class ProjectDirectoryError(ProjectError, OSError):
+    """The project's directory cannot be created or written (missing parent, a file, no
+    permission)."""
+
+    def __init__(self, root: str, reason: str) -> None:
+        self.root = root
+        self.reason = reason
+        super().__init__(f"Cannot create a CinchDB project in {root}: {reason}")
+
+
+class HandleClosedError(CinchError, ValueError):
+    """The handle was closed; open a new one (a ``ValueError`` like a closed file's)."""
+
+    def __init__(self, database: str, branch: str, tenant: str) -> None:
+        self.database = database
+        self.branch = branch
+        self.tenant = tenant
+        super().__init__(
+            f"This handle on database '{database}', branch '{branch}', tenant '{tenant}'"
+            " is closed; connect again"
+        )
+
+
+class ArgumentError(CinchError, ValueError):
+    """A call's arguments do not fit together (no rows, no data, no id); nothing was done."""
+
+    def __init__(self, call: str, problem: str) -> None:
+        self.call = call
+        self.problem = problem
+        super().__init__(f"{call}() {problem}")
+
+
+class ProtectedError(CinchError, ValueError):
+    """The main branch or tenant, or what a handle is on, cannot be deleted or renamed."""
+
+    def __init__(self, kind: str, name: str, action: str, because: str = "") -> None:
+        self.kind = kind
+        self.name = name
+        self.action = action
+        self.because = because
+        if because:
+            super().__init__(f"{kind.capitalize()} '{name}' cannot be {action}: {because}")
+        else:
+            super().__init__(f"The {name} {kind} cannot be {action}")
+
+
+class SelfMergeError(CinchError, ValueError):
+    """A branch was asked to merge into itself."""
+
+    def __init__(self, branch: str) -> None:
+        self.branch = branch
+        super().__init__(f"Cannot merge branch '{branch}' into itself")
+
+
+class CodegenWriteError(CinchError, OSError):
+    """Generated code could not be written to its directory (missing, a file, no permission)."""
+
+    def __init__(self, directory: str, reason: str) -> None:
+        self.directory = directory
+        self.reason = reason
+        super().__init__(f"Cannot write generated code to {directory}: {reason}")
+
+
+class UnknownLanguageError(CinchError, ValueError, LookupError):
+    """Code generation was asked for a language it does not produce."""
+
+    def __init__(self, language: str, supported: Sequence[str]) -> None:
+        self.language = language
+        self.supported = tuple(supported)
+        super().__init__(
+            f"Unknown language {language!r}; supported: {', '.join(sorted(self.supported))}"
+        )
 
 
 class DataError(CinchError):
     """A data operation (insert, update, delete, query) was refused or failed."""
 
 
-class TableNotFoundError(DataError, ValueError, LookupError):
-    def __init__(self, table: str) -> None:
+class DuplicateColumnError(DataError, ValueError):
+    """A row or an update names one column twice (names match as SQLite matches them)."""
+
+    def __init__(self, table: str, keys: Sequence[str]) -> None:
         self.table = table
-        super().__init__(f"Table '{table}' does not exist")
+        self.keys = tuple(keys)
+        super().__init__(f"Row for table '{table}' names a column twice: {list(self.keys)}")
 
 
-class ColumnNotFoundError(DataError, ValueError, LookupError):
+class GeneratedColumnError(DataError, ValueError):
+    """A row or an update sets a generated column, which SQLite computes itself."""
+
     def __init__(self, table: str, column: str) -> None:
         self.table = table
         self.column = column
-        super().__init__(f"Column '{column}' does not exist in table '{table}'")
+        super().__init__(f"Column '{column}' of table '{table}' is generated; it cannot be set")
 
 
 class RecordNotFoundError(DataError, ValueError, LookupError):
+    """No record of the table has that id."""
+
     def __init__(self, table: str, record_id: object) -> None:
         self.table = table
         self.record_id = record_id
@@ -159,16 +278,20 @@ class ReadOnlyQueryError(DataError, ValueError):
 
 
 class TenantError(CinchError):
-    """Root of tenant errors."""
+    """Root of tenant errors: a tenant's name, existence, file or data refused an action."""
 
 
 class InvalidTenantNameError(TenantError, ValueError):
+    """A tenant name that is empty, too long, or has characters we refuse."""
+
     def __init__(self, name: object, reason: str) -> None:
         self.name = name
         super().__init__(f"Invalid tenant name {name!r}: {reason}")
 
 
 class TenantNotFoundError(TenantError, ValueError, LookupError):
+    """No tenant of that name in the database."""
+
     def __init__(self, database: str, name: str) -> None:
         self.database = database
         self.name = name
@@ -176,6 +299,8 @@ class TenantNotFoundError(TenantError, ValueError, LookupError):
 
 
 class TenantExistsError(TenantError, ValueError):
+    """A tenant of that name already exists in the database."""
+
     def __init__(self, database: str, name: str) -> None:
         self.database = database
         self.name = name
@@ -201,3 +326,82 @@ class PreflightError(TenantError, ValueError):
         listed = "; ".join(f"tenant '{t}': {reason}" for t, reason in self.failures[:5])
         more = f" (and {len(self.failures) - 5} more)" if len(self.failures) > 5 else ""
         super().__init__(f"The change would fail on existing data: {listed}{more}")
+
+
+class RevertLosesDataError(SchemaError):
+    """A revert would not bring back what the reverted change lost (rows, column values), or
+    would destroy what was written since; given ``force=True`` it runs anyway."""
+
+    def __init__(self, event_id: str, losses: list[str]) -> None:
+        self.event_id = event_id
+        self.losses = losses
+        super().__init__(
+            f"Reverting {event_id[:12]} cannot restore everything: {'; '.join(losses)}."
+            " Pass force=True to revert anyway"
+        )
+
+
+class EncryptionError(CinchError):
+    """Root of encryption errors: a tenant key is unusable or SQLCipher is missing. Messages
+    never contain a key or passphrase."""
+
+
+class WrongKeyError(EncryptionError, ValueError):
+    """The key given does not open the encrypted tenant."""
+
+    def __init__(self, tenant: str) -> None:
+        self.tenant = tenant
+        super().__init__(f"Wrong encryption key for tenant '{tenant}'")
+
+
+class NotEncryptedError(EncryptionError, ValueError):
+    """A key was given for a tenant that is not encrypted."""
+
+    def __init__(self, tenant: str) -> None:
+        self.tenant = tenant
+        super().__init__(f"Tenant '{tenant}' is not encrypted; it takes no key")
+
+
+class KeyRequiredError(EncryptionError, ValueError):
+    """The tenant is encrypted and no key was given."""
+
+    def __init__(self, tenant: str) -> None:
+        self.tenant = tenant
+        super().__init__(
+            f"Tenant '{tenant}' is encrypted: give its key (encryption_key=, --key or"
+            " CINCHDB_ENCRYPTION_KEY)"
+        )
+
+
+class KVError(CinchError):
+    """Root of the key-value store's errors."""
+
+
+class InvalidKeyError(KVError, ValueError):
+    """A key that is empty, too long or has characters outside letters, digits and ``:_-./``.
+
+    The message is the reference's wording for ``reason`` ("Key must be a non-empty string",
+    "Key exceeds 255 characters", "Invalid characters in key").
+    """
+
+    def __init__(self, key: object, reason: str) -> None:
+        self.key = key
+        self.reason = reason
+        super().__init__(reason)
+
+
+class KVValueError(KVError, ValueError):
+    """A value the store cannot keep exactly, a bad TTL, or a non-numeric increment."""
+
+    def __init__(self, value: Any, reason: str) -> None:
+        self.value = value
+        self.reason = reason
+        super().__init__(reason)
+
+
+class KeysNotFoundError(KVError, ValueError, LookupError):
+    """``mget`` was asked for keys that are missing or expired."""
+
+    def __init__(self, missing: list[str]) -> None:
+        self.missing = missing
+        super().__init__(f"Keys not found: {missing!r}")

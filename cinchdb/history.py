@@ -16,10 +16,11 @@ from typing_extensions import assert_never  # typing has it from 3.11; we suppor
 from cinchdb._guard import read_cursor
 from cinchdb.changes import SchemaChanges
 from cinchdb.crypto import EncryptionError, open_encrypted
+from cinchdb.errors import RevertLosesDataError
 from journal import Event, Schema, drivers
 from journal.diff import diff_schemas
 from journal.diff import lint as lint_operations
-from journal.errors import EventNotFoundError, SchemaError
+from journal.errors import EventNotFoundError
 from journal.events import (
     ColumnAdded,
     ColumnAltered,
@@ -43,19 +44,6 @@ from journal.inverse import inverse_operations
 from journal.names import same_name
 
 _ANCESTRY = re.compile(r"^(?P<name>.+?)~(?P<count>\d+)$")
-
-
-class RevertLosesDataError(SchemaError):
-    """A revert would not bring back what the reverted change lost (rows, column values), or
-    would destroy what was written since; given ``force=True`` it runs anyway."""
-
-    def __init__(self, event_id: str, losses: list[str]) -> None:
-        self.event_id = event_id
-        self.losses = losses
-        super().__init__(
-            f"Reverting {event_id[:12]} cannot restore everything: {'; '.join(losses)}."
-            " Pass force=True to revert anyway"
-        )
 
 
 def resolve_ref(changes: SchemaChanges, ref: str) -> str | None:

@@ -26,7 +26,7 @@ from typing import Any
 
 from cinchdb._guard import Guard, internal
 from cinchdb._system_tables import KV_TABLE
-from cinchdb.errors import CinchError
+from cinchdb.errors import InvalidKeyError, KeysNotFoundError, KVError, KVValueError
 
 __all__ = [
     "InvalidKeyError",
@@ -64,33 +64,15 @@ Stored = str | int | float | bytes | None
 _Entry = tuple[str, Stored, float | None]
 
 
-class KVError(CinchError):
-    """Root of the key-value store's errors."""
-
-
-class InvalidKeyError(KVError, ValueError):
-    """A key that is empty, too long or has characters outside letters, digits and ``:_-./``."""
-
-
-class KVValueError(KVError, ValueError):
-    """A value the store cannot keep exactly, a bad TTL, or a non-numeric increment."""
-
-
-class KeysNotFoundError(KVError, ValueError, LookupError):
-    def __init__(self, missing: list[str]) -> None:
-        self.missing = missing
-        super().__init__(f"Keys not found: {missing!r}")
-
-
 def validate_key(key: object) -> str:
     """The reference's wording: "Key must be a non-empty string", "Key exceeds 255
     characters", "Invalid characters in key"."""
     if not isinstance(key, str) or not key:
-        raise InvalidKeyError("Key must be a non-empty string")
+        raise InvalidKeyError(key, "Key must be a non-empty string")
     if len(key) > MAX_KEY_LENGTH:
-        raise InvalidKeyError(f"Key exceeds {MAX_KEY_LENGTH} characters")
+        raise InvalidKeyError(key, f"Key exceeds {MAX_KEY_LENGTH} characters")
     if not _KEY.fullmatch(key):
-        raise InvalidKeyError("Invalid characters in key")
+        raise InvalidKeyError(key, "Invalid characters in key")
     return key
 
 
@@ -107,7 +89,7 @@ def encode(value: object) -> tuple[str, Stored]:
         return "I", str(value)
     if isinstance(value, float):
         if math.isnan(value):
-            raise KVValueError("NaN cannot be stored (it does not equal itself)")
+            raise KVValueError(value, "NaN cannot be stored (it does not equal itself)")
         return "f", value
     if isinstance(value, str):
         return "s", value
@@ -117,10 +99,11 @@ def encode(value: object) -> tuple[str, Stored]:
         try:
             return "j", json.dumps(value, separators=(",", ":"), allow_nan=False)
         except (TypeError, ValueError) as e:
-            raise KVValueError(f"Value cannot be stored as JSON: {e}") from e
+            raise KVValueError(value, f"Value cannot be stored as JSON: {e}") from e
     raise KVValueError(
+        value,
         f"Unsupported value type {type(value).__name__}: use str, int, float, bool, None,"
-        " bytes, list or dict"
+        " bytes, list or dict",
     )
 
 
@@ -154,7 +137,7 @@ def _ttl_deadline(ttl: float | None, now: float) -> float | None:
     if ttl is None:
         return None
     if isinstance(ttl, bool) or not isinstance(ttl, int | float) or not ttl > 0:
-        raise KVValueError(f"TTL must be a positive number of seconds, got {ttl!r}")
+        raise KVValueError(ttl, f"TTL must be a positive number of seconds, got {ttl!r}")
     return now + ttl
 
 
@@ -323,7 +306,7 @@ class KVStore:
         atomic across processes. The key keeps its TTL."""
         validate_key(key)
         if isinstance(amount, bool) or not isinstance(amount, int | float):
-            raise KVValueError(f"Increment amount must be a number, got {amount!r}")
+            raise KVValueError(amount, f"Increment amount must be a number, got {amount!r}")
         now = self._clock()
         with self._write(transaction=True) as conn:
             row = conn.execute(_GET, (key,)).fetchone()
@@ -334,7 +317,10 @@ class KVStore:
                 new = decode(row[0], row[1]) + amount
                 deadline = row[2]
             else:
-                raise KVValueError(f"Cannot increment non-numeric value of key '{key}'")
+                stored_value = decode(row[0], row[1]) if row is not None else None
+                raise KVValueError(
+                    stored_value, f"Cannot increment non-numeric value of key '{key}'"
+                )
             kind, stored = encode(new)
             conn.execute(_UPSERT, (key, kind, stored, deadline))
         return new

@@ -19,6 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from cinchdb.changes import Progress, SchemaChanges, can_fail_on_data
+from cinchdb.errors import SelfMergeError
 from journal import Event, Schema
 from journal.errors import MergeConflictError
 from journal.events import BranchesMerged
@@ -80,7 +81,7 @@ def merge(
     """Merge ``source`` into ``target`` (see the module docstring); the result as a dict."""
     store, database = changes.store, changes.database
     if source == target:
-        raise ValueError(f"Cannot merge branch '{source}' into itself")
+        raise SelfMergeError(source)
     theirs_head = store.branch_head(database, source)
     ours_head = store.branch_head(database, target)
     if theirs_head is None or theirs_head == ours_head:

@@ -20,7 +20,12 @@ from pathlib import Path
 
 import attrs
 
-from cinchdb.errors import ProjectError, ProjectExistsError, ProjectNotFoundError
+from cinchdb.errors import (
+    ProjectDirectoryError,
+    ProjectError,
+    ProjectExistsError,
+    ProjectNotFoundError,
+)
 from journal.names import validate_branch_name, validate_database_name
 from journal.store import JournalStore
 
@@ -69,11 +74,14 @@ def init_project(path: str | os.PathLike[str] = ".", database: str = MAIN) -> Pa
     meta_dir = root / CINCHDB_DIR
     if meta_dir.exists():
         raise ProjectExistsError(str(root))
-    root.mkdir(parents=True, exist_ok=True)
     # Build the project in a scratch directory and rename it into place, so an interrupted
     # init leaves either no project or a whole one.
     scratch = root / f"{CINCHDB_DIR}.init-{os.getpid()}"
-    scratch.mkdir()
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        scratch.mkdir()
+    except OSError as e:
+        raise ProjectDirectoryError(str(root), e.strerror or str(e)) from e
     try:
         with JournalStore(scratch / METADATA_FILE) as store:
             store.create_database(database)

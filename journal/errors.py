@@ -3,12 +3,14 @@
 Every error the core raises derives from :class:`JournalError`. Each also inherits the builtin
 it semantically is (``ValueError`` for bad input, ``LookupError`` for something missing) so
 callers that only know the builtins still catch them. Errors carry structured attributes and
-build their message in ``__init__``.
+build their message in ``__init__``; ``exit_code`` is what the ``cinch`` command line exits
+with when the error reaches it. ``docs/errors.md`` lists them all.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import ClassVar, Protocol
 
 
 class CinchError(Exception):
@@ -17,6 +19,9 @@ class CinchError(Exception):
     Defined here, in the core, because the core cannot import the product; ``cinchdb.errors``
     re-exports it and hangs the product's subtrees (tenants, KV, ...) under it.
     """
+
+    #: The ``cinch`` exit status for this error: 1 an error, 3 a merge conflict.
+    exit_code: ClassVar[int] = 1
 
 
 class JournalError(CinchError):
@@ -82,6 +87,23 @@ class ObjectNotFoundError(SchemaError, LookupError):
         super().__init__(f"{kind.capitalize()} '{name}' does not exist{suffix}")
 
 
+class TableNotFoundError(ObjectNotFoundError):
+    """No table of that name exists (in the schema, or in the tenant's file)."""
+
+    def __init__(self, table: str) -> None:
+        self.table = table
+        super().__init__("table", table)
+
+
+class ColumnNotFoundError(ObjectNotFoundError):
+    """The table has no column of that name (matched as SQLite matches names)."""
+
+    def __init__(self, table: str, column: str) -> None:
+        self.table = table
+        self.column = column
+        super().__init__("column", column, table)
+
+
 class DependencyError(SchemaError):
     """Dropping or changing an object would break objects that depend on it.
 
@@ -103,18 +125,24 @@ class JournalStoreError(JournalError):
 
 
 class DatabaseNotFoundError(JournalStoreError, LookupError):
+    """The project has no database of that name."""
+
     def __init__(self, database: str) -> None:
         self.database = database
         super().__init__(f"Database '{database}' does not exist")
 
 
 class DatabaseExistsError(JournalStoreError, ValueError):
+    """A database of that name already exists."""
+
     def __init__(self, database: str) -> None:
         self.database = database
         super().__init__(f"Database '{database}' already exists")
 
 
 class BranchNotFoundError(JournalStoreError, LookupError):
+    """The database has no branch of that name."""
+
     def __init__(self, database: str, branch: str) -> None:
         self.database = database
         self.branch = branch
@@ -122,6 +150,8 @@ class BranchNotFoundError(JournalStoreError, LookupError):
 
 
 class BranchExistsError(JournalStoreError, ValueError):
+    """A branch of that name already exists in the database."""
+
     def __init__(self, database: str, branch: str) -> None:
         self.database = database
         self.branch = branch
@@ -129,6 +159,8 @@ class BranchExistsError(JournalStoreError, ValueError):
 
 
 class EventNotFoundError(JournalStoreError, LookupError):
+    """No event (or branch, or ``branch~N``) answers to that reference, or it is ambiguous."""
+
     def __init__(self, ref: str, reason: str = "no such event") -> None:
         self.ref = ref
         super().__init__(f"Event '{ref}': {reason}")
@@ -155,6 +187,22 @@ class CorruptJournalError(JournalStoreError):
     """An event's stored content does not match its id, or the DAG is malformed."""
 
 
+class _Typed(Protocol):
+    # An operation, seen only through its type: the events module imports this one.
+    @property
+    def type(self) -> str: ...
+
+
+class ReplayError(JournalError, ValueError):
+    """A statement failed on this database (typically: existing rows violate the change)."""
+
+    def __init__(self, operation: _Typed, statement: str, reason: str) -> None:
+        self.operation = operation
+        self.statement = statement
+        self.reason = reason
+        super().__init__(f"{operation.type} failed: {reason}")
+
+
 def _short(event_id: str | None) -> str:
     return "<empty>" if event_id is None else event_id[:12]
 
@@ -165,6 +213,8 @@ class MergeConflictError(JournalError, ValueError):
     ``conflicts`` lists :class:`journal.merge.Conflict` values: kind, object, the base / ours /
     theirs definitions, the events involved and a sentence that explains each.
     """
+
+    exit_code: ClassVar[int] = 3
 
     def __init__(self, conflicts: Sequence[object], *, source: str = "", target: str = "") -> None:
         self.conflicts = list(conflicts)

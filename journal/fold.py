@@ -28,10 +28,12 @@ from journal.dependencies import (
     view_references,
 )
 from journal.errors import (
+    ColumnNotFoundError,
     DependencyError,
     ObjectExistsError,
     ObjectNotFoundError,
     SchemaError,
+    TableNotFoundError,
 )
 from journal.events import (
     ColumnAdded,
@@ -103,10 +105,10 @@ def _check_table(schema: Schema, table: TableDef) -> None:
     for fk in table.foreign_keys:
         target = table if same_name(fk.ref_table, table.name) else schema.table(fk.ref_table)
         if target is None:
-            raise ObjectNotFoundError("table", fk.ref_table)
+            raise TableNotFoundError(fk.ref_table)
         for ref_column in fk.ref_columns:
             if target.column(ref_column) is None:
-                raise ObjectNotFoundError("column", ref_column, target.name)
+                raise ColumnNotFoundError(target.name, ref_column)
         if not fk.ref_columns and target.primary_key is None:
             raise SchemaError(
                 f"Foreign key to '{target.name}' names no columns and that table has no primary key"
@@ -117,7 +119,7 @@ def _check_table(schema: Schema, table: TableDef) -> None:
             continue
         for ref in expression_refs(text, table.name):
             if ref.column is not None and fold_name(ref.column) not in names:
-                raise ObjectNotFoundError("column", ref.column, table.name)
+                raise ColumnNotFoundError(table.name, ref.column)
 
 
 def _table_created(schema: Schema, op: TableCreated) -> Schema:
@@ -210,7 +212,7 @@ def _column_dropped(schema: Schema, op: ColumnDropped) -> Schema:
     table = schema.require_table(op.table)
     column = table.column(op.column)
     if column is None:
-        raise ObjectNotFoundError("column", op.column, table.name)
+        raise ColumnNotFoundError(table.name, op.column)
     if len(table.columns) == 1:
         raise SchemaError(
             f"Cannot drop column '{column.name}': it is the only column of"
@@ -245,7 +247,7 @@ def _column_renamed(schema: Schema, op: ColumnRenamed) -> Schema:
     table = schema.require_table(op.table)
     column = table.column(op.column)
     if column is None:
-        raise ObjectNotFoundError("column", op.column, table.name)
+        raise ColumnNotFoundError(table.name, op.column)
     if table.column(op.new_name) is not None and not same_name(op.new_name, column.name):
         raise ObjectExistsError("column", op.new_name, table.name)
     old, new_name = column.name, op.new_name
@@ -328,7 +330,7 @@ def _column_altered(schema: Schema, op: ColumnAltered) -> Schema:
     table = schema.require_table(op.table)
     column = table.column(op.column)
     if column is None:
-        raise ObjectNotFoundError("column", op.column, table.name)
+        raise ColumnNotFoundError(table.name, op.column)
     if column.generated is not None and (op.default is not None or op.drop_default):
         raise SchemaError(f"Column '{column.name}' is generated and cannot have a default")
     update: dict[str, Any] = {}
@@ -355,10 +357,10 @@ def _index_created(schema: Schema, op: IndexCreated) -> Schema:
     _ensure_free(schema, "index", index.name)
     table = schema.table(index.table)
     if table is None:
-        raise ObjectNotFoundError("table", index.table)
+        raise TableNotFoundError(index.table)
     for ref in index_references(index):
         if ref.column is not None and table.column(ref.column) is None:
-            raise ObjectNotFoundError("column", ref.column, table.name)
+            raise ColumnNotFoundError(table.name, ref.column)
     return schema.put("index", index)
 
 
@@ -373,11 +375,11 @@ def _check_reads(schema: Schema, refs: Iterable[Ref]) -> None:
     for ref in refs:
         if ref.column is None:
             if schema.table(ref.table) is None and schema.view(ref.table) is None:
-                raise ObjectNotFoundError("table", ref.table)
+                raise TableNotFoundError(ref.table)
             continue
         table = schema.table(ref.table)
         if table is not None and table.column(ref.column) is None:
-            raise ObjectNotFoundError("column", ref.column, table.name)
+            raise ColumnNotFoundError(table.name, ref.column)
 
 
 def _view_created(schema: Schema, op: ViewCreated) -> Schema:
@@ -410,7 +412,7 @@ def _view_dropped(schema: Schema, op: ViewDropped) -> Schema:
 def _trigger_created(schema: Schema, op: TriggerCreated) -> Schema:
     _ensure_free(schema, "trigger", op.trigger.name)
     if schema.table(op.trigger.table) is None and schema.view(op.trigger.table) is None:
-        raise ObjectNotFoundError("table", op.trigger.table)
+        raise TableNotFoundError(op.trigger.table)
     _check_reads(schema, trigger_references(schema, op.trigger))
     return schema.put("trigger", op.trigger)
 

@@ -16,6 +16,9 @@ from collections.abc import Callable, Iterable
 from journal import drivers
 from journal.ddl import statements
 from journal.errors import JournalError
+
+# Re-exported: ReplayError was defined here before it moved to journal.errors.
+from journal.errors import ReplayError as ReplayError
 from journal.events import (
     ColumnAdded,
     ColumnRenamed,
@@ -31,16 +34,6 @@ from journal.events import (
 )
 from journal.fold import apply
 from journal.schema import Schema
-
-
-class ReplayError(JournalError, ValueError):
-    """A statement failed on this database (typically: existing rows violate the change)."""
-
-    def __init__(self, operation: Operation, statement: str, reason: str) -> None:
-        self.operation = operation
-        self.statement = statement
-        self.reason = reason
-        super().__init__(f"{operation.type} failed: {reason}")
 
 
 def apply_operations(

@@ -24,7 +24,7 @@ from journal.definitions import (
     ViewDef,
 )
 from journal.errors import (
-    ObjectNotFoundError,
+    TableNotFoundError,
 )
 from journal.names import fold_name
 from journal.sqlrefs import (
@@ -117,7 +117,7 @@ class Schema:
     def require_table(self, name: str) -> TableDef:
         table = self.table(name)
         if table is None:
-            raise ObjectNotFoundError("table", name)
+            raise TableNotFoundError(name)
         return table
 
     def kind_of(self, name: str) -> str | None:

@@ -1,30 +1,55 @@
-"""The root group, its error mapping and exit codes.
+"""The root group: lazy command loading, the error mapping and exit codes.
 
 Exit codes: 0 ok; 1 an error, or differences found with ``--exit-code`` / ``lint`` / ``check``;
-2 usage (click's own); 3 a merge conflict.
+2 usage (click's own); 3 a merge conflict. An error's code is its class's ``exit_code``.
+
+Only :class:`~cinchdb.errors.CinchError` and SQLite's own errors
+(:data:`~cinchdb.errors.DRIVER_ERRORS`) become one ``Error:`` line: anything else is a bug and
+shows its traceback.
+
+Command modules are imported on first lookup (:class:`CinchGroup`), so ``cinch kv get`` does
+not pay for importing every other command. This is the one place the CLI imports lazily.
 """
 
 from __future__ import annotations
 
+import importlib
 import sys
 from typing import Any
 
 import click
 
-from cinchdb.errors import CinchError, MergeConflictError, ProjectNotFoundError
-from journal import drivers
+from cinchdb.errors import DRIVER_ERRORS, CinchError, MergeConflictError, ProjectNotFoundError
 
-EXIT_ERROR = 1
-# What becomes one `Error:` line: CinchDB's errors, bad input, files, and SQLite's own.
-_HANDLED: tuple[type[Exception], ...] = (
-    CinchError,
-    ValueError,
-    LookupError,
-    OSError,
-    *drivers.Error,
-)
+EXIT_ERROR = CinchError.exit_code
 EXIT_USAGE = 2
-EXIT_CONFLICT = 3
+EXIT_CONFLICT = MergeConflictError.exit_code
+# What becomes one `Error:` line: CinchDB's errors and SQLite's own, nothing broader.
+_HANDLED: tuple[type[Exception], ...] = (CinchError, *DRIVER_ERRORS)
+
+#: Top-level command name -> ``module:attribute`` under ``cinchdb.cli.commands``.
+COMMANDS: dict[str, str] = {
+    "branch": "branch:branch_group",
+    "check": "history:check",
+    "codegen": "codegen:codegen_group",
+    "column": "column:column_group",
+    "data": "query:data_group",
+    "db": "db:db_group",
+    "diff": "history:diff",
+    "index": "index:index_group",
+    "init": "project:init",
+    "kv": "kv:kv_group",
+    "lint": "history:lint",
+    "log": "history:log",
+    "merge": "history:merge",
+    "migrate": "history:migrate",
+    "query": "query:query",
+    "revert": "history:revert",
+    "status": "project:status",
+    "table": "table:table_group",
+    "tenant": "tenant:tenant_group",
+    "view": "view:view_group",
+}
 
 _HINTS: list[tuple[type[BaseException], str]] = [
     (ProjectNotFoundError, "create a project with 'cinch init', or pass its directory in"
@@ -33,29 +58,37 @@ _HINTS: list[tuple[type[BaseException], str]] = [
 
 
 class CinchGroup(click.Group):
-    """A group that turns CinchDB's errors into one ``Error:`` line and an exit code."""
+    """The root group: loads each command's module on first lookup, and turns CinchDB's and
+    SQLite's errors into one ``Error:`` line and the error's exit code."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*self.commands, *COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in COMMANDS:
+            module_name, _, attribute = COMMANDS[cmd_name].partition(":")
+            module = importlib.import_module(f"cinchdb.cli.commands.{module_name}")
+            command = getattr(module, attribute)
+            if not isinstance(command, click.Command):  # pragma: no cover - a typo in COMMANDS
+                raise TypeError(f"COMMANDS[{cmd_name!r}] is not a click command")
+            self.add_command(command, cmd_name)
+        return self.commands.get(cmd_name)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
-            raise
-        except MergeConflictError as error:
-            if _traceback_wanted(ctx):
-                raise
-            click.echo(f"Error: {error}", err=True)
-            for conflict in error.conflicts:
-                kind = getattr(conflict, "kind", "conflict")
-                click.echo(f"  {kind}: {getattr(conflict, 'message', conflict)}", err=True)
-            ctx.exit(EXIT_CONFLICT)
         except _HANDLED as error:
             if _traceback_wanted(ctx):
                 raise
             click.echo(f"Error: {_one_line(error)}", err=True)
+            if isinstance(error, MergeConflictError):
+                for conflict in error.conflicts:
+                    kind = getattr(conflict, "kind", "conflict")
+                    click.echo(f"  {kind}: {getattr(conflict, 'message', conflict)}", err=True)
             for kind, hint in _HINTS:
                 if isinstance(error, kind):
                     click.echo(f"Hint: {hint}", err=True)
-            ctx.exit(EXIT_ERROR)
+            ctx.exit(error.exit_code if isinstance(error, CinchError) else EXIT_ERROR)
 
 
 def _one_line(error: BaseException) -> str:
@@ -84,6 +117,4 @@ def cli(traceback: bool) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """The ``cinch`` entry point."""
-    from cinchdb.cli import commands  # noqa: F401 - registers the commands
-
     cli.main(args=argv if argv is not None else sys.argv[1:], prog_name="cinch")

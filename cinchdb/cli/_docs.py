@@ -8,14 +8,17 @@ from __future__ import annotations
 import click
 
 from cinchdb.cli import cli
-from cinchdb.cli import commands as _commands  # noqa: F401 - registers the commands
 
 
 def _walk(command: click.Command, path: list[str]) -> list[tuple[list[str], click.Command]]:
+    """Every command under ``command``, found as click finds them (so lazily loaded ones too)."""
     found = [(path, command)]
     if isinstance(command, click.Group):
-        for name in sorted(command.commands):
-            found += _walk(command.commands[name], [*path, name])
+        with click.Context(command, info_name=path[-1]) as ctx:
+            for name in command.list_commands(ctx):
+                sub = command.get_command(ctx, name)
+                if sub is not None:
+                    found += _walk(sub, [*path, name])
     return found
 
 
@@ -27,7 +30,8 @@ def render() -> str:
         "Generated from `--help` by `python -m cinchdb.cli._docs > docs/cli.md`; a test fails",
         "when this file is stale. Exit codes: 0 ok; 1 error, or differences found with",
         "`--exit-code`, `lint` or `check`; 2 usage; 3 merge conflict. Errors print one",
-        "`Error: <message>` line on stderr (add `--traceback` for the traceback).",
+        "`Error: <message>` line on stderr (add `--traceback` for the traceback); the error",
+        "classes and their exit codes are in `docs/errors.md`.",
         "",
     ]
     for path, command in _walk(cli, ["cinch"]):

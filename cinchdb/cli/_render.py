@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 from rich.console import Console
+from rich.progress import Progress
 from rich.table import Table
 
 
@@ -78,8 +79,6 @@ class _Bar:
         if total < 20 or not sys.stderr.isatty():
             return
         if self._progress is None:
-            from rich.progress import Progress
-
             self._progress = Progress(console=Console(file=sys.stderr), transient=True)
             self._progress.start()
             self._task = self._progress.add_task("Updating tenants", total=total)

@@ -14,6 +14,7 @@ from pathlib import Path
 from cinchdb.codegen._model import CodeModel, build_model
 from cinchdb.codegen._python import render_python
 from cinchdb.codegen._typescript import render_typescript
+from cinchdb.errors import CodegenWriteError, UnknownLanguageError
 from journal.schema import Schema
 
 __all__ = ["LANGUAGES", "generate", "render", "stale_files"]
@@ -28,9 +29,7 @@ LANGUAGES = {
 def render(schema: Schema, language: str, *, database: str, branch: str) -> dict[str, str]:
     """File name -> content for ``language``."""
     if language not in LANGUAGES:
-        raise ValueError(
-            f"Unknown language {language!r}; supported: {', '.join(sorted(LANGUAGES))}"
-        )
+        raise UnknownLanguageError(language, list(LANGUAGES))
     model: CodeModel = build_model(schema, database=database, branch=branch)
     return render_python(model) if language == "python" else render_typescript(model)
 
@@ -42,13 +41,16 @@ def generate(
     whose content changed are rewritten."""
     files = render(schema, language, database=database, branch=branch)
     root = Path(directory)
-    root.mkdir(parents=True, exist_ok=True)
     written = []
-    for name, content in files.items():
-        path = root / name
-        if not path.exists() or path.read_text() != content:
-            path.write_text(content)
-        written.append(path)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        for name, content in files.items():
+            path = root / name
+            if not path.exists() or path.read_text() != content:
+                path.write_text(content)
+            written.append(path)
+    except OSError as e:
+        raise CodegenWriteError(str(directory), e.strerror or str(e)) from e
     return written
 
 

@@ -4,7 +4,6 @@ import pytest
 from click.testing import CliRunner
 
 from cinchdb.cli import cli
-from cinchdb.cli import commands as _commands  # noqa: F401 - registers the commands
 
 
 @pytest.fixture

@@ -1,18 +1,2 @@
-"""Importing this package registers every command on :data:`cinchdb.cli.cli`."""
-
-from __future__ import annotations
-
-from cinchdb.cli.commands import (  # noqa: F401 - imported for their registrations
-    branch,
-    codegen,
-    column,
-    db,
-    history,
-    index,
-    kv,
-    project,
-    query,
-    table,
-    tenant,
-    view,
-)
+"""The command modules, one per group. :class:`cinchdb.cli._app.CinchGroup` imports each on
+first lookup, through its ``COMMANDS`` table; nothing here registers anything."""

@@ -6,7 +6,6 @@ import attrs
 import click
 
 import cinchdb
-from cinchdb.cli._app import cli
 from cinchdb.cli._context import (
     config,
     confirm,
@@ -20,7 +19,7 @@ from cinchdb.cli._render import done, emit_json, progress_bar, table
 from cinchdb.cli.commands.history import render_merge
 
 
-@cli.group("branch")
+@click.group("branch")
 def branch_group() -> None:
     """Schema branches: fork, switch, merge.
 

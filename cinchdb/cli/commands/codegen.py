@@ -5,13 +5,13 @@ from __future__ import annotations
 import click
 
 import cinchdb
-from cinchdb.cli._app import EXIT_ERROR, cli
+from cinchdb.cli._app import EXIT_ERROR
 from cinchdb.cli._context import target_options, with_db
 from cinchdb.cli._render import done
 from cinchdb.codegen import LANGUAGES
 
 
-@cli.group("codegen")
+@click.group("codegen")
 def codegen_group() -> None:
     """Typed code generated from the active branch's schema.
 

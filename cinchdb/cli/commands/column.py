@@ -8,13 +8,12 @@ import click
 
 import cinchdb
 from cinchdb._unset import UNSET
-from cinchdb.cli._app import cli
 from cinchdb.cli._context import confirm, target_options, with_db, yes_option
 from cinchdb.cli._render import done
 from cinchdb.cli.commands._columns import _value, parse_column
 
 
-@cli.group("column")
+@click.group("column")
 def column_group() -> None:
     """Columns of a table on the active branch.
 

@@ -6,12 +6,11 @@ import attrs
 import click
 
 import cinchdb
-from cinchdb.cli._app import cli
 from cinchdb.cli._context import config, confirm, json_option, open_db, save_config, yes_option
 from cinchdb.cli._render import done, emit_json, table
 
 
-@cli.group("db")
+@click.group("db")
 def db_group() -> None:
     """Databases of the project (each with its own branches and tenants).
 

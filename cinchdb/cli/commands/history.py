@@ -11,11 +11,10 @@ from typing import Any
 import click
 
 import cinchdb
-from cinchdb.cli._app import EXIT_CONFLICT, EXIT_ERROR, cli
+from cinchdb.cli._app import EXIT_CONFLICT, EXIT_ERROR
 from cinchdb.cli._context import json_option, target_options, with_db
 from cinchdb.cli._render import done, emit_json, progress_bar, table, to_plain
-from journal.ddl import render_operation
-from journal.events import summarize
+from cinchdb.operations import operation_sql, operation_summary
 
 
 def render_merge(result: dict[str, Any], as_json: bool) -> None:
@@ -41,7 +40,7 @@ def render_merge(result: dict[str, Any], as_json: bool) -> None:
         sys.exit(EXIT_CONFLICT)
 
 
-@cli.command("merge")
+@click.command("merge")
 @click.argument("source")
 @click.option("--into", "target", default="main", show_default=True, help="Target branch.")
 @click.option("--dry-run", is_flag=True, help="Compute the merge, write nothing.")
@@ -73,7 +72,7 @@ def merge(db: cinchdb.CinchDB, source: str, target: str, dry_run: bool, check: b
     render_merge(result, as_json)
 
 
-@cli.command("log")
+@click.command("log")
 @click.argument("path", required=False)
 @click.option("-n", "limit", type=int, default=None, help="Show at most N events.")
 @click.option("--graph", is_flag=True, help="Draw the merge graph beside the events.")
@@ -117,7 +116,7 @@ def log(db: cinchdb.CinchDB, path: str | None, limit: int | None, graph: bool,
         click.echo(f"{prefix}{event.short_id}  {when}  {event.author:<10}  {event.summary}")
 
 
-@cli.command("diff")
+@click.command("diff")
 @click.argument("a")
 @click.argument("b", required=False)
 @click.option("--format", "fmt", type=click.Choice(["text", "sql", "json"]), default="text",
@@ -138,17 +137,17 @@ def diff(db: cinchdb.CinchDB, a: str, b: str | None, fmt: str, exit_code: bool) 
         emit_json([to_plain(op) for op in operations])
     elif fmt == "sql":
         for op in operations:
-            click.echo(f"{render_operation(op)};")
+            click.echo(f"{operation_sql(op)};")
     elif not operations:
         click.echo("No differences")
     else:
         for op in operations:
-            click.echo(summarize(op))
+            click.echo(operation_summary(op))
     if exit_code and operations:
         sys.exit(EXIT_ERROR)
 
 
-@cli.command("migrate")
+@click.command("migrate")
 @click.argument("sql", required=False)
 @click.option("-f", "--file", "path", type=click.Path(exists=True, dir_okay=False),
               help="Read the DDL from a file.")  # fmt: skip
@@ -167,7 +166,7 @@ def migrate(db: cinchdb.CinchDB, sql: str | None, path: str | None, message: str
     """
     if (sql is None) == (path is None):
         raise click.UsageError("give the SQL as an argument or with -f FILE, not both")
-    text = sql if sql is not None else Path(path or "").read_text()
+    text = sql if sql is not None else _read_sql(path or "")
     report, bar = progress_bar()
     db.progress = report
     try:
@@ -182,7 +181,17 @@ def migrate(db: cinchdb.CinchDB, sql: str | None, path: str | None, message: str
             click.echo(f"{event.short_id}  {event.summary}")
 
 
-@cli.command("revert")
+def _read_sql(path: str) -> str:
+    # A file click let through (it exists) can still be unreadable or not text: a usage error.
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise click.BadParameter(
+            f"cannot read {path}: {error}", param_hint="'-f' / '--file'"
+        ) from error
+
+
+@click.command("revert")
 @click.argument("event")
 @click.option("--force", is_flag=True, help="Revert even what cannot be restored.")
 @target_options(tenant=False)
@@ -200,7 +209,7 @@ def revert(db: cinchdb.CinchDB, event: str, force: bool, as_json: bool) -> None:
          {"id": reverted.id, "summary": reverted.summary})  # fmt: skip
 
 
-@cli.command("lint")
+@click.command("lint")
 @click.argument("range_")
 @target_options(tenant=False)
 @json_option
@@ -226,7 +235,7 @@ def lint(db: cinchdb.CinchDB, range_: str, as_json: bool) -> None:
         sys.exit(EXIT_ERROR)
 
 
-@cli.command("check")
+@click.command("check")
 @target_options(tenant=False)
 @json_option
 @with_db

@@ -8,12 +8,12 @@ from typing import Any
 import click
 
 import cinchdb
-from cinchdb.cli._app import EXIT_ERROR, cli
+from cinchdb.cli._app import EXIT_ERROR
 from cinchdb.cli._context import json_option, target_options, with_db
 from cinchdb.cli._render import done, emit_json, to_plain
 
 
-@cli.group("kv")
+@click.group("kv")
 def kv_group() -> None:
     """A tenant's key-value store (Redis-like; not part of the schema or merges).
 

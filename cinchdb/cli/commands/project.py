@@ -5,12 +5,11 @@ from __future__ import annotations
 import click
 
 import cinchdb
-from cinchdb.cli._app import cli
 from cinchdb.cli._context import json_option, target_options, with_db
 from cinchdb.cli._render import done, emit_json, table
 
 
-@cli.command()
+@click.command()
 @click.argument("path", default=".", type=click.Path(file_okay=False))
 @click.option("--database", default="main", show_default=True, help="The first database.")
 def init(path: str, database: str) -> None:
@@ -24,7 +23,7 @@ def init(path: str, database: str) -> None:
     done(f"Initialized CinchDB project in {root} (database '{database}', branch 'main')")
 
 
-@cli.command()
+@click.command()
 @target_options(tenant=False)
 @json_option
 @with_db

@@ -7,12 +7,11 @@ import json
 import click
 
 import cinchdb
-from cinchdb.cli._app import cli
 from cinchdb.cli._context import json_option, target_options, with_db
 from cinchdb.cli._render import csv_rows, done, emit_json, table
 
 
-@cli.command("query")
+@click.command("query")
 @click.argument("sql")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
               show_default=True, help="Output format.")  # fmt: skip
@@ -51,7 +50,7 @@ def _json_object(text: str) -> dict[str, object]:
     return value
 
 
-@cli.group("data")
+@click.group("data")
 def data_group() -> None:
     """Rows of a tenant on the active branch.
 

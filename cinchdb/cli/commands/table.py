@@ -5,13 +5,12 @@ from __future__ import annotations
 import click
 
 import cinchdb
-from cinchdb.cli._app import cli
 from cinchdb.cli._context import confirm, json_option, target_options, with_db, yes_option
 from cinchdb.cli._render import done, emit_json, progress_bar, table
 from cinchdb.cli.commands._columns import parse_column
 
 
-@cli.group("table")
+@click.group("table")
 def table_group() -> None:
     """Tables of the active branch (each change reaches every tenant).
 

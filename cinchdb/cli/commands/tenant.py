@@ -6,12 +6,11 @@ import click
 from click.core import ParameterSource
 
 import cinchdb
-from cinchdb.cli._app import cli
 from cinchdb.cli._context import KEY_ENV, confirm, json_option, target_options, with_db, yes_option
 from cinchdb.cli._render import done, emit_json, progress_bar, table
 
 
-@cli.group("tenant")
+@click.group("tenant")
 def tenant_group() -> None:
     """Tenants: one isolated SQLite file each, sharing the branch's schema.
 

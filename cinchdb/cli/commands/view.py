@@ -5,12 +5,11 @@ from __future__ import annotations
 import click
 
 import cinchdb
-from cinchdb.cli._app import cli
 from cinchdb.cli._context import json_option, target_options, with_db
 from cinchdb.cli._render import done, emit_json, table
 
 
-@cli.group("view")
+@click.group("view")
 def view_group() -> None:
     """Views of the active branch.
 
