@@ -93,12 +93,11 @@ class EncryptedTenants:
                 conn.execute(key_pragma(new_key, "rekey"))
             finally:
                 conn.close()
-        with self.store.connection:
-            self.store.connection.execute(
+        with self.store.transaction() as conn:
+            conn.execute(
                 "UPDATE cinch_tenants SET salt = ?, verifier = ? WHERE database = ? AND name = ?",
                 (salt, verifier(new_key), self.database, name),
             )
-        self.store.note_commit()
         self.keys[name] = new_key
 
     def _raw_key(self, name: str) -> bytes | None:

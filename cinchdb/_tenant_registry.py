@@ -83,9 +83,7 @@ class TenantRegistry:
         validate_tenant_name(name)
         record = TenantRecord(name, encrypted, _now())
         branches = self._branches()  # read before the transaction: the store reads in its own
-        conn = self.store.connection
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with self.store.transaction() as conn:
             try:
                 conn.execute(
                     "INSERT INTO cinch_tenants (database, name, encrypted, created_at, salt,"
@@ -99,12 +97,6 @@ class TenantRegistry:
             # is a leftover of an interrupted delete, copy or rename and must not come back
             # to life as the new tenant's data.
             self._remove_files(name, branches)
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
-        self.store.note_commit()
         if raw_key is not None:
             self.keys[name] = raw_key
         return record
@@ -143,11 +135,10 @@ class TenantRegistry:
         if not self.exists(name):
             raise TenantNotFoundError(self.database, name)
         self._remove_files(name)
-        with self.store.connection:
-            self.store.connection.execute(
+        with self.store.transaction() as conn:
+            conn.execute(
                 "DELETE FROM cinch_tenants WHERE database = ? AND name = ?", (self.database, name)
             )
-        self.store.note_commit()
         self._known.pop(name, None)
 
     def copy(self, source: str, target: str, *, remove_source: bool = False) -> TenantRecord:
@@ -169,20 +160,19 @@ class TenantRegistry:
                 self._copy_file(entry.conn, self.path(branch, target), source_path=entry.path)
         crypto = self.crypto(source)
         record = TenantRecord(target, crypto is not None, _now())
-        with self.store.connection:
+        with self.store.transaction() as conn:
             # An encrypted copy keeps the source's key: the same salt and verifier.
-            self.store.connection.execute(
+            conn.execute(
                 "INSERT INTO cinch_tenants (database, name, encrypted, created_at, salt,"
                 " verifier) VALUES (?, ?, ?, ?, ?, ?)",
                 (self.database, target, int(crypto is not None), record.created_at,
                  *(crypto or (None, None))),
             )  # fmt: skip
             if remove_source:
-                self.store.connection.execute(
+                conn.execute(
                     "DELETE FROM cinch_tenants WHERE database = ? AND name = ?",
                     (self.database, source),
                 )
-        self.store.note_commit()
         if source in self.keys:
             self.keys[target] = self.keys[source]
         if remove_source:

@@ -81,9 +81,8 @@ class Catalog:
             raise DatabaseNotFoundError(name)
         for branch in self.store.list_branches(name):
             shutil.rmtree(branch_directory(self.meta_dir, name, branch.name), ignore_errors=True)
-        with self.store.connection:
-            self.store.connection.execute("DELETE FROM cinch_tenants WHERE database = ?", (name,))
-        self.store.note_commit()
+        with self.store.transaction() as conn:
+            conn.execute("DELETE FROM cinch_tenants WHERE database = ?", (name,))
         self.store.delete_database(name)
 
     def create_branch(

@@ -62,6 +62,7 @@ from cinchdb.errors import (
 from cinchdb.project import branch_directory
 from journal import FoldCache, JournalStore, ReplayError, Schema, apply_operations
 from journal.events import Event, Operation
+from journal.transactions import transaction
 
 __all__ = [
     "STATE_TABLE",
@@ -182,15 +183,13 @@ class TenantFiles(TenantRegistry, EncryptedTenants):
         self._dirs: dict[str, str] = {}
         #: Raw keys of encrypted tenants unlocked in this process (memory only).
         self.keys: dict[str, bytes] = {}
-        with store.connection:
+        with store.transaction() as conn:
             for statement in REGISTRY_TABLES:
-                store.connection.execute(statement)
-            have = {row[1] for row in store.connection.execute("PRAGMA table_info(cinch_tenants)")}
+                conn.execute(statement)
+            have = {row[1] for row in conn.execute("PRAGMA table_info(cinch_tenants)")}
             for column, kind in _REGISTRY_ADDITIONS:
                 if column not in have:
-                    store.connection.execute(
-                        f"ALTER TABLE cinch_tenants ADD COLUMN {column} {kind}"
-                    )
+                    conn.execute(f"ALTER TABLE cinch_tenants ADD COLUMN {column} {kind}")
 
     # -- files ---------------------------------------------------------------------------------
     def branch_dir(self, branch: str) -> Path:
@@ -342,11 +341,8 @@ class TenantFiles(TenantRegistry, EncryptedTenants):
             # encrypted bytes instead (same key), with the WAL folded in and writers held off.
             assert source_path is not None
             source.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
-            source.execute("BEGIN IMMEDIATE")
-            try:
+            with transaction(source):
                 shutil.copyfile(source_path, scratch)
-            finally:
-                source.execute("COMMIT")
         elif source_path is None or not copy_quiet_file(source, source_path, scratch):
             target = sqlite3.connect(scratch)
             try:

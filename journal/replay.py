@@ -31,6 +31,7 @@ from journal.events import (
 )
 from journal.fold import apply
 from journal.schema import Schema
+from journal.transactions import transaction
 
 
 class ReplayError(JournalError, ValueError):
@@ -72,8 +73,7 @@ def apply_operations(
         conn.execute("PRAGMA foreign_keys = OFF")
     legacy_alter = False
     try:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with transaction(conn, commit=not dry_run):
             if after_begin is not None:
                 after_begin(conn)
             for operation in operations:
@@ -89,10 +89,6 @@ def apply_operations(
                     _check_foreign_keys(conn, operation)
             if before_commit is not None:
                 before_commit(conn)
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("ROLLBACK" if dry_run else "COMMIT")
     finally:
         if legacy_alter:
             conn.execute("PRAGMA legacy_alter_table = OFF")

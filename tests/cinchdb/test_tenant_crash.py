@@ -103,3 +103,44 @@ def test_sigkill_during_propagation_then_every_tenant_converges(tmp_path):
         assert conn.execute("SELECT id, n, email FROM users").fetchall() == [(name, number, None)]
     fresh.close()
     store.close()
+
+
+RENAME = """
+import os
+import signal
+import sys
+from pathlib import Path
+from cinchdb.tenants import TenantFiles
+from journal import JournalStore
+meta = Path(sys.argv[1])
+store = JournalStore(meta / "metadata.db")
+files = TenantFiles(store, meta, "main")
+
+def kill_before_the_delete(statement):
+    # Called as each statement starts: the INSERT of the new name has run, the DELETE of
+    # the old one has not.
+    if statement.startswith("DELETE FROM cinch_tenants"):
+        os.kill(os.getpid(), signal.SIGKILL)
+
+store.connection.set_trace_callback(kill_before_the_delete)
+files.copy("acme", "acme_renamed", remove_source=True)
+"""
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX")
+def test_sigkill_between_the_two_rows_of_a_rename_leaves_both_changes_or_neither(tmp_path):
+    meta = init_project(tmp_path) / CINCHDB_DIR
+    store = JournalStore(meta / "metadata.db")
+    files = TenantFiles(store, meta, "main")
+    files.create("acme")
+    files.close()
+    store.close()
+
+    child = subprocess.run([sys.executable, "-c", RENAME, str(meta)], capture_output=True)
+    assert child.returncode == -signal.SIGKILL, child.stderr
+
+    store = JournalStore(meta / "metadata.db")
+    names = TenantFiles(store, meta, "main").names()
+    store.close()
+    # Neither (the old name only) or both (the new name only); never the tenant twice.
+    assert names in (["acme"], ["acme_renamed"])
