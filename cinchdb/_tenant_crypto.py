@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cinchdb._guard import internal, open_tenant_file, write_cursor
+from cinchdb._replay_plans import ReplayPlans
 from cinchdb.crypto import (
     KeyRequiredError,
     NotEncryptedError,
@@ -23,7 +24,8 @@ from cinchdb.crypto import (
     verifier,
 )
 from cinchdb.errors import TenantNotFoundError
-from journal import JournalStore, Schema, apply_operations
+from journal import JournalStore
+from journal.replay import apply_steps
 
 # The name under which a branch's template is cached; never a tenant's.
 TEMPLATE_KEY = "__template"
@@ -35,6 +37,7 @@ class EncryptedTenants:
     store: JournalStore
     database: str
     keys: dict[str, bytes]
+    _plans: ReplayPlans
     _open: OrderedDict[tuple[str, str], Any]
 
     if TYPE_CHECKING:
@@ -125,10 +128,10 @@ class EncryptedTenants:
         head = self.store.branch_head(self.database, branch)
         conn = open_tenant_file(scratch, raw_key, tenant)
         try:
-            operations = [op for e in self.store.chain(self.database, head) for op in e.operations]
+            steps = self._plans.steps_of(self.store.chain(self.database, head))
             with internal(conn):
                 if head is not None:
-                    apply_operations(conn, Schema(), operations, before_commit=write_cursor(head))
+                    apply_steps(conn, steps, before_commit=write_cursor(head))
             conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
             conn.execute("PRAGMA journal_mode = DELETE")  # no -wal left beside the scratch
         finally:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import attrs
 
+from cinchdb.changes import SchemaChanges
 from cinchdb.models import Branch
 from cinchdb.project import CINCHDB_DIR, MAIN, METADATA_FILE, branch_directory, find_project
 from cinchdb.tenants import TenantExistsError, TenantFiles
@@ -47,9 +48,10 @@ class Catalog:
     def close(self) -> None:
         self.store.close()
 
-    def ensure_database(self, name: str) -> TenantFiles:
-        """The tenant files of ``name``, creating the database (with its ``main`` branch and
-        ``main`` tenant) if it does not exist. Safe against another process doing the same."""
+    def ensure_database(self, name: str) -> SchemaChanges:
+        """The schema-change service of ``name`` (with its tenant files), creating the database
+        (with its ``main`` branch and ``main`` tenant) if it does not exist. Safe against
+        another process doing the same."""
         validate_database_name(name)
         if not self.store.has_database(name):
             # Another process may be creating it at the same moment.
@@ -59,18 +61,18 @@ class Catalog:
             # Another process may be creating it at the same moment.
             with suppress(BranchExistsError):
                 self.store.create_branch(name, MAIN, head=None)
-        files = TenantFiles(self.store, self.meta_dir, name)
-        if not files.exists(MAIN):
+        changes = SchemaChanges(self.store, self.meta_dir, name)
+        if not changes.files.exists(MAIN):
             # Another process may be creating it at the same moment.
             with suppress(TenantExistsError):
-                files.create(MAIN)
-        return files
+                changes.files.create(MAIN)
+        return changes
 
     def create_database(self, name: str) -> None:
         validate_database_name(name)
         if self.store.has_database(name):
             raise DatabaseExistsError(name)
-        self.ensure_database(name)
+        self.ensure_database(name).close()
 
     def delete_database(self, name: str) -> None:
         """Files first, then rows: a crash in between leaves an empty database, never rows

@@ -18,10 +18,12 @@ from __future__ import annotations
 import getpass
 import os
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
+from cinchdb._replay_plans import ReplayPlans
 from cinchdb._unset import UNSET, Unset
 from cinchdb.tenants import CatchUp, TenantFiles
-from journal import ConcurrentChangeError, Schema, apply_all
+from journal import ConcurrentChangeError, FoldCache, JournalStore, Schema, apply_all
 from journal.events import (
     Change,
     ColumnAdded,
@@ -71,16 +73,29 @@ def can_fail_on_data(operation: Operation) -> bool:
 
 
 class SchemaChanges:
-    """Commits changes to the branches of one database (see the module docstring)."""
+    """Commits changes to the branches of one database (see the module docstring).
 
-    def __init__(self, files: TenantFiles, author: str | None = None) -> None:
-        self.files = files
-        self.store = files.store
-        self.database = files.database
+    Owns the one cache of "the schema after this event" (:attr:`fold`) and the statements of
+    each event (:attr:`plans`, built on it), and hands them to the tenant files it keeps at
+    the head (:attr:`files`).
+    """
+
+    def __init__(
+        self, store: JournalStore, meta_dir: Path, database: str, author: str | None = None
+    ) -> None:
+        self.store = store
+        self.database = database
         self.author = author or default_author()
+        self.fold = FoldCache(store.get_event)
+        self.plans = ReplayPlans(self.fold)
+        self.files = TenantFiles(store, meta_dir, database, plans=self.plans)
+
+    def close(self) -> None:
+        """Close the tenant files it opened."""
+        self.files.close()
 
     def schema(self, branch: str) -> Schema:
-        return self.files.fold.schema_at(self.store.branch_head(self.database, branch))
+        return self.fold.schema_at(self.store.branch_head(self.database, branch))
 
     def commit(
         self,
@@ -111,7 +126,7 @@ class SchemaChanges:
                 if not isinstance(expected_head, Unset)
                 else self.store.branch_head(self.database, branch)
             )
-            after = apply_all(self.files.fold.schema_at(head), operations)
+            after = apply_all(self.fold.schema_at(head), operations)
             if any(can_fail_on_data(operation) for operation in operations):
                 self.files.preflight(branch, operations)
             try:
@@ -129,6 +144,6 @@ class SchemaChanges:
                     raise
                 continue
             if events:
-                self.files.fold.remember(events[-1].id, after)
+                self.fold.remember(events[-1].id, after)
             return events, after, self.files.propagate(branch, progress)
         raise AssertionError("unreachable")  # pragma: no cover

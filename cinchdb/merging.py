@@ -29,7 +29,7 @@ from journal.merge_check import semantic_check
 
 def _steps(changes: SchemaChanges, events: list[Event]) -> list[SideStep]:
     steps = []
-    fold = changes.files.fold
+    fold = changes.fold
     for event in events:
         schema = fold.schema_at(event.parents[0] if event.parents else None)
         operations = event.operations
@@ -115,7 +115,7 @@ def merge(
     )
     base = theirs_chain[base_index].id if base_index >= 0 else None
     ours_start = next(i for i, e in enumerate(ours_chain) if e.id == base) + 1 if base else 0
-    fold = changes.files.fold
+    fold = changes.fold
     base_schema: Schema = fold.schema_at(base)
     plan, conflicts = plan_merge(
         base_schema,

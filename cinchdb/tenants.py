@@ -42,6 +42,7 @@ from cinchdb._guard import (
     read_cursor_of_file,
     write_cursor,
 )
+from cinchdb._replay_plans import ReplayPlans
 from cinchdb._system_tables import STATE_TABLE
 from cinchdb._tenant_crypto import TEMPLATE_KEY, EncryptedTenants
 from cinchdb._tenant_registry import (
@@ -60,8 +61,9 @@ from cinchdb.errors import (
     TenantNotFoundError,
 )
 from cinchdb.project import branch_directory
-from journal import FoldCache, JournalStore, ReplayError, Schema, apply_operations
+from journal import JournalStore, ReplayError, Schema
 from journal.events import Event, Operation
+from journal.replay import Step, apply_steps, plan
 from journal.transactions import transaction
 
 __all__ = [
@@ -166,13 +168,14 @@ class TenantFiles(TenantRegistry, EncryptedTenants):
         meta_dir: Path,
         database: str,
         *,
-        fold: FoldCache | None = None,
+        plans: ReplayPlans,
         max_open: int = 256,
     ) -> None:
         self.store = store
         self.meta_dir = meta_dir
         self.database = database
-        self.fold = fold or FoldCache(store.get_event)
+        # The schema-change service's: schemas come from its fold cache, statements from here.
+        self._plans = plans
         self._max_open = max_open
         self._open: OrderedDict[tuple[str, str], _OpenFile] = OrderedDict()
         self._known: dict[str, tuple[int, int]] = {}  # tenant -> version its row was seen at
@@ -313,7 +316,7 @@ class TenantFiles(TenantRegistry, EncryptedTenants):
             path = self.path(branch, name)
         entry = _OpenFile(path, open_tenant_file(path, self._raw_key(name), name))
         entry.cursor = read_cursor(entry.conn)
-        entry.schema = self.fold.schema_at(entry.cursor)
+        entry.schema = self._plans.fold.schema_at(entry.cursor)
         self._open[key] = entry
         while len(self._open) > self._max_open:
             _, oldest = self._open.popitem(last=False)
@@ -427,18 +430,15 @@ class TenantFiles(TenantRegistry, EncryptedTenants):
         applied = 0
         cursor = entry.cursor
         while True:
-            schema = self.fold.schema_at(cursor)
             pending = self._pending(head, cursor, entry.path)
             if pending:
                 # All the pending events in one transaction: the file goes from one event
                 # straight to the head (a fast-forward of five events is one step per tenant).
-                operations = [op for event in pending for op in event.operations]
                 try:
                     with internal(entry.conn):
-                        schema = apply_operations(
+                        apply_steps(
                             entry.conn,
-                            schema,
-                            operations,
+                            self._plans.steps_of(pending),
                             after_begin=expect_cursor(cursor),
                             before_commit=write_cursor(pending[-1].id),
                         )
@@ -447,7 +447,7 @@ class TenantFiles(TenantRegistry, EncryptedTenants):
                     continue
                 applied += len(pending)
                 cursor = pending[-1].id
-            entry.schema = schema
+            entry.schema = self._plans.fold.schema_at(cursor)
             entry.cursor = cursor
             return CatchUp(entry.path, applied, head)
 
@@ -474,11 +474,16 @@ class TenantFiles(TenantRegistry, EncryptedTenants):
                 Called before the change enters the journal, so nothing has been written.
         """
         failures: list[tuple[str, str]] = []
+        # Every file is at the head after _fresh, so one plan (from the fold cache's schema
+        # object) serves them all; a file at another schema gets its own.
+        planned: tuple[Schema, tuple[Step, ...]] | None = None
         for tenant in self.reachable(branch):
             entry = self._fresh(branch, tenant)
+            if planned is None or planned[0] is not entry.schema:
+                planned = (entry.schema, plan(entry.schema, operations)[0])
             try:
                 with internal(entry.conn):
-                    apply_operations(entry.conn, entry.schema, operations, dry_run=True)
+                    apply_steps(entry.conn, planned[1], dry_run=True)
             except ReplayError as e:
                 failures.append((tenant, e.reason))
         if failures:
