@@ -96,8 +96,8 @@ class EncryptedTenants:
                 conn.execute(key_pragma(new_key, "rekey"))
             finally:
                 conn.close()
-        with self.store.transaction() as conn:
-            conn.execute(
+        with self.store.transaction() as registry:
+            registry.execute(
                 "UPDATE cinch_tenants SET salt = ?, verifier = ? WHERE database = ? AND name = ?",
                 (salt, verifier(new_key), self.database, name),
             )

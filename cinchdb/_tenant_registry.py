@@ -17,7 +17,12 @@ import attrs
 
 from cinchdb._rows import utc_now
 from cinchdb.crypto import verifier
-from cinchdb.errors import InvalidTenantNameError, TenantExistsError, TenantNotFoundError
+from cinchdb.errors import (
+    InvalidTenantNameError,
+    ProjectError,
+    TenantExistsError,
+    TenantNotFoundError,
+)
 from journal import JournalStore
 
 MAX_TENANT_NAME_LENGTH = 64
@@ -35,6 +40,68 @@ def validate_tenant_name(name: object) -> str:
             name, "use letters, digits, '_' and '-', starting with a letter or digit"
         )
     return name
+
+
+#: Version of the product's tables in metadata.db (the journal versions its own with
+#: ``PRAGMA user_version``). 1: ``cinch_tenants`` with the crypto columns, and ``cinch_meta``.
+REGISTRY_VERSION = 1
+
+_TENANTS_TABLE = """
+    CREATE TABLE IF NOT EXISTS cinch_tenants (
+        database TEXT NOT NULL,
+        name TEXT NOT NULL,
+        encrypted INTEGER NOT NULL DEFAULT 0,
+        created_at TEXT NOT NULL,
+        salt BLOB,
+        verifier TEXT,
+        PRIMARY KEY (database, name)
+    )
+"""
+_META_TABLE = "CREATE TABLE IF NOT EXISTS cinch_meta (name TEXT PRIMARY KEY, version INTEGER)"
+# Columns added after the first release of the registry, for projects made before them.
+_ADDED_COLUMNS = (("salt", "BLOB"), ("verifier", "TEXT"))
+
+
+def prepare_registry(store: JournalStore) -> None:
+    """Create or upgrade the registry's tables, once per project: opening a project that is
+    up to date costs one read of its version, no DDL and no write lock.
+
+    Raises:
+        ProjectError: the project was made by a newer CinchDB.
+    """
+    if _registry_version(store.connection) == REGISTRY_VERSION:
+        return
+    with store.transaction() as conn:
+        # Re-read under the write lock: another process may have just upgraded it.
+        version = _registry_version(conn)
+        if version > REGISTRY_VERSION:
+            raise ProjectError(
+                f"{store.path} has registry version {version}, newer than this CinchDB"
+                f" understands ({REGISTRY_VERSION}); upgrade CinchDB"
+            )
+        if version == REGISTRY_VERSION:
+            return
+        conn.execute(_TENANTS_TABLE)
+        have = {row[1] for row in conn.execute("PRAGMA table_info(cinch_tenants)")}
+        for column, kind in _ADDED_COLUMNS:
+            if column not in have:
+                conn.execute(f"ALTER TABLE cinch_tenants ADD COLUMN {column} {kind}")
+        conn.execute(_META_TABLE)
+        conn.execute(
+            "INSERT OR REPLACE INTO cinch_meta (name, version) VALUES ('registry', ?)",
+            (REGISTRY_VERSION,),
+        )
+
+
+def _registry_version(conn: sqlite3.Connection) -> int:
+    """0 for a project made before the registry was versioned (no ``cinch_meta``)."""
+    try:
+        row = conn.execute("SELECT version FROM cinch_meta WHERE name = 'registry'").fetchone()
+    except sqlite3.OperationalError as e:
+        if "no such table" not in str(e):
+            raise
+        return 0
+    return 0 if row is None else int(row[0])
 
 
 def _now() -> str:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import attrs
 
+from cinchdb._tenant_registry import prepare_registry
 from cinchdb.changes import SchemaChanges
 from cinchdb.models import Branch
 from cinchdb.project import CINCHDB_DIR, MAIN, METADATA_FILE, branch_directory, find_project
@@ -43,29 +44,50 @@ class Catalog:
     @classmethod
     def open(cls, project_dir: str | os.PathLike[str] | None = None) -> Catalog:
         root = find_project(project_dir)
-        return cls(root, JournalStore(root / CINCHDB_DIR / METADATA_FILE))
+        store = JournalStore(root / CINCHDB_DIR / METADATA_FILE)
+        try:
+            prepare_registry(store)  # projects made before the registry was versioned
+        except BaseException:
+            store.close()
+            raise
+        return cls(root, store)
 
     def close(self) -> None:
         self.store.close()
 
-    def ensure_database(self, name: str) -> SchemaChanges:
+    def ensure_database(self, name: str, branch: str = MAIN) -> SchemaChanges:
         """The schema-change service of ``name`` (with its tenant files), creating the database
         (with its ``main`` branch and ``main`` tenant) if it does not exist. Safe against
-        another process doing the same."""
+        another process doing the same.
+
+        Raises:
+            BranchNotFoundError: ``branch`` (checked here, with the one read of its row that
+                opening a handle makes) does not exist.
+        """
         validate_database_name(name)
         if not self.store.has_database(name):
             # Another process may be creating it at the same moment.
             with suppress(DatabaseExistsError):
                 self.store.create_database(name)
-        if not self.store.has_branch(name, MAIN):
-            # Another process may be creating it at the same moment.
             with suppress(BranchExistsError):
                 self.store.create_branch(name, MAIN, head=None)
+            found = branch == MAIN
+        else:
+            found = self.store.has_branch(name, branch)
+            if not found and branch == MAIN:
+                # A crash interrupted the database's creation; another process may be
+                # finishing it at the same moment.
+                with suppress(BranchExistsError):
+                    self.store.create_branch(name, MAIN, head=None)
+                found = True
         changes = SchemaChanges(self.store, self.meta_dir, name)
         if not changes.files.exists(MAIN):
             # Another process may be creating it at the same moment.
             with suppress(TenantExistsError):
                 changes.files.create(MAIN)
+        if not found:
+            changes.close()
+            raise BranchNotFoundError(name, branch)
         return changes
 
     def create_database(self, name: str) -> None:

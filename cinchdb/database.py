@@ -74,10 +74,8 @@ class CinchDB:
         validate_tenant_name(tenant)
         self._catalog = Catalog.open(project_dir)
         try:
-            self._changes = self._catalog.ensure_database(database)
+            self._changes = self._catalog.ensure_database(database, branch)
             self._files: TenantFiles = self._changes.files
-            if not self._catalog.store.has_branch(database, branch):
-                raise BranchNotFoundError(database, branch)
             if not self._files.exists(tenant):
                 raise TenantNotFoundError(database, tenant)
             if encryption_key is not None:

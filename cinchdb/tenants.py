@@ -46,6 +46,7 @@ from cinchdb._replay_plans import ReplayPlans
 from cinchdb._system_tables import STATE_TABLE
 from cinchdb._tenant_crypto import TEMPLATE_KEY, EncryptedTenants
 from cinchdb._tenant_registry import (
+    REGISTRY_VERSION,
     TenantRecord,
     TenantRegistry,
     validate_tenant_name,
@@ -67,6 +68,7 @@ from journal.replay import Step, apply_steps, plan
 from journal.transactions import transaction
 
 __all__ = [
+    "REGISTRY_VERSION",
     "STATE_TABLE",
     "TEMPLATE_FILE",
     "CatchUp",
@@ -88,22 +90,6 @@ TEMPLATE_FILE = "__template.db"
 # Cache key of a branch's template; no tenant name can start with '_'.
 _TEMPLATE = TEMPLATE_KEY
 _SIDE_FILES = ("-wal", "-shm", "-journal")
-
-REGISTRY_TABLES = (
-    """
-    CREATE TABLE IF NOT EXISTS cinch_tenants (
-        database TEXT NOT NULL,
-        name TEXT NOT NULL,
-        encrypted INTEGER NOT NULL DEFAULT 0,
-        created_at TEXT NOT NULL,
-        salt BLOB,
-        verifier TEXT,
-        PRIMARY KEY (database, name)
-    )
-    """,
-)
-# Columns added after the first release of the registry, for projects made before them.
-_REGISTRY_ADDITIONS = (("salt", "BLOB"), ("verifier", "TEXT"))
 
 
 def tenant_path(branch_dir: Path, tenant: str) -> Path:
@@ -186,13 +172,6 @@ class TenantFiles(TenantRegistry, EncryptedTenants):
         self._dirs: dict[str, str] = {}
         #: Raw keys of encrypted tenants unlocked in this process (memory only).
         self.keys: dict[str, bytes] = {}
-        with store.transaction() as conn:
-            for statement in REGISTRY_TABLES:
-                conn.execute(statement)
-            have = {row[1] for row in conn.execute("PRAGMA table_info(cinch_tenants)")}
-            for column, kind in _REGISTRY_ADDITIONS:
-                if column not in have:
-                    conn.execute(f"ALTER TABLE cinch_tenants ADD COLUMN {column} {kind}")
 
     # -- files ---------------------------------------------------------------------------------
     def branch_dir(self, branch: str) -> Path:
