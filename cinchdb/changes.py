@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import getpass
 import os
+import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -29,12 +30,26 @@ from journal.events import (
     ColumnAdded,
     ColumnAltered,
     ColumnDropped,
+    ColumnRenamed,
     Event,
     IndexCreated,
+    IndexDropped,
     Operation,
+    TableCreated,
     TableDropped,
+    TableRenamed,
+    TriggerCreated,
+    TriggerDropped,
+    ViewCreated,
+    ViewDropped,
+    ViewReplaced,
     operations_of,
 )
+
+if sys.version_info >= (3, 11):
+    from typing import assert_never
+else:  # pragma: no cover - Python 3.10 (pydantic depends on typing_extensions)
+    from typing_extensions import assert_never
 
 #: Attempts at step 3 before a ConcurrentChangeError reaches the caller.
 MAX_ATTEMPTS = 5
@@ -56,20 +71,36 @@ def default_author() -> str:
 
 def can_fail_on_data(operation: Operation) -> bool:
     """Whether existing rows can make ``operation`` fail, so tenants need a preflight."""
-    if isinstance(operation, IndexCreated):
-        return operation.index.unique
-    if isinstance(operation, ColumnAdded):
-        column = operation.column
-        return bool(
-            column.not_null
-            or column.generated
-            or operation.unique
-            or operation.references
-            or operation.check
-        )
-    # Alterations and drops may rebuild the table or run an implicit DELETE that a
-    # foreign key or CHECK refuses.
-    return isinstance(operation, ColumnAltered | ColumnDropped | TableDropped)
+    match operation:
+        case IndexCreated():
+            return operation.index.unique
+        case ColumnAdded():
+            column = operation.column
+            return bool(
+                column.not_null
+                or column.generated
+                or operation.unique
+                or operation.references
+                or operation.check
+            )
+        case ColumnAltered() | ColumnDropped() | TableDropped():
+            # They may rebuild the table or run an implicit DELETE that a foreign key or
+            # CHECK refuses.
+            return True
+        case (
+            TableCreated()
+            | TableRenamed()
+            | ColumnRenamed()
+            | IndexDropped()
+            | ViewCreated()
+            | ViewReplaced()
+            | ViewDropped()
+            | TriggerCreated()
+            | TriggerDropped()
+        ):
+            return False
+        case _:
+            assert_never(operation)
 
 
 class SchemaChanges:

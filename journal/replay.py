@@ -10,6 +10,7 @@ no-op inside a transaction), and restored afterwards.
 from __future__ import annotations
 
 import sqlite3
+import sys
 from collections.abc import Callable, Iterable, Sequence
 
 import attrs
@@ -19,11 +20,15 @@ from journal.ddl import statements
 from journal.errors import JournalError
 from journal.events import (
     ColumnAdded,
+    ColumnAltered,
+    ColumnDropped,
     ColumnRenamed,
     IndexCreated,
     IndexDropped,
     Operation,
     TableCreated,
+    TableDropped,
+    TableRenamed,
     TriggerCreated,
     TriggerDropped,
     ViewCreated,
@@ -33,6 +38,11 @@ from journal.events import (
 from journal.fold import apply
 from journal.schema import Schema
 from journal.transactions import transaction
+
+if sys.version_info >= (3, 11):
+    from typing import assert_never
+else:  # pragma: no cover - Python 3.10 (pydantic depends on typing_extensions)
+    from typing_extensions import assert_never
 
 
 class ReplayError(JournalError, ValueError):
@@ -131,26 +141,30 @@ def apply_steps(
             conn.execute("PRAGMA foreign_keys = ON")
 
 
-_NO_FOREIGN_KEY_RISK = (
-    TableCreated,
-    IndexCreated,
-    IndexDropped,
-    ViewCreated,
-    ViewReplaced,
-    ViewDropped,
-    TriggerCreated,
-    TriggerDropped,
-    ColumnRenamed,
-)
-
-
 def _keeps_foreign_keys(operation: Operation) -> bool:
     """Whether ``operation`` runs as plain DDL that cannot orphan a row, so foreign keys can
     stay on. An added column with a REFERENCES clause is fine too: with foreign keys on,
     SQLite itself refuses one whose default is not NULL."""
-    if isinstance(operation, ColumnAdded):
-        return operation.references is None or operation.column.default is None
-    return isinstance(operation, _NO_FOREIGN_KEY_RISK)
+    match operation:
+        case ColumnAdded():
+            return operation.references is None or operation.column.default is None
+        case (
+            TableCreated()
+            | IndexCreated()
+            | IndexDropped()
+            | ViewCreated()
+            | ViewReplaced()
+            | ViewDropped()
+            | TriggerCreated()
+            | TriggerDropped()
+            | ColumnRenamed()
+        ):
+            return True
+        case TableDropped() | TableRenamed() | ColumnDropped() | ColumnAltered():
+            # Rebuilds, implicit deletes and renames that rewrite references.
+            return False
+        case _:
+            assert_never(operation)
 
 
 def _check_foreign_keys(conn: sqlite3.Connection, operation: Operation) -> None:
