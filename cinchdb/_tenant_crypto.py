@@ -1,18 +1,18 @@
-"""Encrypted tenants, the part of :class:`cinchdb.tenants.TenantFiles` that holds keys.
+"""Encrypted tenants: the keys a process holds, and the file work that needs them.
 
-Raw keys live in ``keys`` (memory only); the registry row holds the salt and a verifier
-(see :mod:`cinchdb.crypto`). An encrypted tenant's file is built by replaying the branch into a
-new SQLCipher file, never from the plain template.
+Raw keys live in :class:`TenantKeys` (memory only); the registry row holds the salt and a
+verifier (see :mod:`cinchdb.crypto`). An encrypted tenant's file is built by replaying the
+branch into a new SQLCipher file (:func:`build_encrypted_file`), never from the plain template.
 """
 
 from __future__ import annotations
 
 import os
-from collections import OrderedDict
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from cinchdb._guard import internal, open_tenant_file, write_cursor
+from cinchdb._tenant_registry import TenantRegistry
 from cinchdb.crypto import (
     KeyRequiredError,
     NotEncryptedError,
@@ -22,36 +22,20 @@ from cinchdb.crypto import (
     new_salt,
     verifier,
 )
-from cinchdb.errors import TenantNotFoundError
-from journal import JournalStore, Schema, apply_operations
+from journal.replay import Step, apply_steps
 
 # The name under which a branch's template is cached; never a tenant's.
 TEMPLATE_KEY = "__template"
 
 
-class EncryptedTenants:
-    """Mixed into ``TenantFiles``: unlocking, re-keying and building encrypted tenants."""
+class TenantKeys:
+    """The raw keys of the encrypted tenants unlocked in this process, checked against
+    ``registry``'s verifiers. A part of :class:`cinchdb.tenants.TenantFiles`."""
 
-    store: JournalStore
-    database: str
-    keys: dict[str, bytes]
-    _open: OrderedDict[tuple[str, str], Any]
-
-    if TYPE_CHECKING:
-
-        def path(self, branch: str, tenant: str) -> Path: ...
-
-        def _branches(self) -> list[str]: ...
-
-    def crypto(self, name: str) -> tuple[bytes, str] | None:
-        """(salt, verifier) of an encrypted tenant; None for a plain one."""
-        row = self.store.connection.execute(
-            "SELECT encrypted, salt, verifier FROM cinch_tenants WHERE database = ? AND name = ?",
-            (self.database, name),
-        ).fetchone()
-        if row is None:
-            raise TenantNotFoundError(self.database, name)
-        return (bytes(row[1]), str(row[2])) if row[0] else None
+    def __init__(self, registry: TenantRegistry) -> None:
+        self.registry = registry
+        #: tenant -> raw key (memory only).
+        self.keys: dict[str, bytes] = {}
 
     def unlock(self, name: str, passphrase: str) -> None:
         """Derive and check an encrypted tenant's key; keep the raw key in memory.
@@ -60,7 +44,7 @@ class EncryptedTenants:
             WrongKeyError: the passphrase is not this tenant's; EncryptionError: the tenant is
                 not encrypted.
         """
-        crypto = self.crypto(name)
+        crypto = self.registry.crypto(name)
         if crypto is None:
             raise NotEncryptedError(name)
         salt, check = crypto
@@ -69,8 +53,29 @@ class EncryptedTenants:
             raise WrongKeyError(name)
         self.keys[name] = raw_key
 
-    def rotate_key(self, name: str, old_passphrase: str, new_passphrase: str) -> None:
-        """Re-key every file of an encrypted tenant, then record the new salt and verifier.
+    def raw_key(self, name: str) -> bytes | None:
+        """The key to open ``name``'s files with; None for a plain tenant (or the template).
+
+        Raises:
+            KeyRequiredError: the tenant is encrypted and was not unlocked here.
+        """
+        if name == TEMPLATE_KEY:
+            return None
+        if name in self.keys:
+            return self.keys[name]
+        if self.registry.crypto(name) is not None:
+            raise KeyRequiredError(name)
+        return None
+
+    def locked(self) -> set[str]:
+        """Encrypted tenants whose key is not at hand."""
+        return self.registry.encrypted_names() - set(self.keys)
+
+    def rotate(
+        self, name: str, old_passphrase: str, new_passphrase: str, files: Iterable[Path]
+    ) -> None:
+        """Re-key ``files`` (the tenant's, none of them open) and record the new salt and
+        verifier.
 
         Each file is rekeyed in place by SQLCipher (``PRAGMA rekey``) after its WAL is folded
         in. Not crash-safe across branches yet: a crash part-way through a tenant with files
@@ -80,69 +85,37 @@ class EncryptedTenants:
         old_key = self.keys[name]
         salt = new_salt()
         new_key = derive_key(new_passphrase, salt)
-        for branch in self._branches():
-            path = self.path(branch, name)
-            if not path.exists():
-                continue
-            entry = self._open.pop((branch, name), None)
-            if entry is not None:
-                entry.conn.close()
+        for path in files:
             conn = open_tenant_file(path, old_key, name)
             try:
                 conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
                 conn.execute(key_pragma(new_key, "rekey"))
             finally:
                 conn.close()
-        with self.store.connection:
-            self.store.connection.execute(
-                "UPDATE cinch_tenants SET salt = ?, verifier = ? WHERE database = ? AND name = ?",
-                (salt, verifier(new_key), self.database, name),
-            )
-        self.store.note_commit()
+        self.registry.set_crypto(name, salt, verifier(new_key))
         self.keys[name] = new_key
 
-    def _raw_key(self, name: str) -> bytes | None:
-        """The key to open ``name``'s files with; None for a plain tenant.
 
-        Raises:
-            KeyRequiredError: the tenant is encrypted and was not unlocked here.
-        """
-        if name == TEMPLATE_KEY:
-            return None
-        if name in self.keys:
-            return self.keys[name]
-        if self.crypto(name) is not None:
-            raise KeyRequiredError(name)
-        return None
-
-    def _locked(self, name: str) -> bool:
-        return name not in self.keys and self.crypto(name) is not None
-
-    def _materialize_encrypted(self, branch: str, path: Path, tenant: str, raw_key: bytes) -> None:
-        """Build an encrypted tenant's file by replaying the branch into a new SQLCipher file:
-        it is encrypted from its first byte (a plain template copy is never made)."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        scratch = path.with_name(f"{path.name}.tmp-{os.getpid()}")
-        head = self.store.branch_head(self.database, branch)
-        conn = open_tenant_file(scratch, raw_key, tenant)
-        try:
-            operations = [op for e in self.store.chain(self.database, head) for op in e.operations]
-            with internal(conn):
-                if head is not None:
-                    apply_operations(conn, Schema(), operations, before_commit=write_cursor(head))
-            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
-            conn.execute("PRAGMA journal_mode = DELETE")  # no -wal left beside the scratch
-        finally:
-            conn.close()
-        try:
-            os.link(scratch, path)
-        except FileExistsError:
-            pass  # another process made it first; keep theirs
-        finally:
-            scratch.unlink()
-
-    def encrypted_names(self) -> set[str]:
-        rows = self.store.connection.execute(
-            "SELECT name FROM cinch_tenants WHERE database = ? AND encrypted = 1", (self.database,)
-        )
-        return {name for (name,) in rows}
+def build_encrypted_file(
+    path: Path, tenant: str, raw_key: bytes, steps: Sequence[Step], head: str | None
+) -> None:
+    """Build an encrypted tenant's file at ``head`` by running ``steps`` (the branch's history)
+    in a new SQLCipher file: it is encrypted from its first byte (a plain template copy is
+    never made). A file another process made first is kept."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    scratch = path.with_name(f"{path.name}.tmp-{os.getpid()}")
+    conn = open_tenant_file(scratch, raw_key, tenant)
+    try:
+        with internal(conn):
+            if head is not None:
+                apply_steps(conn, steps, before_commit=write_cursor(head))
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+        conn.execute("PRAGMA journal_mode = DELETE")  # no -wal left beside the scratch
+    finally:
+        conn.close()
+    try:
+        os.link(scratch, path)
+    except FileExistsError:
+        pass  # another process made it first; keep theirs
+    finally:
+        scratch.unlink()

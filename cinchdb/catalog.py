@@ -15,6 +15,8 @@ from pathlib import Path
 
 import attrs
 
+from cinchdb._tenant_registry import prepare_registry
+from cinchdb.changes import SchemaChanges
 from cinchdb.errors import ProtectedError
 from cinchdb.models import Branch
 from cinchdb.project import CINCHDB_DIR, MAIN, METADATA_FILE, branch_directory, find_project
@@ -43,35 +45,57 @@ class Catalog:
     @classmethod
     def open(cls, project_dir: str | os.PathLike[str] | None = None) -> Catalog:
         root = find_project(project_dir)
-        return cls(root, JournalStore(root / CINCHDB_DIR / METADATA_FILE))
+        store = JournalStore(root / CINCHDB_DIR / METADATA_FILE)
+        try:
+            prepare_registry(store)  # projects made before the registry was versioned
+        except BaseException:
+            store.close()
+            raise
+        return cls(root, store)
 
     def close(self) -> None:
         self.store.close()
 
-    def ensure_database(self, name: str) -> TenantFiles:
-        """The tenant files of ``name``, creating the database (with its ``main`` branch and
-        ``main`` tenant) if it does not exist. Safe against another process doing the same."""
+    def ensure_database(self, name: str, branch: str = MAIN) -> SchemaChanges:
+        """The schema-change service of ``name`` (with its tenant files), creating the database
+        (with its ``main`` branch and ``main`` tenant) if it does not exist. Safe against
+        another process doing the same.
+
+        Raises:
+            BranchNotFoundError: ``branch`` (checked here, with the one read of its row that
+                opening a handle makes) does not exist.
+        """
         validate_database_name(name)
         if not self.store.has_database(name):
             # Another process may be creating it at the same moment.
             with suppress(DatabaseExistsError):
                 self.store.create_database(name)
-        if not self.store.has_branch(name, MAIN):
-            # Another process may be creating it at the same moment.
             with suppress(BranchExistsError):
                 self.store.create_branch(name, MAIN, head=None)
-        files = TenantFiles(self.store, self.meta_dir, name)
-        if not files.exists(MAIN):
+            found = branch == MAIN
+        else:
+            found = self.store.has_branch(name, branch)
+            if not found and branch == MAIN:
+                # A crash interrupted the database's creation; another process may be
+                # finishing it at the same moment.
+                with suppress(BranchExistsError):
+                    self.store.create_branch(name, MAIN, head=None)
+                found = True
+        changes = SchemaChanges(self.store, self.meta_dir, name)
+        if not changes.files.exists(MAIN):
             # Another process may be creating it at the same moment.
             with suppress(TenantExistsError):
-                files.create(MAIN)
-        return files
+                changes.files.create(MAIN)
+        if not found:
+            changes.close()
+            raise BranchNotFoundError(name, branch)
+        return changes
 
     def create_database(self, name: str) -> None:
         validate_database_name(name)
         if self.store.has_database(name):
             raise DatabaseExistsError(name)
-        self.ensure_database(name)
+        self.ensure_database(name).close()
 
     def delete_database(self, name: str) -> None:
         """Files first, then rows: a crash in between leaves an empty database, never rows
@@ -82,9 +106,8 @@ class Catalog:
             raise DatabaseNotFoundError(name)
         for branch in self.store.list_branches(name):
             shutil.rmtree(branch_directory(self.meta_dir, name, branch.name), ignore_errors=True)
-        with self.store.connection:
-            self.store.connection.execute("DELETE FROM cinch_tenants WHERE database = ?", (name,))
-        self.store.note_commit()
+        with self.store.transaction() as conn:
+            conn.execute("DELETE FROM cinch_tenants WHERE database = ?", (name,))
         self.store.delete_database(name)
 
     def create_branch(

@@ -17,22 +17,39 @@ from __future__ import annotations
 
 import getpass
 import os
+import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
+from cinchdb._replay_plans import ReplayPlans
 from cinchdb._unset import UNSET, Unset
 from cinchdb.tenants import CatchUp, TenantFiles
-from journal import ConcurrentChangeError, Schema, apply_all
+from journal import ConcurrentChangeError, FoldCache, JournalStore, Schema, apply_all
 from journal.events import (
     Change,
     ColumnAdded,
     ColumnAltered,
     ColumnDropped,
+    ColumnRenamed,
     Event,
     IndexCreated,
+    IndexDropped,
     Operation,
+    TableCreated,
     TableDropped,
+    TableRenamed,
+    TriggerCreated,
+    TriggerDropped,
+    ViewCreated,
+    ViewDropped,
+    ViewReplaced,
     operations_of,
 )
+
+if sys.version_info >= (3, 11):
+    from typing import assert_never
+else:  # pragma: no cover - Python 3.10 (pydantic depends on typing_extensions)
+    from typing_extensions import assert_never
 
 #: Attempts at step 3 before a ConcurrentChangeError reaches the caller.
 MAX_ATTEMPTS = 5
@@ -54,33 +71,62 @@ def default_author() -> str:
 
 def can_fail_on_data(operation: Operation) -> bool:
     """Whether existing rows can make ``operation`` fail, so tenants need a preflight."""
-    if isinstance(operation, IndexCreated):
-        return operation.index.unique
-    if isinstance(operation, ColumnAdded):
-        column = operation.column
-        return bool(
-            column.not_null
-            or column.generated
-            or operation.unique
-            or operation.references
-            or operation.check
-        )
-    # Alterations and drops may rebuild the table or run an implicit DELETE that a
-    # foreign key or CHECK refuses.
-    return isinstance(operation, ColumnAltered | ColumnDropped | TableDropped)
+    match operation:
+        case IndexCreated():
+            return operation.index.unique
+        case ColumnAdded():
+            column = operation.column
+            return bool(
+                column.not_null
+                or column.generated
+                or operation.unique
+                or operation.references
+                or operation.check
+            )
+        case ColumnAltered() | ColumnDropped() | TableDropped():
+            # They may rebuild the table or run an implicit DELETE that a foreign key or
+            # CHECK refuses.
+            return True
+        case (
+            TableCreated()
+            | TableRenamed()
+            | ColumnRenamed()
+            | IndexDropped()
+            | ViewCreated()
+            | ViewReplaced()
+            | ViewDropped()
+            | TriggerCreated()
+            | TriggerDropped()
+        ):
+            return False
+        case _:
+            assert_never(operation)
 
 
 class SchemaChanges:
-    """Commits changes to the branches of one database (see the module docstring)."""
+    """Commits changes to the branches of one database (see the module docstring).
 
-    def __init__(self, files: TenantFiles, author: str | None = None) -> None:
-        self.files = files
-        self.store = files.store
-        self.database = files.database
+    Owns the one cache of "the schema after this event" (:attr:`fold`) and the statements of
+    each event (:attr:`plans`, built on it), and hands them to the tenant files it keeps at
+    the head (:attr:`files`).
+    """
+
+    def __init__(
+        self, store: JournalStore, meta_dir: Path, database: str, author: str | None = None
+    ) -> None:
+        self.store = store
+        self.database = database
         self.author = author or default_author()
+        self.fold = FoldCache(store.get_event)
+        self.plans = ReplayPlans(self.fold)
+        self.files = TenantFiles(store, meta_dir, database, plans=self.plans)
+
+    def close(self) -> None:
+        """Close the tenant files it opened."""
+        self.files.close()
 
     def schema(self, branch: str) -> Schema:
-        return self.files.fold.schema_at(self.store.branch_head(self.database, branch))
+        return self.fold.schema_at(self.store.branch_head(self.database, branch))
 
     def commit(
         self,
@@ -111,7 +157,7 @@ class SchemaChanges:
                 if not isinstance(expected_head, Unset)
                 else self.store.branch_head(self.database, branch)
             )
-            after = apply_all(self.files.fold.schema_at(head), operations)
+            after = apply_all(self.fold.schema_at(head), operations)
             if any(can_fail_on_data(operation) for operation in operations):
                 self.files.preflight(branch, operations)
             try:
@@ -129,6 +175,6 @@ class SchemaChanges:
                     raise
                 continue
             if events:
-                self.files.fold.remember(events[-1].id, after)
+                self.fold.remember(events[-1].id, after)
             return events, after, self.files.propagate(branch, progress)
         raise AssertionError("unreachable")  # pragma: no cover

@@ -17,7 +17,7 @@ from cinchdb import _schema_build as build
 from cinchdb import codegen, history
 from cinchdb._unset import UNSET
 from cinchdb.catalog import Catalog
-from cinchdb.changes import Progress, SchemaChanges
+from cinchdb.changes import Progress
 from cinchdb.crypto import EncryptionError, derive_key, new_salt
 from cinchdb.data import Params
 from cinchdb.errors import ArgumentError, HandleClosedError, ProtectedError, TableNotFoundError
@@ -76,9 +76,8 @@ class CinchDB:
         validate_tenant_name(tenant)
         self._catalog = Catalog.open(project_dir)
         try:
-            self._files: TenantFiles = self._catalog.ensure_database(database)
-            if not self._catalog.store.has_branch(database, branch):
-                raise BranchNotFoundError(database, branch)
+            self._changes = self._catalog.ensure_database(database, branch)
+            self._files: TenantFiles = self._changes.files
             if not self._files.exists(tenant):
                 raise TenantNotFoundError(database, tenant)
             if encryption_key is not None:
@@ -86,7 +85,6 @@ class CinchDB:
         except BaseException:
             self._catalog.close()
             raise
-        self._changes = SchemaChanges(self._files)
         #: This handle's tenant's key-value store (follows ``switch_branch`` and ``tenant``).
         self.kv = KVStore(lambda write: self._files.kv_connection(self.branch, self.tenant, write))
         self.database = database

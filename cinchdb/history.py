@@ -75,7 +75,7 @@ def resolve_ref(changes: SchemaChanges, ref: str) -> str | None:
 
 
 def schema_at(changes: SchemaChanges, ref: str) -> Schema:
-    return changes.files.fold.schema_at(resolve_ref(changes, ref))
+    return changes.fold.schema_at(resolve_ref(changes, ref))
 
 
 def diff(changes: SchemaChanges, a: str, b: str) -> list[Operation]:
@@ -169,7 +169,7 @@ def revert(
     if event_id is None:
         raise EventNotFoundError(ref, "the branch has no events to revert")
     event = changes.store.get_event(event_id)
-    before = changes.files.fold.schema_at(event.parents[0] if event.parents else None)
+    before = changes.fold.schema_at(event.parents[0] if event.parents else None)
     inverse, losses = inverse_operations(before, event.operations)
     if losses and not force:
         raise RevertLosesDataError(event_id, losses)
@@ -227,7 +227,7 @@ def check(changes: SchemaChanges) -> dict[str, object]:
                 if cursor is not None and cursor not in position:
                     drift.append({**where, "problem": f"cursor {cursor[:12]} is not on the branch"})
                     continue
-                expected = files.fold.schema_at(cursor)
+                expected = changes.fold.schema_at(cursor)
                 if introspect(conn).canonical() != expected.canonical():
                     drift.append({**where, "problem": "schema differs from the journal"})
                 at = -1 if cursor is None else position[cursor]

@@ -30,7 +30,7 @@ from journal.merge_check import semantic_check
 
 def _steps(changes: SchemaChanges, events: list[Event]) -> list[SideStep]:
     steps = []
-    fold = changes.files.fold
+    fold = changes.fold
     for event in events:
         schema = fold.schema_at(event.parents[0] if event.parents else None)
         operations = event.operations
@@ -109,7 +109,7 @@ def merge(
             base=ours_head,
             dry_run=dry_run,
         )
-    fold = changes.files.fold
+    fold = changes.fold
     base_schema: Schema = fold.schema_at(base)
     plan, conflicts = plan_merge(
         base_schema,

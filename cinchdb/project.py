@@ -20,6 +20,7 @@ from pathlib import Path
 
 import attrs
 
+from cinchdb._tenant_registry import prepare_registry
 from cinchdb.errors import (
     ProjectDirectoryError,
     ProjectError,
@@ -84,6 +85,7 @@ def init_project(path: str | os.PathLike[str] = ".", database: str = MAIN) -> Pa
         raise ProjectDirectoryError(str(root), e.strerror or str(e)) from e
     try:
         with JournalStore(scratch / METADATA_FILE) as store:
+            prepare_registry(store)
             store.create_database(database)
             store.create_branch(database, MAIN, head=None)
         write_config(scratch, Config(active_database=database, active_branch=MAIN))

@@ -20,18 +20,15 @@ only when something was committed to ``metadata.db`` is the registry, head and c
 
 from __future__ import annotations
 
-import hashlib
 import os
-import shutil
 import sqlite3
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import suppress
 from pathlib import Path
 
 import attrs
 
-from cinchdb._file_copy import checkpoint, copy_quiet_file, is_encrypted
+from cinchdb._file_copy import checkpoint
 from cinchdb._guard import (
     CursorMovedError,
     TenantConnection,
@@ -42,14 +39,18 @@ from cinchdb._guard import (
     read_cursor_of_file,
     write_cursor,
 )
+from cinchdb._replay_plans import ReplayPlans
 from cinchdb._system_tables import STATE_TABLE
-from cinchdb._tenant_crypto import TEMPLATE_KEY, EncryptedTenants
+from cinchdb._tenant_crypto import TEMPLATE_KEY, TenantKeys, build_encrypted_file
+from cinchdb._tenant_dir import TEMPLATE_FILE, TenantDirectory, tenant_path
 from cinchdb._tenant_registry import (
+    REGISTRY_VERSION,
     TenantRecord,
     TenantRegistry,
     validate_tenant_name,
 )
 from cinchdb._unset import UNSET, Unset
+from cinchdb.crypto import verifier
 from cinchdb.data import DataOps
 from cinchdb.errors import (
     InvalidTenantNameError,
@@ -59,11 +60,12 @@ from cinchdb.errors import (
     TenantExistsError,
     TenantNotFoundError,
 )
-from cinchdb.project import branch_directory
-from journal import FoldCache, JournalStore, ReplayError, Schema, apply_operations
+from journal import JournalStore, ReplayError, Schema
 from journal.events import Event, Operation
+from journal.replay import Step, apply_steps, plan
 
 __all__ = [
+    "REGISTRY_VERSION",
     "STATE_TABLE",
     "TEMPLATE_FILE",
     "CatchUp",
@@ -81,35 +83,8 @@ __all__ = [
     "validate_tenant_name",
 ]
 
-TEMPLATE_FILE = "__template.db"
 # Cache key of a branch's template; no tenant name can start with '_'.
 _TEMPLATE = TEMPLATE_KEY
-_SIDE_FILES = ("-wal", "-shm", "-journal")
-
-REGISTRY_TABLES = (
-    """
-    CREATE TABLE IF NOT EXISTS cinch_tenants (
-        database TEXT NOT NULL,
-        name TEXT NOT NULL,
-        encrypted INTEGER NOT NULL DEFAULT 0,
-        created_at TEXT NOT NULL,
-        salt BLOB,
-        verifier TEXT,
-        PRIMARY KEY (database, name)
-    )
-    """,
-)
-# Columns added after the first release of the registry, for projects made before them.
-_REGISTRY_ADDITIONS = (("salt", "BLOB"), ("verifier", "TEXT"))
-
-
-def tenant_path(branch_dir: Path, tenant: str) -> Path:
-    """The file of ``tenant`` in a branch directory, sharded by the first byte of its hash."""
-    validate_tenant_name(tenant)
-    shard = hashlib.sha256(tenant.encode()).hexdigest()[:2]
-    # One Path from a joined string: three pathlib joins cost ~30 us, and lazy tenants are
-    # created in bulk.
-    return Path(os.path.join(branch_dir, shard, tenant + ".db"))
 
 
 @attrs.frozen
@@ -153,10 +128,13 @@ class _OpenFile:
         return self._data
 
 
-class TenantFiles(TenantRegistry, EncryptedTenants):
-    """Tenant files of one database: registry rows, paths, materialization, catch-up.
+class TenantFiles:
+    """Tenant files of one database: materialization, catch-up, propagation, and the changes
+    that touch rows and files together (create, delete, copy, rename, re-key).
 
-    Connections are kept open in a bounded LRU cache; opening a file is never done per call.
+    Composed of three parts it owns: :attr:`registry` (the rows), :attr:`directory` (the
+    files on disk) and :attr:`encryption` (the keys at hand). Connections are kept open in a
+    bounded LRU cache; opening a file is never done per call.
     """
 
     def __init__(
@@ -165,76 +143,125 @@ class TenantFiles(TenantRegistry, EncryptedTenants):
         meta_dir: Path,
         database: str,
         *,
-        fold: FoldCache | None = None,
+        plans: ReplayPlans,
         max_open: int = 256,
     ) -> None:
         self.store = store
         self.meta_dir = meta_dir
         self.database = database
-        self.fold = fold or FoldCache(store.get_event)
+        self.registry = TenantRegistry(store, database)
+        self.directory = TenantDirectory(meta_dir, database)
+        self.encryption = TenantKeys(self.registry)
+        # The schema-change service's: schemas come from its fold cache, statements from here.
+        self._plans = plans
         self._max_open = max_open
         self._open: OrderedDict[tuple[str, str], _OpenFile] = OrderedDict()
-        self._known: dict[str, tuple[int, int]] = {}  # tenant -> version its row was seen at
-        # Paths are pure functions of the names but cost ~40 us to build with pathlib; a
-        # change touches every tenant's path, so they are kept (about 200 bytes each).
-        self._paths: dict[tuple[str, str], Path] = {}
         self._branch_names: tuple[int, list[str]] | None = None
-        self._dirs: dict[str, str] = {}
-        #: Raw keys of encrypted tenants unlocked in this process (memory only).
-        self.keys: dict[str, bytes] = {}
-        with store.connection:
-            for statement in REGISTRY_TABLES:
-                store.connection.execute(statement)
-            have = {row[1] for row in store.connection.execute("PRAGMA table_info(cinch_tenants)")}
-            for column, kind in _REGISTRY_ADDITIONS:
-                if column not in have:
-                    store.connection.execute(
-                        f"ALTER TABLE cinch_tenants ADD COLUMN {column} {kind}"
-                    )
+
+    # -- the registry, with the files that go with its rows -----------------------------------
+    @property
+    def keys(self) -> dict[str, bytes]:
+        """Raw keys of encrypted tenants unlocked in this process (memory only)."""
+        return self.encryption.keys
+
+    def exists(self, name: str) -> bool:
+        return self.registry.exists(name)
+
+    def names(self) -> list[str]:
+        return self.registry.names()
+
+    def records(self) -> list[TenantRecord]:
+        return self.registry.records()
+
+    def encrypted_names(self) -> set[str]:
+        return self.registry.encrypted_names()
+
+    def unlock(self, name: str, passphrase: str) -> None:
+        self.encryption.unlock(name, passphrase)
+
+    def create(
+        self, name: str, *, encrypted: bool = False, raw_key: bytes | None = None,
+        salt: bytes | None = None,
+    ) -> TenantRecord:  # fmt: skip
+        """Register a tenant: one row, no file (it is materialized on first write)."""
+        validate_tenant_name(name)
+        if encrypted != (raw_key is not None and salt is not None):
+            raise ValueError("An encrypted tenant needs its raw key and salt, a plain one none")
+        branches = self._branches()  # read before the transaction: the store reads in its own
+        record = self.registry.add(
+            name,
+            salt=salt,
+            check=None if raw_key is None else verifier(raw_key),
+            # The row is ours (the insert holds the write lock), so any file under this name
+            # is a leftover of an interrupted delete, copy or rename and must not come back
+            # to life as the new tenant's data.
+            while_locked=lambda: self._remove_files(name, branches),
+        )
+        if raw_key is not None:
+            self.keys[name] = raw_key
+        return record
+
+    def delete(self, name: str) -> None:
+        """Delete a tenant's files in every branch, then its registry row.
+
+        Files go first: a crash in between leaves a registered tenant with no data (what the
+        caller asked for), never a deleted tenant whose rows could come back.
+        """
+        if not self.exists(name):
+            raise TenantNotFoundError(self.database, name)
+        self._remove_files(name)
+        self.registry.remove(name)
+
+    def copy(self, source: str, target: str, *, remove_source: bool = False) -> TenantRecord:
+        """Copy ``source``'s files of every branch to a new tenant ``target``.
+
+        The copies are made first and registered after (a crash in between leaves unregistered
+        files, which :meth:`create` clears). With ``remove_source`` (a rename), the source's row
+        goes in the same transaction that adds the target's and its files after it.
+        """
+        validate_tenant_name(target)
+        if not self.exists(source):
+            raise TenantNotFoundError(self.database, source)
+        if self.exists(target):
+            raise TenantExistsError(self.database, target)
+        self._remove_files(target)
+        for branch in self._branches():
+            if self.path(branch, source).exists():
+                entry = self._entry(branch, source)
+                self.directory.copy(entry.conn, self.path(branch, target), source_path=entry.path)
+        # An encrypted copy keeps the source's key: the same salt and verifier.
+        salt, check = self.registry.crypto(source) or (None, None)
+        record = self.registry.add(
+            target, salt=salt, check=check, replacing=source if remove_source else None
+        )
+        if source in self.keys:
+            self.keys[target] = self.keys[source]
+        if remove_source:
+            self._remove_files(source)
+        return record
+
+    def rotate_key(self, name: str, old_passphrase: str, new_passphrase: str) -> None:
+        """Re-key every file of an encrypted tenant (see :meth:`TenantKeys.rotate`)."""
+        paths = []
+        for branch in self._branches():
+            self._close(branch, name)
+            if self.path(branch, name).exists():
+                paths.append(self.path(branch, name))
+        self.encryption.rotate(name, old_passphrase, new_passphrase, paths)
 
     # -- files ---------------------------------------------------------------------------------
     def branch_dir(self, branch: str) -> Path:
-        return branch_directory(self.meta_dir, self.database, branch)
-
-    def _file_name(self, branch: str, tenant: str) -> str:
-        """``path()`` as a string, without pathlib (the stray-file check of every create)."""
-        directory = self._dirs.get(branch)
-        if directory is None:
-            directory = self._dirs[branch] = os.fspath(self.branch_dir(branch))
-        validate_tenant_name(tenant)
-        shard = hashlib.sha256(tenant.encode()).hexdigest()[:2]
-        return os.path.join(directory, shard, tenant + ".db")
+        return self.directory.branch_dir(branch)
 
     def path(self, branch: str, tenant: str) -> Path:
-        key = (branch, tenant)
-        path = self._paths.get(key)
-        if path is None:
-            path = self._paths[key] = Path(self._file_name(branch, tenant))
-        return path
+        return self.directory.path(branch, tenant)
 
     def is_materialized(self, branch: str, tenant: str) -> bool:
         return os.path.exists(self.path(branch, tenant))
 
     def materialized(self, branch: str) -> Iterator[tuple[str, Path]]:
-        """(tenant, file) for every registered tenant of the branch that has a file, by name.
-
-        Lists the branch directory rather than probing every registered tenant: its cost
-        follows the files that exist, not the (mostly lazy) tenants in the registry.
-        """
-        registered = set(self.names())
-        found: list[str] = []
-        try:
-            shards = list(os.scandir(self.branch_dir(branch)))
-        except FileNotFoundError:
-            return
-        for shard in shards:
-            if not shard.is_dir():
-                continue
-            for entry in os.scandir(shard.path):
-                name, dot, suffix = entry.name.rpartition(".")
-                if dot and suffix == "db" and name in registered:
-                    found.append(name)
-        for name in sorted(found):
+        """(tenant, file) for every registered tenant of the branch that has a file, by name."""
+        for name in self.directory.with_files(branch, set(self.names())):
             yield name, self.path(branch, name)
 
     def connection(self, branch: str, tenant: str) -> sqlite3.Connection:
@@ -284,7 +311,7 @@ class TenantFiles(TenantRegistry, EncryptedTenants):
             raise TenantNotFoundError(self.database, tenant)
         path = self.path(branch, tenant)
         if entry is None and not path.exists():
-            raw_key = self._raw_key(tenant)
+            raw_key = self.encryption.raw_key(tenant)
             if raw_key is None:
                 self._materialize(branch, path)
             else:
@@ -308,13 +335,13 @@ class TenantFiles(TenantRegistry, EncryptedTenants):
             self._open.move_to_end(key)
             return entry
         if name == _TEMPLATE:
-            path = self.branch_dir(branch) / TEMPLATE_FILE
+            path = self.directory.template_path(branch)
             path.parent.mkdir(parents=True, exist_ok=True)
         else:
             path = self.path(branch, name)
-        entry = _OpenFile(path, open_tenant_file(path, self._raw_key(name), name))
+        entry = _OpenFile(path, open_tenant_file(path, self.encryption.raw_key(name), name))
         entry.cursor = read_cursor(entry.conn)
-        entry.schema = self.fold.schema_at(entry.cursor)
+        entry.schema = self._plans.fold.schema_at(entry.cursor)
         self._open[key] = entry
         while len(self._open) > self._max_open:
             _, oldest = self._open.popitem(last=False)
@@ -325,69 +352,32 @@ class TenantFiles(TenantRegistry, EncryptedTenants):
         """Copy the template into place: the file appears whole or not at all, and a file
         another process materialized first is kept (it may already hold rows)."""
         template = self._fresh(branch, _TEMPLATE)
-        self._copy_file(template.conn, path, exist_ok=True, source_path=template.path)
+        self.directory.copy(template.conn, path, exist_ok=True, source_path=template.path)
 
-    def _copy_file(
-        self,
-        source: sqlite3.Connection,
-        path: Path,
-        *,
-        exist_ok: bool = False,
-        source_path: Path | None = None,
-    ) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        scratch = path.with_name(f"{path.name}.tmp-{os.getpid()}")
-        if is_encrypted(source):
-            # backup() into a plain connection would write the data out in clear: copy the
-            # encrypted bytes instead (same key), with the WAL folded in and writers held off.
-            assert source_path is not None
-            source.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
-            source.execute("BEGIN IMMEDIATE")
-            try:
-                shutil.copyfile(source_path, scratch)
-            finally:
-                source.execute("COMMIT")
-        elif source_path is None or not copy_quiet_file(source, source_path, scratch):
-            target = sqlite3.connect(scratch)
-            try:
-                source.backup(target)
-            finally:
-                target.close()
-        try:
-            # link() refuses to replace an existing file, unlike rename(): the atomic
-            # "create if absent" that keeps two processes from clobbering each other.
-            os.link(scratch, path)
-        except FileExistsError:
-            if not exist_ok:
-                raise
-        finally:
-            scratch.unlink()
+    def _materialize_encrypted(self, branch: str, path: Path, tenant: str, raw_key: bytes) -> None:
+        """Replay the branch into a new encrypted file (see :func:`build_encrypted_file`)."""
+        head = self.store.branch_head(self.database, branch)
+        steps = self._plans.steps_of(self.store.chain(self.database, head))
+        build_encrypted_file(path, tenant, raw_key, steps, head)
+
+    def _close(self, branch: str, name: str) -> bool:
+        """Close a file's cached connection; whether it was open."""
+        entry = self._open.pop((branch, name), None)
+        if entry is None:
+            return False
+        entry.conn.close()
+        return True
 
     def _remove_files(self, name: str, branches: list[str] | None = None) -> None:
-        """Close and delete a tenant's files in every branch. The WAL and other side files go
-        before the database file: a crash in between must never leave a stale WAL that a new
-        file of the same name would pick up, so no database file means no side files."""
+        """Close and delete a tenant's files in every branch."""
         for branch in self._branches() if branches is None else branches:
-            entry = self._open.pop((branch, name), None)
-            if entry is not None:
-                entry.conn.close()
-            path = self._file_name(branch, name)
-            if entry is None and not os.path.exists(path):
-                continue
-            for suffix in _SIDE_FILES:
-                with suppress(FileNotFoundError):
-                    os.unlink(path + suffix)
-            with suppress(FileNotFoundError):
-                os.unlink(path)
+            self.directory.remove(branch, name, was_open=self._close(branch, name))
 
     def remove_branch(self, branch: str) -> None:
         """Close and delete every file of a branch (after the branch left the journal)."""
         for key in [key for key in self._open if key[0] == branch]:
             self._open.pop(key).conn.close()
-        for key in [key for key in self._paths if key[0] == branch]:
-            del self._paths[key]
-        self._dirs.pop(branch, None)
-        shutil.rmtree(self.branch_dir(branch), ignore_errors=True)
+        self.directory.remove_branch(branch)
 
     def copy_branch(self, source: str, target: str) -> int:
         """Copy every materialized tenant file of ``source`` to the new branch ``target``
@@ -395,7 +385,7 @@ class TenantFiles(TenantRegistry, EncryptedTenants):
         copied = 0
         for tenant in self.reachable(source):
             entry = self._entry(source, tenant)
-            self._copy_file(entry.conn, self.path(target, tenant), source_path=entry.path)
+            self.directory.copy(entry.conn, self.path(target, tenant), source_path=entry.path)
             copied += 1
         return copied
 
@@ -431,18 +421,15 @@ class TenantFiles(TenantRegistry, EncryptedTenants):
         applied = 0
         cursor = entry.cursor
         while True:
-            schema = self.fold.schema_at(cursor)
             pending = self._pending(head, cursor, entry.path)
             if pending:
                 # All the pending events in one transaction: the file goes from one event
                 # straight to the head (a fast-forward of five events is one step per tenant).
-                operations = [op for event in pending for op in event.operations]
                 try:
                     with internal(entry.conn):
-                        schema = apply_operations(
+                        apply_steps(
                             entry.conn,
-                            schema,
-                            operations,
+                            self._plans.steps_of(pending),
                             after_begin=expect_cursor(cursor),
                             before_commit=write_cursor(pending[-1].id),
                         )
@@ -451,7 +438,7 @@ class TenantFiles(TenantRegistry, EncryptedTenants):
                     continue
                 applied += len(pending)
                 cursor = pending[-1].id
-            entry.schema = schema
+            entry.schema = self._plans.fold.schema_at(cursor)
             entry.cursor = cursor
             return CatchUp(entry.path, applied, head)
 
@@ -478,11 +465,16 @@ class TenantFiles(TenantRegistry, EncryptedTenants):
                 Called before the change enters the journal, so nothing has been written.
         """
         failures: list[tuple[str, str]] = []
+        # Every file is at the head after _fresh, so one plan (from the fold cache's schema
+        # object) serves them all; a file at another schema gets its own.
+        planned: tuple[Schema, tuple[Step, ...]] | None = None
         for tenant in self.reachable(branch):
             entry = self._fresh(branch, tenant)
+            if planned is None or planned[0] is not entry.schema:
+                planned = (entry.schema, plan(entry.schema, operations)[0])
             try:
                 with internal(entry.conn):
-                    apply_operations(entry.conn, entry.schema, operations, dry_run=True)
+                    apply_steps(entry.conn, planned[1], dry_run=True)
             except ReplayError as e:
                 failures.append((tenant, e.reason))
         if failures:
@@ -511,7 +503,7 @@ class TenantFiles(TenantRegistry, EncryptedTenants):
     def reachable(self, branch: str) -> list[str]:
         """Materialized tenants of ``branch`` this process can open: encrypted tenants whose
         key is not at hand are left at their cursor and catch up when opened with it."""
-        locked = self.encrypted_names() - set(self.keys)
+        locked = self.encryption.locked()
         return [tenant for tenant, _ in self.materialized(branch) if tenant not in locked]
 
     def status(self, branch: str) -> list[TenantState]:

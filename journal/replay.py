@@ -10,8 +10,10 @@ no-op inside a transaction), and restored afterwards.
 from __future__ import annotations
 
 import sqlite3
-from collections import OrderedDict
-from collections.abc import Callable, Iterable
+import sys
+from collections.abc import Callable, Iterable, Sequence
+
+import attrs
 
 from journal import drivers
 from journal.ddl import statements
@@ -21,11 +23,15 @@ from journal.errors import JournalError
 from journal.errors import ReplayError as ReplayError
 from journal.events import (
     ColumnAdded,
+    ColumnAltered,
+    ColumnDropped,
     ColumnRenamed,
     IndexCreated,
     IndexDropped,
     Operation,
     TableCreated,
+    TableDropped,
+    TableRenamed,
     TriggerCreated,
     TriggerDropped,
     ViewCreated,
@@ -34,6 +40,32 @@ from journal.events import (
 )
 from journal.fold import apply
 from journal.schema import Schema
+from journal.transactions import transaction
+
+if sys.version_info >= (3, 11):
+    from typing import assert_never
+else:  # pragma: no cover - Python 3.10 (pydantic depends on typing_extensions)
+    from typing_extensions import assert_never
+
+
+@attrs.frozen
+class Step:
+    """One operation and the statements that carry it out on a database at the schema before
+    it (from :func:`plan`). Callers that replay one event into many files keep its steps."""
+
+    operation: Operation
+    statements: tuple[str, ...]
+
+
+def plan(schema: Schema, operations: Iterable[Operation]) -> tuple[tuple[Step, ...], Schema]:
+    """The steps that take a database at ``schema`` through ``operations``, and the schema
+    after them. Pure: raises SchemaError if an operation does not apply."""
+    steps: list[Step] = []
+    for operation in operations:
+        after = apply(schema, operation)
+        steps.append(Step(operation, tuple(statements(schema, operation, after))))
+        schema = after
+    return tuple(steps), schema
 
 
 def apply_operations(
@@ -47,6 +79,23 @@ def apply_operations(
 ) -> Schema:
     """Run ``operations`` on ``conn`` (currently at ``schema``); return the schema after.
 
+    :func:`plan` then :func:`apply_steps` (see there for the arguments).
+    """
+    steps, after = plan(schema, operations)
+    apply_steps(conn, steps, after_begin=after_begin, before_commit=before_commit, dry_run=dry_run)
+    return after
+
+
+def apply_steps(
+    conn: sqlite3.Connection,
+    steps: Sequence[Step],
+    *,
+    after_begin: Callable[[sqlite3.Connection], None] | None = None,
+    before_commit: Callable[[sqlite3.Connection], None] | None = None,
+    dry_run: bool = False,
+) -> None:
+    """Run planned ``steps`` on ``conn``, which must be at the schema they were planned from.
+
     With ``dry_run`` the transaction is rolled back after every check has passed: the way to
     find out whether existing rows allow a change (preflight). ``after_begin`` runs first inside
     the transaction, holding the write lock: the place to check that another process has not
@@ -55,87 +104,60 @@ def apply_operations(
     """
     if conn.in_transaction:
         raise JournalError("apply_operations needs a connection with no open transaction")
-    operations = tuple(operations)
     # Foreign keys are switched off only for operations that need it (table rebuilds, drops,
     # renames) and then checked; the common additions skip three pragmas and a full check.
     foreign_keys = False
-    if not all(_keeps_foreign_keys(operation) for operation in operations):
+    if not all(_keeps_foreign_keys(step.operation) for step in steps):
         foreign_keys = bool(conn.execute("PRAGMA foreign_keys").fetchone()[0])
     if foreign_keys:
         conn.execute("PRAGMA foreign_keys = OFF")
     legacy_alter = False
     try:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with transaction(conn, commit=not dry_run):
             if after_begin is not None:
                 after_begin(conn)
-            for operation in operations:
-                after, steps = _plan(schema, operation)
-                for statement in steps:
+            for step in steps:
+                for statement in step.statements:
                     legacy_alter = legacy_alter or "legacy_alter_table" in statement
                     try:
                         conn.execute(statement)
                     except drivers.Error as e:
-                        raise ReplayError(operation, statement, str(e)) from e
-                schema = after
+                        raise ReplayError(step.operation, statement, str(e)) from e
                 if foreign_keys:
-                    _check_foreign_keys(conn, operation)
+                    _check_foreign_keys(conn, step.operation)
             if before_commit is not None:
                 before_commit(conn)
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("ROLLBACK" if dry_run else "COMMIT")
     finally:
         if legacy_alter:
             conn.execute("PRAGMA legacy_alter_table = OFF")
         if foreign_keys:
             conn.execute("PRAGMA foreign_keys = ON")
-    return schema
-
-
-_NO_FOREIGN_KEY_RISK = (
-    TableCreated,
-    IndexCreated,
-    IndexDropped,
-    ViewCreated,
-    ViewReplaced,
-    ViewDropped,
-    TriggerCreated,
-    TriggerDropped,
-    ColumnRenamed,
-)
 
 
 def _keeps_foreign_keys(operation: Operation) -> bool:
     """Whether ``operation`` runs as plain DDL that cannot orphan a row, so foreign keys can
     stay on. An added column with a REFERENCES clause is fine too: with foreign keys on,
     SQLite itself refuses one whose default is not NULL."""
-    if isinstance(operation, ColumnAdded):
-        return operation.references is None or operation.column.default is None
-    return isinstance(operation, _NO_FOREIGN_KEY_RISK)
-
-
-# Replaying one event into many tenant files starts from the same schema value every time
-# (the fold cache hands out one object per event); the schema after it and its statements are
-# computed once and reused. Entries keep their keys' objects alive, so ids cannot be recycled.
-_PLANS: OrderedDict[tuple[int, int], tuple[Schema, Operation, Schema, tuple[str, ...]]] = (
-    OrderedDict()
-)
-_PLAN_CACHE_SIZE = 256
-
-
-def _plan(schema: Schema, operation: Operation) -> tuple[Schema, tuple[str, ...]]:
-    key = (id(schema), id(operation))
-    hit = _PLANS.get(key)
-    if hit is not None and hit[0] is schema and hit[1] is operation:
-        return hit[2], hit[3]
-    after = apply(schema, operation)
-    steps = tuple(statements(schema, operation, after))
-    _PLANS[key] = (schema, operation, after, steps)
-    while len(_PLANS) > _PLAN_CACHE_SIZE:
-        _PLANS.popitem(last=False)
-    return after, steps
+    match operation:
+        case ColumnAdded():
+            return operation.references is None or operation.column.default is None
+        case (
+            TableCreated()
+            | IndexCreated()
+            | IndexDropped()
+            | ViewCreated()
+            | ViewReplaced()
+            | ViewDropped()
+            | TriggerCreated()
+            | TriggerDropped()
+            | ColumnRenamed()
+        ):
+            return True
+        case TableDropped() | TableRenamed() | ColumnDropped() | ColumnAltered():
+            # Rebuilds, implicit deletes and renames that rewrite references.
+            return False
+        case _:
+            assert_never(operation)
 
 
 def _check_foreign_keys(conn: sqlite3.Connection, operation: Operation) -> None:

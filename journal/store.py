@@ -23,7 +23,7 @@ import os
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from types import TracebackType
 
@@ -59,6 +59,7 @@ from journal.errors import (
 from journal.events import Change, Event, content_id
 from journal.graph import Graph
 from journal.names import validate_branch_name, validate_database_name
+from journal.transactions import transaction
 
 __all__ = ["SCHEMA_VERSION", "BranchRecord", "JournalStore"]
 
@@ -111,25 +112,31 @@ class JournalStore:
     def connection(self) -> sqlite3.Connection:
         """The open connection, for the product's own tables in the same file.
 
-        It is in autocommit mode (``isolation_level=None``); wrap writes in ``BEGIN IMMEDIATE``
-        ... ``COMMIT`` and leave the ``journal_*`` tables to this class.
+        It is in autocommit mode (``isolation_level=None``), where ``with connection:`` opens
+        no transaction: make writes inside :meth:`transaction`, and leave the ``journal_*``
+        tables to this class.
         """
         return self._conn
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One ``BEGIN IMMEDIATE`` transaction on :attr:`connection`, for the product's tables:
+        committed when the block ends, rolled back if it raises (see
+        :func:`journal.transactions.transaction`). Holds this store's lock throughout and
+        counts the commit for :meth:`version`. sqlite3 errors reach the caller untranslated.
+        """
+        with self._lock, transaction(self._conn) as conn:
+            yield conn
+            self._own_commits += 1
 
     def version(self) -> tuple[int, int]:
         """A token that differs whenever something may have been committed to the file since
         it was last taken: by another connection (SQLite's ``data_version``, which ignores this
-        connection's own commits) or by this store (see :meth:`note_commit`). Costs one pragma:
+        connection's own commits) or by this store (:meth:`transaction`). Costs one pragma:
         the way to keep caches of journal state without re-reading the journal per call."""
         with self._lock:
             data_version = self._conn.execute("PRAGMA data_version").fetchone()[0]
             return (data_version, self._own_commits)
-
-    def note_commit(self) -> None:
-        """Count a commit made through :attr:`connection` to a table outside the journal, so
-        that :meth:`version` changes (``data_version`` does not see this connection's own)."""
-        with self._lock:
-            self._own_commits += 1
 
     def close(self) -> None:
         with self._lock:
@@ -261,18 +268,14 @@ class JournalStore:
 
     def list_branches(self, database: str) -> list[BranchRecord]:
         """The branches of a database, sorted by name. Raises DatabaseNotFoundError."""
-        with self._read() as conn:
-            conn.execute("BEGIN")
-            try:
-                if database_row(conn, database) is None:
-                    raise DatabaseNotFoundError(database)
-                rows = conn.execute(
-                    "SELECT name, head, created_at FROM journal_branches WHERE database = ?"
-                    " ORDER BY name",
-                    (database,),
-                ).fetchall()
-            finally:
-                conn.execute("COMMIT")
+        with self._read() as conn, transaction(conn, immediate=False):
+            if database_row(conn, database) is None:
+                raise DatabaseNotFoundError(database)
+            rows = conn.execute(
+                "SELECT name, head, created_at FROM journal_branches WHERE database = ?"
+                " ORDER BY name",
+                (database,),
+            ).fetchall()
         return [
             BranchRecord(name=name, head=head, created_at=parse_time(created_at))
             for name, head, created_at in rows
@@ -474,8 +477,7 @@ class JournalStore:
         """
         with self._read() as conn:
             # One snapshot for both reads, so the database row and its events agree.
-            conn.execute("BEGIN")
-            try:
+            with transaction(conn, immediate=False):
                 row = database_row(conn, database)
                 if row is None:
                     self._graphs.pop(database, None)
@@ -492,8 +494,6 @@ class JournalStore:
                     " ORDER BY e.seq, p.position",
                     (database, cached.last_seq),
                 ).fetchall()
-            finally:
-                conn.execute("COMMIT")
             extend_graph(cached, rows)
             return cached.graph
 
@@ -517,23 +517,19 @@ class JournalStore:
         That is: the body no longer hashes to the id, or the stored parent rows differ from
         the parents recorded in the body. Oldest first. Raises DatabaseNotFoundError.
         """
-        with self._read() as conn:
-            conn.execute("BEGIN")
-            try:
-                if database_row(conn, database) is None:
-                    raise DatabaseNotFoundError(database)
-                rows = conn.execute(
-                    "SELECT id, body FROM journal_events WHERE database = ? ORDER BY seq",
-                    (database,),
-                ).fetchall()
-                parent_rows = conn.execute(
-                    "SELECT p.event_id, p.parent_id FROM journal_event_parents AS p"
-                    " JOIN journal_events AS e ON e.id = p.event_id"
-                    " WHERE e.database = ? ORDER BY p.event_id, p.position",
-                    (database,),
-                ).fetchall()
-            finally:
-                conn.execute("COMMIT")
+        with self._read() as conn, transaction(conn, immediate=False):
+            if database_row(conn, database) is None:
+                raise DatabaseNotFoundError(database)
+            rows = conn.execute(
+                "SELECT id, body FROM journal_events WHERE database = ? ORDER BY seq",
+                (database,),
+            ).fetchall()
+            parent_rows = conn.execute(
+                "SELECT p.event_id, p.parent_id FROM journal_event_parents AS p"
+                " JOIN journal_events AS e ON e.id = p.event_id"
+                " WHERE e.database = ? ORDER BY p.event_id, p.position",
+                (database,),
+            ).fetchall()
         stored_parents: dict[str, list[str]] = {}
         for event_id, parent_id in parent_rows:
             stored_parents.setdefault(event_id, []).append(parent_id)
@@ -560,26 +556,10 @@ class JournalStore:
 
     @contextmanager
     def _write(self, action: str) -> Iterator[sqlite3.Connection]:
-        """One ``BEGIN IMMEDIATE`` transaction: committed on success, rolled back on any error.
-
-        IMMEDIATE takes the write lock up front, so the checks made inside the transaction
-        still hold at commit, and a waiting writer goes through the busy handler (a deferred
-        transaction that later upgrades to a writer would fail at once with SQLITE_BUSY).
-        """
-        with self._lock, translated(action):
-            conn = self._conn
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield conn
-                conn.execute("COMMIT")
-                self._own_commits += 1
-            except BaseException:
-                if conn.in_transaction:
-                    # The original error matters more than a failed rollback, after which
-                    # SQLite has rolled back on its own anyway.
-                    with suppress(sqlite3.Error):
-                        conn.execute("ROLLBACK")
-                raise
+        """:meth:`transaction` for the journal's own tables, with sqlite3 errors translated
+        into JournalStoreError naming ``action``."""
+        with translated(action), self.transaction() as conn:
+            yield conn
 
     def _remember(self, event: Event) -> None:
         events = self._events

@@ -12,8 +12,9 @@ import time
 
 import pytest
 
+from cinchdb.changes import SchemaChanges
 from cinchdb.project import CINCHDB_DIR, init_project
-from cinchdb.tenants import TenantFiles, read_cursor
+from cinchdb.tenants import read_cursor
 from journal import JournalStore, parse
 
 TENANTS = int(os.environ.get("CINCHDB_CRASH_TENANTS", "300"))
@@ -21,11 +22,11 @@ TENANTS = int(os.environ.get("CINCHDB_CRASH_TENANTS", "300"))
 PROPAGATE = """
 import sys
 from pathlib import Path
-from cinchdb.tenants import TenantFiles
+from cinchdb.changes import SchemaChanges
 from journal import JournalStore
 meta = Path(sys.argv[1])
 store = JournalStore(meta / "metadata.db")
-files = TenantFiles(store, meta, "main")
+files = SchemaChanges(store, meta, "main").files
 print("start", flush=True)
 files.propagate("main")
 print("done", flush=True)
@@ -44,7 +45,7 @@ def _columns(path) -> list[str]:
 def test_sigkill_during_propagation_then_every_tenant_converges(tmp_path):
     meta = init_project(tmp_path) / CINCHDB_DIR
     store = JournalStore(meta / "metadata.db")
-    files = TenantFiles(store, meta, "main")
+    files = SchemaChanges(store, meta, "main").files
     create = parse("CREATE TABLE users (id TEXT PRIMARY KEY, n INTEGER)")
     store.append("main", "main", create, expected_head=None)
     names = [f"tenant_{i:03d}" for i in range(TENANTS)]
@@ -96,10 +97,51 @@ def test_sigkill_during_propagation_then_every_tenant_converges(tmp_path):
     assert ahead > 0 and behind > 0, "the kill must land in the middle of propagation"
 
     # A new process (here: a fresh TenantFiles) converges every tenant, losing no row.
-    fresh = TenantFiles(JournalStore(meta / "metadata.db"), meta, "main")
+    fresh = SchemaChanges(JournalStore(meta / "metadata.db"), meta, "main").files
     for number, name in enumerate(names):
         conn = fresh.connection("main", name)
         assert read_cursor(conn) == new_head
         assert conn.execute("SELECT id, n, email FROM users").fetchall() == [(name, number, None)]
     fresh.close()
     store.close()
+
+
+RENAME = """
+import os
+import signal
+import sys
+from pathlib import Path
+from cinchdb.changes import SchemaChanges
+from journal import JournalStore
+meta = Path(sys.argv[1])
+store = JournalStore(meta / "metadata.db")
+files = SchemaChanges(store, meta, "main").files
+
+def kill_before_the_delete(statement):
+    # Called as each statement starts: the INSERT of the new name has run, the DELETE of
+    # the old one has not.
+    if statement.startswith("DELETE FROM cinch_tenants"):
+        os.kill(os.getpid(), signal.SIGKILL)
+
+store.connection.set_trace_callback(kill_before_the_delete)
+files.copy("acme", "acme_renamed", remove_source=True)
+"""
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX")
+def test_sigkill_between_the_two_rows_of_a_rename_leaves_both_changes_or_neither(tmp_path):
+    meta = init_project(tmp_path) / CINCHDB_DIR
+    store = JournalStore(meta / "metadata.db")
+    files = SchemaChanges(store, meta, "main").files
+    files.create("acme")
+    files.close()
+    store.close()
+
+    child = subprocess.run([sys.executable, "-c", RENAME, str(meta)], capture_output=True)
+    assert child.returncode == -signal.SIGKILL, child.stderr
+
+    store = JournalStore(meta / "metadata.db")
+    names = SchemaChanges(store, meta, "main").files.names()
+    store.close()
+    # Neither (the old name only) or both (the new name only); never the tenant twice.
+    assert names in (["acme"], ["acme_renamed"])

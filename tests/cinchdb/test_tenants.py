@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 
+from cinchdb.changes import SchemaChanges
 from cinchdb.project import CINCHDB_DIR, init_project
 from cinchdb.tenants import (
     InvalidTenantNameError,
@@ -11,7 +12,7 @@ from cinchdb.tenants import (
     read_cursor,
     tenant_path,
 )
-from journal import JournalStore, introspect, parse
+from journal import FoldCache, JournalStore, introspect, parse
 
 
 @pytest.fixture
@@ -19,7 +20,7 @@ def files(tmp_path):
     root = init_project(tmp_path)
     meta = root / CINCHDB_DIR
     store = JournalStore(meta / "metadata.db")
-    tenants = TenantFiles(store, meta, "main")
+    tenants = SchemaChanges(store, meta, "main").files
     tenants.create("main")
     yield tenants
     tenants.close()
@@ -47,7 +48,9 @@ def test_first_use_materializes_from_the_template_at_head(files):
     assert path.parent.name == tenant_path(files.branch_dir("main"), "acme").parent.name
     head = files.store.branch_head("main", "main")
     assert read_cursor(conn) == head
-    assert introspect(conn).canonical() == files.fold.schema_at(head).canonical()
+    assert (
+        introspect(conn).canonical() == FoldCache(files.store.get_event).schema_at(head).canonical()
+    )
 
 
 def test_propagation_reaches_every_materialized_tenant_and_keeps_rows(files):
