@@ -38,7 +38,7 @@ from journal.events import (
     ViewDropped,
     ViewReplaced,
 )
-from journal.names import quote, same_name
+from journal.names import fold_name, quote, same_name
 from journal.schema import Schema
 from journal.sqlrefs import expression_refs
 
@@ -342,10 +342,11 @@ def rebuild(before: Schema, after: Schema, table_name: str) -> list[str]:
     old = before.require_table(table_name)
     new = after.require_table(table_name)
     scratch = REBUILD_PREFIX + "table"
-    old_stored = {c.name.lower(): c for c in old.columns if c.generated is None}
-    copied = [c for c in new.columns if c.generated is None and c.name.lower() in old_stored]
+    # Match old and new columns the way SQLite does (ASCII case only): "Ä" and "ä" are two.
+    old_stored = {fold_name(c.name): c for c in old.columns if c.generated is None}
+    copied = [c for c in new.columns if c.generated is None and fold_name(c.name) in old_stored]
     target = _names([c.name for c in copied])
-    source = _names([old_stored[c.name.lower()].name for c in copied])
+    source = _names([old_stored[fold_name(c.name)].name for c in copied])
     out = [render_create_table(new, name=scratch)]
     if copied:
         out.append(
