@@ -383,7 +383,7 @@ def _replay_sql_object(
 def _table_sql(table: TableDef | None) -> str | None:
     if table is None:
         return None
-    from journal.ddl import render_create_table
+    from journal.render import render_create_table
 
     return render_create_table(table)
 

@@ -16,8 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from journal._tokens import Tok, tokenize
-from journal.definitions import ColumnDef, IndexDef, TableDef
+from journal.definitions import TableDef
 from journal.events import (
     BranchesMerged,
     Change,
@@ -39,149 +38,23 @@ from journal.events import (
     ViewReplaced,
 )
 from journal.names import fold_name, quote, same_name
+from journal.render import (
+    is_constant_default,
+    render_column,
+    render_create_index,
+    render_create_table,
+    render_default,
+    render_foreign_key_clause,
+    render_names,
+)
 from journal.schema import Schema
 from journal.sqlrefs import expression_refs
 
 #: Name of the scratch table during a rebuild. ``__`` is reserved, so it cannot collide.
 REBUILD_PREFIX = "__cinch_rebuild_"
 
-_LITERAL_WORDS = {"NULL", "TRUE", "FALSE", "CURRENT_TIME", "CURRENT_DATE", "CURRENT_TIMESTAMP"}
 
-
-# -- rendering definitions ---------------------------------------------------------------------
-
-
-def render_default(text: str) -> str:
-    """A DEFAULT clause body: literals as written, any other expression parenthesised."""
-    tokens = tokenize(text)
-    if len(tokens) == 1 and (
-        tokens[0].kind in ("number", "string") or tokens[0].upper in _LITERAL_WORDS
-    ):
-        return text
-    if len(tokens) == 2 and tokens[0].text in ("+", "-") and tokens[1].kind == "number":
-        return text
-    if tokens and tokens[0].text == "(" and _closes_at_end(tokens):
-        return text
-    return f"({text})"
-
-
-def _closes_at_end(tokens: Sequence[Tok]) -> bool:
-    """Whether the parenthesis opened by the first token closes at the last one."""
-    depth = 0
-    for index, token in enumerate(tokens):
-        if token.kind == "punct" and token.text == "(":
-            depth += 1
-        elif token.kind == "punct" and token.text == ")":
-            depth -= 1
-            if depth == 0 and index != len(tokens) - 1:
-                return False
-    return depth == 0
-
-
-def is_constant_default(text: str | None) -> bool:
-    """Whether ``ALTER TABLE ADD COLUMN`` accepts this default (no CURRENT_*, no (expr))."""
-    if text is None:
-        return True
-    rendered = render_default(text)
-    return not rendered.startswith("(") and not rendered.upper().startswith("CURRENT_")
-
-
-def render_column(column: ColumnDef, *, inline_pk: str | None = None) -> str:
-    parts = [quote(column.name)]
-    if column.type:
-        parts.append(column.type)
-    if inline_pk is not None:
-        parts.append(inline_pk)
-    if column.not_null:
-        parts.append("NOT NULL")
-        if column.not_null_conflict:
-            parts.append(f"ON CONFLICT {column.not_null_conflict}")
-    if column.default is not None:
-        parts.append(f"DEFAULT {render_default(column.default)}")
-    if column.collate:
-        parts.append(f"COLLATE {column.collate}")
-    if column.generated is not None:
-        parts.append(f"GENERATED ALWAYS AS ({column.generated})")
-        parts.append("STORED" if column.stored else "VIRTUAL")
-    return " ".join(parts)
-
-
-def _names(names: Sequence[str]) -> str:
-    return ", ".join(quote(n) for n in names)
-
-
-def _constraint_name(name: str | None) -> str:
-    return f"CONSTRAINT {quote(name)} " if name else ""
-
-
-def render_foreign_key_clause(
-    fk_ref_table: str,
-    ref_columns: Sequence[str],
-    on_delete: str,
-    on_update: str,
-    deferrable: str | None,
-) -> str:
-    text = f"REFERENCES {quote(fk_ref_table)}"
-    if ref_columns:
-        text += f" ({_names(ref_columns)})"
-    if on_delete != "NO ACTION":
-        text += f" ON DELETE {on_delete}"
-    if on_update != "NO ACTION":
-        text += f" ON UPDATE {on_update}"
-    if deferrable:
-        text += f" {deferrable}"
-    return text
-
-
-def render_create_table(table: TableDef, *, name: str | None = None) -> str:
-    pk = table.primary_key
-    inline = pk is not None and len(pk.columns) == 1 and pk.name is None
-    lines = []
-    for column in table.columns:
-        inline_pk = None
-        if inline and pk is not None and same_name(pk.columns[0], column.name):
-            inline_pk = "PRIMARY KEY"
-            if pk.on_conflict:
-                inline_pk += f" ON CONFLICT {pk.on_conflict}"
-            if pk.autoincrement:
-                inline_pk += " AUTOINCREMENT"
-        lines.append(render_column(column, inline_pk=inline_pk))
-    if pk is not None and not inline:
-        conflict = f" ON CONFLICT {pk.on_conflict}" if pk.on_conflict else ""
-        lines.append(f"{_constraint_name(pk.name)}PRIMARY KEY ({_names(pk.columns)}){conflict}")
-    for unique in table.uniques:
-        conflict = f" ON CONFLICT {unique.on_conflict}" if unique.on_conflict else ""
-        lines.append(f"{_constraint_name(unique.name)}UNIQUE ({_names(unique.columns)}){conflict}")
-    for check in table.checks:
-        lines.append(f"{_constraint_name(check.name)}CHECK ({check.expr})")
-    for fk in table.foreign_keys:
-        clause = render_foreign_key_clause(
-            fk.ref_table, fk.ref_columns, fk.on_delete, fk.on_update, fk.deferrable
-        )
-        lines.append(f"{_constraint_name(fk.name)}FOREIGN KEY ({_names(fk.columns)}) {clause}")
-    options = [
-        opt for opt, on in (("STRICT", table.strict), ("WITHOUT ROWID", table.without_rowid)) if on
-    ]
-    body = ",\n  ".join(lines)
-    suffix = " " + ", ".join(options) if options else ""
-    return f"CREATE TABLE {quote(name or table.name)} (\n  {body}\n){suffix}"
-
-
-def render_create_index(index: IndexDef) -> str:
-    terms = []
-    for term in index.columns:
-        text = quote(term.column) if term.column is not None else str(term.expr)
-        if term.collate:
-            text += f" COLLATE {term.collate}"
-        if term.desc:
-            text += " DESC"
-        terms.append(text)
-    unique = "UNIQUE " if index.unique else ""
-    where = f" WHERE {index.where}" if index.where is not None else ""
-    return (
-        f"CREATE {unique}INDEX {quote(index.name)} ON {quote(index.table)} "
-        f"({', '.join(terms)}){where}"
-    )
+# -- operations as SQL ------------------------------------------------------------------------
 
 
 def render_operation(operation: Operation) -> str:
@@ -345,8 +218,8 @@ def rebuild(before: Schema, after: Schema, table_name: str) -> list[str]:
     # Match old and new columns the way SQLite does (ASCII case only): "Ä" and "ä" are two.
     old_stored = {fold_name(c.name): c for c in old.columns if c.generated is None}
     copied = [c for c in new.columns if c.generated is None and fold_name(c.name) in old_stored]
-    target = _names([c.name for c in copied])
-    source = _names([old_stored[fold_name(c.name)].name for c in copied])
+    target = render_names([c.name for c in copied])
+    source = render_names([old_stored[fold_name(c.name)].name for c in copied])
     out = [render_create_table(new, name=scratch)]
     if copied:
         out.append(

@@ -23,7 +23,6 @@ from journal.dependencies import (
     check_columns,
     dependents_of,
     has_name,
-    index_references,
     trigger_references,
     view_references,
 )
@@ -59,6 +58,7 @@ from journal.sqlrefs import (
     column_renamer,
     expression_refs,
     identifiers,
+    index_refs,
     mentions,
     rename_in_sql,
     table_renamer,
@@ -356,7 +356,7 @@ def _index_created(schema: Schema, op: IndexCreated) -> Schema:
     table = schema.table(index.table)
     if table is None:
         raise ObjectNotFoundError("table", index.table)
-    for ref in index_references(index):
+    for ref in index_refs(index):
         if ref.column is not None and table.column(ref.column) is None:
             raise ObjectNotFoundError("column", ref.column, table.name)
     return schema.put("index", index)
