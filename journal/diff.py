@@ -14,21 +14,25 @@ from collections.abc import Callable, Sequence
 from typing import Protocol, TypeVar
 
 import attrs
+from typing_extensions import assert_never
 
 from journal.definitions import ColumnDef, IndexDef, TableDef, TriggerDef, ViewDef
 from journal.events import (
     ColumnAdded,
     ColumnAltered,
     ColumnDropped,
+    ColumnRenamed,
     IndexCreated,
     IndexDropped,
     Operation,
     TableCreated,
     TableDropped,
+    TableRenamed,
     TriggerCreated,
     TriggerDropped,
     ViewCreated,
     ViewDropped,
+    ViewReplaced,
 )
 from journal.fold import apply_all
 from journal.names import fold_name
@@ -251,26 +255,47 @@ def lint(operations: Sequence[Operation]) -> list[Finding]:
     """Flag destructive or data-dependent operations."""
     found: list[Finding] = []
     for op in operations:
-        if isinstance(op, TableDropped):
-            found.append(Finding("drop_table", op.table, f"drops table '{op.table}' and its rows"))
-        elif isinstance(op, ColumnDropped):
-            what = f"{op.table}.{op.column}"
-            found.append(Finding("drop_column", what, f"drops column '{what}' and its data"))
-        elif isinstance(op, ColumnAltered):
-            if op.new_type is not None:
-                found.append(Finding("type_change", f"{op.table}.{op.column}",
-                                     f"changes the type of '{op.table}.{op.column}' to"
-                                     f" {op.new_type}: existing values are converted"))  # fmt: skip
-            if op.not_null:
-                found.append(Finding("not_null", f"{op.table}.{op.column}",
-                                     f"makes '{op.table}.{op.column}' NOT NULL: fails where rows"
-                                     " hold NULL"))  # fmt: skip
-        elif isinstance(op, ColumnAdded) and op.column.not_null and op.column.default is None:
-            found.append(Finding("not_null", f"{op.table}.{op.column.name}",
-                                 f"adds NOT NULL column '{op.table}.{op.column.name}' without a"
-                                 " default"))  # fmt: skip
-        elif isinstance(op, IndexCreated) and op.index.unique:
-            found.append(Finding("unique_index", op.index.name,
-                                 f"creates unique index '{op.index.name}': fails on duplicate"
-                                 " rows"))  # fmt: skip
+        match op:
+            case TableDropped():
+                found.append(
+                    Finding("drop_table", op.table, f"drops table '{op.table}' and its rows")
+                )
+            case ColumnDropped():
+                what = f"{op.table}.{op.column}"
+                found.append(Finding("drop_column", what, f"drops column '{what}' and its data"))
+            case ColumnAltered():
+                what = f"{op.table}.{op.column}"
+                if op.new_type is not None:
+                    found.append(Finding("type_change", what,
+                                         f"changes the type of '{what}' to {op.new_type}:"
+                                         " existing values are converted"))  # fmt: skip
+                if op.not_null:
+                    found.append(Finding("not_null", what,
+                                         f"makes '{what}' NOT NULL: fails where rows hold"
+                                         " NULL"))  # fmt: skip
+            case ColumnAdded():
+                if op.column.not_null and op.column.default is None:
+                    what = f"{op.table}.{op.column.name}"
+                    found.append(Finding("not_null", what,
+                                         f"adds NOT NULL column '{what}' without a"
+                                         " default"))  # fmt: skip
+            case IndexCreated():
+                if op.index.unique:
+                    found.append(Finding("unique_index", op.index.name,
+                                         f"creates unique index '{op.index.name}': fails on"
+                                         " duplicate rows"))  # fmt: skip
+            case (
+                TableCreated()
+                | TableRenamed()
+                | ColumnRenamed()
+                | IndexDropped()
+                | ViewCreated()
+                | ViewReplaced()
+                | ViewDropped()
+                | TriggerCreated()
+                | TriggerDropped()
+            ):
+                pass  # loses nothing and cannot fail on existing rows
+            case _:
+                assert_never(op)
     return found
