@@ -197,3 +197,22 @@ def test_the_cli_never_imports_journal():
         or (isinstance(node, ast.Import) and any(a.name.startswith("journal") for a in node.names))
     ]
     assert not offenders, "the CLI imports journal at:\n" + "\n".join(offenders)
+
+
+def test_the_layer_order_in_the_docs_is_true():
+    """docs/journal.md lists journal/'s modules lowest layer first; each imports only modules
+    above it, and every module is listed."""
+    text = (ROOT / "docs" / "journal.md").read_text()
+    section = text.split("## The layer order of `journal/`", 1)[1].split("\n## ", 1)[0]
+    files = re.findall(r"^\d+\. `([\w.]+\.py)`", section, re.MULTILINE)
+    listed = ["journal" if f == "__init__.py" else f"journal.{f[:-3]}" for f in files]
+    modules = {n: m for n, m in _modules().items() if n.split(".")[0] == "journal"}
+    assert sorted(listed) == sorted(modules), "docs/journal.md lists other modules than journal/"
+    known = set(modules)
+    wrong = []
+    for position, name in enumerate(listed):
+        above = set(listed[:position])
+        for node in _imports(modules[name].tree):
+            for target in _targets(modules[name], node, known) - above - {name}:
+                wrong.append(f"{name} imports {target}, listed below it")
+    assert not wrong, "\n".join(wrong)
