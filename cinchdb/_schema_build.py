@@ -24,7 +24,7 @@ from journal.events import (
     ViewCreated,
     ViewReplaced,
 )
-from journal.names import fold_name, quote, validate_identifier
+from journal.names import fold_name, quote, same_name, validate_identifier
 from journal.parse import parse_statement
 from journal.schema import Schema, unparenthesize
 
@@ -36,8 +36,13 @@ _CREATED = jd.ColumnDef(name="created_at", type="TEXT")
 _UPDATED = jd.ColumnDef(name="updated_at", type="TEXT")
 
 
+def is_automatic(column: str) -> bool:
+    """Whether ``column`` names one of the automatic columns, as SQLite compares names."""
+    return fold_name(column) in AUTOMATIC_COLUMNS
+
+
 def _user_column(table: str, column: Column) -> Column:
-    if column.name.lower() in AUTOMATIC_COLUMNS:
+    if is_automatic(column.name):
         raise SchemaError(
             f"Column '{column.name}' of table '{table}' is automatic: every table has"
             " 'id', 'created_at' and 'updated_at'"
@@ -100,7 +105,7 @@ def column_altered(
     type: str | None,
 ) -> ColumnAltered:
     """``default=UNSET`` leaves the default alone; ``default=None`` drops it."""
-    if column.lower() in AUTOMATIC_COLUMNS:
+    if is_automatic(column):
         raise SchemaError(f"Column '{column}' of table '{table}' is automatic; it cannot change")
     probe = Column(
         name=column, type=type or "TEXT", default=None if isinstance(default, Unset) else default
@@ -182,13 +187,13 @@ def default_value(sql: str | None, type: str) -> ColumnDefault:
 
 
 def column_model(table: jd.TableDef, column: jd.ColumnDef) -> Column:
-    single_uniques = {u.columns[0].lower() for u in table.uniques if len(u.columns) == 1}
+    single_uniques = {fold_name(u.columns[0]) for u in table.uniques if len(u.columns) == 1}
     pk = table.primary_key
     foreign_key = next(
         (
             fk
             for fk in table.foreign_keys
-            if len(fk.columns) == 1 and fk.columns[0].lower() == column.name.lower()
+            if len(fk.columns) == 1 and same_name(fk.columns[0], column.name)
         ),
         None,
     )
@@ -198,8 +203,9 @@ def column_model(table: jd.TableDef, column: jd.ColumnDef) -> Column:
         type=type_,
         nullable=not column.not_null,
         default=default_value(column.default, type_),
-        unique=column.name.lower() in single_uniques,
-        primary_key=pk is not None and [c.lower() for c in pk.columns] == [column.name.lower()],
+        unique=fold_name(column.name) in single_uniques,
+        primary_key=pk is not None
+        and [fold_name(c) for c in pk.columns] == [fold_name(column.name)],
         foreign_key=None
         if foreign_key is None
         else ForeignKey(

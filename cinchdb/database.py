@@ -566,7 +566,7 @@ def main_first(items: list[Any]) -> list[Any]:
 
 
 def _refuse_automatic(table: str, column: str, action: str) -> None:
-    if column.lower() in build.AUTOMATIC_COLUMNS:
+    if build.is_automatic(column):
         raise SchemaError(
             f"Column '{column}' of table '{table}' is automatic; it cannot be {action}"
         )

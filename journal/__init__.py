@@ -67,10 +67,10 @@ from journal.events import (
 from journal.fold import FoldCache, apply, apply_all, fold
 from journal.graph import Graph
 from journal.introspect import introspect
-from journal.parse import parse, parse_statement, references, split_statements
+from journal.parse import parse, parse_statement, split_statements
 from journal.replay import ReplayError, apply_operations
 from journal.schema import Schema
-from journal.sqlrefs import canonical_sql
+from journal.sqlrefs import canonical_sql, references
 from journal.store import BranchRecord, JournalStore
 
 __all__ = [

@@ -18,7 +18,6 @@ from journal._merge_types import (
     SideStep,
     Translated,
 )
-from journal.ddl import render_create_table
 from journal.definitions import ColumnDef, IndexDef, TableDef, ViewDef
 from journal.errors import (
     DependencyError,
@@ -44,6 +43,7 @@ from journal.events import (
 )
 from journal.fold import apply
 from journal.names import fold_name, quote
+from journal.render import render_create_table
 from journal.schema import Schema
 from journal.sqlrefs import (
     canonical_sql,

@@ -11,7 +11,6 @@ from collections.abc import Iterable
 from journal.definitions import (
     Check,
     ForeignKey,
-    IndexDef,
     TriggerDef,
     ViewDef,
 )
@@ -20,6 +19,7 @@ from journal.schema import Schema
 from journal.sqlrefs import (
     Ref,
     expression_refs,
+    index_refs,
     mentions,
     trigger_refs,
     view_refs,
@@ -34,19 +34,6 @@ def view_references(schema: Schema, view: ViewDef) -> list[Ref]:
 
 def trigger_references(schema: Schema, trigger: TriggerDef) -> list[Ref]:
     return trigger_refs(trigger.sql, schema.columns_of)
-
-
-def index_references(index: IndexDef) -> list[Ref]:
-    refs: list[Ref] = []
-    for term in index.columns:
-        if term.column is not None:
-            refs.append(Ref(index.table, term.column, 0, 0))
-        else:
-            assert term.expr is not None
-            refs += expression_refs(term.expr, index.table)
-    if index.where is not None:
-        refs += expression_refs(index.where, index.table)
-    return refs
 
 
 def dependents_of(schema: Schema, table: str, column: str | None = None) -> list[tuple[str, str]]:
@@ -75,7 +62,7 @@ def dependents_of(schema: Schema, table: str, column: str | None = None) -> list
             found.append(("trigger", trigger.name))
     if column is not None:
         for index in schema.indexes_on(table):
-            if uses(index_references(index)):
+            if uses(index_refs(index)):
                 found.append(("index", index.name))
     for other in schema.tables:
         for fk in other.foreign_keys:

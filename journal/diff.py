@@ -14,21 +14,25 @@ from collections.abc import Callable, Sequence
 from typing import Protocol, TypeVar
 
 import attrs
+from typing_extensions import assert_never
 
 from journal.definitions import ColumnDef, IndexDef, TableDef, TriggerDef, ViewDef
 from journal.events import (
     ColumnAdded,
     ColumnAltered,
     ColumnDropped,
+    ColumnRenamed,
     IndexCreated,
     IndexDropped,
     Operation,
     TableCreated,
     TableDropped,
+    TableRenamed,
     TriggerCreated,
     TriggerDropped,
     ViewCreated,
     ViewDropped,
+    ViewReplaced,
 )
 from journal.fold import apply_all
 from journal.names import fold_name
@@ -155,10 +159,17 @@ def _fk_order(tables: dict[str, TableDef], keys: set[str]) -> list[str]:
     return ordered
 
 
+def _keeps_reference(a: TableDef, b: TableDef, targets: set[str]) -> bool:
+    """Whether the table has a foreign key to one of ``targets`` before and after."""
+    before = {fold_name(fk.ref_table) for fk in a.foreign_keys}
+    return bool(before & targets & {fold_name(fk.ref_table) for fk in b.foreign_keys})
+
+
 def diff_schemas(a: Schema, b: Schema) -> list[Operation]:
-    """Operations that take ``a`` to ``b``: drops of dependants first, then tables (children
-    before parents), new tables (parents first), column changes, and the dependants that are
-    new, changed, or had to go while a table they read changed."""
+    """Operations that take ``a`` to ``b``: drops of dependants first, then dropped tables and
+    dropped columns (children before parents), new tables and the other column changes (parents
+    first), and the dependants that are new, changed, or had to go while a table they read
+    changed."""
     a_tables, b_tables = _keys(a.tables), _keys(b.tables)
     a_views, b_views = _keys(a.views), _keys(b.views)
     a_index, b_index = _keys(a.indexes), _keys(b.indexes)
@@ -173,6 +184,18 @@ def diff_schemas(a: Schema, b: Schema) -> list[Operation]:
                 recreated.add(key)
             else:
                 column_ops[key] = found
+    # A table re-created is dropped first, which SQLite refuses while another table's foreign
+    # key points at it; a table that keeps such a foreign key is re-created around it too.
+    while more := {
+        key
+        for key, table in a_tables.items()
+        if key in b_tables
+        and key not in recreated
+        and _keeps_reference(table, b_tables[key], recreated)
+    }:
+        recreated |= more
+        for key in more:
+            column_ops.pop(key, None)
     dropped = {k for k in a_tables if k not in b_tables} | recreated
     # Tables whose columns change: what reads them is re-created around the change.
     unsettled = dropped | set(column_ops)
@@ -196,11 +219,19 @@ def diff_schemas(a: Schema, b: Schema) -> list[Operation]:
     ops: list[Operation] = [TriggerDropped(trigger=a_trig[k].name) for k in a_trig if k in triggers]
     ops += [ViewDropped(view=a_views[k].name) for k in reversed(list(a_views)) if k in views]
     ops += [IndexDropped(index=a_index[k].name) for k in a_index if k in indexes]
-    ops += [TableDropped(table=a_tables[k].name) for k in reversed(_fk_order(a_tables, dropped))]
+    # Removals, children before parents (by A's foreign keys): a table that loses its foreign
+    # key to a dropped table, by being dropped or by dropping the column, does so before the
+    # table it pointed at goes.
+    removals = {k: [op for op in o if isinstance(op, ColumnDropped)] for k, o in column_ops.items()}
+    for key in reversed(_fk_order(a_tables, dropped | {k for k, o in removals.items() if o})):
+        ops += removals[key] if key in removals else [TableDropped(table=a_tables[key].name)]
+    # Additions, parents before children (by B's foreign keys): a new foreign key finds its
+    # table there.
+    additions = {k: [op for op in o if not isinstance(op, ColumnDropped)]
+                 for k, o in column_ops.items()}  # fmt: skip
     created = {k for k in b_tables if k not in a_tables} | recreated
-    ops += [TableCreated(table=b_tables[k]) for k in _fk_order(b_tables, created)]
-    for key in b_tables:
-        ops += column_ops.get(key, [])
+    for key in _fk_order(b_tables, created | {k for k, o in additions.items() if o}):
+        ops += additions[key] if key in additions else [TableCreated(table=b_tables[key])]
     ops += [IndexCreated(index=i) for k, i in b_index.items() if k not in a_index or k in indexes]
     for key, view in b_views.items():
         if key not in a_views or key in views:
@@ -224,26 +255,47 @@ def lint(operations: Sequence[Operation]) -> list[Finding]:
     """Flag destructive or data-dependent operations."""
     found: list[Finding] = []
     for op in operations:
-        if isinstance(op, TableDropped):
-            found.append(Finding("drop_table", op.table, f"drops table '{op.table}' and its rows"))
-        elif isinstance(op, ColumnDropped):
-            what = f"{op.table}.{op.column}"
-            found.append(Finding("drop_column", what, f"drops column '{what}' and its data"))
-        elif isinstance(op, ColumnAltered):
-            if op.new_type is not None:
-                found.append(Finding("type_change", f"{op.table}.{op.column}",
-                                     f"changes the type of '{op.table}.{op.column}' to"
-                                     f" {op.new_type}: existing values are converted"))  # fmt: skip
-            if op.not_null:
-                found.append(Finding("not_null", f"{op.table}.{op.column}",
-                                     f"makes '{op.table}.{op.column}' NOT NULL: fails where rows"
-                                     " hold NULL"))  # fmt: skip
-        elif isinstance(op, ColumnAdded) and op.column.not_null and op.column.default is None:
-            found.append(Finding("not_null", f"{op.table}.{op.column.name}",
-                                 f"adds NOT NULL column '{op.table}.{op.column.name}' without a"
-                                 " default"))  # fmt: skip
-        elif isinstance(op, IndexCreated) and op.index.unique:
-            found.append(Finding("unique_index", op.index.name,
-                                 f"creates unique index '{op.index.name}': fails on duplicate"
-                                 " rows"))  # fmt: skip
+        match op:
+            case TableDropped():
+                found.append(
+                    Finding("drop_table", op.table, f"drops table '{op.table}' and its rows")
+                )
+            case ColumnDropped():
+                what = f"{op.table}.{op.column}"
+                found.append(Finding("drop_column", what, f"drops column '{what}' and its data"))
+            case ColumnAltered():
+                what = f"{op.table}.{op.column}"
+                if op.new_type is not None:
+                    found.append(Finding("type_change", what,
+                                         f"changes the type of '{what}' to {op.new_type}:"
+                                         " existing values are converted"))  # fmt: skip
+                if op.not_null:
+                    found.append(Finding("not_null", what,
+                                         f"makes '{what}' NOT NULL: fails where rows hold"
+                                         " NULL"))  # fmt: skip
+            case ColumnAdded():
+                if op.column.not_null and op.column.default is None:
+                    what = f"{op.table}.{op.column.name}"
+                    found.append(Finding("not_null", what,
+                                         f"adds NOT NULL column '{what}' without a"
+                                         " default"))  # fmt: skip
+            case IndexCreated():
+                if op.index.unique:
+                    found.append(Finding("unique_index", op.index.name,
+                                         f"creates unique index '{op.index.name}': fails on"
+                                         " duplicate rows"))  # fmt: skip
+            case (
+                TableCreated()
+                | TableRenamed()
+                | ColumnRenamed()
+                | IndexDropped()
+                | ViewCreated()
+                | ViewReplaced()
+                | ViewDropped()
+                | TriggerCreated()
+                | TriggerDropped()
+            ):
+                pass  # loses nothing and cannot fail on existing rows
+            case _:
+                assert_never(op)
     return found

@@ -24,6 +24,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from typing_extensions import assert_never
 
 from journal.definitions import ColumnDef, ForeignKey, IndexDef, TableDef, TriggerDef, ViewDef
 from journal.errors import CorruptJournalError
@@ -226,53 +227,60 @@ CHANGE_ADAPTER: TypeAdapter[Change] = TypeAdapter(Change)
 
 def operations_of(change: Change) -> tuple[Operation, ...]:
     """The primitive operations a change applies, in order."""
-    if isinstance(change, (BranchesMerged, EventReverted)):
-        return change.operations
-    return (change,)
+    match change:
+        case BranchesMerged() | EventReverted():
+            return change.operations
+        case _:
+            return (change,)
 
 
 def summarize(change: Change) -> str:
     """One line describing a change."""
-    if isinstance(change, BranchesMerged):
-        return f"merge {change.source} into {change.target} ({len(change.operations)} operations)"
-    if isinstance(change, EventReverted):
-        return f"revert {change.reverted[:12]} ({len(change.operations)} operations)"
-    op = change
-    if isinstance(op, TableCreated):
-        return f"create table {op.table.name} ({len(op.table.columns)} columns)"
-    if isinstance(op, TableDropped):
-        return f"drop table {op.table}"
-    if isinstance(op, TableRenamed):
-        return f"rename table {op.table} to {op.new_name}"
-    if isinstance(op, ColumnAdded):
-        return f"add column {op.table}.{op.column.name} {op.column.type}".rstrip()
-    if isinstance(op, ColumnDropped):
-        return f"drop column {op.table}.{op.column}"
-    if isinstance(op, ColumnRenamed):
-        return f"rename column {op.table}.{op.column} to {op.new_name}"
-    if isinstance(op, ColumnAltered):
-        parts = [f"type {op.new_type}"] if op.new_type else []
-        if op.not_null is not None:
-            parts.append("not null" if op.not_null else "nullable")
-        if op.default is not None:
-            parts.append(f"default {op.default}")
-        if op.drop_default:
-            parts.append("no default")
-        return f"alter column {op.table}.{op.column}: {', '.join(parts)}"
-    if isinstance(op, IndexCreated):
-        unique = "unique " if op.index.unique else ""
-        return f"create {unique}index {op.index.name} on {op.index.table}"
-    if isinstance(op, IndexDropped):
-        return f"drop index {op.index}"
-    if isinstance(op, ViewCreated):
-        return f"create view {op.view.name}"
-    if isinstance(op, ViewReplaced):
-        return f"replace view {op.view.name}"
-    if isinstance(op, ViewDropped):
-        return f"drop view {op.view}"
-    if isinstance(op, TriggerCreated):
-        return f"create trigger {op.trigger.name} on {op.trigger.table}"
-    return f"drop trigger {op.trigger}"
+    match change:
+        case BranchesMerged():
+            return (
+                f"merge {change.source} into {change.target} ({len(change.operations)} operations)"
+            )
+        case EventReverted():
+            return f"revert {change.reverted[:12]} ({len(change.operations)} operations)"
+        case TableCreated():
+            return f"create table {change.table.name} ({len(change.table.columns)} columns)"
+        case TableDropped():
+            return f"drop table {change.table}"
+        case TableRenamed():
+            return f"rename table {change.table} to {change.new_name}"
+        case ColumnAdded():
+            return f"add column {change.table}.{change.column.name} {change.column.type}".rstrip()
+        case ColumnDropped():
+            return f"drop column {change.table}.{change.column}"
+        case ColumnRenamed():
+            return f"rename column {change.table}.{change.column} to {change.new_name}"
+        case ColumnAltered():
+            parts = [f"type {change.new_type}"] if change.new_type else []
+            if change.not_null is not None:
+                parts.append("not null" if change.not_null else "nullable")
+            if change.default is not None:
+                parts.append(f"default {change.default}")
+            if change.drop_default:
+                parts.append("no default")
+            return f"alter column {change.table}.{change.column}: {', '.join(parts)}"
+        case IndexCreated():
+            unique = "unique " if change.index.unique else ""
+            return f"create {unique}index {change.index.name} on {change.index.table}"
+        case IndexDropped():
+            return f"drop index {change.index}"
+        case ViewCreated():
+            return f"create view {change.view.name}"
+        case ViewReplaced():
+            return f"replace view {change.view.name}"
+        case ViewDropped():
+            return f"drop view {change.view}"
+        case TriggerCreated():
+            return f"create trigger {change.trigger.name} on {change.trigger.table}"
+        case TriggerDropped():
+            return f"drop trigger {change.trigger}"
+        case _:
+            assert_never(change)
 
 
 def canonical_json(value: Any) -> str:

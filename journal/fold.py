@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+from typing_extensions import assert_never
+
 from journal.definitions import (
     Check,
     ColumnDef,
@@ -23,7 +25,6 @@ from journal.dependencies import (
     check_columns,
     dependents_of,
     has_name,
-    index_references,
     trigger_references,
     view_references,
 )
@@ -61,6 +62,7 @@ from journal.sqlrefs import (
     column_renamer,
     expression_refs,
     identifiers,
+    index_refs,
     mentions,
     rename_in_sql,
     table_renamer,
@@ -71,10 +73,38 @@ from journal.sqlrefs import (
 
 def apply(schema: Schema, operation: Operation) -> Schema:
     """Return the schema after ``operation``; raise SchemaError if it does not apply."""
-    handler = _HANDLERS.get(type(operation))
-    if handler is None:
-        raise SchemaError(f"Unknown operation {operation.type}")
-    return handler(schema, operation)
+    # One case per operation type; a type without one is a mypy error (assert_never).
+    match operation:
+        case TableCreated():
+            return _table_created(schema, operation)
+        case TableDropped():
+            return _table_dropped(schema, operation)
+        case TableRenamed():
+            return _table_renamed(schema, operation)
+        case ColumnAdded():
+            return _column_added(schema, operation)
+        case ColumnDropped():
+            return _column_dropped(schema, operation)
+        case ColumnRenamed():
+            return _column_renamed(schema, operation)
+        case ColumnAltered():
+            return _column_altered(schema, operation)
+        case IndexCreated():
+            return _index_created(schema, operation)
+        case IndexDropped():
+            return _index_dropped(schema, operation)
+        case ViewCreated():
+            return _view_created(schema, operation)
+        case ViewReplaced():
+            return _view_replaced(schema, operation)
+        case ViewDropped():
+            return _view_dropped(schema, operation)
+        case TriggerCreated():
+            return _trigger_created(schema, operation)
+        case TriggerDropped():
+            return _trigger_dropped(schema, operation)
+        case _:
+            assert_never(operation)
 
 
 def apply_all(schema: Schema, operations: Iterable[Operation]) -> Schema:
@@ -358,7 +388,7 @@ def _index_created(schema: Schema, op: IndexCreated) -> Schema:
     table = schema.table(index.table)
     if table is None:
         raise TableNotFoundError(index.table)
-    for ref in index_references(index):
+    for ref in index_refs(index):
         if ref.column is not None and table.column(ref.column) is None:
             raise ColumnNotFoundError(table.name, ref.column)
     return schema.put("index", index)
@@ -421,24 +451,6 @@ def _trigger_dropped(schema: Schema, op: TriggerDropped) -> Schema:
     if schema.trigger(op.trigger) is None:
         raise ObjectNotFoundError("trigger", op.trigger)
     return schema.remove("trigger", op.trigger)
-
-
-_HANDLERS: dict[type[Any], Callable[[Schema, Any], Schema]] = {
-    TableCreated: _table_created,
-    TableDropped: _table_dropped,
-    TableRenamed: _table_renamed,
-    ColumnAdded: _column_added,
-    ColumnDropped: _column_dropped,
-    ColumnRenamed: _column_renamed,
-    ColumnAltered: _column_altered,
-    IndexCreated: _index_created,
-    IndexDropped: _index_dropped,
-    ViewCreated: _view_created,
-    ViewReplaced: _view_replaced,
-    ViewDropped: _view_dropped,
-    TriggerCreated: _trigger_created,
-    TriggerDropped: _trigger_dropped,
-}
 
 
 # -- fold ----------------------------------------------------------------------------------------

@@ -11,6 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from typing_extensions import assert_never
+
+from journal.definitions import ViewDef
 from journal.errors import SchemaError
 from journal.events import (
     ColumnAdded,
@@ -53,78 +56,90 @@ def inverse_operations(
 
 
 def _inverse(schema: Schema, op: Operation) -> tuple[list[Operation], list[str]]:
-    if isinstance(op, TableCreated):
-        return [TableDropped(table=op.table.name)], [
-            f"table '{op.table.name}' is dropped with every row written to it since"
-        ]
-    if isinstance(op, TableDropped):
-        table = schema.require_table(op.table)
-        undo: list[Operation] = [TableCreated(table=table)]
-        undo += [IndexCreated(index=i) for i in schema.indexes_on(table.name)]
-        undo += [TriggerCreated(trigger=t) for t in schema.triggers_on(table.name)]
-        return undo, [f"table '{table.name}' comes back empty: its rows are not restored"]
-    if isinstance(op, TableRenamed):
-        return [TableRenamed(table=op.new_name, new_name=op.table)], []
-    if isinstance(op, ColumnAdded):
-        return [ColumnDropped(table=op.table, column=op.column.name)], [
-            f"column '{op.table}.{op.column.name}' is dropped with the values written to it"
-        ]
-    if isinstance(op, ColumnDropped):
-        table = schema.require_table(op.table)
-        column = table.column(op.column)
-        if column is None:
-            raise SchemaError(f"Column '{op.column}' of '{op.table}' was not there to drop")
-        key = fold_name(column.name)
-        unique = any(len(u.columns) == 1 and fold_name(u.columns[0]) == key for u in table.uniques)
-        fk = next(
-            (
-                f
-                for f in table.foreign_keys
-                if len(f.columns) == 1 and fold_name(f.columns[0]) == key
-            ),
-            None,
-        )
-        return [ColumnAdded(table=table.name, column=column, unique=unique, references=fk)], [
-            f"column '{table.name}.{column.name}' comes back with its default, not its old values"
-        ]
-    if isinstance(op, ColumnRenamed):
-        return [ColumnRenamed(table=op.table, column=op.new_name, new_name=op.column)], []
-    if isinstance(op, ColumnAltered):
-        table = schema.require_table(op.table)
-        column = table.column(op.column)
-        if column is None:
-            raise SchemaError(f"Column '{op.column}' of '{op.table}' was not there to alter")
-        default_changed = op.default is not None or op.drop_default
-        return [
-            ColumnAltered(
-                table=table.name,
-                column=column.name,
-                new_type=column.type if op.new_type is not None else None,
-                not_null=column.not_null if op.not_null is not None else None,
-                default=column.default if default_changed and column.default is not None else None,
-                drop_default=default_changed and column.default is None,
+    match op:
+        case TableCreated():
+            return [TableDropped(table=op.table.name)], [
+                f"table '{op.table.name}' is dropped with every row written to it since"
+            ]
+        case TableDropped():
+            table = schema.require_table(op.table)
+            undo: list[Operation] = [TableCreated(table=table)]
+            undo += [IndexCreated(index=i) for i in schema.indexes_on(table.name)]
+            undo += [TriggerCreated(trigger=t) for t in schema.triggers_on(table.name)]
+            return undo, [f"table '{table.name}' comes back empty: its rows are not restored"]
+        case TableRenamed():
+            return [TableRenamed(table=op.new_name, new_name=op.table)], []
+        case ColumnAdded():
+            return [ColumnDropped(table=op.table, column=op.column.name)], [
+                f"column '{op.table}.{op.column.name}' is dropped with the values written to it"
+            ]
+        case ColumnDropped():
+            table = schema.require_table(op.table)
+            column = table.column(op.column)
+            if column is None:
+                raise SchemaError(f"Column '{op.column}' of '{op.table}' was not there to drop")
+            key = fold_name(column.name)
+            unique = any(
+                len(u.columns) == 1 and fold_name(u.columns[0]) == key for u in table.uniques
             )
-        ], []
-    if isinstance(op, IndexCreated):
-        return [IndexDropped(index=op.index.name)], []
-    if isinstance(op, IndexDropped):
-        index = schema.index(op.index)
-        if index is None:
-            raise SchemaError(f"Index '{op.index}' was not there to drop")
-        return [IndexCreated(index=index)], []
-    if isinstance(op, ViewCreated):
-        return [ViewDropped(view=op.view.name)], []
-    if isinstance(op, ViewReplaced | ViewDropped):
-        name = op.view.name if isinstance(op, ViewReplaced) else op.view
-        view = schema.view(name)
-        if view is None:
-            raise SchemaError(f"View '{name}' was not there to change")
-        return [
-            ViewReplaced(view=view) if isinstance(op, ViewReplaced) else ViewCreated(view=view)
-        ], []
-    if isinstance(op, TriggerCreated):
-        return [TriggerDropped(trigger=op.trigger.name)], []
-    trigger = schema.trigger(op.trigger)
-    if trigger is None:
-        raise SchemaError(f"Trigger '{op.trigger}' was not there to drop")
-    return [TriggerCreated(trigger=trigger)], []
+            fk = next(
+                (
+                    f
+                    for f in table.foreign_keys
+                    if len(f.columns) == 1 and fold_name(f.columns[0]) == key
+                ),
+                None,
+            )
+            added = ColumnAdded(table=table.name, column=column, unique=unique, references=fk)
+            return [added], [
+                f"column '{table.name}.{column.name}' comes back with its default,"
+                " not its old values"
+            ]
+        case ColumnRenamed():
+            return [ColumnRenamed(table=op.table, column=op.new_name, new_name=op.column)], []
+        case ColumnAltered():
+            table = schema.require_table(op.table)
+            column = table.column(op.column)
+            if column is None:
+                raise SchemaError(f"Column '{op.column}' of '{op.table}' was not there to alter")
+            default_changed = op.default is not None or op.drop_default
+            old_default = column.default if default_changed else None
+            return [
+                ColumnAltered(
+                    table=table.name,
+                    column=column.name,
+                    new_type=column.type if op.new_type is not None else None,
+                    not_null=column.not_null if op.not_null is not None else None,
+                    default=old_default,
+                    drop_default=default_changed and column.default is None,
+                )
+            ], []
+        case IndexCreated():
+            return [IndexDropped(index=op.index.name)], []
+        case IndexDropped():
+            index = schema.index(op.index)
+            if index is None:
+                raise SchemaError(f"Index '{op.index}' was not there to drop")
+            return [IndexCreated(index=index)], []
+        case ViewCreated():
+            return [ViewDropped(view=op.view.name)], []
+        case ViewReplaced():
+            return [ViewReplaced(view=_view_before(schema, op.view.name))], []
+        case ViewDropped():
+            return [ViewCreated(view=_view_before(schema, op.view))], []
+        case TriggerCreated():
+            return [TriggerDropped(trigger=op.trigger.name)], []
+        case TriggerDropped():
+            trigger = schema.trigger(op.trigger)
+            if trigger is None:
+                raise SchemaError(f"Trigger '{op.trigger}' was not there to drop")
+            return [TriggerCreated(trigger=trigger)], []
+        case _:
+            assert_never(op)
+
+
+def _view_before(schema: Schema, name: str) -> ViewDef:
+    view = schema.view(name)
+    if view is None:
+        raise SchemaError(f"View '{name}' was not there to change")
+    return view

@@ -44,7 +44,7 @@ def validate_identifier(kind: str, name: object, *, object_name: bool = True) ->
         raise InvalidNameError(kind, name, "contains control characters")
     if name != name.strip():
         raise InvalidNameError(kind, name, "has leading or trailing whitespace")
-    if object_name and name.lower().startswith(RESERVED_OBJECT_PREFIXES):
+    if object_name and fold_name(name).startswith(RESERVED_OBJECT_PREFIXES):
         raise InvalidNameError(kind, name, "names starting with 'sqlite_' or '__' are reserved")
     return name
 

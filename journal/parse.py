@@ -13,7 +13,6 @@ NOT NULL, SET / DROP DEFAULT) is accepted; CinchDB applies it with a table rebui
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterable
 
 import sqlglot
 from sqlglot import exp
@@ -67,7 +66,6 @@ __all__ = [
     "parse_expression",
     "parse_query",
     "parse_statement",
-    "references",
     "split_statements",
     "trigger_parts",
 ]
@@ -400,19 +398,3 @@ def _drop(ts: TokenStream) -> Operation:
     if kind == "VIEW":
         return ViewDropped(view=name)
     return TriggerDropped(trigger=name)
-
-
-def references(
-    sql: str,
-    *,
-    table: str | None = None,
-    columns_of: Callable[[str], Iterable[str] | None] | None = None,
-) -> set[tuple[str, str | None]]:
-    """The tables and ``(table, column)`` pairs that a view, trigger, index or CHECK reads.
-
-    See :func:`journal.sqlrefs.references`; ``new.``/``old.`` resolve to the trigger's table.
-    """
-    # The resolver builds on this module's parsers, so it is imported here, not at the top.
-    from journal import sqlrefs
-
-    return sqlrefs.references(sql, table=table, columns_of=columns_of)

@@ -27,6 +27,7 @@ from journal.errors import (
     TableNotFoundError,
 )
 from journal.names import fold_name
+from journal.render import render_create_index, render_create_table
 from journal.sqlrefs import (
     canonical_sql,
 )
@@ -144,8 +145,6 @@ class Schema:
 
     def sql(self) -> str:
         """The schema as a SQL script that creates it: tables, indexes, views, triggers."""
-        from journal.ddl import render_create_index, render_create_table
-
         statements = [render_create_table(t) for t in self.tables]
         statements += [render_create_index(i) for i in self.indexes]
         statements += [v.sql for v in self.views]

@@ -19,8 +19,10 @@ import sqlglot
 from sqlglot import exp
 
 from journal._tokens import tokenize
+from journal.definitions import IndexDef
+from journal.events import IndexCreated
 from journal.names import fold_name, quote
-from journal.parse import parse_expression, parse_query, trigger_parts
+from journal.parse import parse_expression, parse_query, parse_statement, trigger_parts
 
 #: Columns of a table by name, or None when the table is unknown (a view, or missing).
 ColumnsOf = Callable[[str], "Iterable[str] | None"]
@@ -70,6 +72,21 @@ def expression_refs(text: str, table: str) -> list[Ref]:
 
 
 @lru_cache(maxsize=4096)
+def index_refs(index: IndexDef) -> list[Ref]:
+    """References of an index's columns, expressions and WHERE (spans are within each
+    expression's own text; an indexed column has none)."""
+    refs: list[Ref] = []
+    for term in index.columns:
+        if term.column is not None:
+            refs.append(Ref(index.table, term.column, 0, 0))
+        else:
+            assert term.expr is not None
+            refs += expression_refs(term.expr, index.table)
+    if index.where is not None:
+        refs += expression_refs(index.where, index.table)
+    return refs
+
+
 def parse_query_or_dml(text: str) -> exp.Expr:
     return sqlglot.parse_one(text, read="sqlite")
 
@@ -279,14 +296,9 @@ def references(
     elif head[:1] == ["CREATE"] and "TRIGGER" in head:
         found = trigger_refs(sql, lookup)
     elif head[:1] == ["CREATE"] and "INDEX" in head:
-        # Imported here: both build on this module.
-        from journal.dependencies import index_references
-        from journal.events import IndexCreated
-        from journal.parse import parse_statement
-
         operation = parse_statement(sql)
         assert isinstance(operation, IndexCreated)
-        found = [Ref(operation.index.table, None, 0, 0), *index_references(operation.index)]
+        found = [Ref(operation.index.table, None, 0, 0), *index_refs(operation.index)]
     else:
         if table is None:
             raise ValueError("references() of a bare expression needs the table it runs on")

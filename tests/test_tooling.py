@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import ast
 import re
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,3 +44,175 @@ def test_library_never_prints_or_exits():
 def test_mypy_on_cinchdb_is_clean():
     result = run(sys.executable, "-m", "mypy", "cinchdb")
     assert result.returncode == 0, result.stdout
+
+
+# -- layering: imports run one way -------------------------------------------------------------
+
+PACKAGES = ("journal", "cinchdb")
+
+
+@dataclass
+class _Module:
+    name: str
+    path: Path
+    tree: ast.Module
+    is_package: bool
+
+
+def _modules() -> dict[str, _Module]:
+    found: dict[str, _Module] = {}
+    for package in PACKAGES:
+        for path in sorted((ROOT / package).rglob("*.py")):
+            parts = path.relative_to(ROOT).with_suffix("").parts
+            is_package = parts[-1] == "__init__"
+            name = ".".join(parts[:-1] if is_package else parts)
+            found[name] = _Module(name, path, ast.parse(path.read_text()), is_package)
+    return found
+
+
+def _targets(module: _Module, node: ast.Import | ast.ImportFrom, known: set[str]) -> set[str]:
+    """The project modules an import statement loads. ``from package import name`` points at
+    the submodule when ``name`` is one, so a package re-exporting its children is no cycle."""
+    if isinstance(node, ast.Import):
+        return {_known_prefix(alias.name, known) for alias in node.names} - {""}
+    if node.level:
+        base_parts = module.name.split(".")
+        if not module.is_package:
+            base_parts = base_parts[:-1]
+        base_parts = base_parts[: len(base_parts) - (node.level - 1)]
+        base = ".".join([*base_parts, *([node.module] if node.module else [])])
+    else:
+        base = node.module or ""
+    out = set()
+    for alias in node.names:
+        sub = f"{base}.{alias.name}"
+        out.add(sub if sub in known else _known_prefix(base, known))
+    return out - {""}
+
+
+def _known_prefix(name: str, known: set[str]) -> str:
+    parts = name.split(".")
+    while parts and ".".join(parts) not in known:
+        parts.pop()
+    return ".".join(parts)
+
+
+def _imports(tree: ast.AST) -> list[ast.Import | ast.ImportFrom]:
+    return [n for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom))]
+
+
+def _strongly_connected(edges: dict[str, set[str]]) -> list[list[str]]:
+    """Tarjan's algorithm: the components with more than one module are the import cycles."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    cycles: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in sorted(edges[v]):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                cycles.append(sorted(component))
+
+    for v in sorted(edges):
+        if v not in index:
+            visit(v)
+    return cycles
+
+
+def test_no_import_cycle_in_journal_or_cinchdb():
+    modules = _modules()
+    known = set(modules)
+    edges = {}
+    for name, m in modules.items():
+        # The CLI's lazy command loading (the one import inside a function allowed, checked
+        # below) runs after every module involved has finished loading: not a cycle.
+        lazy = (
+            {id(n) for _f, n in _function_imports(m)} if name.startswith("cinchdb.cli") else set()
+        )
+        nodes = [node for node in _imports(m.tree) if id(node) not in lazy]
+        edges[name] = {t for node in nodes for t in _targets(m, node, known)} - {name}
+    cycles = _strongly_connected(edges)
+    assert not cycles, "import cycles:\n" + "\n".join(" <-> ".join(c) for c in cycles)
+
+
+def _function_imports(module: _Module) -> list[tuple[ast.AST, ast.Import | ast.ImportFrom]]:
+    out = []
+    for function in ast.walk(module.tree):
+        if isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            out += [(function, node) for node in _imports(function)]
+    return out
+
+
+def _project_import(node: ast.Import | ast.ImportFrom) -> bool:
+    if isinstance(node, ast.ImportFrom):
+        return bool(node.level) or (node.module or "").split(".")[0] in PACKAGES
+    return any(alias.name.split(".")[0] in PACKAGES for alias in node.names)
+
+
+def test_no_project_import_inside_a_function():
+    """An import inside a function is a cycle in hiding. The CLI alone may load its command
+    modules lazily (start-up time), and only through one function."""
+    hidden = []
+    cli_loaders = set()
+    for module in _modules().values():
+        for function, node in _function_imports(module):
+            if not _project_import(node):
+                continue
+            where = f"{module.path.relative_to(ROOT)}:{node.lineno}: {ast.unparse(node)}"
+            if module.name.startswith("cinchdb.cli"):
+                cli_loaders.add((module.name, getattr(function, "name", "<lambda>")))
+            else:
+                hidden.append(where)
+    assert not hidden, "imports inside functions:\n" + "\n".join(hidden)
+    assert len(cli_loaders) <= 1, f"the CLI loads modules lazily in several places: {cli_loaders}"
+
+
+def test_the_cli_never_imports_journal():
+    """The CLI renders what the SDK returns; only the SDK talks to the journal."""
+    modules = _modules()
+    known = set(modules)
+    offenders = [
+        f"{m.path.relative_to(ROOT)}:{node.lineno}"
+        for name, m in modules.items()
+        if name.startswith("cinchdb.cli")
+        for node in _imports(m.tree)
+        if any(t.split(".")[0] == "journal" for t in _targets(m, node, known))
+        or (isinstance(node, ast.Import) and any(a.name.startswith("journal") for a in node.names))
+    ]
+    assert not offenders, "the CLI imports journal at:\n" + "\n".join(offenders)
+
+
+def test_the_layer_order_in_the_docs_is_true():
+    """docs/journal.md lists journal/'s modules lowest layer first; each imports only modules
+    above it, and every module is listed."""
+    text = (ROOT / "docs" / "journal.md").read_text()
+    section = text.split("## The layer order of `journal/`", 1)[1].split("\n## ", 1)[0]
+    files = re.findall(r"^\d+\. `([\w.]+\.py)`", section, re.MULTILINE)
+    listed = ["journal" if f == "__init__.py" else f"journal.{f[:-3]}" for f in files]
+    modules = {n: m for n, m in _modules().items() if n.split(".")[0] == "journal"}
+    assert sorted(listed) == sorted(modules), "docs/journal.md lists other modules than journal/"
+    known = set(modules)
+    wrong = []
+    for position, name in enumerate(listed):
+        above = set(listed[:position])
+        for node in _imports(modules[name].tree):
+            for target in _targets(modules[name], node, known) - above - {name}:
+                wrong.append(f"{name} imports {target}, listed below it")
+    assert not wrong, "\n".join(wrong)

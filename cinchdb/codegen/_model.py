@@ -12,7 +12,7 @@ import attrs
 
 from cinchdb.models import affinity_type
 from journal.events import IndexCreated, Operation, TableCreated, TriggerCreated, ViewCreated
-from journal.names import quote
+from journal.names import fold_name, quote
 from journal.replay import apply_operations
 from journal.schema import Schema
 
@@ -86,11 +86,11 @@ def _view_columns(schema: Schema) -> dict[str, list[tuple[str, str]]]:
 def build_model(schema: Schema, *, database: str, branch: str) -> CodeModel:
     entities: list[Entity] = []
     for table in schema.tables:
-        pk = {c.lower() for c in table.primary_key.columns} if table.primary_key else set()
+        pk = {fold_name(c) for c in table.primary_key.columns} if table.primary_key else set()
         fields = []
         for column in table.columns:
             automatic = column.name in AUTOMATIC  # always filled by CinchDB
-            nullable = not automatic and not column.not_null and column.name.lower() not in pk
+            nullable = not automatic and not column.not_null and fold_name(column.name) not in pk
             optional = (
                 automatic or nullable or column.default is not None or column.generated is not None
             )

@@ -42,7 +42,8 @@ from journal import (
 from journal.names import quote
 
 TABLE_NAMES = ["users", "orders", "Items", "line item", "audit"]
-COLUMN_NAMES = ["a", "b", "Email", "price", "my col", "order", "qty", "note"]
+# "Ä" and "ä" are two columns to SQLite, which folds only ASCII case when it compares names.
+COLUMN_NAMES = ["a", "b", "Email", "price", "my col", "order", "qty", "note", "Ä", "ä"]
 OBJECT_NAMES = ["o1", "o2", "o3", "Obj4"]
 TYPES = ["INTEGER", "TEXT", "REAL", "NUMERIC", "BLOB", "", "VARCHAR(20)", "ANY"]
 STRICT_TYPES = {"INTEGER", "TEXT", "REAL", "BLOB", "ANY"}
