@@ -11,7 +11,7 @@ import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any, NoReturn
+from typing import Any, NoReturn, overload
 
 from cinchdb import _schema_build as build
 from cinchdb import codegen, history
@@ -25,9 +25,18 @@ from cinchdb.kv import KVStore
 from cinchdb.merging import merge
 from cinchdb.models import Branch, Column, Index, Table, Tenant, View
 from cinchdb.project import MAIN
-from cinchdb.results import IndexInfo
+from cinchdb.results import (
+    CheckReport,
+    IndexInfo,
+    LintFinding,
+    MergeResult,
+    Row,
+    SyncResult,
+    TenantStatus,
+)
 from cinchdb.tenants import TenantFiles, TenantNotFoundError, validate_tenant_name
 from journal import Event, parse
+from journal.definitions import ViewDef
 from journal.errors import BranchNotFoundError, ObjectNotFoundError, SchemaError
 from journal.events import (
     ColumnDropped,
@@ -254,7 +263,22 @@ class CinchDB:
         self._commit([ViewDropped(view=name)])
 
     # -- data --------------------------------------------------------------------------------
-    def insert(self, table: str, *rows: Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> Any:
+    @overload
+    def insert(self, table: str, row: Mapping[str, Any], /) -> Row: ...
+    @overload
+    def insert(self, table: str, rows: Sequence[Mapping[str, Any]], /) -> list[Row]: ...
+    @overload
+    def insert(
+        self,
+        table: str,
+        first: Mapping[str, Any],
+        second: Mapping[str, Any],
+        /,
+        *rows: Mapping[str, Any],
+    ) -> list[Row]: ...
+    def insert(
+        self, table: str, *rows: Mapping[str, Any] | Sequence[Mapping[str, Any]]
+    ) -> Row | list[Row]:
         """Insert rows; return the stored row (one given) or the list of them.
 
         ``insert(t, row)`` -> dict; ``insert(t, row1, row2, ...)`` or ``insert(t, [rows])``
@@ -278,7 +302,7 @@ class CinchDB:
         table: str,
         record_or_id: Any,
         data: Mapping[str, Any] | None = None,
-    ) -> dict[str, Any]:
+    ) -> Row:
         """Update one record; return the whole row after the change.
 
         ``update(t, id, data)``, ``update(t, row, data)`` where ``row`` holds ``id``, or
@@ -319,7 +343,7 @@ class CinchDB:
     def delete_where(self, table: str, operator: str = "AND", **filters: Any) -> int:
         return self._files.data(self.branch, self.tenant).delete_where(table, operator, **filters)
 
-    def query(self, sql: str, params: Params | None = None) -> list[dict[str, Any]]:
+    def query(self, sql: str, params: Params | None = None) -> list[Row]:
         """Run a read (SELECT, WITH ... SELECT, EXPLAIN); rows as dicts.
 
         Writes are refused with a message naming the method to use instead.
@@ -355,9 +379,7 @@ class CinchDB:
         raise BranchNotFoundError(self.database, name)
 
     # -- merges and history ------------------------------------------------------------------
-    def merge_branches(
-        self, source: str, target: str = MAIN, dry_run: bool = False
-    ) -> dict[str, Any]:
+    def merge_branches(self, source: str, target: str = MAIN, dry_run: bool = False) -> MergeResult:
         """Merge branch ``source`` into ``target`` (any two branches; no "update first").
 
         Returns ``status`` ("success" or "up_to_date"), ``changes_applied``, ``conflicts``
@@ -370,12 +392,12 @@ class CinchDB:
         """
         return merge(self._changes, source, target, dry_run=dry_run, progress=self.progress)
 
-    def merge_preview(self, source: str, target: str = MAIN) -> dict[str, Any]:
+    def merge_preview(self, source: str, target: str = MAIN) -> MergeResult:
         """What :meth:`merge_branches` would do, conflicts included (``status`` "conflict"),
         without writing or raising."""
         return merge(self._changes, source, target, dry_run=True, raise_on_conflict=False)
 
-    def can_merge(self, source: str, target: str = MAIN) -> dict[str, Any]:
+    def can_merge(self, source: str, target: str = MAIN) -> MergeResult:
         """:meth:`merge_preview`; its ``can_merge`` key is the answer."""
         return self.merge_preview(source, target)
 
@@ -403,12 +425,12 @@ class CinchDB:
         )
         return events
 
-    def lint(self, a: str, b: str) -> list[dict[str, str]]:
+    def lint(self, a: str, b: str) -> list[LintFinding]:
         """What between refs ``a`` and ``b`` drops data or can fail on existing rows: dropped
         tables and columns, type changes, NOT NULL without default, unique indexes."""
         return history.lint(self._changes, a, b)
 
-    def check(self) -> dict[str, Any]:
+    def check(self) -> CheckReport:
         """Journal integrity (every event id matches its content) and tenant drift (every
         materialized file's cursor and actual schema match the journal); ``ok`` says both."""
         return history.check(self._changes)
@@ -503,7 +525,7 @@ class CinchDB:
             self.tenant = new_name
         return Tenant(name=record.name, database=self.database, created_at=record.created_at)
 
-    def tenant_status(self) -> list[dict[str, Any]]:
+    def tenant_status(self) -> list[TenantStatus]:
         """Per tenant on this branch: ``name``, ``materialized``, ``cursor`` (last event
         applied), ``behind`` (events it has yet to apply; it applies them when opened) and
         ``needs_key``: an encrypted tenant whose key this handle does not have (its cursor
@@ -519,7 +541,7 @@ class CinchDB:
             for state in self._files.status(self.branch)
         ]
 
-    def sync_tenants(self, progress: Progress | None = None) -> dict[str, Any]:
+    def sync_tenants(self, progress: Progress | None = None) -> SyncResult:
         """Bring every materialized tenant of this branch to the head; say what was done."""
         done = self._files.propagate(self.branch, progress or self.progress)
         updated = [step for step in done if step.applied]
@@ -572,7 +594,7 @@ def _refuse_automatic(table: str, column: str, action: str) -> None:
         )
 
 
-def _require_view(schema: Schema, name: str) -> Any:
+def _require_view(schema: Schema, name: str) -> ViewDef:
     view = schema.view(name)
     if view is None:  # pragma: no cover - the commit just created it
         raise ObjectNotFoundError("view", name)

@@ -17,6 +17,7 @@ from cinchdb._guard import read_cursor
 from cinchdb.changes import SchemaChanges
 from cinchdb.crypto import EncryptionError, open_encrypted
 from cinchdb.errors import RevertLosesDataError
+from cinchdb.results import BehindTenant, CheckReport, DriftedTenant, LintFinding
 from journal import Event, Schema, drivers
 from journal.diff import diff_schemas
 from journal.diff import lint as lint_operations
@@ -180,7 +181,7 @@ def revert(
     return events[-1], losses
 
 
-def lint(changes: SchemaChanges, a: str, b: str) -> list[dict[str, str]]:
+def lint(changes: SchemaChanges, a: str, b: str) -> list[LintFinding]:
     """Destructive or data-dependent operations between two refs (see ``journal.diff.lint``)."""
     return [
         {"kind": f.kind, "object": f.object, "message": f.message}
@@ -188,7 +189,7 @@ def lint(changes: SchemaChanges, a: str, b: str) -> list[dict[str, str]]:
     ]
 
 
-def check(changes: SchemaChanges) -> dict[str, object]:
+def check(changes: SchemaChanges) -> CheckReport:
     """Journal integrity and tenant drift for every branch of the database.
 
     ``corrupt_events``: events whose stored content no longer matches their id.
@@ -197,8 +198,8 @@ def check(changes: SchemaChanges) -> dict[str, object]:
     are merely behind their head (they catch up when next opened; not an error).
     """
     store, files = changes.store, changes.files
-    drift: list[dict[str, str]] = []
-    behind: list[dict[str, object]] = []
+    drift: list[DriftedTenant] = []
+    behind: list[BehindTenant] = []
     for record in store.list_branches(changes.database):
         head = record.head
         chain_ids = [e.id for e in store.chain(changes.database, head)]
@@ -223,16 +224,19 @@ def check(changes: SchemaChanges) -> dict[str, object]:
                 conn = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)
             try:
                 cursor = read_cursor(conn)
-                where = {"branch": record.name, "tenant": tenant}
+                branch = record.name
                 if cursor is not None and cursor not in position:
-                    drift.append({**where, "problem": f"cursor {cursor[:12]} is not on the branch"})
+                    problem = f"cursor {cursor[:12]} is not on the branch"
+                    drift.append({"branch": branch, "tenant": tenant, "problem": problem})
                     continue
                 expected = changes.fold.schema_at(cursor)
                 if introspect(conn).canonical() != expected.canonical():
-                    drift.append({**where, "problem": "schema differs from the journal"})
+                    problem = "schema differs from the journal"
+                    drift.append({"branch": branch, "tenant": tenant, "problem": problem})
                 at = -1 if cursor is None else position[cursor]
                 if at < len(chain_ids) - 1:
-                    behind.append({**where, "events": len(chain_ids) - 1 - at})
+                    lag = len(chain_ids) - 1 - at
+                    behind.append({"branch": branch, "tenant": tenant, "events": lag})
             finally:
                 conn.close()
     return {

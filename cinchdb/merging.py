@@ -16,10 +16,9 @@ of the other side's work shows it again as identical changes, which are applied 
 
 from __future__ import annotations
 
-from typing import Any
-
 from cinchdb.changes import Progress, SchemaChanges, can_fail_on_data
 from cinchdb.errors import SelfMergeError
+from cinchdb.results import ConflictInfo, MergeResult, MergeStatus
 from journal import Event, Schema
 from journal.errors import MergeConflictError
 from journal.events import BranchesMerged
@@ -41,11 +40,23 @@ def _steps(changes: SchemaChanges, events: list[Event]) -> list[SideStep]:
     return steps
 
 
+def _conflict_info(conflict: Conflict) -> ConflictInfo:
+    return {
+        "kind": conflict.kind,
+        "object": conflict.object,
+        "message": conflict.message,
+        "base": conflict.base,
+        "ours": conflict.ours,
+        "theirs": conflict.theirs,
+        "events": conflict.events,
+    }
+
+
 def _result(
     source: str,
     target: str,
     *,
-    status: str,
+    status: MergeStatus,
     changes_applied: int = 0,
     conflicts: list[Conflict] | None = None,
     fast_forward: bool = False,
@@ -53,13 +64,13 @@ def _result(
     base: str | None = None,
     resolutions: tuple[str, ...] = (),
     dry_run: bool = False,
-) -> dict[str, Any]:
+) -> MergeResult:
     return {
         "status": status,
         "source": source,
         "target": target,
         "changes_applied": changes_applied,
-        "conflicts": [c.as_dict() for c in conflicts or []],
+        "conflicts": [_conflict_info(c) for c in conflicts or []],
         "fast_forward": fast_forward,
         "event_id": event_id,
         "base": base,
@@ -77,7 +88,7 @@ def merge(
     dry_run: bool = False,
     raise_on_conflict: bool = True,
     progress: Progress | None = None,
-) -> dict[str, Any]:
+) -> MergeResult:
     """Merge ``source`` into ``target`` (see the module docstring); the result as a dict."""
     store, database = changes.store, changes.database
     if source == target:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
 
 import click
 
@@ -15,9 +14,10 @@ from cinchdb.cli._app import EXIT_CONFLICT, EXIT_ERROR
 from cinchdb.cli._context import json_option, target_options, with_db
 from cinchdb.cli._render import done, emit_json, progress_bar, table, to_plain
 from cinchdb.operations import operation_sql, operation_summary
+from cinchdb.results import MergeResult
 
 
-def render_merge(result: dict[str, Any], as_json: bool) -> None:
+def render_merge(result: MergeResult, as_json: bool) -> None:
     """A merge result; exits 3 when it has conflicts (previews and --check)."""
     if as_json:
         emit_json(result)
@@ -254,12 +254,12 @@ def check(db: cinchdb.CinchDB, as_json: bool) -> None:
             click.echo(f"corrupt event: {event_id}")
         for item in result["drift"]:
             click.echo(f"drift: tenant '{item['tenant']}' on '{item['branch']}': {item['problem']}")
-        for item in result["behind"]:
+        for lag in result["behind"]:
             where = f"tenant '{item['tenant']}' on '{item['branch']}'"
-            if item.get("needs_key"):
+            if lag.get("needs_key"):
                 click.echo(f"skipped: {where} is encrypted and its key is not at hand")
             else:
-                click.echo(f"behind: {where} by {item['events']} events (catches up when opened)")
+                click.echo(f"behind: {where} by {lag['events']} events (catches up when opened)")
         if result["ok"]:
             click.echo("OK: journal intact, every tenant matches the journal")
     if not result["ok"]:
