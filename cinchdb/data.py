@@ -74,6 +74,7 @@ from cinchdb.results import Row
 from journal import drivers
 from journal.names import fold_name, quote, validate_identifier
 from journal.schema import Schema
+from journal.transactions import savepoint, transaction
 
 __all__ = ["FILTER_OPERATORS", "DataOps", "Params", "new_ids", "utc_now"]
 
@@ -125,35 +126,17 @@ class DataOps:
         return facts
 
     # -- transactions ----------------------------------------------------------------------
-    def _begin(self) -> bool:
-        """Open a transaction, or a savepoint inside the caller's; True for a savepoint."""
-        if self.conn.in_transaction:
-            self.conn.execute("SAVEPOINT cinch_data")
-            return True
-        self.conn.execute("BEGIN IMMEDIATE")
-        return False
-
-    def _commit(self, nested: bool) -> None:
-        self.conn.execute("RELEASE cinch_data" if nested else "COMMIT")
-
-    def _rollback(self, nested: bool) -> None:
-        if nested:
-            self.conn.execute("ROLLBACK TO cinch_data")
-            self.conn.execute("RELEASE cinch_data")
-        elif self.conn.in_transaction:
-            self.conn.execute("ROLLBACK")
-
     @contextmanager
     def _transaction(self, facts: TableFacts) -> Iterator[None]:
-        """All or nothing: commit when the block ends, roll back on any error."""
-        nested = self._begin()
-        try:
-            with _constraint_errors(facts):
-                yield
-        except BaseException:
-            self._rollback(nested)
-            raise
-        self._commit(nested)
+        """All or nothing: commit when the block ends, roll back on any error. Inside a
+        transaction the caller holds, a savepoint, so the caller's transaction stays open."""
+        scope = (
+            savepoint(self.conn, "cinch_data")
+            if self.conn.in_transaction
+            else transaction(self.conn)
+        )
+        with scope, _constraint_errors(facts):
+            yield
 
     # -- insert ----------------------------------------------------------------------------
     def insert(self, table: str, rows: Sequence[Mapping[str, object]]) -> list[Row]:

@@ -27,6 +27,7 @@ from typing import Any
 from cinchdb._guard import Guard, internal
 from cinchdb._system_tables import KV_TABLE
 from cinchdb.errors import InvalidKeyError, KeysNotFoundError, KVError, KVValueError
+from journal.transactions import transaction
 
 __all__ = [
     "InvalidKeyError",
@@ -211,18 +212,12 @@ class KVStore:
         return conn
 
     @contextmanager
-    def _write(self, transaction: bool = False) -> Iterator[sqlite3.Connection]:
+    def _write(self, atomic: bool = False) -> Iterator[sqlite3.Connection]:
         conn = self._writer()
         with internal(conn):
-            if transaction:
-                conn.execute("BEGIN IMMEDIATE")
-                try:
+            if atomic:
+                with transaction(conn):
                     yield conn
-                    conn.execute("COMMIT")
-                except BaseException:
-                    if conn.in_transaction:
-                        conn.execute("ROLLBACK")
-                    raise
             else:
                 yield conn
         self._writes += 1
@@ -295,7 +290,7 @@ class KVStore:
         kind, stored = encode(value)
         now = self._clock()
         deadline = _ttl_deadline(ttl, now)
-        with self._write(transaction=True) as conn:
+        with self._write(atomic=True) as conn:
             if self._live(conn.execute(_GET, (key,)).fetchone(), now):
                 return False
             conn.execute(_UPSERT, (key, kind, stored, deadline))
@@ -308,7 +303,7 @@ class KVStore:
         if isinstance(amount, bool) or not isinstance(amount, int | float):
             raise KVValueError(amount, f"Increment amount must be a number, got {amount!r}")
         now = self._clock()
-        with self._write(transaction=True) as conn:
+        with self._write(atomic=True) as conn:
             row = conn.execute(_GET, (key,)).fetchone()
             deadline = None
             if not self._live(row, now):
@@ -335,7 +330,7 @@ class KVStore:
             return 0
         now = self._clock()
         marks = ", ".join("?" * len(set(keys)))
-        with self._write(transaction=True) as conn:
+        with self._write(atomic=True) as conn:
             live = conn.execute(
                 f"SELECT count(*) FROM {_T} WHERE key IN ({marks}) AND {_LIVE}",
                 (*set(keys), now),
@@ -393,7 +388,7 @@ class KVStore:
             rows.append((key, kind, stored, deadline))
         if not rows:
             return
-        with self._write(transaction=True) as conn:
+        with self._write(atomic=True) as conn:
             conn.executemany(_UPSERT, rows)
 
     def mget(self, keys: Iterable[str]) -> dict[str, Any]:

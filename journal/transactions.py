@@ -15,7 +15,7 @@ from contextlib import contextmanager, suppress
 
 from journal import drivers
 
-__all__ = ["BEGIN_ATTEMPTS", "transaction"]
+__all__ = ["BEGIN_ATTEMPTS", "savepoint", "transaction"]
 
 #: Times ``BEGIN`` is tried when SQLite reports the database busy at once. The busy timeout
 #: normally makes BEGIN IMMEDIATE wait for the lock; SQLite still returns SQLITE_BUSY without
@@ -75,3 +75,19 @@ def transaction(
             with suppress(*drivers.Error):
                 conn.execute("ROLLBACK")
         raise
+
+
+@contextmanager
+def savepoint(conn: sqlite3.Connection, name: str) -> Iterator[sqlite3.Connection]:
+    """All or nothing inside a transaction the caller already holds: released when the block
+    ends, rolled back to its start (and released) if it raises, leaving the caller's
+    transaction open either way. ``name`` is a fixed identifier chosen by CinchDB."""
+    conn.execute(f"SAVEPOINT {name}")
+    try:
+        yield conn
+    except BaseException:
+        with suppress(*drivers.Error):
+            conn.execute(f"ROLLBACK TO {name}")
+            conn.execute(f"RELEASE {name}")
+        raise
+    conn.execute(f"RELEASE {name}")

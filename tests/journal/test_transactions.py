@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from journal.store import JournalStore
-from journal.transactions import BEGIN_ATTEMPTS, transaction
+from journal.transactions import BEGIN_ATTEMPTS, savepoint, transaction
 
 
 @pytest.fixture
@@ -94,3 +94,17 @@ def test_the_store_transaction_is_atomic_and_changes_the_version(tmp_path: Path)
             conn.execute("INSERT INTO product VALUES (2)")
         assert store.connection.execute("SELECT count(*) FROM product").fetchone() == (2,)
         assert store.version() != before
+
+
+def test_a_savepoint_undoes_only_its_own_block_and_keeps_the_outer_transaction(conns) -> None:
+    conn, other = conns
+    with transaction(conn):
+        conn.execute("INSERT INTO t VALUES (1)")
+        with pytest.raises(sqlite3.IntegrityError), savepoint(conn, "inner"):
+            conn.execute("INSERT INTO t VALUES (2)")
+            raise sqlite3.IntegrityError("refused")
+        assert conn.in_transaction
+        with savepoint(conn, "inner"):
+            conn.execute("INSERT INTO t VALUES (3)")
+        assert rows(other) == []
+    assert rows(other) == [1, 3]
