@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import getpass
 import os
-import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+
+from typing_extensions import assert_never
 
 from cinchdb._replay_plans import ReplayPlans
 from cinchdb._unset import UNSET, Unset
@@ -45,11 +46,6 @@ from journal.events import (
     ViewReplaced,
     operations_of,
 )
-
-if sys.version_info >= (3, 11):
-    from typing import assert_never
-else:  # pragma: no cover - Python 3.10 (pydantic depends on typing_extensions)
-    from typing_extensions import assert_never
 
 #: Attempts at step 3 before a ConcurrentChangeError reaches the caller.
 MAX_ATTEMPTS = 5

@@ -10,10 +10,10 @@ no-op inside a transaction), and restored afterwards.
 from __future__ import annotations
 
 import sqlite3
-import sys
 from collections.abc import Callable, Iterable, Sequence
 
 import attrs
+from typing_extensions import assert_never
 
 from journal import drivers
 from journal.ddl import statements
@@ -41,11 +41,6 @@ from journal.events import (
 from journal.fold import apply
 from journal.schema import Schema
 from journal.transactions import transaction
-
-if sys.version_info >= (3, 11):
-    from typing import assert_never
-else:  # pragma: no cover - Python 3.10 (pydantic depends on typing_extensions)
-    from typing_extensions import assert_never
 
 
 @attrs.frozen
