@@ -102,12 +102,6 @@ class Graph:
 
     # -- single nodes --------------------------------------------------------------------------
 
-    def __contains__(self, event_id: object) -> bool:
-        return event_id in self._index
-
-    def __len__(self) -> int:
-        return len(self._ids)
-
     def __iter__(self) -> Iterator[str]:
         """Event ids in the order they were added (parents before children)."""
         return iter(self._ids)
