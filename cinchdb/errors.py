@@ -67,6 +67,7 @@ __all__ = [
     "InvalidNameError",
     "InvalidTenantNameError",
     "JournalError",
+    "JournalMissingError",
     "JournalStoreError",
     "KVError",
     "KVValueError",
@@ -93,6 +94,7 @@ __all__ = [
     "TenantDivergedError",
     "TenantError",
     "TenantExistsError",
+    "TenantFileError",
     "TenantNotFoundError",
     "UnknownLanguageError",
     "WrongKeyError",
@@ -137,6 +139,23 @@ class ProjectDirectoryError(ProjectError, OSError):
         self.root = root
         self.reason = reason
         super().__init__(f"Cannot create a CinchDB project in {root}: {reason}")
+
+
+class JournalMissingError(ProjectError, OSError):
+    """``metadata.db`` is missing or empty while tenant files exist: opening would start an
+    empty journal over them, so nothing is opened until it is restored."""
+
+    def __init__(self, path: Path, state: str, tenant_files: int) -> None:
+        self.path = path
+        self.state = state
+        self.tenant_files = tenant_files
+        super().__init__(
+            f"The journal {path} is {state}, but {tenant_files} tenant file(s) exist beside it:"
+            " the schema history, branches and tenant registry they belong to are gone, and"
+            " CinchDB will not start an empty journal over them. Restore metadata.db (with its"
+            " -wal file, if the backup has one) from a backup into that directory, then"
+            " connect again; nothing was changed"
+        )
 
 
 class HandleClosedError(CinchError, ValueError):
@@ -315,6 +334,20 @@ class TenantDivergedError(TenantError):
         self.cursor = cursor
         super().__init__(
             f"{path} is at event {cursor[:12]}, which is not in the history of its branch"
+        )
+
+
+class TenantFileError(TenantError, OSError):
+    """A tenant's file is damaged (empty or shorter than SQLite's header says): it is never
+    reset or replaced; restore the file, or delete the tenant."""
+
+    def __init__(self, tenant: str, path: Path, problem: str) -> None:
+        self.tenant = tenant
+        self.path = path
+        self.problem = problem
+        super().__init__(
+            f"Tenant '{tenant}': its file {path} is {problem}; CinchDB will not reset it."
+            " Restore the file from a backup, or delete the tenant"
         )
 
 
