@@ -5,24 +5,113 @@ files (WAL, shared memory, journal) before the database file.
 Layout: ``.cinchdb/{database}-{branch}/{sha256(tenant)[:2]}/{tenant}.db``, with the branch's
 template at ``.cinchdb/{database}-{branch}/__template.db``. A part of
 :class:`cinchdb.tenants.TenantFiles`, which closes a file's connection before removing it.
+
+Copies are built in the project's scratch directory ``.cinchdb/tmp/`` (same file system, so a
+finished copy is linked or renamed into place), each named after the process making it:
+``{pid}.{token}...``. A process killed mid-copy leaves its scratch there, and the next process
+to open the project clears what belongs to processes that are gone (:func:`clear_scratch`).
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import shutil
 import sqlite3
+import uuid
 from contextlib import suppress
 from pathlib import Path
 
 from cinchdb._file_copy import copy_quiet_file, is_encrypted
 from cinchdb._tenant_registry import validate_tenant_name
-from cinchdb.project import branch_directory
+from cinchdb.errors import TenantFileError
+from cinchdb.project import SCRATCH_DIR, branch_directory
 from journal.transactions import transaction
 
 TEMPLATE_FILE = "__template.db"
-_SIDE_FILES = ("-wal", "-shm", "-journal")
+SIDE_FILES = ("-wal", "-shm", "-journal")
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+# The smallest page SQLite writes: every whole database file is a multiple of it.
+_MIN_PAGE_SIZE = 512
+
+
+def scratch_path(meta_dir: Path, suffix: str = ".db") -> Path:
+    """A new path in the scratch directory, owned by this process (see the module docstring)."""
+    directory = meta_dir / SCRATCH_DIR
+    directory.mkdir(exist_ok=True)
+    return directory / f"{os.getpid()}.{uuid.uuid4().hex}{suffix}"
+
+
+def clear_scratch(meta_dir: Path) -> None:
+    """Remove the scratch files and directories of processes that no longer run: what a
+    process killed mid-copy left. Another live process's scratch is in use and stays; one
+    listing of a directory that is normally empty or absent."""
+    directory = meta_dir / SCRATCH_DIR
+    try:
+        entries = list(os.scandir(directory))
+    except FileNotFoundError:
+        return
+    for entry in entries:
+        owner = entry.name.split(".", 1)[0]
+        if not owner.isdigit() or int(owner) == os.getpid() or _running(int(owner)):
+            continue
+        if entry.is_dir(follow_symlinks=False):
+            shutil.rmtree(entry.path, ignore_errors=True)
+        else:
+            with suppress(FileNotFoundError):
+                os.unlink(entry.path)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    except OSError as e:
+        return e.errno != errno.ESRCH
+    return True
+
+
+def damage(path: Path, *, encrypted: bool = False) -> str | None:
+    """What is wrong with a tenant file that must hold a whole database, or None.
+
+    A tenant file is never empty (it is linked into place only once complete), and SQLite
+    writes whole pages, recording the page count in the header of a plain file: an empty
+    file, a ragged length or fewer bytes than the header counts mean it was truncated
+    outside CinchDB. SQLite would otherwise make an empty file a new database (the data
+    silently gone) and fail later on a short one with a bare "malformed" error.
+    """
+    try:
+        size = os.stat(path).st_size
+    except FileNotFoundError:
+        return None
+    if size == 0:
+        return "empty (0 bytes)"
+    if size % _MIN_PAGE_SIZE:
+        return f"truncated ({size} bytes, not a whole number of pages)"
+    if encrypted:
+        return None  # the header is encrypted too
+    with open(path, "rb") as file:
+        header = file.read(100)
+    if len(header) < 100 or not header.startswith(_SQLITE_MAGIC):
+        return "not a SQLite database (its header is missing)"
+    page_size = int.from_bytes(header[16:18], "big")
+    page_size = 65536 if page_size == 1 else page_size
+    pages = int.from_bytes(header[28:32], "big")
+    # The page count is valid only when the change counter matches "version-valid-for".
+    if header[24:28] == header[92:96] and pages * page_size > size:
+        return f"truncated ({size} bytes; its header counts {pages * page_size})"
+    return None
+
+
+def require_whole(path: Path, tenant: str, *, encrypted: bool = False) -> None:
+    """Raise TenantFileError, naming the tenant and the file, if :func:`damage` finds any."""
+    problem = damage(path, encrypted=encrypted)
+    if problem is not None:
+        raise TenantFileError(tenant, path, problem)
 
 
 def tenant_path(branch_dir: Path, tenant: str) -> Path:
@@ -95,7 +184,7 @@ class TenantDirectory:
         path = self.file_name(branch, tenant)
         if not was_open and not os.path.exists(path):
             return
-        for suffix in _SIDE_FILES:
+        for suffix in SIDE_FILES:
             with suppress(FileNotFoundError):
                 os.unlink(path + suffix)
         with suppress(FileNotFoundError):
@@ -108,6 +197,25 @@ class TenantDirectory:
         self._dirs.pop(branch, None)
         shutil.rmtree(self.branch_dir(branch), ignore_errors=True)
 
+    def stale_side_files(self, path: Path) -> bool:
+        """Whether side files (WAL, shared memory, journal) lie where no database file is:
+        left by a crash or a tool, they must go before a new file takes the name, or SQLite
+        would replay the old WAL's pages into it."""
+        if os.path.exists(path):
+            return False
+        name = os.fspath(path)
+        return any(os.path.exists(name + suffix) for suffix in SIDE_FILES)
+
+    def clear_side_files(self, path: Path) -> None:
+        """Remove the side files of a path that has no database file (under a lock that keeps
+        a materializer of the same file out; see ``TenantFiles._clear_stale``). A side file
+        appears only after its database file, so with no database file they are stale."""
+        if os.path.exists(path):
+            return
+        for suffix in SIDE_FILES:
+            with suppress(FileNotFoundError):
+                os.unlink(os.fspath(path) + suffix)
+
     def copy(
         self,
         source: sqlite3.Connection,
@@ -117,9 +225,10 @@ class TenantDirectory:
         source_path: Path | None = None,
     ) -> None:
         """Copy the open file ``source`` to ``path``: the copy appears whole or not at all, and
-        an existing file is never replaced (kept with ``exist_ok``, else FileExistsError)."""
+        an existing file is never replaced (kept with ``exist_ok``, else FileExistsError). The
+        copy is built in the scratch directory, so a crash leaves nothing beside ``path``."""
         path.parent.mkdir(parents=True, exist_ok=True)
-        scratch = path.with_name(f"{path.name}.tmp-{os.getpid()}")
+        scratch = scratch_path(self.meta_dir)
         if is_encrypted(source):
             # backup() into a plain connection would write the data out in clear: copy the
             # encrypted bytes instead (same key), with the WAL folded in and writers held off.
@@ -142,3 +251,6 @@ class TenantDirectory:
                 raise
         finally:
             scratch.unlink()
+            for suffix in SIDE_FILES:  # backup() into a plain file may leave its journal
+                with suppress(FileNotFoundError):
+                    os.unlink(os.fspath(scratch) + suffix)

@@ -15,11 +15,19 @@ from pathlib import Path
 
 import attrs
 
+from cinchdb._tenant_dir import clear_scratch, scratch_path
 from cinchdb._tenant_registry import prepare_registry
 from cinchdb.changes import SchemaChanges
 from cinchdb.errors import ProtectedError
 from cinchdb.models import Branch
-from cinchdb.project import CINCHDB_DIR, MAIN, METADATA_FILE, branch_directory, find_project
+from cinchdb.project import (
+    CINCHDB_DIR,
+    MAIN,
+    METADATA_FILE,
+    branch_directory,
+    find_project,
+    require_journal,
+)
 from cinchdb.tenants import TenantExistsError, TenantFiles
 from journal.errors import (
     BranchExistsError,
@@ -45,12 +53,15 @@ class Catalog:
     @classmethod
     def open(cls, project_dir: str | os.PathLike[str] | None = None) -> Catalog:
         root = find_project(project_dir)
-        store = JournalStore(root / CINCHDB_DIR / METADATA_FILE)
+        meta_dir = root / CINCHDB_DIR
+        require_journal(meta_dir)
+        store = JournalStore(meta_dir / METADATA_FILE)
         try:
             prepare_registry(store)  # projects made before the registry was versioned
         except BaseException:
             store.close()
             raise
+        clear_scratch(meta_dir)
         return cls(root, store)
 
     def close(self) -> None:
@@ -114,25 +125,36 @@ class Catalog:
         self, files: TenantFiles, name: str, source: str, *, with_data: bool = False
     ) -> Branch:
         """A branch at ``source``'s head: one row. ``with_data`` also copies the source's
-        materialized tenant files (the new branch's tenants start with its rows)."""
+        materialized tenant files (the new branch's tenants start with its rows).
+
+        All or nothing: with data, every file is copied into a staging directory first, which
+        is renamed into place as the branch's directory, and only then is the branch's row
+        written. A crash before the row leaves no branch (the staging directory is scratch,
+        cleared by the next process; a renamed directory is cleared by the next creation of
+        that name); after it, the branch has every file.
+        """
         validate_branch_name(name)
         database = files.database
         if not self.store.has_branch(database, source):
             raise BranchNotFoundError(database, source)
         if self.store.has_branch(database, name):
             raise BranchExistsError(database, name)
-        head = self.store.branch_head(database, source)
-        # Files of an earlier branch of this name that a crash left behind must not leak in.
-        shutil.rmtree(files.branch_dir(name), ignore_errors=True)
-        self.store.create_branch(database, name, head=head)
+        staging = scratch_path(self.meta_dir, suffix=".branch") if with_data else None
+        try:
+            if staging is not None:
+                files.copy_branch(source, name, into=staging)
+            # Read after the copy: every copied file is at or behind this head (a branch only
+            # moves forward), so the new branch's files catch up, never diverge.
+            head = self.store.branch_head(database, source)
+            # Files of an earlier branch of this name that a crash left behind must not leak in.
+            shutil.rmtree(files.branch_dir(name), ignore_errors=True)
+            if staging is not None and staging.exists():
+                os.rename(staging, files.branch_dir(name))
+            self.store.create_branch(database, name, head=head)
+        finally:
+            if staging is not None:
+                shutil.rmtree(staging, ignore_errors=True)
         files.forget_branches()
-        if with_data:
-            try:
-                files.copy_branch(source, name)
-            except BaseException:
-                self.store.delete_branch(database, name)
-                files.remove_branch(name)
-                raise
         return self.branch(database, name)
 
     def branch(self, database: str, name: str) -> Branch:

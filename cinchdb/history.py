@@ -14,6 +14,7 @@ import sqlite3
 from typing_extensions import assert_never  # typing has it from 3.11; we support 3.10
 
 from cinchdb._guard import read_cursor
+from cinchdb._tenant_dir import damage
 from cinchdb.changes import SchemaChanges
 from cinchdb.crypto import EncryptionError, open_encrypted
 from cinchdb.errors import RevertLosesDataError
@@ -204,8 +205,14 @@ def check(changes: SchemaChanges) -> CheckReport:
         head = record.head
         chain_ids = [e.id for e in store.chain(changes.database, head)]
         position = {event_id: i for i, event_id in enumerate(chain_ids)}
-        locked = files.encrypted_names() - set(files.keys)
+        encrypted = files.encrypted_names()
+        locked = encrypted - set(files.keys)
         for tenant, path in files.materialized(record.name):
+            damaged = damage(path, encrypted=tenant in encrypted)
+            if damaged is not None:  # opening it would fail, or make it a new empty database
+                problem = f"file {path} is {damaged}"
+                drift.append({"branch": record.name, "tenant": tenant, "problem": problem})
+                continue
             if tenant in locked:
                 behind.append({"branch": record.name, "tenant": tenant, "events": None,
                                "needs_key": True})  # fmt: skip

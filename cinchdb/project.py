@@ -6,6 +6,7 @@
         metadata.db            the journal (events, branches) and CinchDB's registries
         config.json            the active database and branch (what the CLI acts on)
         {database}-{branch}/   tenant files of one branch (see ``cinchdb.tenants``)
+        tmp/                   copies being built, named by the process building them
 
 A project is found from ``project_dir``, else ``$CINCHDB_PROJECT_DIR``, else by walking up from
 the current directory, the way git finds ``.git``.
@@ -22,6 +23,7 @@ import attrs
 
 from cinchdb._tenant_registry import prepare_registry
 from cinchdb.errors import (
+    JournalMissingError,
     ProjectDirectoryError,
     ProjectError,
     ProjectExistsError,
@@ -33,6 +35,7 @@ from journal.store import JournalStore
 CINCHDB_DIR = ".cinchdb"
 METADATA_FILE = "metadata.db"
 CONFIG_FILE = "config.json"
+SCRATCH_DIR = "tmp"
 PROJECT_DIR_ENV = "CINCHDB_PROJECT_DIR"
 MAIN = "main"
 
@@ -94,6 +97,38 @@ def init_project(path: str | os.PathLike[str] = ".", database: str = MAIN) -> Pa
         shutil.rmtree(scratch, ignore_errors=True)
         raise
     return root
+
+
+def require_journal(meta_dir: Path) -> None:
+    """Refuse to open a project whose ``metadata.db`` is missing or empty while tenant files
+    exist: SQLite would start a new, empty journal there, and every tenant's data would be
+    unreachable behind it. One stat when the journal is there, as it nearly always is.
+
+    Raises:
+        JournalMissingError: naming the journal's path and how to restore it.
+    """
+    path = meta_dir / METADATA_FILE
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        state = "missing"
+    else:
+        if size > 0:
+            return
+        wal = Path(f"{path}-wal")
+        # An empty main file whose WAL holds the data is a journal not yet checkpointed.
+        if wal.exists() and wal.stat().st_size > 0:
+            return
+        state = "empty (0 bytes)"
+    tenant_files = _count_tenant_files(meta_dir)
+    if tenant_files:
+        raise JournalMissingError(path, state, tenant_files)
+
+
+def _count_tenant_files(meta_dir: Path) -> int:
+    """Tenant files (``{database}-{branch}/{shard}/{tenant}.db``) under ``meta_dir``; branch
+    templates hold no data and do not count."""
+    return sum(1 for _ in meta_dir.glob("*-*/*/*.db"))
 
 
 def read_config(meta_dir: Path) -> Config:

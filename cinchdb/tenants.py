@@ -42,7 +42,7 @@ from cinchdb._guard import (
 from cinchdb._replay_plans import ReplayPlans
 from cinchdb._system_tables import STATE_TABLE
 from cinchdb._tenant_crypto import TEMPLATE_KEY, TenantKeys, build_encrypted_file
-from cinchdb._tenant_dir import TEMPLATE_FILE, TenantDirectory, tenant_path
+from cinchdb._tenant_dir import TEMPLATE_FILE, TenantDirectory, require_whole, tenant_path
 from cinchdb._tenant_registry import (
     REGISTRY_VERSION,
     TenantRecord,
@@ -113,6 +113,10 @@ class _OpenFile:
 
     path: Path
     conn: TenantConnection
+    # (st_dev, st_ino) of the file when it was opened: another process may delete the
+    # tenant and make a new file under the same name, and a connection left on the old,
+    # unlinked one would read deleted rows and acknowledge writes nobody will ever see.
+    identity: tuple[int, int] | None = None
     schema: Schema = attrs.field(factory=Schema)
     checked: tuple[int, int] | None = None
     # The cursor as this process last read or wrote it. Another process may move it; every
@@ -279,6 +283,7 @@ class TenantFiles:
         if entry is not None and entry.checked == self.store.version():
             self._open.move_to_end((branch, tenant))
             return entry.data
+        self._drop_if_replaced(branch, tenant)
         if not self.exists(tenant):
             raise TenantNotFoundError(self.database, tenant)
         if self.path(branch, tenant).exists():
@@ -291,6 +296,7 @@ class TenantFiles:
         entry = self._open.get((branch, tenant))
         if entry is not None and entry.checked == self.store.version():
             return entry.conn
+        self._drop_if_replaced(branch, tenant)
         if not write:
             if not self.exists(tenant):
                 raise TenantNotFoundError(self.database, tenant)
@@ -307,10 +313,13 @@ class TenantFiles:
         if entry is not None and entry.checked == self.store.version():
             self._open.move_to_end((branch, tenant))
             return entry
+        if entry is not None and self._drop_if_replaced(branch, tenant):
+            entry = None
         if not self.exists(tenant):
             raise TenantNotFoundError(self.database, tenant)
         path = self.path(branch, tenant)
         if entry is None and not path.exists():
+            self._clear_stale(path)
             raw_key = self.encryption.raw_key(tenant)
             if raw_key is None:
                 self._materialize(branch, path)
@@ -318,9 +327,32 @@ class TenantFiles:
                 self._materialize_encrypted(branch, path, tenant, raw_key)
         return self._fresh(branch, tenant)
 
+    def _drop_if_replaced(self, branch: str, name: str) -> bool:
+        """Close the cached connection of a file that is no longer the one at its path
+        (deleted, or deleted and made anew, by another handle or process); whether it was.
+        Run with the freshness check, when the journal's version token moved, which every
+        delete or re-create of a tenant does: one stat, only then."""
+        entry = self._open.get((branch, name))
+        if entry is None or entry.identity == _identity(entry.path):
+            return False
+        self._close(branch, name)
+        return True
+
+    def _clear_stale(self, path: Path) -> None:
+        """Remove side files left where a new file is about to be made (see
+        :meth:`TenantDirectory.stale_side_files`). Rare, so the check is two stats and the
+        removal runs under the journal's write lock, which every materializer of the file
+        that sees them takes too: none can link its new file and open a WAL in between."""
+        if self.directory.stale_side_files(path):
+            with self.store.transaction():
+                self.directory.clear_side_files(path)
+
     def _fresh(self, branch: str, name: str) -> _OpenFile:
         """The cached entry of a file, caught up to the head unless nothing changed since."""
         version = self.store.version()
+        cached = self._open.get((branch, name))
+        if cached is not None and cached.checked != version:
+            self._drop_if_replaced(branch, name)
         entry = self._entry(branch, name)
         if entry.checked != version:
             if self._catch_up(branch, entry).applied and name == _TEMPLATE:
@@ -339,7 +371,17 @@ class TenantFiles:
             path.parent.mkdir(parents=True, exist_ok=True)
         else:
             path = self.path(branch, name)
-        entry = _OpenFile(path, open_tenant_file(path, self.encryption.raw_key(name), name))
+        raw_key = self.encryption.raw_key(name)
+        if name != _TEMPLATE:
+            require_whole(path, name, encrypted=raw_key is not None)
+        while True:
+            before = _identity(path)
+            conn = open_tenant_file(path, raw_key, name)
+            identity = _identity(path)
+            if identity == before:
+                break
+            conn.close()  # replaced while we opened it: open the one there now
+        entry = _OpenFile(path, conn, identity)
         entry.cursor = read_cursor(entry.conn)
         entry.schema = self._plans.fold.schema_at(entry.cursor)
         self._open[key] = entry
@@ -379,13 +421,15 @@ class TenantFiles:
             self._open.pop(key).conn.close()
         self.directory.remove_branch(branch)
 
-    def copy_branch(self, source: str, target: str) -> int:
+    def copy_branch(self, source: str, target: str, *, into: Path | None = None) -> int:
         """Copy every materialized tenant file of ``source`` to the new branch ``target``
-        (encrypted tenants whose key is not at hand start empty there)."""
+        (encrypted tenants whose key is not at hand start empty there), or with ``into`` to
+        a staging directory laid out like a branch's, renamed into place by the caller."""
         copied = 0
         for tenant in self.reachable(source):
             entry = self._entry(source, tenant)
-            self.directory.copy(entry.conn, self.path(target, tenant), source_path=entry.path)
+            path = self.path(target, tenant) if into is None else tenant_path(into, tenant)
+            self.directory.copy(entry.conn, path, source_path=entry.path)
             copied += 1
         return copied
 
@@ -534,3 +578,13 @@ class TenantFiles:
         while self._open:
             _, entry = self._open.popitem()
             entry.conn.close()
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    """(st_dev, st_ino) of the file at ``path``; None when there is none. An inode is not
+    reused while a connection holds the old file open, so a match means the same file."""
+    try:
+        stat = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return (stat.st_dev, stat.st_ino)

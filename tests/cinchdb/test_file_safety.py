@@ -63,7 +63,7 @@ def _scratch_files(project: Path) -> list[str]:
     return sorted(
         str(path.relative_to(meta))
         for path in meta.rglob("*")
-        if ".tmp-" in path.name or path.relative_to(meta).parts[0] == "tmp"
+        if ".tmp-" in path.name or path.parent == meta / "tmp"
     )
 
 
@@ -283,9 +283,11 @@ def test_a_damaged_tenant_file_is_named_not_reset(project, size):
     length = 0 if size == "zero" else path.stat().st_size // 2
     with open(path, "r+b") as file:
         file.truncate(length)
-    with pytest.raises(TenantFileError) as caught:
-        with cinchdb.connect(project_dir=project, tenant="acme") as acme:
-            acme.query("SELECT count(*) FROM users")
+    with (
+        pytest.raises(TenantFileError) as caught,
+        cinchdb.connect(project_dir=project, tenant="acme") as acme,
+    ):
+        acme.query("SELECT count(*) FROM users")
     assert "acme" in str(caught.value) and str(path) in str(caught.value)
     assert path.stat().st_size == length  # never reset to an empty database
     with cinchdb.connect(project_dir=project) as admin:
