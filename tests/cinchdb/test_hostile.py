@@ -78,7 +78,8 @@ def test_a_timeout_inside_a_caller_transaction_keeps_the_transaction(users):
         "SELECT zeroblob(1000000000) AS b",
         "SELECT length(zeroblob(1000000000)) AS n",
         "SELECT randomblob(100000000) AS b",
-        "SELECT printf('%.*c', 100000000, 'x') AS s",
+        "SELECT hex(zeroblob(40000000)) AS h",
+        "SELECT replace(hex(zeroblob(20000000)), '0', '00') AS h",
     ],
 )
 def test_a_huge_value_built_by_sql_is_refused(users, sql):
@@ -113,7 +114,7 @@ def test_a_too_long_statement_is_refused(users):
     ("sql", "function"),
     [
         ("SELECT fts3_tokenizer('simple') AS p", "fts3_tokenizer"),
-        ("SELECT hex(FTS3_TOKENIZER('porter')) AS p", "FTS3_TOKENIZER"),
+        ("SELECT hex(FTS3_TOKENIZER('porter')) AS p", "fts3_tokenizer"),
         ("SELECT fts3_tokenizer('mine', x'0000000000000000') AS p", "fts3_tokenizer"),
         ("SELECT fts5(NULL) AS p", "fts5"),
         ("SELECT load_extension('/nonexistent/lib') AS p", "load_extension"),
