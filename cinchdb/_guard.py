@@ -35,6 +35,9 @@ MAX_SQL_BYTES = 2**20
 DENIED_FUNCTIONS = frozenset({"fts3_tokenizer", "fts5", "load_extension"})
 # SQLite clamps a limit to its compile-time maximum, so this asks for "as large as built".
 _UNLIMITED = 2**31 - 1
+# SQLite's numbers for the two limits (sqlite3 names them only from Python 3.11 on).
+_LIMIT_LENGTH = 0
+_LIMIT_SQL_LENGTH = 1
 
 _WRITES = (
     sqlite3.SQLITE_INSERT,
@@ -132,10 +135,8 @@ def open_tenant_file(
     except BaseException:
         conn.close()
         raise
-    if isinstance(conn, sqlite3.Connection):
-        # sqlcipher3's connections have no setlimit(): encrypted tenants keep SQLite's defaults.
-        conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, MAX_VALUE_BYTES)
-        conn.setlimit(sqlite3.SQLITE_LIMIT_SQL_LENGTH, MAX_SQL_BYTES)
+    _set_limit(conn, _LIMIT_LENGTH, MAX_VALUE_BYTES)
+    _set_limit(conn, _LIMIT_SQL_LENGTH, MAX_SQL_BYTES)
     conn.guard = Guard()
     conn.set_authorizer(conn.guard)
     return conn
@@ -153,16 +154,25 @@ def internal(conn: sqlite3.Connection) -> Iterator[None]:
     if guard is None:
         yield
         return
-    limited = isinstance(conn, sqlite3.Connection)
-    if limited:
-        conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, _UNLIMITED)
+    limited = _set_limit(conn, _LIMIT_LENGTH, _UNLIMITED)
     guard.internal = True
     try:
         yield
     finally:
         guard.internal = False
         if limited:
-            conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, MAX_VALUE_BYTES)
+            _set_limit(conn, _LIMIT_LENGTH, MAX_VALUE_BYTES)
+
+
+def _set_limit(conn: sqlite3.Connection, category: int, value: int) -> bool:
+    """Set one of SQLite's run-time limits where the driver can (False where it cannot:
+    sqlcipher3's connections and Python 3.10's sqlite3 have no ``setlimit``, so encrypted
+    tenants, and every tenant on 3.10, keep SQLite's defaults)."""
+    setlimit: Callable[[int, int], int] | None = getattr(conn, "setlimit", None)
+    if setlimit is None:
+        return False
+    setlimit(category, value)
+    return True
 
 
 def read_cursor(conn: sqlite3.Connection) -> str | None:

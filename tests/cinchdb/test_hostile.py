@@ -8,6 +8,8 @@ import time
 import pytest
 
 import cinchdb
+from cinchdb._guard import open_tenant_file
+from cinchdb.data import DataOps
 from cinchdb.errors import (
     ArgumentError,
     DeniedFunctionError,
@@ -19,6 +21,7 @@ from cinchdb.errors import (
     ValueTooLargeError,
 )
 from cinchdb.models import Column
+from journal import Schema, apply_operations, parse
 
 KEY = "correct horse battery staple"
 MiB = 2**20
@@ -64,11 +67,17 @@ def test_the_time_limit_has_a_default_and_can_be_lifted(users):
             users.query("SELECT 1", timeout=bad)
 
 
-def test_a_timeout_inside_a_caller_transaction_keeps_the_transaction(users):
-    users.insert("users", {"name": "ann"})
+def test_a_timeout_inside_a_caller_transaction_keeps_the_transaction(tmp_path):
+    conn = open_tenant_file(tmp_path / "tenant.db")
+    data = DataOps(conn, apply_operations(conn, Schema(), parse("CREATE TABLE t (name TEXT)")))
+    conn.execute("BEGIN IMMEDIATE")
+    data.insert("t", [{"name": "ann"}])
     with pytest.raises(QueryTimeoutError):
-        users.query(RUNAWAY, timeout=0.1)
-    assert users.query("SELECT count(*) AS n FROM users") == [{"n": 1}]
+        data.query(RUNAWAY, timeout=0.1)
+    assert conn.in_transaction
+    conn.execute("COMMIT")
+    assert data.query("SELECT name FROM t") == [{"name": "ann"}]
+    conn.close()
 
 
 # -- value and statement size limits -------------------------------------------------------
