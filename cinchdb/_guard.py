@@ -22,6 +22,22 @@ from journal import drivers
 SYSTEM_TABLE_PREFIXES = ("__cinch_", "__kv")
 #: Seconds a writer waits for another process's lock before SQLite reports "database is locked".
 BUSY_TIMEOUT_S = 30.0
+#: The largest string, blob or row user SQL may build or write on a tenant connection
+#: (``SQLITE_LIMIT_LENGTH``; SQLite's own default is 1,000,000,000 bytes): ``zeroblob(1e9)``
+#: would otherwise allocate a gigabyte inside ``query()``.
+MAX_VALUE_BYTES = 64 * 2**20
+#: The longest SQL statement a tenant connection compiles (``SQLITE_LIMIT_SQL_LENGTH``).
+#: CinchDB's own statements stay far below it: values are always bound, never inlined.
+MAX_SQL_BYTES = 2**20
+#: Functions user SQL may never call, lower-cased: each hands out or takes a native pointer
+#: (``fts3_tokenizer`` returns the address of a tokenizer module and, with two arguments,
+#: installs one from an address; ``fts5(?)`` hands out its API pointer) or loads native code.
+DENIED_FUNCTIONS = frozenset({"fts3_tokenizer", "fts5", "load_extension"})
+# SQLite clamps a limit to its compile-time maximum, so this asks for "as large as built".
+_UNLIMITED = 2**31 - 1
+# SQLite's numbers for the two limits (sqlite3 names them only from Python 3.11 on).
+_LIMIT_LENGTH = 0
+_LIMIT_SQL_LENGTH = 1
 
 _WRITES = (
     sqlite3.SQLITE_INSERT,
@@ -37,7 +53,8 @@ _WRITES = (
 class Guard:
     """The SQLite authorizer of a tenant connection: what user SQL may not do.
 
-    Denied always: ATTACH / DETACH (reaching another tenant's file) and ``writable_schema``.
+    Denied always: ATTACH / DETACH (reaching another tenant's file), ``writable_schema``, and
+    calls to :data:`DENIED_FUNCTIONS`.
     Denied unless CinchDB itself is writing (``internal``): writes to CinchDB's system tables
     (``__cinch_*``, ``__kv``). DDL is allowed here because the replay issues it; user DDL never
     reaches a tenant connection except through the journal. Python's ``sqlite3`` never enables
@@ -52,6 +69,11 @@ class Guard:
     def __call__(
         self, action: int, arg1: str | None, arg2: str | None, db: str | None, source: str | None
     ) -> int:
+        if action == sqlite3.SQLITE_FUNCTION:
+            # arg2 is the function's name (arg1 is always NULL for this action).
+            if (arg2 or "").lower() in DENIED_FUNCTIONS:
+                return sqlite3.SQLITE_DENY
+            return sqlite3.SQLITE_OK
         if action in (sqlite3.SQLITE_ATTACH, sqlite3.SQLITE_DETACH):
             return sqlite3.SQLITE_DENY
         if action == sqlite3.SQLITE_PRAGMA and (arg1 or "").lower() == "writable_schema":
@@ -113,6 +135,8 @@ def open_tenant_file(
     except BaseException:
         conn.close()
         raise
+    _set_limit(conn, _LIMIT_LENGTH, MAX_VALUE_BYTES)
+    _set_limit(conn, _LIMIT_SQL_LENGTH, MAX_SQL_BYTES)
     conn.guard = Guard()
     conn.set_authorizer(conn.guard)
     return conn
@@ -120,16 +144,35 @@ def open_tenant_file(
 
 @contextmanager
 def internal(conn: sqlite3.Connection) -> Iterator[None]:
-    """Let CinchDB itself write its system tables on a guarded connection."""
+    """Let CinchDB itself write its system tables on a guarded connection.
+
+    The value size limit is lifted meanwhile: CinchDB's own writes (a table rebuild copying
+    rows that were written before the limit existed, a KV value the caller handed over) build
+    nothing larger than what is already in the file or in the caller's memory.
+    """
     guard: Guard | None = getattr(conn, "guard", None)
     if guard is None:
         yield
         return
+    limited = _set_limit(conn, _LIMIT_LENGTH, _UNLIMITED)
     guard.internal = True
     try:
         yield
     finally:
         guard.internal = False
+        if limited:
+            _set_limit(conn, _LIMIT_LENGTH, MAX_VALUE_BYTES)
+
+
+def _set_limit(conn: sqlite3.Connection, category: int, value: int) -> bool:
+    """Set one of SQLite's run-time limits where the driver can (False where it cannot:
+    sqlcipher3's connections and Python 3.10's sqlite3 have no ``setlimit``, so encrypted
+    tenants, and every tenant on 3.10, keep SQLite's defaults)."""
+    setlimit: Callable[[int, int], int] | None = getattr(conn, "setlimit", None)
+    if setlimit is None:
+        return False
+    setlimit(category, value)
+    return True
 
 
 def read_cursor(conn: sqlite3.Connection) -> str | None:

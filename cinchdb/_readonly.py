@@ -7,7 +7,10 @@ import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from cinchdb._guard import DENIED_FUNCTIONS
 from cinchdb.errors import (
+    CinchError,
+    DeniedFunctionError,
     ReadOnlyQueryError,
 )
 
@@ -45,6 +48,14 @@ class Gate:
                 return sqlite3.SQLITE_OK
             verdict = base(action, arg1, arg2, db_name, source)
             if verdict != sqlite3.SQLITE_OK:
+                if (
+                    self.read_only
+                    and action == sqlite3.SQLITE_FUNCTION
+                    and (arg2 or "").lower() in DENIED_FUNCTIONS
+                ):
+                    # Kept so query() can name the function; other denials of the caller's
+                    # policy stay SQLite's own errors.
+                    self.denied.append((action, arg2))
                 return verdict
         if not self.read_only or action in _READ_ACTIONS:
             if action == sqlite3.SQLITE_READ and arg1 is not None:
@@ -126,6 +137,13 @@ def refusal(sql: str, word: str) -> ReadOnlyQueryError:
             sql, word, f"use {methods}; schema changes go through the journal"
         )
     return ReadOnlyQueryError(sql, word, "it is not allowed through query()")
+
+
+def denial(sql: str, action: int, target: str | None) -> CinchError:
+    """The error for the first action the authorizer denied while ``sql`` was compiled."""
+    if action == sqlite3.SQLITE_FUNCTION:
+        return DeniedFunctionError(target or "")
+    return refusal(sql, action_word(action, target))
 
 
 def action_word(action: int, target: str | None) -> str:

@@ -37,17 +37,19 @@ from __future__ import annotations
 
 import re
 import sqlite3
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from itertools import chain, groupby, repeat
 from operator import methodcaller
 
+from cinchdb._guard import MAX_SQL_BYTES, MAX_VALUE_BYTES
 from cinchdb._readonly import (
     READ_WORDS,
     Authorizer,
     Gate,
     Params,
-    action_word,
+    denial,
     leading_word,
     refusal,
 )
@@ -67,8 +69,10 @@ from cinchdb.errors import (
     ConstraintError,
     DuplicateColumnError,
     FilterError,
+    QueryTimeoutError,
     RecordNotFoundError,
     TableNotFoundError,
+    ValueTooLargeError,
 )
 from cinchdb.results import Row
 from journal import drivers
@@ -76,7 +80,22 @@ from journal.names import fold_name, quote, validate_identifier
 from journal.schema import Schema
 from journal.transactions import savepoint, transaction
 
-__all__ = ["FILTER_OPERATORS", "DataOps", "Params", "new_ids", "utc_now"]
+__all__ = ["FILTER_OPERATORS", "QUERY_TIMEOUT_S", "DataOps", "Params", "new_ids", "utc_now"]
+
+#: Seconds a ``query()`` may run before it is stopped with QueryTimeoutError (the default of
+#: its ``timeout=``; None lifts the limit).
+QUERY_TIMEOUT_S = 30.0
+# The progress handler runs every this many SQLite VM instructions (a few hundred microseconds
+# of work): a lookup by id finishes before the first call, and a runaway query is checked
+# often enough to stop within a millisecond or so of its deadline.
+_PROGRESS_STEPS = 10_000
+# sqlite3 refuses a second statement with ProgrammingError; sqlcipher3 (an older pysqlite)
+# with Warning (sqlite3's is a DatabaseError, so it is caught first).
+_ONE_STATEMENT_ERRORS: tuple[type[Exception], ...] = (sqlite3.ProgrammingError,) + (
+    ()
+    if drivers.sqlcipher is None
+    else (drivers.sqlcipher.ProgrammingError, drivers.sqlcipher.Warning)
+)
 
 _NO_SUCH_TABLE = re.compile(r"no such table: (?:main\.)?(\S+)$")
 
@@ -413,12 +432,28 @@ class DataOps:
         return f" {joiner} ".join(f"({p})" for p in parts) if len(parts) > 1 else parts[0], params
 
     # -- query -----------------------------------------------------------------------------
-    def query(self, sql: str, params: Params | None = None) -> list[Row]:
+    def query(
+        self, sql: str, params: Params | None = None, *, timeout: float | None = QUERY_TIMEOUT_S
+    ) -> list[Row]:
         """Run a read-only statement (SELECT, WITH ... SELECT, EXPLAIN, VALUES); return rows.
+
+        Args:
+            sql: one statement.
+            params: its parameters, by position or by name.
+            timeout: seconds it may run (default :data:`QUERY_TIMEOUT_S`); None: no limit.
 
         Raises:
             ReadOnlyQueryError: the statement would write; nothing ran.
+            QueryTimeoutError: it ran past ``timeout`` and was stopped.
+            ValueTooLargeError: it built a value larger than the limit, or is too long itself.
+            DeniedFunctionError: it calls a function that is never allowed.
+            ArgumentError: more than one statement, or a bad ``timeout``.
         """
+        # type() rather than isinstance: True is not a timeout; NaN fails "> 0".
+        if timeout is not None and not (type(timeout) in (float, int) and timeout > 0):
+            raise ArgumentError(
+                "query", f"timeout must be a positive number of seconds or None, got {timeout!r}"
+            )
         schema = self._schema_source()
         if schema is not self._schema:
             self._table_reset(schema)
@@ -431,12 +466,35 @@ class DataOps:
         gate.reads.clear()
         gate.denied.clear()
         gate.read_only = True
+        conn = self.conn
+        stopped: list[bool] = []
+        if timeout is not None:
+            deadline = time.monotonic() + timeout
+
+            def past_deadline() -> int:
+                if time.monotonic() < deadline:
+                    return 0
+                stopped.append(True)
+                return 1  # non-zero: SQLite interrupts the statement
+
+            conn.set_progress_handler(past_deadline, _PROGRESS_STEPS)
         try:
-            cursor = self.conn.execute(sql, () if params is None else params)
+            cursor = conn.execute(sql, () if params is None else params)
             fetched = cursor.fetchall()
+        except _ONE_STATEMENT_ERRORS as e:
+            if "one statement at a time" in str(e):
+                raise ArgumentError(
+                    "query", "runs one statement at a time; split the SQL into separate calls"
+                ) from e
+            raise
         except drivers.DatabaseError as e:
             if gate.denied:
-                raise refusal(sql, action_word(*gate.denied[0])) from e
+                raise denial(sql, *gate.denied[0]) from e
+            if stopped:
+                raise QueryTimeoutError(sql, timeout or 0.0) from e
+            too_big = _too_big(e)
+            if too_big is not None:
+                raise too_big from e
             missing = _NO_SUCH_TABLE.match(str(e))
             if missing:
                 # The reference's documented error for a query on a table that is not there.
@@ -444,6 +502,8 @@ class DataOps:
             raise
         finally:
             gate.read_only = False
+            if timeout is not None:
+                conn.set_progress_handler(None, 0)
         if gate.reads or plan is False:
             # The statement was (re)compiled just now: learn which columns are booleans.
             plan = self._query_bools[sql] = self._bool_plan(sql, cursor, gate.reads)
@@ -533,11 +593,28 @@ def _in_order(
 
 @contextmanager
 def _constraint_errors(facts: TableFacts) -> Iterator[None]:
-    """SQLite's constraint failures, as ConstraintError naming the table."""
+    """SQLite's constraint failures, as ConstraintError naming the table; a value over the
+    size limit, as ValueTooLargeError."""
     try:
         yield
     except drivers.IntegrityError as e:
         raise ConstraintError(facts.name, str(e), _error_code(e)) from e
+    except drivers.DatabaseError as e:
+        too_big = _too_big(e)
+        if too_big is None:
+            raise
+        raise too_big from e
+
+
+def _too_big(error: Exception) -> ValueTooLargeError | None:
+    """SQLite's SQLITE_TOOBIG (a string, blob or row over SQLITE_LIMIT_LENGTH), or sqlite3's
+    own refusal of a statement over SQLITE_LIMIT_SQL_LENGTH, as ValueTooLargeError."""
+    text = str(error)
+    if "query string is too large" in text or "statement too long" in text:
+        return ValueTooLargeError("The SQL statement", MAX_SQL_BYTES)
+    if _error_code(error) == "SQLITE_TOOBIG" or "string or blob too big" in text:
+        return ValueTooLargeError("A value or row", MAX_VALUE_BYTES)
+    return None
 
 
 def _error_code(error: Exception) -> str | None:

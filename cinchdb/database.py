@@ -19,7 +19,7 @@ from cinchdb._unset import UNSET
 from cinchdb.catalog import Catalog
 from cinchdb.changes import Progress
 from cinchdb.crypto import EncryptionError, derive_key, new_salt
-from cinchdb.data import Params
+from cinchdb.data import QUERY_TIMEOUT_S, Params
 from cinchdb.errors import ArgumentError, HandleClosedError, ProtectedError, TableNotFoundError
 from cinchdb.kv import KVStore
 from cinchdb.merging import merge
@@ -343,12 +343,16 @@ class CinchDB:
     def delete_where(self, table: str, operator: str = "AND", **filters: Any) -> int:
         return self._files.data(self.branch, self.tenant).delete_where(table, operator, **filters)
 
-    def query(self, sql: str, params: Params | None = None) -> list[Row]:
+    def query(
+        self, sql: str, params: Params | None = None, *, timeout: float | None = QUERY_TIMEOUT_S
+    ) -> list[Row]:
         """Run a read (SELECT, WITH ... SELECT, EXPLAIN); rows as dicts.
 
-        Writes are refused with a message naming the method to use instead.
+        Writes are refused with a message naming the method to use instead. A query running
+        longer than ``timeout`` seconds (default 30; None: no limit) is stopped with
+        ``QueryTimeoutError``.
         """
-        return self._files.reader(self.branch, self.tenant).query(sql, params)
+        return self._files.reader(self.branch, self.tenant).query(sql, params, timeout=timeout)
 
     # -- branches ----------------------------------------------------------------------------
     def create_branch(

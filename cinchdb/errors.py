@@ -56,6 +56,7 @@ __all__ = [
     "DataError",
     "DatabaseExistsError",
     "DatabaseNotFoundError",
+    "DeniedFunctionError",
     "DependencyError",
     "DuplicateColumnError",
     "EncryptionError",
@@ -65,6 +66,7 @@ __all__ = [
     "HandleClosedError",
     "InvalidKeyError",
     "InvalidNameError",
+    "InvalidPatternError",
     "InvalidTenantNameError",
     "JournalError",
     "JournalMissingError",
@@ -83,6 +85,7 @@ __all__ = [
     "ProjectExistsError",
     "ProjectNotFoundError",
     "ProtectedError",
+    "QueryTimeoutError",
     "ReadOnlyQueryError",
     "RecordNotFoundError",
     "ReplayError",
@@ -97,6 +100,7 @@ __all__ = [
     "TenantFileError",
     "TenantNotFoundError",
     "UnknownLanguageError",
+    "ValueTooLargeError",
     "WrongKeyError",
 ]
 
@@ -296,6 +300,48 @@ class ReadOnlyQueryError(DataError, ValueError):
         )
 
 
+class QueryTimeoutError(DataError, TimeoutError):
+    """``query()`` ran past its time limit and was stopped; nothing changed.
+
+    ``timeout`` is the limit in seconds; pass a larger ``query(..., timeout=)`` for a query
+    that is slow on purpose.
+    """
+
+    def __init__(self, sql: str, timeout: float) -> None:
+        self.sql = sql
+        self.timeout = timeout
+        super().__init__(
+            f"query() was stopped after its time limit of {timeout:g} s;"
+            " pass a larger timeout= if the query is meant to run longer"
+        )
+
+
+class ValueTooLargeError(DataError, ValueError):
+    """A value, row or SQL statement is larger than a tenant connection allows; nothing was
+    written.
+
+    ``what`` says which ("A value or row", "The SQL statement"), ``limit`` is the limit in bytes.
+    """
+
+    def __init__(self, what: str, limit: int) -> None:
+        self.what = what
+        self.limit = limit
+        size = f"{limit // 2**20} MiB" if limit % 2**20 == 0 else f"{limit:,} bytes"
+        super().__init__(f"{what} is larger than the limit of {size}")
+
+
+class DeniedFunctionError(DataError, ValueError):
+    """SQL called a function CinchDB never allows, because it hands out or takes native
+    pointers or loads native code (``fts3_tokenizer``, ``fts5``, ``load_extension``)."""
+
+    def __init__(self, function: str) -> None:
+        self.function = function
+        super().__init__(
+            f"SQL function '{function}()' is not allowed: it hands out or takes native"
+            " pointers, or loads native code"
+        )
+
+
 class TenantError(CinchError):
     """Root of tenant errors: a tenant's name, existence, file or data refused an action."""
 
@@ -430,6 +476,16 @@ class KVValueError(KVError, ValueError):
         self.value = value
         self.reason = reason
         super().__init__(reason)
+
+
+class InvalidPatternError(KVError, ValueError):
+    """A ``keys()`` / ``count()`` glob pattern that cannot be matched (a bad character range
+    such as ``[z-a]``)."""
+
+    def __init__(self, pattern: str, reason: str) -> None:
+        self.pattern = pattern
+        self.reason = reason
+        super().__init__(f"Invalid key pattern {pattern!r}: {reason}")
 
 
 class KeysNotFoundError(KVError, ValueError, LookupError):

@@ -17,7 +17,7 @@ from cinchdb._guard import read_cursor
 from cinchdb._tenant_dir import damage
 from cinchdb.changes import SchemaChanges
 from cinchdb.crypto import EncryptionError, open_encrypted
-from cinchdb.errors import RevertLosesDataError
+from cinchdb.errors import ArgumentError, RevertLosesDataError
 from cinchdb.results import BehindTenant, CheckReport, DriftedTenant, LintFinding
 from journal import Event, Schema, drivers
 from journal.diff import diff_schemas
@@ -90,6 +90,8 @@ def log(
     """Events newest first: every event reachable from the branch head, or with ``path``
     ("table" or "table.column") only those that touched that object, followed back through
     renames along the branch's first-parent history."""
+    if limit is not None and (type(limit) is not int or limit < 0):
+        raise ArgumentError("log", f"limit must be 0 or more, got {limit!r}")
     store, database = changes.store, changes.database
     head = resolve_ref(changes, branch)
     if head is None:
@@ -100,6 +102,8 @@ def log(
         return store.events(ids)
     table, _, column = path.partition(".")
     found: list[Event] = []
+    if limit == 0:
+        return found
     for event in reversed(store.chain(database, head)):
         touched = False
         for op in reversed(event.operations):

@@ -26,7 +26,13 @@ from typing import Any
 
 from cinchdb._guard import Guard, internal
 from cinchdb._system_tables import KV_TABLE
-from cinchdb.errors import InvalidKeyError, KeysNotFoundError, KVError, KVValueError
+from cinchdb.errors import (
+    InvalidKeyError,
+    InvalidPatternError,
+    KeysNotFoundError,
+    KVError,
+    KVValueError,
+)
 from journal.transactions import transaction
 
 __all__ = [
@@ -181,7 +187,11 @@ def _pattern(pattern: str) -> tuple[re.Pattern[str], str]:
             if literal:
                 prefix.append(char)
         i += 1
-    return re.compile("".join(out), re.DOTALL), "".join(prefix)
+    try:
+        return re.compile("".join(out), re.DOTALL), "".join(prefix)
+    except re.error as e:
+        # A class the glob passes through as it is, with a range backwards ([z-a]).
+        raise InvalidPatternError(pattern, str(e)) from e
 
 
 class KVStore:
@@ -422,10 +432,10 @@ class KVStore:
     def keys(self, pattern: str = "*") -> list[str]:
         """Live keys matching a Redis glob (``*``, ``?``, ``[abc]``, ``[^a]``, ``\\`` escapes),
         sorted."""
+        regex, prefix = _pattern(pattern)  # first: a bad pattern is refused even when empty
         conn = self._reader()
         if conn is None:
             return []
-        regex, prefix = _pattern(pattern)
         now = self._clock()
         if prefix:
             rows = conn.execute(

@@ -10,7 +10,7 @@ from __future__ import annotations
 from journal._fragments import checked_expression, expect_end, refuse_if_exists
 from journal._tokens import TokenStream
 from journal.definitions import Check, ColumnDef, ForeignKey, PrimaryKey, TableDef, Unique
-from journal.errors import SQLParseError
+from journal.errors import InvalidNameError, SQLParseError
 
 _CONFLICT = ("ROLLBACK", "ABORT", "FAIL", "IGNORE", "REPLACE")
 _COLUMN_CONSTRAINTS = {
@@ -101,7 +101,22 @@ def create_table(ts: TokenStream) -> TableDef:
             without_rowid=without_rowid,
         )
     except ValueError as e:
-        raise SQLParseError(first_error(e), sql=ts.sql) from e
+        raise invalid_definition(e, ts.sql) from e
+
+
+def invalid_definition(error: ValueError, sql: str) -> InvalidNameError | SQLParseError:
+    """What to raise for a definition its model refused: a refused name as the
+    InvalidNameError its validator raised (as a name refused anywhere else is), anything else
+    as SQLParseError naming the statement."""
+    if isinstance(error, InvalidNameError):
+        return error
+    errors = getattr(error, "errors", None)
+    if callable(errors):
+        for found in errors():
+            cause = found.get("ctx", {}).get("error")
+            if isinstance(cause, InvalidNameError):
+                return cause
+    return SQLParseError(first_error(error), sql=sql)
 
 
 def first_error(error: ValueError) -> str:
@@ -180,7 +195,7 @@ def column_def(ts: TokenStream) -> ParsedColumn:
     try:
         parsed.column = ColumnDef(**fields)
     except ValueError as e:
-        raise SQLParseError(first_error(e), sql=ts.sql) from e
+        raise invalid_definition(e, ts.sql) from e
     return parsed
 
 
@@ -251,7 +266,7 @@ def _references(
             **actions,
         )
     except ValueError as e:
-        raise SQLParseError(first_error(e), sql=ts.sql) from e
+        raise invalid_definition(e, ts.sql) from e
 
 
 def _fk_action(ts: TokenStream) -> str:

@@ -9,6 +9,7 @@ of file paths, so they follow a much narrower, git-like rule.
 from __future__ import annotations
 
 import re
+import unicodedata
 from functools import lru_cache
 
 from journal.errors import InvalidNameError
@@ -22,6 +23,12 @@ MAX_BRANCH_NAME_LENGTH = 100
 RESERVED_OBJECT_PREFIXES = ("sqlite_", "__")
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# Characters that print as nothing or reorder what follows: controls (Cc, incl. C1 such as
+# U+0085), format characters (Cf: zero-width U+200B-U+200D, marks U+200E/U+200F, bidi
+# embeddings and overrides U+202A-U+202E and isolates U+2066-U+2069, U+FEFF, soft hyphen...),
+# line and paragraph separators and lone surrogates. Two names differing only by one of them
+# look the same in every listing; a bidi override makes a name display as another.
+_INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
 # No '-': tenant files live under "{database}-{branch}", so a '-' in a database name could make
 # two (database, branch) pairs share a directory.
 _DATABASE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_]*")
@@ -42,11 +49,26 @@ def validate_identifier(kind: str, name: object, *, object_name: bool = True) ->
         raise InvalidNameError(kind, name, f"longer than {MAX_IDENTIFIER_LENGTH} characters")
     if _CONTROL.search(name):
         raise InvalidNameError(kind, name, "contains control characters")
+    invisible = _invisible(name)
+    if invisible is not None:
+        raise InvalidNameError(
+            kind, name, f"contains an invisible or format character (U+{ord(invisible):04X})"
+        )
     if name != name.strip():
         raise InvalidNameError(kind, name, "has leading or trailing whitespace")
     if object_name and fold_name(name).startswith(RESERVED_OBJECT_PREFIXES):
         raise InvalidNameError(kind, name, "names starting with 'sqlite_' or '__' are reserved")
     return name
+
+
+def _invisible(name: str) -> str | None:
+    """The first character of ``name`` that does not print (ASCII is checked by _CONTROL)."""
+    if name.isascii():
+        return None
+    for char in name:
+        if unicodedata.category(char) in _INVISIBLE_CATEGORIES:
+            return char
+    return None
 
 
 def validate_database_name(name: object) -> str:

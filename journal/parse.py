@@ -15,6 +15,7 @@ from __future__ import annotations
 import sqlite3
 
 import sqlglot
+from pydantic import ValidationError
 from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
 
@@ -32,7 +33,7 @@ from journal._parse_table import (
     column_def,
     create_table,
     default_value,
-    first_error,
+    invalid_definition,
     name_list,
 )
 from journal._tokens import TokenStream, position, tokenize
@@ -131,6 +132,15 @@ def parse_statement(sql: str) -> Operation:
 
 
 def _parse_one(sql: str) -> list[Operation]:
+    try:
+        return _operations(sql)
+    except ValidationError as e:
+        # An event or definition built from the statement refused a value (a reserved or
+        # invisible name, say): the same error the SDK raises for it.
+        raise invalid_definition(e, sql) from e
+
+
+def _operations(sql: str) -> list[Operation]:
     ts = TokenStream(sql)
     if ts.at_word("CREATE"):
         ts.next()
@@ -381,7 +391,7 @@ def _alter_column(ts: TokenStream, table: str) -> ColumnAltered:
     try:
         return ColumnAltered(table=table, column=column, **changes)
     except ValueError as e:
-        raise SQLParseError(first_error(e), sql=ts.sql) from e
+        raise invalid_definition(e, ts.sql) from e
 
 
 def _drop(ts: TokenStream) -> Operation:
