@@ -300,11 +300,14 @@ class TenantFiles:
             except WrongKeyError:
                 if old is None:
                     raise
-        if old is None or new is None:
-            raise KeyRotationError(
-                name, "no rotation is unfinished and the new key is not the tenant's"
-            )
-        self.rotate_key(name, old, new)
+        assert old is not None
+        if new is not None:
+            self.rotate_key(name, old, new)  # never recorded: rotate now
+            return
+        self.encryption.unlock(name, old)  # WrongKeyError unless it is still the key
+        raise KeyRotationError(
+            name, "nothing to resume: no rotation was recorded and this key is still current"
+        )
 
     def _tenant_paths(self, name: str) -> list[Path]:
         """The files of tenant ``name`` on every branch, their cached connections closed."""
