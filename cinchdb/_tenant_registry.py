@@ -41,7 +41,9 @@ def validate_tenant_name(name: object) -> str:
 
 #: Version of the product's tables in metadata.db (the journal versions its own with
 #: ``PRAGMA user_version``). 1: ``cinch_tenants`` with the crypto columns, and ``cinch_meta``.
-REGISTRY_VERSION = 1
+#: 2: the pending key of an unfinished rotation (``pending_salt``, ``pending_verifier``,
+#: ``pending_wraps``).
+REGISTRY_VERSION = 2
 
 _TENANTS_TABLE = """
     CREATE TABLE IF NOT EXISTS cinch_tenants (
@@ -51,12 +53,21 @@ _TENANTS_TABLE = """
         created_at TEXT NOT NULL,
         salt BLOB,
         verifier TEXT,
+        pending_salt BLOB,
+        pending_verifier TEXT,
+        pending_wraps BLOB,
         PRIMARY KEY (database, name)
     )
 """
 _META_TABLE = "CREATE TABLE IF NOT EXISTS cinch_meta (name TEXT PRIMARY KEY, version INTEGER)"
 # Columns added after the first release of the registry, for projects made before them.
-_ADDED_COLUMNS = (("salt", "BLOB"), ("verifier", "TEXT"))
+_ADDED_COLUMNS = (
+    ("salt", "BLOB"),
+    ("verifier", "TEXT"),
+    ("pending_salt", "BLOB"),  # version 2
+    ("pending_verifier", "TEXT"),
+    ("pending_wraps", "BLOB"),
+)
 
 
 def prepare_registry(store: JournalStore) -> None:
@@ -103,6 +114,18 @@ def _registry_version(conn: sqlite3.Connection) -> int:
 
 def _now() -> str:
     return utc_now()
+
+
+@attrs.frozen
+class PendingKey:
+    """The new key of an unfinished rotation: its salt and verifier, and the two raw keys each
+    wrapped under the other (new under old, then old under new; see :func:`cinchdb.crypto.wrap`).
+    """
+
+    salt: bytes
+    verifier: str
+    new_under_old: bytes
+    old_under_new: bytes
 
 
 @attrs.frozen
@@ -216,13 +239,52 @@ class TenantRegistry:
             raise TenantNotFoundError(self.database, name)
         return (bytes(row[1]), str(row[2])) if row[0] else None
 
-    def set_crypto(self, name: str, salt: bytes, check: str) -> None:
-        """Record an encrypted tenant's new salt and verifier (after a key rotation)."""
+    def pending_key(self, name: str) -> PendingKey | None:
+        """The new key of ``name``'s unfinished rotation; None when none is under way."""
+        row = self.store.connection.execute(
+            "SELECT pending_salt, pending_verifier, pending_wraps FROM cinch_tenants"
+            " WHERE database = ? AND name = ?",
+            (self.database, name),
+        ).fetchone()
+        if row is None:
+            raise TenantNotFoundError(self.database, name)
+        if row[1] is None:
+            return None
+        wraps = bytes(row[2])
+        return PendingKey(bytes(row[0]), str(row[1]), wraps[:32], wraps[32:])
+
+    def begin_rotation(self, name: str, current: str, pending: PendingKey) -> bool:
+        """Record ``pending`` in one transaction, if the tenant's verifier is still ``current``
+        and no rotation is under way; whether it was recorded."""
         with self.store.transaction() as conn:
-            conn.execute(
-                "UPDATE cinch_tenants SET salt = ?, verifier = ? WHERE database = ? AND name = ?",
-                (salt, check, self.database, name),
-            )
+            changed = conn.execute(
+                "UPDATE cinch_tenants SET pending_salt = ?, pending_verifier = ?,"
+                " pending_wraps = ? WHERE database = ? AND name = ? AND verifier = ?"
+                " AND pending_verifier IS NULL",
+                (pending.salt, pending.verifier, pending.new_under_old + pending.old_under_new,
+                 self.database, name, current),
+            ).rowcount  # fmt: skip
+        return changed == 1
+
+    def finish_rotation(self, name: str, pending_verifier: str) -> bool:
+        """Make the pending key current and forget the wrapped keys, in one transaction, if
+        the pending key is still ``pending_verifier``; whether this call did it.
+
+        ``secure_delete`` overwrites the freed bytes of the wrapped keys in the file.
+        """
+        conn = self.store.connection
+        conn.execute("PRAGMA secure_delete = ON")
+        try:
+            with self.store.transaction() as conn:
+                changed = conn.execute(
+                    "UPDATE cinch_tenants SET salt = pending_salt, verifier = pending_verifier,"
+                    " pending_salt = NULL, pending_verifier = NULL, pending_wraps = NULL"
+                    " WHERE database = ? AND name = ? AND pending_verifier = ?",
+                    (self.database, name, pending_verifier),
+                ).rowcount
+        finally:
+            conn.execute("PRAGMA secure_delete = OFF")
+        return changed == 1
 
     def encrypted_names(self) -> set[str]:
         rows = self.store.connection.execute(

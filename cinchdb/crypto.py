@@ -10,6 +10,12 @@ is recognised before any file is opened or created with it. Neither reveals the 
 An encrypted tenant's file is created encrypted from its first byte: by replaying the
 branch's events into a new SQLCipher file (never by copying a plain template and encrypting
 it), so no plain copy of its data ever exists on disk.
+
+Key rotation is two-phase. Before the first file is re-keyed, the tenant's row records the new
+salt and verifier together with each raw key *wrapped* under the other (:func:`wrap`): so
+whoever holds either passphrase can derive both keys while the rotation is unfinished, and
+any later open finishes it. The wrapped keys are deleted in the transaction that makes the new
+salt and verifier current; they never reveal a key to someone who holds neither passphrase.
 """
 
 from __future__ import annotations
@@ -20,12 +26,19 @@ import os
 from pathlib import Path
 from typing import Any
 
-from cinchdb.errors import EncryptionError, KeyRequiredError, NotEncryptedError, WrongKeyError
+from cinchdb.errors import (
+    EncryptionError,
+    KeyRequiredError,
+    KeyRotationError,
+    NotEncryptedError,
+    WrongKeyError,
+)
 from journal import drivers
 
 __all__ = [
     "EncryptionError",
     "KeyRequiredError",
+    "KeyRotationError",
     "NotEncryptedError",
     "WrongKeyError",
     "derive_key",
@@ -33,10 +46,12 @@ __all__ = [
     "new_salt",
     "open_encrypted",
     "verifier",
+    "wrap",
 ]
 
 KDF_ITERATIONS = 256_000
 _VERIFY_LABEL = b"cinchdb tenant key check v1"
+_WRAP_LABEL = b"cinchdb tenant key wrap v1 "
 
 
 def new_salt() -> bytes:
@@ -51,6 +66,14 @@ def derive_key(passphrase: str, salt: bytes) -> bytes:
 
 def verifier(raw_key: bytes) -> str:
     return hmac.new(raw_key, _VERIFY_LABEL, hashlib.sha256).hexdigest()
+
+
+def wrap(raw_key: bytes, under: bytes, salt: bytes, direction: bytes) -> bytes:
+    """``raw_key`` XOR a pad that only ``under`` can make (HMAC-SHA256 of a label, the
+    rotation's fresh ``salt`` and ``direction``): each pad serves one 32-byte key once, so
+    this is a one-time pad. Its own inverse: ``wrap(wrap(k, u, s, d), u, s, d) == k``."""
+    pad = hmac.new(under, _WRAP_LABEL + direction + salt, hashlib.sha256).digest()
+    return bytes(a ^ b for a, b in zip(raw_key, pad, strict=True))
 
 
 def key_pragma(raw_key: bytes, statement: str = "key") -> str:

@@ -491,10 +491,30 @@ class CinchDB:
             created_at=record.created_at,
         )
 
-    def rotate_tenant_key(self, name: str, old_key: str, new_key: str) -> None:
-        """Re-encrypt every file of tenant ``name`` under ``new_key``; the old key stops
-        working. Raises WrongKeyError if ``old_key`` is not the tenant's key."""
-        self._files.rotate_key(name, old_key, new_key)
+    def rotate_tenant_key(
+        self,
+        name: str,
+        old_key: str | None = None,
+        new_key: str | None = None,
+        *,
+        resume: bool = False,
+    ) -> None:
+        """Re-encrypt every file of tenant ``name`` (on every branch) under ``new_key``; the
+        old key stops working.
+
+        Crash-safe: the new key is recorded as pending before the first file changes, so an
+        interrupted rotation (a crash, or metadata.db locked too long) is finished by the
+        next open of the tenant with either key, or by ``resume=True`` with either key
+        (which also rotates now if nothing was recorded yet and both keys are given, and does
+        nothing if ``new_key`` is already the tenant's key). A rotation is never rolled back
+        once recorded. See docs/encryption.md.
+
+        Raises:
+            WrongKeyError: a key given is not the tenant's; KeyRotationError: metadata.db
+                stayed locked (the message says whether anything changed), or an unfinished
+                rotation must be resumed first.
+        """
+        self._files.rotate_key(name, old_key, new_key, resume=resume)
 
     def list_tenants(self) -> list[Tenant]:
         """``main`` first, then the others by name."""

@@ -74,6 +74,7 @@ __all__ = [
     "KVError",
     "KVValueError",
     "KeyRequiredError",
+    "KeyRotationError",
     "KeysNotFoundError",
     "MergeConflictError",
     "NotEncryptedError",
@@ -450,6 +451,17 @@ class KeyRequiredError(EncryptionError, ValueError):
             f"Tenant '{tenant}' is encrypted: give its key (encryption_key=, --key or"
             " CINCHDB_ENCRYPTION_KEY)"
         )
+
+
+class KeyRotationError(EncryptionError):
+    """A key rotation could not go on: ``metadata.db`` stayed locked, another rotation of the
+    tenant is unfinished, or there is none to resume. Says whether anything changed and how to
+    finish; never names a key."""
+
+    def __init__(self, tenant: str, reason: str) -> None:
+        self.tenant = tenant
+        self.reason = reason
+        super().__init__(f"Key rotation of tenant '{tenant}': {reason}")
 
 
 class KVError(CinchError):

@@ -24,6 +24,7 @@ import os
 import sqlite3
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import suppress
 from pathlib import Path
 
 import attrs
@@ -41,8 +42,21 @@ from cinchdb._guard import (
 )
 from cinchdb._replay_plans import ReplayPlans
 from cinchdb._system_tables import STATE_TABLE
-from cinchdb._tenant_crypto import TEMPLATE_KEY, TenantKeys, build_encrypted_file
-from cinchdb._tenant_dir import TEMPLATE_FILE, TenantDirectory, require_whole, tenant_path
+from cinchdb._tenant_crypto import (
+    TEMPLATE_KEY,
+    Rotation,
+    TenantKeys,
+    build_encrypted_file,
+    copy_sealed_file,
+    rekey_file,
+)
+from cinchdb._tenant_dir import (
+    TEMPLATE_FILE,
+    TenantDirectory,
+    require_whole,
+    scratch_path,
+    tenant_path,
+)
 from cinchdb._tenant_registry import (
     REGISTRY_VERSION,
     TenantRecord,
@@ -50,10 +64,11 @@ from cinchdb._tenant_registry import (
     validate_tenant_name,
 )
 from cinchdb._unset import UNSET, Unset
-from cinchdb.crypto import verifier
+from cinchdb.crypto import WrongKeyError, verifier
 from cinchdb.data import DataOps
 from cinchdb.errors import (
     InvalidTenantNameError,
+    KeyRotationError,
     PreflightError,
     TenantDivergedError,
     TenantError,
@@ -181,7 +196,11 @@ class TenantFiles:
         return self.registry.encrypted_names()
 
     def unlock(self, name: str, passphrase: str) -> None:
-        self.encryption.unlock(name, passphrase)
+        """Check and keep an encrypted tenant's key; an unfinished rotation of the tenant (a
+        crash or a locked metadata.db interrupted it) is finished here, with either key."""
+        rotation = self.encryption.unlock(name, passphrase)
+        if rotation is not None:
+            self._finish_rotation(name, rotation)
 
     def create(
         self, name: str, *, encrypted: bool = False, raw_key: bytes | None = None,
@@ -244,14 +263,92 @@ class TenantFiles:
             self._remove_files(source)
         return record
 
-    def rotate_key(self, name: str, old_passphrase: str, new_passphrase: str) -> None:
-        """Re-key every file of an encrypted tenant (see :meth:`TenantKeys.rotate`)."""
+    def rotate_key(
+        self,
+        name: str,
+        old_passphrase: str | None,
+        new_passphrase: str | None,
+        *,
+        resume: bool = False,
+    ) -> None:
+        """Re-key every file of an encrypted tenant, in three steps that a crash or a locked
+        metadata.db can interrupt anywhere without losing a file:
+
+        1. record the new key as pending (salt, verifier, and the two keys each wrapped under
+           the other) in one transaction, before any file changes;
+        2. re-key each file of the tenant on every branch (each one all or nothing);
+        3. make the new key current and forget the wrapped ones, in one transaction.
+
+        Until step 3, opening the tenant with either passphrase finishes the rotation (see
+        :meth:`unlock`). ``resume`` finishes an unfinished rotation with whichever key is
+        given; when none was recorded it rotates now if both keys are given and the old one
+        is current, and does nothing if the new one is already current.
+
+        Raises:
+            WrongKeyError; KeyRotationError: metadata.db stayed locked (the message says
+                whether anything changed), or an unfinished rotation blocks a new one.
+        """
+        if resume:
+            self._resume_rotation(name, old_passphrase, new_passphrase)
+            return
+        if old_passphrase is None or new_passphrase is None:
+            raise KeyRotationError(name, "give both the old and the new key")
+        rotation = self.encryption.begin_rotation(name, old_passphrase, new_passphrase)
+        self._finish_rotation(name, rotation)
+
+    def _resume_rotation(self, name: str, old: str | None, new: str | None) -> None:
+        given = [key for key in (new, old) if key is not None]
+        if not given:
+            raise KeyRotationError(name, "give the old or the new key to resume")
+        if self.registry.pending_key(name) is not None:
+            self.unlock(name, given[0])  # either key finishes it
+            return
+        if new is not None:
+            try:
+                self.encryption.unlock(name, new)
+                return  # already done: the new key is the tenant's
+            except WrongKeyError:
+                if old is None:
+                    raise
+        assert old is not None
+        if new is not None:
+            self.rotate_key(name, old, new)  # never recorded: rotate now
+            return
+        self.encryption.unlock(name, old)  # WrongKeyError unless it is still the key
+        raise KeyRotationError(
+            name, "nothing to resume: no rotation was recorded and this key is still current"
+        )
+
+    def _tenant_paths(self, name: str) -> list[Path]:
+        """The files of tenant ``name`` on every branch, their cached connections closed."""
         paths = []
         for branch in self._branches():
             self._close(branch, name)
             if self.path(branch, name).exists():
                 paths.append(self.path(branch, name))
-        self.encryption.rotate(name, old_passphrase, new_passphrase, paths)
+        return paths
+
+    def _finish_rotation(self, name: str, rotation: Rotation) -> None:
+        """Steps 2 and 3 of :meth:`rotate_key`. The files are swept again after the swap:
+        a handle that unlocked before step 1 may have made a file under the old key."""
+        for path in self._tenant_paths(name):
+            rekey_file(path, name, rotation)
+        self.encryption.finish_rotation(name, rotation)
+        for path in self._tenant_paths(name):
+            rekey_file(path, name, rotation)
+
+    def _check_key(self, name: str) -> None:
+        """Before using a held key after metadata.db changed: finish a rotation another
+        process left unfinished; a key that is no longer the tenant's raises WrongKeyError
+        (and its cached connections close), instead of SQLCipher's "not a database"."""
+        try:
+            rotation = self.encryption.still_valid(name)
+        except WrongKeyError:
+            for branch in self._branches():
+                self._close(branch, name)
+            raise
+        if rotation is not None:
+            self._finish_rotation(name, rotation)
 
     # -- files ---------------------------------------------------------------------------------
     def branch_dir(self, branch: str) -> Path:
@@ -317,6 +414,9 @@ class TenantFiles:
             entry = None
         if not self.exists(tenant):
             raise TenantNotFoundError(self.database, tenant)
+        if tenant in self.keys:
+            self._check_key(tenant)
+            entry = self._open.get((branch, tenant))
         path = self.path(branch, tenant)
         if entry is None and not path.exists():
             self._clear_stale(path)
@@ -400,7 +500,9 @@ class TenantFiles:
         """Replay the branch into a new encrypted file (see :func:`build_encrypted_file`)."""
         head = self.store.branch_head(self.database, branch)
         steps = self._plans.steps_of(self.store.chain(self.database, head))
-        build_encrypted_file(path, tenant, raw_key, steps, head)
+        build_encrypted_file(
+            path, tenant, raw_key, steps, head, scratch=scratch_path(self.meta_dir)
+        )
 
     def _close(self, branch: str, name: str) -> bool:
         """Close a file's cached connection; whether it was open."""
@@ -423,13 +525,19 @@ class TenantFiles:
 
     def copy_branch(self, source: str, target: str, *, into: Path | None = None) -> int:
         """Copy every materialized tenant file of ``source`` to the new branch ``target``
-        (encrypted tenants whose key is not at hand start empty there), or with ``into`` to
-        a staging directory laid out like a branch's, renamed into place by the caller."""
+        (an encrypted one whose key is not at hand as its bytes, still under its key), or
+        with ``into`` to a staging directory laid out like a branch's, renamed into place by
+        the caller."""
         copied = 0
-        for tenant in self.reachable(source):
+        reachable = set(self.reachable(source))
+        for tenant, path in self.materialized(source):
+            destination = self.path(target, tenant) if into is None else tenant_path(into, tenant)
+            if tenant not in reachable:
+                copy_sealed_file(path, destination, scratch=scratch_path(self.meta_dir))
+                copied += 1
+                continue
             entry = self._entry(source, tenant)
-            path = self.path(target, tenant) if into is None else tenant_path(into, tenant)
-            self.directory.copy(entry.conn, path, source_path=entry.path)
+            self.directory.copy(entry.conn, destination, source_path=entry.path)
             copied += 1
         return copied
 
@@ -547,6 +655,10 @@ class TenantFiles:
     def reachable(self, branch: str) -> list[str]:
         """Materialized tenants of ``branch`` this process can open: encrypted tenants whose
         key is not at hand are left at their cursor and catch up when opened with it."""
+        for name in list(self.keys):
+            # Re-keyed elsewhere: locked here from now on, and left at its cursor.
+            with suppress(WrongKeyError):
+                self._check_key(name)
         locked = self.encryption.locked()
         return [tenant for tenant, _ in self.materialized(branch) if tenant not in locked]
 

@@ -2,8 +2,14 @@
 
 The active database and branch come from the project's config (``cinch db switch`` /
 ``cinch branch switch``), overridden by ``$CINCHDB_DATABASE`` / ``$CINCHDB_BRANCH``, overridden
-by ``--database/-d``, ``--branch/-b``. ``--tenant/-t`` defaults to ``main``; ``--key`` to
-``$CINCHDB_ENCRYPTION_KEY``.
+by ``--database/-d``, ``--branch/-b``. ``--tenant/-t`` defaults to ``main``.
+
+An encrypted tenant's key comes from, first to last: ``--key-file PATH`` (the file's text, one
+trailing newline dropped), ``--key -`` (a hidden prompt on the terminal), ``--key VALUE``
+(visible to every user of the machine in ``ps``: for throwaway keys only), and
+``$CINCHDB_ENCRYPTION_KEY``. ``cinch tenant rotate-key`` takes the new key the same ways
+(``--new-key-file``, ``--new-key -``, ``$CINCHDB_NEW_ENCRYPTION_KEY``) and prompts for a key
+it was not given.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -25,10 +32,56 @@ F = TypeVar("F", bound=Callable[..., Any])
 DATABASE_ENV = "CINCHDB_DATABASE"
 BRANCH_ENV = "CINCHDB_BRANCH"
 KEY_ENV = "CINCHDB_ENCRYPTION_KEY"
+NEW_KEY_ENV = "CINCHDB_NEW_ENCRYPTION_KEY"
+#: The value of ``--key`` (or ``--new-key``) that asks for the key on the terminal.
+PROMPT = "-"
+
+
+def key_option(name: str = "--key", dest: str = "key", envvar: str = KEY_ENV,
+               what: str = "Tenant encryption key") -> Callable[[F], F]:  # fmt: skip
+    """``--key`` and ``--key-file`` (under other names for ``--new-key``): see the module
+    docstring; :func:`read_key` turns them into the key."""
+
+    def decorate(command: F) -> F:
+        command = click.option(
+            f"{name}-file", f"{dest}_file", default=None, metavar="PATH",
+            type=click.Path(exists=True, dir_okay=False, path_type=Path),
+            help=f"{what}: read from this file (keeps it out of argv and ps).",
+        )(command)  # fmt: skip
+        return click.option(
+            name, dest, default=None, envvar=envvar,
+            help=f"{what}; '-' prompts for it (or ${envvar}). A value here shows in ps.",
+        )(command)  # fmt: skip
+
+    return decorate
+
+
+def read_key(dest: str, value: str | None, key_file: Path | None, *, flag: str = "--key",
+             prompt: str = "", confirm: bool = False) -> str | None:  # fmt: skip
+    """The key given through ``--key``/``--key-file`` (named by ``dest``), prompting for it
+    on ``--key -`` (or, with ``prompt``, when none was given at all); None when none.
+    ``flag`` is the option's name in messages.
+
+    The file wins over the environment variable; ``--key`` and ``--key-file`` both on the
+    command line is a usage error. The key never appears in a message.
+    """
+    source = click.get_current_context().get_parameter_source(dest)
+    if key_file is not None:
+        if value is not None and source != ParameterSource.ENVIRONMENT:
+            raise click.UsageError(f"Give {flag} or {flag}-file, not both")
+        key = key_file.read_text().rstrip("\r\n")
+        if not key:
+            raise click.UsageError(f"{flag}-file {key_file} is empty")
+        return key
+    if value == PROMPT or (value is None and prompt):
+        text = prompt or "Encryption key"
+        return str(click.prompt(text, hide_input=True, confirmation_prompt=confirm))
+    return value
 
 
 def target_options(*, tenant: bool = True) -> Callable[[F], F]:
-    """Add ``-d/--database``, ``-b/--branch`` (and ``-t/--tenant``, ``--key``) to a command."""
+    """Add ``-d/--database``, ``-b/--branch`` (and ``-t/--tenant``, ``--key``, ``--key-file``)
+    to a command."""
 
     def decorate(command: F) -> F:
         options = [
@@ -39,8 +92,7 @@ def target_options(*, tenant: bool = True) -> Callable[[F], F]:
             options += [
                 click.option("--tenant", "-t", default="main", show_default=True,
                              help="Tenant whose data to use."),
-                click.option("--key", default=None, envvar=KEY_ENV,
-                             help=f"Tenant encryption key (or ${KEY_ENV})."),
+                key_option(),
             ]  # fmt: skip
         for option in reversed(options):
             command = option(command)
@@ -82,7 +134,7 @@ def with_db(command: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         target = (kwargs.pop("database", None), kwargs.pop("branch", None),
                   kwargs.pop("tenant", "main"))  # fmt: skip
-        key = kwargs.pop("key", None)
+        key = read_key("key", kwargs.pop("key", None), kwargs.pop("key_file", None))
         from_environment = (
             key is not None
             and click.get_current_context().get_parameter_source("key")

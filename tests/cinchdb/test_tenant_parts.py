@@ -10,7 +10,12 @@ import pytest
 
 from cinchdb._tenant_crypto import TEMPLATE_KEY, TenantKeys
 from cinchdb._tenant_dir import TenantDirectory, tenant_path
-from cinchdb._tenant_registry import REGISTRY_VERSION, TenantRegistry, prepare_registry
+from cinchdb._tenant_registry import (
+    REGISTRY_VERSION,
+    PendingKey,
+    TenantRegistry,
+    prepare_registry,
+)
 from cinchdb.crypto import (
     KeyRequiredError,
     NotEncryptedError,
@@ -77,8 +82,15 @@ def test_crypto_columns(registry):
     assert registry.crypto("plain") is None
     assert registry.crypto("secret") == (b"s" * 16, "v1")
     assert registry.encrypted_names() == {"secret"}
-    registry.set_crypto("secret", b"t" * 16, "v2")
+    pending = PendingKey(b"t" * 16, "v2", b"n" * 32, b"o" * 32)
+    assert registry.begin_rotation("secret", "v1", pending)
+    assert not registry.begin_rotation("secret", "v1", pending)  # one at a time
+    assert registry.crypto("secret") == (b"s" * 16, "v1")
+    assert registry.pending_key("secret") == pending
+    assert not registry.finish_rotation("secret", "other")
+    assert registry.finish_rotation("secret", "v2")
     assert registry.crypto("secret") == (b"t" * 16, "v2")
+    assert registry.pending_key("secret") is None
 
 
 def test_the_registry_tables_are_prepared_once_and_refuse_a_newer_version(store):
@@ -160,7 +172,11 @@ def test_rotating_a_key_records_the_new_one(registry):
     salt = new_salt()
     registry.add("secret", salt=salt, check=verifier(derive_key("old", salt)))
     keys = TenantKeys(registry)
-    keys.rotate("secret", "old", "new", [])
+    rotation = keys.begin_rotation("secret", "old", "new")
+    # While it is unfinished, either passphrase yields both keys.
+    for passphrase in ("old", "new"):
+        assert TenantKeys(registry).unlock("secret", passphrase) == rotation
+    keys.finish_rotation("secret", rotation)
     fresh = TenantKeys(registry)
     with pytest.raises(WrongKeyError):
         fresh.unlock("secret", "old")

@@ -1,12 +1,24 @@
-"""``cinch tenant``: create, list, delete, copy, rename, status, sync."""
+"""``cinch tenant``: create, list, delete, copy, rename, status, sync, rotate-key."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import click
 from click.core import ParameterSource
 
 import cinchdb
-from cinchdb.cli._context import KEY_ENV, confirm, json_option, target_options, with_db, yes_option
+from cinchdb.cli._context import (
+    KEY_ENV,
+    NEW_KEY_ENV,
+    confirm,
+    json_option,
+    key_option,
+    read_key,
+    target_options,
+    with_db,
+    yes_option,
+)
 from cinchdb.cli._render import done, emit_json, progress_bar, table
 
 
@@ -24,23 +36,29 @@ def tenant_group() -> None:
 @click.argument("name")
 @click.option("--lazy/--no-lazy", default=True, show_default=True,
               help="Lazy: no file until the first write.")  # fmt: skip
-@click.option("--encrypt", is_flag=True, help="Encrypt the tenant's file with --key.")
-@click.option("--key", "tenant_key", default=None, envvar=KEY_ENV,
-              help=f"Encryption key (or ${KEY_ENV}).")  # fmt: skip
+@click.option("--encrypt", is_flag=True, help="Encrypt the tenant's file with its key.")
+@key_option(dest="tenant_key", what="Encryption key")
 @target_options(tenant=False)
 @json_option
 @with_db
 def create(db: cinchdb.CinchDB, name: str, lazy: bool, encrypt: bool, tenant_key: str | None,
-           as_json: bool) -> None:  # fmt: skip
+           tenant_key_file: Path | None, as_json: bool) -> None:  # fmt: skip
     """Create tenant NAME.
 
     \b
     Example:
       cinch tenant create customer_a --no-lazy
+      cinch tenant create vault --encrypt --key-file vault.key
     """
     source = click.get_current_context().get_parameter_source("tenant_key")
-    if tenant_key is not None and not encrypt and source != ParameterSource.ENVIRONMENT:
+    given_here = tenant_key_file is not None or (
+        tenant_key is not None and source != ParameterSource.ENVIRONMENT
+    )
+    if given_here and not encrypt:
         raise click.UsageError("--key encrypts only together with --encrypt")
+    tenant_key = (
+        read_key("tenant_key", tenant_key, tenant_key_file, confirm=True) if encrypt else None
+    )
     if encrypt and tenant_key is None:
         raise click.UsageError(f"--encrypt needs --key (or ${KEY_ENV})")
     created = db.create_tenant(name, lazy=lazy, encrypt=encrypt,
@@ -149,3 +167,38 @@ def sync(db: cinchdb.CinchDB, as_json: bool) -> None:
         bar.stop()
     done(f"Synced {result['tenants']} tenants: {len(result['updated'])} updated,"
          f" {result['events_applied']} events applied", as_json, result)  # fmt: skip
+
+
+@tenant_group.command("rotate-key")
+@click.argument("name")
+@key_option(dest="old_key", what="Current key")
+@key_option("--new-key", "new_key", NEW_KEY_ENV, what="New key")
+@click.option("--resume", is_flag=True,
+              help="Finish an interrupted rotation (either key will do).")  # fmt: skip
+@target_options(tenant=False)
+@with_db
+def rotate_key(db: cinchdb.CinchDB, name: str, old_key: str | None, old_key_file: Path | None,
+               new_key: str | None, new_key_file: Path | None, resume: bool) -> None:  # fmt: skip
+    """Re-encrypt every file of tenant NAME under a new key.
+
+    Keys come from --key-file/--new-key-file, the environment ($CINCHDB_ENCRYPTION_KEY,
+    $CINCHDB_NEW_ENCRYPTION_KEY) or a hidden prompt (--key -, or any key not given).
+    A rotation that a crash interrupted finishes with --resume or at the next open.
+
+    \b
+    Example:
+      cinch tenant rotate-key vault --key-file old.key --new-key-file new.key
+      cinch tenant rotate-key vault --resume --new-key-file new.key
+    """
+    old = read_key("old_key", old_key, old_key_file)
+    new = read_key("new_key", new_key, new_key_file, flag="--new-key")
+    if resume:
+        if old is None and new is None:
+            new = read_key("new_key", None, None, prompt=f"Key of tenant '{name}' (old or new)")
+    else:
+        old = old or read_key("old_key", None, None, prompt=f"Current key of tenant '{name}'")
+        new = new or read_key(
+            "new_key", None, None, prompt=f"New key of tenant '{name}'", confirm=True
+        )
+    db.rotate_tenant_key(name, old, new, resume=resume)
+    done(f"Rotated the key of tenant '{name}'" + (" (resumed)" if resume else ""))
