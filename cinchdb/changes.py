@@ -2,7 +2,9 @@
 
 One change is a list of operations made by one SDK call. It goes through four steps:
 
-1. fold it onto the branch head's schema (a pure check: names, dependencies, types);
+1. fold it onto the branch head's schema (a pure check: names, dependencies, types) and run
+   it in SQLite on an in-memory database at that schema, selecting every view and compiling
+   every trigger (``journal.merge_check.check_change``): nothing SQLite refuses is appended;
 2. preflight it on every materialized tenant when it can fail on existing rows (a rolled-back
    transaction per tenant); any failure rejects it, naming the tenants;
 3. append it to the journal with a compare-and-swap on the branch head; if another process
@@ -25,7 +27,7 @@ from typing_extensions import assert_never
 from cinchdb._replay_plans import ReplayPlans
 from cinchdb._unset import UNSET, Unset
 from cinchdb.tenants import CatchUp, TenantFiles
-from journal import ConcurrentChangeError, FoldCache, JournalStore, Schema, apply_all
+from journal import ConcurrentChangeError, FoldCache, JournalStore, Schema
 from journal.events import (
     Change,
     ColumnAdded,
@@ -46,6 +48,7 @@ from journal.events import (
     ViewReplaced,
     operations_of,
 )
+from journal.merge_check import check_change
 
 #: Attempts at step 3 before a ConcurrentChangeError reaches the caller.
 MAX_ATTEMPTS = 5
@@ -141,7 +144,8 @@ class SchemaChanges:
         moved head is not retried: ConcurrentChangeError reaches the caller.
 
         Raises:
-            SchemaError (and its subclasses): the change does not apply to the schema.
+            SchemaError (and its subclasses): the change does not apply to the schema;
+                SQLiteRefusedError: SQLite refuses it. Nothing was written.
             PreflightError: it would fail on some tenants' rows; nothing was written.
             ConcurrentChangeError: the head kept moving under it for every attempt.
         """
@@ -153,7 +157,7 @@ class SchemaChanges:
                 if not isinstance(expected_head, Unset)
                 else self.store.branch_head(self.database, branch)
             )
-            after = apply_all(self.fold.schema_at(head), operations)
+            after = check_change(self.fold.schema_at(head), operations)
             if any(can_fail_on_data(operation) for operation in operations):
                 self.files.preflight(branch, operations)
             try:
