@@ -48,7 +48,7 @@ from journal.events import (
     ViewReplaced,
     operations_of,
 )
-from journal.merge_check import check_change
+from journal.merge_check import CheckImages
 
 #: Attempts at step 3 before a ConcurrentChangeError reaches the caller.
 MAX_ATTEMPTS = 5
@@ -118,11 +118,14 @@ class SchemaChanges:
         self.author = author or default_author()
         self.fold = FoldCache(store.get_event)
         self.plans = ReplayPlans(self.fold)
+        # Step 1's in-memory databases, so the next change starts from the head's image.
+        self.images = CheckImages()
         self.files = TenantFiles(store, meta_dir, database, plans=self.plans)
 
     def close(self) -> None:
         """Close the tenant files it opened."""
         self.files.close()
+        self.images.close()
 
     def schema(self, branch: str) -> Schema:
         return self.fold.schema_at(self.store.branch_head(self.database, branch))
@@ -157,10 +160,10 @@ class SchemaChanges:
                 if not isinstance(expected_head, Unset)
                 else self.store.branch_head(self.database, branch)
             )
-            after = check_change(self.fold.schema_at(head), operations)
-            if any(can_fail_on_data(operation) for operation in operations):
-                self.files.preflight(branch, operations)
+            after, image = self.images.check(head, self.fold.schema_at(head), operations)
             try:
+                if any(can_fail_on_data(operation) for operation in operations):
+                    self.files.preflight(branch, operations)
                 events = self.store.append(
                     self.database,
                     branch,
@@ -171,10 +174,17 @@ class SchemaChanges:
                     merge_parent=merge_parent,
                 )
             except ConcurrentChangeError:
+                image.close()
                 if attempt == attempts - 1:
                     raise
                 continue
+            except BaseException:
+                image.close()
+                raise
             if events:
                 self.fold.remember(events[-1].id, after)
+                self.images.remember(events[-1].id, image)
+            else:
+                image.close()
             return events, after, self.files.propagate(branch, progress)
         raise AssertionError("unreachable")  # pragma: no cover

@@ -28,7 +28,7 @@ from journal.errors import MergeConflictError
 from journal.events import BranchesMerged
 from journal.fold import apply
 from journal.merge import Conflict, SideStep, plan_merge
-from journal.merge_check import check_change, semantic_check
+from journal.merge_check import semantic_check
 
 
 def _steps(changes: SchemaChanges, events: list[Event]) -> list[SideStep]:
@@ -109,7 +109,7 @@ def merge(
     if ours_head is None or base == ours_head:  # ours is on theirs' chain: fast-forward
         theirs_events = store.events(graph.first_parent_chain(theirs_head, after=ours_head))
         operations = [op for event in theirs_events for op in event.operations]
-        check_change(changes.fold.schema_at(ours_head), operations)
+        changes.images.check(ours_head, changes.fold.schema_at(ours_head), operations)[1].close()
         if not dry_run:
             if any(can_fail_on_data(op) for op in operations):
                 changes.files.preflight(target, operations)
@@ -128,7 +128,8 @@ def merge(
     fold = changes.fold
     base_schema: Schema = fold.schema_at(base)
     theirs_events = store.events(graph.first_parent_chain(theirs_head, after=base))
-    check_change(base_schema, [op for event in theirs_events for op in event.operations])
+    brought = [op for event in theirs_events for op in event.operations]
+    changes.images.check(base, base_schema, brought)[1].close()
     plan, conflicts = plan_merge(
         base_schema,
         _steps(changes, store.events(graph.first_parent_chain(ours_head, after=base))),

@@ -21,6 +21,8 @@ change made ambiguous, a trigger body that no longer compiles, and so on.
 from __future__ import annotations
 
 import sqlite3
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
@@ -52,7 +54,8 @@ def base_operations(schema: Schema) -> list[Operation]:
 
 
 def _memory() -> sqlite3.Connection:
-    conn = sqlite3.connect(":memory:", isolation_level=None)
+    # Kept in CheckImages and used from whichever thread makes the next change.
+    conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
     conn.execute("PRAGMA foreign_keys = ON")
     return conn
 
@@ -115,14 +118,22 @@ def compile_failures(conn: sqlite3.Connection) -> list[CompileFailure]:
     return found
 
 
-def check_change(schema: Schema, operations: Sequence[Operation]) -> Schema:
-    """Run ``operations`` in SQLite on a database at ``schema``; the schema after them.
+def check_change(
+    schema: Schema,
+    operations: Sequence[Operation],
+    *,
+    image: sqlite3.Connection | None = None,
+) -> tuple[Schema, sqlite3.Connection]:
+    """Run ``operations`` in SQLite on a database at ``schema``; the schema after them and the
+    in-memory database after them, which a later check of a change on top of this one can
+    start from (``image``, copied with the backup API, never changed) instead of building
+    ``schema`` again. The caller closes the returned database.
 
     Cheap enough for every change (once per change, never per tenant): an in-memory database
-    built from the schema, the change's statements, then a select from every view and an
-    EXPLAIN of every trigger's table. A view or trigger that was already broken before the
-    change (a journal written before this check) does not refuse the change; dropping or
-    fixing it stays possible.
+    at the schema, the change's statements, then a select from every view and an EXPLAIN of
+    every trigger's table. A view or trigger that was already broken before the change (a
+    journal written before this check) does not refuse the change; dropping or fixing it stays
+    possible.
 
     Raises:
         SchemaError: the change does not apply to the schema (the fold's checks).
@@ -130,23 +141,32 @@ def check_change(schema: Schema, operations: Sequence[Operation]) -> Schema:
             longer compiles after it; naming the statement and SQLite's reason.
     """
     steps, after = plan(schema, operations)
-    conn = build(schema)
+    conn = _copy(image) if image is not None else build(schema)
     try:
         try:
             apply_steps(conn, steps)
         except ReplayError as e:
             raise SQLiteRefusedError(e.operation.type, e.statement, e.reason) from e
         failures = compile_failures(conn)
-    finally:
+        if failures:
+            _refuse_new(schema, image, failures)
+    except BaseException:
         conn.close()
-    if failures:
-        _refuse_new(schema, failures)
-    return after
+        raise
+    return after, conn
 
 
-def _refuse_new(schema: Schema, failures: list[CompileFailure]) -> None:
+def _copy(image: sqlite3.Connection) -> sqlite3.Connection:
+    conn = _memory()
+    image.backup(conn)
+    return conn
+
+
+def _refuse_new(
+    schema: Schema, image: sqlite3.Connection | None, failures: list[CompileFailure]
+) -> None:
     """Raise for the first failure that the schema before the change did not have already."""
-    conn = build(schema)
+    conn = _copy(image) if image is not None else build(schema)
     try:
         before = {(kind, name) for kind, name, _, _ in compile_failures(conn)}
     finally:
@@ -154,6 +174,44 @@ def _refuse_new(schema: Schema, failures: list[CompileFailure]) -> None:
     for kind, name, sql, reason in failures:
         if (kind, name) not in before:
             raise SQLiteRefusedError(f"{kind} '{name}'", sql, reason)
+
+
+class CheckImages:
+    """The in-memory databases :func:`check_change` left behind, by the event id whose schema
+    they hold: the next change on a branch starts from a copy of its head's database instead
+    of building the schema again (building costs about 0.15 ms per table; the copy is a few
+    pages). A few are kept, least recently used out; safe to share between threads."""
+
+    def __init__(self, size: int = 8) -> None:
+        self._size = size
+        self._images: OrderedDict[str, sqlite3.Connection] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def check(
+        self, at: str | None, schema: Schema, operations: Sequence[Operation]
+    ) -> tuple[Schema, sqlite3.Connection]:
+        """:func:`check_change` on ``schema``, the schema at event ``at``; the caller hands
+        the database back to :meth:`remember` or closes it."""
+        with self._lock:  # held through the copy: one image is never read by two threads
+            image = None if at is None else self._images.get(at)
+            if at is not None and image is not None:
+                self._images.move_to_end(at)
+            return check_change(schema, operations, image=image)
+
+    def remember(self, event_id: str, image: sqlite3.Connection) -> None:
+        """Keep ``image``, the database at ``event_id``'s schema (just appended)."""
+        with self._lock:
+            old = self._images.pop(event_id, None)
+            if old is not None:
+                old.close()
+            self._images[event_id] = image
+            while len(self._images) > self._size:
+                self._images.popitem(last=False)[1].close()
+
+    def close(self) -> None:
+        with self._lock:
+            while self._images:
+                self._images.popitem()[1].close()
 
 
 def first_refused(events: Sequence[Event]) -> tuple[Event, SchemaError] | None:
