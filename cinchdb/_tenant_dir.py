@@ -190,6 +190,14 @@ class TenantDirectory:
         with suppress(FileNotFoundError):
             os.unlink(path)
 
+    def remove_template(self, branch: str) -> None:
+        """Delete a branch's template (its connection closed), side files first as in
+        :meth:`remove`; the next use builds it afresh."""
+        path = os.fspath(self.template_path(branch))
+        for suffix in (*SIDE_FILES, ""):
+            with suppress(FileNotFoundError):
+                os.unlink(path + suffix)
+
     def remove_branch(self, branch: str) -> None:
         """Delete every file of a branch (its connections already closed)."""
         for key in [key for key in self._paths if key[0] == branch]:

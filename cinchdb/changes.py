@@ -2,7 +2,9 @@
 
 One change is a list of operations made by one SDK call. It goes through four steps:
 
-1. fold it onto the branch head's schema (a pure check: names, dependencies, types);
+1. fold it onto the branch head's schema (a pure check: names, dependencies, types) and run
+   it in SQLite on an in-memory database at that schema, selecting every view and compiling
+   every trigger (``journal.merge_check.check_change``): nothing SQLite refuses is appended;
 2. preflight it on every materialized tenant when it can fail on existing rows (a rolled-back
    transaction per tenant); any failure rejects it, naming the tenants;
 3. append it to the journal with a compare-and-swap on the branch head; if another process
@@ -25,7 +27,7 @@ from typing_extensions import assert_never
 from cinchdb._replay_plans import ReplayPlans
 from cinchdb._unset import UNSET, Unset
 from cinchdb.tenants import CatchUp, TenantFiles
-from journal import ConcurrentChangeError, FoldCache, JournalStore, Schema, apply_all
+from journal import ConcurrentChangeError, FoldCache, JournalStore, Schema
 from journal.events import (
     Change,
     ColumnAdded,
@@ -46,6 +48,7 @@ from journal.events import (
     ViewReplaced,
     operations_of,
 )
+from journal.merge_check import CheckImages
 
 #: Attempts at step 3 before a ConcurrentChangeError reaches the caller.
 MAX_ATTEMPTS = 5
@@ -115,11 +118,14 @@ class SchemaChanges:
         self.author = author or default_author()
         self.fold = FoldCache(store.get_event)
         self.plans = ReplayPlans(self.fold)
+        # Step 1's in-memory databases, so the next change starts from the head's image.
+        self.images = CheckImages()
         self.files = TenantFiles(store, meta_dir, database, plans=self.plans)
 
     def close(self) -> None:
         """Close the tenant files it opened."""
         self.files.close()
+        self.images.close()
 
     def schema(self, branch: str) -> Schema:
         return self.fold.schema_at(self.store.branch_head(self.database, branch))
@@ -141,7 +147,8 @@ class SchemaChanges:
         moved head is not retried: ConcurrentChangeError reaches the caller.
 
         Raises:
-            SchemaError (and its subclasses): the change does not apply to the schema.
+            SchemaError (and its subclasses): the change does not apply to the schema;
+                SQLiteRefusedError: SQLite refuses it. Nothing was written.
             PreflightError: it would fail on some tenants' rows; nothing was written.
             ConcurrentChangeError: the head kept moving under it for every attempt.
         """
@@ -153,10 +160,10 @@ class SchemaChanges:
                 if not isinstance(expected_head, Unset)
                 else self.store.branch_head(self.database, branch)
             )
-            after = apply_all(self.fold.schema_at(head), operations)
-            if any(can_fail_on_data(operation) for operation in operations):
-                self.files.preflight(branch, operations)
+            after, image = self.images.check(head, self.fold.schema_at(head), operations)
             try:
+                if any(can_fail_on_data(operation) for operation in operations):
+                    self.files.preflight(branch, operations)
                 events = self.store.append(
                     self.database,
                     branch,
@@ -167,10 +174,17 @@ class SchemaChanges:
                     merge_parent=merge_parent,
                 )
             except ConcurrentChangeError:
+                image.close()
                 if attempt == attempts - 1:
                     raise
                 continue
+            except BaseException:
+                image.close()
+                raise
             if events:
                 self.fold.remember(events[-1].id, after)
+                self.images.remember(events[-1].id, image)
+            else:
+                image.close()
             return events, after, self.files.propagate(branch, progress)
         raise AssertionError("unreachable")  # pragma: no cover

@@ -30,6 +30,7 @@ from cinchdb.results import (
     IndexInfo,
     LintFinding,
     MergeResult,
+    ResetResult,
     Row,
     SyncResult,
     TenantStatus,
@@ -444,6 +445,14 @@ class CinchDB:
         lost (rows of a dropped table, values of a dropped column), unless ``force``."""
         event, _ = history.revert(self._changes, self.branch, event_id, force=force)
         return event
+
+    def reset_branch(self, branch: str, ref: str) -> ResetResult:
+        """Move ``branch`` back to an earlier event of its first-parent history (``ref``: an
+        event id or prefix, or ``branch~N``), like ``git reset``: the recovery for a branch
+        whose head holds an event SQLite refuses. Refused (ResetRefusedError, nothing changed)
+        when a tenant file of the branch already holds an event past ``ref``, naming the
+        tenants. The dropped events stay in the journal."""
+        return history.reset_branch(self._changes, branch, ref)
 
     # -- code generation ---------------------------------------------------------------------
     def generate_models(self, language: str, directory: str | os.PathLike[str]) -> list[str]:

@@ -37,6 +37,7 @@ from journal.errors import (
     ObjectNotFoundError,
     ReplayError,
     SchemaError,
+    SQLiteRefusedError,
     SQLParseError,
     TableNotFoundError,
 )
@@ -90,8 +91,10 @@ __all__ = [
     "ReadOnlyQueryError",
     "RecordNotFoundError",
     "ReplayError",
+    "ResetRefusedError",
     "RevertLosesDataError",
     "SQLParseError",
+    "SQLiteRefusedError",
     "SchemaError",
     "SelfMergeError",
     "TableNotFoundError",
@@ -419,6 +422,19 @@ class RevertLosesDataError(SchemaError):
             f"Reverting {event_id[:12]} cannot restore everything: {'; '.join(losses)}."
             " Pass force=True to revert anyway"
         )
+
+
+class ResetRefusedError(CinchError, ValueError):
+    """``reset_branch`` would not leave a working branch: the ref is not on the branch's
+    first-parent history, or some tenant files of the branch already hold events past it
+    (``tenants``). Nothing was changed."""
+
+    def __init__(self, branch: str, ref: str, reason: str, tenants: Sequence[str] = ()) -> None:
+        self.branch = branch
+        self.ref = ref
+        self.reason = reason
+        self.tenants = list(tenants)
+        super().__init__(f"Cannot reset branch '{branch}' to '{ref}': {reason}")
 
 
 class EncryptionError(CinchError):

@@ -17,8 +17,15 @@ from cinchdb._guard import read_cursor
 from cinchdb._tenant_dir import damage
 from cinchdb.changes import SchemaChanges
 from cinchdb.crypto import EncryptionError, open_encrypted
-from cinchdb.errors import ArgumentError, RevertLosesDataError
-from cinchdb.results import BehindTenant, CheckReport, DriftedTenant, LintFinding
+from cinchdb.errors import ArgumentError, ResetRefusedError, RevertLosesDataError
+from cinchdb.results import (
+    BehindTenant,
+    CheckReport,
+    DriftedTenant,
+    LintFinding,
+    ResetResult,
+    UnreplayableBranch,
+)
 from journal import Event, Schema, drivers
 from journal.diff import diff_schemas
 from journal.diff import lint as lint_operations
@@ -43,6 +50,7 @@ from journal.events import (
 )
 from journal.introspect import introspect
 from journal.inverse import inverse_operations
+from journal.merge_check import first_refused
 from journal.names import same_name
 
 _ANCESTRY = re.compile(r"^(?P<name>.+?)~(?P<count>\d+)$")
@@ -186,6 +194,77 @@ def revert(
     return events[-1], losses
 
 
+def reset_branch(changes: SchemaChanges, branch: str, ref: str) -> ResetResult:
+    """Move ``branch`` back to the event ``ref`` names, as ``git reset`` does: the recovery for
+    a branch whose head holds an event SQLite refuses (see ``check()["unreplayable"]``).
+
+    The later events stay in the journal (reachable by id) but leave the branch. Refused,
+    changing nothing, when ``ref`` is not on the branch's first-parent history, when the
+    history up to ``ref`` does not replay in SQLite itself, or when a tenant file of the
+    branch already holds an event past ``ref`` (a file never goes back an event), naming the
+    tenants. The head moves with a compare-and-swap; the template is then rebuilt at it.
+
+    Raises:
+        ResetRefusedError: see above; nothing was changed.
+        EventNotFoundError: ``ref`` names no event.
+        ConcurrentChangeError: the branch moved while the reset was being made.
+    """
+    store, database = changes.store, changes.database
+    target = resolve_ref(changes, ref)
+    head = store.branch_head(database, branch)
+    chain = [] if head is None else store.graph(database).first_parent_chain(head)
+    if target is not None and target not in chain:
+        raise ResetRefusedError(
+            branch, ref, f"event {target[:12]} is not on the branch's first-parent history"
+        )
+    keep = 0 if target is None else chain.index(target) + 1
+    result: ResetResult = {
+        "branch": branch,
+        "head": target,
+        "previous": head,
+        "events_dropped": len(chain) - keep,
+    }
+    if keep == len(chain):
+        return result
+    refused = first_refused(store.events(chain[:keep]))
+    if refused is not None:
+        raise ResetRefusedError(
+            branch, ref, f"its own history does not replay in SQLite: {refused[1]}"
+        )
+    dropped, on_chain = set(chain[keep:]), set(chain)
+    _refuse_tenants_past(changes, branch, ref, dropped, on_chain)
+    store.reset_branch(database, branch, target, expected_head=head)
+    try:
+        # A tenant another process caught up between the check and the move: put the head
+        # back rather than leave that file ahead of its branch.
+        _refuse_tenants_past(changes, branch, ref, dropped, on_chain)
+    except ResetRefusedError:
+        store.move_branch(database, branch, head, expected_head=target)
+        raise
+    changes.files.rebuild_template(branch)
+    return result
+
+
+def _refuse_tenants_past(
+    changes: SchemaChanges, branch: str, ref: str, dropped: set[str], chain: set[str]
+) -> None:
+    past, locked = [], []
+    for state in changes.files.status(branch):
+        if not state.materialized:
+            continue
+        if state.needs_key:
+            locked.append(state.name)
+        elif state.cursor in dropped or (state.cursor is not None and state.cursor not in chain):
+            past.append(state.name)
+    if past or locked:
+        reasons = []
+        if past:
+            reasons.append(f"tenant files of the branch hold events past it: {', '.join(past)}")
+        if locked:
+            reasons.append(f"encrypted tenants whose key is not at hand: {', '.join(locked)}")
+        raise ResetRefusedError(branch, ref, "; ".join(reasons), sorted(past + locked))
+
+
 def lint(changes: SchemaChanges, a: str, b: str) -> list[LintFinding]:
     """Destructive or data-dependent operations between two refs (see ``journal.diff.lint``)."""
     return [
@@ -198,16 +277,28 @@ def check(changes: SchemaChanges) -> CheckReport:
     """Journal integrity and tenant drift for every branch of the database.
 
     ``corrupt_events``: events whose stored content no longer matches their id.
-    ``drift``: materialized files whose cursor is not on their branch's history, or whose
-    actual schema differs from the journal's schema at their cursor. ``behind``: files that
+    ``unreplayable``: branches whose first-parent history SQLite does not replay (each
+    replayed into memory, every view and trigger at the head compiled). ``drift``:
+    materialized files whose cursor is not on their branch's history, or whose actual schema
+    differs from the journal's schema at their cursor. ``behind``: files that
     are merely behind their head (they catch up when next opened; not an error).
     """
     store, files = changes.store, changes.files
     drift: list[DriftedTenant] = []
     behind: list[BehindTenant] = []
+    unreplayable: list[UnreplayableBranch] = []
+    replayed: dict[str | None, tuple[str, str] | None] = {}  # by head: branches may share one
     for record in store.list_branches(changes.database):
         head = record.head
-        chain_ids = [e.id for e in store.chain(changes.database, head)]
+        chain = store.chain(changes.database, head)
+        if head not in replayed:
+            refused = first_refused(chain)
+            replayed[head] = None if refused is None else (refused[0].id, str(refused[1]))
+        failure = replayed[head]
+        if failure is not None:
+            unreplayable.append({"branch": record.name, "event": failure[0],
+                                 "problem": failure[1]})  # fmt: skip
+        chain_ids = [e.id for e in chain]
         position = {event_id: i for i, event_id in enumerate(chain_ids)}
         encrypted = files.encrypted_names()
         locked = encrypted - set(files.keys)
@@ -250,9 +341,11 @@ def check(changes: SchemaChanges) -> CheckReport:
                     behind.append({"branch": branch, "tenant": tenant, "events": lag})
             finally:
                 conn.close()
+    corrupt = store.verify(changes.database)
     return {
-        "corrupt_events": store.verify(changes.database),
+        "corrupt_events": corrupt,
+        "unreplayable": unreplayable,
         "drift": drift,
         "behind": behind,
-        "ok": not drift and not store.verify(changes.database),
+        "ok": not drift and not corrupt and not unreplayable,
     }

@@ -2,9 +2,13 @@
 
 1. Up to date: the source's head is already in the target's history. Nothing to do.
 2. Fast-forward: the target's head is on the source's first-parent chain, so the target's
-   tenants can replay the source's events in order. The head moves; tenants catch up.
+   tenants can replay the source's events in order. Those events are run in SQLite first, on
+   the target's schema (``check_change``): a journal may hold an event SQLite refuses (written
+   before that check existed, or around the SDK), and moving the target onto it would break
+   the target. Then the head moves; tenants catch up.
 3. Otherwise a three-way merge (``journal.merge``) against the base: the newest event on both
-   first-parent chains (``Graph.first_parent_base``). A clean merge appends one
+   first-parent chains (``Graph.first_parent_base``). The source's events since the base are
+   run in SQLite on the base's schema first, for the same reason. A clean merge appends one
    ``BranchesMerged`` event (parents: target head, source head) carrying the operations,
    preflighted on the target's tenants like any change, which each tenant then applies in one
    transaction. Any conflict raises ``MergeConflictError`` before anything is written.
@@ -105,6 +109,7 @@ def merge(
     if ours_head is None or base == ours_head:  # ours is on theirs' chain: fast-forward
         theirs_events = store.events(graph.first_parent_chain(theirs_head, after=ours_head))
         operations = [op for event in theirs_events for op in event.operations]
+        changes.images.check(ours_head, changes.fold.schema_at(ours_head), operations)[1].close()
         if not dry_run:
             if any(can_fail_on_data(op) for op in operations):
                 changes.files.preflight(target, operations)
@@ -122,10 +127,13 @@ def merge(
         )
     fold = changes.fold
     base_schema: Schema = fold.schema_at(base)
+    theirs_events = store.events(graph.first_parent_chain(theirs_head, after=base))
+    brought = [op for event in theirs_events for op in event.operations]
+    changes.images.check(base, base_schema, brought)[1].close()
     plan, conflicts = plan_merge(
         base_schema,
         _steps(changes, store.events(graph.first_parent_chain(ours_head, after=base))),
-        _steps(changes, store.events(graph.first_parent_chain(theirs_head, after=base))),
+        _steps(changes, theirs_events),
         fold.schema_at(ours_head),
         fold.schema_at(theirs_head),
         check=semantic_check,

@@ -23,9 +23,11 @@ __all__ = [
     "LintFinding",
     "MergeResult",
     "MergeStatus",
+    "ResetResult",
     "Row",
     "SyncResult",
     "TenantStatus",
+    "UnreplayableBranch",
 ]
 
 #: A record as ``insert``, ``update`` and ``query`` return it: column name -> value. The
@@ -151,12 +153,36 @@ class BehindTenant(_BehindTenant, total=False):
     needs_key: bool
 
 
+class UnreplayableBranch(TypedDict):
+    """A branch whose history SQLite does not replay (``check()["unreplayable"]``): its
+    ``event`` (the first that fails, or its head when a view or trigger at the head does not
+    compile) was written before the commit check, or around the SDK. ``reset_branch`` moves
+    the branch back before it."""
+
+    branch: str
+    event: str
+    problem: str
+
+
 class CheckReport(TypedDict):
-    """What ``check`` returns: journal integrity and tenant drift."""
+    """What ``check`` returns: journal integrity, branches that replay, and tenant drift."""
 
     #: Ids of events whose stored content no longer matches their id.
     corrupt_events: list[str]
+    #: Branches whose first-parent history does not replay in SQLite.
+    unreplayable: list[UnreplayableBranch]
     drift: list[DriftedTenant]
     behind: list[BehindTenant]
-    #: No corrupt event and no drift.
+    #: No corrupt event, no branch that does not replay, and no drift.
     ok: bool
+
+
+class ResetResult(TypedDict):
+    """What ``reset_branch`` did."""
+
+    branch: str
+    #: The branch head after the reset (None: before every event) and before it.
+    head: str | None
+    previous: str | None
+    #: Events no longer on the branch (still in the journal, reachable by id).
+    events_dropped: int

@@ -517,6 +517,13 @@ class TenantFiles:
         for branch in self._branches() if branches is None else branches:
             self.directory.remove(branch, name, was_open=self._close(branch, name))
 
+    def rebuild_template(self, branch: str) -> None:
+        """Replace the branch's template with one built afresh at the head, after a reset
+        moved the head back past it (a file never goes back an event: it is replaced)."""
+        self._close(branch, _TEMPLATE)
+        self.directory.remove_template(branch)
+        self.template(branch)
+
     def remove_branch(self, branch: str) -> None:
         """Close and delete every file of a branch (after the branch left the journal)."""
         for key in [key for key in self._open if key[0] == branch]:

@@ -187,6 +187,25 @@ class CorruptJournalError(JournalStoreError):
     """An event's stored content does not match its id, or the DAG is malformed."""
 
 
+class SQLiteRefusedError(SchemaError):
+    """SQLite refuses a schema change that the journal's own checks let through (a CHECK with a
+    subquery, a non-deterministic index, a view that cannot be selected, a trigger that does
+    not compile...); the change was not written anywhere.
+
+    ``what`` names the operation or object, ``statement`` the SQL SQLite refused, ``reason``
+    SQLite's own words.
+    """
+
+    def __init__(self, what: str, statement: str, reason: str) -> None:
+        self.what = what
+        self.statement = statement
+        self.reason = reason
+        snippet = " ".join(statement.split())
+        if len(snippet) > 160:
+            snippet = snippet[:157] + "..."
+        super().__init__(f"SQLite refuses {what}: {reason}, in statement: {snippet}")
+
+
 class _Typed(Protocol):
     # An operation, seen only through its type: the events module imports this one.
     @property

@@ -310,6 +310,46 @@ class JournalStore:
                 (head, database, name),
             )
 
+    def reset_branch(
+        self, database: str, name: str, head: str | None, *, expected_head: str | None
+    ) -> None:
+        """Move a branch back to ``head``, an event on its first-parent chain (None: before
+        every event), like ``git reset``. The events after it stay in the journal.
+
+        One transaction: a compare-and-swap on the head like :meth:`move_branch`, and the
+        check that ``head`` is a first-parent ancestor of the current head, made under the
+        write lock so no writer can move the branch in between.
+
+        Raises:
+            ConcurrentChangeError: the branch no longer points at ``expected_head``.
+            EventNotFoundError: ``head`` is not on the branch's first-parent chain.
+            BranchNotFoundError, DatabaseNotFoundError. Nothing is changed on any error.
+        """
+        with self._write("reset a branch") as conn:
+            row = branch_row(conn, database, name)
+            if row is None:
+                raise missing_branch(conn, database, name)
+            if row[0] != expected_head:
+                raise ConcurrentChangeError(database, name, expected_head, row[0])
+            if head is not None:
+                require_event(conn, database, head)
+                # Walk first parents back from the current head, in SQL under the lock.
+                found = conn.execute(
+                    "WITH RECURSIVE chain(id) AS (SELECT ?"
+                    " UNION ALL SELECT p.parent_id FROM journal_event_parents AS p"
+                    " JOIN chain ON p.event_id = chain.id AND p.position = 0)"
+                    " SELECT 1 FROM chain WHERE id = ? LIMIT 1",
+                    (expected_head, head),
+                ).fetchone()
+                if found is None:
+                    raise EventNotFoundError(
+                        head, f"not on the first-parent history of branch '{name}'"
+                    )
+            conn.execute(
+                "UPDATE journal_branches SET head = ? WHERE database = ? AND name = ?",
+                (head, database, name),
+            )
+
     # -- appending -----------------------------------------------------------------------------
 
     def append(

@@ -326,3 +326,51 @@ def test_codegen_commands(users, project):
     error(cinch("codegen", "generate", "cobol", "x"),
           "Error: Invalid value for '{python|typescript}': 'cobol' is not one of 'python',"
           " 'typescript'.", 2)  # fmt: skip
+
+
+def test_check_and_branch_reset_recover_a_broken_branch(users, project):
+    """A journal holding an event SQLite refuses (written around the SDK): `check` names it
+    and exits 1; `branch reset` moves the branch back; refusals exit 1 naming why."""
+    from journal import JournalStore, parse
+
+    cinch = users
+    ok(cinch("data", "insert", "users", '{"name": "ann"}'))
+    ok(cinch("column", "add", "users", "plan:TEXT"))  # tenant 'main' applies it
+    good = json.loads(ok(cinch("log", "--json")))[0]["id"]
+    with JournalStore(project / ".cinchdb" / "metadata.db") as store:
+        [bad] = store.append("main", "main", parse("CREATE INDEX i ON users (random())"),
+                             expected_head=good)  # fmt: skip
+    result = cinch("check")
+    assert result.exit_code == 1
+    assert (
+        f"does not replay: branch 'main' at event {bad.id[:12]}: SQLite refuses IndexCreated:"
+        " non-deterministic functions prohibited in index expressions" in result.stdout
+    )
+    report = json.loads(cinch("check", "--json").stdout)
+    assert report["unreplayable"][0]["event"] == bad.id and report["ok"] is False
+    error(
+        cinch("branch", "reset", "main", "main~5"),
+        "Error: Event 'main~5': the history is shorter than that",
+    )
+    first = json.loads(ok(cinch("log", "--json")))[-1]["id"]
+    error(
+        cinch("branch", "reset", "main", first[:8]),
+        f"Error: Cannot reset branch 'main' to '{first[:8]}': tenant files of the branch hold"
+        " events past it: main",
+    )
+    reset = json.loads(ok(cinch("branch", "reset", "main", "main~1", "--json")))
+    assert reset == {"branch": "main", "head": good, "previous": bad.id, "events_dropped": 1}
+    assert "OK: journal intact" in ok(cinch("check"))
+    assert "already at" in ok(cinch("branch", "reset", "main", "main"))
+    ok(cinch("index", "create", "idx_name", "users", "name"))
+
+
+def test_check_shows_a_tenant_behind(users, project):
+    from journal import JournalStore, parse
+
+    cinch = users
+    ok(cinch("data", "insert", "users", '{"name": "ann"}'))
+    with JournalStore(project / ".cinchdb" / "metadata.db") as store:
+        store.append("main", "main", parse("CREATE TABLE later (a TEXT)"),
+                     expected_head=store.branch_head("main", "main"))  # fmt: skip
+    assert "behind: tenant 'main' on 'main' by 1 events" in ok(cinch("check"))

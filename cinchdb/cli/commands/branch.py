@@ -1,4 +1,4 @@
-"""``cinch branch``: create, list, switch, delete, info, merge."""
+"""``cinch branch``: create, list, switch, delete, info, merge, reset."""
 
 from __future__ import annotations
 
@@ -185,3 +185,31 @@ def merge_into_main(db: cinchdb.CinchDB, source: str, dry_run: bool, as_json: bo
       cinch branch merge-into-main feature
     """
     _merge(db, source, "main", dry_run, as_json)
+
+
+@branch_group.command("reset")
+@click.argument("name", metavar="BRANCH")
+@click.argument("ref")
+@target_options(tenant=False)
+@json_option
+@with_db
+def reset(db: cinchdb.CinchDB, name: str, ref: str, as_json: bool) -> None:
+    """Move BRANCH back to REF, an earlier event of its history (an id or prefix, or
+    BRANCH~N), like 'git reset': the way out when 'cinch check' reports a branch that does
+    not replay. Refused while a tenant file of the branch holds an event past REF.
+
+    \b
+    Example:
+      cinch branch reset main main~1
+    """
+    result = db.reset_branch(name, ref)
+    if not result["events_dropped"]:
+        message = f"Branch '{name}' is already at {ref}"
+    else:
+        head = (result["head"] or "the empty history")[:12]
+        message = (
+            f"Reset branch '{name}' to {head}"
+            f" ({result['events_dropped']} events left the branch;"
+            f" it was at {(result['previous'] or '')[:12]})"
+        )
+    done(message, as_json, result)

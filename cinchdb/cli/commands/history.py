@@ -240,7 +240,8 @@ def lint(db: cinchdb.CinchDB, range_: str, as_json: bool) -> None:
 @json_option
 @with_db
 def check(db: cinchdb.CinchDB, as_json: bool) -> None:
-    """CI: verify the journal and every materialized tenant (exit 1 on drift).
+    """CI: verify the journal, that every branch replays in SQLite, and every materialized
+    tenant (exit 1 on a problem).
 
     \b
     Example:
@@ -252,10 +253,15 @@ def check(db: cinchdb.CinchDB, as_json: bool) -> None:
     else:
         for event_id in result["corrupt_events"]:
             click.echo(f"corrupt event: {event_id}")
+        for bad in result["unreplayable"]:
+            click.echo(
+                f"does not replay: branch '{bad['branch']}' at event {bad['event'][:12]}:"
+                f" {bad['problem']} (recover with 'cinch branch reset')"
+            )
         for item in result["drift"]:
             click.echo(f"drift: tenant '{item['tenant']}' on '{item['branch']}': {item['problem']}")
         for lag in result["behind"]:
-            where = f"tenant '{item['tenant']}' on '{item['branch']}'"
+            where = f"tenant '{lag['tenant']}' on '{lag['branch']}'"
             if lag.get("needs_key"):
                 click.echo(f"skipped: {where} is encrypted and its key is not at hand")
             else:
