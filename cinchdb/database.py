@@ -548,8 +548,9 @@ class CinchDB:
         return {
             "branch": self.branch,
             "tenants": len(done),
-            "updated": [step.path.stem for step in updated],
+            "updated": [step.tenant for step in updated],
             "events_applied": sum(step.applied for step in updated),
+            "left_behind": [step.tenant for step in done if step.outcome == "behind"],
         }
 
     # -- databases ---------------------------------------------------------------------------

@@ -14,7 +14,11 @@ import time
 from collections import Counter
 
 import cinchdb
+from cinchdb.changes import SchemaChanges
 from cinchdb.models import Column
+from cinchdb.project import CINCHDB_DIR
+from cinchdb.tenants import read_cursor
+from journal import JournalStore, parse
 from tests.stress import iterations
 
 CHANGERS = iterations(4, 6)
@@ -163,3 +167,40 @@ def test_schema_changes_racing_writers_and_tenant_churn_all_return_normally(proj
             assert (rows[0]["n"], rows[0]["d"]) == (INSERTS, INSERTS)
             row = db.query("SELECT * FROM hits WHERE n = 0")[0]
             assert all(row[f"c_p{p}_3"] == 3 for p in range(CHANGERS))
+
+
+def test_propagation_reports_files_moved_further_or_deleted_meanwhile(project):
+    """Another process commits a change and deletes a tenant while this one propagates its
+    own (the progress callback runs between two files): each file's report says so, and
+    nothing is raised for the change already committed."""
+    meta = project / CINCHDB_DIR
+    store_a, store_b = JournalStore(meta / "metadata.db"), JournalStore(meta / "metadata.db")
+    ours, theirs = SchemaChanges(store_a, meta, "main"), SchemaChanges(store_b, meta, "main")
+    try:
+        ours.commit("main", parse("CREATE TABLE t (a TEXT)"))
+        for name in ("t1", "t2", "t3"):
+            ours.files.create(name)
+            ours.files.data("main", name).insert("t", [{"a": name}])
+
+        def meanwhile(number: int, total: int) -> None:
+            if number == 1:  # after t1, before t2 and t3
+                theirs.commit("main", parse("ALTER TABLE t ADD COLUMN c INTEGER"))
+                theirs.files.delete("t3")
+
+        _, _, done = ours.commit(
+            "main", parse("ALTER TABLE t ADD COLUMN b INTEGER"), progress=meanwhile
+        )
+        assert [(step.tenant, step.outcome) for step in done] == [
+            ("t1", "applied"),
+            ("t2", "ahead"),
+            ("t3", "deleted"),
+        ]
+        head = store_a.branch_head("main", "main")
+        for name in ("t1", "t2"):
+            assert ours.files.data("main", name).query("SELECT * FROM t")[0].keys() >= {"b", "c"}
+            assert read_cursor(ours.files.connection("main", name)) == head
+    finally:
+        ours.close()
+        theirs.close()
+        store_a.close()
+        store_b.close()
