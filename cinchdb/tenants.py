@@ -96,6 +96,8 @@ _BUSY_PAUSE_S = 0.05
 # Times a catch-up re-reads the branch head because another process moved the file past it;
 # each re-read means another change was committed meanwhile, so this bounds a livelock only.
 _MAX_HEAD_READS = 100
+# What one file can raise while propagation catches it up (reported, never raised).
+_FILE_ERRORS: tuple[type[Exception], ...] = (*drivers.Error, TenantError)
 
 
 #: What propagation did to one file of a committed change's branch:
@@ -565,7 +567,7 @@ class TenantFiles:
                 return CatchUp(path, 0, head, "deleted")
             try:
                 return self._catch_up(branch, self._entry(branch, name), head)
-            except (*drivers.Error, TenantError) as e:
+            except _FILE_ERRORS as e:
                 # The connection may be the one that saw the file go (a deleted WAL gives
                 # "disk I/O error"): never reuse it; the next attempt opens the file afresh.
                 self._close(branch, name)
