@@ -12,12 +12,16 @@ One change is a list of operations made by one SDK call. It goes through four st
    re-checked, so it lands only if it still applies);
 4. propagate it to the branch template and every materialized tenant, one transaction each.
 
-A crash after step 3 leaves tenants behind the journal; they catch up when next opened.
+After step 3 the change is committed and the caller is told so: step 4 reports per tenant
+(``applied``, ``current``, ``ahead`` when another process got there first, ``deleted`` when
+the tenant went meanwhile, ``behind`` when its file stayed locked) and never raises; a file
+it could not update, like one a crash left behind, catches up when next opened.
 """
 
 from __future__ import annotations
 
 import getpass
+import logging
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -53,6 +57,7 @@ from journal.merge_check import CheckImages
 #: Attempts at step 3 before a ConcurrentChangeError reaches the caller.
 MAX_ATTEMPTS = 5
 AUTHOR_ENV = "CINCHDB_AUTHOR"
+_log = logging.getLogger("cinchdb")
 
 Progress = Callable[[int, int], None]
 
@@ -186,5 +191,16 @@ class SchemaChanges:
                 self.images.remember(events[-1].id, image)
             else:
                 image.close()
-            return events, after, self.files.propagate(branch, progress)
+            # Committed: from here on nothing reaches the caller as an error. Propagation
+            # reports per tenant; a file it could not update catches up when next opened.
+            done = self.files.propagate(branch, progress)
+            for step in done:
+                if step.outcome == "behind":
+                    _log.warning(
+                        "tenant %s of branch %s left behind after a commit: %s",
+                        step.tenant,
+                        branch,
+                        step.error,
+                    )
+            return events, after, done
         raise AssertionError("unreachable")  # pragma: no cover

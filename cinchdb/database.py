@@ -8,6 +8,7 @@ which keeps it caught up with the journal at the cost of one pragma per call.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -15,6 +16,7 @@ from typing import Any, NoReturn, overload
 
 from cinchdb import _schema_build as build
 from cinchdb import codegen, history
+from cinchdb._serialized import serialized
 from cinchdb._unset import UNSET
 from cinchdb.catalog import Catalog
 from cinchdb.changes import Progress
@@ -54,6 +56,7 @@ from journal.schema import Schema
 __all__ = ["CinchDB"]
 
 
+@serialized
 class CinchDB:
     """A connection to one tenant of one branch of a CinchDB database.
 
@@ -84,6 +87,8 @@ class CinchDB:
     ) -> None:
         validate_branch_name(branch)
         validate_tenant_name(tenant)
+        # One lock for the handle and its kv: each public call holds it (see _serialized).
+        self._lock = threading.RLock()
         self._catalog = Catalog.open(project_dir)
         try:
             self._changes = self._catalog.ensure_database(database, branch)
@@ -96,7 +101,10 @@ class CinchDB:
             self._catalog.close()
             raise
         #: This handle's tenant's key-value store (follows ``switch_branch`` and ``tenant``).
-        self.kv = KVStore(lambda write: self._files.kv_connection(self.branch, self.tenant, write))
+        self.kv = KVStore(
+            lambda write: self._files.kv_connection(self.branch, self.tenant, write),
+            lock=self._lock,
+        )
         self.database = database
         self.branch = branch
         self.tenant = tenant
@@ -581,8 +589,9 @@ class CinchDB:
         return {
             "branch": self.branch,
             "tenants": len(done),
-            "updated": [step.path.stem for step in updated],
+            "updated": [step.tenant for step in updated],
             "events_applied": sum(step.applied for step in updated),
+            "left_behind": [step.tenant for step in done if step.outcome == "behind"],
         }
 
     # -- databases ---------------------------------------------------------------------------

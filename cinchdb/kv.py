@@ -18,6 +18,7 @@ import json
 import math
 import re
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -25,6 +26,7 @@ from functools import lru_cache
 from typing import Any
 
 from cinchdb._guard import Guard, internal
+from cinchdb._serialized import serialized
 from cinchdb._system_tables import KV_TABLE
 from cinchdb.errors import (
     InvalidKeyError,
@@ -194,6 +196,7 @@ def _pattern(pattern: str) -> tuple[re.Pattern[str], str]:
         raise InvalidPatternError(pattern, str(e)) from e
 
 
+@serialized
 class KVStore:
     """One tenant's key-value store.
 
@@ -201,13 +204,19 @@ class KVStore:
         connection: returns the tenant's open connection, or None while the tenant has no file
             (lazy tenants read as empty; ``write=True`` materializes the file).
         clock: seconds since the epoch (``time.time``); tests pass a fake one.
+        lock: the owning handle's lock; every public method holds it (see
+            :mod:`cinchdb._serialized`), so one store may be shared between threads.
     """
 
     def __init__(
         self,
         connection: Callable[[bool], sqlite3.Connection | None],
         clock: Callable[[], float] = time.time,
+        lock: threading.RLock | None = None,
     ) -> None:
+        # Shared with the handle that owns this store: a KV call and a call of the handle
+        # never run at once (they use the same connection and authorizer flags).
+        self._lock = threading.RLock() if lock is None else lock
         self._connection = connection
         self._clock = clock
         self._writes = 0

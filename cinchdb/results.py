@@ -116,6 +116,9 @@ class SyncResult(TypedDict):
     #: Names of the tenants that applied events.
     updated: list[str]
     events_applied: int
+    #: Tenants that could not be brought to the head now (their file stayed locked past every
+    #: retry); each catches up the next time it is opened.
+    left_behind: list[str]
 
 
 # -- history ---------------------------------------------------------------------------------

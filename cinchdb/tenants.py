@@ -22,10 +22,12 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import suppress
 from pathlib import Path
+from typing import Literal
 
 import attrs
 
@@ -75,16 +77,18 @@ from cinchdb.errors import (
     TenantExistsError,
     TenantNotFoundError,
 )
-from journal import JournalStore, ReplayError, Schema
+from journal import JournalStore, ReplayError, Schema, drivers
 from journal.events import Event, Operation
 from journal.replay import Step, apply_steps, plan
 
 __all__ = [
+    "BUSY_ATTEMPTS",
     "REGISTRY_VERSION",
     "STATE_TABLE",
     "TEMPLATE_FILE",
     "CatchUp",
     "InvalidTenantNameError",
+    "Outcome",
     "PreflightError",
     "TenantDivergedError",
     "TenantError",
@@ -100,6 +104,24 @@ __all__ = [
 
 # Cache key of a branch's template; no tenant name can start with '_'.
 _TEMPLATE = TEMPLATE_KEY
+#: Tries at one file during propagation before it is reported ``behind`` (each try already
+#: waits out SQLite's busy timeout for a lock another process holds).
+BUSY_ATTEMPTS = 3
+_BUSY_PAUSE_S = 0.05
+# Times a catch-up re-reads the branch head because another process moved the file past it;
+# each re-read means another change was committed meanwhile, so this bounds a livelock only.
+_MAX_HEAD_READS = 100
+# What one file can raise while propagation catches it up (reported, never raised).
+_FILE_ERRORS: tuple[type[Exception], ...] = (*drivers.Error, TenantError)
+
+
+#: What propagation did to one file of a committed change's branch:
+#: ``applied`` (events applied, now at the head), ``current`` (it already was at the head),
+#: ``ahead`` (another process had already moved it past the head this process read, which
+#: includes this change), ``deleted`` (the tenant was deleted meanwhile: nothing to do) and
+#: ``behind`` (it could not be updated now, e.g. locked past every retry; it catches up the
+#: next time it is opened, and ``error`` says why).
+Outcome = Literal["applied", "current", "ahead", "deleted", "behind"]
 
 
 @attrs.frozen
@@ -109,6 +131,12 @@ class CatchUp:
     path: Path
     applied: int
     cursor: str | None
+    outcome: Outcome = "applied"
+    error: str | None = None
+
+    @property
+    def tenant(self) -> str:
+        return self.path.stem
 
 
 @attrs.frozen
@@ -574,13 +602,25 @@ class TenantFiles:
         """Apply the events between the file's cursor and the branch head in one transaction
         together with the cursor that records the last of them. Another process may be
         doing the same: each transaction first checks, under the write lock, that the file is
-        still where we think, and on a surprise we start again from the cursor it has now."""
+        still where we think, and on a surprise we start again from the cursor it has now.
+
+        A head read before another process appended and moved the file further is stale, not
+        a divergence: the head is read again, and the file is caught up to that (``ahead``
+        when it was already past the head we were given)."""
         if isinstance(head, Unset):
             head = self.store.branch_head(self.database, branch)
         applied = 0
+        ahead = False
         cursor = entry.cursor
-        while True:
-            pending = self._pending(head, cursor, entry.path)
+        for _ in range(_MAX_HEAD_READS):
+            try:
+                pending = self._pending(head, cursor, entry.path)
+            except TenantDivergedError:
+                latest = self.store.branch_head(self.database, branch)
+                if latest == head:
+                    raise
+                head, ahead = latest, True
+                continue
             if pending:
                 # All the pending events in one transaction: the file goes from one event
                 # straight to the head (a fast-forward of five events is one step per tenant).
@@ -599,7 +639,11 @@ class TenantFiles:
                 cursor = pending[-1].id
             entry.schema = self._plans.fold.schema_at(cursor)
             entry.cursor = cursor
-            return CatchUp(entry.path, applied, head)
+            outcome: Outcome = "applied" if applied else "ahead" if ahead else "current"
+            return CatchUp(entry.path, applied, head, outcome)
+        raise TenantError(
+            f"{entry.path} kept moving while it was caught up ({_MAX_HEAD_READS} attempts)"
+        )
 
     def _pending(self, head: str | None, cursor: str | None, path: Path) -> list[Event]:
         """The events from ``cursor`` (exclusive) to ``head``, walking first parents back from
@@ -642,22 +686,60 @@ class TenantFiles:
     def propagate(
         self, branch: str, progress: Callable[[int, int], None] | None = None
     ) -> list[CatchUp]:
-        """Bring the template and every materialized tenant of ``branch`` to its head."""
+        """Bring the template and every materialized tenant of ``branch`` to its head; one
+        :class:`CatchUp` per tenant says what was done (the template's is left out).
+
+        Called after a change was committed, so it never raises for one file: a file another
+        process moved further is ``ahead``, a tenant deleted meanwhile is ``deleted``, a file
+        still locked after :data:`BUSY_ATTEMPTS` tries is ``behind`` (it catches up when next
+        opened). The caller's change is in the journal whatever this reports.
+        """
         version = self.store.version()
         head = self.store.branch_head(self.database, branch)
-        template = self._entry(branch, _TEMPLATE)
-        if self._catch_up(branch, template).applied:
-            checkpoint(template.conn)
-        template.checked = version
+        template = self._propagate_one(branch, _TEMPLATE, head)
+        template_entry = self._open.get((branch, _TEMPLATE))
+        if template_entry is not None and template.outcome != "behind":
+            if template.applied:
+                checkpoint(template_entry.conn)
+            template_entry.checked = version
         files = self.reachable(branch)
         done: list[CatchUp] = []
         for number, tenant in enumerate(files, start=1):
-            entry = self._entry(branch, tenant)
-            done.append(self._catch_up(branch, entry, head))
-            entry.checked = version
+            step = self._propagate_one(branch, tenant, head)
+            entry = self._open.get((branch, tenant))
+            if entry is not None and step.outcome != "behind":
+                entry.checked = version
+            done.append(step)
             if progress is not None:
                 progress(number, len(files))
         return done
+
+    def _propagate_one(self, branch: str, name: str, head: str | None) -> CatchUp:
+        """One file of :meth:`propagate`: caught up, or told apart from a failure that is not
+        one (deleted meanwhile), retried while busy, never raised."""
+        path = (
+            self.directory.template_path(branch) if name == _TEMPLATE else self.path(branch, name)
+        )
+        error: Exception | None = None
+        for attempt in range(BUSY_ATTEMPTS):
+            if name != _TEMPLATE and not self._still_there(branch, name):
+                return CatchUp(path, 0, head, "deleted")
+            try:
+                return self._catch_up(branch, self._entry(branch, name), head)
+            except _FILE_ERRORS as e:
+                # The connection may be the one that saw the file go (a deleted WAL gives
+                # "disk I/O error"): never reuse it; the next attempt opens the file afresh.
+                self._close(branch, name)
+                error = e
+                if name != _TEMPLATE and not self._still_there(branch, name):
+                    return CatchUp(path, 0, head, "deleted")
+                if attempt < BUSY_ATTEMPTS - 1:
+                    time.sleep(_BUSY_PAUSE_S * 2**attempt)
+        return CatchUp(path, 0, head, "behind", f"{type(error).__name__}: {error}")
+
+    def _still_there(self, branch: str, tenant: str) -> bool:
+        """Whether the tenant is still registered and its file still on disk."""
+        return self.exists(tenant) and os.path.exists(self.path(branch, tenant))
 
     def reachable(self, branch: str) -> list[str]:
         """Materialized tenants of ``branch`` this process can open: encrypted tenants whose
