@@ -121,7 +121,9 @@ class SchemaChanges:
         self.store = store
         self.database = database
         self.author = author or default_author()
-        self.fold = FoldCache(store.get_event)
+        # Folds start from the journal's stored snapshots: a new process reads no events
+        # before the nearest one (see journal.store.JournalStore.append).
+        self.fold = FoldCache(store.get_event, chain=store)
         self.plans = ReplayPlans(self.fold)
         # Step 1's in-memory databases, so the next change starts from the head's image.
         self.images = CheckImages()
@@ -177,6 +179,7 @@ class SchemaChanges:
                     author=self.author,
                     message=message,
                     merge_parent=merge_parent,
+                    snapshot=after.snapshot_text(),
                 )
             except ConcurrentChangeError:
                 image.close()

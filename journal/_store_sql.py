@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 import sqlite3
 from collections.abc import Iterator
@@ -85,7 +86,71 @@ TABLES = (
     )
     """,
     "CREATE INDEX IF NOT EXISTS journal_branches_by_head ON journal_branches(head)",
+    # Added in table version 2. The schema after an event, as text a fold can start from
+    # instead of folding the chain up to that event (see JournalStore.append). Only a cache:
+    # ``hash`` covers the event id and the body, and a row that fails it is ignored.
+    # ``permanent`` rows (every SNAPSHOT_INTERVAL generations) stay; the others are at a
+    # branch head and go when that head moves on.
+    """
+    CREATE TABLE IF NOT EXISTS journal_snapshots (
+        event_id TEXT PRIMARY KEY REFERENCES journal_events(id),
+        permanent INTEGER NOT NULL,
+        hash TEXT NOT NULL,
+        body TEXT NOT NULL
+    )
+    """,
 )
+
+#: A first-parent walk (:func:`first_parents`) reads at most this many events per query.
+WALK_CHUNK = 256
+
+# From ``?1`` back along first parents, up to ``?2`` events; a row with a snapshot ends the
+# walk after itself (the recursion only continues from rows without one).
+_WALK = """
+WITH RECURSIVE chain(id, depth) AS (
+    SELECT ?1, 0
+    UNION ALL
+    SELECT p.parent_id, chain.depth + 1 FROM chain
+    JOIN journal_event_parents AS p ON p.event_id = chain.id AND p.position = 0
+    WHERE chain.depth + 1 < ?2
+    AND NOT EXISTS (SELECT 1 FROM journal_snapshots AS s WHERE s.event_id = chain.id)
+)
+SELECT chain.id, p.parent_id, s.hash, s.body FROM chain
+LEFT JOIN journal_event_parents AS p ON p.event_id = chain.id AND p.position = 0
+LEFT JOIN journal_snapshots AS s ON s.event_id = chain.id
+ORDER BY chain.depth
+"""
+
+
+@attrs.frozen
+class ChainLink:
+    """One event of a first-parent walk: its id, its first parent (None at the root) and the
+    body of its snapshot when it has one whose hash checks (None otherwise)."""
+
+    event_id: str
+    parent: str | None
+    snapshot: str | None
+
+
+def snapshot_hash(event_id: str, body: str) -> str:
+    """What a snapshot row's ``hash`` holds: it binds the body to the event it is the schema
+    after, so a row edited, truncated or moved to another event no longer matches."""
+    return hashlib.sha256(f"{event_id}\n{body}".encode()).hexdigest()
+
+
+def first_parents(conn: sqlite3.Connection, event_id: str, limit: int) -> list[ChainLink]:
+    """``event_id`` and its first-parent ancestors, newest first, ending after the first one
+    that has a snapshot row (checked or not), at the root, or after ``limit`` events. An id
+    that is not in the journal gives a single link with no parent."""
+    rows = conn.execute(_WALK, (event_id, limit)).fetchall()
+    return [
+        ChainLink(
+            link_id,
+            parent,
+            body if body is not None and snapshot_hash(link_id, body) == stored else None,
+        )
+        for link_id, parent, stored, body in rows
+    ]
 
 
 @attrs.define

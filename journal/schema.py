@@ -13,9 +13,10 @@ import functools
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, Literal
 
 import attrs
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from journal.definitions import (
     IndexDef,
@@ -32,9 +33,26 @@ from journal.sqlrefs import (
     canonical_sql,
 )
 
+#: Version of :meth:`Schema.snapshot_text`. Bump it whenever the text changes shape or the
+#: fold changes what an event produces: a stored snapshot of another version is not used.
+SNAPSHOT_FORMAT = 1
+
 
 def _keyed(items: Iterable[Any]) -> dict[str, Any]:
     return {fold_name(item.name): item for item in items}
+
+
+class _Snapshot(BaseModel):
+    """The stored form of a schema: every definition in creation order, validated on read
+    like the events that carry them (pydantic's core does both directions)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    format: Literal[1]
+    tables: tuple[TableDef, ...]
+    indexes: tuple[IndexDef, ...]
+    views: tuple[ViewDef, ...]
+    triggers: tuple[TriggerDef, ...]
 
 
 @attrs.frozen(eq=True, hash=False)
@@ -168,6 +186,28 @@ class Schema:
                 key=_by_name,
             ),
         }
+
+    def snapshot_text(self) -> str:
+        """The schema as JSON that :meth:`from_snapshot_text` turns back into an equal value,
+        definitions in creation order (unlike :meth:`canonical`, which is lossy on purpose).
+        """
+        return _Snapshot(
+            format=SNAPSHOT_FORMAT,
+            tables=self.tables,
+            indexes=self.indexes,
+            views=self.views,
+            triggers=self.triggers,
+        ).model_dump_json()
+
+    @classmethod
+    def from_snapshot_text(cls, text: str) -> Schema | None:
+        """The schema :meth:`snapshot_text` wrote; None for text that is not a valid snapshot
+        of this :data:`SNAPSHOT_FORMAT` (the caller folds events instead)."""
+        try:
+            stored = _Snapshot.model_validate_json(text)
+        except ValidationError:
+            return None
+        return cls.of(stored.tables, stored.indexes, stored.views, stored.triggers)
 
     def canonical_text(self) -> str:
         return json.dumps(self.canonical(), sort_keys=True, indent=1)

@@ -33,16 +33,20 @@ from journal._store_sql import (
     IN_CHUNK,
     MIN_PREFIX_LENGTH,
     TABLES,
+    WALK_CHUNK,
     BranchRecord,
     CachedGraph,
+    ChainLink,
     branch_row,
     database_row,
     extend_graph,
+    first_parents,
     missing_branch,
     now_text,
     parse_event,
     parse_time,
     require_event,
+    snapshot_hash,
     time_text,
     translated,
 )
@@ -61,10 +65,16 @@ from journal.graph import Graph
 from journal.names import validate_branch_name, validate_database_name
 from journal.transactions import transaction
 
-__all__ = ["SCHEMA_VERSION", "BranchRecord", "JournalStore"]
+__all__ = ["SCHEMA_VERSION", "SNAPSHOT_INTERVAL", "BranchRecord", "ChainLink", "JournalStore"]
 
 #: Version of the journal's tables, kept in ``PRAGMA user_version`` of metadata.db.
-SCHEMA_VERSION = 1
+#: 1: databases, events, parents, branches. 2: adds ``journal_snapshots`` (opening a version 1
+#: file creates it; such a journal simply has no snapshots until its next append).
+SCHEMA_VERSION = 2
+
+#: An append whose events cross a multiple of this many generations keeps its head's
+#: snapshot for good, so a fold never has to apply many more events than this.
+SNAPSHOT_INTERVAL = 256
 
 
 class JournalStore:
@@ -202,6 +212,11 @@ class JournalStore:
             # Children of the foreign keys first; the product's tables that reference
             # journal_databases must cascade or be emptied before this.
             conn.execute("DELETE FROM journal_branches WHERE database = ?", (name,))
+            conn.execute(
+                "DELETE FROM journal_snapshots WHERE event_id IN"
+                " (SELECT id FROM journal_events WHERE database = ?)",
+                (name,),
+            )
             conn.execute(
                 "DELETE FROM journal_event_parents WHERE event_id IN"
                 " (SELECT id FROM journal_events WHERE database = ?)",
@@ -362,6 +377,7 @@ class JournalStore:
         author: str = "",
         message: str = "",
         merge_parent: str | None = None,
+        snapshot: str | None = None,
     ) -> list[Event]:
         """Append one event per change to a branch, all or nothing.
 
@@ -369,6 +385,12 @@ class JournalStore:
         ``merge_parent`` when given; each later event's parent is the one before it. The
         events are written and the branch head moved to the last one in one transaction, and
         only if the head is still ``expected_head``. An empty ``changes`` writes nothing.
+
+        ``snapshot`` is the schema after the last event as text (``Schema.snapshot_text``),
+        which the writer has at hand anyway: stored in the same transaction, it lets a new
+        process start its fold at the head instead of folding the whole chain. The previous
+        head's snapshot is dropped unless it is a permanent one (see
+        :data:`SNAPSHOT_INTERVAL`) or another branch points at that event.
 
         Raises:
             ConcurrentChangeError: the branch head is not ``expected_head``; nothing written.
@@ -453,6 +475,24 @@ class JournalStore:
                 "UPDATE journal_branches SET head = ? WHERE database = ? AND name = ?",
                 (events[-1].id, database, branch),
             )
+            if snapshot is not None:
+                last = events[-1].id
+                permanent = (generation + len(events)) // SNAPSHOT_INTERVAL > (
+                    generation // SNAPSHOT_INTERVAL
+                )
+                conn.execute(
+                    "INSERT INTO journal_snapshots (event_id, permanent, hash, body)"
+                    " VALUES (?, ?, ?, ?) ON CONFLICT (event_id) DO UPDATE SET"
+                    " permanent = max(permanent, excluded.permanent), hash = excluded.hash,"
+                    " body = excluded.body",
+                    (last, int(permanent), snapshot_hash(last, snapshot), snapshot),
+                )
+            if snapshot is not None and expected_head is not None:
+                conn.execute(
+                    "DELETE FROM journal_snapshots WHERE event_id = ?1 AND permanent = 0"
+                    " AND NOT EXISTS (SELECT 1 FROM journal_branches WHERE head = ?1)",
+                    (expected_head,),
+                )
         with self._lock:
             for event in events:
                 self._remember(event)
@@ -546,6 +586,14 @@ class JournalStore:
         if head is None:
             return []
         return self._load_events(self.graph(database).first_parent_chain(head))
+
+    def first_parents(self, event_id: str, limit: int = WALK_CHUNK) -> list[ChainLink]:
+        """``event_id`` and its first-parent ancestors, newest first, up to and including the
+        nearest one with a stored snapshot, or to the root, or ``limit`` events. Reads only
+        ids and snapshot rows (no event bodies); a snapshot whose hash does not check is
+        reported as absent, so it only costs the fold time."""
+        with self._read() as conn:
+            return first_parents(conn, event_id, limit)
 
     def events(self, event_ids: Sequence[str]) -> list[Event]:
         """Several events by full id, in the given order, read in bulk where not cached."""
