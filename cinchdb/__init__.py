@@ -9,23 +9,36 @@ gets its own SQLite file with the branch's schema::
     db = cinchdb.connect("myapp")
     db.create_table("posts", [Column(name="title", type="TEXT", nullable=False)])
     post = db.insert("posts", {"title": "Hello World"})
+
+``import cinchdb`` imports nothing else: each public name is imported from its module when
+first used (:func:`journal._lazy.package_exports`), so a command that does not need the schema
+machinery does not pay for it.
 """
 
 from __future__ import annotations
 
-import os
-from importlib.metadata import PackageNotFoundError, version
-from pathlib import Path
+from typing import TYPE_CHECKING
 
-from cinchdb.catalog import Catalog
-from cinchdb.database import CinchDB
-from cinchdb.errors import CinchError, ConflictError, MergeConflictError
-from cinchdb.project import MAIN, init_project
+from journal._lazy import package_exports
 
-try:
-    __version__ = version("cinchdb")
-except PackageNotFoundError:  # running from a source tree that was not installed
-    __version__ = "0.0.0"
+if TYPE_CHECKING:
+    from cinchdb._connect import connect, init
+    from cinchdb._version import VERSION as __version__
+    from cinchdb.database import CinchDB
+    from cinchdb.errors import CinchError, ConflictError, MergeConflictError
+
+#: Public name -> the module that defines it (``module:attribute`` when the names differ).
+_EXPORTS: dict[str, str] = {
+    "CinchDB": "cinchdb.database",
+    "CinchError": "cinchdb.errors",
+    "ConflictError": "cinchdb.errors",
+    "MergeConflictError": "cinchdb.errors",
+    "__version__": "cinchdb._version:VERSION",
+    "connect": "cinchdb._connect",
+    "init": "cinchdb._connect",
+}
+
+__getattr__ = package_exports(__name__, _EXPORTS)
 
 __all__ = [
     "CinchDB",
@@ -36,37 +49,3 @@ __all__ = [
     "connect",
     "init",
 ]
-
-
-def connect(
-    database: str = MAIN,
-    branch: str = MAIN,
-    tenant: str = MAIN,
-    project_dir: str | os.PathLike[str] | None = None,
-    encryption_key: str | None = None,
-) -> CinchDB:
-    """Open a :class:`CinchDB` handle (the same arguments); the database is created if the
-    project does not have it yet."""
-    return CinchDB(
-        database=database,
-        branch=branch,
-        tenant=tenant,
-        project_dir=project_dir,
-        encryption_key=encryption_key,
-    )
-
-
-def init(path: str | os.PathLike[str] = ".", database: str = MAIN) -> Path:
-    """Create a project in ``path`` with ``database``, its ``main`` branch and ``main`` tenant;
-    return the project root.
-
-    Raises:
-        ProjectExistsError: ``path`` already holds a project; nothing was changed.
-    """
-    root = init_project(path, database)
-    catalog = Catalog.open(root)
-    try:
-        catalog.ensure_database(database).close()
-    finally:
-        catalog.close()
-    return root

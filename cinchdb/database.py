@@ -12,10 +12,8 @@ import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any, NoReturn, overload
+from typing import TYPE_CHECKING, Any, NoReturn, overload
 
-from cinchdb import _schema_build as build
-from cinchdb import codegen, history
 from cinchdb._serialized import serialized
 from cinchdb._unset import UNSET
 from cinchdb.catalog import Catalog
@@ -24,7 +22,6 @@ from cinchdb.crypto import EncryptionError, derive_key, new_salt
 from cinchdb.data import QUERY_TIMEOUT_S, Params
 from cinchdb.errors import ArgumentError, HandleClosedError, ProtectedError, TableNotFoundError
 from cinchdb.kv import KVStore
-from cinchdb.merging import merge
 from cinchdb.models import Branch, Column, Index, Table, Tenant, View
 from cinchdb.project import MAIN
 from cinchdb.results import (
@@ -38,12 +35,13 @@ from cinchdb.results import (
     TenantStatus,
 )
 from cinchdb.tenants import TenantFiles, TenantNotFoundError, validate_tenant_name
-from journal import Event, parse
+from journal._lazy import lazy_module
 from journal.definitions import ViewDef
 from journal.errors import BranchNotFoundError, ObjectNotFoundError, SchemaError
 from journal.events import (
     ColumnDropped,
     ColumnRenamed,
+    Event,
     IndexDropped,
     Operation,
     TableDropped,
@@ -52,6 +50,20 @@ from journal.events import (
 )
 from journal.names import quote, validate_branch_name, validate_identifier
 from journal.schema import Schema
+
+if TYPE_CHECKING:
+    import journal.parse as _parse
+    from cinchdb import _schema_build as build
+    from cinchdb import codegen, history, merging
+else:
+    # Schema building (the SQL parser), history, merges and codegen load on their first call,
+    # so opening a handle to read or write data does not import sqlglot or the merge engine
+    # (start-up time of a command; journal._lazy).
+    build = lazy_module("cinchdb._schema_build")
+    codegen = lazy_module("cinchdb.codegen")
+    history = lazy_module("cinchdb.history")
+    merging = lazy_module("cinchdb.merging")
+    _parse = lazy_module("journal.parse")
 
 __all__ = ["CinchDB"]
 
@@ -403,12 +415,12 @@ class CinchDB:
             ConflictError: with ``.conflicts``; nothing was written.
             PreflightError: the merged changes would fail on some target tenants' rows.
         """
-        return merge(self._changes, source, target, dry_run=dry_run, progress=self.progress)
+        return merging.merge(self._changes, source, target, dry_run=dry_run, progress=self.progress)
 
     def merge_preview(self, source: str, target: str = MAIN) -> MergeResult:
         """What :meth:`merge_branches` would do, conflicts included (``status`` "conflict"),
         without writing or raising."""
-        return merge(self._changes, source, target, dry_run=True, raise_on_conflict=False)
+        return merging.merge(self._changes, source, target, dry_run=True, raise_on_conflict=False)
 
     def can_merge(self, source: str, target: str = MAIN) -> MergeResult:
         """:meth:`merge_preview`; its ``can_merge`` key is the answer."""
@@ -434,7 +446,7 @@ class CinchDB:
         """Apply DDL (one or many statements, CREATE TRIGGER included) as journal events, all
         or nothing: checked, preflighted and appended together."""
         events, _, _ = self._changes.commit(
-            self.branch, parse(sql), message=message, progress=self.progress
+            self.branch, _parse.parse(sql), message=message, progress=self.progress
         )
         return events
 

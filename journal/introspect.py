@@ -10,13 +10,19 @@ replayed file matches its events.
 from __future__ import annotations
 
 import sqlite3
+from typing import TYPE_CHECKING
 
+from journal._lazy import lazy_module
 from journal.definitions import IndexDef, TableDef, TriggerDef, ViewDef
 from journal.errors import CorruptJournalError
 from journal.events import IndexCreated, TableCreated, TriggerCreated, ViewCreated
 from journal.names import fold_name, quote
-from journal.parse import parse_statement
 from journal.schema import Schema
+
+if TYPE_CHECKING:
+    import journal.parse as _parse
+else:  # the parser (sqlglot) loads when a file is first read back (journal._lazy)
+    _parse = lazy_module("journal.parse")
 
 
 def introspect(conn: sqlite3.Connection, *, system_prefix: str = "__") -> Schema:
@@ -32,7 +38,7 @@ def introspect(conn: sqlite3.Connection, *, system_prefix: str = "__") -> Schema
     for kind, name, table_name, sql in rows:
         if name.startswith(system_prefix) or table_name.startswith(system_prefix):
             continue
-        operation = parse_statement(sql)
+        operation = _parse.parse_statement(sql)
         if kind == "table" and isinstance(operation, TableCreated):
             _cross_check(conn, operation.table)
             tables.append(operation.table)

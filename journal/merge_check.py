@@ -24,8 +24,9 @@ import sqlite3
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from journal._lazy import lazy_module
 from journal.errors import SchemaError, SQLiteRefusedError
 from journal.events import (
     Event,
@@ -37,10 +38,14 @@ from journal.events import (
 )
 from journal.fold import apply_all
 from journal.introspect import introspect
-from journal.merge import SEMANTIC, Conflict
 from journal.names import quote
 from journal.replay import ReplayError, apply_operations, apply_steps, plan
 from journal.schema import Schema
+
+if TYPE_CHECKING:
+    from journal import merge
+else:  # the merge engine: only a merge's semantic check needs it, not a commit check
+    merge = lazy_module("journal.merge")
 
 
 def base_operations(schema: Schema) -> list[Operation]:
@@ -237,15 +242,17 @@ def first_refused(events: Sequence[Event]) -> tuple[Event, SchemaError] | None:
     return None
 
 
-def _replay(start: Schema, ops: Sequence[Operation]) -> tuple[sqlite3.Connection, list[Conflict]]:
+def _replay(
+    start: Schema, ops: Sequence[Operation]
+) -> tuple[sqlite3.Connection, list[merge.Conflict]]:
     """A database built at ``start`` with ``ops`` replayed onto it."""
     conn, schema = _build(start)
     try:
         apply_operations(conn, schema, ops)
     except ReplayError as e:
         return conn, [
-            Conflict(
-                kind=SEMANTIC,
+            merge.Conflict(
+                kind=merge.SEMANTIC,
                 object=e.operation.type,
                 message=f"The merged changes do not replay in SQLite: {e}",
                 theirs=e.statement,
@@ -254,8 +261,8 @@ def _replay(start: Schema, ops: Sequence[Operation]) -> tuple[sqlite3.Connection
     except SchemaError as e:
         # Only the reverse order can get here: the forward one was folded already.
         return conn, [
-            Conflict(
-                kind=SEMANTIC,
+            merge.Conflict(
+                kind=merge.SEMANTIC,
                 object="schema",
                 message=f"The two sides' changes apply in one order but not in the other: {e}",
             )
@@ -263,11 +270,11 @@ def _replay(start: Schema, ops: Sequence[Operation]) -> tuple[sqlite3.Connection
     return conn, []
 
 
-def compile_errors(conn: sqlite3.Connection) -> list[Conflict]:
+def compile_errors(conn: sqlite3.Connection) -> list[merge.Conflict]:
     """:func:`compile_failures` as merge conflicts."""
     return [
-        Conflict(
-            kind=SEMANTIC,
+        merge.Conflict(
+            kind=merge.SEMANTIC,
             object=f"{kind} {name}",
             message=f"After the merge {kind} '{name}' does not compile: {reason}",
         )
@@ -294,7 +301,7 @@ def semantic_check(
     theirs_on_ours: Sequence[Operation],
     theirs_schema: Schema,
     ours_on_theirs: Sequence[Operation],
-) -> list[Conflict]:
+) -> list[merge.Conflict]:
     """Conflicts found by checking both orders in SQLite (empty: the merge is sound).
 
     Each side's own history is already known to replay to its schema (the journal's core
@@ -309,8 +316,8 @@ def semantic_check(
             second = apply_all(theirs_schema, ours_on_theirs)
         except SchemaError as e:
             return [
-                Conflict(
-                    kind=SEMANTIC,
+                merge.Conflict(
+                    kind=merge.SEMANTIC,
                     object="schema",
                     message=f"The two sides' changes apply in one order but not in the other: {e}",
                 )
@@ -342,8 +349,8 @@ def semantic_check(
                 }
             )
             conflicts.append(
-                Conflict(
-                    kind=SEMANTIC,
+                merge.Conflict(
+                    kind=merge.SEMANTIC,
                     object=", ".join(differing) or "schema",
                     message="The two sides' changes give different schemas depending on which is"
                     f" applied first: {', '.join(differing)}",

@@ -13,21 +13,35 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import attrs
-import sqlglot
-from sqlglot import exp
 
-from journal._tokens import tokenize
+from journal._lazy import lazy_module
 from journal.definitions import IndexDef
 from journal.events import IndexCreated
 from journal.names import fold_name, quote
-from journal.parse import parse_expression, parse_query, parse_statement, trigger_parts
+
+if TYPE_CHECKING:
+    import sqlglot
+    from sqlglot import expressions as exp
+
+    import journal.parse as _parse
+    from journal import _tokens
+else:  # sqlglot and the parser load on the first SQL text read (start-up time, journal._lazy)
+    sqlglot = lazy_module("sqlglot")
+    exp = lazy_module("sqlglot.expressions")
+    _parse = lazy_module("journal.parse")
+    _tokens = lazy_module("journal._tokens")
 
 #: Columns of a table by name, or None when the table is unknown (a view, or missing).
 ColumnsOf = Callable[[str], "Iterable[str] | None"]
 
-_SCOPES = (exp.Select, exp.Update, exp.Delete, exp.Insert)
+
+@lru_cache(maxsize=1)
+def _scopes() -> tuple[type[exp.Expr], ...]:
+    # A function, not a constant: building it needs sqlglot, which loads on first use.
+    return (exp.Select, exp.Update, exp.Delete, exp.Insert)
 
 
 @attrs.frozen
@@ -48,13 +62,15 @@ def view_refs(sql: str, columns_of: ColumnsOf) -> list[Ref]:
 
 def trigger_refs(sql: str, columns_of: ColumnsOf) -> list[Ref]:
     """References of a whole ``CREATE TRIGGER`` statement: target, OF columns, WHEN, body."""
-    parts = trigger_parts(sql)
+    parts = _parse.trigger_parts(sql)
     table = parts.table
     refs = [Ref(table, None, *parts.table_span)]
     refs += [Ref(table, name, *span) for name, span in parts.of_columns]
     if parts.when is not None:
         text = sql[parts.when[0] : parts.when[1]]
-        refs += _resolve(parse_expression(text), columns_of, parts.when[0], trigger_table=table)
+        refs += _resolve(
+            _parse.parse_expression(text), columns_of, parts.when[0], trigger_table=table
+        )
     for start, end in parts.body:
         tree = parse_query_or_dml(sql[start:end])
         refs += _resolve(tree, columns_of, start, trigger_table=table)
@@ -64,7 +80,7 @@ def trigger_refs(sql: str, columns_of: ColumnsOf) -> list[Ref]:
 def expression_refs(text: str, table: str) -> list[Ref]:
     """References of an expression evaluated on the rows of ``table`` (CHECK, index, ...)."""
     refs: list[Ref] = []
-    for column in parse_expression(text).find_all(exp.Column):
+    for column in _parse.parse_expression(text).find_all(exp.Column):
         name = column.this
         if isinstance(name, exp.Identifier) and "start" in name.meta:
             refs.append(Ref(table, name.this, name.meta["start"], name.meta["end"] + 1))
@@ -95,7 +111,9 @@ def parse_query_or_dml(text: str) -> exp.Expr:
 def identifiers(sql: str) -> frozenset[str]:
     """Every word and quoted name in ``sql``, folded: a cheap test of whether SQL *might*
     mention a name before paying for a parse and resolution."""
-    return frozenset(fold_name(t.text) for t in tokenize(sql) if t.kind in ("word", "quoted"))
+    return frozenset(
+        fold_name(t.text) for t in _tokens.tokenize(sql) if t.kind in ("word", "quoted")
+    )
 
 
 def mentions(sql: str, *names: str) -> bool:
@@ -109,7 +127,7 @@ def _view_tree(sql: str) -> exp.Expr:
     query = tree.expression if isinstance(tree, exp.Create) else None
     if isinstance(query, exp.Expr):
         return query
-    return parse_query(sql)
+    return _parse.parse_query(sql)
 
 
 def _resolve(
@@ -172,7 +190,7 @@ def _span(ident: exp.Identifier, offset: int) -> tuple[int, int]:
 def _enclosing_scopes(node: exp.Expr) -> Iterator[exp.Expr]:
     parent = node.parent
     while parent is not None:
-        if isinstance(parent, _SCOPES):
+        if isinstance(parent, _scopes()):
             yield parent
         parent = parent.parent
 
@@ -270,7 +288,7 @@ def canonical_sql(text: str) -> str:
     """A comparison key for SQL text: tokens joined by spaces, identifiers unquoted and
     lower-cased, string literals exact. Equal keys mean the same SQL up to formatting."""
     out = []
-    for token in tokenize(text):
+    for token in _tokens.tokenize(text):
         if token.kind in ("word", "quoted"):
             out.append(fold_name(token.text))
         elif token.kind == "string":
@@ -290,13 +308,13 @@ def references(
     has column None. ``columns_of`` resolves unqualified columns in multi-table queries.
     """
     lookup: ColumnsOf = columns_of or (lambda _name: None)
-    head = [t.upper for t in tokenize(sql)[:3]]
+    head = [t.upper for t in _tokens.tokenize(sql)[:3]]
     if head[:1] == ["CREATE"] and "VIEW" in head:
         found = view_refs(sql, lookup)
     elif head[:1] == ["CREATE"] and "TRIGGER" in head:
         found = trigger_refs(sql, lookup)
     elif head[:1] == ["CREATE"] and "INDEX" in head:
-        operation = parse_statement(sql)
+        operation = _parse.parse_statement(sql)
         assert isinstance(operation, IndexCreated)
         found = [Ref(operation.index.table, None, 0, 0), *index_refs(operation.index)]
     else:

@@ -213,3 +213,131 @@ def test_the_layer_order_in_the_docs_is_true():
             for target in _targets(modules[name], node, known) - above - {name}:
                 wrong.append(f"{name} imports {target}, listed below it")
     assert not wrong, "\n".join(wrong)
+
+
+# -- lazy imports: one mechanism, at listed points ---------------------------------------------
+
+#: Every deferred import in journal/ and cinchdb/ (start-up time): (module, the module it
+#: defers). Each goes through journal._lazy.lazy_module at module top level, in the ``else:`` of
+#: an ``if TYPE_CHECKING:`` that imports the same module for real.
+LAZY_MODULES = {
+    ("cinchdb.cli._render", "rich.console"),
+    ("cinchdb.cli._render", "rich.progress"),
+    ("cinchdb.cli._render", "rich.table"),
+    ("cinchdb.database", "cinchdb._schema_build"),
+    ("cinchdb.database", "cinchdb.codegen"),
+    ("cinchdb.database", "cinchdb.history"),
+    ("cinchdb.database", "cinchdb.merging"),
+    ("cinchdb.database", "journal.parse"),
+    ("journal.introspect", "journal.parse"),
+    ("journal.merge_check", "journal.merge"),
+    ("journal.render", "journal._tokens"),
+    ("journal.sqlrefs", "journal._tokens"),
+    ("journal.sqlrefs", "journal.parse"),
+    ("journal.sqlrefs", "sqlglot"),
+    ("journal.sqlrefs", "sqlglot.expressions"),
+}
+#: Where importlib.import_module may be called: the helper itself, and the CLI's command loader.
+DYNAMIC_IMPORTS = {("journal._lazy", "*"), ("cinchdb.cli._app", "get_command")}
+
+
+def _call_name(node: ast.Call) -> str:
+    func = node.func
+    return func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+
+
+def _type_checking_imports(block: ast.If) -> set[str]:
+    names = set()
+    for node in block.body:
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            names |= {f"{node.module}.{alias.name}" for alias in node.names} | {node.module or ""}
+    return names
+
+
+def test_lazy_imports_are_the_listed_ones_each_with_its_static_import():
+    found = set()
+    problems = []
+    for module in _modules().values():
+        top_level_calls = set()
+        for statement in module.tree.body:
+            if not (
+                isinstance(statement, ast.If) and ast.unparse(statement.test) == "TYPE_CHECKING"
+            ):
+                continue
+            static = _type_checking_imports(statement)
+            for node in statement.orelse:
+                for call in ast.walk(node):
+                    if isinstance(call, ast.Call) and _call_name(call) == "lazy_module":
+                        target = call.args[0].value  # type: ignore[attr-defined]
+                        found.add((module.name, target))
+                        top_level_calls.add(id(call))
+                        if target not in static:
+                            problems.append(f"{module.name}: {target} has no TYPE_CHECKING import")
+        for node in ast.walk(module.tree):
+            is_lazy = isinstance(node, ast.Call) and _call_name(node) == "lazy_module"
+            if is_lazy and id(node) not in top_level_calls and module.name != "journal._lazy":
+                problems.append(f"{module.name}:{node.lineno}: lazy_module outside the pattern")
+        for function, node in _function_calls(module):
+            dynamic = _call_name(node) in ("import_module", "__import__", "LazyLoader")
+            allowed = {(module.name, function), (module.name, "*")} & DYNAMIC_IMPORTS
+            if dynamic and not allowed:
+                problems.append(f"{module.name}.{function}:{node.lineno}: dynamic import")
+    assert not problems, "\n".join(problems)
+    assert found == LAZY_MODULES
+
+
+def _function_calls(module: _Module) -> list[tuple[str, ast.Call]]:
+    out = []
+    for function in ast.walk(module.tree):
+        if isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            out += [(function.name, n) for n in ast.walk(function) if isinstance(n, ast.Call)]
+    return out
+
+
+def test_package_exports_are_all_and_resolve():
+    """``journal`` and ``cinchdb`` import their public names lazily from a table: the table is
+    ``__all__``, the TYPE_CHECKING imports match it, and every name resolves in a fresh
+    interpreter to what its module defines."""
+    for package in PACKAGES:
+        module = _modules()[package]
+        tables = [
+            node
+            for node in module.tree.body
+            if isinstance(node, ast.AnnAssign) and ast.unparse(node.target) == "_EXPORTS"
+        ]
+        assert len(tables) == 1, package
+        table = ast.literal_eval(tables[0].value)  # type: ignore[arg-type]
+        all_names = next(
+            ast.literal_eval(node.value)
+            for node in module.tree.body
+            if isinstance(node, ast.Assign) and ast.unparse(node.targets[0]) == "__all__"
+        )
+        assert sorted(table) == sorted(all_names), package
+        static = {
+            alias.asname or alias.name
+            for node in module.tree.body
+            if isinstance(node, ast.If) and ast.unparse(node.test) == "TYPE_CHECKING"
+            for statement in node.body
+            if isinstance(statement, ast.ImportFrom)
+            for alias in statement.names
+        }
+        assert static == set(table), package
+        script = f"""
+import importlib, sys
+import {package}
+table = {package}._EXPORTS
+assert not any(m.startswith("{package}.") and m != "{package}._lazy" for m in sys.modules), \\
+    sorted(m for m in sys.modules if m.startswith("{package}."))
+for name, where in table.items():
+    module_name, _, attribute = where.partition(":")
+    expected = getattr(importlib.import_module(module_name), attribute or name)
+    assert getattr({package}, name) is expected, name
+# A submodule of the same name as an exported function does not replace it.
+importlib.import_module("journal.parse")
+import journal
+assert callable(journal.parse) and journal.parse.__module__ == "journal.parse"
+"""
+        done = run(sys.executable, "-c", script)
+        assert done.returncode == 0, done.stderr

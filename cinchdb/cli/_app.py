@@ -8,7 +8,8 @@ Only :class:`~cinchdb.errors.CinchError` and SQLite's own errors
 shows its traceback.
 
 Command modules are imported on first lookup (:class:`CinchGroup`), so ``cinch kv get`` does
-not pay for importing every other command. This is the one place the CLI imports lazily.
+not pay for importing every other command, and ``cinch --help`` imports none. This is the one
+place the CLI imports lazily.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import sys
 from typing import Any
 
 import click
+from click.utils import make_default_short_help
 
 from cinchdb.errors import DRIVER_ERRORS, CinchError, MergeConflictError, ProjectNotFoundError
 
@@ -27,29 +29,39 @@ EXIT_CONFLICT = MergeConflictError.exit_code
 # What becomes one `Error:` line: CinchDB's errors and SQLite's own, nothing broader.
 _HANDLED: tuple[type[Exception], ...] = (CinchError, *DRIVER_ERRORS)
 
-#: Top-level command name -> ``module:attribute`` under ``cinchdb.cli.commands``.
-COMMANDS: dict[str, str] = {
-    "branch": "branch:branch_group",
-    "check": "history:check",
-    "codegen": "codegen:codegen_group",
-    "column": "column:column_group",
-    "data": "query:data_group",
-    "db": "db:db_group",
-    "diff": "history:diff",
-    "index": "index:index_group",
-    "init": "project:init",
-    "kv": "kv:kv_group",
-    "lint": "history:lint",
-    "log": "history:log",
-    "merge": "history:merge",
-    "migrate": "history:migrate",
-    "query": "query:query",
-    "revert": "history:revert",
-    "status": "project:status",
-    "table": "table:table_group",
-    "tenant": "tenant:tenant_group",
-    "view": "view:view_group",
-}
+#: Top-level command name -> (``module:attribute`` under ``cinchdb.cli.commands``, the summary
+#: ``cinch --help`` lists). The summary is the command's own first sentence, kept here so that
+#: ``cinch --help`` imports no command module (a test checks the two agree).
+COMMANDS: dict[str, tuple[str, str]] = {
+    "branch": ("branch:branch_group", "Schema branches: fork, switch, merge."),
+    "check": ("history:check", "CI: verify the journal, that every branch replays in SQLite, and"
+              " every materialized tenant (exit 1 on a problem)."),
+    "codegen": ("codegen:codegen_group", "Typed code generated from the active branch's schema."),
+    "column": ("column:column_group", "Columns of a table on the active branch."),
+    "data": ("query:data_group", "Rows of a tenant on the active branch."),
+    "db": ("db:db_group", "Databases of the project (each with its own branches and tenants)."),
+    "diff": ("history:diff", "Show the schema operations that turn ref A into ref B (default:"
+             " the active branch)."),
+    "index": ("index:index_group", "Indexes of the active branch."),
+    "init": ("project:init", "Create a project in PATH (created if missing)."),
+    "kv": ("kv:kv_group", "A tenant's key-value store (Redis-like; not part of the schema or"
+           " merges)."),
+    "lint": ("history:lint", "CI: flag destructive or data-dependent changes between two refs,"
+             " A..B (exit 1 if any)."),
+    "log": ("history:log", "Show the branch's events, newest first; PATH (table or"
+            " table.column) limits them to what touched that object, across renames."),
+    "merge": ("history:merge", "Merge branch SOURCE into --into (main)."),
+    "migrate": ("history:migrate", "Apply DDL statements as journal events, all or nothing."),
+    "query": ("query:query", "Run a read-only SQL query on a tenant of the active branch."),
+    "revert": ("history:revert", "Append the inverse of EVENT (an id or prefix) as a new event."),
+    "status": ("project:status", "Show the project, the active database and branch, and their"
+               " contents."),
+    "table": ("table:table_group", "Tables of the active branch (each change reaches every"
+              " tenant)."),
+    "tenant": ("tenant:tenant_group", "Tenants: one isolated SQLite file each, sharing the"
+               " branch's schema."),
+    "view": ("view:view_group", "Views of the active branch."),
+}  # fmt: skip
 
 _HINTS: list[tuple[type[BaseException], str]] = [
     (ProjectNotFoundError, "create a project with 'cinch init', or pass its directory in"
@@ -66,13 +78,30 @@ class CinchGroup(click.Group):
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name not in self.commands and cmd_name in COMMANDS:
-            module_name, _, attribute = COMMANDS[cmd_name].partition(":")
+            module_name, _, attribute = COMMANDS[cmd_name][0].partition(":")
             module = importlib.import_module(f"cinchdb.cli.commands.{module_name}")
             command = getattr(module, attribute)
             if not isinstance(command, click.Command):  # pragma: no cover - a typo in COMMANDS
                 raise TypeError(f"COMMANDS[{cmd_name!r}] is not a click command")
             self.add_command(command, cmd_name)
         return self.commands.get(cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """click's listing, from the summaries in COMMANDS for commands not loaded yet."""
+        names = self.list_commands(ctx)
+        if not names:
+            return
+        limit = formatter.width - 6 - max(len(name) for name in names)
+        rows = []
+        for name in names:
+            command = self.commands.get(name)
+            if command is not None:
+                if not command.hidden:
+                    rows.append((name, command.get_short_help_str(limit)))
+            else:
+                rows.append((name, make_default_short_help(COMMANDS[name][1], limit)))
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:

@@ -6,17 +6,25 @@ import csv
 import json
 import sys
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
-from rich.progress import Progress
-from rich.table import Table
+
+from cinchdb._lazy import lazy_module
+
+if TYPE_CHECKING:
+    from rich import console as rich_console
+    from rich import progress as rich_progress
+    from rich import table as rich_table
+else:  # rich loads when a table or a bar is drawn, not for a one-line answer (start-up time)
+    rich_console = lazy_module("rich.console")
+    rich_progress = lazy_module("rich.progress")
+    rich_table = lazy_module("rich.table")
 
 
-def _console() -> Console:
+def _console() -> rich_console.Console:
     # Built per call on the current stdout, so click's test runner captures it.
-    return Console(file=sys.stdout, soft_wrap=True, highlight=False)
+    return rich_console.Console(file=sys.stdout, soft_wrap=True, highlight=False)
 
 
 def to_plain(value: Any) -> Any:
@@ -43,7 +51,7 @@ def table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None = Non
         click.echo("(none)")
         return
     names = list(columns or rows[0].keys())
-    out = Table(title=title)
+    out = rich_table.Table(title=title)
     for name in names:
         out.add_column(name)
     for row in rows:
@@ -79,7 +87,9 @@ class _Bar:
         if total < 20 or not sys.stderr.isatty():
             return
         if self._progress is None:
-            self._progress = Progress(console=Console(file=sys.stderr), transient=True)
+            self._progress = rich_progress.Progress(
+                console=rich_console.Console(file=sys.stderr), transient=True
+            )
             self._progress.start()
             self._task = self._progress.add_task("Updating tenants", total=total)
         self._progress.update(self._task, completed=done_count)

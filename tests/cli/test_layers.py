@@ -65,6 +65,10 @@ assert names == sorted(COMMANDS), names
 for name in names:
     command = cli.get_command(ctx, name)
     assert isinstance(command, click.Command) and command.name == name, name
+    # cinch --help lists the table's summary without loading the module: it must be the
+    # command's own.
+    summary = COMMANDS[name][1]
+    assert command.get_short_help_str(10**6) == summary, (name, summary)
 print(len(names))
 """
     done = subprocess.run(
@@ -75,8 +79,35 @@ print(len(names))
 
 
 def test_every_command_module_is_reachable_from_the_table():
-    from_table = {entry.partition(":")[0] for entry in cinchdb.cli._app.COMMANDS.values()}
+    from_table = {entry.partition(":")[0] for entry, _ in cinchdb.cli._app.COMMANDS.values()}
     modules = {
         path.stem for path in (CLI_DIR / "commands").glob("*.py") if not path.stem.startswith("_")
     }
     assert modules == from_table
+
+
+def test_help_lists_what_click_would_list_with_every_command_loaded():
+    """``cinch --help`` builds its listing from COMMANDS; loading every command first (click's
+    own way) gives the same text."""
+    script = """
+import click
+from click.testing import CliRunner
+from cinchdb.cli import cli
+from cinchdb.cli._app import COMMANDS
+runner = CliRunner()
+lazy = runner.invoke(cli, ["--help"], terminal_width=%d).output
+ctx = click.Context(cli, info_name="cinch")
+for name in COMMANDS:
+    cli.get_command(ctx, name)
+loaded = runner.invoke(cli, ["--help"], terminal_width=%d).output
+assert lazy == loaded, (lazy, loaded)
+assert "Commands:" in lazy and all(name in lazy for name in COMMANDS)
+"""
+    for width in (60, 80, 120):
+        done = subprocess.run(
+            [sys.executable, "-c", script % (width, width)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
