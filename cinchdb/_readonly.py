@@ -48,14 +48,16 @@ class Gate:
                 return sqlite3.SQLITE_OK
             verdict = base(action, arg1, arg2, db_name, source)
             if verdict != sqlite3.SQLITE_OK:
-                if (
-                    self.read_only
-                    and action == sqlite3.SQLITE_FUNCTION
-                    and (arg2 or "").lower() in DENIED_FUNCTIONS
-                ):
-                    # Kept so query() can name the function; other denials of the caller's
-                    # policy stay SQLite's own errors.
-                    self.denied.append((action, arg2))
+                if self.read_only:
+                    if action == sqlite3.SQLITE_FUNCTION:
+                        if (arg2 or "").lower() in DENIED_FUNCTIONS:
+                            # Kept so query() can name the function.
+                            self.denied.append((action, arg2))
+                    elif action not in _READ_ACTIONS:
+                        # A write the read-only gate refuses anyway (e.g. into a system table
+                        # that the caller's policy guards first): query() names it the same
+                        # way. Other denials of the caller's policy stay SQLite's own errors.
+                        self.denied.append((action, arg1))
                 return verdict
         if not self.read_only or action in _READ_ACTIONS:
             if action == sqlite3.SQLITE_READ and arg1 is not None:

@@ -18,6 +18,7 @@ from cinchdb.errors import (
     InvalidPatternError,
     InvalidTenantNameError,
     QueryTimeoutError,
+    ReadOnlyQueryError,
     ValueTooLargeError,
 )
 from cinchdb.models import Column
@@ -159,6 +160,25 @@ def test_query_runs_one_statement_at_a_time(any_tenant):
         with pytest.raises(ArgumentError, match="one statement at a time"):
             db.query(sql)
     assert db.query("SELECT count(*) AS n FROM users;") == [{"n": 1}]
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "WITH x AS (SELECT 1) INSERT INTO __kv (key, kind, value) SELECT 'k', 's', 'v' FROM x",
+        "WITH x AS (SELECT 1) DELETE FROM __kv",
+        "WITH x AS (SELECT 1) UPDATE __cinch_state SET value = 'x'",
+    ],
+)
+def test_a_write_to_a_system_table_through_query_is_a_read_only_error(any_tenant, sql):
+    db = any_tenant
+    db.kv.set("kept", 1)
+    # The tenant's own guard refuses these before query()'s read-only gate sees them; the
+    # caller still gets the read-only error, not SQLite's bare "not authorized".
+    with pytest.raises(ReadOnlyQueryError):
+        db.query(sql)
+    assert db.kv.get("kept") == 1
+    assert db.kv.get("k") is None
 
 
 @pytest.mark.parametrize(
