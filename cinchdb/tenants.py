@@ -520,8 +520,20 @@ class TenantFiles:
 
     def _materialize(self, branch: str, path: Path) -> None:
         """Copy the template into place: the file appears whole or not at all, and a file
-        another process materialized first is kept (it may already hold rows)."""
+        another process materialized first is kept (it may already hold rows).
+
+        The copy comes from the template's ready bytes at the branch head when there are
+        some (one metadata read and a file copy; opening the template costs more than the
+        rest of the first write), else from the template, which then leaves its bytes ready
+        for the next tenant (see :meth:`TenantDirectory.make_ready`). A copy from older
+        bytes would still be caught up when opened, but is never made."""
+        ready = self.directory.ready(branch, self.store.branch_head(self.database, branch))
+        if ready is not None and self.directory.copy_ready(ready, path):
+            return
         template = self._fresh(branch, _TEMPLATE)
+        ready = self.directory.make_ready(template.conn, template.path, branch)
+        if ready is not None and self.directory.copy_ready(ready, path):
+            return
         self.directory.copy(template.conn, path, exist_ok=True, source_path=template.path)
 
     def _materialize_encrypted(self, branch: str, path: Path, tenant: str, raw_key: bytes) -> None:
