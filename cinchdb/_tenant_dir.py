@@ -40,10 +40,12 @@ _SQLITE_MAGIC = b"SQLite format 3\x00"
 _MIN_PAGE_SIZE = 512
 
 
-def scratch_path(meta_dir: Path, suffix: str = ".db") -> Path:
-    """A new path in the scratch directory, owned by this process (see the module docstring)."""
+def scratch_path(meta_dir: Path, suffix: str = ".db", *, make_directory: bool = True) -> Path:
+    """A new path in the scratch directory, owned by this process (see the module docstring);
+    the directory is made unless ``make_directory`` is False (the caller makes it if missing)."""
     directory = meta_dir / SCRATCH_DIR
-    directory.mkdir(exist_ok=True)
+    if make_directory:
+        directory.mkdir(exist_ok=True)
     return directory / f"{os.getpid()}.{uuid.uuid4().hex}{suffix}"
 
 
@@ -258,22 +260,32 @@ class TenantDirectory:
     def copy_ready(self, ready: Path, path: Path) -> bool:
         """Copy a ready template to a tenant's ``path``: whole or not at all, and a file
         already there (another process materialized it first) is kept. False when the ready
-        file was removed meanwhile (the head moved on): nothing was made."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        scratch = scratch_path(self.meta_dir)
+        file was removed meanwhile (the head moved on): nothing was made.
+
+        The directories are made only when missing: asking for them each time (``mkdir``
+        with ``exist_ok``) was a tenth of the whole first write."""
+        scratch = scratch_path(self.meta_dir, make_directory=False)
         try:
             try:
                 shutil.copyfile(ready, scratch)
             except FileNotFoundError:
-                if os.path.exists(ready):
-                    raise  # the scratch directory went, not the ready file
-                return False
-            with suppress(FileExistsError):  # see copy(): link() never replaces a file
+                if not os.path.exists(ready):
+                    return False
+                scratch.parent.mkdir(exist_ok=True)
+                shutil.copyfile(ready, scratch)
+            try:
+                # link() never replaces a file (see copy()): one already there is kept.
                 os.link(scratch, path)
+            except FileExistsError:
+                pass
+            except FileNotFoundError:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                with suppress(FileExistsError):
+                    os.link(scratch, path)
             return True
         finally:
             with suppress(FileNotFoundError):
-                scratch.unlink()
+                os.unlink(scratch)
 
     def remove_branch(self, branch: str) -> None:
         """Delete every file of a branch (its connections already closed)."""
