@@ -3,7 +3,9 @@ whole: an atomic copy that never replaces an existing file, and removal that tak
 files (WAL, shared memory, journal) before the database file.
 
 Layout: ``.cinchdb/{database}-{branch}/{sha256(tenant)[:2]}/{tenant}.db``, with the branch's
-template at ``.cinchdb/{database}-{branch}/__template.db``. A part of
+template at ``.cinchdb/{database}-{branch}/__template.db`` and the template's bytes at the
+branch head beside it, ``__template-{cursor}.ready`` (copied into a lazy tenant's new file
+without opening the template; never opened by SQLite, never changed once linked). A part of
 :class:`cinchdb.tenants.TenantFiles`, which closes a file's connection before removing it.
 
 Copies are built in the project's scratch directory ``.cinchdb/tmp/`` (same file system, so a

@@ -7,7 +7,8 @@ and a crash at any point leaves it at the old event or the new one.
 
 Lazy tenants cost a registry row only. The first write *materializes* the file by copying the
 branch's template (a schema-only file kept at the head, ``__template.db`` in the branch
-directory); until then reads go to the template, whose tables are empty. After each schema
+directory), from its bytes kept ready at the head when there are some, without opening it;
+until then reads go to the template, whose tables are empty. After each schema
 event, :meth:`TenantFiles.propagate` brings the template and every materialized tenant of the
 branch to the head, one transaction per file; a file left behind by a crash or another process
 catches up the next time it is opened.
