@@ -7,8 +7,17 @@ import shutil
 import sqlite3
 from pathlib import Path
 
+import attrs
+
 from cinchdb._system_tables import STATE_TABLE
 from journal.transactions import transaction
+
+
+@attrs.frozen
+class Copied:
+    """A byte copy made by :func:`copy_quiet_file`: the cursor (last event applied) it holds."""
+
+    cursor: str | None
 
 
 def is_encrypted(conn: sqlite3.Connection) -> bool:
@@ -24,19 +33,31 @@ def checkpoint(conn: sqlite3.Connection) -> None:
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
 
 
-def copy_quiet_file(source: sqlite3.Connection, source_path: Path, target: Path) -> bool:
-    """Copy a WAL-mode file byte for byte if its WAL is empty; False if it is not.
+def copy_quiet_file(
+    source: sqlite3.Connection, source_path: Path, target: Path, *, durable: bool = False
+) -> Copied | None:
+    """Copy a WAL-mode file byte for byte if its WAL is empty; None if it is not.
 
     A read transaction on a snapshot with an empty WAL reads the main file only, and SQLite
     lets no checkpoint write the main file while such a reader holds its lock (the
     checkpointer needs WAL_READ_LOCK(0) exclusively), so the bytes cannot change under the
     copy; writers meanwhile only append to the WAL. The copy is ~0.1 ms against ~2 ms for
     the page-by-page backup API.
+
+    The result names the cursor the copied bytes hold, read in the same snapshot. With
+    ``durable`` the copy is synced before this returns (for a copy that many later copies are
+    made from, so a power loss cannot leave it torn under a name that says it is whole).
     """
     with transaction(source, immediate=False):
-        source.execute(f'SELECT 1 FROM "{STATE_TABLE}" LIMIT 1').fetchall()
+        row = source.execute(f"SELECT value FROM \"{STATE_TABLE}\" WHERE key = 'cursor'").fetchone()
         wal = os.fspath(source_path) + "-wal"
         if os.path.exists(wal) and os.path.getsize(wal) > 0:
-            return False
+            return None
         shutil.copyfile(source_path, target)
-        return True
+    if durable:
+        fd = os.open(target, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    return Copied(None if row is None else str(row[0]))

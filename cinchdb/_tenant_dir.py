@@ -3,7 +3,9 @@ whole: an atomic copy that never replaces an existing file, and removal that tak
 files (WAL, shared memory, journal) before the database file.
 
 Layout: ``.cinchdb/{database}-{branch}/{sha256(tenant)[:2]}/{tenant}.db``, with the branch's
-template at ``.cinchdb/{database}-{branch}/__template.db``. A part of
+template at ``.cinchdb/{database}-{branch}/__template.db`` and the template's bytes at the
+branch head beside it, ``__template-{cursor}.ready`` (copied into a lazy tenant's new file
+without opening the template; never opened by SQLite, never changed once linked). A part of
 :class:`cinchdb.tenants.TenantFiles`, which closes a file's connection before removing it.
 
 Copies are built in the project's scratch directory ``.cinchdb/tmp/`` (same file system, so a
@@ -30,16 +32,22 @@ from cinchdb.project import SCRATCH_DIR, branch_directory
 from journal.transactions import transaction
 
 TEMPLATE_FILE = "__template.db"
+# A branch template's bytes at one event, never opened by SQLite and never changed once in
+# place: ``__template-{cursor}.ready`` beside the template (``none`` for a branch with no event).
+READY_PREFIX = "__template-"
+READY_SUFFIX = ".ready"
 SIDE_FILES = ("-wal", "-shm", "-journal")
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 # The smallest page SQLite writes: every whole database file is a multiple of it.
 _MIN_PAGE_SIZE = 512
 
 
-def scratch_path(meta_dir: Path, suffix: str = ".db") -> Path:
-    """A new path in the scratch directory, owned by this process (see the module docstring)."""
+def scratch_path(meta_dir: Path, suffix: str = ".db", *, make_directory: bool = True) -> Path:
+    """A new path in the scratch directory, owned by this process (see the module docstring);
+    the directory is made unless ``make_directory`` is False (the caller makes it if missing)."""
     directory = meta_dir / SCRATCH_DIR
-    directory.mkdir(exist_ok=True)
+    if make_directory:
+        directory.mkdir(exist_ok=True)
     return directory / f"{os.getpid()}.{uuid.uuid4().hex}{suffix}"
 
 
@@ -192,11 +200,94 @@ class TenantDirectory:
 
     def remove_template(self, branch: str) -> None:
         """Delete a branch's template (its connection closed), side files first as in
-        :meth:`remove`; the next use builds it afresh."""
+        :meth:`remove`, and its ready copies; the next use builds it afresh."""
         path = os.fspath(self.template_path(branch))
         for suffix in (*SIDE_FILES, ""):
             with suppress(FileNotFoundError):
                 os.unlink(path + suffix)
+        self._remove_ready(branch, keep=None)
+
+    # -- ready templates: materializing a lazy tenant without opening the template ----------
+    def ready_path(self, branch: str, cursor: str | None) -> Path:
+        """Where the template's bytes at ``cursor`` are kept ready (see :meth:`make_ready`)."""
+        return self.branch_dir(branch) / f"{READY_PREFIX}{cursor or 'none'}{READY_SUFFIX}"
+
+    def ready(self, branch: str, cursor: str | None) -> Path | None:
+        """The ready template at ``cursor``, if there is a whole one. One that is not whole
+        (truncated outside CinchDB) is removed, so that it is made again rather than copied
+        into a tenant's file."""
+        path = self.ready_path(branch, cursor)
+        problem = damage(path)
+        if problem is None:
+            return path if os.path.exists(path) else None
+        with suppress(FileNotFoundError):
+            os.unlink(path)
+        return None
+
+    def make_ready(
+        self, template: sqlite3.Connection, template_path: Path, branch: str
+    ) -> Path | None:
+        """Keep the template's bytes ready at the event they hold, drop those of older events,
+        and return the ready file. Made in scratch and synced before being linked into place:
+        every later materialization copies this file, so it must be whole whatever happened
+        to the machine. None (nothing made) while the template's WAL is not empty."""
+        scratch = scratch_path(self.meta_dir)
+        try:
+            copied = copy_quiet_file(template, template_path, scratch, durable=True)
+            if copied is None:
+                return None
+            ready = self.ready_path(branch, copied.cursor)
+            with suppress(FileExistsError):  # another process made the same one first
+                os.link(scratch, ready)
+        finally:
+            with suppress(FileNotFoundError):
+                scratch.unlink()
+        self._remove_ready(branch, keep=ready)
+        return ready
+
+    def _remove_ready(self, branch: str, *, keep: Path | None) -> None:
+        """Remove the branch's ready templates but ``keep`` (None: all of them). A process
+        copying one just removed holds it open and still copies whole bytes."""
+        kept = None if keep is None else keep.name
+        try:
+            entries = list(os.scandir(self.branch_dir(branch)))
+        except FileNotFoundError:
+            return
+        for entry in entries:
+            name = entry.name
+            if name.startswith(READY_PREFIX) and name.endswith(READY_SUFFIX) and name != kept:
+                with suppress(FileNotFoundError):
+                    os.unlink(entry.path)
+
+    def copy_ready(self, ready: Path, path: Path) -> bool:
+        """Copy a ready template to a tenant's ``path``: whole or not at all, and a file
+        already there (another process materialized it first) is kept. False when the ready
+        file was removed meanwhile (the head moved on): nothing was made.
+
+        The directories are made only when missing: asking for them each time (``mkdir``
+        with ``exist_ok``) was a tenth of the whole first write."""
+        scratch = scratch_path(self.meta_dir, make_directory=False)
+        try:
+            try:
+                shutil.copyfile(ready, scratch)
+            except FileNotFoundError:
+                if not os.path.exists(ready):
+                    return False
+                scratch.parent.mkdir(exist_ok=True)
+                shutil.copyfile(ready, scratch)
+            try:
+                # link() never replaces a file (see copy()): one already there is kept.
+                os.link(scratch, path)
+            except FileExistsError:
+                pass
+            except FileNotFoundError:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                with suppress(FileExistsError):
+                    os.link(scratch, path)
+            return True
+        finally:
+            with suppress(FileNotFoundError):
+                os.unlink(scratch)
 
     def remove_branch(self, branch: str) -> None:
         """Delete every file of a branch (its connections already closed)."""
@@ -244,7 +335,7 @@ class TenantDirectory:
             source.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
             with transaction(source):
                 shutil.copyfile(source_path, scratch)
-        elif source_path is None or not copy_quiet_file(source, source_path, scratch):
+        elif source_path is None or copy_quiet_file(source, source_path, scratch) is None:
             target = sqlite3.connect(scratch)
             try:
                 source.backup(target)

@@ -7,7 +7,8 @@ and a crash at any point leaves it at the old event or the new one.
 
 Lazy tenants cost a registry row only. The first write *materializes* the file by copying the
 branch's template (a schema-only file kept at the head, ``__template.db`` in the branch
-directory); until then reads go to the template, whose tables are empty. After each schema
+directory), from its bytes kept ready at the head when there are some, without opening it;
+until then reads go to the template, whose tables are empty. After each schema
 event, :meth:`TenantFiles.propagate` brings the template and every materialized tenant of the
 branch to the head, one transaction per file; a file left behind by a crash or another process
 catches up the next time it is opened.
@@ -520,8 +521,20 @@ class TenantFiles:
 
     def _materialize(self, branch: str, path: Path) -> None:
         """Copy the template into place: the file appears whole or not at all, and a file
-        another process materialized first is kept (it may already hold rows)."""
+        another process materialized first is kept (it may already hold rows).
+
+        The copy comes from the template's ready bytes at the branch head when there are
+        some (one metadata read and a file copy; opening the template costs more than the
+        rest of the first write), else from the template, which then leaves its bytes ready
+        for the next tenant (see :meth:`TenantDirectory.make_ready`). A copy from older
+        bytes would still be caught up when opened, but is never made."""
+        ready = self.directory.ready(branch, self.store.branch_head(self.database, branch))
+        if ready is not None and self.directory.copy_ready(ready, path):
+            return
         template = self._fresh(branch, _TEMPLATE)
+        ready = self.directory.make_ready(template.conn, template.path, branch)
+        if ready is not None and self.directory.copy_ready(ready, path):
+            return
         self.directory.copy(template.conn, path, exist_ok=True, source_path=template.path)
 
     def _materialize_encrypted(self, branch: str, path: Path, tenant: str, raw_key: bytes) -> None:
