@@ -19,7 +19,6 @@ import sys
 from typing import Any
 
 import click
-from click.utils import make_default_short_help
 
 from cinchdb.errors import DRIVER_ERRORS, CinchError, MergeConflictError, ProjectNotFoundError
 
@@ -99,7 +98,10 @@ class CinchGroup(click.Group):
                 if not command.hidden:
                     rows.append((name, command.get_short_help_str(limit)))
             else:
-                rows.append((name, make_default_short_help(COMMANDS[name][1], limit)))
+                # A bare command with the summary as its help shortens it the way click
+                # shortens a loaded command's (click's own helper for it is deprecated).
+                summary = click.Command(name, help=COMMANDS[name][1])
+                rows.append((name, summary.get_short_help_str(limit)))
         with formatter.section("Commands"):
             formatter.write_dl(rows)
 
