@@ -13,7 +13,12 @@ baseline runs on the same interpreter, with the same ``site`` start-up.
 The project is made once by ``cinch init`` in a temporary directory, with a table ``users``
 for ``cinch data insert`` and one key for ``cinch kv get``.
 
-Run: python benchmarks/bench_startup.py [--runs N]. Not collected by pytest.
+Bytecode: an installed CinchDB has its ``.pyc`` files (pip compiles them at install), so the
+children run without ``PYTHONDONTWRITEBYTECODE`` and the warm-up run writes them. With
+``--no-bytecode`` the environment's setting is kept: with it set, every run compiles the
+project's modules from source (about 60 ms on this machine for the query path).
+
+Run: python benchmarks/bench_startup.py [--runs N] [--no-bytecode]. Not collected by pytest.
 """
 
 from __future__ import annotations
@@ -45,8 +50,10 @@ COMMANDS: dict[str, list[str]] = {
 TARGETS = {"cinch --help": 3.0, 'cinch query "SELECT 1"': 6.0}
 
 
-def _environment() -> dict[str, str]:
+def _environment(bytecode: bool) -> dict[str, str]:
     env = dict(os.environ)
+    if bytecode:
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     return env
 
@@ -69,9 +76,14 @@ def _run(args: list[str], cwd: Path, env: dict[str, str]) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=10)
-    runs = parser.parse_args().runs
+    parser.add_argument("--no-bytecode", action="store_true", help="keep PYTHONDONTWRITEBYTECODE")
+    arguments = parser.parse_args()
+    runs = arguments.runs
+    bytecode = not arguments.no_bytecode
     print(machine_line())
-    env = _environment()
+    pyc = "written and used" if bytecode else "as the environment says"
+    print(f"checkout: {ROOT}; .pyc files: {pyc}")
+    env = _environment(bytecode)
     with tempfile.TemporaryDirectory() as tmp:
         project = Path(tmp) / "proj"
         for setup in (

@@ -24,13 +24,16 @@ Params = Sequence[Any] | Mapping[str, Any]
 class Gate:
     """The connection's authorizer: the caller's policy, plus a read-only mode for query()."""
 
-    __slots__ = ("base", "denied", "read_only", "reads")
+    __slots__ = ("base", "compiled", "denied", "read_only", "reads")
 
     def __init__(self, base: Authorizer | None) -> None:
         self.base = base
         self.read_only = False
         self.reads: set[str] = set()
         self.denied: list[tuple[int, str | None]] = []
+        #: Whether SQLite asked about anything since query() cleared it: SQLite asks only while
+        #: it compiles a statement (every SELECT is asked about at least once).
+        self.compiled = False
 
     def __call__(
         self,
@@ -40,6 +43,7 @@ class Gate:
         db_name: str | None,
         source: str | None,
     ) -> int:
+        self.compiled = True
         base = self.base
         if base is not None:
             if getattr(base, "internal", False):

@@ -10,10 +10,16 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from typing import TYPE_CHECKING
 
-from journal import FoldCache
-from journal.events import Event
-from journal.replay import Step, plan
+from journal._lazy import lazy_module
+
+if TYPE_CHECKING:
+    from journal import FoldCache, replay
+    from journal.events import Event
+    from journal.replay import Step
+else:  # the DDL planner (and the event models under it): only replaying an event needs it
+    replay = lazy_module("journal.replay")
 
 #: Events whose steps are kept; a change and the catch-up of files a few events behind fit.
 PLAN_CACHE_SIZE = 256
@@ -37,7 +43,7 @@ class ReplayPlans:
                 self._steps.move_to_end(event.id)
                 return hit
         before = self.fold.schema_at(event.parents[0] if event.parents else None)
-        steps, _ = plan(before, event.operations)
+        steps, _ = replay.plan(before, event.operations)
         with self._lock:
             self._steps[event.id] = steps
             while len(self._steps) > self._size:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 
 from cinchdb.errors import (
     ColumnNotFoundError,
@@ -13,8 +14,10 @@ from cinchdb.errors import (
     FilterError,
     GeneratedColumnError,
 )
-from journal.definitions import TableDef
 from journal.names import fold_name, quote, validate_identifier
+
+if TYPE_CHECKING:  # a type only: the definition models are pydantic, costly to import
+    from journal.definitions import TableDef
 
 FILTER_OPERATORS = ("ne", "gt", "gte", "lt", "lte", "like", "in", "isnull")
 COMPARISONS = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<=", "like": "LIKE"}

@@ -12,6 +12,7 @@ import shutil
 import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import attrs
 
@@ -31,7 +32,13 @@ from cinchdb.crypto import (
 )
 from cinchdb.errors import TenantError
 from journal import drivers
-from journal.replay import Step, apply_steps
+from journal._lazy import lazy_module
+
+if TYPE_CHECKING:
+    from journal import replay
+    from journal.replay import Step
+else:  # the DDL runner (and the event models under it): only building a file needs it
+    replay = lazy_module("journal.replay")
 
 # The name under which a branch's template is cached; never a tenant's.
 TEMPLATE_KEY = "__template"
@@ -248,7 +255,7 @@ def build_encrypted_file(
     try:
         with internal(conn):
             if head is not None:
-                apply_steps(conn, steps, before_commit=write_cursor(head))
+                replay.apply_steps(conn, steps, before_commit=write_cursor(head))
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
         conn.execute("PRAGMA journal_mode = DELETE")  # no -wal left beside the scratch
     finally:

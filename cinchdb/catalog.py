@@ -12,6 +12,7 @@ import os
 import shutil
 from contextlib import suppress
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import attrs
 
@@ -19,7 +20,6 @@ from cinchdb._tenant_dir import clear_scratch, scratch_path
 from cinchdb._tenant_registry import prepare_registry
 from cinchdb.changes import SchemaChanges
 from cinchdb.errors import ProtectedError
-from cinchdb.models import Branch
 from cinchdb.project import (
     CINCHDB_DIR,
     MAIN,
@@ -29,6 +29,7 @@ from cinchdb.project import (
     require_journal,
 )
 from cinchdb.tenants import TenantExistsError, TenantFiles
+from journal._lazy import lazy_module
 from journal.errors import (
     BranchExistsError,
     BranchNotFoundError,
@@ -37,6 +38,12 @@ from journal.errors import (
 )
 from journal.names import validate_branch_name, validate_database_name
 from journal.store import JournalStore
+
+if TYPE_CHECKING:
+    from cinchdb import models
+    from cinchdb.models import Branch
+else:  # the public models are pydantic: only the calls that return them load them
+    models = lazy_module("cinchdb.models")
 
 
 @attrs.define
@@ -165,7 +172,7 @@ class Catalog:
 
     def list_branches(self, database: str) -> list[Branch]:
         return [
-            Branch(name=record.name, head=record.head, created_at=record.created_at)
+            models.Branch(name=record.name, head=record.head, created_at=record.created_at)
             for record in self.store.list_branches(database)
         ]
 

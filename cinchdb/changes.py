@@ -25,34 +25,23 @@ import logging
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from typing_extensions import assert_never
 
 from cinchdb._replay_plans import ReplayPlans
 from cinchdb._unset import UNSET, Unset
 from cinchdb.tenants import CatchUp, TenantFiles
-from journal import ConcurrentChangeError, FoldCache, JournalStore, Schema
-from journal.events import (
-    Change,
-    ColumnAdded,
-    ColumnAltered,
-    ColumnDropped,
-    ColumnRenamed,
-    Event,
-    IndexCreated,
-    IndexDropped,
-    Operation,
-    TableCreated,
-    TableDropped,
-    TableRenamed,
-    TriggerCreated,
-    TriggerDropped,
-    ViewCreated,
-    ViewDropped,
-    ViewReplaced,
-    operations_of,
-)
-from journal.merge_check import CheckImages
+from journal import ConcurrentChangeError, FoldCache, JournalStore
+from journal._check_images import CheckImages
+from journal._lazy import lazy_module
+
+if TYPE_CHECKING:
+    from journal import events as _events
+    from journal.events import Change, Event, Operation
+    from journal.schema import Schema
+else:  # the event models (pydantic): a handle that changes no schema never loads them
+    _events = lazy_module("journal.events")
 
 #: Attempts at step 3 before a ConcurrentChangeError reaches the caller.
 MAX_ATTEMPTS = 5
@@ -76,9 +65,9 @@ def default_author() -> str:
 def can_fail_on_data(operation: Operation) -> bool:
     """Whether existing rows can make ``operation`` fail, so tenants need a preflight."""
     match operation:
-        case IndexCreated():
+        case _events.IndexCreated():
             return operation.index.unique
-        case ColumnAdded():
+        case _events.ColumnAdded():
             column = operation.column
             return bool(
                 column.not_null
@@ -87,20 +76,20 @@ def can_fail_on_data(operation: Operation) -> bool:
                 or operation.references
                 or operation.check
             )
-        case ColumnAltered() | ColumnDropped() | TableDropped():
+        case _events.ColumnAltered() | _events.ColumnDropped() | _events.TableDropped():
             # They may rebuild the table or run an implicit DELETE that a foreign key or
             # CHECK refuses.
             return True
         case (
-            TableCreated()
-            | TableRenamed()
-            | ColumnRenamed()
-            | IndexDropped()
-            | ViewCreated()
-            | ViewReplaced()
-            | ViewDropped()
-            | TriggerCreated()
-            | TriggerDropped()
+            _events.TableCreated()
+            | _events.TableRenamed()
+            | _events.ColumnRenamed()
+            | _events.IndexDropped()
+            | _events.ViewCreated()
+            | _events.ViewReplaced()
+            | _events.ViewDropped()
+            | _events.TriggerCreated()
+            | _events.TriggerDropped()
         ):
             return False
         case _:
@@ -159,7 +148,7 @@ class SchemaChanges:
             PreflightError: it would fail on some tenants' rows; nothing was written.
             ConcurrentChangeError: the head kept moving under it for every attempt.
         """
-        operations = [op for change in changes for op in operations_of(change)]
+        operations = [op for change in changes for op in _events.operations_of(change)]
         attempts = 1 if not isinstance(expected_head, Unset) else MAX_ATTEMPTS
         for attempt in range(attempts):
             head = (

@@ -42,6 +42,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from itertools import chain, groupby, repeat
 from operator import methodcaller
+from typing import TYPE_CHECKING
 
 from cinchdb._guard import MAX_SQL_BYTES, MAX_VALUE_BYTES
 from cinchdb._readonly import (
@@ -77,8 +78,10 @@ from cinchdb.errors import (
 from cinchdb.results import Row
 from journal import drivers
 from journal.names import fold_name, quote, validate_identifier
-from journal.schema import Schema
 from journal.transactions import savepoint, transaction
+
+if TYPE_CHECKING:  # a type only: the schema's definitions are pydantic models, costly to import
+    from journal.schema import Schema
 
 __all__ = ["FILTER_OPERATORS", "QUERY_TIMEOUT_S", "DataOps", "Params", "new_ids", "utc_now"]
 
@@ -118,9 +121,7 @@ class DataOps:
         authorizer: Authorizer | None = None,
     ) -> None:
         self.conn = conn
-        self._schema_source: Callable[[], Schema] = (
-            (lambda: schema) if isinstance(schema, Schema) else schema
-        )
+        self._schema_source: Callable[[], Schema] = schema if callable(schema) else (lambda: schema)
         self._schema: Schema | None = None
         self._tables: dict[str, TableFacts] = {}
         # sql text -> result positions to turn into bool (None: none)
@@ -454,9 +455,6 @@ class DataOps:
             raise ArgumentError(
                 "query", f"timeout must be a positive number of seconds or None, got {timeout!r}"
             )
-        schema = self._schema_source()
-        if schema is not self._schema:
-            self._table_reset(schema)
         plan = self._query_bools.get(sql, False)
         if plan is False:
             word = leading_word(sql)
@@ -465,6 +463,7 @@ class DataOps:
         gate = self._gate
         gate.reads.clear()
         gate.denied.clear()
+        gate.compiled = False
         gate.read_only = True
         conn = self.conn
         stopped: list[bool] = []
@@ -504,9 +503,11 @@ class DataOps:
             gate.read_only = False
             if timeout is not None:
                 conn.set_progress_handler(None, 0)
-        if gate.reads or plan is False:
-            # The statement was (re)compiled just now: learn which columns are booleans.
-            plan = self._query_bools[sql] = self._bool_plan(sql, cursor, gate.reads)
+        if gate.compiled or plan is False:
+            # The statement was (re)compiled just now, or never seen here: learn which columns
+            # are booleans. SQLite recompiles every statement after a schema change, so a plan
+            # learned under an older schema is relearned before it is used again.
+            plan = self._query_bools[sql] = self._bool_plan(sql, cursor, gate.reads, gate.compiled)
         if plan is None:
             names = [d[0] for d in cursor.description] if cursor.description else []
             return [dict(zip(names, values, strict=True)) for values in fetched]
@@ -521,12 +522,15 @@ class DataOps:
         self._query_bools = {}
 
     def _bool_plan(
-        self, sql: str, cursor: sqlite3.Cursor, reads: set[str]
+        self, sql: str, cursor: sqlite3.Cursor, reads: set[str], compiled: bool
     ) -> tuple[tuple[str, ...], tuple[int, ...]] | None:
-        if not cursor.description:
+        if not cursor.description or (compiled and not reads):
+            # Nothing returned, or compiled just now and no table read (SELECT 1): no BOOLEAN
+            # column can be in the result, and the schema is not needed (nor built).
             return None
-        schema = self._schema
-        assert schema is not None
+        schema = self._schema_source()
+        if schema is not self._schema:
+            self._table_reset(schema)
         # A statement that sqlite3 had already compiled outside query() reports no reads:
         # fall back to the tables whose names appear in its text.
         tables = (

@@ -22,7 +22,6 @@ from cinchdb.crypto import EncryptionError, derive_key, new_salt
 from cinchdb.data import QUERY_TIMEOUT_S, Params
 from cinchdb.errors import ArgumentError, HandleClosedError, ProtectedError, TableNotFoundError
 from cinchdb.kv import KVStore
-from cinchdb.models import Branch, Column, Index, Table, Tenant, View
 from cinchdb.project import MAIN
 from cinchdb.results import (
     CheckReport,
@@ -36,29 +35,25 @@ from cinchdb.results import (
 )
 from cinchdb.tenants import TenantFiles, TenantNotFoundError, validate_tenant_name
 from journal._lazy import lazy_module
-from journal.definitions import ViewDef
 from journal.errors import BranchNotFoundError, ObjectNotFoundError, SchemaError
-from journal.events import (
-    ColumnDropped,
-    ColumnRenamed,
-    Event,
-    IndexDropped,
-    Operation,
-    TableDropped,
-    TableRenamed,
-    ViewDropped,
-)
 from journal.names import quote, validate_branch_name, validate_identifier
-from journal.schema import Schema
 
 if TYPE_CHECKING:
     import journal.parse as _parse
     from cinchdb import _schema_build as build
-    from cinchdb import codegen, history, merging
+    from cinchdb import codegen, history, merging, models
+    from cinchdb.models import Branch, Column, Index, Table, Tenant, View
+    from journal import events as _events
+    from journal.definitions import ViewDef
+    from journal.events import Event, Operation
+    from journal.schema import Schema
 else:
     # Schema building (the SQL parser), history, merges and codegen load on their first call,
     # so opening a handle to read or write data does not import sqlglot or the merge engine
-    # (start-up time of a command; journal._lazy).
+    # (start-up time of a command; journal._lazy). The public models and the events are
+    # pydantic models: a handle that only queries rows or keys never loads pydantic.
+    models = lazy_module("cinchdb.models")
+    _events = lazy_module("journal.events")
     build = lazy_module("cinchdb._schema_build")
     codegen = lazy_module("cinchdb.codegen")
     history = lazy_module("cinchdb.history")
@@ -222,21 +217,21 @@ class CinchDB:
         return build.table_model(schema, schema.require_table(name), row_count=0)
 
     def drop_table(self, name: str) -> None:
-        self._commit([TableDropped(table=name)])
+        self._commit([_events.TableDropped(table=name)])
 
     def rename_table(self, old_name: str, new_name: str) -> None:
-        self._commit([TableRenamed(table=old_name, new_name=new_name)])
+        self._commit([_events.TableRenamed(table=old_name, new_name=new_name)])
 
     def add_column(self, table: str, column: Column) -> None:
         self._commit([build.column_added(table, column)])
 
     def drop_column(self, table: str, column: str) -> None:
         _refuse_automatic(table, column, "dropped")
-        self._commit([ColumnDropped(table=table, column=column)])
+        self._commit([_events.ColumnDropped(table=table, column=column)])
 
     def rename_column(self, table: str, old_name: str, new_name: str) -> None:
         _refuse_automatic(table, old_name, "renamed")
-        self._commit([ColumnRenamed(table=table, column=old_name, new_name=new_name)])
+        self._commit([_events.ColumnRenamed(table=table, column=old_name, new_name=new_name)])
 
     def alter_column(
         self,
@@ -264,12 +259,12 @@ class CinchDB:
         operation = build.index_created(name, table, columns, unique=unique, where=where)
         self._commit([operation])
         index = operation.index
-        return Index(
+        return models.Index(
             name=index.name, columns=list(index.column_names()), unique=index.unique, where=where
         )
 
     def drop_index(self, name: str) -> None:
-        self._commit([IndexDropped(index=name)])
+        self._commit([_events.IndexDropped(index=name)])
 
     def create_view(self, name: str, sql: str) -> View:
         """Create a view from its query (``SELECT ...``)."""
@@ -281,7 +276,7 @@ class CinchDB:
         return build.view_model(_require_view(schema, name))
 
     def drop_view(self, name: str) -> None:
-        self._commit([ViewDropped(view=name)])
+        self._commit([_events.ViewDropped(view=name)])
 
     # -- data --------------------------------------------------------------------------------
     @overload
@@ -513,7 +508,7 @@ class CinchDB:
         record = self._files.create(name, encrypted=encrypt, raw_key=raw_key, salt=salt)
         if not lazy:
             self._files.connection(self.branch, name)
-        return Tenant(
+        return models.Tenant(
             name=record.name,
             database=self.database,
             encrypted=record.encrypted,
@@ -549,7 +544,7 @@ class CinchDB:
         """``main`` first, then the others by name."""
         return main_first(
             [
-                Tenant(
+                models.Tenant(
                     name=r.name,
                     database=self.database,
                     encrypted=r.encrypted,
@@ -568,7 +563,7 @@ class CinchDB:
     def copy_tenant(self, source: str, target: str) -> Tenant:
         """A new tenant ``target`` with a copy of ``source``'s data in every branch."""
         record = self._files.copy(source, target)
-        return Tenant(name=record.name, database=self.database, created_at=record.created_at)
+        return models.Tenant(name=record.name, database=self.database, created_at=record.created_at)
 
     def rename_tenant(self, old_name: str, new_name: str) -> Tenant:
         if old_name == MAIN:
@@ -576,7 +571,7 @@ class CinchDB:
         record = self._files.copy(old_name, new_name, remove_source=True)
         if self.tenant == old_name:
             self.tenant = new_name
-        return Tenant(name=record.name, database=self.database, created_at=record.created_at)
+        return models.Tenant(name=record.name, database=self.database, created_at=record.created_at)
 
     def tenant_status(self) -> list[TenantStatus]:
         """Per tenant on this branch: ``name``, ``materialized``, ``cursor`` (last event

@@ -28,7 +28,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import suppress
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import attrs
 
@@ -78,9 +78,15 @@ from cinchdb.errors import (
     TenantExistsError,
     TenantNotFoundError,
 )
-from journal import JournalStore, ReplayError, Schema, drivers
-from journal.events import Event, Operation
-from journal.replay import Step, apply_steps, plan
+from journal import JournalStore, ReplayError, drivers
+from journal._lazy import lazy_module
+
+if TYPE_CHECKING:
+    from journal import FoldCache, Schema, replay
+    from journal.events import Event, Operation
+    from journal.replay import Step
+else:  # the DDL planner, the fold and the event models: only a file behind the head needs them
+    replay = lazy_module("journal.replay")
 
 __all__ = [
     "BUSY_ATTEMPTS",
@@ -161,13 +167,21 @@ class _OpenFile:
     # tenant and make a new file under the same name, and a connection left on the old,
     # unlinked one would read deleted rows and acknowledge writes nobody will ever see.
     identity: tuple[int, int] | None = None
-    schema: Schema = attrs.field(factory=Schema)
     checked: tuple[int, int] | None = None
     # The cursor as this process last read or wrote it. Another process may move it; every
     # catch-up transaction re-checks it under the write lock (expect_cursor) before relying
     # on it, so a stale value costs a retry, never a wrong replay.
     cursor: str | None = None
     _data: DataOps | None = None
+    # The schema-change service's fold cache: the file's schema is the one at its cursor.
+    fold: FoldCache = attrs.field(kw_only=True)
+
+    @property
+    def schema(self) -> Schema:
+        """The schema the file is at. Computed when first asked for, never on open: a file at
+        the head that only answers a query or a key needs no schema (and so no fold, and
+        none of the definition models)."""
+        return self.fold.schema_at(self.cursor)
 
     @property
     def data(self) -> DataOps:
@@ -510,9 +524,8 @@ class TenantFiles:
             if identity == before:
                 break
             conn.close()  # replaced while we opened it: open the one there now
-        entry = _OpenFile(path, conn, identity)
+        entry = _OpenFile(path, conn, identity, fold=self._plans.fold)
         entry.cursor = read_cursor(entry.conn)
-        entry.schema = self._plans.fold.schema_at(entry.cursor)
         self._open[key] = entry
         while len(self._open) > self._max_open:
             _, oldest = self._open.popitem(last=False)
@@ -639,7 +652,7 @@ class TenantFiles:
                 # straight to the head (a fast-forward of five events is one step per tenant).
                 try:
                     with internal(entry.conn):
-                        apply_steps(
+                        replay.apply_steps(
                             entry.conn,
                             self._plans.steps_of(pending),
                             after_begin=expect_cursor(cursor),
@@ -650,7 +663,6 @@ class TenantFiles:
                     continue
                 applied += len(pending)
                 cursor = pending[-1].id
-            entry.schema = self._plans.fold.schema_at(cursor)
             entry.cursor = cursor
             outcome: Outcome = "applied" if applied else "ahead" if ahead else "current"
             return CatchUp(entry.path, applied, head, outcome)
@@ -687,10 +699,10 @@ class TenantFiles:
         for tenant in self.reachable(branch):
             entry = self._fresh(branch, tenant)
             if planned is None or planned[0] is not entry.schema:
-                planned = (entry.schema, plan(entry.schema, operations)[0])
+                planned = (entry.schema, replay.plan(entry.schema, operations)[0])
             try:
                 with internal(entry.conn):
-                    apply_steps(entry.conn, planned[1], dry_run=True)
+                    replay.apply_steps(entry.conn, planned[1], dry_run=True)
             except ReplayError as e:
                 failures.append((tenant, e.reason))
         if failures:

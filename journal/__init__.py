@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from journal._lazy import package_exports
 
 if TYPE_CHECKING:
+    from journal._fold_cache import FoldCache
     from journal.ddl import render_operation, render_script, statements
     from journal.definitions import (
         Check,
@@ -48,6 +49,7 @@ if TYPE_CHECKING:
         MergeConflictError,
         ObjectExistsError,
         ObjectNotFoundError,
+        ReplayError,
         SchemaError,
         SQLParseError,
     )
@@ -73,11 +75,11 @@ if TYPE_CHECKING:
         ViewReplaced,
         operations_of,
     )
-    from journal.fold import FoldCache, apply, apply_all, fold
+    from journal.fold import apply, apply_all, fold
     from journal.graph import Graph
     from journal.introspect import introspect
     from journal.parse import parse, parse_statement, split_statements
-    from journal.replay import ReplayError, apply_operations
+    from journal.replay import apply_operations
     from journal.schema import Schema
     from journal.sqlrefs import canonical_sql, references
     from journal.store import BranchRecord, JournalStore
@@ -104,7 +106,7 @@ _EXPORTS: dict[str, str] = {
     "Event": "journal.events",
     "EventNotFoundError": "journal.errors",
     "EventReverted": "journal.events",
-    "FoldCache": "journal.fold",
+    "FoldCache": "journal._fold_cache",
     "ForeignKey": "journal.definitions",
     "Graph": "journal.graph",
     "IndexCreated": "journal.events",
@@ -120,7 +122,7 @@ _EXPORTS: dict[str, str] = {
     "ObjectNotFoundError": "journal.errors",
     "Operation": "journal.events",
     "PrimaryKey": "journal.definitions",
-    "ReplayError": "journal.replay",
+    "ReplayError": "journal.errors",
     "SQLParseError": "journal.errors",
     "Schema": "journal.schema",
     "SchemaError": "journal.errors",

@@ -8,9 +8,11 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 
 import attrs
 
+from journal._lazy import lazy_module
 from journal.errors import (
     BranchNotFoundError,
     CorruptJournalError,
@@ -18,8 +20,13 @@ from journal.errors import (
     EventNotFoundError,
     JournalStoreError,
 )
-from journal.events import Event
 from journal.graph import Graph
+
+if TYPE_CHECKING:
+    from journal import events
+    from journal.events import Event
+else:  # the event models (pydantic): only reading an event's body needs them
+    events = lazy_module("journal.events")
 
 #: How long a writer waits for another writer's transaction before giving up. Appends hold the
 #: lock for milliseconds, so reaching this means something is badly stuck.
@@ -233,7 +240,7 @@ def extend_graph(cached: CachedGraph, rows: list[tuple[int, str, int, str | None
 
 def parse_event(event_id: str, body: str) -> Event:
     try:
-        return Event.from_body(event_id, body)
+        return events.Event.from_body(event_id, body)
     except CorruptJournalError:
         raise
     except (ValueError, KeyError, TypeError) as e:

@@ -21,8 +21,6 @@ change made ambiguous, a trigger body that no longer compiles, and so on.
 from __future__ import annotations
 
 import sqlite3
-import threading
-from collections import OrderedDict
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -59,7 +57,8 @@ def base_operations(schema: Schema) -> list[Operation]:
 
 
 def _memory() -> sqlite3.Connection:
-    # Kept in CheckImages and used from whichever thread makes the next change.
+    # Kept in CheckImages (journal._check_images), used from whichever thread makes the next
+    # change.
     conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
     conn.execute("PRAGMA foreign_keys = ON")
     return conn
@@ -179,44 +178,6 @@ def _refuse_new(
     for kind, name, sql, reason in failures:
         if (kind, name) not in before:
             raise SQLiteRefusedError(f"{kind} '{name}'", sql, reason)
-
-
-class CheckImages:
-    """The in-memory databases :func:`check_change` left behind, by the event id whose schema
-    they hold: the next change on a branch starts from a copy of its head's database instead
-    of building the schema again (building costs about 0.15 ms per table; the copy is a few
-    pages). A few are kept, least recently used out; safe to share between threads."""
-
-    def __init__(self, size: int = 8) -> None:
-        self._size = size
-        self._images: OrderedDict[str, sqlite3.Connection] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def check(
-        self, at: str | None, schema: Schema, operations: Sequence[Operation]
-    ) -> tuple[Schema, sqlite3.Connection]:
-        """:func:`check_change` on ``schema``, the schema at event ``at``; the caller hands
-        the database back to :meth:`remember` or closes it."""
-        with self._lock:  # held through the copy: one image is never read by two threads
-            image = None if at is None else self._images.get(at)
-            if at is not None and image is not None:
-                self._images.move_to_end(at)
-            return check_change(schema, operations, image=image)
-
-    def remember(self, event_id: str, image: sqlite3.Connection) -> None:
-        """Keep ``image``, the database at ``event_id``'s schema (just appended)."""
-        with self._lock:
-            old = self._images.pop(event_id, None)
-            if old is not None:
-                old.close()
-            self._images[event_id] = image
-            while len(self._images) > self._size:
-                self._images.popitem(last=False)[1].close()
-
-    def close(self) -> None:
-        with self._lock:
-            while self._images:
-                self._images.popitem()[1].close()
 
 
 def first_refused(events: Sequence[Event]) -> tuple[Event, SchemaError] | None:

@@ -26,7 +26,9 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from types import TracebackType
+from typing import TYPE_CHECKING
 
+from journal._lazy import lazy_module
 from journal._store_sql import (
     BUSY_TIMEOUT_MS,
     HEX,
@@ -60,10 +62,15 @@ from journal.errors import (
     InvalidNameError,
     JournalStoreError,
 )
-from journal.events import Change, Event, content_id
 from journal.graph import Graph
 from journal.names import validate_branch_name, validate_database_name
 from journal.transactions import transaction
+
+if TYPE_CHECKING:
+    from journal import events as _events
+    from journal.events import Change, Event
+else:  # the event models (pydantic): heads, branches and the graph are read without them
+    _events = lazy_module("journal.events")
 
 __all__ = ["SCHEMA_VERSION", "SNAPSHOT_INTERVAL", "BranchRecord", "ChainLink", "JournalStore"]
 
@@ -422,7 +429,7 @@ class JournalStore:
         events: list[Event] = []
         parents = first_parents
         for change in changes:
-            event = Event.create(
+            event = _events.Event.create(
                 change,
                 parents=parents,
                 database=database,
@@ -623,7 +630,7 @@ class JournalStore:
             stored_parents.setdefault(event_id, []).append(parent_id)
         bad: list[str] = []
         for event_id, body in rows:
-            if content_id(body) != event_id:
+            if _events.content_id(body) != event_id:
                 bad.append(event_id)
                 continue
             try:

@@ -236,6 +236,21 @@ LAZY_MODULES = {
     ("journal.sqlrefs", "journal.parse"),
     ("journal.sqlrefs", "sqlglot"),
     ("journal.sqlrefs", "sqlglot.expressions"),
+    # pydantic (the definition, event and public models) and what folds or replays events:
+    # a handle on a tenant at its branch head that only queries rows or keys loads none of it.
+    ("cinchdb._replay_plans", "journal.replay"),
+    ("cinchdb._tenant_crypto", "journal.replay"),
+    ("cinchdb.catalog", "cinchdb.models"),
+    ("cinchdb.changes", "journal.events"),
+    ("cinchdb.database", "cinchdb.models"),
+    ("cinchdb.database", "journal.events"),
+    ("cinchdb.tenants", "journal.replay"),
+    ("journal._check_images", "journal.merge_check"),
+    ("journal._fold_cache", "journal.events"),
+    ("journal._fold_cache", "journal.fold"),
+    ("journal._fold_cache", "journal.schema"),
+    ("journal._store_sql", "journal.events"),
+    ("journal.store", "journal.events"),
 }
 #: Where importlib.import_module may be called: the helper itself, and the CLI's command loader.
 DYNAMIC_IMPORTS = {("journal._lazy", "*"), ("cinchdb.cli._app", "get_command")}

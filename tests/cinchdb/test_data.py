@@ -239,6 +239,36 @@ def test_booleans_in_a_join_and_after_a_recompile(db):
     assert db.query(sql) == expected  # served from the cached statement
 
 
+def test_a_query_that_reads_no_table_never_asks_for_the_schema(conn, schema):
+    """Building a schema loads the definition models (start-up time of ``cinch query``)."""
+    asked: list[int] = []
+
+    def source() -> Schema:
+        asked.append(1)
+        return schema
+
+    data = DataOps(conn, source)
+    assert data.query("SELECT 1 AS one") == [{"one": 1}]
+    assert data.query("SELECT 1 AS one") == [{"one": 1}]  # the cached statement
+    assert data.query("VALUES (2)") == [{"column1": 2}]
+    assert asked == []
+    assert data.query("SELECT active FROM users") == []  # a table read: its booleans matter
+    assert asked
+
+
+def test_booleans_are_learned_again_after_a_schema_change(conn, schema):
+    current = [schema]
+    data = DataOps(conn, lambda: current[0])
+    data.insert("posts", [{"title": "t"}])
+    sql = "SELECT * FROM posts"
+    assert data.query(sql)[0]["published"] is False
+    change = parse("ALTER TABLE posts ADD COLUMN pinned BOOLEAN DEFAULT 1")
+    current[0] = apply_operations(conn, current[0], change)
+    # The same text: SQLite recompiles the cached statement after the schema change.
+    [row] = data.query(sql)
+    assert (row["published"], row["pinned"]) == (False, True)
+
+
 # -- update and filters ----------------------------------------------------------------------
 
 

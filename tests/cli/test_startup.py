@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -17,7 +18,16 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent.parent
-HEAVY = ("sqlglot", "networkx", "pydantic", "rich", "journal.merge", "cinchdb.merging")
+HEAVY = (
+    "sqlglot",
+    "networkx",
+    "pydantic",
+    "rich",
+    "journal.merge",
+    "cinchdb.merging",
+    "journal.events",
+    "journal.schema",
+)
 
 RUN = """
 import json, sys
@@ -64,10 +74,15 @@ def real_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return app
 
 
-def test_query_imports_no_sqlglot_networkx_or_merge_engine(real_project: Path):
+def test_query_imports_no_sqlglot_networkx_pydantic_or_merge_engine(real_project: Path):
+    """A tenant at its branch head, a statement that reads no table: no schema is built, so
+    neither the event and definition models (pydantic) nor the fold are imported."""
     out, code, loaded = _cinch(real_project, "query", "SELECT 1")
     assert code == 0 and "1" in out
-    assert loaded.isdisjoint({"sqlglot", "networkx", "journal.merge", "cinchdb.merging"})
+    assert loaded.isdisjoint(
+        {"sqlglot", "networkx", "pydantic", "journal.merge", "cinchdb.merging"}
+        | {"journal.events", "journal.schema"}
+    )
     # Drawing the table is what loads rich.
     assert "rich" in loaded
 
@@ -85,10 +100,39 @@ def test_data_insert_imports_no_sqlglot_networkx_or_merge_engine(real_project: P
     assert loaded.isdisjoint({"sqlglot", "networkx", "journal.merge", "cinchdb.merging"})
 
 
-def test_kv_get_imports_no_sqlglot_networkx_merge_engine_or_rich(real_project: Path):
+def test_kv_get_imports_no_sqlglot_networkx_merge_engine_rich_or_pydantic(real_project: Path):
     out, code, loaded = _cinch(real_project, "kv", "get", "greeting")
     assert code == 0 and "hello" in out
     assert loaded.isdisjoint({"sqlglot", "networkx", "journal.merge", "cinchdb.merging", "rich"})
+    assert loaded.isdisjoint({"pydantic", "journal.events", "journal.schema"})
+
+
+def test_a_query_on_a_tenant_behind_the_head_catches_it_up_first(tmp_path: Path):
+    """A tenant file left at an older event (restored from a copy, or left behind by a crash)
+    is brought to the head by the new process before the query runs: the column added since
+    is there, and its BOOLEAN values come back as booleans."""
+    assert _cinch(tmp_path, "init", "app")[1] == 0
+    app = tmp_path / "app"
+    for args in (
+        ("table", "create", "users", "name:TEXT"),
+        ("tenant", "create", "acme"),
+        ("data", "insert", "users", '{"name": "Ada"}', "--tenant", "acme"),
+    ):
+        assert _cinch(app, *args)[1] == 0, args
+    [tenant_file] = (app / ".cinchdb").rglob("acme.db")
+    assert not tenant_file.with_name("acme.db-wal").exists()  # closed: the file is whole
+    old = tmp_path / "acme-before.db"
+    shutil.copyfile(tenant_file, old)
+    assert _cinch(app, "column", "add", "users", "active:BOOLEAN:default=1")[1] == 0
+    shutil.copyfile(old, tenant_file)  # one event behind the head now
+
+    out, code, loaded = _cinch(app, "query", "SELECT name, active FROM users", "--json",
+                               "--tenant", "acme")  # fmt: skip
+    assert code == 0, out
+    assert json.loads(out) == [{"name": "Ada", "active": True}]
+    assert "journal.events" in loaded  # the catch-up read the event it lacked
+    out, code, _ = _cinch(app, "query", "SELECT 1 AS one", "--json", "--tenant", "acme")
+    assert (code, json.loads(out)) == (0, [{"one": 1}])
 
 
 def test_help_imports_none_of_the_heavy_modules(real_project: Path):
