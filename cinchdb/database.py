@@ -389,11 +389,16 @@ class CinchDB:
         """``main`` first, then the others by name."""
         return main_first(self._catalog.list_branches(self.database))
 
-    def delete_branch(self, name: str) -> None:
-        """Delete a branch and its tenant files (never ``main``, nor this handle's)."""
+    def delete_branch(self, name: str, force: bool = False) -> None:
+        """Delete a branch and its tenant files (never ``main``, nor this handle's).
+
+        Raises:
+            UnmergedBranchError: the branch has events no other branch has (work that would
+                be lost); ``force=True`` deletes it anyway, like ``git branch -D``.
+        """
         if name == self.branch and name != MAIN:
             raise ProtectedError("branch", name, "deleted", "this handle is on it; switch first")
-        self._catalog.delete_branch(self._files, name)
+        self._catalog.delete_branch(self._files, name, force=force)
 
     def switch_branch(self, name: str) -> Branch:
         """Point this handle at another branch of the database."""
