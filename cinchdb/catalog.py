@@ -169,9 +169,7 @@ class Catalog:
             if not self.store.has_branch(database, name):
                 raise BranchNotFoundError(database, name)
             return  # an empty branch has nothing to lose
-        others = [
-            b.head for b in self.store.list_branches(database) if b.name != name and b.head
-        ]
+        others = [b.head for b in self.store.list_branches(database) if b.name != name and b.head]
         graph = self.store.graph(database)
         if any(graph.is_ancestor(head, other) for other in others):
             return
