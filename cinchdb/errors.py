@@ -229,11 +229,10 @@ class UnknownResolutionError(CinchError, ValueError):
     """A merge resolution names an object that is not in conflict, or a side that is neither
     ``ours`` nor ``theirs``."""
 
-    def __init__(self, what: str, conflicting: Sequence[str]) -> None:
+    def __init__(self, what: str, reason: str) -> None:
         self.what = what
-        self.conflicting = list(conflicting)
-        listed = ", ".join(repr(c) for c in self.conflicting) or "none"
-        super().__init__(f"Cannot resolve {what}: the objects in conflict are {listed}")
+        self.reason = reason
+        super().__init__(f"Cannot resolve {what}: {reason}")
 
 
 class CodegenWriteError(CinchError, OSError):

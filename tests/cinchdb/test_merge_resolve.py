@@ -173,6 +173,8 @@ def test_strategy_applies_to_every_conflict(tmp_path):
     root = cinchdb.init(tmp_path / "p")
     with cinchdb.connect(project_dir=root) as db:
         db.migrate(BASE_USERS + "CREATE VIEW v AS SELECT name FROM users;")
+        db.create_tenant("acme", lazy=False)
+        db.create_tenant("late", lazy=False)
         db.create_branch("feature")
         db.switch_branch("feature")
         db.migrate("DROP VIEW v; CREATE VIEW v AS SELECT age FROM users;"
