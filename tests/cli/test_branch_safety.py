@@ -69,3 +69,43 @@ def test_deleting_a_merged_branch_needs_no_force(cinch):
     ok(cinch("column", "add", "users", "age:INTEGER"))
     ok(cinch("branch", "merge-into-main", "feature"))
     ok(cinch("branch", "delete", "feature", "--yes"))
+
+
+def _conflicting_views(cinch):
+    ok(cinch("migrate", "CREATE TABLE users (id TEXT PRIMARY KEY, name TEXT, age INTEGER);"
+                        "CREATE VIEW v AS SELECT name FROM users"))  # fmt: skip
+    ok(cinch("branch", "create", "feature"))
+    ok(cinch("migrate", "DROP VIEW v; CREATE VIEW v AS SELECT age FROM users"))
+    ok(cinch("branch", "switch", "main"))
+    ok(cinch("migrate", "DROP VIEW v; CREATE VIEW v AS SELECT id FROM users"))
+
+
+def test_merge_resolve_on_the_command_line(cinch):
+    _conflicting_views(cinch)
+    conflicted = cinch("merge", "feature", "--into", "main")
+    assert conflicted.exit_code == 3
+    assert conflicted.stderr.splitlines()[0].endswith(
+        "To resolve: cinch merge feature --into main --resolve 'view v'=theirs"
+    )
+    error(
+        cinch("merge", "feature", "--into", "main", "--resolve", "view w=theirs"),
+        "Error: Cannot resolve 'view w': the objects in conflict are 'view v'",
+    )
+    error(
+        cinch("merge", "feature", "--resolve", "view v"),
+        "Error: Invalid value for '--resolve': expected OBJECT=ours|theirs, got 'view v'",
+        code=2,
+    )
+    out = ok(cinch("merge", "feature", "--into", "main", "--resolve", "view v=theirs"))
+    assert "resolved view v=theirs" in out
+    assert "resolved view v=theirs" in ok(cinch("log", "-n", "1"))
+    assert ok(cinch("view", "info", "v")).count("age") >= 1
+
+
+def test_merge_strategy_on_the_command_line(cinch):
+    _conflicting_views(cinch)
+    check = cinch("merge", "feature", "--check", "--strategy", "ours")
+    assert check.exit_code == 0, check.output
+    assert "resolved view v=ours" in check.stdout
+    out = ok(cinch("merge", "feature", "--strategy", "ours", "--json"))
+    assert json.loads(out)["resolved"] == [{"object": "view v", "side": "ours"}]
