@@ -200,13 +200,13 @@ class Replay:
         self.out = [t for t in self.out if object_key(describe(t.operation)) not in keys]
         match op:
             case TableRenamed():
-                origin = self.names.table(op.table)
-                final = None if origin is None else self.other.tables.get(origin)
+                table = self.names.table(op.table)
+                final = None if table is None else self.other.tables.get(table)
                 if isinstance(final, str):
                     self.aliases[fold_name(op.new_name)] = final
             case ColumnRenamed():
-                origin = self.names.column(op.table, op.column)
-                final = None if origin is None else self.other.columns.get(origin)
+                column = self.names.column(op.table, op.column)
+                final = None if column is None else self.other.columns.get(column)
                 if isinstance(final, str):
                     self.aliases[f"{fold_name(op.table)}.{fold_name(op.new_name)}"] = final
             case _:
