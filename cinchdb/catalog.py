@@ -19,7 +19,7 @@ import attrs
 from cinchdb._tenant_dir import clear_scratch, scratch_path
 from cinchdb._tenant_registry import prepare_registry
 from cinchdb.changes import SchemaChanges
-from cinchdb.errors import ProtectedError
+from cinchdb.errors import ProtectedError, UnmergedBranchError
 from cinchdb.project import (
     CINCHDB_DIR,
     MAIN,
@@ -170,16 +170,37 @@ class Catalog:
                 return branch
         raise BranchNotFoundError(database, name)
 
+    def _require_merged(self, database: str, name: str) -> None:
+        head = self.store.branch_head(database, name)
+        if head is None:
+            if not self.store.has_branch(database, name):
+                raise BranchNotFoundError(database, name)
+            return  # an empty branch has nothing to lose
+        others = [b.head for b in self.store.list_branches(database) if b.name != name and b.head]
+        graph = self.store.graph(database)
+        if any(graph.is_ancestor(head, other) for other in others):
+            return
+        unmerged = graph.ancestors(head) | {head}
+        for other in others:
+            unmerged -= graph.ancestors(other) | {other}
+        raise UnmergedBranchError(name, len(unmerged))
+
     def list_branches(self, database: str) -> list[Branch]:
         return [
             models.Branch(name=record.name, head=record.head, created_at=record.created_at)
             for record in self.store.list_branches(database)
         ]
 
-    def delete_branch(self, files: TenantFiles, name: str) -> None:
-        """The row first: once it is gone nothing opens the files, which go next."""
+    def delete_branch(self, files: TenantFiles, name: str, *, force: bool = False) -> None:
+        """The row first: once it is gone nothing opens the files, which go next.
+
+        Without ``force``, a branch whose head no other branch has in its history is refused
+        (``git branch -d``): its events would belong to no branch any more.
+        """
         if name == MAIN:
             raise ProtectedError("branch", MAIN, "deleted")
+        if not force:
+            self._require_merged(files.database, name)
         self.store.delete_branch(files.database, name)
         files.forget_branches()
         files.remove_branch(name)

@@ -384,11 +384,16 @@ class CinchDB:
         """``main`` first, then the others by name."""
         return main_first(self._catalog.list_branches(self.database))
 
-    def delete_branch(self, name: str) -> None:
-        """Delete a branch and its tenant files (never ``main``, nor this handle's)."""
+    def delete_branch(self, name: str, force: bool = False) -> None:
+        """Delete a branch and its tenant files (never ``main``, nor this handle's).
+
+        Raises:
+            UnmergedBranchError: the branch has events no other branch has (work that would
+                be lost); ``force=True`` deletes it anyway, like ``git branch -D``.
+        """
         if name == self.branch and name != MAIN:
             raise ProtectedError("branch", name, "deleted", "this handle is on it; switch first")
-        self._catalog.delete_branch(self._files, name)
+        self._catalog.delete_branch(self._files, name, force=force)
 
     def switch_branch(self, name: str) -> Branch:
         """Point this handle at another branch of the database."""
@@ -399,18 +404,41 @@ class CinchDB:
         raise BranchNotFoundError(self.database, name)
 
     # -- merges and history ------------------------------------------------------------------
-    def merge_branches(self, source: str, target: str = MAIN, dry_run: bool = False) -> MergeResult:
+    def merge_branches(
+        self,
+        source: str,
+        target: str = MAIN,
+        dry_run: bool = False,
+        resolve: Mapping[str, str] | None = None,
+        strategy: str | None = None,
+    ) -> MergeResult:
         """Merge branch ``source`` into ``target`` (any two branches; no "update first").
 
         Returns ``status`` ("success" or "up_to_date"), ``changes_applied``, ``conflicts``
-        (empty), ``fast_forward``, ``event_id``, ``base`` and ``resolutions`` (renames carried
-        through automatically). ``dry_run`` computes all of it and writes nothing.
+        (empty), ``fast_forward``, ``event_id``, ``base``, ``resolutions`` (renames carried
+        through automatically) and ``resolved`` (the conflicts resolved as asked). ``dry_run``
+        computes all of it and writes nothing.
+
+        ``resolve={"view v": "theirs"}`` resolves conflicts by object, named exactly as the
+        conflicts name them: "ours" keeps the target's version, "theirs" takes the source's.
+        ``strategy="ours"`` or ``"theirs"`` resolves every other conflict that way. The
+        resolved merge is checked like any other; the merge event records each resolution.
 
         Raises:
             ConflictError: with ``.conflicts``; nothing was written.
+            UnknownResolutionError: ``resolve`` names an object not in conflict, or a side
+                that is neither "ours" nor "theirs".
             PreflightError: the merged changes would fail on some target tenants' rows.
         """
-        return merging.merge(self._changes, source, target, dry_run=dry_run, progress=self.progress)
+        return merging.merge(
+            self._changes,
+            source,
+            target,
+            dry_run=dry_run,
+            progress=self.progress,
+            resolve=resolve,
+            strategy=strategy,
+        )
 
     def merge_preview(self, source: str, target: str = MAIN) -> MergeResult:
         """What :meth:`merge_branches` would do, conflicts included (``status`` "conflict"),

@@ -104,6 +104,8 @@ __all__ = [
     "TenantFileError",
     "TenantNotFoundError",
     "UnknownLanguageError",
+    "UnknownResolutionError",
+    "UnmergedBranchError",
     "ValueTooLargeError",
     "WrongKeyError",
 ]
@@ -208,6 +210,29 @@ class SelfMergeError(CinchError, ValueError):
     def __init__(self, branch: str) -> None:
         self.branch = branch
         super().__init__(f"Cannot merge branch '{branch}' into itself")
+
+
+class UnmergedBranchError(CinchError, ValueError):
+    """A branch holds schema events that no other branch has: deleting it would lose them
+    (``force=True`` / ``--force`` deletes it anyway, like ``git branch -D``)."""
+
+    def __init__(self, branch: str, events: int) -> None:
+        self.branch = branch
+        self.events = events
+        super().__init__(
+            f"Branch '{branch}' has {events} event(s) that no other branch has: use --force to"
+            " delete it anyway"
+        )
+
+
+class UnknownResolutionError(CinchError, ValueError):
+    """A merge resolution names an object that is not in conflict, or a side that is neither
+    ``ours`` nor ``theirs``."""
+
+    def __init__(self, what: str, reason: str) -> None:
+        self.what = what
+        self.reason = reason
+        super().__init__(f"Cannot resolve {what}: {reason}")
 
 
 class CodegenWriteError(CinchError, OSError):

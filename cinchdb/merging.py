@@ -20,14 +20,19 @@ of the other side's work shows it again as identical changes, which are applied 
 
 from __future__ import annotations
 
+import shlex
+from collections.abc import Mapping, Sequence
+
+import attrs
+
 from cinchdb.changes import Progress, SchemaChanges, can_fail_on_data
-from cinchdb.errors import SelfMergeError
+from cinchdb.errors import SelfMergeError, UnknownResolutionError
 from cinchdb.results import ConflictInfo, MergeResult, MergeStatus
 from journal import Event, Schema
 from journal.errors import MergeConflictError
-from journal.events import BranchesMerged
+from journal.events import BranchesMerged, Resolution
 from journal.fold import apply
-from journal.merge import Conflict, SideStep, plan_merge
+from journal.merge import SIDES, THEIRS, Conflict, Resolver, SideStep, object_key, plan_merge
 from journal.merge_check import semantic_check
 
 
@@ -53,7 +58,42 @@ def _conflict_info(conflict: Conflict) -> ConflictInfo:
         "ours": conflict.ours,
         "theirs": conflict.theirs,
         "events": conflict.events,
+        "sides": conflict.sides,
     }
+
+
+def _resolver(resolve: Mapping[str, str] | None, strategy: str | None) -> Resolver:
+    """The sides asked for, checked: each is "ours" or "theirs"."""
+    if strategy is not None and strategy not in SIDES:
+        raise UnknownResolutionError(
+            f"with strategy {strategy!r}", "the side must be 'ours' or 'theirs'"
+        )
+    for what, side in (resolve or {}).items():
+        if side not in SIDES:
+            raise UnknownResolutionError(f"{what!r}={side}", "the side must be 'ours' or 'theirs'")
+    return Resolver.of(dict(resolve or {}), strategy)
+
+
+def _require_known(resolve: Mapping[str, str] | None, in_conflict: Sequence[str]) -> None:
+    """Every object named in ``resolve`` was in conflict: a typo must not pass silently."""
+    known = {object_key(o) for o in in_conflict}
+    for what in resolve or {}:
+        if object_key(what) not in known:
+            listed = ", ".join(repr(o) for o in in_conflict) or "none"
+            raise UnknownResolutionError(repr(what), f"the objects in conflict are {listed}")
+
+
+def _with_command(conflict: Conflict, source: str, target: str) -> Conflict:
+    """``conflict`` with its message ending in the command that resolves it."""
+    if not conflict.sides:
+        return conflict
+    side = THEIRS if THEIRS in conflict.sides else conflict.sides[0]
+    command = (
+        f"cinch merge {shlex.quote(source)} --into {shlex.quote(target)}"
+        f" --resolve {shlex.quote(conflict.object)}={side}"
+    )
+    message = conflict.message.rstrip(".")
+    return attrs.evolve(conflict, message=f"{message}. To resolve: {command}")
 
 
 def _result(
@@ -67,6 +107,7 @@ def _result(
     event_id: str | None = None,
     base: str | None = None,
     resolutions: tuple[str, ...] = (),
+    resolved: tuple[tuple[str, str], ...] = (),
     dry_run: bool = False,
 ) -> MergeResult:
     return {
@@ -79,6 +120,7 @@ def _result(
         "event_id": event_id,
         "base": base,
         "resolutions": list(resolutions),
+        "resolved": [{"object": what, "side": side} for what, side in resolved],
         "dry_run": dry_run,
         "can_merge": not conflicts,
     }
@@ -92,21 +134,37 @@ def merge(
     dry_run: bool = False,
     raise_on_conflict: bool = True,
     progress: Progress | None = None,
+    resolve: Mapping[str, str] | None = None,
+    strategy: str | None = None,
 ) -> MergeResult:
-    """Merge ``source`` into ``target`` (see the module docstring); the result as a dict."""
+    """Merge ``source`` into ``target`` (see the module docstring); the result as a dict.
+
+    ``resolve`` maps conflicting objects, named as the conflicts name them ("view v",
+    "column users.email"), to the side to keep, "ours" (the target's) or "theirs" (the
+    source's); ``strategy`` is that side for every conflict not named. A resolution that
+    leaves a broken schema stays a conflict.
+
+    Raises:
+        UnknownResolutionError: a side is neither "ours" nor "theirs", or ``resolve`` names
+            an object that is not in conflict.
+    """
     store, database = changes.store, changes.database
+    resolver = _resolver(resolve, strategy)
     if source == target:
         raise SelfMergeError(source)
     theirs_head = store.branch_head(database, source)
     ours_head = store.branch_head(database, target)
     if theirs_head is None or theirs_head == ours_head:
+        _require_known(resolve, ())
         return _result(source, target, status="up_to_date", dry_run=dry_run)
     graph = store.graph(database)
     if ours_head is not None and graph.is_ancestor(theirs_head, ours_head):
+        _require_known(resolve, ())
         return _result(source, target, status="up_to_date", dry_run=dry_run, base=theirs_head)
     # The base is taken on first-parent chains (see the module docstring).
     base = None if ours_head is None else graph.first_parent_base(ours_head, theirs_head)
     if ours_head is None or base == ours_head:  # ours is on theirs' chain: fast-forward
+        _require_known(resolve, ())  # nothing on ours to conflict with
         theirs_events = store.events(graph.first_parent_chain(theirs_head, after=ours_head))
         operations = [op for event in theirs_events for op in event.operations]
         changes.images.check(ours_head, changes.fold.schema_at(ours_head), operations)[1].close()
@@ -137,7 +195,10 @@ def merge(
         fold.schema_at(ours_head),
         fold.schema_at(theirs_head),
         check=semantic_check,
+        resolver=resolver,
     )
+    _require_known(resolve, plan.in_conflict)
+    conflicts = [_with_command(c, source, target) for c in conflicts]
     if conflicts:
         if raise_on_conflict:
             raise MergeConflictError(conflicts, source=source, target=target)
@@ -146,7 +207,14 @@ def merge(
         )
     event_id = None
     if not dry_run:
-        merged = BranchesMerged(source=source, target=target, operations=plan.operations)
+        merged = BranchesMerged(
+            source=source,
+            target=target,
+            operations=plan.operations,
+            resolutions=tuple(
+                Resolution.model_validate({"object": o, "side": s}) for o, s in plan.resolved
+            ),
+        )
         events, _, _ = changes.commit(
             target,
             [merged],
@@ -164,5 +232,6 @@ def merge(
         event_id=event_id,
         base=base,
         resolutions=plan.resolutions,
+        resolved=plan.resolved,
         dry_run=dry_run,
     )

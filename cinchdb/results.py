@@ -69,6 +69,15 @@ class ConflictInfo(TypedDict):
     theirs: str | None
     #: Ids of the events involved.
     events: tuple[str, ...]
+    #: The resolutions that apply ("ours", "theirs"); empty: none does.
+    sides: tuple[str, ...]
+
+
+class ResolvedInfo(TypedDict):
+    """A conflict resolved as a person chose (``resolve=`` / ``strategy=``)."""
+
+    object: str
+    side: str
 
 
 class MergeResult(TypedDict):
@@ -87,6 +96,8 @@ class MergeResult(TypedDict):
     base: str | None
     #: Renames carried through automatically, described.
     resolutions: list[str]
+    #: Conflicts resolved as asked, each recorded in the merge event.
+    resolved: list[ResolvedInfo]
     dry_run: bool
     can_merge: bool
 

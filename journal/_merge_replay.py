@@ -11,12 +11,19 @@ import attrs
 from typing_extensions import assert_never  # typing has it from 3.11; we support 3.10
 
 from journal._merge_effects import Gone, SideEffects, SideNames, object_of
+from journal._merge_resolve import take
 from journal._merge_types import (
+    OURS,
+    SIDES,
+    THEIRS,
     Conflict,
+    Resolver,
     SideStep,
     Translated,
+    object_key,
 )
 from journal.definitions import ForeignKey
+from journal.errors import SchemaError
 from journal.events import (
     ColumnAdded,
     ColumnAltered,
@@ -34,6 +41,7 @@ from journal.events import (
     ViewDropped,
     ViewReplaced,
 )
+from journal.fold import apply_all
 from journal.names import fold_name, quote
 from journal.schema import Schema
 from journal.sqlrefs import (
@@ -64,9 +72,18 @@ class Replay:
     resolutions: list[str] = attrs.field(factory=list)
     out: list[Translated] = attrs.field(factory=list)
     skipped: int = 0
+    resolver: Resolver = attrs.field(factory=Resolver)
+    #: Objects (keys) kept as the other side has them: this side's operations on them are
+    #: left out.
+    kept: set[str] = attrs.field(factory=set)
+    #: This side's names for tables and columns whose rename was left out: the other side's.
+    aliases: dict[str, str] = attrs.field(factory=dict)
 
     # -- translating names ---------------------------------------------------------------
     def table(self, name: str) -> str:
+        alias = self.aliases.get(fold_name(name))
+        if alias is not None:
+            return alias
         origin = self.names.table(name)
         if origin is None or origin != fold_name(name):
             return name  # created or renamed by this side: the name stands
@@ -79,6 +96,9 @@ class Replay:
         return base.name if base is not None else name
 
     def column(self, table: str, name: str) -> str:
+        alias = self.aliases.get(f"{fold_name(table)}.{fold_name(name)}")
+        if alias is not None:
+            return alias
         origin = self.names.column(table, name)
         if origin is None or origin[1] != fold_name(name):
             return name  # added or renamed by this side: the name stands
@@ -134,8 +154,30 @@ class Replay:
         step: SideStep,
         *,
         key: str | None = None,
+        taking: Operation | None = None,
         **sides: Any,
     ) -> None:
+        """Report a conflict over object ``what``, or resolve it as the person chose.
+
+        ``taking`` is this side's operation, translated, that defines its version of the
+        object (None: this side's version cannot be taken, only left out)."""
+        side = self.resolver.side(what)
+        if side == OURS:
+            self.keep_other(what, step)
+            return
+        if side == THEIRS:
+            if taking is None:
+                message += "; it cannot be resolved as theirs"
+            else:
+                try:
+                    current = apply_all(self.other_schema, [t.operation for t in self.out])
+                    operations = take(current, taking)
+                except SchemaError as e:
+                    message += f"; it cannot be resolved as theirs: {e}"
+                else:
+                    self.out += [Translated(op, step.event) for op in operations]
+                    self.resolver.record(what, THEIRS)
+                    return
         kind_name = what.split(" ", 1)
         key = key or f"{kind_name[0]} {fold_name(kind_name[1])}"
         ours_events = self.other.events.get(key, [])
@@ -145,9 +187,31 @@ class Replay:
                 object=what,
                 message=message,
                 events=(*ours_events, step.event),
+                sides=SIDES if taking is not None else (OURS,),
                 **sides,
             )
         )
+
+    def keep_other(self, what: str, step: SideStep) -> None:
+        """Leave this side's operations on ``what`` out, those already emitted included."""
+        op = step.operation
+        keys = {object_key(what), object_key(describe(op))}
+        self.kept |= keys
+        self.out = [t for t in self.out if object_key(describe(t.operation)) not in keys]
+        match op:
+            case TableRenamed():
+                table = self.names.table(op.table)
+                final = None if table is None else self.other.tables.get(table)
+                if isinstance(final, str):
+                    self.aliases[fold_name(op.new_name)] = final
+            case ColumnRenamed():
+                column = self.names.column(op.table, op.column)
+                final = None if column is None else self.other.columns.get(column)
+                if isinstance(final, str):
+                    self.aliases[f"{fold_name(op.table)}.{fold_name(op.new_name)}"] = final
+            case _:
+                pass  # only renames leave names behind
+        self.resolver.record(what, OURS)
 
     def emit(self, step: SideStep, operation: Operation) -> None:
         """``operation`` (``step``'s, translated) applies to the other side."""

@@ -14,6 +14,7 @@ from journal._merge_types import (
     NAME_COLLISION,
     RENAME_RENAME,
     SEMANTIC,
+    SIDES,
     Conflict,
     SideStep,
     Translated,
@@ -124,6 +125,7 @@ def _table_created(r: Replay, step: SideStep, op: TableCreated) -> None:
             step,
             ours=_table_sql(mine_table),
             theirs=_table_sql(created),
+            taking=TableCreated(table=created),
         )
         return
     r.emit(step, TableCreated(table=created))
@@ -146,6 +148,7 @@ def _table_dropped(r: Replay, step: SideStep, op: TableDropped) -> None:
                 base=_table_sql(r.base.table(origin)),
                 ours="changed",
                 theirs="dropped",
+                taking=TableDropped(table=r.table(op.table)),
             )
             return
     r.emit(step, TableDropped(table=r.table(op.table)))
@@ -169,6 +172,7 @@ def _table_renamed(r: Replay, step: SideStep, op: TableRenamed) -> None:
                 base=op.table,
                 ours=final,
                 theirs=op.new_name,
+                taking=TableRenamed(table=final, new_name=op.new_name),
             )
             return
     r.emit(step, TableRenamed(table=r.table(op.table), new_name=op.new_name))
@@ -180,6 +184,13 @@ def _column_added(r: Replay, step: SideStep, op: ColumnAdded) -> None:
     origin = r.names.table(op.table)
     column_key = (origin or "", fold_name(op.column.name))
     if origin is not None and column_key in other.added_columns:
+        translated = op.model_copy(
+            update={
+                "table": table,
+                "references": None if op.references is None else r.foreign_key(op.references),
+                "check": r.expression(op.check, op.table),
+            }
+        )
         mine_table = r.other_schema.table(table)
         mine = mine_table.column(op.column.name) if mine_table is not None else None
         if mine is not None and _column_text(mine) == _column_text(op.column):
@@ -194,6 +205,7 @@ def _column_added(r: Replay, step: SideStep, op: ColumnAdded) -> None:
             key=f"column {column_key[0]}.{column_key[1]}",
             ours=_column_text(mine),
             theirs=_column_text(op.column),
+            taking=translated,
         )
         return
     references = op.references
@@ -244,6 +256,7 @@ def _index_created(r: Replay, step: SideStep, op: IndexCreated) -> None:
             step,
             ours="dropped",
             theirs="re-created",
+            taking=IndexCreated(index=moved),
         )
         return
     if ("index", key) in other.created:
@@ -256,6 +269,7 @@ def _index_created(r: Replay, step: SideStep, op: IndexCreated) -> None:
             f"index {index.name}",
             f"Both sides created index '{index.name}' with different definitions",
             step,
+            taking=IndexCreated(index=moved),
         )
         return
     r.emit(step, IndexCreated(index=moved))
@@ -278,6 +292,7 @@ def _object_dropped(
             step,
             ours="replaced",
             theirs="dropped",
+            taking=op,
         )
         return
     r.emit(step, op)
@@ -305,6 +320,12 @@ def _replay_column_change(
                         step,
                         ours="renamed to " + final if isinstance(final, str) else "altered",
                         theirs="dropped",
+                        taking=op.model_copy(
+                            update={
+                                "table": r.table(op.table),
+                                "column": r.column(op.table, op.column),
+                            }
+                        ),
                     )
                     return
             case ColumnRenamed():
@@ -321,6 +342,7 @@ def _replay_column_change(
                         base=op.column,
                         ours=final,
                         theirs=op.new_name,
+                        taking=op.model_copy(update={"table": r.table(op.table), "column": final}),
                     )
                     return
             case ColumnAltered():
@@ -347,6 +369,9 @@ def _replay_column_change(
                         step,
                         ours=_column_text(mine),
                         theirs=_column_text(theirs),
+                        taking=op.model_copy(
+                            update={"table": table, "column": r.column(op.table, op.column)}
+                        ),
                     )
                     return
             case _:
@@ -374,6 +399,7 @@ def _trigger_created(r: Replay, step: SideStep, op: TriggerCreated) -> None:
             step,
             ours="dropped",
             theirs=sql,
+            taking=TriggerCreated(trigger=moved_trigger),
         )
         return
     if ("trigger", key) in r.other.created:
@@ -388,6 +414,7 @@ def _trigger_created(r: Replay, step: SideStep, op: TriggerCreated) -> None:
             step,
             ours=mine_trigger.sql if mine_trigger else None,
             theirs=sql,
+            taking=TriggerCreated(trigger=moved_trigger),
         )
         return
     r.emit(step, TriggerCreated(trigger=moved_trigger))
@@ -416,6 +443,7 @@ def _view_defined(r: Replay, step: SideStep, op: ViewCreated | ViewReplaced) -> 
             step,
             ours=mine.sql if mine else None,
             theirs=sql,
+            taking=type(op)(view=moved),
         )
         return
     if ("view", key) in r.other.dropped and r.base.view(view.name) is not None:
@@ -426,6 +454,7 @@ def _view_defined(r: Replay, step: SideStep, op: ViewCreated | ViewReplaced) -> 
             step,
             ours="dropped",
             theirs=sql,
+            taking=type(op)(view=moved),
         )
         return
     r.emit(step, type(op)(view=moved))
@@ -468,4 +497,5 @@ def fold_conflict(error: SchemaError, translated: Translated, other: SideEffects
         f" side's changes: {error}",
         theirs=op.type,
         events=(*cited, translated.event),
+        sides=SIDES,
     )

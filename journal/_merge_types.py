@@ -9,6 +9,7 @@ import attrs
 from journal.events import (
     Operation,
 )
+from journal.names import fold_name
 from journal.schema import Schema
 
 #: Conflict kinds.
@@ -26,7 +27,8 @@ class Conflict:
 
     ``object`` is "table users", "column users.email", "view adults"...; ``base``, ``ours``,
     ``theirs`` describe the object on each side (SQL or a short phrase; None: absent);
-    ``events`` are the ids of the events involved.
+    ``events`` are the ids of the events involved; ``sides`` the resolutions that apply to it
+    ("ours", "theirs"; empty: none, the schema itself is broken).
     """
 
     kind: str
@@ -36,6 +38,7 @@ class Conflict:
     ours: str | None = None
     theirs: str | None = None
     events: tuple[str, ...] = ()
+    sides: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         return attrs.asdict(self)
@@ -67,3 +70,41 @@ class MergePlan:
     schema: Schema
     resolutions: tuple[str, ...] = ()
     skipped: int = 0  # operations of theirs that ours already had (identical changes)
+    resolved: tuple[tuple[str, str], ...] = ()  # (object, side) a person chose
+    in_conflict: tuple[str, ...] = ()  # every object found in conflict, resolved or not
+
+
+OURS = "ours"
+THEIRS = "theirs"
+SIDES = (OURS, THEIRS)
+
+
+def object_key(text: str) -> str:
+    """``text`` ("view V", "column Users.Email") as SQLite compares names: kind, folded name."""
+    kind, _, name = text.strip().partition(" ")
+    return f"{kind.lower()} {fold_name(name.strip())}"
+
+
+@attrs.define
+class Resolver:
+    """The sides a person chose, by object (``resolve``) or for every conflict (``strategy``).
+    Records which objects it was asked about and which resolutions it gave."""
+
+    resolve: dict[str, str] = attrs.field(factory=dict)
+    strategy: str | None = None
+    asked: list[str] = attrs.field(factory=list)
+    given: list[tuple[str, str]] = attrs.field(factory=list)
+
+    @classmethod
+    def of(cls, resolve: dict[str, str] | None, strategy: str | None) -> Resolver:
+        return cls({object_key(k): v for k, v in (resolve or {}).items()}, strategy)
+
+    def side(self, what: str) -> str | None:
+        """The side chosen for object ``what`` (None: it stays a conflict)."""
+        if what not in self.asked:
+            self.asked.append(what)
+        return self.resolve.get(object_key(what)) or self.strategy
+
+    def record(self, what: str, side: str) -> None:
+        if (what, side) not in self.given:
+            self.given.append((what, side))

@@ -20,8 +20,10 @@ from pydantic import (
     ConfigDict,
     Field,
     PrivateAttr,
+    SerializerFunctionWrapHandler,
     TypeAdapter,
     field_validator,
+    model_serializer,
     model_validator,
 )
 from typing_extensions import assert_never
@@ -202,13 +204,32 @@ _Operations = (
 Operation = Annotated[_Operations, Field(discriminator="type")]
 
 
+class Resolution(BaseModel):
+    """A conflict a person resolved: the object as the conflict named it, and the side kept."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    object: str
+    side: Literal["ours", "theirs"]
+
+
 class BranchesMerged(_Change):
-    """A merge commit: the operations that bring the first parent's schema to the result."""
+    """A merge commit: the operations that bring the first parent's schema to the result, and
+    the conflicts a person resolved to make it."""
 
     type: Literal["BranchesMerged"] = "BranchesMerged"
     source: str
     target: str
     operations: tuple[Operation, ...] = ()
+    resolutions: tuple[Resolution, ...] = ()
+
+    @model_serializer(mode="wrap")
+    def _without_empty_resolutions(self, handler: SerializerFunctionWrapHandler) -> Any:
+        # Merges written before resolutions existed keep their canonical body (and so their id).
+        data = handler(self)
+        if isinstance(data, dict) and not self.resolutions:
+            data.pop("resolutions", None)
+        return data
 
 
 class EventReverted(_Change):
@@ -238,8 +259,10 @@ def summarize(change: Change) -> str:
     """One line describing a change."""
     match change:
         case BranchesMerged():
+            resolved = "".join(f"; resolved {r.object}={r.side}" for r in change.resolutions)
             return (
-                f"merge {change.source} into {change.target} ({len(change.operations)} operations)"
+                f"merge {change.source} into {change.target}"
+                f" ({len(change.operations)} operations{resolved})"
             )
         case EventReverted():
             return f"revert {change.reverted[:12]} ({len(change.operations)} operations)"

@@ -24,24 +24,50 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+import attrs
+from typing_extensions import assert_never
+
 from journal._merge_effects import SideEffects, SideNames, side_effects, track_names
 from journal._merge_replay import Replay, Untranslatable, describe, is_dependant
+from journal._merge_resolve import take, touches
 from journal._merge_rules import fold_conflict, replay_step
 from journal._merge_types import (
     BOTH_CHANGED,
     DEPENDENCY,
     DROP_VS_CHANGE,
     NAME_COLLISION,
+    OURS,
     RENAME_RENAME,
     SEMANTIC,
+    SIDES,
+    THEIRS,
     Conflict,
     MergePlan,
+    Resolver,
     SideStep,
     Translated,
+    object_key,
 )
+from journal.diff import diff_schemas
 from journal.errors import SchemaError
-from journal.events import Operation
-from journal.fold import apply
+from journal.events import (
+    ColumnAdded,
+    ColumnAltered,
+    ColumnDropped,
+    ColumnRenamed,
+    IndexCreated,
+    IndexDropped,
+    Operation,
+    TableCreated,
+    TableDropped,
+    TableRenamed,
+    TriggerCreated,
+    TriggerDropped,
+    ViewCreated,
+    ViewDropped,
+    ViewReplaced,
+)
+from journal.fold import apply, apply_all
 from journal.schema import Schema
 
 __all__ = [
@@ -49,12 +75,17 @@ __all__ = [
     "DEPENDENCY",
     "DROP_VS_CHANGE",
     "NAME_COLLISION",
+    "OURS",
     "RENAME_RENAME",
     "SEMANTIC",
+    "SIDES",
+    "THEIRS",
     "Conflict",
     "MergePlan",
+    "Resolver",
     "SideEffects",
     "SideStep",
+    "object_key",
     "plan_merge",
     "side_effects",
     "transform",
@@ -66,15 +97,21 @@ def transform(
     steps: Sequence[SideStep],
     other: SideEffects,
     other_schema: Schema,
+    resolver: Resolver | None = None,
 ) -> tuple[list[Translated], list[Conflict], list[str], int]:
     """``steps`` (one side since the base) as operations that apply after the other side.
 
     Returns the operations (each with the event it came from), the conflicts found, the
     automatic resolutions made (renames carried into this side's SQL and operations) and how many
-    operations were dropped as already made identically by the other side.
+    operations were dropped as already made identically by the other side. ``resolver``: the
+    sides a person chose for conflicting objects (see :mod:`journal._merge_resolve`).
     """
-    replay = Replay(base, other, other_schema, SideNames(base))
+    replay = Replay(base, other, other_schema, SideNames(base), resolver=resolver or Resolver())
     for step in steps:
+        if replay.kept and touches(step.operation, replay.kept):
+            replay.skipped += 1  # on an object kept as the other side has it
+            track_names(replay.names, step.operation)
+            continue
         try:
             replay_step(replay, step)
         except Untranslatable as gone:
@@ -88,9 +125,79 @@ def transform(
                 key=gone.key,
                 theirs=op.type,
                 ours="dropped " + gone.what,
+                taking=None if gone.dependency else _recreation(replay, step),
             )
         track_names(replay.names, step.operation)
     return replay.out, replay.conflicts, replay.resolutions, replay.skipped
+
+
+def _recreation(replay: Replay, step: SideStep) -> Operation | None:
+    """For a change to a column the other side dropped: the column re-added as this side has it
+    after the change (None: not a column's change, or its table is gone too)."""
+    op = step.operation
+    match op:
+        case ColumnAltered() | ColumnRenamed():
+            try:
+                table = replay.table(op.table)
+            except Untranslatable:
+                return None
+            after = apply(step.before, op).table(op.table)
+            name = op.new_name if isinstance(op, ColumnRenamed) else op.column
+            column = None if after is None else after.column(name)
+            return None if column is None else ColumnAdded(table=table, column=column)
+        case (
+            TableCreated()
+            | TableDropped()
+            | TableRenamed()
+            | ColumnAdded()
+            | ColumnDropped()
+            | IndexCreated()
+            | IndexDropped()
+            | ViewCreated()
+            | ViewReplaced()
+            | ViewDropped()
+            | TriggerCreated()
+            | TriggerDropped()
+        ):
+            return None
+        case _:
+            assert_never(op)
+
+
+def _fold(
+    start: Schema, translated: list[Translated], other: SideEffects, resolver: Resolver
+) -> tuple[list[Translated], Schema, list[Conflict]]:
+    """Fold ``translated`` onto ``start``: the operations kept (resolutions applied), the
+    schema reached, and the first conflict (an operation that does not apply there)."""
+    merged = start
+    kept: list[Translated] = []
+    for step in translated:
+        try:
+            merged = apply(merged, step.operation)
+            kept.append(step)
+            continue
+        except SchemaError as e:
+            conflict = fold_conflict(e, step, other)
+        side = resolver.side(conflict.object)
+        if side == OURS:
+            resolver.record(conflict.object, OURS)
+            continue
+        if side == THEIRS:
+            try:
+                operations = take(merged, step.operation)
+                merged = apply_all(merged, operations)
+            except SchemaError as e:
+                conflict = attrs.evolve(
+                    conflict,
+                    message=f"{conflict.message}; it cannot be resolved as theirs: {e}",
+                    sides=(OURS,),
+                )
+            else:
+                kept += [Translated(op, step.event) for op in operations]
+                resolver.record(conflict.object, THEIRS)
+                continue
+        return kept, merged, [conflict]
+    return kept, merged, []
 
 
 def plan_merge(
@@ -102,30 +209,44 @@ def plan_merge(
     *,
     check: Callable[[Schema, Sequence[Operation], Schema, Sequence[Operation]], list[Conflict]]
     | None = None,
+    resolver: Resolver | None = None,
 ) -> tuple[MergePlan, list[Conflict]]:
     """Merge ``theirs`` into ``ours`` (both since ``base``): the plan, and the conflicts.
 
     The plan is only meaningful when the conflict list is empty. ``check`` is the semantic
     check (``journal.merge_check.semantic_check``); without it only steps 1-3 run.
+    ``resolver`` carries the sides a person chose; a resolved plan is checked in SQLite like
+    any other (a resolution that leaves a broken schema is a conflict).
     """
+    resolver = resolver or Resolver()
     ours_effects = side_effects(base, ours)
-    translated, conflicts, resolutions, skipped = transform(base, theirs, ours_effects, ours_schema)
-    operations = [t.operation for t in translated]
+    translated, conflicts, resolutions, skipped = transform(
+        base, theirs, ours_effects, ours_schema, resolver
+    )
     merged = ours_schema
     if not conflicts:
-        for step in translated:
-            try:
-                merged = apply(merged, step.operation)
-            except SchemaError as e:
-                conflicts.append(fold_conflict(e, step, ours_effects))
-                break
+        translated, merged, conflicts = _fold(ours_schema, translated, ours_effects, resolver)
+    operations = [t.operation for t in translated]
+    asked = list(resolver.asked)
     if not conflicts and check is not None:
-        theirs_effects = side_effects(base, theirs)
-        ours_on_theirs, reverse, _, _ = transform(base, ours, theirs_effects, theirs_schema)
-        conflicts.extend(reverse)
+        if resolver.given:
+            # Resolved: the result is the one the person chose, reached from ours' side; the
+            # other order is theirs' schema taken to that result. Both are built in SQLite.
+            ours_on_theirs = [Translated(op, "") for op in diff_schemas(theirs_schema, merged)]
+        else:
+            theirs_effects = side_effects(base, theirs)
+            ours_on_theirs, reverse, _, _ = transform(base, ours, theirs_effects, theirs_schema)
+            conflicts.extend(reverse)
         if not conflicts:
             conflicts.extend(
                 check(ours_schema, operations, theirs_schema, [t.operation for t in ours_on_theirs])
             )
-    plan = MergePlan(tuple(operations), merged, tuple(resolutions), skipped)
+    plan = MergePlan(
+        tuple(operations),
+        merged,
+        tuple(resolutions),
+        skipped,
+        resolved=tuple(resolver.given),
+        in_conflict=tuple(dict.fromkeys([*asked, *(c.object for c in conflicts)])),
+    )
     return plan, conflicts

@@ -96,23 +96,29 @@ def switch(db: cinchdb.CinchDB, name: str) -> None:
 
 @branch_group.command("delete")
 @click.argument("name")
+@click.option("--force", is_flag=True,
+              help="Delete even a branch with events no other branch has (git's -D).")  # fmt: skip
 @yes_option
 @target_options(tenant=False)
 @with_db
-def delete(db: cinchdb.CinchDB, name: str, yes: bool) -> None:
-    """Delete branch NAME and its tenant files (never main).
+def delete(db: cinchdb.CinchDB, name: str, force: bool, yes: bool) -> None:
+    """Delete branch NAME and its tenant files (never main). A branch whose events no other
+    branch has is refused without --force; deleting the active branch switches to main first.
 
     \b
     Example:
       cinch branch delete feature --yes
     """
     confirm(yes, f"Delete branch '{name}' and its tenant data?")
-    if name == db.branch and name != "main":
+    switched = name == db.branch and name != "main"
+    if switched:
         db.switch_branch("main")
-    db.delete_branch(name)
+    db.delete_branch(name, force=force)
     current = config()
     if current.active_database == db.database and current.active_branch == name:
         save_config(attrs.evolve(current, active_branch="main"))
+    if switched:
+        click.echo("Switched to branch 'main'")
     done(f"Deleted branch '{name}'")
 
 
@@ -178,13 +184,20 @@ def merge(db: cinchdb.CinchDB, source: str, target: str, dry_run: bool, as_json:
 @json_option
 @with_db
 def merge_into_main(db: cinchdb.CinchDB, source: str, dry_run: bool, as_json: bool) -> None:
-    """Merge branch SOURCE into main (exit 3 on conflict).
+    """Merge branch SOURCE into main (exit 3 on conflict), then make main the active branch,
+    so the next command works on main's tenants.
 
     \b
     Example:
       cinch branch merge-into-main feature
     """
     _merge(db, source, "main", dry_run, as_json)
+    current = config()
+    on_main = current.active_database == db.database and current.active_branch == "main"
+    if not dry_run and not on_main:
+        save_config(attrs.evolve(current, active_database=db.database, active_branch="main"))
+        if not as_json:
+            click.echo("Switched to branch 'main'")
 
 
 @branch_group.command("reset")

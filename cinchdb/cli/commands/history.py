@@ -36,8 +36,22 @@ def render_merge(result: MergeResult, as_json: bool) -> None:
         )
         for resolution in result["resolutions"]:
             click.echo(f"  resolved: {resolution}")
+        for chosen in result["resolved"]:
+            click.echo(f"  resolved {chosen['object']}={chosen['side']}")
     if result["status"] == "conflict":
         sys.exit(EXIT_CONFLICT)
+
+
+def _resolution(
+    ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
+) -> dict[str, str]:
+    resolve: dict[str, str] = {}
+    for value in values:
+        what, sep, side = value.rpartition("=")
+        if not sep or not what.strip() or side not in ("ours", "theirs"):
+            raise click.BadParameter(f"expected OBJECT=ours|theirs, got {value!r}")
+        resolve[what.strip()] = side
+    return resolve
 
 
 @click.command("merge")
@@ -49,24 +63,35 @@ def render_merge(result: MergeResult, as_json: bool) -> None:
     is_flag=True,
     help="CI: report conflicts against the target's head, write nothing, exit 3.",
 )
+@click.option("--resolve", "resolve", multiple=True, metavar="OBJECT=ours|theirs",
+              callback=_resolution,
+              help="Resolve the conflict over OBJECT, named as the conflict names it ('view v',"
+                   " 'column users.email'): keep the target's version (ours) or take the"
+                   " source's (theirs). Repeatable.")  # fmt: skip
+@click.option("--strategy", type=click.Choice(["ours", "theirs"]), default=None,
+              help="Resolve every conflict not named by --resolve this way.")  # fmt: skip
 @target_options(tenant=False)
 @json_option
 @with_db
 def merge(db: cinchdb.CinchDB, source: str, target: str, dry_run: bool, check: bool,
-          as_json: bool) -> None:  # fmt: skip
-    """Merge branch SOURCE into --into (main). Exit 3 on conflict, writing nothing.
+          resolve: dict[str, str], strategy: str | None, as_json: bool) -> None:  # fmt: skip
+    """Merge branch SOURCE into --into (main). Exit 3 on conflict, writing nothing; each
+    conflict ends with the --resolve option that settles it.
 
     \b
     Example:
       cinch merge feature --into main --check
+      cinch merge feature --into main --resolve 'view v=theirs'
     """
-    if check:
+    if check and not resolve and strategy is None:
         render_merge(db.merge_preview(source, target), as_json)
         return
     report, bar = progress_bar()
     db.progress = report
     try:
-        result = db.merge_branches(source, target, dry_run=dry_run)
+        result = db.merge_branches(
+            source, target, dry_run=dry_run or check, resolve=resolve, strategy=strategy
+        )
     finally:
         bar.stop()
     render_merge(result, as_json)
