@@ -39,8 +39,7 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _machine import machine_line
@@ -51,6 +50,7 @@ from cinchdb.models import Column
 from cinchdb.project import CINCHDB_DIR
 from journal import JournalStore, parse
 
+ROOT = Path(__file__).resolve().parent.parent
 CACHE = Path(os.environ.get("CINCHDB_FLEET_CACHE", "/tmp/cinchdb-fleet"))
 FORMAT = "v1"  # bump when the fleet's shape changes
 
@@ -155,8 +155,8 @@ def m_half_behind(work: Path) -> dict[str, float]:
     files = changes.files
     for number, tenant in enumerate(files.reachable("main")):
         if number % 2 == 0:
-            files._propagate_one("main", tenant, head)  # noqa: SLF001 - what a crash leaves
-            files._close("main", tenant)  # noqa: SLF001
+            files._propagate_one("main", tenant, head)  # what a crash leaves
+            files._close("main", tenant)
     changes.close()
     store.close()
     return {"s": 0.0}
@@ -239,7 +239,8 @@ def main() -> None:
         print(json.dumps(MEASUREMENTS[name](Path(work))))
         return
     print(machine_line())
-    print(f"fleets cached under {CACHE} (df: {shutil.disk_usage(CACHE.parent).free // 2**30} GiB free)")
+    free = shutil.disk_usage(CACHE.parent).free // 2**30
+    print(f"fleets cached under {CACHE} ({free} GiB free there)")
     sizes = [int(size) for size in args.sizes.split(",")]
     header = (
         f"{'tenants':>8} {'add_column':>11} {'per tenant':>11} {'raw':>9} {'x raw':>6}"

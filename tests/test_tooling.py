@@ -224,6 +224,7 @@ LAZY_MODULES = {
     ("cinchdb.cli._render", "rich.console"),
     ("cinchdb.cli._render", "rich.progress"),
     ("cinchdb.cli._render", "rich.table"),
+    ("cinchdb._guard", "ctypes"),
     ("cinchdb.database", "cinchdb._schema_build"),
     ("cinchdb.database", "cinchdb.codegen"),
     ("cinchdb.database", "cinchdb.history"),
