@@ -150,7 +150,10 @@ def run(
     """``work(item)`` for every item on up to ``workers`` threads; ``on_done(item, result or
     the exception it raised)`` runs in the calling thread, in completion order. Returns when
     every item is done; the threads are joined even if ``on_done`` raises."""
-    todo: Iterator[_T] = iter(list(items))
+    listed = list(items)
+    if not listed:
+        return
+    todo: Iterator[_T] = iter(listed)
     take = threading.Lock()
     results: queue.SimpleQueue[tuple[_T, _R | BaseException] | None] = queue.SimpleQueue()
 
@@ -169,7 +172,10 @@ def run(
         finally:
             results.put(None)
 
-    threads = [threading.Thread(target=worker, daemon=True) for _ in range(max(1, workers))]
+    threads = [
+        threading.Thread(target=worker, daemon=True)
+        for _ in range(max(1, min(workers, len(listed))))
+    ]
     for thread in threads:
         thread.start()
     running = len(threads)

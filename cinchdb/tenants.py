@@ -193,6 +193,7 @@ class TenantFiles:
         *,
         plans: ReplayPlans,
         max_open: int = 256,
+        workers: int = _fleet.WORKERS,
     ) -> None:
         self.store = store
         self.meta_dir = meta_dir
@@ -203,6 +204,8 @@ class TenantFiles:
         # The schema-change service's: schemas come from its fold cache, statements from here.
         self._plans = plans
         self._max_open = max_open
+        # Threads for fleet-wide work (cinchdb._fleet); 0: every file the one-file way.
+        self.workers = workers
         self._open: OrderedDict[tuple[str, str], _OpenFile] = OrderedDict()
         self._branch_names: tuple[int, list[str]] | None = None
 
@@ -705,6 +708,7 @@ class TenantFiles:
             pooled,
             lambda tenant: _fleet.preflight(self.path(branch, tenant), head, planned_at_head),
             done,
+            self.workers,
         )
         for tenant in sorted(handed_back):
             one_at_a_time(tenant)
@@ -715,6 +719,8 @@ class TenantFiles:
         """Tenants for the fleet pool (plain files not open here) and for the one-file path
         (open in the cache, whose entry must follow the file, or encrypted)."""
         pooled, serial = [], []
+        if not self.workers:
+            return pooled, list(tenants)
         for tenant in tenants:
             if (branch, tenant) in self._open or tenant in self.keys:
                 serial.append(tenant)
@@ -775,7 +781,12 @@ class TenantFiles:
             report()
 
         window = _fleet.Window(self.store, self._plans, head)
-        _fleet.run(pooled, lambda tenant: _fleet.catch_up(self.path(branch, tenant), window), done)
+        _fleet.run(
+            pooled,
+            lambda tenant: _fleet.catch_up(self.path(branch, tenant), window),
+            done,
+            self.workers,
+        )
         for tenant in sorted(handed_back):
             one_at_a_time(tenant)
         return [outcomes[tenant] for tenant in files]
