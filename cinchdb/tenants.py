@@ -718,7 +718,8 @@ class TenantFiles:
     def _split(self, branch: str, tenants: list[str]) -> tuple[list[str], list[str]]:
         """Tenants for the fleet pool (plain files not open here) and for the one-file path
         (open in the cache, whose entry must follow the file, or encrypted)."""
-        pooled, serial = [], []
+        pooled: list[str] = []
+        serial: list[str] = []
         if not self.workers:
             return pooled, list(tenants)
         for tenant in tenants:
