@@ -138,7 +138,14 @@ def test_sigkill_during_parallel_propagation_converges(tmp_path):
                                  stdout=subprocess.PIPE, text=True)  # fmt: skip
         try:
             assert child.stdout is not None and child.stdout.readline().strip() == "start"
-            time.sleep(rng.uniform(0, 0.15))
+            # A random point: as soon as a random tenant of the first half has the change (the
+            # pool takes files in name order); a fixed delay would miss on a loaded machine.
+            probe = files_path(meta, names[rng.randrange(len(names) // 2)])
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and child.poll() is None:
+                if f"c{round_number}" in _column_names(probe):
+                    break
+                time.sleep(0.001)
             child.send_signal(signal.SIGKILL)
         finally:
             child.wait()
@@ -165,6 +172,18 @@ def test_sigkill_during_parallel_propagation_converges(tmp_path):
         changes.close()
     assert interrupted, "no kill landed in the middle of a propagation"
     store.close()
+
+
+def files_path(meta: Path, tenant: str) -> Path:
+    return TenantDirectory(meta, "main").path("main", tenant)
+
+
+def _column_names(path: Path) -> list[str]:
+    conn = sqlite3.connect(path)
+    try:
+        return [row[1] for row in conn.execute("PRAGMA table_info(users)")]
+    finally:
+        conn.close()
 
 
 def _parent(store: JournalStore, event_id: str) -> str:
