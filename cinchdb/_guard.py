@@ -8,15 +8,24 @@ written in the same transaction as that event's DDL, so a file is always exactly
 from __future__ import annotations
 
 import sqlite3
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import cast
+from typing import TYPE_CHECKING, Any, cast
 
 from cinchdb._system_tables import KV_TABLE, STATE_TABLE
 from cinchdb._system_tables import STATEMENTS as SYSTEM_STATEMENTS
 from cinchdb.crypto import open_encrypted
 from journal import drivers
+
+if TYPE_CHECKING:
+    import ctypes
+else:
+    from journal._lazy import lazy_module
+
+    # Only fleet-wide work on Python < 3.12 reaches for it (keep_wal_on_close): off start-up.
+    ctypes = lazy_module("ctypes")
 
 #: Tables user SQL may read but never write: CinchDB's state and the KV store.
 SYSTEM_TABLE_PREFIXES = ("__cinch_", "__kv")
@@ -218,3 +227,123 @@ def write_cursor(event_id: str) -> Callable[[sqlite3.Connection], None]:
         )
 
     return write
+
+
+# -- files opened for CinchDB's own fleet-wide work ----------------------------------------------
+#: WAL pages past which a commit on a fleet connection checkpoints (SQLite's default: 1,000).
+FLEET_WAL_PAGES = 100
+# SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE (SQLite >= 3.28).
+_NO_CKPT_ON_CLOSE = 1006
+# Where CPython 3.10/3.11 keep the ``sqlite3 *`` of a connection: the first field after the
+# object header (Modules/_sqlite/connection.h); 3.12 exposes the setting as setconfig().
+_HANDLE_OFFSET = 16
+# The C function, found once per process: None until looked up, False where unavailable.
+_db_config: Any = None
+
+
+def open_for_fleet(path: Path) -> sqlite3.Connection:
+    """A plain connection to an existing tenant file for CinchDB's own planned DDL over a
+    fleet (propagation, preflight, sync), closed by the caller when its one transaction is done.
+
+    No authorizer: it runs only statements CinchDB rendered from the journal, never user SQL,
+    and SQLite calls an authorizer (holding the GIL) for every action of every statement,
+    which would serialize the worker threads that otherwise overlap their files' I/O. Opened
+    ``mode=rw``: a tenant deleted meanwhile is an error, never a new empty file. The file is
+    already in WAL mode (the mode is persistent and every tenant file is made from a WAL
+    template), so only the per-connection pragmas are set: ``synchronous=NORMAL`` as on every
+    tenant connection, and ``foreign_keys`` for the replay's checks. See
+    :func:`keep_wal_on_close` for what closing it costs.
+    """
+    conn = sqlite3.connect(
+        f"{path.as_uri()}?mode=rw",
+        uri=True,
+        isolation_level=None,
+        check_same_thread=False,
+        timeout=BUSY_TIMEOUT_S,
+    )
+    try:
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA foreign_keys = ON")
+        if keep_wal_on_close(conn, path):
+            # The WAL now outlives the connection, and the next first connection to the file
+            # reads all of it to rebuild its index: a commit past this many pages checkpoints
+            # (once per ~30 schema changes), so that read stays short.
+            conn.execute(f"PRAGMA wal_autocheckpoint = {FLEET_WAL_PAGES}")
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def keep_wal_on_close(conn: sqlite3.Connection, path: Path) -> bool:
+    """Let ``conn`` close without checkpointing its file (``SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE``);
+    whether it was possible here.
+
+    The last connection to close a WAL-mode file otherwise copies the WAL into the file and
+    syncs both (two fsyncs), then deletes the WAL, so the next write to it syncs a new WAL's
+    header (a third): over a fleet that was most of a change's time. Left in the WAL the
+    transaction is exactly as durable as any commit under ``synchronous=NORMAL`` (the WAL is
+    synced at the next checkpoint, which the next ordinary connection to the file makes when
+    it closes, or a writer at 1,000 pages), and a file always opens at a committed state with
+    its cursor in the same transaction, so a crash or power loss only leaves it at an earlier
+    event, which catch-up repairs. Where the setting cannot be reached (another interpreter,
+    SQLite < 3.28, a driver without the shared library) the file is checkpointed as before.
+    """
+    setconfig: Callable[[int, bool], bool] | None = getattr(conn, "setconfig", None)
+    if setconfig is not None:  # Python >= 3.12
+        return bool(setconfig(_NO_CKPT_ON_CLOSE, True))
+    db_config = _load_db_config()
+    if db_config is None or type(conn) is not sqlite3.Connection:
+        return False
+    handle = ctypes.c_void_p.from_address(id(conn) + _HANDLE_OFFSET).value
+    enabled = ctypes.c_int(-1)
+    return bool(
+        db_config(handle, _NO_CKPT_ON_CLOSE, 1, ctypes.byref(enabled)) == 0 and enabled.value == 1
+    )
+
+
+def _load_db_config() -> Any:
+    """``sqlite3_db_config`` of the very library the ``sqlite3`` module runs on, or None.
+
+    Only on CPython 3.10/3.11 (whose connection layout :data:`_HANDLE_OFFSET` describes) without
+    trace-refs, and only when that library is a shared one already mapped into the process
+    (Linux): loading it again by that path returns the same copy, with the same connections.
+    The handle found is checked once against a connection whose file name is known.
+    """
+    global _db_config
+    if _db_config is not None:
+        return _db_config or None
+    _db_config = False
+    if (
+        sys.implementation.name != "cpython"
+        or sys.version_info[:2] not in ((3, 10), (3, 11))
+        or sys.getsizeof(object()) != _HANDLE_OFFSET
+        or sqlite3.sqlite_version_info < (3, 28, 0)
+    ):
+        return None
+    try:
+        with open("/proc/self/maps") as maps:
+            libraries = {line.split()[-1] for line in maps if "/libsqlite3." in line}
+    except OSError:
+        return None
+    if len(libraries) != 1:
+        return None
+    library = ctypes.CDLL(libraries.pop())
+    library.sqlite3_db_config.restype = ctypes.c_int
+    library.sqlite3_db_config.argtypes = [
+        ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.POINTER(ctypes.c_int)
+    ]  # fmt: skip
+    library.sqlite3_db_filename.restype = ctypes.c_char_p
+    library.sqlite3_db_filename.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
+    probe = sqlite3.connect(":memory:")
+    try:
+        handle = ctypes.c_void_p.from_address(id(probe) + _HANDLE_OFFSET).value
+        # An in-memory database's file name is the empty string: a handle that is not a
+        # sqlite3 * of this library would not answer that through the library's own lookup.
+        probe.execute("ATTACH ':memory:' AS probe_marker")
+        if handle is None or library.sqlite3_db_filename(handle, b"probe_marker") != b"":
+            return None
+    finally:
+        probe.close()
+    _db_config = library.sqlite3_db_config
+    return _db_config

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Literal
 
 import attrs
 
+from cinchdb import _fleet
 from cinchdb._file_copy import checkpoint
 from cinchdb._guard import (
     CursorMovedError,
@@ -207,6 +208,7 @@ class TenantFiles:
         *,
         plans: ReplayPlans,
         max_open: int = 256,
+        workers: int = _fleet.WORKERS,
     ) -> None:
         self.store = store
         self.meta_dir = meta_dir
@@ -217,6 +219,8 @@ class TenantFiles:
         # The schema-change service's: schemas come from its fold cache, statements from here.
         self._plans = plans
         self._max_open = max_open
+        # Threads for fleet-wide work (cinchdb._fleet); 0: every file the one-file way.
+        self.workers = workers
         self._open: OrderedDict[tuple[str, str], _OpenFile] = OrderedDict()
         self._branch_names: tuple[int, list[str]] | None = None
 
@@ -688,36 +692,83 @@ class TenantFiles:
     def preflight(self, branch: str, operations: Sequence[Operation]) -> None:
         """Run ``operations`` on every materialized tenant of ``branch`` and roll back.
 
+        Files not open here run on the fleet pool (:mod:`cinchdb._fleet`), each in its own
+        rolled-back transaction; the rest, and any the pool hands back, one at a time.
+
         Raises:
             PreflightError: naming each tenant whose rows the change would violate, and why.
                 Called before the change enters the journal, so nothing has been written.
         """
         failures: list[tuple[str, str]] = []
+        head = self.store.branch_head(self.database, branch)
+        at_head = self._plans.fold.schema_at(head)
+        planned_at_head = replay.plan(at_head, operations)[0]
         # Every file is at the head after _fresh, so one plan (from the fold cache's schema
         # object) serves them all; a file at another schema gets its own.
-        planned: tuple[Schema, tuple[Step, ...]] | None = None
-        for tenant in self.reachable(branch):
+        planned: tuple[Schema, tuple[Step, ...]] = (at_head, planned_at_head)
+
+        def one_at_a_time(tenant: str) -> None:
+            nonlocal planned
             entry = self._fresh(branch, tenant)
-            if planned is None or planned[0] is not entry.schema:
+            if planned[0] is not entry.schema:
                 planned = (entry.schema, replay.plan(entry.schema, operations)[0])
             try:
                 with internal(entry.conn):
                     replay.apply_steps(entry.conn, planned[1], dry_run=True)
             except ReplayError as e:
                 failures.append((tenant, e.reason))
+
+        pooled, serial = self._split(branch, self.reachable(branch))
+        for tenant in serial:
+            one_at_a_time(tenant)
+        handed_back: list[str] = []
+
+        def done(tenant: str, result: str | Literal[False] | BaseException | None) -> None:
+            if isinstance(result, str):
+                failures.append((tenant, result))
+            elif result is False or isinstance(result, BaseException):
+                handed_back.append(tenant)
+
+        _fleet.run(
+            pooled,
+            lambda tenant: _fleet.preflight(self.path(branch, tenant), head, planned_at_head),
+            done,
+            self.workers,
+        )
+        for tenant in sorted(handed_back):
+            one_at_a_time(tenant)
         if failures:
-            raise PreflightError(failures)
+            raise PreflightError(sorted(failures))
+
+    def _split(self, branch: str, tenants: list[str]) -> tuple[list[str], list[str]]:
+        """Tenants for the fleet pool (plain files not open here) and for the one-file path
+        (open in the cache, whose entry must follow the file, or encrypted)."""
+        pooled: list[str] = []
+        serial: list[str] = []
+        if not self.workers:
+            return pooled, list(tenants)
+        for tenant in tenants:
+            if (branch, tenant) in self._open or tenant in self.keys:
+                serial.append(tenant)
+            else:
+                pooled.append(tenant)
+        return pooled, serial
 
     def propagate(
         self, branch: str, progress: Callable[[int, int], None] | None = None
     ) -> list[CatchUp]:
         """Bring the template and every materialized tenant of ``branch`` to its head; one
-        :class:`CatchUp` per tenant says what was done (the template's is left out).
+        :class:`CatchUp` per tenant says what was done (the template's is left out), in
+        tenant order.
 
         Called after a change was committed, so it never raises for one file: a file another
         process moved further is ``ahead``, a tenant deleted meanwhile is ``deleted``, a file
         still locked after :data:`BUSY_ATTEMPTS` tries is ``behind`` (it catches up when next
         opened). The caller's change is in the journal whatever this reports.
+
+        Files not open here are caught up on the fleet pool (:mod:`cinchdb._fleet`), several
+        in flight at once, without entering the cache; the others, and any the pool hands
+        back (locked, ahead, far behind), one at a time as before.
         """
         version = self.store.version()
         head = self.store.branch_head(self.database, branch)
@@ -728,16 +779,43 @@ class TenantFiles:
                 checkpoint(template_entry.conn)
             template_entry.checked = version
         files = self.reachable(branch)
-        done: list[CatchUp] = []
-        for number, tenant in enumerate(files, start=1):
+        outcomes: dict[str, CatchUp] = {}
+
+        def report() -> None:
+            if progress is not None:
+                progress(len(outcomes), len(files))
+
+        def one_at_a_time(tenant: str) -> None:
             step = self._propagate_one(branch, tenant, head)
             entry = self._open.get((branch, tenant))
             if entry is not None and step.outcome != "behind":
                 entry.checked = version
-            done.append(step)
-            if progress is not None:
-                progress(number, len(files))
-        return done
+            outcomes[tenant] = step
+            report()
+
+        pooled, serial = self._split(branch, files)
+        for tenant in serial:
+            one_at_a_time(tenant)
+        handed_back: list[str] = []
+
+        def done(tenant: str, result: _fleet.Done | BaseException) -> None:
+            if result is None or isinstance(result, BaseException):
+                handed_back.append(tenant)
+                return
+            outcome, applied = result
+            outcomes[tenant] = CatchUp(self.path(branch, tenant), applied, head, outcome)
+            report()
+
+        window = _fleet.Window(self.store, self._plans, head)
+        _fleet.run(
+            pooled,
+            lambda tenant: _fleet.catch_up(self.path(branch, tenant), window),
+            done,
+            self.workers,
+        )
+        for tenant in sorted(handed_back):
+            one_at_a_time(tenant)
+        return [outcomes[tenant] for tenant in files]
 
     def _propagate_one(self, branch: str, name: str, head: str | None) -> CatchUp:
         """One file of :meth:`propagate`: caught up, or told apart from a failure that is not

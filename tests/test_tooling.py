@@ -224,6 +224,7 @@ LAZY_MODULES = {
     ("cinchdb.cli._render", "rich.console"),
     ("cinchdb.cli._render", "rich.progress"),
     ("cinchdb.cli._render", "rich.table"),
+    ("cinchdb._guard", "ctypes"),
     ("cinchdb.database", "cinchdb._schema_build"),
     ("cinchdb.database", "cinchdb.codegen"),
     ("cinchdb.database", "cinchdb.history"),
@@ -238,6 +239,7 @@ LAZY_MODULES = {
     ("journal.sqlrefs", "sqlglot.expressions"),
     # pydantic (the definition, event and public models) and what folds or replays events:
     # a handle on a tenant at its branch head that only queries rows or keys loads none of it.
+    ("cinchdb._fleet", "journal.replay"),
     ("cinchdb._replay_plans", "journal.replay"),
     ("cinchdb._tenant_crypto", "journal.replay"),
     ("cinchdb.catalog", "cinchdb.models"),

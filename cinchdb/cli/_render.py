@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import sys
+import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -77,22 +78,34 @@ def done(message: str, as_json: bool = False, data: Any = None) -> None:
 
 
 class _Bar:
-    """Draws a progress bar on stderr once a long propagation starts; silent otherwise."""
+    """Draws one progress bar on stderr once fleet-wide work over 20 tenants or more starts
+    (a change reaching a branch's tenants, a merge, ``tenant sync``), with the tenants done
+    per second; silent otherwise."""
 
     def __init__(self) -> None:
         self._progress: Any = None
         self._task: Any = None
+        self._started = 0.0
 
     def report(self, done_count: int, total: int) -> None:
         if total < 20 or not sys.stderr.isatty():
             return
         if self._progress is None:
             self._progress = rich_progress.Progress(
-                console=rich_console.Console(file=sys.stderr), transient=True
+                rich_progress.TextColumn("{task.description}"),
+                rich_progress.BarColumn(),
+                rich_progress.MofNCompleteColumn(),
+                rich_progress.TextColumn("{task.fields[rate]}"),
+                rich_progress.TimeRemainingColumn(),
+                console=rich_console.Console(file=sys.stderr),
+                transient=True,
             )
             self._progress.start()
-            self._task = self._progress.add_task("Updating tenants", total=total)
-        self._progress.update(self._task, completed=done_count)
+            self._task = self._progress.add_task("Updating tenants", total=total, rate="")
+            self._started = time.monotonic()
+        elapsed = time.monotonic() - self._started
+        rate = f"{done_count / elapsed:,.0f} tenants/s" if elapsed > 0 else ""
+        self._progress.update(self._task, completed=done_count, rate=rate)
 
     def stop(self) -> None:
         if self._progress is not None:

@@ -74,10 +74,11 @@ def test_sigkill_during_propagation_then_every_tenant_converges(tmp_path):
     deadline = time.monotonic() + 60
     paths = [files.path("main", name) for name in names]
     while time.monotonic() < deadline:
-        done = sum(1 for p in paths[: TENANTS // 3] if "email" in _columns(p))
-        if done >= TENANTS // 10:
+        # Propagation runs several files at once, in name order: the first files are among
+        # the first done, and polling a third of the fleet would outlast the whole of it.
+        if any("email" in _columns(p) for p in paths[:2]):
             break
-        time.sleep(0.005)
+        time.sleep(0.001)
     child.send_signal(signal.SIGKILL)
     child.wait()
     assert child.returncode == -signal.SIGKILL
