@@ -154,7 +154,8 @@ def test_a_table_rename_is_a_rename_and_what_sqlite_rewrote_is_not_a_change():
         b = apply(a, op)
         assert diff_schemas(a, b) == [op]
         back = diff_schemas(b, a)
-        assert [type(x) for x in back] == [type(op)] and apply_all(b, back) == a
+        assert [type(x) for x in back] == [type(op)]
+        assert apply_all(b, back).canonical() == a.canonical()
 
 
 def test_renames_known_from_the_journal_win_over_guessing():
