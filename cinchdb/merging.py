@@ -21,7 +21,6 @@ of the other side's work shows it again as identical changes, which are applied 
 from __future__ import annotations
 
 from cinchdb.changes import Progress, SchemaChanges, can_fail_on_data
-from cinchdb.errors import SelfMergeError
 from cinchdb.results import ConflictInfo, MergeResult, MergeStatus
 from journal import Event, Schema
 from journal.errors import MergeConflictError
@@ -95,8 +94,7 @@ def merge(
 ) -> MergeResult:
     """Merge ``source`` into ``target`` (see the module docstring); the result as a dict."""
     store, database = changes.store, changes.database
-    if source == target:
-        raise SelfMergeError(source)
+    # A branch merged into itself, like one already merged, is up to date (git says so too).
     theirs_head = store.branch_head(database, source)
     ours_head = store.branch_head(database, target)
     if theirs_head is None or theirs_head == ours_head:

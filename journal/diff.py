@@ -1,8 +1,8 @@
 """Schema A vs schema B: the fewest operations that turn A into B, renames included.
 
-A schema value has no identities, so a rename is known in one of two ways. Given ``path``
-(the operations that led from A to B, read from the journal), the renames along it are
-composed into net renames of A's objects: exact. Without it, a rename is *guessed* only where
+A schema value has no identities, so a rename is known in one of two ways. Given the operations
+that led from A to B (read from the journal), :func:`net_renames` composes the renames along
+them into net renames of A's objects: exact. Without it, a rename is *guessed* only where
 it is unambiguous: one table that left and one that appeared, identical but for the name (and
 what the rename itself rewrites), or, in one table, a column that left and one that appeared at
 the same position with the same definition. The renames come first (SQLite rewrites the views,
@@ -214,12 +214,13 @@ def _apply_renames(a: Schema, renames: Sequence[Rename]) -> tuple[list[Rename], 
 
 
 def diff_schemas(
-    a: Schema, b: Schema, *, path: Sequence[Operation] | None = None
+    a: Schema, b: Schema, *, renames: Sequence[Rename] | None = None
 ) -> list[Operation]:
-    """Operations that take ``a`` to ``b``: renames first (from ``path``, the operations that
-    led from ``a`` to ``b``, when known; else guessed where unambiguous), then the
-    differences by name (see :func:`_by_name`)."""
-    renames = net_renames(a, path) if path is not None else _guess_renames(a, b)
+    """Operations that take ``a`` to ``b``: renames first (``renames`` when known, e.g.
+    :func:`net_renames` of the operations that led from ``a`` to ``b``; else guessed where
+    unambiguous), then the differences by name (see :func:`_by_name`)."""
+    if renames is None:
+        renames = _guess_renames(a, b)
     done, renamed = _apply_renames(a, renames)
     return [*done, *_by_name(renamed, b)]
 

@@ -18,7 +18,7 @@ from journal import (
     apply_all,
     parse,
 )
-from journal.diff import diff_schemas, lint
+from journal.diff import diff_schemas, lint, net_renames
 
 from .schema_gen import valid_sequence
 
@@ -164,12 +164,15 @@ def test_renames_known_from_the_journal_win_over_guessing():
     path = [ColumnDropped(table="t", column="b"),
             ColumnAdded(table="t", column=ColumnDef(name="c", type="TEXT"))]  # fmt: skip
     b = apply_all(a, path)
-    assert [type(op) for op in diff_schemas(a, b, path=path)] == [ColumnDropped, ColumnAdded]
+    assert [type(op) for op in diff_schemas(a, b, renames=net_renames(a, path))] == [
+        ColumnDropped,
+        ColumnAdded,
+    ]
     renamed = [ColumnRenamed(table="t", column="b", new_name="x"),
                TableRenamed(table="t", new_name="u"),
                ColumnRenamed(table="u", column="x", new_name="c")]  # fmt: skip
     b = apply_all(a, renamed)
-    assert diff_schemas(a, b, path=renamed) == [
+    assert diff_schemas(a, b, renames=net_renames(a, renamed)) == [
         TableRenamed(table="t", new_name="u"),
         ColumnRenamed(table="u", column="b", new_name="c"),
     ]
