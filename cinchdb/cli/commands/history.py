@@ -81,9 +81,11 @@ def merge(db: cinchdb.CinchDB, source: str, target: str, dry_run: bool, check: b
 @with_db
 def log(db: cinchdb.CinchDB, path: str | None, limit: int | None, graph: bool,
         as_json: bool) -> None:  # fmt: skip
-    """Show the branch's events, newest first. RANGE A..B shows what B introduces (the events
-    reachable from B and not from A, as git log A..B); PATH (table or table.column) limits them
-    to what touched that object, across renames.
+    """Show the branch's events, newest first; PATH (table or table.column) limits them to
+    what touched that object, across renames.
+
+    RANGE A..B shows what B introduces: the events reachable from B and not from A, as
+    git log A..B.
 
     \b
     Example:
@@ -133,10 +135,11 @@ def log(db: cinchdb.CinchDB, path: str | None, limit: int | None, graph: bool,
 @target_options(tenant=False)
 @with_db
 def diff(db: cinchdb.CinchDB, a: str, b: str | None, fmt: str, exit_code: bool) -> None:
-    """Show the schema operations that turn ref A into ref B (default: the active branch),
-    renames as renames. A B and A..B compare the two heads; A...B compares the merge base of A
-    and B with B (what B changed since they parted, as git diff A...B). Refs are branch names,
-    event ids or prefixes, or branch~N.
+    """Show the schema operations that turn ref A into ref B (default: the active branch).
+
+    Renames show as renames. A B and A..B compare the two heads; A...B compares the merge base
+    of A and B with B (what B changed since they parted, as git diff A...B). Refs are branch
+    names, event ids or prefixes, or branch~N.
 
     \b
     Example:
@@ -259,9 +262,10 @@ def revert(db: cinchdb.CinchDB, event: str, force: bool, as_json: bool) -> None:
 @json_option
 @with_db
 def lint(db: cinchdb.CinchDB, range_: str, as_json: bool) -> None:
-    """CI: flag destructive or data-dependent changes that B introduces over A, A..B (the
-    events reachable from B and not from A, as git log A..B; A...B means the same; exit 1 if
-    any). A..  means A..(active branch).
+    """CI: flag destructive or data-dependent changes between two refs, A..B (exit 1 if any).
+
+    Only what B introduces is judged: the events reachable from B and not from A, as
+    git log A..B (A...B means the same; A.. means A..active branch).
 
     \b
     Example:
