@@ -415,8 +415,8 @@ def _by_name(a: Schema, b: Schema) -> list[Operation]:
     blockers: set[tuple[str, str]] = set()
     for key in dropped:
         blockers |= {(kind, fold_name(name)) for kind, name in dependents_of(a, key)}
-    for key, ops in column_ops.items():
-        for op in ops:
+    for key, table_ops in column_ops.items():
+        for op in table_ops:
             if isinstance(op, ColumnDropped):
                 found_deps = dependents_of(a, key, op.column)
                 blockers |= {(kind, fold_name(name)) for kind, name in found_deps}
