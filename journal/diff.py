@@ -321,9 +321,7 @@ def _same_index(x: IndexDef, y: IndexDef) -> bool:
 
 
 def _same_sql(x: ViewDef | TriggerDef, y: ViewDef | TriggerDef) -> bool:
-    return canonical_sql(x.sql) == canonical_sql(y.sql) and fold_name(
-        getattr(x, "table", "")
-    ) == fold_name(getattr(y, "table", ""))
+    return canonical_sql(x.sql) == canonical_sql(y.sql)
 
 
 def _removed_or_changed(
@@ -423,17 +421,19 @@ def _by_name(a: Schema, b: Schema) -> list[Operation]:
     changed_views = _removed_or_changed(a_views, b_views, _same_sql)
     views = {k for k in a_views if ("view", k) in blockers}
     views |= {k for k in changed_views if k not in b_views}
-    while True:  # views over views that must go: a fixpoint
-        more = {k for k, v in a_views.items() if k not in views and identifiers(v.sql) & views}
-        if not more:
-            break
+
+    def readers(kind: str, keys: set[str]) -> set[str]:
+        """The objects of ``kind`` that read one of the views ``keys`` (as the fold sees it)."""
+        return {fold_name(name) for key in keys for found, name in
+                dependents_of(a, a_views[key].name) if found == kind}  # fmt: skip
+
+    while more := readers("view", views) - views:  # views over views that must go
         views |= more
     replaced = {k for k in changed_views if k in b_views and k not in views}
     triggers = _removed_or_changed(a_trig, b_trig, _same_sql)
     triggers |= {k for k, t in a_trig.items() if ("trigger", k) in blockers
-                 or fold_name(t.table) in dropped}  # fmt: skip
-    triggers |= {k for k, t in a_trig.items() if identifiers(t.sql) & views
-                 or fold_name(t.table) in views}  # fmt: skip
+                 or fold_name(t.table) in dropped | views}  # fmt: skip
+    triggers |= readers("trigger", views)
     indexes = _removed_or_changed(a_index, b_index, _same_index)
     indexes |= {k for k in a_index if ("index", k) in blockers}
     indexes |= {k for k, i in a_index.items() if fold_name(i.table) in recreated}

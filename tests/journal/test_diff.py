@@ -14,6 +14,7 @@ from journal import (
     ColumnRenamed,
     Schema,
     TableRenamed,
+    ViewDropped,
     apply,
     apply_all,
     parse,
@@ -176,3 +177,17 @@ def test_renames_known_from_the_journal_win_over_guessing():
         TableRenamed(table="t", new_name="u"),
         ColumnRenamed(table="u", column="b", new_name="c"),
     ]
+
+
+def test_a_trigger_named_like_a_dropped_view_stays():
+    # Once falsified: trigger 'o1' was re-made because its own name matched the view 'o1'.
+    a = apply_all(
+        Schema(),
+        parse(
+            "CREATE TABLE users (a INTEGER, b INTEGER);"
+            "CREATE VIEW o1 AS SELECT a FROM users;"
+            "CREATE TRIGGER o1 AFTER INSERT ON users BEGIN UPDATE users SET a = new.a; END"
+        ),
+    )
+    op = ViewDropped(view="o1")
+    assert diff_schemas(a, apply(a, op)) == [op]
