@@ -28,6 +28,7 @@ from cinchdb.results import (
     IndexInfo,
     LintFinding,
     MergeResult,
+    RangeInfo,
     ResetResult,
     Row,
     SyncResult,
@@ -452,14 +453,25 @@ class CinchDB:
     def log(
         self, branch: str | None = None, limit: int | None = None, path: str | None = None
     ) -> list[Event]:
-        """Events newest first; ``path="users.email"`` (or ``"users"``) keeps the events that
-        touched that object, followed back through renames."""
+        """Events newest first; ``branch`` may be a range ``"main..feature"`` (the events
+        reachable from feature and not from main, as ``git log``); ``path="users.email"`` (or
+        ``"users"``) keeps the events that touched that object, followed back through
+        renames."""
         return history.log(self._changes, branch or self.branch, limit, path)
 
-    def diff(self, a: str, b: str) -> list[Operation]:
+    def log_range(self, spec: str) -> RangeInfo:
+        """Which events :meth:`log` and :meth:`lint` judge for ``spec`` (``"A..B"``)."""
+        return history.log_range(self._changes, spec)
+
+    def diff(self, a: str, b: str | None = None) -> list[Operation]:
         """The operations that turn schema ``a`` into schema ``b``; refs are branch names,
-        event ids or prefixes, or ``branch~N``."""
+        event ids or prefixes, or ``branch~N``. ``diff("A..B")`` is ``diff("A", "B")``;
+        ``diff("A...B")`` starts from the merge base of A and B (as ``git diff A...B``)."""
         return history.diff(self._changes, a, b)
+
+    def diff_range(self, a: str, b: str | None = None) -> tuple[RangeInfo, list[Operation]]:
+        """:meth:`diff`, with what it compared (the range and the two events)."""
+        return history.diff_range(self._changes, a, b)
 
     def schema_at(self, ref: str) -> Schema:
         """The schema at any ref (``schema_at("main~3").sql()`` gives its SQL)."""
@@ -473,9 +485,11 @@ class CinchDB:
         )
         return events
 
-    def lint(self, a: str, b: str) -> list[LintFinding]:
-        """What between refs ``a`` and ``b`` drops data or can fail on existing rows: dropped
-        tables and columns, type changes, NOT NULL without default, unique indexes."""
+    def lint(self, a: str, b: str | None = None) -> list[LintFinding]:
+        """What B introduces over A (``lint("A..B")`` or ``lint("A", "B")``: the events
+        reachable from B and not from A, as ``git log A..B``) that drops data or can fail on
+        existing rows: dropped tables and columns, type changes, NOT NULL without default,
+        unique indexes."""
         return history.lint(self._changes, a, b)
 
     def check(self) -> CheckReport:

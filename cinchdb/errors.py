@@ -96,7 +96,6 @@ __all__ = [
     "SQLParseError",
     "SQLiteRefusedError",
     "SchemaError",
-    "SelfMergeError",
     "TableNotFoundError",
     "TenantDivergedError",
     "TenantError",
@@ -202,14 +201,6 @@ class ProtectedError(CinchError, ValueError):
             super().__init__(f"{kind.capitalize()} '{name}' cannot be {action}: {because}")
         else:
             super().__init__(f"The {name} {kind} cannot be {action}")
-
-
-class SelfMergeError(CinchError, ValueError):
-    """A branch was asked to merge into itself."""
-
-    def __init__(self, branch: str) -> None:
-        self.branch = branch
-        super().__init__(f"Cannot merge branch '{branch}' into itself")
 
 
 class UnmergedBranchError(CinchError, ValueError):

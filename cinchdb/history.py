@@ -4,6 +4,12 @@ and revert.
 A *ref* names an event: a branch name (its head), ``branch~N`` (N first parents back), or an
 event id or unique prefix of at least 4 characters. A branch with no events names the empty
 schema.
+
+Ranges read as git reads them. ``log A..B`` and ``lint A..B`` (and ``A...B``) take the events
+reachable from B and not from A: what B introduces. ``diff A B`` and ``diff A..B`` compare the
+two heads; ``diff A...B`` compares the merge base of A and B with B. A diff along history (one
+ref on the other's first-parent chain) knows renames from the events on the way; otherwise it
+compares the two schemas (see ``journal.diff``).
 """
 
 from __future__ import annotations
@@ -23,14 +29,16 @@ from cinchdb.results import (
     CheckReport,
     DriftedTenant,
     LintFinding,
+    RangeInfo,
     ResetResult,
     UnreplayableBranch,
 )
 from journal import Event, Schema, drivers
-from journal.diff import diff_schemas
+from journal.diff import diff_schemas, net_renames
 from journal.diff import lint as lint_operations
 from journal.errors import EventNotFoundError
 from journal.events import (
+    BranchesMerged,
     ColumnAdded,
     ColumnAltered,
     ColumnDropped,
@@ -88,26 +96,119 @@ def schema_at(changes: SchemaChanges, ref: str) -> Schema:
     return changes.fold.schema_at(resolve_ref(changes, ref))
 
 
-def diff(changes: SchemaChanges, a: str, b: str) -> list[Operation]:
-    return diff_schemas(schema_at(changes, a), schema_at(changes, b))
+def split_range(spec: str) -> tuple[str | None, str, str]:
+    """``A..B`` / ``A...B`` / a single ref as (A or None, B, the separator or "")."""
+    for separator in ("...", ".."):
+        a, found, b = spec.partition(separator)
+        if found:
+            if not a or not b:
+                raise ArgumentError("range", f"expected A{separator}B with both refs, got {spec!r}")
+            return a, b, separator
+    return None, spec, ""
+
+
+def _introduced(changes: SchemaChanges, a: str | None, b: str) -> tuple[RangeInfo, list[str]]:
+    """The events reachable from ``b`` and not from ``a``, newest first (``git log a..b``)."""
+    store, database = changes.store, changes.database
+    from_id = None if a is None else resolve_ref(changes, a)
+    to_id = resolve_ref(changes, b)
+    ids: list[str] = []
+    if to_id is not None:
+        graph = store.graph(database)
+        ids = graph.log_order(to_id)
+        if from_id is not None:
+            seen = graph.ancestors(from_id) | {from_id}
+            ids = [i for i in ids if i not in seen]
+    info: RangeInfo = {
+        "range": b if a is None else f"{a}..{b}",
+        "kind": "introduced",
+        "from_ref": a,
+        "to_ref": b,
+        "from_id": from_id,
+        "to_id": to_id,
+        "events": list(reversed(ids)),
+    }
+    return info, ids
+
+
+def diff_range(
+    changes: SchemaChanges, a: str, b: str | None = None
+) -> tuple[RangeInfo, list[Operation]]:
+    """What ``diff`` compared and the operations that turn the one schema into the other.
+
+    ``diff_range(c, "A", "B")`` and ``diff_range(c, "A..B")`` compare the two heads;
+    ``diff_range(c, "A...B")`` compares the merge base of A and B with B.
+    """
+    kind = "heads"
+    if b is None:
+        first, b, separator = split_range(a)
+        if first is None:
+            raise ArgumentError("diff", f"give two refs or a range A..B / A...B, got {a!r}")
+        a = first
+        kind = "merge_base" if separator == "..." else "heads"
+    from_id, to_id = resolve_ref(changes, a), resolve_ref(changes, b)
+    graph = changes.store.graph(changes.database)
+    if kind == "merge_base" and from_id is not None and to_id is not None:
+        from_id = graph.first_parent_base(from_id, to_id)
+    elif kind == "merge_base":
+        from_id = None
+    info: RangeInfo = {
+        "range": f"{a}...{b}" if kind == "merge_base" else f"{a}..{b}",
+        "kind": kind,
+        "from_ref": a,
+        "to_ref": b,
+        "from_id": from_id,
+        "to_id": to_id,
+        "events": [],
+    }
+    return info, _diff_ids(changes, from_id, to_id)
+
+
+def _diff_ids(changes: SchemaChanges, a: str | None, b: str | None) -> list[Operation]:
+    """Along history when one event is on the other's first-parent chain (the renames on the
+    way are known), else by comparing the two schemas."""
+    fold = changes.fold
+    before, after = fold.schema_at(a), fold.schema_at(b)
+    if a == b:
+        return []
+    graph = changes.store.graph(changes.database)
+    if b is not None and (a is None or a in graph.first_parent_chain(b)):
+        path = [op for e in changes.store.events(graph.first_parent_chain(b, after=a))
+                for op in e.operations]  # fmt: skip
+        return diff_schemas(before, after, renames=net_renames(before, path))
+    if a is not None and (b is None or b in graph.first_parent_chain(a)):
+        path = [op for e in changes.store.events(graph.first_parent_chain(a, after=b))
+                for op in e.operations]  # fmt: skip
+        # Backwards: the renames from b to a, undone.
+        undo, _ = inverse_operations(after, net_renames(after, path))
+        renames = [op for op in undo if isinstance(op, TableRenamed | ColumnRenamed)]
+        return diff_schemas(before, after, renames=renames)
+    return diff_schemas(before, after)
+
+
+def diff(changes: SchemaChanges, a: str, b: str | None = None) -> list[Operation]:
+    return diff_range(changes, a, b)[1]
 
 
 def log(
     changes: SchemaChanges, branch: str, limit: int | None = None, path: str | None = None
 ) -> list[Event]:
-    """Events newest first: every event reachable from the branch head, or with ``path``
-    ("table" or "table.column") only those that touched that object, followed back through
-    renames along the branch's first-parent history."""
+    """Events newest first: every event reachable from the branch head (``branch`` may be a
+    range ``A..B``: the events reachable from B and not from A), or with ``path`` ("table" or
+    "table.column") only those that touched that object, followed back through renames along
+    the branch's first-parent history."""
     if limit is not None and (type(limit) is not int or limit < 0):
         raise ArgumentError("log", f"limit must be 0 or more, got {limit!r}")
     store, database = changes.store, changes.database
-    head = resolve_ref(changes, branch)
+    start, end, _ = split_range(branch)
+    info, ids = _introduced(changes, start, end)
+    head = info["to_id"]
     if head is None:
         return []
     if path is None:
-        ids = store.graph(database).log_order(head)
         ids = ids if limit is None else ids[:limit]
         return store.events(ids)
+    wanted = set(ids)
     table, _, column = path.partition(".")
     found: list[Event] = []
     if limit == 0:
@@ -118,11 +219,20 @@ def log(
             hit, table, column_after = _touches(op, table, column or None)
             column = column_after or ""
             touched = touched or hit
-        if touched:
+        if touched and event.id in wanted:
             found.append(event)
             if limit is not None and len(found) >= limit:
                 break
     return found
+
+
+def log_range(changes: SchemaChanges, spec: str) -> RangeInfo:
+    """Which events ``log``/``lint`` judge for ``spec`` (a ref, ``A..B`` or ``A...B``)."""
+    start, end, separator = split_range(spec)
+    info, _ = _introduced(changes, start, end)
+    if separator:
+        info["range"] = spec
+    return info
 
 
 def _touches(op: Operation, table: str, column: str | None) -> tuple[bool, str, str | None]:
@@ -265,11 +375,31 @@ def _refuse_tenants_past(
         raise ResetRefusedError(branch, ref, "; ".join(reasons), sorted(past + locked))
 
 
-def lint(changes: SchemaChanges, a: str, b: str) -> list[LintFinding]:
-    """Destructive or data-dependent operations between two refs (see ``journal.diff.lint``)."""
+def lint(changes: SchemaChanges, a: str, b: str | None = None) -> list[LintFinding]:
+    """Destructive or data-dependent operations that B introduces over A (see
+    ``journal.diff.lint``): ``lint(c, "A..B")`` (or ``"A...B"``, or ``lint(c, "A", "B")``)
+    judges the events reachable from B and not from A. A merge event counts only when it brings
+    in events A does not have (merging A itself into B introduces nothing)."""
+    spec = a if b is None else f"{a}..{b}"
+    start, end, _ = split_range(spec)
+    if start is None:
+        raise ArgumentError("lint", f"expected a range A..B, got {spec!r}")
+    info, ids = _introduced(changes, start, end)
+    graph = changes.store.graph(changes.database)
+    from_id = info["from_id"]
+    operations: list[Operation] = []
+    for event in changes.store.events(list(reversed(ids))):
+        # A merge that only brings A's own changes in introduces nothing of its own.
+        if (
+            isinstance(event.change, BranchesMerged)
+            and from_id is not None
+            and all(graph.is_ancestor(parent, from_id) for parent in event.parents[1:])
+        ):
+            continue
+        operations += event.operations
     return [
         {"kind": f.kind, "object": f.object, "message": f.message}
-        for f in lint_operations(diff(changes, a, b))
+        for f in lint_operations(operations)
     ]
 
 

@@ -26,7 +26,7 @@ from collections.abc import Mapping, Sequence
 import attrs
 
 from cinchdb.changes import Progress, SchemaChanges, can_fail_on_data
-from cinchdb.errors import SelfMergeError, UnknownResolutionError
+from cinchdb.errors import UnknownResolutionError
 from cinchdb.results import ConflictInfo, MergeResult, MergeStatus
 from journal import Event, Schema
 from journal.errors import MergeConflictError
@@ -150,8 +150,7 @@ def merge(
     """
     store, database = changes.store, changes.database
     resolver = _resolver(resolve, strategy)
-    if source == target:
-        raise SelfMergeError(source)
+    # A branch merged into itself, like one already merged, is up to date (git says so too).
     theirs_head = store.branch_head(database, source)
     ours_head = store.branch_head(database, target)
     if theirs_head is None or theirs_head == ours_head:

@@ -23,6 +23,7 @@ __all__ = [
     "LintFinding",
     "MergeResult",
     "MergeStatus",
+    "RangeInfo",
     "ResetResult",
     "Row",
     "SyncResult",
@@ -141,6 +142,25 @@ class LintFinding(TypedDict):
     kind: str
     object: str
     message: str
+
+
+class RangeInfo(TypedDict):
+    """Which events a ``log`` / ``lint`` range or a ``diff`` compared, as git reads ranges.
+
+    ``range``: as given. ``kind``: "introduced" (``A..B`` / ``A...B`` for log and lint: the
+    events reachable from ``to`` and not from ``from``), "heads" (``diff A B`` or ``A..B``) or
+    "merge_base" (``diff A...B``: from the merge base of A and B to B). ``from_id`` and
+    ``to_id``: the events compared (None: the empty schema). ``events``: the ids judged, oldest
+    first (log and lint; empty for diff).
+    """
+
+    range: str
+    kind: str
+    from_ref: str | None
+    to_ref: str
+    from_id: str | None
+    to_id: str | None
+    events: list[str]
 
 
 class DriftedTenant(TypedDict):

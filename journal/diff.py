@@ -1,22 +1,35 @@
-"""Schema A vs schema B: the operations that turn A into B.
+"""Schema A vs schema B: the fewest operations that turn A into B, renames included.
 
-A pure comparison of two schema values by name, so a rename shows as a drop and a create (the
-journal, not the diff, knows identities: ``log`` shows renames). Column-level differences
-become ``ColumnAdded`` / ``ColumnDropped`` / ``ColumnAltered``; a table whose keys, constraints
-or options differ in a way no column operation expresses is dropped and created again.
-Applying the result to A gives B up to the order of columns. :func:`lint` flags what in such a
-list can lose data or fail on existing rows.
+A schema value has no identities, so a rename is known in one of two ways. Given the operations
+that led from A to B (read from the journal), :func:`net_renames` composes the renames along
+them into net renames of A's objects: exact. Without it, a rename is *guessed* only where
+it is unambiguous: one table that left and one that appeared, identical but for the name (and
+what the rename itself rewrites), or, in one table, a column that left and one that appeared at
+the same position with the same definition. The renames come first (SQLite rewrites the views,
+triggers, indexes, CHECKs and foreign keys that use the name, and so does the fold); what is
+left is compared by name, in canonical forms, so a dependant whose text only the rename rewrote
+is not a change. A rename that cannot be made first (two tables swapping names) is shown as
+drop and create instead.
+
+By name, column-level differences become ``ColumnAdded`` / ``ColumnDropped`` /
+``ColumnAltered``; a table whose keys, constraints or options differ in a way no column
+operation expresses is dropped and created again. A view, trigger or index is dropped and
+created again only when it changed, or when it stands in the way of a drop; a view whose SQL
+changed and stands in no one's way is replaced. Applying the result to A gives B up to the
+order of columns. :func:`lint` flags what in such a list can lose data or fail on existing rows.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Protocol, TypeVar
 
 import attrs
 from typing_extensions import assert_never
 
 from journal.definitions import ColumnDef, IndexDef, TableDef, TriggerDef, ViewDef
+from journal.dependencies import check_columns, dependents_of
+from journal.errors import SchemaError
 from journal.events import (
     ColumnAdded,
     ColumnAltered,
@@ -34,12 +47,14 @@ from journal.events import (
     ViewDropped,
     ViewReplaced,
 )
-from journal.fold import apply_all
+from journal.fold import apply, apply_all
 from journal.names import fold_name
 from journal.schema import Schema
 from journal.sqlrefs import canonical_sql, identifiers
 
-__all__ = ["Finding", "diff_schemas", "lint"]
+__all__ = ["Finding", "diff_schemas", "lint", "net_renames"]
+
+Rename = TableRenamed | ColumnRenamed
 
 
 class _Named(Protocol):
@@ -52,6 +67,165 @@ T = TypeVar("T", bound=_Named)
 
 def _keys(items: Sequence[T]) -> dict[str, T]:
     return {fold_name(item.name): item for item in items}
+
+
+# -- renames ---------------------------------------------------------------------------------
+
+
+def net_renames(a: Schema, path: Iterable[Operation]) -> list[Rename]:
+    """The renames of ``a``'s tables and columns that ``path`` (operations applied to ``a``)
+    makes in all: a rename of something later dropped is none, ``x -> y -> z`` is ``x -> z``.
+    Table renames first, then column renames under the tables' new names."""
+    # Current folded name -> (name in a, or None for something created on the way; current).
+    tables: dict[str, tuple[str | None, str]] = {fold_name(t.name): (t.name, t.name)
+                                                 for t in a.tables}  # fmt: skip
+    columns: dict[str, dict[str, tuple[str | None, str]]] = {
+        fold_name(t.name): {fold_name(c.name): (c.name, c.name) for c in t.columns}
+        for t in a.tables
+    }
+    for op in path:
+        match op:
+            case TableCreated():
+                key = fold_name(op.table.name)
+                tables[key] = (None, op.table.name)
+                columns[key] = {fold_name(c.name): (None, c.name) for c in op.table.columns}
+            case TableDropped():
+                tables.pop(fold_name(op.table), None)
+                columns.pop(fold_name(op.table), None)
+            case TableRenamed():
+                old, new = fold_name(op.table), fold_name(op.new_name)
+                if old in tables:
+                    tables[new] = (tables.pop(old)[0], op.new_name)
+                    columns[new] = columns.pop(old, {})
+            case ColumnAdded():
+                columns.setdefault(fold_name(op.table), {})[fold_name(op.column.name)] = (
+                    None,
+                    op.column.name,
+                )
+            case ColumnDropped():
+                columns.get(fold_name(op.table), {}).pop(fold_name(op.column), None)
+            case ColumnRenamed():
+                cols = columns.get(fold_name(op.table), {})
+                old_col = cols.pop(fold_name(op.column), None)
+                if old_col is not None:
+                    cols[fold_name(op.new_name)] = (old_col[0], op.new_name)
+            case (
+                ColumnAltered()
+                | IndexCreated()
+                | IndexDropped()
+                | ViewCreated()
+                | ViewReplaced()
+                | ViewDropped()
+                | TriggerCreated()
+                | TriggerDropped()
+            ):
+                pass  # no table or column changes name
+            case _:
+                assert_never(op)
+    renames: list[Rename] = []
+    column_renames: list[Rename] = []
+    for key, (was, now) in tables.items():
+        if was is None:
+            continue
+        if was != now:
+            renames.append(TableRenamed(table=was, new_name=now))
+        for col_was, col_now in columns.get(key, {}).values():
+            if col_was is not None and col_was != col_now:
+                column_renames.append(ColumnRenamed(table=now, column=col_was, new_name=col_now))
+    return renames + column_renames
+
+
+def _same_table(x: TableDef | None, y: TableDef | None) -> bool:
+    return x is not None and y is not None and _canonical_table(x) == _canonical_table(y)
+
+
+def _canonical_table(table: TableDef) -> object:
+    return Schema.of(tables=[table]).canonical()["tables"][0]
+
+
+def _guess_renames(a: Schema, b: Schema) -> list[Rename]:
+    """Renames that are the only reading of the difference (see the module docstring)."""
+    renames: list[Rename] = []
+    a_tables, b_tables = _keys(a.tables), _keys(b.tables)
+    for key, table in a_tables.items():  # a rename of the case of a name only
+        if key in b_tables and b_tables[key].name != table.name:
+            renames.append(TableRenamed(table=table.name, new_name=b_tables[key].name))
+    gone = [t for k, t in a_tables.items() if k not in b_tables]
+    new = [t for k, t in b_tables.items() if k not in a_tables]
+    pairs: dict[str, list[str]] = {}
+    for old in gone:
+        for candidate in new:
+            try:
+                moved = apply(a, TableRenamed(table=old.name, new_name=candidate.name))
+            except (SchemaError, ValueError):
+                continue
+            if _same_table(moved.table(candidate.name), candidate):
+                pairs.setdefault(old.name, []).append(candidate.name)
+    targets = [n for found in pairs.values() for n in found]
+    for old_name, found in pairs.items():
+        if len(found) == 1 and targets.count(found[0]) == 1:
+            renames.append(TableRenamed(table=old_name, new_name=found[0]))
+    renamed = _apply_renames(a, renames)[1]
+    for table in renamed.tables:
+        target = b.table(table.name)
+        if target is None:
+            continue
+        b_cols = {fold_name(c.name): c for c in target.columns}
+        a_keys = {fold_name(c.name) for c in table.columns}
+        for position, column in enumerate(table.columns):
+            if position >= len(target.columns):
+                break
+            there = target.columns[position]
+            if fold_name(column.name) == fold_name(there.name):
+                if column.name != there.name:  # the case of the name only
+                    renames.append(
+                        ColumnRenamed(table=table.name, column=column.name, new_name=there.name)
+                    )
+                continue
+            if (
+                fold_name(column.name) not in b_cols
+                and fold_name(there.name) not in a_keys
+                and column.model_copy(update={"name": there.name}) == there
+            ):
+                renames.append(
+                    ColumnRenamed(table=table.name, column=column.name, new_name=there.name)
+                )
+    return renames
+
+
+def _apply_renames(a: Schema, renames: Sequence[Rename]) -> tuple[list[Rename], Schema]:
+    """The renames that can be made on ``a`` (in an order where each new name is free), and
+    the schema after them; the rest are left to the comparison by name."""
+    done: list[Rename] = []
+    pending = list(renames)
+    schema = a
+    progress = True
+    while pending and progress:
+        progress = False
+        for op in list(pending):
+            try:
+                schema = apply(schema, op)
+            except (SchemaError, ValueError):
+                continue
+            done.append(op)
+            pending.remove(op)
+            progress = True
+    return done, schema
+
+
+def diff_schemas(
+    a: Schema, b: Schema, *, renames: Sequence[Rename] | None = None
+) -> list[Operation]:
+    """Operations that take ``a`` to ``b``: renames first (``renames`` when known, e.g.
+    :func:`net_renames` of the operations that led from ``a`` to ``b``; else guessed where
+    unambiguous), then the differences by name (see :func:`_by_name`)."""
+    if renames is None:
+        renames = _guess_renames(a, b)
+    done, renamed = _apply_renames(a, renames)
+    return [*done, *_by_name(renamed, b)]
+
+
+# -- by name ---------------------------------------------------------------------------------
 
 
 def _column_change(table: str, a: ColumnDef, b: ColumnDef) -> ColumnAltered | None:
@@ -81,8 +255,11 @@ def _table_shape(table: TableDef) -> dict[str, object]:
                                                        "checks", "name")}  # fmt: skip
 
 
-def _table_operations(a: TableDef, b: TableDef) -> list[Operation] | None:
-    """Column operations from ``a`` to ``b``; None when only re-creating the table will do."""
+def _table_operations(a: TableDef, b: TableDef, b_schema: Schema) -> list[Operation] | None:
+    """Column operations from ``a`` to ``b``; None when only re-creating the table will do.
+
+    They are tried on ``a`` beside ``b_schema``'s other tables, the ones a foreign key of an
+    unchanged or added column can point at."""
     if _table_shape(a) != _table_shape(b):
         return None
     ops: list[Operation] = []
@@ -91,6 +268,8 @@ def _table_operations(a: TableDef, b: TableDef) -> list[Operation] | None:
     for key, column in a_cols.items():
         if key not in b_cols:
             ops.append(ColumnDropped(table=a.name, column=column.name))
+    a_checks = {canonical_sql(c.expr) for c in a.checks}
+    new_checks = [c for c in b.checks if canonical_sql(c.expr) not in a_checks]
     for key, column in b_cols.items():
         if key in a_cols:
             if a_cols[key] != column:
@@ -104,10 +283,23 @@ def _table_operations(a: TableDef, b: TableDef) -> list[Operation] | None:
             (f for f in b.foreign_keys if len(f.columns) == 1 and fold_name(f.columns[0]) == key),
             None,
         )
-        ops.append(ColumnAdded(table=a.name, column=column, unique=unique, references=fk))
+        # A new CHECK on the new column alone is the column's own.
+        check = next((c for c in new_checks if check_columns(c, b.name) == {key}), None)
+        if check is not None:
+            new_checks.remove(check)
+        ops.append(
+            ColumnAdded(
+                table=a.name,
+                column=column,
+                unique=unique,
+                references=fk,
+                check=None if check is None else check.expr,
+            )
+        )
+    others = [t for t in b_schema.tables if fold_name(t.name) != fold_name(a.name)]
     try:
-        trial = apply_all(Schema.of(tables=[a]), ops)
-    except ValueError:
+        trial = apply_all(Schema.of(tables=[*others, a]), ops)
+    except (SchemaError, ValueError):
         return None
     after = trial.table(a.name)
     if after is None or _unordered(after) != _unordered(b):
@@ -134,8 +326,8 @@ def _same_sql(x: ViewDef | TriggerDef, y: ViewDef | TriggerDef) -> bool:
 
 def _removed_or_changed(
     old: dict[str, T], new: dict[str, T], same: Callable[[T, T], bool]
-) -> list[str]:
-    return [key for key, item in old.items() if key not in new or not same(item, new[key])]
+) -> set[str]:
+    return {key for key, item in old.items() if key not in new or not same(item, new[key])}
 
 
 def _fk_order(tables: dict[str, TableDef], keys: set[str]) -> list[str]:
@@ -165,11 +357,29 @@ def _keeps_reference(a: TableDef, b: TableDef, targets: set[str]) -> bool:
     return bool(before & targets & {fold_name(fk.ref_table) for fk in b.foreign_keys})
 
 
-def diff_schemas(a: Schema, b: Schema) -> list[Operation]:
-    """Operations that take ``a`` to ``b``: drops of dependants first, then dropped tables and
-    dropped columns (children before parents), new tables and the other column changes (parents
-    first), and the dependants that are new, changed, or had to go while a table they read
-    changed."""
+def _view_order(views: dict[str, ViewDef], keys: set[str]) -> list[str]:
+    """``keys`` in ``views``' order, a view after the views among ``keys`` it reads."""
+    ordered: list[str] = []
+
+    def visit(key: str, path: frozenset[str]) -> None:
+        if key in ordered or key in path:
+            return
+        for read in identifiers(views[key].sql) & keys:
+            if read != key:
+                visit(read, path | {key})
+        ordered.append(key)
+
+    for key in views:
+        if key in keys:
+            visit(key, frozenset())
+    return ordered
+
+
+def _by_name(a: Schema, b: Schema) -> list[Operation]:
+    """Operations that take ``a`` to ``b`` comparing objects by name: drops of the dependants
+    that change or stand in the way, dropped tables and columns (children before parents), new
+    tables and the other column changes (parents first), then the new, changed and re-made
+    dependants."""
     a_tables, b_tables = _keys(a.tables), _keys(b.tables)
     a_views, b_views = _keys(a.views), _keys(b.views)
     a_index, b_index = _keys(a.indexes), _keys(b.indexes)
@@ -179,7 +389,7 @@ def diff_schemas(a: Schema, b: Schema) -> list[Operation]:
     recreated: set[str] = set()
     for key, table in b_tables.items():
         if key in a_tables and a_tables[key] != table:
-            found = _table_operations(a_tables[key], table)
+            found = _table_operations(a_tables[key], table, b)
             if found is None:
                 recreated.add(key)
             else:
@@ -197,28 +407,53 @@ def diff_schemas(a: Schema, b: Schema) -> list[Operation]:
         for key in more:
             column_ops.pop(key, None)
     dropped = {k for k in a_tables if k not in b_tables} | recreated
-    # Tables whose columns change: what reads them is re-created around the change.
-    unsettled = dropped | set(column_ops)
 
-    def reads_unsettled(sql: str, leaving: set[str]) -> bool:
-        return bool(identifiers(sql) & (unsettled | leaving))
+    # What stands in the way of a drop is dropped first and made again if B has it; what
+    # merely reads a changed table stays as it is.
+    blockers: set[tuple[str, str]] = set()
+    for key in dropped:
+        blockers |= {(kind, fold_name(name)) for kind, name in dependents_of(a, key)}
+    for key, table_ops in column_ops.items():
+        for op in table_ops:
+            if isinstance(op, ColumnDropped):
+                found_deps = dependents_of(a, key, op.column)
+                blockers |= {(kind, fold_name(name)) for kind, name in found_deps}
+    changed_views = _removed_or_changed(a_views, b_views, _same_sql)
+    views = {k for k in a_views if ("view", k) in blockers}
+    views |= {k for k in changed_views if k not in b_views}
 
-    views: set[str] = {k for k, v in a_views.items() if k not in b_views
-                       or not _same_sql(v, b_views[k])}  # fmt: skip
-    while True:  # views over views: a fixpoint
-        more = {k for k, v in a_views.items() if k not in views and reads_unsettled(v.sql, views)}
-        if not more:
-            break
+    def readers(kind: str, keys: set[str]) -> set[str]:
+        """The objects of ``kind`` that read one of the views ``keys`` (as the fold sees it)."""
+        return {fold_name(name) for key in keys for found, name in
+                dependents_of(a, a_views[key].name) if found == kind}  # fmt: skip
+
+    while more := readers("view", views) - views:  # views over views that must go
         views |= more
-    triggers = set(_removed_or_changed(a_trig, b_trig, _same_sql))
-    triggers |= {k for k, t in a_trig.items()
-                 if fold_name(t.table) in unsettled or reads_unsettled(t.sql, views)}  # fmt: skip
-    indexes = set(_removed_or_changed(a_index, b_index, _same_index))
+    replaced = {k for k in changed_views if k in b_views and k not in views}
+    triggers = _removed_or_changed(a_trig, b_trig, _same_sql)
+    triggers |= {k for k, t in a_trig.items() if ("trigger", k) in blockers
+                 or fold_name(t.table) in dropped | views}  # fmt: skip
+    triggers |= readers("trigger", views)
+    indexes = _removed_or_changed(a_index, b_index, _same_index)
+    indexes |= {k for k in a_index if ("index", k) in blockers}
     indexes |= {k for k, i in a_index.items() if fold_name(i.table) in recreated}
 
-    ops: list[Operation] = [TriggerDropped(trigger=a_trig[k].name) for k in a_trig if k in triggers]
+    # A dropped table takes its indexes and triggers along: no drop of their own, unless
+    # they stand in the way of another drop that may come first.
+    def goes_with_table(kind: str, key: str, table: str) -> bool:
+        return fold_name(table) in dropped and (kind, key) not in blockers
+
+    ops: list[Operation] = [
+        TriggerDropped(trigger=t.name)
+        for k, t in a_trig.items()
+        if k in triggers and not goes_with_table("trigger", k, t.table)
+    ]
     ops += [ViewDropped(view=a_views[k].name) for k in reversed(list(a_views)) if k in views]
-    ops += [IndexDropped(index=a_index[k].name) for k in a_index if k in indexes]
+    ops += [
+        IndexDropped(index=i.name)
+        for k, i in a_index.items()
+        if k in indexes and not goes_with_table("index", k, i.table)
+    ]
     # Removals, children before parents (by A's foreign keys): a table that loses its foreign
     # key to a dropped table, by being dropped or by dropping the column, does so before the
     # table it pointed at goes.
@@ -233,9 +468,10 @@ def diff_schemas(a: Schema, b: Schema) -> list[Operation]:
     for key in _fk_order(b_tables, created | {k for k, o in additions.items() if o}):
         ops += additions[key] if key in additions else [TableCreated(table=b_tables[key])]
     ops += [IndexCreated(index=i) for k, i in b_index.items() if k not in a_index or k in indexes]
-    for key, view in b_views.items():
-        if key not in a_views or key in views:
-            ops.append(ViewCreated(view=view))
+    made = {k for k in b_views if k not in a_views or k in views} | replaced
+    for key in _view_order(b_views, made):
+        view = b_views[key]
+        ops.append(ViewReplaced(view=view) if key in replaced else ViewCreated(view=view))
     ops += [
         TriggerCreated(trigger=t) for k, t in b_trig.items() if k not in a_trig or k in triggers
     ]

@@ -77,11 +77,9 @@ def test_a_missing_column_is_column_not_found_on_every_path(users, call):
     assert (error.table, error.column) == ("users", "nope")
 
 
-def test_merging_a_branch_into_itself(users):
+def test_merging_a_branch_into_itself_is_up_to_date_not_an_error(users):
     users.create_branch("feature")
-    error = raised(lambda: users.merge_branches("feature", "feature"))
-    assert_error(error, "SelfMergeError", ValueError)
-    assert str(error) == "Cannot merge branch 'feature' into itself"
+    assert users.merge_branches("feature", "feature")["status"] == "up_to_date"
 
 
 AFTER_CLOSE = {

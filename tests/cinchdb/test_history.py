@@ -194,3 +194,45 @@ def test_revert_is_a_new_event_and_refuses_to_lose_data_unless_forced(users):
     assert users.query("SELECT name, email FROM users") == [{"name": "ann", "email": None}]
     email = next(c for c in users.get_table("users").columns if c.name == "email")
     assert email.unique  # the definition comes back, the values do not
+
+
+def test_sdk_diff_of_one_added_column_on_a_table_with_a_foreign_key_is_that_column(db):
+    db.migrate(
+        "CREATE TABLE parent (id INTEGER PRIMARY KEY);"
+        "CREATE TABLE child (id INTEGER PRIMARY KEY, pid INTEGER REFERENCES parent (id))"
+    )
+    db.add_column("child", Column(name="note", type="TEXT"))
+    assert [type(op) for op in db.diff("main~1", "main")] == [ColumnAdded]
+    assert db.lint("main~1", "main") == []
+
+
+def test_sdk_ranges_follow_git(db):
+    db.migrate("CREATE TABLE parent (id INTEGER PRIMARY KEY, name TEXT)")
+    db.create_branch("feature")
+    db.add_column("parent", Column(name="email", type="TEXT"))  # main, after the fork
+    db.switch_branch("feature")
+    db.create_index("idx_name", "parent", ["name"], unique=True)
+    db.switch_branch("main")
+    # What feature introduces: its unique index only (not the drop of main's column).
+    assert [f["kind"] for f in db.lint("main..feature")] == ["unique_index"]
+    assert [f["kind"] for f in db.lint("main", "feature")] == ["unique_index"]
+    assert [e.summary for e in db.log("main..feature")] == [
+        "create unique index idx_name on parent"
+    ]
+    assert [e.summary for e in db.log("feature..main")] == ["add column parent.email TEXT"]
+    assert [type(op).__name__ for op in db.diff("main...feature")] == ["IndexCreated"]
+    assert [type(op).__name__ for op in db.diff("main", "feature")] == [
+        "ColumnDropped",
+        "IndexCreated",
+    ]
+
+
+def test_sdk_merging_a_branch_into_itself_or_again_is_up_to_date(db):
+    db.migrate("CREATE TABLE t (id INTEGER PRIMARY KEY)")
+    assert db.merge_branches("main", "main")["status"] == "up_to_date"
+    db.create_branch("feature")
+    db.switch_branch("feature")
+    db.add_column("t", Column(name="x", type="TEXT"))
+    assert db.merge_branches("feature", "main")["status"] == "success"
+    assert db.merge_branches("feature", "main")["status"] == "up_to_date"
+    assert db.merge_branches("main", "feature")["status"] == "up_to_date"

@@ -115,12 +115,13 @@ def test_log_diff_migrate_revert(users):
     blame = ok(cinch("log", "users.mail"))
     assert "rename column users.email to mail" in blame and "create table users" in blame
     assert ok(cinch("log", "--graph", "-n", "1")).startswith("* ")
-    assert ok(cinch("diff", "main~2", "main")).splitlines() == [
-        "drop column users.email", "add column users.mail TEXT",
-        "create index idx_users_age on users"]  # fmt: skip
-    sql = ok(cinch("diff", "main~1", "main", "--format", "sql"))
-    assert sql.startswith('ALTER TABLE "users" DROP COLUMN "email";')
-    assert json.loads(ok(cinch("diff", "main", "main", "--format", "json"))) == []
+    diff = ok(cinch("diff", "main~2", "main")).splitlines()
+    assert diff[0].startswith("# main~2..main: main~2 (")
+    assert diff[1:] == ["rename column users.email to mail",
+                        "create index idx_users_age on users"]  # fmt: skip
+    sql = ok(cinch("diff", "main~1", "main", "--format", "sql")).splitlines()
+    assert sql[0].startswith("-- main~1..main") and sql[1].startswith('ALTER TABLE "users" RENAME')
+    assert json.loads(ok(cinch("diff", "main", "main", "--format", "json")))["operations"] == []
     assert cinch("diff", "main~1", "main", "--exit-code").exit_code == 1
     assert cinch("diff", "main", "main", "--exit-code").exit_code == 0
     ok(cinch("revert", events[0]["id"][:8]))
@@ -144,7 +145,10 @@ def test_lint_and_check(users):
     ok(cinch("index", "create", "idx_name", "users", "name", "--unique"))
     result = cinch("lint", "main..feature", "--json")
     assert result.exit_code == 1
-    assert sorted(f["kind"] for f in json.loads(result.stdout)) == ["drop_column", "unique_index"]
+    judged = json.loads(result.stdout)
+    assert sorted(f["kind"] for f in judged["findings"]) == ["drop_column", "unique_index"]
+    assert (judged["range"], judged["kind"], len(judged["events"])) == (
+        "main..feature", "introduced", 2)  # fmt: skip
     assert cinch("lint", "main..main").exit_code == 0
     error(
         cinch("lint", "main"),

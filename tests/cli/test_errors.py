@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from cinchdb.cli._app import CinchGroup
-from cinchdb.errors import CinchError, MergeConflictError, SelfMergeError
+from cinchdb.errors import CinchError, MergeConflictError, ProtectedError
 
 
 def _group_raising(error: BaseException) -> click.Group:
@@ -40,7 +40,7 @@ def test_a_programming_error_shows_its_traceback(error):
 @pytest.mark.parametrize(
     "error, code",
     [
-        (SelfMergeError("main"), 1),
+        (ProtectedError("branch", "main", "deleted"), 1),
         (MergeConflictError([]), 3),
         (sqlite3.OperationalError('near "SELEC": syntax error'), 1),
     ],
@@ -53,7 +53,7 @@ def test_cinch_and_driver_errors_are_one_line_and_the_class_exit_code(error, cod
 
 
 def test_traceback_flag_re_raises_a_cinch_error():
-    error = SelfMergeError("main")
+    error = ProtectedError("branch", "main", "deleted")
     result = CliRunner().invoke(_group_raising(error), ["--traceback", "boom"])
     assert result.exception is error
     assert isinstance(error, CinchError)

@@ -14,7 +14,7 @@ from cinchdb.cli._app import EXIT_CONFLICT, EXIT_ERROR
 from cinchdb.cli._context import json_option, target_options, with_db
 from cinchdb.cli._render import done, emit_json, progress_bar, table, to_plain
 from cinchdb.operations import operation_sql, operation_summary
-from cinchdb.results import MergeResult
+from cinchdb.results import MergeResult, RangeInfo
 
 
 def render_merge(result: MergeResult, as_json: bool) -> None:
@@ -26,7 +26,7 @@ def render_merge(result: MergeResult, as_json: bool) -> None:
         for conflict in result["conflicts"]:
             click.echo(f"  {conflict['kind']}: {conflict['message']}", err=True)
     elif result["status"] == "up_to_date":
-        click.echo(f"'{result['target']}' is already up to date with '{result['source']}'")
+        click.echo("Already up to date.")
     else:
         how = "fast-forward" if result["fast_forward"] else "merge"
         verb = "Would merge" if result["dry_run"] else "Merged"
@@ -98,7 +98,7 @@ def merge(db: cinchdb.CinchDB, source: str, target: str, dry_run: bool, check: b
 
 
 @click.command("log")
-@click.argument("path", required=False)
+@click.argument("path", metavar="[RANGE|PATH]", required=False)
 @click.option("-n", "limit", type=int, default=None, help="Show at most N events.")
 @click.option("--graph", is_flag=True, help="Draw the merge graph beside the events.")
 @target_options(tenant=False)
@@ -109,11 +109,19 @@ def log(db: cinchdb.CinchDB, path: str | None, limit: int | None, graph: bool,
     """Show the branch's events, newest first; PATH (table or table.column) limits them to
     what touched that object, across renames.
 
+    RANGE A..B shows what B introduces: the events reachable from B and not from A, as
+    git log A..B.
+
     \b
     Example:
       cinch log users.email -n 10
+      cinch log main..feature
     """
-    events = db.log(db.branch, limit=limit, path=path)
+    spec = path if path is not None and ".." in path else db.branch
+    if spec != db.branch:
+        path = None
+    judged = db.log_range(spec)
+    events = db.log(spec, limit=limit, path=path)
     if as_json:
         emit_json([
             {"id": e.id, "short_id": e.short_id, "type": e.type, "summary": e.summary,
@@ -122,6 +130,8 @@ def log(db: cinchdb.CinchDB, path: str | None, limit: int | None, graph: bool,
             for e in events
         ])  # fmt: skip
         return
+    if judged["from_ref"] is not None:
+        click.echo(f"# {_introduced(judged)}")
     if not events:
         click.echo("(no events)")
         return
@@ -151,25 +161,62 @@ def log(db: cinchdb.CinchDB, path: str | None, limit: int | None, graph: bool,
 @with_db
 def diff(db: cinchdb.CinchDB, a: str, b: str | None, fmt: str, exit_code: bool) -> None:
     """Show the schema operations that turn ref A into ref B (default: the active branch).
-    Refs are branch names, event ids or prefixes, or branch~N.
+
+    Renames show as renames. A B and A..B compare the two heads; A...B compares the merge base
+    of A and B with B (what B changed since they parted, as git diff A...B). Refs are branch
+    names, event ids or prefixes, or branch~N.
 
     \b
     Example:
       cinch diff main feature --exit-code
+      cinch diff main...feature
     """
-    operations = db.diff(a, b or db.branch)
+    if b is None and ".." not in a:
+        b = db.branch
+    judged, operations = db.diff_range(a, b)
+    what = _compared(judged)
     if fmt == "json":
-        emit_json([to_plain(op) for op in operations])
+        emit_json({**to_plain(judged), "compared": what,
+                   "operations": [to_plain(op) for op in operations]})  # fmt: skip
     elif fmt == "sql":
+        click.echo(f"-- {what}")
         for op in operations:
             click.echo(f"{operation_sql(op)};")
-    elif not operations:
-        click.echo("No differences")
     else:
+        click.echo(f"# {what}")
+        if not operations:
+            click.echo("No differences")
         for op in operations:
             click.echo(operation_summary(op))
     if exit_code and operations:
         sys.exit(EXIT_ERROR)
+
+
+def _short(event_id: str | None) -> str:
+    return "the empty schema" if event_id is None else event_id[:12]
+
+
+def _compared(judged: RangeInfo) -> str:
+    """One line saying what a diff compared."""
+    if judged["kind"] == "merge_base":
+        return (
+            f"{judged['range']}: from the merge base of {judged['from_ref']} and"
+            f" {judged['to_ref']} ({_short(judged['from_id'])}) to {judged['to_ref']}"
+            f" ({_short(judged['to_id'])})"
+        )
+    return (
+        f"{judged['range']}: {judged['from_ref']} ({_short(judged['from_id'])}) to"
+        f" {judged['to_ref']} ({_short(judged['to_id'])})"
+    )
+
+
+def _introduced(judged: RangeInfo) -> str:
+    """One line saying which events a log or lint range judged."""
+    count = len(judged["events"])
+    return (
+        f"{judged['range']}: {count} event{'s' if count != 1 else ''} reachable from"
+        f" {judged['to_ref']} and not from {judged['from_ref']}"
+    )
 
 
 @click.command("migrate")
@@ -235,27 +282,35 @@ def revert(db: cinchdb.CinchDB, event: str, force: bool, as_json: bool) -> None:
 
 
 @click.command("lint")
-@click.argument("range_")
+@click.argument("range_", metavar="RANGE")
 @target_options(tenant=False)
 @json_option
 @with_db
 def lint(db: cinchdb.CinchDB, range_: str, as_json: bool) -> None:
     """CI: flag destructive or data-dependent changes between two refs, A..B (exit 1 if any).
 
+    Only what B introduces is judged: the events reachable from B and not from A, as
+    git log A..B (A...B means the same; A.. means A..active branch).
+
     \b
     Example:
       cinch lint main..feature
     """
-    a, sep, b = range_.partition("..")
+    separator = "..." if "..." in range_ else ".."
+    a, sep, b = range_.partition(separator)
     if not sep or not a:
         raise click.BadParameter("expected A..B, e.g. main..feature", param_hint="RANGE")
-    findings = db.lint(a, b or db.branch)
+    spec = f"{a}{separator}{b or db.branch}"
+    judged = db.log_range(spec)
+    findings = db.lint(spec)
     if as_json:
-        emit_json(findings)
-    elif findings:
-        table(findings)
+        emit_json({**to_plain(judged), "judged": _introduced(judged), "findings": findings})
     else:
-        click.echo("No destructive or data-dependent changes")
+        click.echo(f"# {_introduced(judged)}")
+        if findings:
+            table(findings)
+        else:
+            click.echo("No destructive or data-dependent changes")
     if findings:
         sys.exit(EXIT_ERROR)
 
