@@ -63,7 +63,7 @@ from journal.errors import (
 from journal.events import Change, Event, content_id
 from journal.graph import Graph
 from journal.names import validate_branch_name, validate_database_name
-from journal.textlog import TextHistory
+from journal.textlog import TextHistory, branch_heads
 from journal.transactions import transaction
 
 __all__ = ["SCHEMA_VERSION", "SNAPSHOT_INTERVAL", "BranchRecord", "ChainLink", "JournalStore"]
@@ -323,6 +323,17 @@ class JournalStore:
             if row is None:
                 raise missing_branch(conn, database, name)
         return row[0]
+
+    def branch_heads(self, database: str, name: str) -> list[str]:
+        """Every head of a branch: one (or none before its first event), or several after git
+        merged two lines of its history (see ``journal.textlog``), sorted. The one that
+        :meth:`branch_head` gives is among them."""
+        head = self.branch_head(database, name)
+        with self._read() as conn:
+            heads = branch_heads(conn, database, name) if self._history is not None else []
+        if len(heads) > 1:
+            return heads
+        return [] if head is None else [head]
 
     def move_branch(
         self, database: str, name: str, head: str | None, *, expected_head: str | None
