@@ -31,8 +31,10 @@ The head rule (deterministic, read off the files present in the working tree):
 ``metadata.db`` stays the journal of record for the running system. :meth:`TextHistory.sync`
 brings it in line with the files: it imports the events and records it lacks (each checked
 by its hash; a file that fails raises :class:`~journal.errors.CorruptJournalError` naming it)
-and sets every branch to what the rule above says, so after ``git checkout`` the next command
-sees the checked-out history. Events only ``metadata.db`` has stay there, on no branch.
+and sets every branch whose tips the files changed since the last sync to what the rule above
+says, so after ``git checkout`` the next command sees the checked-out history (a branch whose
+files did not change keeps ``metadata.db``'s head, which a writer without the text form may
+have moved). Events only ``metadata.db`` has stay there, on no branch.
 
 Cheap when nothing changed: the listing is summarized by the modification times of the
 ``events`` and ``branches`` directories (adding or removing a file changes its directory's
@@ -297,23 +299,29 @@ class TextHistory:
     def _import_database(self, conn: sqlite3.Connection, database: str) -> None:
         records = self._import_records(conn, database)
         tips = _tips(records)
+        # Only what the files changed since the last sync moves a branch: a branch whose tips
+        # are the ones recorded then keeps metadata.db's head, which a writer without the
+        # text form (an older tool) may have moved meanwhile.
+        before = _stored_tips(conn, database)
+        changed = {
+            branch
+            for branch in set(tips) | set(before)
+            if {record.hash for record in tips.get(branch, [])} != before.get(branch, set())
+        }
         live = {branch for branch, branch_tips in tips.items() if _live(branch_tips)}
-        if not live:
-            # Every branch deleted (or none recorded yet): the database is not in this history.
-            _drop_branches(conn, database, keep=set())
-            conn.execute("DELETE FROM journal_text_tips WHERE database = ?", (database,))
-            return
-        conn.execute(
-            "INSERT OR IGNORE INTO journal_databases (name, created_at) VALUES (?, ?)",
-            (database, _now()),
-        )
-        self._import_events(conn, database)
+        if live:
+            conn.execute(
+                "INSERT OR IGNORE INTO journal_databases (name, created_at) VALUES (?, ?)",
+                (database, _now()),
+            )
+            self._import_events(conn, database)
         conn.execute("DELETE FROM journal_text_tips WHERE database = ?", (database,))
         for branch_tips in tips.values():
             for record in branch_tips:
                 _insert_tip(conn, record)
-        _drop_branches(conn, database, keep=live)
-        for branch in sorted(live):
+        # Every branch deleted, or made on another line of work: gone from this history.
+        _drop_branches(conn, database, changed - live)
+        for branch in sorted(live & changed):
             heads = branch_heads(conn, database, branch)
             head = _newest_head(tips[branch], heads)
             _require_head(conn, database, branch, head)
@@ -482,24 +490,31 @@ def _insert_tip(conn: sqlite3.Connection, record: TextRecord) -> None:
     )
 
 
-def _drop_branches(conn: sqlite3.Connection, database: str, keep: set[str]) -> None:
-    """Branch rows of ``database`` that the checked-out history does not have go: the branch
-    was made on another line of work, or deleted on this one."""
-    for (name,) in conn.execute(
-        "SELECT name FROM journal_branches WHERE database = ?", (database,)
-    ).fetchall():
-        if name not in keep:
-            conn.execute(
-                "DELETE FROM journal_branches WHERE database = ? AND name = ?", (database, name)
-            )
+def _stored_tips(conn: sqlite3.Connection, database: str) -> dict[str, set[str]]:
+    """The tips of each branch as the last sync or branch record left them."""
+    stored: dict[str, set[str]] = {}
+    for branch, record in conn.execute(
+        "SELECT branch, record FROM journal_text_tips WHERE database = ?", (database,)
+    ):
+        stored.setdefault(branch, set()).add(record)
+    return stored
+
+
+def _drop_branches(conn: sqlite3.Connection, database: str, names: Iterable[str]) -> None:
+    """Remove branch rows the checked-out history no longer has (deleted on this line of
+    work, or made on another); their events stay."""
+    for name in names:
+        conn.execute(
+            "DELETE FROM journal_branches WHERE database = ? AND name = ?", (database, name)
+        )
 
 
 def _clear_missing_databases(conn: sqlite3.Connection, present: set[str]) -> None:
-    """Databases the checked-out history does not have keep their events (they may come back
-    with another checkout) but lose their branches."""
-    for (database,) in conn.execute("SELECT name FROM journal_databases").fetchall():
+    """Databases whose files went (made on another line of work) keep their events, which
+    may come back with another checkout, but lose the branches the files had recorded."""
+    for (database,) in conn.execute("SELECT DISTINCT database FROM journal_text_tips").fetchall():
         if database not in present:
-            _drop_branches(conn, database, keep=set())
+            _drop_branches(conn, database, _stored_tips(conn, database))
             conn.execute("DELETE FROM journal_text_tips WHERE database = ?", (database,))
 
 
