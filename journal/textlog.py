@@ -38,7 +38,7 @@ have moved). Events only ``metadata.db`` has stay there, on no branch.
 
 Cheap when nothing changed: the listing is summarized by the modification times of the
 ``events`` and ``branches`` directories (adding or removing a file changes its directory's
-time), cached in ``metadata.db``; a time too close to when it was read is not trusted (a file
+time), cached in a local file beside the history; a time too close to when it was read is not trusted (a file
 added in the same clock tick would not change it), as git does with its index.
 """
 
@@ -73,7 +73,6 @@ _SUFFIX = ".json"
 #: come from a coarse clock that lags by up to a tick, a few ms; 100 ms is ample on local
 #: disks and costs only a re-listing right after a write).
 _RACY_NS = 100_000_000
-_STATE_KEY = "fingerprint"
 
 TABLES = (
     # Every branch record seen, present in the working tree or not (they come back with a
@@ -98,7 +97,6 @@ TABLES = (
         PRIMARY KEY (database, branch, record)
     ) WITHOUT ROWID
     """,
-    "CREATE TABLE IF NOT EXISTS journal_text_state (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
 )
 
 
@@ -264,19 +262,67 @@ class TextHistory:
         if not self.root.is_dir():
             self._export(conn)
         fingerprint = self.fingerprint()
-        if fingerprint is not None and _state(conn) == fingerprint:
+        if fingerprint is not None and self._state() == _with_journal(conn, fingerprint):
             return False
-        with transaction(conn):
-            ensure_tables(conn)
-            for database in self._databases():
-                self._import_database(conn, database)
-            _clear_missing_databases(conn, set(self._databases()))
-            if fingerprint is not None:
+        changed = self._needs_import(conn)
+        if changed:
+            with transaction(conn):
+                ensure_tables(conn)
+                for database in self._databases():
+                    self._import_database(conn, database)
+                _clear_missing_databases(conn, set(self._databases()))
+        if fingerprint is not None:
+            # A local cache file, not a row: a project already in line is opened without a
+            # write transaction on metadata.db.
+            _write_file(self.state_path, _with_journal(conn, fingerprint))
+        return changed
+
+    @property
+    def state_path(self) -> Path:
+        """Where the fingerprint of the last sync is cached (local state, beside ``root``)."""
+        return self.root.with_name(f"{self.root.name}.state")
+
+    def _state(self) -> str | None:
+        try:
+            return self.state_path.read_text()
+        except (FileNotFoundError, UnicodeDecodeError):
+            return None
+
+    def _needs_import(self, conn: sqlite3.Connection) -> bool:
+        """Whether the files hold anything metadata.db lacks or move any branch: read only,
+        so a project already in line is not written to."""
+        try:
+            stored = {
+                row[0] for row in conn.execute("SELECT DISTINCT database FROM journal_text_tips")
+            }
+        except sqlite3.OperationalError:
+            return True  # no text tables yet
+        present = self._databases()
+        if stored - set(present):
+            return True
+        for database in present:
+            names = self._listing(database, BRANCHES_DIR)
+            bodies = dict(
                 conn.execute(
-                    "INSERT OR REPLACE INTO journal_text_state (key, value) VALUES (?, ?)",
-                    (_STATE_KEY, fingerprint),
-                )
-        return True
+                    "SELECT hash, body FROM journal_text_records WHERE database = ?", (database,)
+                ).fetchall()
+            )
+            if names - set(bodies):
+                return True
+            tips = _tips([TextRecord.from_text(h, bodies[h], h) for h in sorted(names)])
+            now = {branch: {r.hash for r in records} for branch, records in tips.items()}
+            if now != _stored_tips(conn, database):
+                return True
+            if any(_live(records) for records in tips.values()):
+                known = {
+                    row[0]
+                    for row in conn.execute(
+                        "SELECT id FROM journal_events WHERE database = ?", (database,)
+                    )
+                }
+                if self._listing(database, EVENTS_DIR) - known:
+                    return True
+        return False
 
     def _databases(self) -> list[str]:
         try:
@@ -568,14 +614,15 @@ def _parents_first(
             yield event
 
 
-def _state(conn: sqlite3.Connection) -> str | None:
+def _with_journal(conn: sqlite3.Connection, fingerprint: str) -> str:
+    """The fingerprint bound to this metadata.db's last event and record count, so a cached
+    state never vouches for a metadata.db made anew (deleted, restored from a backup)."""
+    last = conn.execute("SELECT max(seq) FROM journal_events").fetchone()[0]
     try:
-        row = conn.execute(
-            "SELECT value FROM journal_text_state WHERE key = ?", (_STATE_KEY,)
-        ).fetchone()
+        records = conn.execute("SELECT count(*) FROM journal_text_records").fetchone()[0]
     except sqlite3.OperationalError:
-        return None  # the tables are made by the first sync
-    return None if row is None else str(row[0])
+        records = None
+    return f"{fingerprint}\n{last}\n{records}\n"
 
 
 def _is_name(name: str) -> bool:
@@ -595,10 +642,13 @@ def _read(path: Path) -> str:
 
 def _write_once(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` unless a file is there: the name is the content's hash, so
-    one that exists already holds it. Written beside it and renamed, so the name never shows
-    half a file."""
-    if path.exists():
-        return
+    one that exists already holds it."""
+    if not path.exists():
+        _write_file(path, text)
+
+
+def _write_file(path: Path, text: str) -> None:
+    """Written beside ``path`` and renamed, so the name never shows half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     scratch = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     scratch.write_bytes(text.encode())

@@ -70,9 +70,13 @@ def test_a_fresh_metadata_db_is_rebuilt_from_the_files(tmp_path: Path) -> None:
             os.utime(directory, ns=(1_000_000_000, 1_000_000_000))
         store.sync_history()
         assert not store.sync_history()
-        # A file git adds changes its directory's time: the next sync reads again.
-        store.append("db", "feature", [_table("t3")], expected_head=events[0].id)
+    # Files git adds change their directories' times: the next sync reads them.
+    with _store(tmp_path / "a") as store:
+        [extra] = store.append("db", "feature", [_table("t3")], expected_head=events[0].id)
+    _merge_trees(tmp_path / "a" / "history", tmp_path / "b" / "history")
+    with _store(tmp_path / "b") as store:
         assert store.sync_history()
+        assert store.branch_head("db", "feature") == extra.id
 
 
 def test_an_edited_event_file_is_refused_naming_it(tmp_path: Path) -> None:
