@@ -38,8 +38,9 @@ have moved). Events only ``metadata.db`` has stay there, on no branch.
 
 Cheap when nothing changed: the listing is summarized by the modification times of the
 ``events`` and ``branches`` directories (adding or removing a file changes its directory's
-time), cached in a local file beside the history; a time too close to when it was read is not trusted (a file
-added in the same clock tick would not change it), as git does with its index.
+time), cached in a local file beside the history; a time too close to when it was read is
+not trusted (a file added in the same clock tick would not change it), as git does with its
+index.
 """
 
 from __future__ import annotations
