@@ -25,7 +25,9 @@ from cinchdb.project import (
     MAIN,
     METADATA_FILE,
     branch_directory,
+    ensure_gitignore,
     find_project,
+    history,
     require_journal,
 )
 from cinchdb.tenants import TenantExistsError, TenantFiles
@@ -62,9 +64,13 @@ class Catalog:
         root = find_project(project_dir)
         meta_dir = root / CINCHDB_DIR
         require_journal(meta_dir)
-        store = JournalStore(meta_dir / METADATA_FILE)
+        store = JournalStore(meta_dir / METADATA_FILE, history=history(meta_dir))
         try:
             prepare_registry(store)  # projects made before the registry was versioned
+            # What git brought (a clone, pull, merge or checkout) reaches metadata.db before
+            # anything reads it: the checked-out history decides what each branch is.
+            store.sync_history()
+            ensure_gitignore(meta_dir)
         except BaseException:
             store.close()
             raise

@@ -20,6 +20,7 @@ from typing import Any
 from journal import drivers
 from journal.errors import (
     BranchExistsError,
+    BranchHeadsError,
     BranchNotFoundError,
     CinchError,
     ColumnNotFoundError,
@@ -46,6 +47,7 @@ __all__ = [
     "DRIVER_ERRORS",
     "ArgumentError",
     "BranchExistsError",
+    "BranchHeadsError",
     "BranchNotFoundError",
     "CinchError",
     "CodegenWriteError",

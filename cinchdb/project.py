@@ -3,7 +3,11 @@
 ::
 
     <project>/.cinchdb/
-        metadata.db            the journal (events, branches) and CinchDB's registries
+        .gitignore             keeps everything but history/ out of git
+        history/               the schema history as add-only text, committed with the code
+                               (see ``journal.textlog``)
+        metadata.db            the journal (events, branches) and CinchDB's registries, a
+                               local cache of history/ that the running system works from
         config.json            the active database and branch (what the CLI acts on)
         {database}-{branch}/   tenant files of one branch (see ``cinchdb.tenants``)
         tmp/                   copies being built, named by the process building them
@@ -31,11 +35,22 @@ from cinchdb.errors import (
 )
 from journal.names import validate_branch_name, validate_database_name
 from journal.store import JournalStore
+from journal.textlog import TextHistory
 
 CINCHDB_DIR = ".cinchdb"
 METADATA_FILE = "metadata.db"
 CONFIG_FILE = "config.json"
 SCRATCH_DIR = "tmp"
+HISTORY_DIR = "history"
+GITIGNORE = ".gitignore"
+#: What ``.cinchdb/.gitignore`` must hold: everything but the shared history is local state
+#: (metadata.db and its -wal/-shm, tenant files, templates, config, scratch), and a file
+#: being written in history/ (renamed into place when whole) is not history yet.
+GITIGNORE_LINES = ("/*", f"!/{GITIGNORE}", f"!/{HISTORY_DIR}/", "*.tmp-*")
+_GITIGNORE_HEADER = (
+    "# Written by CinchDB: history/ is the schema history, committed with your code;\n"
+    "# everything else in .cinchdb/ is local state. Lines you add are kept.\n"
+)
 PROJECT_DIR_ENV = "CINCHDB_PROJECT_DIR"
 MAIN = "main"
 
@@ -87,11 +102,13 @@ def init_project(path: str | os.PathLike[str] = ".", database: str = MAIN) -> Pa
     except OSError as e:
         raise ProjectDirectoryError(str(root), e.strerror or str(e)) from e
     try:
-        with JournalStore(scratch / METADATA_FILE) as store:
+        history = TextHistory(scratch / HISTORY_DIR)
+        with JournalStore(scratch / METADATA_FILE, history=history) as store:
             prepare_registry(store)
             store.create_database(database)
             store.create_branch(database, MAIN, head=None)
         write_config(scratch, Config(active_database=database, active_branch=MAIN))
+        ensure_gitignore(scratch)
         os.replace(scratch, meta_dir)
     except BaseException:
         shutil.rmtree(scratch, ignore_errors=True)
@@ -160,3 +177,29 @@ def branch_directory(meta_dir: Path, database: str, branch: str) -> Path:
     validate_database_name(database)
     validate_branch_name(branch)
     return meta_dir / f"{database}-{branch.replace('/', '~')}"
+
+
+def history(meta_dir: Path) -> TextHistory:
+    """The project's schema history files."""
+    return TextHistory(meta_dir / HISTORY_DIR)
+
+
+def ensure_gitignore(meta_dir: Path) -> None:
+    """Give ``.cinchdb/`` its ``.gitignore``, or add the lines it lacks to one a user edited
+    (nothing of theirs is removed or reordered). One read when it is complete."""
+    path = meta_dir / GITIGNORE
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        text = None
+    present = set() if text is None else {line.strip() for line in text.splitlines()}
+    missing = [line for line in GITIGNORE_LINES if line not in present]
+    if not missing:
+        return
+    if text is None:
+        text = _GITIGNORE_HEADER
+    elif text and not text.endswith("\n"):
+        text += "\n"
+    scratch = path.with_name(f"{GITIGNORE}.tmp-{os.getpid()}")
+    scratch.write_text(text + "".join(f"{line}\n" for line in missing))
+    os.replace(scratch, path)

@@ -502,7 +502,16 @@ class TenantFiles:
             self._drop_if_replaced(branch, name)
         entry = self._entry(branch, name)
         if entry.checked != version:
-            if self._catch_up(branch, entry).applied and name == _TEMPLATE:
+            try:
+                caught_up = self._catch_up(branch, entry)
+            except TenantDivergedError:
+                if name != _TEMPLATE:
+                    raise
+                # The branch moved off the template's event (a git checkout of the schema
+                # history): a template holds no rows, so it is built afresh at the head.
+                self.rebuild_template(branch)
+                return self._fresh(branch, name)
+            if caught_up.applied and name == _TEMPLATE:
                 checkpoint(entry.conn)
             entry.checked = version
         return entry

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from journal.dependencies import dependents_of
     from journal.errors import (
         BranchExistsError,
+        BranchHeadsError,
         BranchNotFoundError,
         CinchError,
         ConcurrentChangeError,
@@ -99,6 +100,7 @@ _EXPORTS: dict[str, str] = {
     "ColumnDropped": "journal.events",
     "ColumnRenamed": "journal.events",
     "ConcurrentChangeError": "journal.errors",
+    "BranchHeadsError": "journal.errors",
     "CorruptJournalError": "journal.errors",
     "DatabaseExistsError": "journal.errors",
     "DatabaseNotFoundError": "journal.errors",
@@ -159,6 +161,7 @@ __getattr__ = package_exports(__name__, _EXPORTS)
 
 __all__ = [
     "BranchExistsError",
+    "BranchHeadsError",
     "BranchNotFoundError",
     "BranchRecord",
     "BranchesMerged",

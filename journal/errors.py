@@ -183,6 +183,22 @@ class ConcurrentChangeError(JournalStoreError):
         )
 
 
+class BranchHeadsError(JournalStoreError, ValueError):
+    """A branch has several heads (git merged two lines of its history) and a change was made
+    on it that does not join them; ``heads`` are the heads' ids."""
+
+    def __init__(self, database: str, branch: str, heads: Sequence[str]) -> None:
+        self.database = database
+        self.branch = branch
+        self.heads = tuple(heads)
+        shown = ", ".join(head[:12] for head in self.heads)
+        super().__init__(
+            f"Branch '{branch}' of database '{database}' has {len(self.heads)} heads ({shown}):"
+            " git merged two lines of its history. Merge them first with"
+            f" `cinch merge --heads {branch}`, then make the change"
+        )
+
+
 class CorruptJournalError(JournalStoreError):
     """An event's stored content does not match its id, or the DAG is malformed."""
 

@@ -64,6 +64,7 @@ from journal.errors import (
 )
 from journal.graph import Graph
 from journal.names import validate_branch_name, validate_database_name
+from journal.textlog import TextHistory, branch_heads
 from journal.transactions import transaction
 
 if TYPE_CHECKING:
@@ -94,10 +95,19 @@ class JournalStore:
     Args:
         path: the SQLite file, usually ``.cinchdb/metadata.db``; created if missing.
         event_cache_size: how many parsed events to keep in memory (about 3 KB each).
+        history: the add-only text form of the journal (``journal.textlog``), written with
+            every append and branch change; None keeps the journal in ``path`` only.
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, event_cache_size: int = 20_000) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        event_cache_size: int = 20_000,
+        history: TextHistory | None = None,
+    ) -> None:
         self._path = os.fspath(path)
+        self._history = history
         self._lock = threading.RLock()
         self._event_cache_size = event_cache_size
         self._events: dict[str, Event] = {}
@@ -216,6 +226,10 @@ class JournalStore:
         with self._write("delete a database") as conn:
             if database_row(conn, name) is None:
                 raise DatabaseNotFoundError(name)
+            for (branch,) in conn.execute(
+                "SELECT name FROM journal_branches WHERE database = ?", (name,)
+            ).fetchall():
+                self._record(conn, name, branch, None, deleted=True)
             # Children of the foreign keys first; the product's tables that reference
             # journal_databases must cascade or be emptied before this.
             conn.execute("DELETE FROM journal_branches WHERE database = ?", (name,))
@@ -254,6 +268,7 @@ class JournalStore:
                 raise BranchExistsError(database, name)
             if head is not None:
                 require_event(conn, database, head)
+            self._record(conn, database, name, head)
             conn.execute(
                 "INSERT INTO journal_branches (database, name, head, created_at)"
                 " VALUES (?, ?, ?, ?)",
@@ -265,6 +280,7 @@ class JournalStore:
         with self._write("delete a branch") as conn:
             if branch_row(conn, database, name) is None:
                 raise missing_branch(conn, database, name)
+            self._record(conn, database, name, None, deleted=True)
             conn.execute(
                 "DELETE FROM journal_branches WHERE database = ? AND name = ?", (database, name)
             )
@@ -277,8 +293,12 @@ class JournalStore:
                 raise missing_branch(conn, database, name)
             if name == new_name:
                 return
+            row = branch_row(conn, database, name)
             if branch_row(conn, database, new_name) is not None:
                 raise BranchExistsError(database, new_name)
+            if row is not None:
+                self._record(conn, database, name, None, deleted=True)
+                self._record(conn, database, new_name, row[0])
             conn.execute(
                 "UPDATE journal_branches SET name = ? WHERE database = ? AND name = ?",
                 (new_name, database, name),
@@ -311,6 +331,17 @@ class JournalStore:
                 raise missing_branch(conn, database, name)
         return row[0]
 
+    def branch_heads(self, database: str, name: str) -> list[str]:
+        """Every head of a branch: one (or none before its first event), or several after git
+        merged two lines of its history (see ``journal.textlog``), sorted. The one that
+        :meth:`branch_head` gives is among them."""
+        head = self.branch_head(database, name)
+        with self._read() as conn:
+            heads = branch_heads(conn, database, name) if self._history is not None else []
+        if len(heads) > 1:
+            return heads
+        return [] if head is None else [head]
+
     def move_branch(
         self, database: str, name: str, head: str | None, *, expected_head: str | None
     ) -> None:
@@ -327,6 +358,7 @@ class JournalStore:
                 raise ConcurrentChangeError(database, name, expected_head, row[0])
             if head is not None:
                 require_event(conn, database, head)
+            self._record(conn, database, name, head)
             conn.execute(
                 "UPDATE journal_branches SET head = ? WHERE database = ? AND name = ?",
                 (head, database, name),
@@ -367,6 +399,7 @@ class JournalStore:
                     raise EventNotFoundError(
                         head, f"not on the first-parent history of branch '{name}'"
                     )
+            self._record(conn, database, name, head)
             conn.execute(
                 "UPDATE journal_branches SET head = ? WHERE database = ? AND name = ?",
                 (head, database, name),
@@ -448,6 +481,10 @@ class JournalStore:
             for position, parent in enumerate(event.parents)
         ]
 
+        if self._history is not None:
+            # Text first: a crash before the transaction commits leaves files the next
+            # TextHistory.sync imports (or that stay on no branch), never the reverse.
+            self._history.write_events(events)
         with self._write("append to the journal") as conn:
             row = conn.execute(
                 "SELECT b.head, e.generation FROM journal_branches AS b"
@@ -460,6 +497,9 @@ class JournalStore:
             head, generation = row
             if head != expected_head:
                 raise ConcurrentChangeError(database, branch, expected_head, head)
+            if self._history is not None:
+                self._history.check_append(conn, database, branch, first_parents)
+                self._record(conn, database, branch, events[-1].id, author=author)
             generation = generation or 0
             if merge_parent is not None:
                 generation = max(generation, require_event(conn, database, merge_parent))
@@ -643,6 +683,35 @@ class JournalStore:
         return bad
 
     # -- internals -----------------------------------------------------------------------------
+
+    @property
+    def history(self) -> TextHistory | None:
+        """The text form of the journal this store writes, if any."""
+        return self._history
+
+    def sync_history(self) -> bool:
+        """Bring the journal in line with its text form (:meth:`TextHistory.sync`): what a
+        process does first. Returns whether anything beyond the fingerprint was read."""
+        if self._history is None:
+            return False
+        with self._lock, translated("read the schema history files"):
+            changed = self._history.sync(self._conn)
+            if changed:
+                self._own_commits += 1
+        return changed
+
+    def _record(
+        self,
+        conn: sqlite3.Connection,
+        database: str,
+        branch: str,
+        head: str | None,
+        *,
+        deleted: bool = False,
+        author: str = "",
+    ) -> None:
+        if self._history is not None:
+            self._history.record(conn, database, branch, head, deleted=deleted, author=author)
 
     @contextmanager
     def _read(self) -> Iterator[sqlite3.Connection]:
