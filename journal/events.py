@@ -9,7 +9,6 @@ stored event is detectable and identical content always has the identical id.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable
 from datetime import datetime, timezone
@@ -28,6 +27,7 @@ from pydantic import (
 )
 from typing_extensions import assert_never
 
+from journal.canonical import canonical_json, content_id
 from journal.definitions import ColumnDef, ForeignKey, IndexDef, TableDef, TriggerDef, ViewDef
 from journal.errors import CorruptJournalError
 from journal.names import validate_database_name, validate_identifier
@@ -306,11 +306,6 @@ def summarize(change: Change) -> str:
             assert_never(change)
 
 
-def canonical_json(value: Any) -> str:
-    """Deterministic JSON: sorted keys, no whitespace, UTF-8 kept as is."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
 def _utc_text(moment: datetime) -> str:
     if moment.tzinfo is None:
         raise ValueError("created_at must be timezone-aware")
@@ -435,10 +430,6 @@ class Event(BaseModel):
             version=body["version"],
             change=CHANGE_ADAPTER.validate_python(payload),
         )
-
-
-def content_id(body_text: str) -> str:
-    return hashlib.sha256(body_text.encode()).hexdigest()
 
 
 #: Upgraders of stored bodies, keyed by (change type, version they upgrade *from*). Each takes

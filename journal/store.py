@@ -52,6 +52,7 @@ from journal._store_sql import (
     time_text,
     translated,
 )
+from journal.canonical import content_id
 from journal.errors import (
     BranchExistsError,
     ConcurrentChangeError,
@@ -670,7 +671,7 @@ class JournalStore:
             stored_parents.setdefault(event_id, []).append(parent_id)
         bad: list[str] = []
         for event_id, body in rows:
-            if _events.content_id(body) != event_id:
+            if content_id(body) != event_id:
                 bad.append(event_id)
                 continue
             try:

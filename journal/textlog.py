@@ -52,13 +52,21 @@ import time
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import attrs
 
+from journal._lazy import lazy_module
+from journal.canonical import canonical_json, content_id
 from journal.errors import BranchHeadsError, CorruptJournalError
-from journal.events import Event, canonical_json, content_id
 from journal.names import validate_database_name
 from journal.transactions import transaction
+
+if TYPE_CHECKING:
+    from journal import events
+    from journal.events import Event
+else:  # the event models load when events are read or written, not on every open
+    events = lazy_module("journal.events")
 
 __all__ = [
     "BRANCHES_DIR",
@@ -422,7 +430,7 @@ class TextHistory:
                     " in this working tree was edited; restore the file from git"
                 )
             try:
-                event = Event.from_body(event_id, text)
+                event = events.Event.from_body(event_id, text)
             except (ValueError, KeyError, TypeError) as e:
                 raise CorruptJournalError(f"{path} cannot be read: {e}") from e
             if event.database != database:
