@@ -450,6 +450,48 @@ class CinchDB:
         """:meth:`merge_preview`; its ``can_merge`` key is the answer."""
         return self.merge_preview(source, target)
 
+    def branch_heads(self, name: str | None = None) -> list[str]:
+        """The heads of branch ``name`` (default: this handle's), sorted: one (none before its
+        first event), or two or more after git merged lines of its history; then schema
+        changes on it are refused until :meth:`merge_heads` joins them."""
+        return self._changes.store.branch_heads(self.database, name or self.branch)
+
+    def merge_heads(
+        self,
+        branch: str | None = None,
+        dry_run: bool = False,
+        resolve: Mapping[str, str] | None = None,
+        strategy: str | None = None,
+    ) -> MergeResult:
+        """Join the two heads of ``branch`` (default: this handle's) that a git merge left,
+        with one merge event, as :meth:`merge_branches` merges two branches.
+
+        *Ours* is the head the branch reads (the newer line's, which its tenants follow),
+        *theirs* the other; ``resolve`` and ``strategy`` choose sides as for
+        :meth:`merge_branches`. Returns its result with ``source`` and ``target`` both the
+        branch; ``status`` is "up_to_date" when the branch has one head. Tenants catch up.
+
+        Raises:
+            ConflictError: with ``.conflicts``; nothing was written.
+            TooManyHeadsError: more than two heads.
+            UnknownResolutionError, PreflightError: as :meth:`merge_branches`.
+        """
+        return merging.merge_heads(
+            self._changes,
+            branch or self.branch,
+            dry_run=dry_run,
+            progress=self.progress,
+            resolve=resolve,
+            strategy=strategy,
+        )
+
+    def merge_heads_preview(self, branch: str | None = None) -> MergeResult:
+        """What :meth:`merge_heads` would do, conflicts included (``status`` "conflict"),
+        without writing or raising."""
+        return merging.merge_heads(
+            self._changes, branch or self.branch, dry_run=True, raise_on_conflict=False
+        )
+
     def log(
         self, branch: str | None = None, limit: int | None = None, path: str | None = None
     ) -> list[Event]:

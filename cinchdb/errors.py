@@ -104,6 +104,7 @@ __all__ = [
     "TenantExistsError",
     "TenantFileError",
     "TenantNotFoundError",
+    "TooManyHeadsError",
     "UnknownLanguageError",
     "UnknownResolutionError",
     "UnmergedBranchError",
@@ -215,6 +216,22 @@ class UnmergedBranchError(CinchError, ValueError):
         super().__init__(
             f"Branch '{branch}' has {events} event(s) that no other branch has: use --force to"
             " delete it anyway"
+        )
+
+
+class TooManyHeadsError(CinchError, ValueError):
+    """``merge --heads`` joins two heads; git merged three or more lines of one branch's
+    history, so there are more. ``heads`` are their ids."""
+
+    def __init__(self, database: str, branch: str, heads: Sequence[str]) -> None:
+        self.database = database
+        self.branch = branch
+        self.heads = tuple(heads)
+        shown = ", ".join(head[:12] for head in self.heads)
+        super().__init__(
+            f"Branch '{branch}' of database '{database}' has {len(self.heads)} heads ({shown});"
+            " `cinch merge --heads` joins two: undo one of the git merges (git revert -m 1),"
+            " merge the heads, then merge that line again"
         )
 
 

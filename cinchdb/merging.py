@@ -26,7 +26,7 @@ from collections.abc import Mapping, Sequence
 import attrs
 
 from cinchdb.changes import Progress, SchemaChanges, can_fail_on_data
-from cinchdb.errors import UnknownResolutionError
+from cinchdb.errors import TooManyHeadsError, UnknownResolutionError
 from cinchdb.results import ConflictInfo, MergeResult, MergeStatus
 from journal import Event, Schema
 from journal.errors import MergeConflictError
@@ -83,15 +83,12 @@ def _require_known(resolve: Mapping[str, str] | None, in_conflict: Sequence[str]
             raise UnknownResolutionError(repr(what), f"the objects in conflict are {listed}")
 
 
-def _with_command(conflict: Conflict, source: str, target: str) -> Conflict:
+def _with_command(conflict: Conflict, merge_command: str) -> Conflict:
     """``conflict`` with its message ending in the command that resolves it."""
     if not conflict.sides:
         return conflict
     side = THEIRS if THEIRS in conflict.sides else conflict.sides[0]
-    command = (
-        f"cinch merge {shlex.quote(source)} --into {shlex.quote(target)}"
-        f" --resolve {shlex.quote(conflict.object)}={side}"
-    )
+    command = f"{merge_command} --resolve {shlex.quote(conflict.object)}={side}"
     message = conflict.message.rstrip(".")
     return attrs.evolve(conflict, message=f"{message}. To resolve: {command}")
 
@@ -182,7 +179,102 @@ def merge(
             base=ours_head,
             dry_run=dry_run,
         )
-    fold = changes.fold
+    return _three_way(
+        changes,
+        _Sides(source, target, ours_head, theirs_head, base),
+        resolver,
+        resolve,
+        dry_run=dry_run,
+        raise_on_conflict=raise_on_conflict,
+        progress=progress,
+    )
+
+
+def merge_heads(
+    changes: SchemaChanges,
+    branch: str,
+    *,
+    dry_run: bool = False,
+    raise_on_conflict: bool = True,
+    progress: Progress | None = None,
+    resolve: Mapping[str, str] | None = None,
+    strategy: str | None = None,
+) -> MergeResult:
+    """Join the two heads a git merge left on ``branch`` with one merge event.
+
+    *Ours* is the head the branch reads (``branch_head``: the newest line's), which its tenant
+    files follow; *theirs* is the other. The base is their newest event on both first-parent
+    chains, and the merge is :func:`merge`'s three-way merge: clean, or the same conflicts,
+    resolved the same way (``resolve``, ``strategy``). The event's parents are both heads, so
+    it joins them; tenants then catch up by its operations. ``source`` and ``target`` of the
+    result are both ``branch``. A branch with one head is up to date.
+
+    Raises:
+        TooManyHeadsError: the branch has more than two heads (git merged three lines).
+        UnknownResolutionError, MergeConflictError, PreflightError: as :func:`merge`.
+    """
+    store, database = changes.store, changes.database
+    resolver = _resolver(resolve, strategy)
+    heads = store.branch_heads(database, branch)
+    ours_head = store.branch_head(database, branch)
+    others = [head for head in heads if head != ours_head]
+    if ours_head is None or not others:
+        _require_known(resolve, ())
+        return _result(branch, branch, status="up_to_date", dry_run=dry_run)
+    if len(others) > 1:
+        raise TooManyHeadsError(database, branch, heads)
+    theirs_head = others[0]
+    base = store.graph(database).first_parent_base(ours_head, theirs_head)
+    return _three_way(
+        changes,
+        _Sides(branch, branch, ours_head, theirs_head, base, heads=True),
+        resolver,
+        resolve,
+        dry_run=dry_run,
+        raise_on_conflict=raise_on_conflict,
+        progress=progress,
+    )
+
+
+@attrs.frozen
+class _Sides:
+    """What a three-way merge joins: ``theirs_head`` into ``ours_head`` (``target``'s),
+    from ``base``; ``heads`` when both are heads of one branch (``merge --heads``)."""
+
+    source: str
+    target: str
+    ours_head: str
+    theirs_head: str
+    base: str | None
+    heads: bool = False
+
+    def command(self) -> str:
+        """The command that redoes this merge, for the conflicts' messages."""
+        if self.heads:
+            return f"cinch merge --heads {shlex.quote(self.target)}"
+        return f"cinch merge {shlex.quote(self.source)} --into {shlex.quote(self.target)}"
+
+    def message(self) -> str:
+        if self.heads:
+            return f"Merge the heads of branch '{self.target}'"
+        return f"Merge branch '{self.source}' into '{self.target}'"
+
+
+def _three_way(
+    changes: SchemaChanges,
+    sides: _Sides,
+    resolver: Resolver,
+    resolve: Mapping[str, str] | None,
+    *,
+    dry_run: bool,
+    raise_on_conflict: bool,
+    progress: Progress | None,
+) -> MergeResult:
+    """Step 3 of the module docstring: plan, check and (unless ``dry_run``) commit."""
+    store, fold = changes.store, changes.fold
+    source, target, base = sides.source, sides.target, sides.base
+    ours_head, theirs_head = sides.ours_head, sides.theirs_head
+    graph = store.graph(changes.database)
     base_schema: Schema = fold.schema_at(base)
     theirs_events = store.events(graph.first_parent_chain(theirs_head, after=base))
     brought = [op for event in theirs_events for op in event.operations]
@@ -197,9 +289,12 @@ def merge(
         resolver=resolver,
     )
     _require_known(resolve, plan.in_conflict)
-    conflicts = [_with_command(c, source, target) for c in conflicts]
+    conflicts = [_with_command(c, sides.command()) for c in conflicts]
     if conflicts:
         if raise_on_conflict:
+            # "merging 'main' into 'main'" would mislead: each message names the command.
+            if sides.heads:
+                raise MergeConflictError(conflicts)
             raise MergeConflictError(conflicts, source=source, target=target)
         return _result(
             source, target, status="conflict", conflicts=conflicts, base=base, dry_run=dry_run
@@ -217,7 +312,7 @@ def merge(
         events, _, _ = changes.commit(
             target,
             [merged],
-            message=f"Merge branch '{source}' into '{target}'",
+            message=sides.message(),
             progress=progress,
             expected_head=ours_head,
             merge_parent=theirs_head,

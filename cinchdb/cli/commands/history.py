@@ -17,12 +17,18 @@ from cinchdb.operations import operation_sql, operation_summary
 from cinchdb.results import MergeResult, RangeInfo
 
 
-def render_merge(result: MergeResult, as_json: bool) -> None:
-    """A merge result; exits 3 when it has conflicts (previews and --check)."""
+def render_merge(result: MergeResult, as_json: bool, *, heads: bool = False) -> None:
+    """A merge result; exits 3 when it has conflicts (previews and --check). ``heads``: the
+    result of ``merge --heads``, whose source and target are one branch."""
+    what = (
+        f"the 2 heads of '{result['target']}'"
+        if heads
+        else f"'{result['source']}' into '{result['target']}'"
+    )
     if as_json:
         emit_json(result)
     elif result["status"] == "conflict":
-        click.echo(f"Conflicts merging '{result['source']}' into '{result['target']}':", err=True)
+        click.echo(f"Conflicts merging {what}:", err=True)
         for conflict in result["conflicts"]:
             click.echo(f"  {conflict['kind']}: {conflict['message']}", err=True)
     elif result["status"] == "up_to_date":
@@ -30,10 +36,7 @@ def render_merge(result: MergeResult, as_json: bool) -> None:
     else:
         how = "fast-forward" if result["fast_forward"] else "merge"
         verb = "Would merge" if result["dry_run"] else "Merged"
-        click.echo(
-            f"{verb} '{result['source']}' into '{result['target']}' ({how},"
-            f" {result['changes_applied']} changes)"
-        )
+        click.echo(f"{verb} {what} ({how}, {result['changes_applied']} changes)")
         for resolution in result["resolutions"]:
             click.echo(f"  resolved: {resolution}")
         for chosen in result["resolved"]:
@@ -55,8 +58,11 @@ def _resolution(
 
 
 @click.command("merge")
-@click.argument("source")
+@click.argument("source", required=False)
 @click.option("--into", "target", default="main", show_default=True, help="Target branch.")
+@click.option("--heads", "heads_of", metavar="BRANCH", default=None,
+              help="Join the two heads git left on BRANCH (two lines of its history merged in"
+                   " git) with one merge event, instead of merging SOURCE.")  # fmt: skip
 @click.option("--dry-run", is_flag=True, help="Compute the merge, write nothing.")
 @click.option(
     "--check",
@@ -73,16 +79,38 @@ def _resolution(
 @target_options(tenant=False)
 @json_option
 @with_db
-def merge(db: cinchdb.CinchDB, source: str, target: str, dry_run: bool, check: bool,
-          resolve: dict[str, str], strategy: str | None, as_json: bool) -> None:  # fmt: skip
+def merge(db: cinchdb.CinchDB, source: str | None, target: str, heads_of: str | None,
+          dry_run: bool, check: bool, resolve: dict[str, str], strategy: str | None,
+          as_json: bool) -> None:  # fmt: skip
     """Merge branch SOURCE into --into (main). Exit 3 on conflict, writing nothing; each
     conflict ends with the --resolve option that settles it.
+
+    With --heads BRANCH, join the two heads a git merge left on BRANCH: ours is the head the
+    branch reads (`cinch status` lists both), theirs the other.
 
     \b
     Example:
       cinch merge feature --into main --check
       cinch merge feature --into main --resolve 'view v=theirs'
+      cinch merge --heads main
     """
+    if (source is None) == (heads_of is None):
+        raise click.UsageError("give a SOURCE branch or --heads BRANCH (one of them)")
+    if heads_of is not None:
+        if check and not resolve and strategy is None:
+            render_merge(db.merge_heads_preview(heads_of), as_json, heads=True)
+            return
+        report, bar = progress_bar()
+        db.progress = report
+        try:
+            result = db.merge_heads(
+                heads_of, dry_run=dry_run or check, resolve=resolve, strategy=strategy
+            )
+        finally:
+            bar.stop()
+        render_merge(result, as_json, heads=True)
+        return
+    assert source is not None  # checked above
     if check and not resolve and strategy is None:
         render_merge(db.merge_preview(source, target), as_json)
         return

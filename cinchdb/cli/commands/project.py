@@ -28,18 +28,21 @@ def init(path: str, database: str) -> None:
 @json_option
 @with_db
 def status(db: cinchdb.CinchDB, as_json: bool) -> None:
-    """Show the project, the active database and branch, and their contents.
+    """Show the project, the active database and branch, and their contents; a branch with
+    two heads (git merged two lines of its history) says so.
 
     \b
     Example:
       cinch status --json
     """
     head = db.log(limit=1)
+    heads = db.branch_heads()
     info = {
         "project": str(db.project_dir),
         "database": db.database,
         "branch": db.branch,
         "head": head[0].id if head else None,
+        "heads": heads,
         "tables": [t.name for t in db.list_tables()],
         "views": [v.name for v in db.list_views()],
         "tenants": len(db.list_tenants()),
@@ -47,4 +50,12 @@ def status(db: cinchdb.CinchDB, as_json: bool) -> None:
     if as_json:
         emit_json(info)
         return
-    table([{"": k, "value": ", ".join(v) if isinstance(v, list) else v} for k, v in info.items()])
+    shown: dict[str, object] = {**info, "heads": [h[:12] for h in heads]}
+    if len(heads) < 2:
+        del shown["heads"]
+    table([{"": k, "value": ", ".join(v) if isinstance(v, list) else v} for k, v in shown.items()])
+    if len(heads) > 1:
+        click.echo(
+            f"Branch '{db.branch}' has {len(heads)} heads: git merged two lines of its history."
+            f" Join them with `cinch merge --heads {db.branch}` before changing its schema."
+        )
