@@ -13,6 +13,10 @@
    preflighted on the target's tenants like any change, which each tenant then applies in one
    transaction. Any conflict raises ``MergeConflictError`` before anything is written.
 
+``merge_heads`` is step 3 for the two heads a git merge left on one branch (see
+``journal.textlog``): ours is the head the branch reads (its tenants follow it), theirs the
+other, and the merge event's parents are both, so it joins them.
+
 The base is taken on first-parent chains because a tenant file is exactly the fold of its
 branch's first-parent chain; merges carry their operations, so a side that already merged some
 of the other side's work shows it again as identical changes, which are applied once.

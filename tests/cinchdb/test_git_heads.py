@@ -97,16 +97,13 @@ def shape(path: Path) -> dict[str, list[str]]:
             " AND name NOT LIKE 'sqlite%' AND name NOT LIKE '\\_%' ESCAPE '\\' ORDER BY name"
         )]  # fmt: skip
         return {
-            name: [row[1] for row in conn.execute(f'PRAGMA table_info("{name}")')]
-            for name in names
+            name: [row[1] for row in conn.execute(f'PRAGMA table_info("{name}")')] for name in names
         }
     finally:
         conn.close()
 
 
-def test_two_heads_are_shown_refused_and_merged_and_tenants_converge(
-    tmp_path: Path, cinch
-) -> None:
+def test_two_heads_are_shown_refused_and_merged_and_tenants_converge(tmp_path: Path, cinch) -> None:
     repo = two_lines(
         tmp_path,
         cinch,
@@ -194,3 +191,31 @@ def test_conflicting_heads_exit_3_and_resolve_like_a_branch_merge(tmp_path: Path
     for path in tenant_files(repo):
         assert shape(path)["v"] == (["name"] if "name" in taken else ["id"])
     assert "resolved" in cinch(repo, "log", "-n", "1").output
+
+
+def test_two_clones_that_both_joined_the_heads_join_again_with_no_change(
+    tmp_path: Path, cinch
+) -> None:
+    repo = two_lines(
+        tmp_path,
+        cinch,
+        ["column", "add", "child", "note:TEXT"],
+        ["table", "create", "posts", "title:TEXT"],
+    )
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "two heads", "--allow-empty")
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(repo), str(clone))
+    for where in (repo, clone):
+        cinch(where, "merge", "--heads", "main")
+        git(where, "add", "-A")
+        git(where, "commit", "-qm", f"joined in {where.name}")
+    git(repo, "pull", "-q", "--no-rebase", "--no-edit", str(clone), "main")
+    assert git(repo, "diff", "--name-only", "--diff-filter=U") == ""
+    assert len(json.loads(cinch(repo, "status", "--json").output)["heads"]) == 2
+    again = cinch(repo, "merge", "--heads", "main").output
+    assert "Merged the 2 heads of 'main' (merge, 0 changes)" in again
+    with cinchdb.connect(project_dir=repo) as db:
+        assert len(db.branch_heads()) == 1
+        assert {"note"} <= {c.name for c in db.get_table("child").columns}
+        assert "posts" in {t.name for t in db.list_tables()}

@@ -28,8 +28,9 @@ def init(path: str, database: str) -> None:
 @json_option
 @with_db
 def status(db: cinchdb.CinchDB, as_json: bool) -> None:
-    """Show the project, the active database and branch, and their contents; a branch with
-    two heads (git merged two lines of its history) says so.
+    """Show the project, the active database and branch, and their contents.
+
+    A branch with two heads (git merged two lines of its history) says so.
 
     \b
     Example:
