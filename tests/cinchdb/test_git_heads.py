@@ -174,6 +174,9 @@ def test_conflicting_heads_exit_3_and_resolve_like_a_branch_merge(tmp_path: Path
     cinch(repo, "data", "insert", "parent", '{"id": 1, "name": "p"}')
     with cinchdb.connect(project_dir=repo) as db:
         ours = {v.name: v.sql for v in db.list_views()}["v"]
+    for both_or_neither in ([], ["main", "--heads", "main"]):
+        usage = cinch(repo, "merge", *both_or_neither, code=2).output
+        assert "give a SOURCE branch or --heads BRANCH (one of them)" in usage
     checked = cinch(repo, "merge", "--heads", "main", "--check", code=3).output
     assert "Conflicts merging the 2 heads of 'main':" in checked
     refused = cinch(repo, "merge", "--heads", "main", code=3).output
