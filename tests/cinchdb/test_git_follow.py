@@ -16,6 +16,7 @@ from click.testing import CliRunner, Result
 import cinchdb
 from cinchdb.cli import cli
 from cinchdb.errors import TenantCheckoutLosesDataError
+from cinchdb.models import Column
 
 _ENV = {
     "GIT_AUTHOR_NAME": "t",
@@ -91,9 +92,11 @@ def test_a_column_with_values_from_another_git_branch_is_refused_then_reset(
     assert "acme" in refused.output and "users.email" in refused.output
     assert "cinch tenant reset acme" in refused.output
     # Refused means untouched: the SDK says the same, and the file still holds its rows.
-    with cinchdb.connect(project_dir=repo, tenant="acme") as db:
-        with pytest.raises(TenantCheckoutLosesDataError) as caught:
-            db.query("SELECT * FROM users")
+    with (
+        cinchdb.connect(project_dir=repo, tenant="acme") as db,
+        pytest.raises(TenantCheckoutLosesDataError) as caught,
+    ):
+        db.query("SELECT * FROM users")
     assert caught.value.tenant == "acme"
     assert any("users.email" in loss for loss in caught.value.losses)
     git(repo, "switch", "-q", "feature")
@@ -146,3 +149,27 @@ def test_an_index_and_a_view_from_another_git_branch_go_silently(repo: Path, cin
     git(repo, "switch", "-q", "feature")  # back: posts goes (it holds a row: refused)
     refused = cinch(repo, "query", "SELECT 1", "-t", "acme", code=1)
     assert "table 'posts'" in refused.output and "acme" in refused.output
+
+
+def test_a_renamed_table_from_another_git_branch_is_named_as_the_file_has_it(
+    repo: Path, cinch
+) -> None:
+    git(repo, "switch", "-q", "-c", "feature")
+    cinch(repo, "table", "create", "drafts", "body:TEXT")
+    cinch(repo, "table", "rename", "drafts", "notes")
+    cinch(repo, "data", "insert", "notes", '{"body": "keep me"}', "-t", "acme")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "notes")
+
+    git(repo, "switch", "-q", "main")
+    with cinchdb.connect(project_dir=repo, tenant="acme") as db:
+        # A schema change on main meanwhile: propagation reports the file, never raises.
+        db.create_table("tags", [Column(name="label", type="TEXT")])
+        behind = [s for s in db.tenant_status() if s["name"] == "acme"]
+        assert behind and behind[0]["behind"]
+        with pytest.raises(TenantCheckoutLosesDataError) as caught:
+            db.query("SELECT * FROM users")
+        assert caught.value.losses == ["table 'notes' and its 1 row(s)"]
+        db.reset_tenant("acme")
+        assert db.query("SELECT * FROM tags") == []
+        assert db.query("SELECT * FROM users") == []
