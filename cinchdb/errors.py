@@ -414,18 +414,29 @@ class TenantCheckoutLosesDataError(TenantDivergedError):
     loses its rows."""
 
     def __init__(
-        self, tenant: str, branch: str, path: Path, cursor: str, losses: Sequence[str]
+        self,
+        tenant: str,
+        branch: str,
+        path: Path,
+        cursor: str,
+        losses: Sequence[str],
+        reason: str | None = None,
     ) -> None:
         self.tenant = tenant
         self.branch = branch
         self.losses = list(losses)
+        self.reason = reason
+        problem = (
+            f"bringing it to the head would lose: {'; '.join(self.losses)}"
+            if self.losses
+            else f"SQLite refuses to bring it to the head: {reason}"
+        )
         TenantError.__init__(
             self,
             f"Tenant '{tenant}' on branch '{branch}' is at event {cursor[:12]}, which the"
-            " checked-out history lacks (it followed another git branch); bringing it to the"
-            f" head would lose: {'; '.join(self.losses)}. Switch back to that git branch, or"
-            f" rebuild the tenant at the head with `cinch tenant reset {tenant}` (its rows"
-            " are lost)",
+            f" checked-out history lacks (it followed another git branch); {problem}."
+            " Switch back to that git branch, or rebuild the tenant at the head with"
+            f" `cinch tenant reset {tenant}` (its rows are lost)",
         )
         self.path = path
         self.cursor = cursor

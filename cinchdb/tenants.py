@@ -747,14 +747,11 @@ class TenantFiles:
         stake = _follow.at_stake(done)
         tenant = entry.path.stem
 
-        def refuse(lost: list[str]) -> TenantCheckoutLosesDataError:
-            return TenantCheckoutLosesDataError(tenant, branch, entry.path, cursor, lost)
-
         def check(conn: sqlite3.Connection) -> None:
             expect_cursor(cursor)(conn)
             lost = _follow.losses(conn, stake)
             if lost:
-                raise refuse(lost)
+                raise TenantCheckoutLosesDataError(tenant, branch, entry.path, cursor, lost)
 
         try:
             with internal(entry.conn):
@@ -763,7 +760,9 @@ class TenantFiles:
                     before_commit=write_cursor(head),
                 )  # fmt: skip
         except ReplayError as e:
-            raise refuse([f"nothing, but SQLite refuses the way back ({e})"]) from e
+            raise TenantCheckoutLosesDataError(
+                tenant, branch, entry.path, cursor, [], reason=str(e)
+            ) from e
         return len(extra) + len(forward)
 
     def _pending(self, head: str | None, cursor: str | None, path: Path) -> list[Event]:

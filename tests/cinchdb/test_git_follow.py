@@ -173,3 +173,36 @@ def test_a_renamed_table_from_another_git_branch_is_named_as_the_file_has_it(
         db.reset_tenant("acme")
         assert db.query("SELECT * FROM tags") == []
         assert db.query("SELECT * FROM users") == []
+
+
+def test_a_column_the_other_git_branch_dropped_comes_back_and_rows_stay(repo: Path, cinch) -> None:
+    cinch(repo, "column", "add", "users", "city:TEXT")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "city")
+    git(repo, "switch", "-q", "-c", "feature")
+    cinch(repo, "column", "drop", "users", "city", "--yes")
+    cinch(repo, "data", "insert", "users", '{"name": "Cy"}', "-t", "acme")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "no city")
+
+    git(repo, "switch", "-q", "main")
+    back = rows(repo, cinch)
+    assert [(r["name"], r["city"]) for r in back] == [("Ann", None), ("Bob", None), ("Cy", None)]
+
+
+def test_a_way_back_sqlite_refuses_is_refused_naming_the_tenant(repo: Path, cinch) -> None:
+    cinch(repo, "column", "add", "users", "city:TEXT:not_null:default=x")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "city")
+    git(repo, "switch", "-q", "-c", "feature")
+    cinch(repo, "column", "alter", "users", "city", "--nullable")
+    cinch(repo, "data", "insert", "users", '{"name": "Cy", "city": null}', "-t", "acme")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "nullable city")
+
+    git(repo, "switch", "-q", "main")
+    refused = cinch(repo, "query", "SELECT * FROM users", "-t", "acme", code=1)
+    assert "Tenant 'acme'" in refused.output
+    assert "SQLite refuses to bring it to the head" in refused.output
+    git(repo, "switch", "-q", "feature")
+    assert len(rows(repo, cinch)) == 3  # refused means untouched
