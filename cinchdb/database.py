@@ -644,6 +644,14 @@ class CinchDB:
             raise ProtectedError("tenant", MAIN, "deleted")
         self._files.delete(name)
 
+    def reset_tenant(self, name: str) -> None:
+        """Rebuild tenant ``name``'s file on this handle's branch at the branch head: every
+        row it has on this branch is lost (its files of other branches are kept). For a
+        file that followed another git branch and cannot come back without losing data
+        (:class:`~cinchdb.errors.TenantCheckoutLosesDataError`): development data is often
+        throwaway, but it is never dropped without this explicit call."""
+        self._files.reset(self.branch, name)
+
     def copy_tenant(self, source: str, target: str) -> Tenant:
         """A new tenant ``target`` with a copy of ``source``'s data in every branch."""
         record = self._files.copy(source, target)

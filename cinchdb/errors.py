@@ -99,6 +99,7 @@ __all__ = [
     "SQLiteRefusedError",
     "SchemaError",
     "TableNotFoundError",
+    "TenantCheckoutLosesDataError",
     "TenantDivergedError",
     "TenantError",
     "TenantExistsError",
@@ -420,6 +421,42 @@ class TenantDivergedError(TenantError):
         super().__init__(
             f"{path} is at event {cursor[:12]}, which is not in the history of its branch"
         )
+
+
+class TenantCheckoutLosesDataError(TenantDivergedError):
+    """A tenant's file is at an event the checked-out history lacks (it followed another git
+    branch), and bringing it back to the branch head would lose data (``losses``), or could
+    not be done (``reason``). Nothing was changed: switch back to that git branch, or rebuild
+    the tenant at the head with ``cinch tenant reset NAME`` (SDK ``reset_tenant``), which
+    loses its rows."""
+
+    def __init__(
+        self,
+        tenant: str,
+        branch: str,
+        path: Path,
+        cursor: str,
+        losses: Sequence[str],
+        reason: str | None = None,
+    ) -> None:
+        self.tenant = tenant
+        self.branch = branch
+        self.losses = list(losses)
+        self.reason = reason
+        problem = (
+            f"bringing it to the head would lose: {'; '.join(self.losses)}"
+            if self.losses
+            else f"SQLite refuses to bring it to the head: {reason}"
+        )
+        TenantError.__init__(
+            self,
+            f"Tenant '{tenant}' on branch '{branch}' is at event {cursor[:12]}, which the"
+            f" checked-out history lacks (it followed another git branch); {problem}."
+            " Switch back to that git branch, or rebuild the tenant at the head with"
+            f" `cinch tenant reset {tenant}` (its rows are lost)",
+        )
+        self.path = path
+        self.cursor = cursor
 
 
 class TenantFileError(TenantError, OSError):

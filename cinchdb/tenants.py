@@ -74,20 +74,24 @@ from cinchdb.errors import (
     InvalidTenantNameError,
     KeyRotationError,
     PreflightError,
+    TenantCheckoutLosesDataError,
     TenantDivergedError,
     TenantError,
     TenantExistsError,
     TenantNotFoundError,
 )
-from journal import JournalStore, ReplayError, drivers
+from journal import EventNotFoundError, JournalStore, ReplayError, drivers
 from journal._lazy import lazy_module
 
 if TYPE_CHECKING:
+    from cinchdb import _follow
     from journal import FoldCache, Schema, replay
     from journal.events import Event, Operation
     from journal.replay import Step
 else:  # the DDL planner, the fold and the event models: only a file behind the head needs them
     replay = lazy_module("journal.replay")
+    # The way back for a file that followed another git branch: only after a git checkout.
+    _follow = lazy_module("cinchdb._follow")
 
 __all__ = [
     "BUSY_ATTEMPTS",
@@ -281,6 +285,25 @@ class TenantFiles:
             raise TenantNotFoundError(self.database, name)
         self._remove_files(name)
         self.registry.remove(name)
+
+    def reset(self, branch: str, name: str) -> None:
+        """Rebuild a tenant's file of ``branch`` at the head: the file is deleted (its rows
+        are lost) and made again from the template. The way out for a file refused by
+        :class:`TenantCheckoutLosesDataError`; the tenant's files of other branches stay.
+
+        Raises:
+            TenantNotFoundError: no such tenant.
+            TenantError: an encrypted tenant whose key is not at hand (its new file needs it).
+        """
+        if not self.exists(name):
+            raise TenantNotFoundError(self.database, name)
+        if name in self.encrypted_names() and name not in self.keys:
+            raise TenantError(f"Tenant '{name}' is encrypted: give its key to reset it")
+        # Under the journal's write lock, as every materializer of the file takes it: none
+        # can link a new file and open a WAL while the old one goes.
+        with self.store.transaction():
+            self.directory.remove(branch, name, was_open=self._close(branch, name))
+        self._writable(branch, name)
 
     def copy(self, source: str, target: str, *, remove_source: bool = False) -> TenantRecord:
         """Copy ``source``'s files of every branch to a new tenant ``target``.
@@ -656,10 +679,17 @@ class TenantFiles:
                 pending = self._pending(head, cursor, entry.path)
             except TenantDivergedError:
                 latest = self.store.branch_head(self.database, branch)
-                if latest == head:
-                    raise
-                head, ahead = latest, True
-                continue
+                if latest != head:
+                    head, ahead = latest, True
+                    continue
+                # Not on the branch's history: the file followed another git branch.
+                try:
+                    applied += self._follow_checkout(branch, entry, cursor, head)
+                except CursorMovedError:
+                    cursor = read_cursor(entry.conn)
+                    continue
+                cursor = entry.cursor = head
+                return CatchUp(entry.path, applied, head, "applied")
             if pending:
                 # All the pending events in one transaction: the file goes from one event
                 # straight to the head (a fast-forward of five events is one step per tenant).
@@ -682,6 +712,58 @@ class TenantFiles:
         raise TenantError(
             f"{entry.path} kept moving while it was caught up ({_MAX_HEAD_READS} attempts)"
         )
+
+    def _follow_checkout(
+        self, branch: str, entry: _OpenFile, cursor: str | None, head: str | None
+    ) -> int:
+        """Bring a file at ``cursor``, an event the branch's history lacks (it followed another
+        git branch: the events stay in metadata.db), to ``head``: the inverse of its events
+        since the common first-parent ancestor, then the branch's events since it, in one
+        transaction with the cursor. How many events that undid and applied.
+
+        Raises:
+            TenantCheckoutLosesDataError: undoing would drop rows or values the file holds,
+                or the way back fails in SQLite; nothing was changed.
+            TenantDivergedError: the cursor is no event of this database, or the branch is
+                empty (the file is left alone).
+            CursorMovedError: another process moved the file meanwhile (the caller retries).
+        """
+        graph = self.store.graph(self.database)
+        if cursor is None or head is None:
+            raise TenantDivergedError(entry.path, cursor or "")
+        try:
+            base = graph.first_parent_base(cursor, head)
+        except EventNotFoundError:
+            raise TenantDivergedError(entry.path, cursor) from None
+        extra = self.store.events(graph.first_parent_chain(cursor, after=base))
+        forward = self.store.events(graph.first_parent_chain(head, after=base))
+        done = [op for event in extra for op in event.operations]
+        fold = self._plans.fold
+        undo, _ = _follow.inverse_operations(fold.schema_at(base), done)
+        back, at_base = replay.plan(fold.schema_at(cursor), undo)
+        # Planned from the schema the undo leaves (not the fold at the base): the file's own
+        # column order, which a re-added column may have changed.
+        onward, _ = replay.plan(at_base, [op for event in forward for op in event.operations])
+        stake = _follow.at_stake(done)
+        tenant = entry.path.stem
+
+        def check(conn: sqlite3.Connection) -> None:
+            expect_cursor(cursor)(conn)
+            lost = _follow.losses(conn, stake)
+            if lost:
+                raise TenantCheckoutLosesDataError(tenant, branch, entry.path, cursor, lost)
+
+        try:
+            with internal(entry.conn):
+                replay.apply_steps(
+                    entry.conn, [*back, *onward], after_begin=check,
+                    before_commit=write_cursor(head),
+                )  # fmt: skip
+        except ReplayError as e:
+            raise TenantCheckoutLosesDataError(
+                tenant, branch, entry.path, cursor, [], reason=str(e)
+            ) from e
+        return len(extra) + len(forward)
 
     def _pending(self, head: str | None, cursor: str | None, path: Path) -> list[Event]:
         """The events from ``cursor`` (exclusive) to ``head``, walking first parents back from

@@ -247,6 +247,7 @@ LAZY_MODULES = {
     ("cinchdb.database", "cinchdb.models"),
     ("cinchdb.database", "journal.events"),
     ("cinchdb.tenants", "journal.replay"),
+    ("cinchdb.tenants", "cinchdb._follow"),
     ("journal.textlog", "journal.events"),
     ("journal._check_images", "journal.merge_check"),
     ("journal._fold_cache", "journal.events"),

@@ -99,6 +99,27 @@ def delete(db: cinchdb.CinchDB, name: str, yes: bool) -> None:
     done(f"Deleted tenant '{name}'")
 
 
+@tenant_group.command("reset")
+@click.argument("name")
+@yes_option
+@target_options(tenant=False)
+@with_db
+def reset(db: cinchdb.CinchDB, name: str, yes: bool) -> None:
+    """Rebuild tenant NAME's file on the branch at its head: its rows there are lost.
+
+    For a tenant whose file followed another git branch and cannot be brought back to the
+    checked-out history without losing data (the error names what).
+
+    \b
+    Example:
+      git switch main
+      cinch tenant reset customer_a --yes
+    """
+    confirm(yes, f"Rebuild tenant '{name}' on branch '{db.branch}' and lose its rows there?")
+    db.reset_tenant(name)
+    done(f"Rebuilt tenant '{name}' on branch '{db.branch}' at its head (its rows there are gone)")
+
+
 @tenant_group.command("copy")
 @click.argument("source")
 @click.argument("target")
