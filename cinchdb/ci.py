@@ -97,9 +97,9 @@ def _export_base(top: Path, commit: str, history_dir: Path, target: Path) -> Non
         size = int(out[at:header_end].split()[2])
         body = out[header_end + 1 : header_end + 1 + size]
         at = header_end + 1 + size + 1  # the body is followed by a newline
-        path = target / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(body)
+        destination = target / relative
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        destination.write_bytes(body)
 
 
 def _copy_tree(source: Path, target: Path) -> None:
@@ -253,9 +253,7 @@ def _branches(
     database: str,
 ) -> list[CIBranch]:
     in_base = base_store.has_database(database)
-    base_branches = (
-        {r.name: r.head for r in base_store.list_branches(database)} if in_base else {}
-    )
+    base_branches = {r.name: r.head for r in base_store.list_branches(database)} if in_base else {}
     base_events: set[str] = set()
     for base_head in set(base_branches.values()) - {None}:
         assert base_head is not None

@@ -16,10 +16,10 @@ from typing import Any, Literal, TypedDict
 
 __all__ = [
     "BehindTenant",
-    "CheckReport",
     "CIBranch",
     "CIReport",
     "CIStatus",
+    "CheckReport",
     "ConflictInfo",
     "DriftedTenant",
     "IndexInfo",
@@ -230,9 +230,7 @@ class ResetResult(TypedDict):
 #: (only the change moved), "two_heads" (both moved: after ``git merge`` the branch has two
 #: heads, merged cleanly by ``cinch merge --heads``), "conflict" (both moved, and merging the
 #: two heads conflicts), "deleted" (the change deletes a branch the base has).
-CIStatus = Literal[
-    "new", "unchanged", "behind", "fast_forward", "two_heads", "conflict", "deleted"
-]
+CIStatus = Literal["new", "unchanged", "behind", "fast_forward", "two_heads", "conflict", "deleted"]
 
 
 class CIBranch(TypedDict):

@@ -22,8 +22,7 @@ def _describe(entry: CIBranch) -> str:
         "fast_forward": f"{count} event(s) on top of the base, merges cleanly",
         "two_heads": f"{count} event(s); the base moved on too: after git merges this, the"
         f" branch has two heads that merge cleanly (cinch merge --heads {entry['branch']})",
-        "conflict": f"{count} event(s); the base moved on too, and merging the two heads"
-        " conflicts",
+        "conflict": f"{count} event(s); the base moved on too, and merging the two heads conflicts",
         "deleted": "deleted by the change",
     }[status]
     return f"{entry['database']}/{entry['branch']}: {what}"
