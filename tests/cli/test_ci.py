@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+import cinchdb
+
 ROOT = Path(__file__).resolve().parents[2]
 CINCH = shutil.which("cinch")
 GIT = shutil.which("git")
@@ -216,3 +218,27 @@ def test_the_documented_workflow_runs_as_written(repo):
     commit(repo, "drop users.email")
     failed = run_checks()
     assert failed.returncode == 1 and "lint:" in failed.stdout, (failed.stdout, failed.stderr)
+
+
+def test_an_edited_history_file_fails_integrity(repo):
+    git(repo, "switch", "-q", "-c", "edited")
+    [event] = sorted((repo / ".cinchdb" / "history" / "main" / "events").glob("*.json"))[:1]
+    event.write_text(event.read_text().replace("users", "people"))
+    code, report = ci(repo)
+    assert code == 1 and report["branches"] == []
+    assert (
+        event.name in report["integrity"][0]
+        and "does not match its name" in (report["integrity"][0])
+    )
+
+
+def test_the_sdk_report_writes_nothing_local(repo):
+    git(repo, "switch", "-q", "-c", "add-column")
+    cinch(repo, "column", "add", "orders", "note:TEXT")
+    commit(repo, "add orders.note")
+    meta = repo / ".cinchdb"
+    before = {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in meta.rglob("*") if p.is_file()}
+    report = cinchdb.ci_report(repo, "main")
+    after = {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in meta.rglob("*") if p.is_file()}
+    assert report["ok"] and report["exit_code"] == 0
+    assert after == before
