@@ -24,6 +24,7 @@ from journal._lazy import package_exports
 if TYPE_CHECKING:
     from cinchdb._connect import connect, init
     from cinchdb._version import VERSION as __version__
+    from cinchdb.ci import ci_report
     from cinchdb.database import CinchDB
     from cinchdb.errors import CinchError, ConflictError, MergeConflictError
 
@@ -34,6 +35,7 @@ _EXPORTS: dict[str, str] = {
     "ConflictError": "cinchdb.errors",
     "MergeConflictError": "cinchdb.errors",
     "__version__": "cinchdb._version:VERSION",
+    "ci_report": "cinchdb.ci",
     "connect": "cinchdb._connect",
     "init": "cinchdb._connect",
 }
@@ -46,6 +48,7 @@ __all__ = [
     "ConflictError",
     "MergeConflictError",
     "__version__",
+    "ci_report",
     "connect",
     "init",
 ]

@@ -16,6 +16,9 @@ from typing import Any, Literal, TypedDict
 
 __all__ = [
     "BehindTenant",
+    "CIBranch",
+    "CIReport",
+    "CIStatus",
     "CheckReport",
     "ConflictInfo",
     "DriftedTenant",
@@ -220,3 +223,45 @@ class ResetResult(TypedDict):
     previous: str | None
     #: Events no longer on the branch (still in the journal, reachable by id).
     events_dropped: int
+
+
+#: How a CinchDB branch of the change meets the same branch at the base revision: "new" (not
+#: at the base), "unchanged", "behind" (the base moved on, the change did not), "fast_forward"
+#: (only the change moved), "two_heads" (both moved: after ``git merge`` the branch has two
+#: heads, merged cleanly by ``cinch merge --heads``), "conflict" (both moved, and merging the
+#: two heads conflicts), "deleted" (the change deletes a branch the base has).
+CIStatus = Literal["new", "unchanged", "behind", "fast_forward", "two_heads", "conflict", "deleted"]
+
+
+class CIBranch(TypedDict):
+    """One CinchDB branch in a ``ci_report``."""
+
+    database: str
+    branch: str
+    status: CIStatus
+    #: The branch's head at the base revision and in the working tree (None: no events, or
+    #: no such branch there).
+    base_head: str | None
+    head: str | None
+    #: What the change introduces on the branch (``log base..head``): event ids, oldest first.
+    introduced: list[str]
+    #: The same events as ``short id  summary`` lines, oldest first.
+    summaries: list[str]
+    findings: list[LintFinding]
+    #: The conflicts of merging the two heads (status "conflict").
+    conflicts: list[ConflictInfo]
+
+
+class CIReport(TypedDict):
+    """What ``cinchdb.ci_report`` returns: the change in the working tree against a git
+    revision. ``exit_code``: 0 clean, 1 an integrity problem or lint findings, 3 a conflict."""
+
+    base: str
+    #: The commit ``base`` names.
+    base_commit: str
+    #: Integrity problems of the working tree's history (files that do not match their
+    #: names, missing parents, branches that do not replay in SQLite); empty when intact.
+    integrity: list[str]
+    branches: list[CIBranch]
+    ok: bool
+    exit_code: int

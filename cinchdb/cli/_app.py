@@ -35,6 +35,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "branch": ("branch:branch_group", "Schema branches: fork, switch, merge."),
     "check": ("history:check", "CI: verify the journal, that every branch replays in SQLite, and"
               " every materialized tenant (exit 1 on a problem)."),
+    "ci": ("ci:ci", "CI: check the working tree's schema change against git revision REV (exit 1"
+           " on a problem or lint finding, 3 on a merge conflict)."),
     "codegen": ("codegen:codegen_group", "Typed code generated from the active branch's schema."),
     "column": ("column:column_group", "Columns of a table on the active branch."),
     "data": ("query:data_group", "Rows of a tenant on the active branch."),
