@@ -5,54 +5,18 @@ conflicts, and a fresh clone that works with nothing but the command."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
 
 import cinchdb
-from cinchdb.cli import cli
 from cinchdb.project import GITIGNORE_LINES
-
-_ENV = {
-    "GIT_AUTHOR_NAME": "t",
-    "GIT_AUTHOR_EMAIL": "t@example.com",
-    "GIT_COMMITTER_NAME": "t",
-    "GIT_COMMITTER_EMAIL": "t@example.com",
-    "GIT_CONFIG_NOSYSTEM": "1",
-    "GIT_CONFIG_GLOBAL": os.devnull,
-}
-
-
-def git(repo: Path, *args: str) -> str:
-    done = subprocess.run(
-        ["git", *args],
-        cwd=repo,
-        env={**os.environ, **_ENV},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert done.returncode == 0, f"git {' '.join(args)}: {done.stdout}{done.stderr}"
-    return done.stdout
+from tests.gitrepo import CinchRun, cinch_in_repo, git
 
 
 @pytest.fixture
-def cinch(monkeypatch: pytest.MonkeyPatch):
-    for name in ("CINCHDB_PROJECT_DIR", "CINCHDB_DATABASE", "CINCHDB_BRANCH"):
-        monkeypatch.delenv(name, raising=False)
-    runner = CliRunner()
-
-    def run(repo: Path, *args: str, code: int = 0) -> Result:
-        monkeypatch.chdir(repo)
-        result = runner.invoke(cli, list(args))
-        assert result.exit_code == code, result.output
-        return result
-
-    return run
+def cinch(monkeypatch: pytest.MonkeyPatch) -> CinchRun:
+    return cinch_in_repo(monkeypatch)
 
 
 def columns(repo: Path, table: str) -> list[str]:
