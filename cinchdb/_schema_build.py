@@ -11,7 +11,17 @@ import re
 from collections.abc import Sequence
 
 from cinchdb._unset import UNSET, Unset
-from cinchdb.models import SQL, Column, ColumnDefault, ForeignKey, Index, Table, View, affinity_type
+from cinchdb.models import (
+    SQL,
+    Column,
+    ColumnDefault,
+    ForeignKey,
+    Index,
+    Table,
+    View,
+    affinity_type,
+    is_declared_type,
+)
 from cinchdb.results import IndexInfo
 from journal import definitions as jd
 from journal.errors import ObjectExistsError, SchemaError
@@ -197,12 +207,14 @@ def column_model(table: jd.TableDef, column: jd.ColumnDef) -> Column:
         ),
         None,
     )
-    type_ = affinity_type(column.type)
+    # A declared SQL type Column accepts is shown as declared (DATETIME, VARCHAR(255)); any
+    # other (from migrate) as its affinity.
+    type_ = column.type if is_declared_type(column.type) else affinity_type(column.type)
     return Column(
         name=column.name,
         type=type_,
         nullable=not column.not_null,
-        default=default_value(column.default, type_),
+        default=default_value(column.default, affinity_type(column.type)),
         unique=fold_name(column.name) in single_uniques,
         primary_key=pk is not None
         and [fold_name(c) for c in pk.columns] == [fold_name(column.name)],

@@ -8,6 +8,7 @@ to the journal's definitions, where defaults are SQL text and constraints are ta
 from __future__ import annotations
 
 import math
+import re
 from datetime import datetime
 from typing import Literal
 
@@ -43,14 +44,51 @@ class SQL(str):
 ColumnDefault = SQL | str | int | float | bool | bytes | None
 
 
+#: SQL type names a column may also be declared with, kept as declared (their affinity follows
+#: SQLite's rules, see :func:`affinity_type`): the names of SQLite's "affinity name examples"
+#: plus DATE, TIME and TIMESTAMP. Any of them may carry a size, ``VARCHAR(255)``,
+#: ``DECIMAL(10,2)``. A closed list, so a typo (``INTEGR``) is an error rather than a NUMERIC
+#: column.
+DECLARED_TYPES = frozenset({
+    "INT", "INTEGER", "TINYINT", "SMALLINT", "MEDIUMINT", "BIGINT", "UNSIGNED BIG INT", "INT2",
+    "INT8", "CHARACTER", "CHAR", "VARCHAR", "VARYING CHARACTER", "NCHAR", "NATIVE CHARACTER",
+    "NVARCHAR", "TEXT", "CLOB", "BLOB", "REAL", "DOUBLE", "DOUBLE PRECISION", "FLOAT", "NUMERIC",
+    "DECIMAL", "BOOLEAN", "DATE", "DATETIME", "TIMESTAMP", "TIME",
+})  # fmt: skip
+
+_DECLARED = re.compile(
+    r"(?P<base>[A-Za-z][A-Za-z0-9]*(?:\s+[A-Za-z][A-Za-z0-9]*)*)"
+    r"\s*(?:\(\s*[+-]?\d+\s*(?:,\s*[+-]?\d+\s*)?\))?"
+)
+
+
+def _alias(value: str) -> str | None:
+    return _TYPE_ALIASES.get(value.strip().lower())
+
+
+def is_declared_type(value: str) -> bool:
+    """Whether ``value`` is an accepted name, an alias or one of :data:`DECLARED_TYPES`
+    (with an optional size)."""
+    if _alias(value) is not None:
+        return True
+    match = _DECLARED.fullmatch(value.strip())
+    return match is not None and " ".join(match["base"].upper().split()) in DECLARED_TYPES
+
+
 def normalize_type(value: str) -> str:
-    """``"int"`` -> ``"INTEGER"``; unknown types are a ValueError listing the accepted ones."""
-    key = value.strip().lower() if isinstance(value, str) else ""
-    if key in _TYPE_ALIASES:
-        return _TYPE_ALIASES[key]
+    """The type a column is declared with: ``"int"`` -> ``"INTEGER"`` (an alias becomes its
+    CinchDB type), ``"VARCHAR(255)"`` and ``"DATETIME"`` are kept as given (SQL types, see
+    :data:`DECLARED_TYPES`); anything else is a ValueError listing what is accepted."""
+    if isinstance(value, str):
+        alias = _alias(value)
+        if alias is not None:
+            return alias
+        if is_declared_type(value):
+            return value.strip()
     raise ValueError(
         f"Unknown column type {value!r}; use one of {', '.join(COLUMN_TYPES)}"
-        " (or an alias such as int, str, float, bool)"
+        " (or an alias such as int, str, float, bool) or an SQL type such as DATETIME, DATE,"
+        " BIGINT, VARCHAR(255), DECIMAL(10,2)"
     )
 
 
@@ -85,10 +123,9 @@ def _unsupported_default(value: object) -> ValueError:
 def affinity_type(declared: str) -> str:
     """The CinchDB type of any declared SQLite type: an accepted name or alias as itself,
     otherwise by SQLite's affinity rules (``VARCHAR(20)`` -> TEXT, no type -> BLOB)."""
-    try:
-        return normalize_type(declared)
-    except ValueError:
-        pass
+    alias = _alias(declared)
+    if alias is not None:
+        return alias
     upper = declared.upper()
     if "INT" in upper:
         return "INTEGER"
@@ -127,8 +164,10 @@ class ForeignKey(_Model):
 class Column(_Model):
     """A column as users declare it.
 
-    ``default`` is a Python value (``0``, ``0.0``, ``"free"``, ``True``) or ``SQL("...")``
-    for an expression.
+    ``type`` is one of :data:`COLUMN_TYPES`, an alias of one (``int``, ``str``), or an SQL type
+    of :data:`DECLARED_TYPES` kept as declared (``DATETIME``, ``VARCHAR(255)``); ``affinity``
+    is the CinchDB type values are stored as. ``default`` is a Python value (``0``, ``0.0``,
+    ``"free"``, ``True``) or ``SQL("...")`` for an expression.
     """
 
     name: str
@@ -149,6 +188,12 @@ class Column(_Model):
     @classmethod
     def _type(cls, value: str) -> str:
         return normalize_type(value)
+
+    @property
+    def affinity(self) -> str:
+        """The CinchDB type of :attr:`type`: ``VARCHAR(255)`` -> TEXT, ``DATETIME`` ->
+        NUMERIC, ``BOOLEAN`` -> BOOLEAN (see :func:`affinity_type`)."""
+        return affinity_type(self.type)
 
     # "plain": the value is kept exactly as given. Pydantic has no schema for ``SQL``, and its
     # union validation would convert what this refuses (a Decimal into a float, a bytearray

@@ -165,7 +165,7 @@ def test_bad_schema_input_is_refused_before_the_journal(users):
         (ValueError, lambda: users.create_table("x\x00", [Column(name="x")])),
         (ValueError, lambda: users.create_table(" padded", [Column(name="x")])),
         (ValueError, lambda: users.create_table("x" * 129, [Column(name="x")])),
-        (ValueError, lambda: Column(name="x", type="VARCHAR(3)")),
+        (ValueError, lambda: Column(name="x", type="VARCHAR(3")),
         (ValueError, lambda: Column(name="")),
         (SchemaError, lambda: users.drop_column("users", "id")),
         (SchemaError, lambda: users.rename_column("users", "created_at", "c")),

@@ -194,7 +194,8 @@ def test_table_column_index_view_commands(users):
     error(cinch("table", "create", "t", "x:WEIRD"),
           "Error: Invalid value for COLUMNS: 'x:WEIRD': Unknown column type 'WEIRD'; use one of"
           " TEXT, INTEGER, REAL, BLOB, NUMERIC, BOOLEAN (or an alias such as int, str, float,"
-          " bool)", 2)  # fmt: skip
+          " bool) or an SQL type such as DATETIME, DATE, BIGINT, VARCHAR(255), DECIMAL(10,2)",
+          2)  # fmt: skip
     error(cinch("table", "create", "sqlite_x", "a:TEXT"),
           "Error: Invalid table name 'sqlite_x': names starting with 'sqlite_' or '__' are"
           " reserved")  # fmt: skip

@@ -10,7 +10,7 @@ import cinchdb
 from cinchdb._unset import UNSET
 from cinchdb.cli._context import confirm, target_options, with_db, yes_option
 from cinchdb.cli._render import done
-from cinchdb.cli.commands._columns import _value, parse_column
+from cinchdb.cli.commands._columns import SPEC_HELP, _value, parse_column
 
 
 @click.group("column")
@@ -23,19 +23,19 @@ def column_group() -> None:
     """
 
 
-@column_group.command("add")
+@column_group.command("add", epilog=SPEC_HELP)
 @click.argument("table")
 @click.argument("spec")
 @target_options(tenant=False)
 @with_db
 def add(db: cinchdb.CinchDB, table: str, spec: str) -> None:
-    """Add a column given as name:TYPE[:not_null|:unique|:default=V].
+    """Add a column given as SPEC, name:TYPE[:option...] (below).
 
     \b
     Example:
       cinch column add users plan:TEXT:default=free
     """
-    column = parse_column(spec)
+    column = parse_column(spec, "SPEC")
     db.add_column(table, column)
     done(f"Added column '{column.name}' to '{table}'")
 

@@ -7,7 +7,7 @@ import click
 import cinchdb
 from cinchdb.cli._context import confirm, json_option, target_options, with_db, yes_option
 from cinchdb.cli._render import done, emit_json, progress_bar, table
-from cinchdb.cli.commands._columns import parse_column
+from cinchdb.cli.commands._columns import SPEC_HELP, parse_column
 
 
 @click.group("table")
@@ -20,15 +20,15 @@ def table_group() -> None:
     """
 
 
-@table_group.command("create")
+@table_group.command("create", epilog=SPEC_HELP)
 @click.argument("name")
 @click.argument("columns", nargs=-1, required=True)
 @target_options(tenant=False)
 @json_option
 @with_db
 def create(db: cinchdb.CinchDB, name: str, columns: tuple[str, ...], as_json: bool) -> None:
-    """Create table NAME from column specs name:TYPE[:not_null|:unique|:default=V]. Every
-    table also gets id, created_at and updated_at.
+    """Create table NAME from column specs name:TYPE[:option...] (below). Every table also
+    gets id, created_at and updated_at.
 
     \b
     Example:
