@@ -55,7 +55,7 @@ def _seconds(value: float) -> int | float:
 @click.argument("value")
 @click.option("--ttl", type=float, default=None, help="Expire after this many seconds.")
 @click.option("--json", "as_json", is_flag=True,
-              help='VALUE is JSON (a number, true, null, a list, an object, a "string").')  # fmt: skip
+              help='VALUE is JSON (a number, true, null, a list, an object, "text").')  # fmt: skip
 @click.option("--raw", is_flag=True, hidden=True, help="Kept for old scripts: the default now.")
 @target_options()
 @with_db
