@@ -50,6 +50,7 @@ __all__ = [
     "BranchHeadsError",
     "BranchNotFoundError",
     "CinchError",
+    "CodegenCompileError",
     "CodegenWriteError",
     "ColumnNotFoundError",
     "ConcurrentChangeError",
@@ -244,6 +245,16 @@ class UnknownResolutionError(CinchError, ValueError):
         self.what = what
         self.reason = reason
         super().__init__(f"Cannot resolve {what}: {reason}")
+
+
+class CodegenCompileError(CinchError):
+    """Generated code would not compile (a bug in the generator): nothing was written, and
+    ``codegen check`` does not call such code up to date."""
+
+    def __init__(self, language: str, problems: Sequence[str]) -> None:
+        self.language = language
+        self.problems = tuple(problems)
+        super().__init__(f"Generated {language} code does not compile: {'; '.join(self.problems)}")
 
 
 class CodegenWriteError(CinchError, OSError):

@@ -11,13 +11,14 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from cinchdb.codegen._compile import compile_problems
 from cinchdb.codegen._model import CodeModel, build_model
 from cinchdb.codegen._python import render_python
 from cinchdb.codegen._typescript import render_typescript
-from cinchdb.errors import CodegenWriteError, UnknownLanguageError
+from cinchdb.errors import CodegenCompileError, CodegenWriteError, UnknownLanguageError
 from journal.schema import Schema
 
-__all__ = ["LANGUAGES", "generate", "render", "stale_files"]
+__all__ = ["LANGUAGES", "compile_problems", "generate", "render", "stale_files"]
 
 #: Supported languages and what each produces.
 LANGUAGES = {
@@ -27,11 +28,20 @@ LANGUAGES = {
 
 
 def render(schema: Schema, language: str, *, database: str, branch: str) -> dict[str, str]:
-    """File name -> content for ``language``."""
+    """File name -> content for ``language``, checked to compile (see :func:`compile_problems`),
+    so neither ``generate`` nor ``stale_files`` ever passes code that does not.
+
+    Raises:
+        CodegenCompileError: naming each file and line that would not compile.
+    """
     if language not in LANGUAGES:
         raise UnknownLanguageError(language, list(LANGUAGES))
     model: CodeModel = build_model(schema, database=database, branch=branch)
-    return render_python(model) if language == "python" else render_typescript(model)
+    files = render_python(model) if language == "python" else render_typescript(model)
+    problems = compile_problems(language, files)
+    if problems:
+        raise CodegenCompileError(language, problems)
+    return files
 
 
 def generate(
@@ -57,7 +67,9 @@ def generate(
 def stale_files(
     schema: Schema, language: str, directory: str | os.PathLike[str], *, database: str, branch: str
 ) -> list[str]:
-    """Files of ``directory`` that differ from what the schema generates now (or are missing)."""
+    """Files of ``directory`` that differ from what the schema generates now (or are missing).
+    What it compares with is compiled first (:func:`render`), so files it calls current
+    compile."""
     root = Path(directory)
     files = render(schema, language, database=database, branch=branch)
     return [

@@ -45,6 +45,9 @@ def _field_line(field: Field, *, optional: bool, default: bool) -> str:
 
 
 def _models(model: CodeModel) -> str:
+    if not model.entities:  # nothing to import from pydantic (ruff F401 on the package)
+        return "\n".join([_header(model), "from __future__ import annotations", "",
+                          "__all__: list[str] = []", ""])  # fmt: skip
     lines = [_header(model), "from __future__ import annotations", "",
              "from pydantic import BaseModel, ConfigDict, Field", "", ""]  # fmt: skip
     names: list[str] = []
@@ -157,10 +160,15 @@ def _client(model: CodeModel) -> str:
     imports = sorted(e.class_name for e in model.entities)
     imports += sorted(f"{e.class_name}Insert" for e in model.entities if not e.view)
     imports += sorted(f"{e.class_name}Update" for e in model.entities if not e.view)
-    lines = [_header(model), "from __future__ import annotations", "",
-             "import builtins", "", "from cinchdb import CinchDB", "",
-             f"from .models import {', '.join(sorted(imports))}", "",
-             '__all__ = ["Client"]', "", ""]  # fmt: skip
+    # With no tables or views there is nothing to import from .models (an empty ``from .models
+    # import`` is a syntax error) and no ``builtins.list`` to annotate.
+    lines = [_header(model), "from __future__ import annotations", ""]
+    if imports:
+        lines += ["import builtins", ""]
+    lines += ["from cinchdb import CinchDB", ""]
+    if imports:
+        lines += [f"from .models import {', '.join(sorted(imports))}", ""]
+    lines += ['__all__ = ["Client"]', "", ""]
     for entity in model.entities:
         lines += _view_class(entity) if entity.view else _table_class(entity)
     lines += [
@@ -182,10 +190,11 @@ def render_python(model: CodeModel) -> dict[str, str]:
         + [f"{e.class_name}Insert" for e in model.entities if not e.view]
         + [f"{e.class_name}Update" for e in model.entities if not e.view]
     )
+    models_import = [f"from .models import {', '.join(exported)}"] if exported else []
     init = "\n".join([
         _header(model), "from __future__ import annotations", "",
         "from .client import Client",
-        f"from .models import {', '.join(exported)}" if exported else "",
+        *models_import,
         "",
         f"__all__ = {_names(['Client', *exported])}",
         "",

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 import cinchdb
+from cinchdb import codegen
 from cinchdb.models import Column
 
 REPO = Path(__file__).resolve().parents[2]
@@ -53,6 +54,7 @@ def test_python_package_is_typed_importable_and_stable(typed, project, tmp_path)
 
     script = f"""
 import cinchdb
+from cinchdb import codegen
 from app_models import Client, UsersInsert, UsersUpdate
 db = cinchdb.connect(project_dir={str(project)!r})
 client = Client(db)
@@ -122,3 +124,65 @@ def test_generated_client_uses_the_handles_tenant_and_key(typed, project, tmp_pa
         assert Client(typed).users.list() == []  # main's tenant sees none of it
     finally:
         sys.path.remove(str(out.parent))
+
+
+def test_an_empty_schema_generates_a_python_package_that_imports(db, project, tmp_path):
+    out = tmp_path / "gen" / "empty_models"
+    db.generate_models("python", out)
+    for name in ("__init__.py", "client.py", "models.py"):
+        compile((out / name).read_text(), name, "exec")  # a SyntaxError fails the test
+    script = f"""
+import cinchdb
+from cinchdb import codegen
+from empty_models import SCHEMA_HASH, Client
+db = cinchdb.connect(project_dir={str(project)!r})
+Client(db)
+print("ok", len(SCHEMA_HASH))
+"""
+    env = {**os.environ, "PYTHONPATH": str(out.parent)}
+    run = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True,
+                         timeout=120)  # fmt: skip
+    assert run.returncode == 0 and run.stdout.split()[0] == "ok", run.stderr
+    mypy = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--follow-imports=silent", str(out)],
+        env={**os.environ, "MYPYPATH": str(REPO)}, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert mypy.returncode == 0, mypy.stdout
+    ruff = subprocess.run(["ruff", "check", "--isolated", str(out)], capture_output=True,
+                          text=True, timeout=120)  # fmt: skip
+    assert ruff.returncode == 0, ruff.stdout
+    assert db.stale_models("python", out) == []
+
+
+def test_an_empty_schema_generates_typescript_that_passes_the_syntax_check(db, tmp_path):
+    [path] = db.generate_models("typescript", tmp_path / "ts")
+    assert codegen.compile_problems("typescript", {"models.ts": Path(path).read_text()}) == []
+    assert db.stale_models("typescript", tmp_path / "ts") == []
+
+
+@pytest.mark.parametrize(
+    ("language", "files", "problems"),
+    [
+        ("python", {"client.py": "x = 1\nfrom .models import\n"},
+         ["client.py line 2: invalid syntax"]),
+        ("python", {"models.py": "class A(:\n    pass\n"},
+         ["models.py line 1: invalid syntax"]),
+        ("typescript", {"models.ts": "export interface A {\n  readonly a string;\n}\n"},
+         ["models.ts line 2: not a member declaration: 'readonly a string;'"]),
+        ("typescript", {"models.ts": "export interface A {\n  a: string;\n"},
+         ["models.ts line 3: interface A is not closed"]),
+        ("typescript", {"models.ts": "}\n"}, ["models.ts line 1: unexpected '}'"]),
+        ("typescript", {"models.ts": "export const SCHEMA_HASH = ;\n"},
+         ["models.ts line 1: not a declaration: 'export const SCHEMA_HASH = ;'"]),
+        ("python", {"py.typed": ""}, []),
+    ],
+)  # fmt: skip
+def test_compile_problems_name_the_file_and_line(language, files, problems):
+    assert codegen.compile_problems(language, files) == problems
+
+
+def test_codegen_check_compiles_what_it_checks(typed, tmp_path):
+    """The files of a non-empty schema compile, in both languages (what ``check`` now runs)."""
+    for language in ("python", "typescript"):
+        files = codegen.render(typed.schema(), language, database="main", branch="main")
+        assert codegen.compile_problems(language, files) == []
