@@ -22,6 +22,7 @@ from pathlib import Path
 from urllib.parse import quote as url_quote
 
 import attrs
+import networkx as nx
 
 from cinchdb.errors import AdoptError, AdoptProblem
 from journal.diff import diff_schemas
@@ -66,9 +67,9 @@ def _outside_name_rule(name: str) -> str | None:
     journal/names.py is gaining (letters, digits and '_', not starting with a digit, at most
     128 characters): switch to the journal's function when it lands."""
     if len(name) > MAX_IDENTIFIER_LENGTH:
-        return f"is longer than {MAX_IDENTIFIER_LENGTH} characters"
+        return f"has a name longer than {MAX_IDENTIFIER_LENGTH} characters"
     if not _NAME_RULE.fullmatch(name):
-        return "is not letters, digits and '_' starting with a letter or '_'"
+        return "has a name that is not letters, digits and '_' (not starting with a digit)"
     return None
 
 
@@ -97,15 +98,13 @@ def _name_problems(kind: str, name: str, table: str | None = None) -> list[Adopt
     problems = []
     reason = _outside_name_rule(name)
     if reason is not None:
-        problems.append(
-            AdoptProblem(kind, where, f"its name {reason}", _rename_hint(kind, name, table))
-        )
+        problems.append(AdoptProblem(kind, where, reason, _rename_hint(kind, name, table)))
     if kind != "column" and fold_name(name).startswith(RESERVED_OBJECT_PREFIXES):
         problems.append(
             AdoptProblem(
                 kind,
                 where,
-                "names starting with '__' are reserved for CinchDB's own tables",
+                "has a name starting with '__', which CinchDB keeps for its own tables",
                 _rename_hint(kind, name, table),
             )
         )
@@ -160,7 +159,7 @@ def _object_problems(conn: sqlite3.Connection) -> list[AdoptProblem]:
                 AdoptProblem(
                     kind,
                     name,
-                    f"CinchDB cannot read its definition ({_first_line(e)})",
+                    f"has a definition CinchDB cannot read ({_first_line(e)})",
                     "re-create it in plain SQLite syntax before adopting, or drop it",
                 )
             )
@@ -171,7 +170,9 @@ def _first_line(error: BaseException) -> str:
     return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
 
 
-def _replay_problems(schema: Schema, operations: list[Operation]) -> list[AdoptProblem]:
+def _replay_problems(
+    source: Path, schema: Schema, operations: list[Operation]
+) -> list[AdoptProblem]:
     """Replay the events into memory: they must give the file's schema back exactly."""
     conn = sqlite3.connect(":memory:", isolation_level=None)
     try:
@@ -180,8 +181,8 @@ def _replay_problems(schema: Schema, operations: list[Operation]) -> list[AdoptP
     except (JournalError, sqlite3.Error, ValueError) as e:
         return [
             AdoptProblem(
-                "database",
                 "schema",
+                source.name,
                 f"its events do not replay in SQLite ({_first_line(e)})",
                 "simplify the object named in the message and adopt again",
             )
@@ -198,13 +199,50 @@ def _replay_problems(schema: Schema, operations: list[Operation]) -> list[AdoptP
         return []
     return [
         AdoptProblem(
-            "database",
             "schema",
+            source.name,
             "replaying its events gives a different schema"
             + (f" (tables {', '.join(differ)})" if differ else ""),
             "simplify those definitions and adopt again",
         )
     ]
+
+
+def _reference_problems(schema: Schema) -> list[AdoptProblem]:
+    """Foreign keys the journal cannot record: SQLite does not check a foreign key's table at
+    CREATE time, but the journal records each table as it is created, so every foreign key must
+    point at a table created before it (or at its own table)."""
+    problems = []
+    graph: nx.DiGraph[str] = nx.DiGraph()
+    for table in schema.tables:
+        graph.add_node(table.name)
+        for fk in table.foreign_keys:
+            target = schema.table(fk.ref_table)
+            if target is None:
+                problems.append(
+                    AdoptProblem(
+                        "table",
+                        table.name,
+                        f"has a foreign key to table '{fk.ref_table}', which does not exist",
+                        "create that table or remove the foreign key, then adopt again",
+                    )
+                )
+            elif target.name != table.name:
+                graph.add_edge(table.name, target.name)
+    for cycle in nx.strongly_connected_components(graph):
+        if len(cycle) > 1:
+            names = sorted(cycle)
+            problems.append(
+                AdoptProblem(
+                    "table",
+                    names[0],
+                    f"is in a cycle of foreign keys ({', '.join(names)}), which the journal"
+                    " cannot create one table at a time",
+                    "remove one of the cycle's foreign keys (re-create that table without it),"
+                    " adopt, then enforce it in a trigger or the application",
+                )
+            )
+    return problems
 
 
 def _foreign_key_problems(conn: sqlite3.Connection) -> list[AdoptProblem]:
@@ -270,15 +308,16 @@ def inspect_file(path: str | os.PathLike[str]) -> Inspection:
             except (JournalError, ValueError) as e:
                 problems.append(
                     AdoptProblem(
-                        "database",
                         "schema",
-                        f"CinchDB cannot read it back exactly ({_first_line(e)})",
+                        source.name,
+                        f"cannot be read back exactly ({_first_line(e)})",
                         "re-create the object named in the message in plain SQLite syntax",
                     )
                 )
+            problems += _reference_problems(schema)
         if not problems:
             operations = diff_schemas(Schema(), schema, renames=[])
-            problems += _replay_problems(schema, operations)
+            problems += _replay_problems(source, schema, operations)
             problems += _foreign_key_problems(conn)
         rows = _count_rows(conn, schema)
     finally:

@@ -247,7 +247,7 @@ def _verify(conn: sqlite3.Connection, inspection: Inspection) -> None:
     if built.canonical() != inspection.schema.canonical():
         problems.append(
             AdoptProblem(
-                "database", "schema", "was rebuilt differently", "report this as a CinchDB bug"
+                "schema", inspection.path.name, "was rebuilt differently", "report this as a bug"
             )
         )
     for table, count in inspection.rows.items():

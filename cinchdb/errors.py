@@ -608,7 +608,7 @@ class AdoptProblem:
     """One thing in a database being adopted that CinchDB cannot represent.
 
     ``kind`` is what it is (``table``, ``column``, ``index``, ``view``, ``trigger``, or
-    ``database`` / ``file`` for the whole), ``name`` its name (``table.column`` for a column),
+    ``schema`` / ``file`` for the whole), ``name`` its name (``table.column`` for a column),
     ``reason`` what is wrong and ``suggestion`` what to do about it.
     """
 
