@@ -148,10 +148,13 @@ def _object_problems(conn: sqlite3.Connection) -> list[AdoptProblem]:
             continue
         if kind not in _KINDS:  # pragma: no cover - SQLite has no other kind
             continue
-        problems += _name_problems(kind, name)
+        named = _name_problems(kind, name)
         if kind == "table":
             for column in _column_names(conn, name):
-                problems += _name_problems("column", column, table)
+                named += _name_problems("column", column, table)
+        problems += named
+        if named:
+            continue  # the parser refuses such names too: one problem, said once
         try:
             parse_statement(sql)
         except (JournalError, ValueError) as e:
