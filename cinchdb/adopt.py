@@ -255,7 +255,10 @@ def _verify(conn: sqlite3.Connection, inspection: Inspection) -> None:
         if copied != count:
             problems.append(
                 AdoptProblem(
-                    "table", table, f"kept {copied} of its {count} rows", "report this as a bug"
+                    "table",
+                    table,
+                    f"has {copied} rows in the copy but had {count} when it was inspected",
+                    "make sure nothing writes to the file while it is adopted, then adopt again",
                 )
             )
     if problems:

@@ -284,3 +284,18 @@ def test_a_missing_or_foreign_file_is_an_adopt_error(project, tmp, content):
         cinchdb.adopt(path, project_dir=project)
     assert caught.value.problems[0].kind == "file"
     assert not path.exists() or path.read_bytes() == content
+
+
+def test_an_empty_file_and_columns_named_like_the_rowid(project, tmp):
+    empty = make_sql(tmp, "empty", "CREATE TABLE x (a); DROP TABLE x;")
+    assert cinchdb.adopt(empty, project_dir=project).events == ()
+    with cinchdb.connect("empty", project_dir=project) as db:
+        assert db.check()["ok"] and db.schema().tables == ()
+    source = make_sql(
+        tmp, "rowids", "CREATE TABLE t (rowid TEXT, v INTEGER); CREATE TABLE u (_rowid_, oid);"
+        " INSERT INTO t (_rowid_, rowid, v) VALUES (5, 'a', 1); INSERT INTO u VALUES (1, 2);"
+    )  # fmt: skip
+    cinchdb.adopt(source, project_dir=project)
+    adopted = read_only(tenant_file(project, "rowids"))
+    assert adopted.execute("SELECT _rowid_, rowid, v FROM t").fetchall() == [(5, "a", 1)]
+    assert adopted.execute("SELECT rowid, _rowid_, oid FROM u").fetchall() == [(1, 1, 2)]
