@@ -24,6 +24,7 @@ from journal._lazy import package_exports
 if TYPE_CHECKING:
     from cinchdb._connect import connect, init
     from cinchdb._version import VERSION as __version__
+    from cinchdb.adopt import adopt
     from cinchdb.ci import ci_report
     from cinchdb.database import CinchDB
     from cinchdb.errors import CinchError, ConflictError, MergeConflictError
@@ -35,6 +36,7 @@ _EXPORTS: dict[str, str] = {
     "ConflictError": "cinchdb.errors",
     "MergeConflictError": "cinchdb.errors",
     "__version__": "cinchdb._version:VERSION",
+    "adopt": "cinchdb.adopt",
     "ci_report": "cinchdb.ci",
     "connect": "cinchdb._connect",
     "init": "cinchdb._connect",
@@ -48,6 +50,7 @@ __all__ = [
     "ConflictError",
     "MergeConflictError",
     "__version__",
+    "adopt",
     "ci_report",
     "connect",
     "init",

@@ -32,6 +32,7 @@ _HANDLED: tuple[type[Exception], ...] = (CinchError, *DRIVER_ERRORS)
 #: ``cinch --help`` lists). The summary is the command's own first sentence, kept here so that
 #: ``cinch --help`` imports no command module (a test checks the two agree).
 COMMANDS: dict[str, tuple[str, str]] = {
+    "adopt": ("adopt:adopt", "Make the SQLite database at PATH a database of the project."),
     "branch": ("branch:branch_group", "Schema branches: fork, switch, merge."),
     "check": ("history:check", "CI: verify the journal, that every branch replays in SQLite, and"
               " every materialized tenant (exit 1 on a problem)."),
