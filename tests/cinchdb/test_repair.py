@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import signal
 import sqlite3
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -234,3 +236,11 @@ def test_sigkill_mid_repair_leaves_the_old_file_or_the_repaired_one(project):
         outcomes["old" if drifted else "repaired"] += 1
     print(f"SIGKILL mid-repair: {outcomes}")
     assert sum(outcomes.values()) >= 1
+
+
+def test_the_sdk_guide_repair_example_runs(capsys):
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "sdk.md").read_text()
+    section = doc[doc.index("### Repairing a drifted tenant") :]
+    code, printed = re.findall(r"```(?:python)?\n(.*?)```", section, flags=re.DOTALL)[:2]
+    exec(compile(code, "docs/sdk.md", "exec"), {"__name__": "docs"})
+    assert capsys.readouterr().out == printed

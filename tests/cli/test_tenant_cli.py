@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from pathlib import Path
 
 import pytest
 
@@ -52,6 +53,8 @@ def test_check_names_each_difference_and_the_way_out(acme):
         "  table scratch: journal has no such table, file has scratch(x)",
         "  repair it with: cinch tenant repair acme -b main",
     ]
+    ci_doc = (Path(__file__).resolve().parents[2] / "docs" / "ci.md").read_text()
+    assert "```text\n" + result.stdout + "```" in ci_doc  # the guide shows this very output
     report = json.loads(acme("check", "--json").stdout)
     assert report["drift"][0]["differences"] == [
         {"kind": "column", "object": "column users.plan",
