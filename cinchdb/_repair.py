@@ -142,16 +142,16 @@ def _losses(conn: sqlite3.Connection, expected: Schema, actual: Schema) -> list[
                 if values:
                     losses.append(f"column {table.name}.{column.name} holds {values} values and"
                                   " the journal has no such column")  # fmt: skip
-        rows = None
+        counted: int | None = None
         for column in wanted.columns:
             needs_value = column.not_null and column.default is None and column.generated is None
             if needs_value and table.column(column.name) is None:
-                if rows is None:
-                    rows = _count(conn, f"SELECT count(*) FROM {quote(table.name)}")
-                if rows:
+                if counted is None:
+                    counted = _count(conn, f"SELECT count(*) FROM {quote(table.name)}")
+                if counted:
                     losses.append(
                         f"column {table.name}.{column.name} is NOT NULL without a default in the"
-                        f" journal, and the file has no such column to fill its {rows} rows"
+                        f" journal, and the file has no such column to fill its {counted} rows"
                     )
     return losses
 
