@@ -29,12 +29,13 @@ from cinchdb.results import (
     LintFinding,
     MergeResult,
     RangeInfo,
+    RepairResult,
     ResetResult,
     Row,
     SyncResult,
     TenantStatus,
 )
-from cinchdb.tenants import TenantFiles, TenantNotFoundError, validate_tenant_name
+from cinchdb.tenants import TenantFiles, TenantNotFoundError, TenantRecord, validate_tenant_name
 from journal._lazy import lazy_module
 from journal.errors import BranchNotFoundError, ObjectNotFoundError, SchemaError
 from journal.names import quote, validate_branch_name, validate_identifier
@@ -652,18 +653,46 @@ class CinchDB:
         throwaway, but it is never dropped without this explicit call."""
         self._files.reset(self.branch, name)
 
-    def copy_tenant(self, source: str, target: str) -> Tenant:
-        """A new tenant ``target`` with a copy of ``source``'s data in every branch."""
-        record = self._files.copy(source, target)
-        return models.Tenant(name=record.name, database=self.database, created_at=record.created_at)
+    def copy_tenant(self, source: str, target: str, encryption_key: str | None = None) -> Tenant:
+        """A new tenant ``target`` with a copy of ``source``'s data in every branch. An
+        encrypted ``source`` needs its key (``encryption_key``, unless this handle has it);
+        the copy is encrypted under the same key."""
+        if encryption_key is not None:
+            self._files.unlock(source, encryption_key)
+        return self._tenant_model(self._files.copy(source, target))
 
-    def rename_tenant(self, old_name: str, new_name: str) -> Tenant:
+    def rename_tenant(
+        self, old_name: str, new_name: str, encryption_key: str | None = None
+    ) -> Tenant:
+        """Rename a tenant (never ``main``) in every branch; an encrypted one needs its key
+        (``encryption_key``, unless this handle has it) and keeps it."""
         if old_name == MAIN:
             raise ProtectedError("tenant", MAIN, "renamed")
+        if encryption_key is not None:
+            self._files.unlock(old_name, encryption_key)
         record = self._files.copy(old_name, new_name, remove_source=True)
         if self.tenant == old_name:
             self.tenant = new_name
-        return models.Tenant(name=record.name, database=self.database, created_at=record.created_at)
+        return self._tenant_model(record)
+
+    def repair_tenant(self, name: str, encryption_key: str | None = None) -> RepairResult:
+        """Rebuild tenant ``name``'s schema on this handle's branch from the journal, keeping
+        every row of every column the journal has: for a file ``check()`` reports as drifted
+        (changed outside CinchDB). Refused, changing nothing, when rows or values would be
+        lost (:class:`~cinchdb.errors.RepairRefusedError` names the table, column and row
+        count). One transaction on the file: a crash leaves it as it was or repaired. An
+        encrypted tenant needs its key (``encryption_key``, unless this handle has it)."""
+        if encryption_key is not None:
+            self._files.unlock(name, encryption_key)
+        return history.repair_tenant(self._changes, self.branch, name)
+
+    def _tenant_model(self, record: TenantRecord) -> Tenant:
+        return models.Tenant(
+            name=record.name,
+            database=self.database,
+            encrypted=record.encrypted,
+            created_at=record.created_at,
+        )
 
     def tenant_status(self) -> list[TenantStatus]:
         """Per tenant on this branch: ``name``, ``materialized``, ``cursor`` (last event

@@ -97,6 +97,7 @@ __all__ = [
     "QueryTimeoutError",
     "ReadOnlyQueryError",
     "RecordNotFoundError",
+    "RepairRefusedError",
     "ReplayError",
     "ResetRefusedError",
     "RevertLosesDataError",
@@ -485,6 +486,22 @@ class TenantFileError(TenantError, OSError):
         super().__init__(
             f"Tenant '{tenant}': its file {path} is {problem}; CinchDB will not reset it."
             " Restore the file from a backup, or delete the tenant"
+        )
+
+
+class RepairRefusedError(TenantError, ValueError):
+    """Rebuilding a tenant's schema from the journal (``cinch tenant repair``, SDK
+    ``repair_tenant``) would lose data or break a constraint of the journal's schema:
+    ``problems`` names each table, column and row count. Nothing was changed."""
+
+    def __init__(self, tenant: str, branch: str, problems: Sequence[str]) -> None:
+        self.tenant = tenant
+        self.branch = branch
+        self.problems = list(problems)
+        super().__init__(
+            f"Tenant '{tenant}' on branch '{branch}' was not repaired: {'; '.join(self.problems)}."
+            " Nothing was changed; copy those rows or values out of the file (or remove them)"
+            " and repair again"
         )
 
 

@@ -19,7 +19,9 @@ import sqlite3
 
 from typing_extensions import assert_never  # typing has it from 3.11; we support 3.10
 
+from cinchdb._drift import schema_differences
 from cinchdb._guard import read_cursor
+from cinchdb._repair import repair_tenant as _repair_tenant
 from cinchdb._tenant_dir import damage
 from cinchdb.changes import SchemaChanges
 from cinchdb.crypto import EncryptionError, open_encrypted
@@ -30,6 +32,7 @@ from cinchdb.results import (
     DriftedTenant,
     LintFinding,
     RangeInfo,
+    RepairResult,
     ResetResult,
     UnreplayableBranch,
 )
@@ -436,7 +439,8 @@ def check(changes: SchemaChanges) -> CheckReport:
             damaged = damage(path, encrypted=tenant in encrypted)
             if damaged is not None:  # opening it would fail, or make it a new empty database
                 problem = f"file {path} is {damaged}"
-                drift.append({"branch": record.name, "tenant": tenant, "problem": problem})
+                drift.append({"branch": record.name, "tenant": tenant, "problem": problem,
+                              "differences": []})  # fmt: skip
                 continue
             if tenant in locked:
                 behind.append({"branch": record.name, "tenant": tenant, "events": None,
@@ -459,12 +463,15 @@ def check(changes: SchemaChanges) -> CheckReport:
                 branch = record.name
                 if cursor is not None and cursor not in position:
                     problem = f"cursor {cursor[:12]} is not on the branch"
-                    drift.append({"branch": branch, "tenant": tenant, "problem": problem})
+                    drift.append({"branch": branch, "tenant": tenant, "problem": problem,
+                                  "differences": []})  # fmt: skip
                     continue
                 expected = changes.fold.schema_at(cursor)
-                if introspect(conn).canonical() != expected.canonical():
-                    problem = "schema differs from the journal"
-                    drift.append({"branch": branch, "tenant": tenant, "problem": problem})
+                actual = introspect(conn)
+                if actual.canonical() != expected.canonical():
+                    drift.append({"branch": branch, "tenant": tenant,
+                                  "problem": "schema differs from the journal",
+                                  "differences": schema_differences(expected, actual)})  # fmt: skip
                 at = -1 if cursor is None else position[cursor]
                 if at < len(chain_ids) - 1:
                     lag = len(chain_ids) - 1 - at
@@ -479,3 +486,9 @@ def check(changes: SchemaChanges) -> CheckReport:
         "behind": behind,
         "ok": not drift and not corrupt and not unreplayable,
     }
+
+
+def repair_tenant(changes: SchemaChanges, branch: str, name: str) -> RepairResult:
+    """The way out of the drift ``check`` reports: tenant ``name``'s file of ``branch``
+    rebuilt to the journal's schema at its cursor, its rows kept (see ``cinchdb._repair``)."""
+    return _repair_tenant(changes.files, branch, name)

@@ -27,8 +27,10 @@ __all__ = [
     "MergeResult",
     "MergeStatus",
     "RangeInfo",
+    "RepairResult",
     "ResetResult",
     "Row",
+    "SchemaDifference",
     "SyncResult",
     "TenantStatus",
     "UnreplayableBranch",
@@ -166,12 +168,40 @@ class RangeInfo(TypedDict):
     events: list[str]
 
 
+class SchemaDifference(TypedDict):
+    """One object whose definition in a tenant's file is not the journal's."""
+
+    #: "table", "column", "index", "view" or "trigger".
+    kind: str
+    #: The object as a user names it: ``column users.email``, ``index users_by_email``,
+    #: ``table users primary key``.
+    object: str
+    #: What the journal says it is (SQL words, e.g. ``TEXT NOT NULL``); None: no such object.
+    journal: str | None
+    #: What the file has; None: the file has no such object.
+    file: str | None
+
+
 class DriftedTenant(TypedDict):
     """A materialized file that disagrees with the journal (``check()["drift"]``)."""
 
     branch: str
     tenant: str
     problem: str
+    #: What differs, object by object (empty when the file could not be compared: damaged,
+    #: or at a cursor off its branch).
+    differences: list[SchemaDifference]
+
+
+class RepairResult(TypedDict):
+    """What ``repair_tenant`` did to one tenant's file of one branch."""
+
+    tenant: str
+    branch: str
+    #: What differed before the repair (empty: nothing to do, the file was left alone).
+    differences: list[SchemaDifference]
+    #: Rows copied into the rebuilt tables.
+    rows_kept: int
 
 
 class _BehindTenant(TypedDict):

@@ -594,6 +594,15 @@ class TenantFiles:
             path, tenant, raw_key, steps, head, scratch=scratch_path(self.meta_dir)
         )
 
+    def forget(self, branch: str, name: str) -> None:
+        """Close a file's cached connection, if open: work on the file as it is, not caught
+        up (a repair), reopens it afresh afterwards."""
+        self._close(branch, name)
+
+    def fold_at(self, cursor: str | None) -> Schema:
+        """The journal's schema at event ``cursor`` (from the schema-change service's cache)."""
+        return self._plans.fold.schema_at(cursor)
+
     def _close(self, branch: str, name: str) -> bool:
         """Close a file's cached connection; whether it was open."""
         entry = self._open.pop((branch, name), None)

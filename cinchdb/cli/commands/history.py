@@ -14,7 +14,7 @@ from cinchdb.cli._app import EXIT_CONFLICT, EXIT_ERROR
 from cinchdb.cli._context import json_option, target_options, with_db
 from cinchdb.cli._render import done, emit_json, progress_bar, table, to_plain
 from cinchdb.operations import operation_sql, operation_summary
-from cinchdb.results import MergeResult, RangeInfo
+from cinchdb.results import MergeResult, RangeInfo, SchemaDifference
 
 
 def render_merge(result: MergeResult, as_json: bool, *, heads: bool = False) -> None:
@@ -343,6 +343,16 @@ def lint(db: cinchdb.CinchDB, range_: str, as_json: bool) -> None:
         sys.exit(EXIT_ERROR)
 
 
+def _difference(difference: SchemaDifference) -> str:
+    """``column users.email: journal has TEXT NOT NULL, file has no such column``."""
+    # A whole object a side lacks is "no such column"; a part of a table it lacks, "none".
+    whole = difference["object"].count(" ") == 1
+    missing = f"no such {difference['kind']}" if whole else "none"
+    journal = difference["journal"] or missing
+    file = difference["file"] or missing
+    return f"{difference['object']}: journal has {journal}, file has {file}"
+
+
 @click.command("check")
 @target_options(tenant=False)
 @json_option
@@ -368,6 +378,11 @@ def check(db: cinchdb.CinchDB, as_json: bool) -> None:
             )
         for item in result["drift"]:
             click.echo(f"drift: tenant '{item['tenant']}' on '{item['branch']}': {item['problem']}")
+            for difference in item["differences"]:
+                click.echo(f"  {_difference(difference)}")
+            if item["differences"]:
+                click.echo(f"  repair it with: cinch tenant repair {item['tenant']}"
+                           f" -b {item['branch']}")  # fmt: skip
         for lag in result["behind"]:
             where = f"tenant '{lag['tenant']}' on '{lag['branch']}'"
             if lag.get("needs_key"):

@@ -1,4 +1,5 @@
-"""``cinch tenant``: create, list, delete, copy, rename, status, sync, rotate-key."""
+"""``cinch tenant``: create, list, delete, reset, repair, copy, rename, status, sync,
+rotate-key."""
 
 from __future__ import annotations
 
@@ -120,35 +121,86 @@ def reset(db: cinchdb.CinchDB, name: str, yes: bool) -> None:
     done(f"Rebuilt tenant '{name}' on branch '{db.branch}' at its head (its rows there are gone)")
 
 
+def _key_of(db: cinchdb.CinchDB, name: str, key: str | None, key_file: Path | None) -> str | None:
+    """The key given for tenant ``name``: ``$CINCHDB_ENCRYPTION_KEY`` is for encrypted
+    tenants, so a plain one ignores it (a key given on the command line is still an error)."""
+    key = read_key("tenant_key", key, key_file)
+    source = click.get_current_context().get_parameter_source("tenant_key")
+    from_environment = key_file is None and source == ParameterSource.ENVIRONMENT
+    if key is not None and from_environment:
+        return key if any(t.name == name and t.encrypted for t in db.list_tenants()) else None
+    return key
+
+
+@tenant_group.command("repair")
+@click.argument("name")
+@key_option(dest="tenant_key", what="Encryption key")
+@target_options(tenant=False)
+@json_option
+@with_db
+def repair(db: cinchdb.CinchDB, name: str, tenant_key: str | None, tenant_key_file: Path | None,
+           as_json: bool) -> None:  # fmt: skip
+    """Rebuild tenant NAME's schema on the branch from the journal, keeping its rows.
+
+    For a tenant `cinch check` reports as drifted (its file was changed outside CinchDB).
+    Every row of every column the journal has is kept; refused, changing nothing, when a
+    table or column only the file has holds data, or the rows break the journal's
+    constraints (the error names the table, column and rows).
+
+    \b
+    Example:
+      cinch check
+      cinch tenant repair customer_a
+    """
+    result = db.repair_tenant(name, encryption_key=_key_of(db, name, tenant_key, tenant_key_file))
+    where = f"tenant '{name}' on branch '{result['branch']}'"
+    if as_json:
+        emit_json(result)
+    elif not result["differences"]:
+        click.echo(f"{where[0].upper()}{where[1:]} matches the journal: nothing to repair")
+    else:
+        click.echo(f"Repaired {where} ({result['rows_kept']} rows kept):")
+        for difference in result["differences"]:
+            click.echo(f"  {difference['object']}")
+
+
 @tenant_group.command("copy")
 @click.argument("source")
 @click.argument("target")
+@key_option(dest="tenant_key", what="SOURCE's encryption key")
 @target_options(tenant=False)
 @with_db
-def copy(db: cinchdb.CinchDB, source: str, target: str) -> None:
-    """Create tenant TARGET with a copy of SOURCE's data.
+def copy(db: cinchdb.CinchDB, source: str, target: str, tenant_key: str | None,
+         tenant_key_file: Path | None) -> None:  # fmt: skip
+    """Create tenant TARGET with a copy of SOURCE's data (an encrypted SOURCE: with its key,
+    which the copy keeps).
 
     \b
     Example:
       cinch tenant copy customer_a customer_a_staging
+      cinch tenant copy vault vault_staging --key-file vault.key
     """
-    db.copy_tenant(source, target)
+    db.copy_tenant(source, target, encryption_key=_key_of(db, source, tenant_key,
+                                                          tenant_key_file))  # fmt: skip
     done(f"Copied tenant '{source}' to '{target}'")
 
 
 @tenant_group.command("rename")
 @click.argument("old")
 @click.argument("new")
+@key_option(dest="tenant_key", what="OLD's encryption key")
 @target_options(tenant=False)
 @with_db
-def rename(db: cinchdb.CinchDB, old: str, new: str) -> None:
-    """Rename tenant OLD to NEW.
+def rename(db: cinchdb.CinchDB, old: str, new: str, tenant_key: str | None,
+           tenant_key_file: Path | None) -> None:  # fmt: skip
+    """Rename tenant OLD to NEW (an encrypted one: with its key, which it keeps).
 
     \b
     Example:
       cinch tenant rename customer_a acme
+      cinch tenant rename vault vault_eu --key-file vault.key
     """
-    db.rename_tenant(old, new)
+    db.rename_tenant(old, new, encryption_key=_key_of(db, old, tenant_key, tenant_key_file))
     done(f"Renamed tenant '{old}' to '{new}'")
 
 
