@@ -40,12 +40,11 @@ def parse_column(spec: str) -> Column:
             fields["default"] = _value(value)
         else:
             raise click.BadParameter(
-                f"unknown column option '{flag}' in '{spec}'; use not_null, unique or default=V",
-                param_hint="COLUMNS",
+                f"unknown column option '{flag}' in '{spec}'; use not_null, unique or default=V"
             )
     try:
         return Column(**fields)
     except ValueError as error:
         errors = getattr(error, "errors", None)
         detail = str(errors()[0]["ctx"]["error"]) if callable(errors) else str(error)
-        raise click.BadParameter(f"'{spec}': {detail}", param_hint="COLUMNS") from None
+        raise click.BadParameter(f"'{spec}': {detail}") from None

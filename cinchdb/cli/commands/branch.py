@@ -7,6 +7,7 @@ import click
 
 import cinchdb
 from cinchdb.cli._context import (
+    active,
     config,
     confirm,
     json_option,
@@ -35,7 +36,7 @@ def branch_group() -> None:
 @click.option("--with-data", is_flag=True, help="Copy every materialized tenant's data too.")
 @click.option("--switch/--no-switch", default=True, show_default=True,
               help="Make the new branch active, like 'git switch -c'.")  # fmt: skip
-@target_options(tenant=False)
+@target_options(tenant=False, branch=False)
 @json_option
 @with_db
 def create(
@@ -46,11 +47,13 @@ def create(
     switch: bool,
     as_json: bool,
 ) -> None:
-    """Create branch NAME at the head of the active branch (schema only unless --with-data).
+    """Create branch NAME at the head of the active branch, or of --from (schema only unless
+    --with-data).
 
     \b
     Example:
       cinch branch create feature/tags --no-switch
+      cinch branch create hotfix --from main
     """
     branch = db.create_branch(name, source_branch=source, with_data=with_data)
     if switch:
@@ -60,18 +63,20 @@ def create(
 
 
 @branch_group.command("list")
-@target_options(tenant=False)
+@target_options(tenant=False, branch=False)
 @json_option
 @with_db
 def list_(db: cinchdb.CinchDB, as_json: bool) -> None:
-    """List branches; the active one is marked.
+    """List branches; the active one (of the project, or $CINCHDB_BRANCH) is marked.
 
     \b
     Example:
       cinch branch list
     """
+    active_database, active_branch = active(None, None)
     rows = [
-        {"name": b.name, "active": b.name == db.branch, "head": (b.head or "")[:12],
+        {"name": b.name, "active": db.database == active_database and b.name == active_branch,
+         "head": (b.head or "")[:12],
          "created_at": b.created_at}
         for b in db.list_branches()
     ]  # fmt: skip

@@ -8,9 +8,10 @@ import click
 
 import cinchdb
 from cinchdb._unset import UNSET
-from cinchdb.cli._context import confirm, target_options, with_db, yes_option
+from cinchdb.cli._context import confirm, parsed_by, target_options, with_db, yes_option
 from cinchdb.cli._render import done
 from cinchdb.cli.commands._columns import _value, parse_column
+from cinchdb.models import Column
 
 
 @click.group("column")
@@ -25,17 +26,17 @@ def column_group() -> None:
 
 @column_group.command("add")
 @click.argument("table")
-@click.argument("spec")
+@click.argument("spec", callback=parsed_by(parse_column))
 @target_options(tenant=False)
 @with_db
-def add(db: cinchdb.CinchDB, table: str, spec: str) -> None:
+def add(db: cinchdb.CinchDB, table: str, spec: Column) -> None:
     """Add a column given as name:TYPE[:not_null|:unique|:default=V].
 
     \b
     Example:
       cinch column add users plan:TEXT:default=free
     """
-    column = parse_column(spec)
+    column = spec
     db.add_column(table, column)
     done(f"Added column '{column.name}' to '{table}'")
 

@@ -8,6 +8,7 @@ import click
 import cinchdb
 from cinchdb.cli._context import config, confirm, json_option, open_db, save_config, yes_option
 from cinchdb.cli._render import done, emit_json, table
+from cinchdb.project import require_database
 
 
 @click.group("db")
@@ -64,9 +65,7 @@ def switch(name: str) -> None:
     Example:
       cinch db switch analytics
     """
-    with _handle() as db:
-        if name not in db.list_databases():
-            raise click.ClickException(f"Database '{name}' does not exist")
+    require_database(name)
     save_config(attrs.evolve(config(), active_database=name, active_branch="main"))
     done(f"Switched to database '{name}' (branch 'main')")
 

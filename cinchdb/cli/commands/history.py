@@ -127,7 +127,8 @@ def merge(db: cinchdb.CinchDB, source: str | None, target: str, heads_of: str | 
 
 @click.command("log")
 @click.argument("path", metavar="[RANGE|PATH]", required=False)
-@click.option("-n", "limit", type=int, default=None, help="Show at most N events.")
+@click.option("-n", "limit", type=click.IntRange(min=0), default=None,
+              help="Show at most N events.")  # fmt: skip
 @click.option("--graph", is_flag=True, help="Draw the merge graph beside the events.")
 @target_options(tenant=False)
 @json_option
@@ -145,11 +146,16 @@ def log(db: cinchdb.CinchDB, path: str | None, limit: int | None, graph: bool,
       cinch log users.email -n 10
       cinch log main..feature
     """
-    spec = path if path is not None and ".." in path else db.branch
-    if spec != db.branch:
-        path = None
+    spec = db.branch
+    if path is not None and (".." in path or path in {b.name for b in db.list_branches()}):
+        spec, path = path, None  # a range, or a branch as in `git log feature`
     judged = db.log_range(spec)
     events = db.log(spec, limit=limit, path=path)
+    if path is not None and not events and db.schema().table(path.partition(".")[0]) is None:
+        branches = ", ".join(b.name for b in db.list_branches())
+        raise click.ClickException(
+            f"No branch, table or column is called '{path}' (branches: {branches})"
+        )
     if as_json:
         emit_json([
             {"id": e.id, "short_id": e.short_id, "type": e.type, "summary": e.summary,
@@ -264,9 +270,13 @@ def migrate(db: cinchdb.CinchDB, sql: str | None, path: str | None, message: str
       cinch migrate "CREATE INDEX idx_users_email ON users (email)"
       cinch migrate -f schema.sql
     """
-    if (sql is None) == (path is None):
+    if sql is not None and path is not None:
         raise click.UsageError("give the SQL as an argument or with -f FILE, not both")
-    text = sql if sql is not None else _read_sql(path or "")
+    text = sql if path is None else _read_sql(path)
+    if text is None or not text.strip():
+        # Nothing to apply is a mistake (an unset shell variable, an empty file), not a no-op.
+        what = f"{path} is empty" if path is not None else "pass DDL as SQL or with -f FILE"
+        raise click.UsageError(f"no SQL given: {what}")
     report, bar = progress_bar()
     db.progress = report
     try:

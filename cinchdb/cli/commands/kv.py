@@ -9,7 +9,7 @@ import click
 
 import cinchdb
 from cinchdb.cli._app import EXIT_ERROR
-from cinchdb.cli._context import json_option, target_options, with_db
+from cinchdb.cli._context import json_option, parsed_by, target_options, with_db
 from cinchdb.cli._render import done, emit_json, to_plain
 
 
@@ -30,6 +30,16 @@ def _parse(text: str, raw: bool) -> Any:
         return json.loads(text)
     except json.JSONDecodeError:
         return text  # not JSON: a plain string
+
+
+def _number(text: str) -> int | float:
+    try:
+        return int(text)
+    except ValueError:
+        try:
+            return float(text)
+        except ValueError:
+            raise click.BadParameter(f"'{text}' is not a number") from None
 
 
 @kv_group.command("set")
@@ -118,21 +128,14 @@ def ttl(db: cinchdb.CinchDB, name: str) -> None:
 
 @kv_group.command("incr")
 @click.argument("name", metavar="KEY")
-@click.argument("amount", default="1")
+@click.argument("amount", default="1", callback=parsed_by(_number))
 @target_options()
 @with_db
-def incr(db: cinchdb.CinchDB, name: str, amount: str) -> None:
+def incr(db: cinchdb.CinchDB, name: str, amount: int | float) -> None:
     """Atomically add AMOUNT (default 1) to KEY; print the new value.
 
     \b
     Example:
       cinch kv incr page:views
     """
-    try:
-        number: int | float = int(amount)
-    except ValueError:
-        try:
-            number = float(amount)
-        except ValueError:
-            raise click.BadParameter(f"'{amount}' is not a number", param_hint="AMOUNT") from None
-    click.echo(str(db.kv.increment(name, number)))
+    click.echo(str(db.kv.increment(name, amount)))

@@ -5,9 +5,17 @@ from __future__ import annotations
 import click
 
 import cinchdb
-from cinchdb.cli._context import confirm, json_option, target_options, with_db, yes_option
+from cinchdb.cli._context import (
+    confirm,
+    json_option,
+    parsed_by,
+    target_options,
+    with_db,
+    yes_option,
+)
 from cinchdb.cli._render import done, emit_json, progress_bar, table
 from cinchdb.cli.commands._columns import parse_column
+from cinchdb.models import Column
 
 
 @click.group("table")
@@ -22,11 +30,11 @@ def table_group() -> None:
 
 @table_group.command("create")
 @click.argument("name")
-@click.argument("columns", nargs=-1, required=True)
+@click.argument("columns", nargs=-1, required=True, callback=parsed_by(parse_column))
 @target_options(tenant=False)
 @json_option
 @with_db
-def create(db: cinchdb.CinchDB, name: str, columns: tuple[str, ...], as_json: bool) -> None:
+def create(db: cinchdb.CinchDB, name: str, columns: tuple[Column, ...], as_json: bool) -> None:
     """Create table NAME from column specs name:TYPE[:not_null|:unique|:default=V]. Every
     table also gets id, created_at and updated_at.
 
@@ -34,7 +42,7 @@ def create(db: cinchdb.CinchDB, name: str, columns: tuple[str, ...], as_json: bo
     Example:
       cinch table create users username:TEXT email:TEXT
     """
-    parsed = [parse_column(spec) for spec in columns]
+    parsed = list(columns)
     report, bar = progress_bar()
     db.progress = report
     try:
