@@ -4,11 +4,16 @@ and the exact message a newcomer sees."""
 from __future__ import annotations
 
 import json
+import pathlib
+import re
 
+import click
 import pytest
 from click.testing import CliRunner
 
+import cinchdb
 from cinchdb.cli import cli
+from cinchdb.project import list_databases
 
 
 def error(result, message: str, code: int = 1) -> None:
@@ -83,10 +88,6 @@ def test_usage_errors_name_the_argument_as_help_shows_it(users):
 def test_every_hard_coded_param_hint_is_a_metavar_help_shows():
     """An audit over the whole command tree: a parameter named in a usage error by hand
     (param_hint=) must be one that --help shows for a command that raises it."""
-    import pathlib
-    import re
-
-    import click
 
     shown: set[str] = set()
     ctx = click.Context(cli)
@@ -227,7 +228,23 @@ def test_a_typo_in_database_is_an_error_with_did_you_mean(users, project):
 
 
 def test_the_sdk_connect_still_creates_a_missing_database(users, project):
-    import cinchdb
-
     with cinchdb.connect("fresh", project_dir=project) as db:
         assert "fresh" in db.list_databases()
+
+
+def _first_python_block(path: pathlib.Path) -> str:
+    return re.findall(r"```python\n(.*?)```", path.read_text(), flags=re.DOTALL)[0]
+
+
+def test_the_first_sdk_examples_make_one_database(tmp_path, monkeypatch):
+    """The README's and docs/sdk.md's first examples do not create a second database by a
+    name that differs from the one init made."""
+    monkeypatch.delenv("CINCHDB_PROJECT_DIR", raising=False)
+    monkeypatch.chdir(tmp_path)
+    docs = pathlib.Path(__file__).resolve().parents[2]
+    namespace: dict[str, object] = {"__name__": "readme"}
+    exec(compile(_first_python_block(docs / "README.md"), "README.md", "exec"), namespace)
+    assert list_databases(namespace["root"]) == ["myapp"]
+    sdk = _first_python_block(docs / "docs" / "sdk.md")
+    exec(compile(sdk, "docs/sdk.md", "exec"), {"__name__": "sdk"})
+    assert list_databases(tmp_path / "my_app") == ["main"]

@@ -86,8 +86,9 @@ def list_(db: cinchdb.CinchDB, as_json: bool) -> None:
 @branch_group.command("switch")
 @click.argument("name")
 @target_options(tenant=False)
+@json_option
 @with_db
-def switch(db: cinchdb.CinchDB, name: str) -> None:
+def switch(db: cinchdb.CinchDB, name: str, as_json: bool) -> None:
     """Make NAME the active branch.
 
     \b
@@ -96,7 +97,7 @@ def switch(db: cinchdb.CinchDB, name: str) -> None:
     """
     db.switch_branch(name)
     save_config(attrs.evolve(config(), active_database=db.database, active_branch=name))
-    done(f"Switched to branch '{name}'")
+    done(f"Switched to branch '{name}'", as_json, {"branch": name})
 
 
 @branch_group.command("delete")
@@ -105,8 +106,9 @@ def switch(db: cinchdb.CinchDB, name: str) -> None:
               help="Delete even a branch with events no other branch has (git's -D).")  # fmt: skip
 @yes_option
 @target_options(tenant=False)
+@json_option
 @with_db
-def delete(db: cinchdb.CinchDB, name: str, force: bool, yes: bool) -> None:
+def delete(db: cinchdb.CinchDB, name: str, force: bool, yes: bool, as_json: bool) -> None:
     """Delete branch NAME and its tenant files (never main). A branch whose events no other
     branch has is refused without --force; deleting the active branch switches to main first.
 
@@ -122,9 +124,10 @@ def delete(db: cinchdb.CinchDB, name: str, force: bool, yes: bool) -> None:
     current = config()
     if current.active_database == db.database and current.active_branch == name:
         save_config(attrs.evolve(current, active_branch="main"))
-    if switched:
+    if switched and not as_json:
         click.echo("Switched to branch 'main'")
-    done(f"Deleted branch '{name}'")
+    done(f"Deleted branch '{name}'", as_json,
+         {"deleted": name, "switched_to": "main" if switched else None})  # fmt: skip
 
 
 @branch_group.command("info")

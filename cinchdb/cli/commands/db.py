@@ -58,7 +58,8 @@ def list_(as_json: bool) -> None:
 
 @db_group.command("switch")
 @click.argument("name")
-def switch(name: str) -> None:
+@json_option
+def switch(name: str, as_json: bool) -> None:
     """Make NAME the active database (its main branch becomes active).
 
     \b
@@ -67,13 +68,15 @@ def switch(name: str) -> None:
     """
     require_database(name)
     save_config(attrs.evolve(config(), active_database=name, active_branch="main"))
-    done(f"Switched to database '{name}' (branch 'main')")
+    done(f"Switched to database '{name}' (branch 'main')", as_json,
+         {"database": name, "branch": "main"})  # fmt: skip
 
 
 @db_group.command("delete")
 @click.argument("name")
 @yes_option
-def delete(name: str, yes: bool) -> None:
+@json_option
+def delete(name: str, yes: bool, as_json: bool) -> None:
     """Delete database NAME with its journal, branches and tenant files.
 
     \b
@@ -83,7 +86,7 @@ def delete(name: str, yes: bool) -> None:
     confirm(yes, f"Delete database '{name}' and all its data?")
     with _handle() as db:
         db.delete_database(name)
-    done(f"Deleted database '{name}'")
+    done(f"Deleted database '{name}'", as_json, {"deleted": name})
 
 
 @db_group.command("info")

@@ -190,10 +190,12 @@ def log(db: cinchdb.CinchDB, path: str | None, limit: int | None, graph: bool,
 @click.argument("b", required=False)
 @click.option("--format", "fmt", type=click.Choice(["text", "sql", "json"]), default="text",
               show_default=True, help="How to print the operations.")  # fmt: skip
+@click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
 @click.option("--exit-code", is_flag=True, help="CI: exit 1 when there are differences.")
 @target_options(tenant=False)
 @with_db
-def diff(db: cinchdb.CinchDB, a: str, b: str | None, fmt: str, exit_code: bool) -> None:
+def diff(db: cinchdb.CinchDB, a: str, b: str | None, fmt: str, as_json: bool,
+         exit_code: bool) -> None:  # fmt: skip
     """Show the schema operations that turn ref A into ref B (default: the active branch).
 
     Renames show as renames. A B and A..B compare the two heads; A...B compares the merge base
@@ -209,7 +211,7 @@ def diff(db: cinchdb.CinchDB, a: str, b: str | None, fmt: str, exit_code: bool) 
         b = db.branch
     judged, operations = db.diff_range(a, b)
     what = _compared(judged)
-    if fmt == "json":
+    if fmt == "json" or as_json:
         emit_json({**to_plain(judged), "compared": what,
                    "operations": [to_plain(op) for op in operations]})  # fmt: skip
     elif fmt == "sql":

@@ -63,8 +63,9 @@ def set_(db: cinchdb.CinchDB, name: str, value: str, ttl: float | None, raw: boo
 @kv_group.command("get")
 @click.argument("name", metavar="KEY")
 @target_options()
+@json_option
 @with_db
-def get(db: cinchdb.CinchDB, name: str) -> None:
+def get(db: cinchdb.CinchDB, name: str, as_json: bool) -> None:
     """Print KEY's value as JSON (exit 1 if missing or expired).
 
     \b
@@ -80,15 +81,17 @@ def get(db: cinchdb.CinchDB, name: str) -> None:
 @kv_group.command("delete")
 @click.argument("keys", nargs=-1, required=True)
 @target_options()
+@json_option
 @with_db
-def delete(db: cinchdb.CinchDB, keys: tuple[str, ...]) -> None:
+def delete(db: cinchdb.CinchDB, keys: tuple[str, ...], as_json: bool) -> None:
     """Delete keys; print how many existed.
 
     \b
     Example:
       cinch kv delete user:1 user:2
     """
-    done(f"Deleted {db.kv.delete(*keys)} key(s)")
+    count = db.kv.delete(*keys)
+    done(f"Deleted {count} key(s)", as_json, {"deleted": count})
 
 
 @kv_group.command("keys")
@@ -114,8 +117,9 @@ def keys(db: cinchdb.CinchDB, pattern: str, as_json: bool) -> None:
 @kv_group.command("ttl")
 @click.argument("name", metavar="KEY")
 @target_options()
+@json_option
 @with_db
-def ttl(db: cinchdb.CinchDB, name: str) -> None:
+def ttl(db: cinchdb.CinchDB, name: str, as_json: bool) -> None:
     """Print KEY's remaining seconds: a number, "none" (no expiry) or -1 (missing).
 
     \b
@@ -123,19 +127,21 @@ def ttl(db: cinchdb.CinchDB, name: str) -> None:
       cinch kv ttl session:abc
     """
     left = db.kv.ttl(name)
-    click.echo("none" if left is None else str(left))
+    done("none" if left is None else str(left), as_json, {"key": name, "ttl": left})
 
 
 @kv_group.command("incr")
 @click.argument("name", metavar="KEY")
 @click.argument("amount", default="1", callback=parsed_by(_number))
 @target_options()
+@json_option
 @with_db
-def incr(db: cinchdb.CinchDB, name: str, amount: int | float) -> None:
+def incr(db: cinchdb.CinchDB, name: str, amount: int | float, as_json: bool) -> None:
     """Atomically add AMOUNT (default 1) to KEY; print the new value.
 
     \b
     Example:
       cinch kv incr page:views
     """
-    click.echo(str(db.kv.increment(name, amount)))
+    value = db.kv.increment(name, amount)
+    done(str(value), as_json, {"key": name, "value": value})

@@ -24,17 +24,19 @@ def query(db: cinchdb.CinchDB, sql: str, fmt: str, as_json: bool, limit: int | N
           params: tuple[str, ...]) -> None:  # fmt: skip
     """Run a read-only SQL query on a tenant of the active branch.
 
+    CSV writes a value as --json does: NULL is an empty field, booleans true/false, BLOBs
+    hexadecimal; the header line is there even when no row is.
+
     \b
     Example:
       cinch query "SELECT COUNT(*) FROM users" --tenant customer_a
     """
-    rows = db.query(sql, list(params))
-    if limit is not None:
-        rows = rows[:limit]
+    result = db.query(sql, list(params))
+    rows = result if limit is None else result[:limit]
     if as_json or fmt == "json":
         emit_json(rows)
     elif fmt == "csv":
-        csv_rows(rows)
+        csv_rows(rows, result.columns)
     else:
         table(rows)
 

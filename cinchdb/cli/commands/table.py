@@ -97,8 +97,9 @@ def info(db: cinchdb.CinchDB, name: str, as_json: bool) -> None:
 @click.argument("name")
 @yes_option
 @target_options(tenant=False)
+@json_option
 @with_db
-def delete(db: cinchdb.CinchDB, name: str, yes: bool) -> None:
+def delete(db: cinchdb.CinchDB, name: str, yes: bool, as_json: bool) -> None:
     """Drop table NAME from every tenant of the branch.
 
     \b
@@ -107,15 +108,16 @@ def delete(db: cinchdb.CinchDB, name: str, yes: bool) -> None:
     """
     confirm(yes, f"Drop table '{name}' and its rows in every tenant?")
     db.drop_table(name)
-    done(f"Dropped table '{name}'")
+    done(f"Dropped table '{name}'", as_json, {"dropped": name})
 
 
 @table_group.command("rename")
 @click.argument("old")
 @click.argument("new")
 @target_options(tenant=False)
+@json_option
 @with_db
-def rename(db: cinchdb.CinchDB, old: str, new: str) -> None:
+def rename(db: cinchdb.CinchDB, old: str, new: str, as_json: bool) -> None:
     """Rename table OLD to NEW (views, triggers and indexes follow).
 
     \b
@@ -123,4 +125,4 @@ def rename(db: cinchdb.CinchDB, old: str, new: str) -> None:
       cinch table rename users people
     """
     db.rename_table(old, new)
-    done(f"Renamed table '{old}' to '{new}'")
+    done(f"Renamed table '{old}' to '{new}'", as_json, {"table": new, "renamed_from": old})

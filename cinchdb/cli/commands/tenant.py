@@ -86,8 +86,9 @@ def list_(db: cinchdb.CinchDB, as_json: bool) -> None:
 @click.argument("name")
 @yes_option
 @target_options(tenant=False)
+@json_option
 @with_db
-def delete(db: cinchdb.CinchDB, name: str, yes: bool) -> None:
+def delete(db: cinchdb.CinchDB, name: str, yes: bool, as_json: bool) -> None:
     """Delete tenant NAME and its data in every branch.
 
     \b
@@ -96,15 +97,16 @@ def delete(db: cinchdb.CinchDB, name: str, yes: bool) -> None:
     """
     confirm(yes, f"Delete tenant '{name}' and all its data?")
     db.delete_tenant(name)
-    done(f"Deleted tenant '{name}'")
+    done(f"Deleted tenant '{name}'", as_json, {"deleted": name})
 
 
 @tenant_group.command("reset")
 @click.argument("name")
 @yes_option
 @target_options(tenant=False)
+@json_option
 @with_db
-def reset(db: cinchdb.CinchDB, name: str, yes: bool) -> None:
+def reset(db: cinchdb.CinchDB, name: str, yes: bool, as_json: bool) -> None:
     """Rebuild tenant NAME's file on the branch at its head: its rows there are lost.
 
     For a tenant whose file followed another git branch and cannot be brought back to the
@@ -117,39 +119,42 @@ def reset(db: cinchdb.CinchDB, name: str, yes: bool) -> None:
     """
     confirm(yes, f"Rebuild tenant '{name}' on branch '{db.branch}' and lose its rows there?")
     db.reset_tenant(name)
-    done(f"Rebuilt tenant '{name}' on branch '{db.branch}' at its head (its rows there are gone)")
+    done(f"Rebuilt tenant '{name}' on branch '{db.branch}' at its head (its rows there are gone)",
+         as_json, {"tenant": name, "branch": db.branch, "reset": True})  # fmt: skip
 
 
 @tenant_group.command("copy")
 @click.argument("source")
 @click.argument("target")
 @target_options(tenant=False)
+@json_option
 @with_db
-def copy(db: cinchdb.CinchDB, source: str, target: str) -> None:
+def copy(db: cinchdb.CinchDB, source: str, target: str, as_json: bool) -> None:
     """Create tenant TARGET with a copy of SOURCE's data.
 
     \b
     Example:
       cinch tenant copy customer_a customer_a_staging
     """
-    db.copy_tenant(source, target)
-    done(f"Copied tenant '{source}' to '{target}'")
+    copied = db.copy_tenant(source, target)
+    done(f"Copied tenant '{source}' to '{target}'", as_json, copied)
 
 
 @tenant_group.command("rename")
 @click.argument("old")
 @click.argument("new")
 @target_options(tenant=False)
+@json_option
 @with_db
-def rename(db: cinchdb.CinchDB, old: str, new: str) -> None:
+def rename(db: cinchdb.CinchDB, old: str, new: str, as_json: bool) -> None:
     """Rename tenant OLD to NEW.
 
     \b
     Example:
       cinch tenant rename customer_a acme
     """
-    db.rename_tenant(old, new)
-    done(f"Renamed tenant '{old}' to '{new}'")
+    renamed = db.rename_tenant(old, new)
+    done(f"Renamed tenant '{old}' to '{new}'", as_json, renamed)
 
 
 @tenant_group.command("status")
@@ -201,9 +206,11 @@ def sync(db: cinchdb.CinchDB, as_json: bool) -> None:
 @click.option("--resume", is_flag=True,
               help="Finish an interrupted rotation (either key will do).")  # fmt: skip
 @target_options(tenant=False)
+@json_option
 @with_db
 def rotate_key(db: cinchdb.CinchDB, name: str, old_key: str | None, old_key_file: Path | None,
-               new_key: str | None, new_key_file: Path | None, resume: bool) -> None:  # fmt: skip
+               new_key: str | None, new_key_file: Path | None, resume: bool,
+               as_json: bool) -> None:  # fmt: skip
     """Re-encrypt every file of tenant NAME under a new key.
 
     Keys come from --key-file/--new-key-file, the environment ($CINCHDB_ENCRYPTION_KEY,
@@ -226,4 +233,5 @@ def rotate_key(db: cinchdb.CinchDB, name: str, old_key: str | None, old_key_file
             "new_key", None, None, prompt=f"New key of tenant '{name}'", confirm=True
         )
     db.rotate_tenant_key(name, old, new, resume=resume)
-    done(f"Rotated the key of tenant '{name}'" + (" (resumed)" if resume else ""))
+    done(f"Rotated the key of tenant '{name}'" + (" (resumed)" if resume else ""), as_json,
+         {"tenant": name, "rotated": True, "resumed": resume})  # fmt: skip
