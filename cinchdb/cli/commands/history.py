@@ -126,7 +126,7 @@ def merge(db: cinchdb.CinchDB, source: str | None, target: str, heads_of: str | 
 
 
 @click.command("log")
-@click.argument("path", metavar="[RANGE|PATH]", required=False)
+@click.argument("path", metavar="[BRANCH|RANGE|PATH]", required=False)
 @click.option("-n", "limit", type=click.IntRange(min=0), default=None,
               help="Show at most N events.")  # fmt: skip
 @click.option("--graph", is_flag=True, help="Draw the merge graph beside the events.")
@@ -138,8 +138,9 @@ def log(db: cinchdb.CinchDB, path: str | None, limit: int | None, graph: bool,
     """Show the branch's events, newest first; PATH (table or table.column) limits them to
     what touched that object, across renames.
 
-    RANGE A..B shows what B introduces: the events reachable from B and not from A, as
-    git log A..B.
+    BRANCH shows that branch's events (as git log BRANCH). RANGE A..B shows what B introduces:
+    the events reachable from B and not from A, as git log A..B. A name that is no branch,
+    table or column is an error.
 
     \b
     Example:
