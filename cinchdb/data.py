@@ -75,7 +75,7 @@ from cinchdb.errors import (
     TableNotFoundError,
     ValueTooLargeError,
 )
-from cinchdb.results import Row
+from cinchdb.results import QueryRows, Row
 from journal import drivers
 from journal.names import fold_name, quote, validate_identifier
 from journal.transactions import savepoint, transaction
@@ -435,7 +435,7 @@ class DataOps:
     # -- query -----------------------------------------------------------------------------
     def query(
         self, sql: str, params: Params | None = None, *, timeout: float | None = QUERY_TIMEOUT_S
-    ) -> list[Row]:
+    ) -> QueryRows:
         """Run a read-only statement (SELECT, WITH ... SELECT, EXPLAIN, VALUES); return rows.
 
         Args:
@@ -510,11 +510,11 @@ class DataOps:
             plan = self._query_bools[sql] = self._bool_plan(sql, cursor, gate.reads, gate.compiled)
         if plan is None:
             names = [d[0] for d in cursor.description] if cursor.description else []
-            return [dict(zip(names, values, strict=True)) for values in fetched]
+            return QueryRows([dict(zip(names, values, strict=True)) for values in fetched], names)
         assert isinstance(plan, tuple)  # False (not yet learned) was replaced just above
         names_t, flags = plan
         names = list(names_t)
-        return [_with_bools(names, values, flags) for values in fetched]
+        return QueryRows([_with_bools(names, values, flags) for values in fetched], names)
 
     def _table_reset(self, schema: Schema) -> None:
         self._schema = schema

@@ -28,6 +28,7 @@ from cinchdb.results import (
     IndexInfo,
     LintFinding,
     MergeResult,
+    QueryRows,
     RangeInfo,
     RepairResult,
     ResetResult,
@@ -363,7 +364,7 @@ class CinchDB:
 
     def query(
         self, sql: str, params: Params | None = None, *, timeout: float | None = QUERY_TIMEOUT_S
-    ) -> list[Row]:
+    ) -> QueryRows:
         """Run a read (SELECT, WITH ... SELECT, EXPLAIN); rows as dicts.
 
         Writes are refused with a message naming the method to use instead. A query running

@@ -112,6 +112,8 @@ __all__ = [
     "TenantFileError",
     "TenantNotFoundError",
     "TooManyHeadsError",
+    "UnknownBranchRefError",
+    "UnknownDatabaseError",
     "UnknownLanguageError",
     "UnknownResolutionError",
     "UnmergedBranchError",
@@ -224,6 +226,33 @@ class UnmergedBranchError(CinchError, ValueError):
             f"Branch '{branch}' has {events} event(s) that no other branch has: use --force to"
             " delete it anyway"
         )
+
+
+class UnknownDatabaseError(DatabaseNotFoundError):
+    """A database named where none may be created (the CLI's ``-d``) does not exist; the
+    message offers the close names (``did you mean``), else lists them all."""
+
+    def __init__(self, database: str, known: Sequence[str], close: Sequence[str]) -> None:
+        self.database = database
+        self.known = tuple(known)
+        self.close = tuple(close)
+        if self.close:
+            offer = "; did you mean " + " or ".join(f"'{n}'" for n in self.close) + "?"
+        else:
+            offer = f" (databases: {', '.join(sorted(self.known))})"
+        Exception.__init__(self, f"Database '{database}' does not exist{offer}")
+
+
+class UnknownBranchRefError(BranchNotFoundError, EventNotFoundError):
+    """A ref that can only be a branch name (not hexadecimal, so no event id) names no branch
+    of the database: both a :class:`BranchNotFoundError` and the
+    :class:`EventNotFoundError` a bad ref raises."""
+
+    def __init__(self, database: str, ref: str) -> None:
+        self.database = database
+        self.branch = self.ref = ref
+        # Both parents build a message; this is the branch's, without the chain calling both.
+        Exception.__init__(self, f"Branch '{ref}' does not exist in database '{database}'")
 
 
 class TooManyHeadsError(CinchError, ValueError):

@@ -25,7 +25,12 @@ from cinchdb._repair import repair_tenant as _repair_tenant
 from cinchdb._tenant_dir import damage
 from cinchdb.changes import SchemaChanges
 from cinchdb.crypto import EncryptionError, open_encrypted
-from cinchdb.errors import ArgumentError, ResetRefusedError, RevertLosesDataError
+from cinchdb.errors import (
+    ArgumentError,
+    ResetRefusedError,
+    RevertLosesDataError,
+    UnknownBranchRefError,
+)
 from cinchdb.results import (
     BehindTenant,
     CheckReport,
@@ -65,26 +70,31 @@ from journal.merge_check import first_refused
 from journal.names import same_name
 
 _ANCESTRY = re.compile(r"^(?P<name>.+?)~(?P<count>\d+)$")
+_HEX = re.compile(r"[0-9a-fA-F]+")
+_MIN_PREFIX = 4  # the journal's shortest event id prefix
 
 
 def resolve_ref(changes: SchemaChanges, ref: str) -> str | None:
     """The event id a ref names (None: a branch with no events yet).
 
     Raises:
-        EventNotFoundError: no branch or event of that name, or not enough history for ``~N``.
+        UnknownBranchRefError: no branch of that name, and it cannot be an event id (an
+            EventNotFoundError too).
+        EventNotFoundError: no event of that id (or prefix, of at least 4 characters), or
+            not enough history for ``~N``.
     """
     store, database = changes.store, changes.database
     match = _ANCESTRY.match(ref)
     name, count = (match["name"], int(match["count"])) if match else (ref, 0)
     if store.has_branch(database, name):
         event_id = store.branch_head(database, name)
+    elif not _HEX.fullmatch(name):
+        # Not hexadecimal: no event id could be called that, so it was meant as a branch.
+        raise UnknownBranchRefError(database, name)
+    elif len(name) < _MIN_PREFIX:
+        raise EventNotFoundError(ref, f"an event id prefix needs at least {_MIN_PREFIX} characters")
     else:
-        try:
-            event_id = store.resolve(database, name)
-        except EventNotFoundError:
-            raise EventNotFoundError(
-                ref, f"no branch, event id or id prefix of database '{database}' is called that"
-            ) from None
+        event_id = store.resolve(database, name)  # its error says unknown or ambiguous
     if count:
         graph = store.graph(database)
         for _ in range(count):

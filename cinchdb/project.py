@@ -18,6 +18,7 @@ the current directory, the way git finds ``.git``.
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 import shutil
@@ -32,6 +33,7 @@ from cinchdb.errors import (
     ProjectError,
     ProjectExistsError,
     ProjectNotFoundError,
+    UnknownDatabaseError,
 )
 from journal.names import validate_branch_name, validate_database_name
 from journal.store import JournalStore
@@ -140,6 +142,28 @@ def require_journal(meta_dir: Path) -> None:
     tenant_files = _count_tenant_files(meta_dir)
     if tenant_files:
         raise JournalMissingError(path, state, tenant_files)
+
+
+def list_databases(project_dir: str | os.PathLike[str] | None = None) -> list[str]:
+    """The project's databases, with what git brought in; nothing is created (``connect()``
+    creates a database it is asked for, this only looks)."""
+    meta_dir = find_project(project_dir) / CINCHDB_DIR
+    require_journal(meta_dir)
+    with JournalStore(meta_dir / METADATA_FILE, history=history(meta_dir)) as store:
+        store.sync_history()
+        return store.list_databases()
+
+
+def require_database(name: str, project_dir: str | os.PathLike[str] | None = None) -> None:
+    """For a caller that must not create a database by a typo (the CLI's ``-d``).
+
+    Raises:
+        UnknownDatabaseError: the project has no database ``name``; it names the close ones.
+    """
+    known = list_databases(project_dir)
+    if name not in known:
+        close = difflib.get_close_matches(name, known, n=3, cutoff=0.6)
+        raise UnknownDatabaseError(name, known, close)
 
 
 def _count_tenant_files(meta_dir: Path) -> int:

@@ -26,6 +26,7 @@ __all__ = [
     "LintFinding",
     "MergeResult",
     "MergeStatus",
+    "QueryRows",
     "RangeInfo",
     "RepairResult",
     "ResetResult",
@@ -41,6 +42,16 @@ __all__ = [
 #: columns), and the keys are only known at run time, so the values are ``Any``: a union
 #: would make every caller narrow a value whose type its own schema already tells it.
 Row = dict[str, Any]
+
+
+class QueryRows(list[Row]):
+    """What ``query()`` returns: its rows, a plain list of :data:`Row`, which also knows the
+    result's column names (``columns``), so a result with no rows still has them (a CSV
+    header, say)."""
+
+    def __init__(self, rows: list[Row], columns: list[str]) -> None:
+        super().__init__(rows)
+        self.columns = tuple(columns)
 
 
 class IndexInfo(TypedDict):

@@ -16,11 +16,19 @@ from __future__ import annotations
 
 import importlib
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import click
 
-from cinchdb.errors import DRIVER_ERRORS, CinchError, MergeConflictError, ProjectNotFoundError
+from cinchdb.errors import (
+    DRIVER_ERRORS,
+    CinchError,
+    MergeConflictError,
+    ProjectNotFoundError,
+    ReadOnlyQueryError,
+    RevertLosesDataError,
+)
 
 EXIT_ERROR = CinchError.exit_code
 EXIT_USAGE = 2
@@ -65,10 +73,70 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "view": ("view:view_group", "Views of the active branch."),
 }  # fmt: skip
 
-_HINTS: list[tuple[type[BaseException], str]] = [
-    (ProjectNotFoundError, "create a project with 'cinch init', or pass its directory in"
-     " CINCHDB_PROJECT_DIR"),
-]  # fmt: skip
+# The CLI's wording of the SDK errors whose message names SDK calls or arguments: built from
+# the error's structured fields, so the SDK's message stays in SDK terms and the CLI's in CLI
+# terms. This is the one place the two differ.
+_QUERY_DATA_COMMANDS = {
+    "INSERT": "cinch data insert",
+    "REPLACE": "cinch data insert",
+    "UPDATE": "cinch data update",
+    "DELETE": "cinch data delete",
+}
+
+
+def _read_only_query(error: ReadOnlyQueryError) -> str:
+    command = _QUERY_DATA_COMMANDS.get(error.action)
+    if command is not None:
+        hint = f"use '{command}' to change data"
+    elif error.action.startswith(("CREATE", "DROP", "ALTER")) or error.action == "a schema change":
+        hint = (
+            "use 'cinch migrate' (or 'cinch table', 'cinch column', ...);"
+            " schema changes go through the journal"
+        )
+    else:
+        hint = "it is not allowed through 'cinch query'"
+    return (
+        "'cinch query' only runs reads (SELECT, WITH ... SELECT, EXPLAIN, VALUES);"
+        f" refused {error.action or 'a write'}: {hint}"
+    )
+
+
+def _revert_loses_data(error: RevertLosesDataError) -> str:
+    return (
+        f"Reverting {error.event_id[:12]} cannot restore everything: {'; '.join(error.losses)}."
+        " Use --force to revert anyway"
+    )
+
+
+def _merge_conflict(error: MergeConflictError) -> str:
+    # The conflicts follow, one a line (see CinchGroup.invoke): the heading does not repeat one.
+    if not error.conflicts:
+        return _one_line(error)
+    into = f" merging '{error.source}' into '{error.target}'" if error.source else ""
+    return f"{len(error.conflicts)} conflict(s){into}:"
+
+
+def _project_not_found(error: ProjectNotFoundError) -> str:
+    return (
+        f"No CinchDB project found in {error.start} or any parent directory; run 'cinch init'"
+        " to create one, or set CINCHDB_PROJECT_DIR to its directory"
+    )
+
+
+def _cli_message(error: BaseException) -> str:
+    """The one line the CLI prints for ``error``, in CLI terms."""
+    for kind, render in _CLI_MESSAGES:
+        if isinstance(error, kind):
+            return render(error)
+    return _one_line(error)
+
+
+_CLI_MESSAGES: list[tuple[type[Any], Callable[[Any], str]]] = [
+    (ReadOnlyQueryError, _read_only_query),
+    (RevertLosesDataError, _revert_loses_data),
+    (MergeConflictError, _merge_conflict),
+    (ProjectNotFoundError, _project_not_found),
+]
 
 
 class CinchGroup(click.Group):
@@ -114,14 +182,11 @@ class CinchGroup(click.Group):
         except _HANDLED as error:
             if _traceback_wanted(ctx):
                 raise
-            click.echo(f"Error: {_one_line(error)}", err=True)
+            click.echo(f"Error: {_cli_message(error)}", err=True)
             if isinstance(error, MergeConflictError):
                 for conflict in error.conflicts:
                     kind = getattr(conflict, "kind", "conflict")
                     click.echo(f"  {kind}: {getattr(conflict, 'message', conflict)}", err=True)
-            for kind, hint in _HINTS:
-                if isinstance(error, kind):
-                    click.echo(f"Hint: {hint}", err=True)
             ctx.exit(error.exit_code if isinstance(error, CinchError) else EXIT_ERROR)
 
 

@@ -25,7 +25,14 @@ from click.core import ParameterSource
 
 import cinchdb
 from cinchdb.crypto import NotEncryptedError
-from cinchdb.project import CINCHDB_DIR, Config, find_project, read_config, write_config
+from cinchdb.project import (
+    CINCHDB_DIR,
+    Config,
+    find_project,
+    read_config,
+    require_database,
+    write_config,
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -79,15 +86,19 @@ def read_key(dest: str, value: str | None, key_file: Path | None, *, flag: str =
     return value
 
 
-def target_options(*, tenant: bool = True) -> Callable[[F], F]:
+def target_options(*, tenant: bool = True, branch: bool = True) -> Callable[[F], F]:
     """Add ``-d/--database``, ``-b/--branch`` (and ``-t/--tenant``, ``--key``, ``--key-file``)
-    to a command."""
+    to a command. ``branch=False``: no ``-b``, for a command where it would say something else
+    (``branch create`` names its source with ``--from``; ``branch list`` lists them all)."""
 
     def decorate(command: F) -> F:
         options = [
             click.option("--database", "-d", default=None, help="Database (default: active)."),
-            click.option("--branch", "-b", default=None, help="Branch (default: active)."),
         ]
+        if branch:
+            options.append(
+                click.option("--branch", "-b", default=None, help="Branch (default: active).")
+            )
         if tenant:
             options += [
                 click.option("--tenant", "-t", default="main", show_default=True,
@@ -124,6 +135,10 @@ def open_db(
     key: str | None = None,
 ) -> cinchdb.CinchDB:
     db_name, branch_name = active(database, branch)
+    if db_name != config().active_database:
+        # Named by -d or $CINCHDB_DATABASE: a typo is an error here, where connect() would
+        # create a second database under the misspelt name.
+        require_database(db_name)
     return cinchdb.connect(db_name, branch=branch_name, tenant=tenant, encryption_key=key)
 
 
@@ -151,6 +166,21 @@ def with_db(command: F) -> F:
             return command(*args, db=handle, **kwargs)
 
     return wrapper  # type: ignore[return-value]
+
+
+def parsed_by(parse: Callable[[str], Any]) -> Callable[[click.Context, click.Parameter, Any], Any]:
+    """A click callback that parses the parameter's value (each value, for ``nargs=-1``) with
+    ``parse``: a ``click.BadParameter`` it raises names the parameter as ``--help`` shows it
+    (click fills the name in), so no message spells an argument by hand."""
+
+    def callback(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+        if value is None:
+            return None
+        if isinstance(value, tuple):
+            return tuple(parse(item) for item in value)
+        return parse(value)
+
+    return callback
 
 
 #: ``--json``: print one JSON document and nothing else on stdout.

@@ -47,26 +47,50 @@ def emit_json(value: Any) -> None:
 
 def table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None = None,
           title: str | None = None) -> None:  # fmt: skip
-    """A rich table of ``rows`` (dicts); "(none)" when empty."""
+    """A rich table of ``rows`` (dicts); "(none)" when empty.
+
+    Values are shown whole, never cut short with an ellipsis: an id is what ``update`` and
+    ``delete`` need, so a table wider than the terminal is drawn at its own width.
+    """
     if not rows:
         click.echo("(none)")
         return
     names = list(columns or rows[0].keys())
     out = rich_table.Table(title=title)
     for name in names:
-        out.add_column(name)
+        out.add_column(name, overflow="fold")
     for row in rows:
         out.add_row(*("" if row.get(n) is None else str(row.get(n)) for n in names))
-    _console().print(out)
+    console = _console()
+    # Measured without the terminal's width as a cap: the width the table wants whole.
+    needed = console.measure(out, options=console.options.update(max_width=1 << 16)).maximum
+    if needed > console.width:
+        console = rich_console.Console(
+            file=sys.stdout, soft_wrap=True, highlight=False, width=needed
+        )
+    console.print(out)
 
 
-def csv_rows(rows: Sequence[Mapping[str, Any]]) -> None:
-    if not rows:
+def csv_value(value: Any) -> Any:
+    """A value as CSV writes it, the way ``--json`` writes it: NULL an empty field, booleans
+    ``true``/``false``, BLOBs hexadecimal (as :func:`to_plain`)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return to_plain(value)
+
+
+def csv_rows(rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None = None) -> None:
+    """``rows`` as CSV with a header line; ``columns`` names them when there may be no rows
+    (then the header is all there is)."""
+    names = list(columns) if columns is not None else list(rows[0].keys()) if rows else []
+    if not names:
         return
-    writer = csv.DictWriter(sys.stdout, fieldnames=list(rows[0].keys()), lineterminator="\n")
-    writer.writeheader()
+    writer = csv.writer(sys.stdout, lineterminator="\n")
+    writer.writerow(names)
     for row in rows:
-        writer.writerow({k: to_plain(v) for k, v in row.items()})
+        writer.writerow([csv_value(row.get(name)) for name in names])
 
 
 def done(message: str, as_json: bool = False, data: Any = None) -> None:

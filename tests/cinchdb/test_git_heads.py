@@ -144,7 +144,7 @@ def test_conflicting_heads_exit_3_and_resolve_like_a_branch_merge(tmp_path: Path
     checked = cinch(repo, "merge", "--heads", "main", "--check", code=3).output
     assert "Conflicts merging the 2 heads of 'main':" in checked
     refused = cinch(repo, "merge", "--heads", "main", code=3).output
-    assert "Error: 1 conflict(s): " in refused
+    assert "Error: 1 conflict(s):\n" in refused  # then each conflict once
     assert "view v" in refused
     assert "To resolve: cinch merge --heads main --resolve 'view v'=theirs" in refused
     assert len(json.loads(cinch(repo, "status", "--json").output)["heads"]) == 2

@@ -84,7 +84,8 @@ def test_merge_resolve_on_the_command_line(cinch):
     _conflicting_views(cinch)
     conflicted = cinch("merge", "feature", "--into", "main")
     assert conflicted.exit_code == 3
-    assert conflicted.stderr.splitlines()[0].endswith(
+    # The heading, then each conflict once (issue 16: it was printed twice).
+    assert conflicted.stderr.splitlines()[1].endswith(
         "To resolve: cinch merge feature --into main --resolve 'view v'=theirs"
     )
     error(

@@ -166,13 +166,13 @@ def test_column_add_takes_a_reference_and_a_quoted_default(cinch, project):
 def test_cli_errors_are_one_line_with_usage_exit(cinch):
     error(
         cinch("table", "create", "t", "x:TEXT:ref=teams:on_delete=explode"),
-        "Error: Invalid value for COLUMNS: 'x:TEXT:ref=teams:on_delete=explode': on_delete"
+        "Error: Invalid value for 'COLUMNS...': 'x:TEXT:ref=teams:on_delete=explode': on_delete"
         " 'explode' is not one of cascade, set_null, set_default, restrict, no_action",
         2,
     )
     error(
         cinch("table", "create", "t", "x:TEXT:default='a:b"),
-        "Error: Invalid value for COLUMNS: 'x:TEXT:default='a:b': a quote is not closed",
+        "Error: Invalid value for 'COLUMNS...': 'x:TEXT:default='a:b': a quote is not closed",
         2,
     )
 

@@ -55,7 +55,9 @@ def test_db_commands(cinch):
     assert info["branches"] == ["main"] and info["tenants"] == ["main"]
     ok(cinch("db", "switch", "main"))
     ok(cinch("db", "delete", "analytics", "--yes"))
-    error(cinch("db", "switch", "ghost"), "Error: Database 'ghost' does not exist")
+    error(
+        cinch("db", "switch", "ghost"), "Error: Database 'ghost' does not exist (databases: main)"
+    )
     error(cinch("db", "create", "bad-name"),
           "Error: Invalid database name 'bad-name': use letters, digits and '_',"
           " starting with a letter or digit")  # fmt: skip
@@ -134,7 +136,7 @@ def test_log_diff_migrate_revert(users):
     )
     error(
         cinch("revert", "zzzz"),
-        "Error: Event 'zzzz': no branch, event id or id prefix of database 'main' is called that",
+        "Error: Branch 'zzzz' does not exist in database 'main'",
     )
 
 
@@ -192,10 +194,10 @@ def test_table_column_index_view_commands(users):
     ok(cinch("table", "delete", "people", "--yes"))
     error(cinch("table", "info", "ghost"), "Error: Table 'ghost' does not exist")
     error(cinch("table", "create", "t", "x:WEIRD"),
-          "Error: Invalid value for COLUMNS: 'x:WEIRD': Unknown column type 'WEIRD'; use one of"
-          " TEXT, INTEGER, REAL, BLOB, NUMERIC, BOOLEAN (or an alias such as int, str, float,"
-          " bool) or an SQL type such as DATETIME, DATE, BIGINT, VARCHAR(255), DECIMAL(10,2)",
-          2)  # fmt: skip
+          "Error: Invalid value for 'COLUMNS...': 'x:WEIRD': Unknown column type 'WEIRD'; use"
+          " one of TEXT, INTEGER, REAL, BLOB, NUMERIC, BOOLEAN (or an alias such as int, str,"
+          " float, bool) or an SQL type such as DATETIME, DATE, BIGINT, VARCHAR(255),"
+          " DECIMAL(10,2)", 2)  # fmt: skip
     error(cinch("table", "create", "sqlite_x", "a:TEXT"),
           "Error: Invalid table name 'sqlite_x': names starting with 'sqlite_' or '__' are"
           " reserved")  # fmt: skip
@@ -253,15 +255,15 @@ def test_query_and_data(users):
     assert json.loads(ok(cinch("data", "delete", "users", stored[1]["id"], "--json"))) == {
         "deleted": 1}  # fmt: skip
     error(cinch("query", "DELETE FROM users"),
-          "Error: query() only runs reads (SELECT, WITH ... SELECT, EXPLAIN, VALUES); refused"
-          " DELETE: use delete() or delete_where() to change data")  # fmt: skip
+          "Error: 'cinch query' only runs reads (SELECT, WITH ... SELECT, EXPLAIN, VALUES);"
+          " refused DELETE: use 'cinch data delete' to change data")  # fmt: skip
     error(cinch("query", "SELECT FROM"), 'Error: near "FROM": syntax error')
     error(
         cinch("data", "update", "users", "999", '{"age": 1}'),
         "Error: Record with ID '999' not found",
     )
     error(cinch("data", "insert", "users", "{not json"),
-          "Error: Invalid value for DATA: not JSON: Expecting property name enclosed in double"
+          "Error: Invalid value for 'ROWS...': not JSON: Expecting property name enclosed in double"
           " quotes: line 1 column 2 (char 1)", 2)  # fmt: skip
 
 

@@ -162,8 +162,7 @@ def _fields(spec: str) -> dict[str, Any]:
             actions[key] = _action(key, value)
         else:
             raise click.BadParameter(
-                f"unknown column option '{option}' in '{spec}'; use {_OPTIONS}",
-                param_hint=None,
+                f"unknown column option '{option}' in '{spec}'; use {_OPTIONS}"
             )
     fields["foreign_key"] = _foreign_key(ref, actions)
     return fields
@@ -178,7 +177,7 @@ def _detail(error: ValueError) -> str:
     return str(first.get("ctx", {}).get("error", first["msg"]))
 
 
-def parse_column(spec: str, argument: str = "COLUMNS") -> Column:
+def parse_column(spec: str, argument: str | None = None) -> Column:
     """``email:TEXT:unique`` -> Column(name="email", type="TEXT", unique=True).
 
     Raises:

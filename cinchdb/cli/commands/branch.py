@@ -7,6 +7,7 @@ import click
 
 import cinchdb
 from cinchdb.cli._context import (
+    active,
     config,
     confirm,
     json_option,
@@ -35,7 +36,7 @@ def branch_group() -> None:
 @click.option("--with-data", is_flag=True, help="Copy every materialized tenant's data too.")
 @click.option("--switch/--no-switch", default=True, show_default=True,
               help="Make the new branch active, like 'git switch -c'.")  # fmt: skip
-@target_options(tenant=False)
+@target_options(tenant=False, branch=False)
 @json_option
 @with_db
 def create(
@@ -46,11 +47,13 @@ def create(
     switch: bool,
     as_json: bool,
 ) -> None:
-    """Create branch NAME at the head of the active branch (schema only unless --with-data).
+    """Create branch NAME at the head of the active branch, or of --from (schema only unless
+    --with-data).
 
     \b
     Example:
       cinch branch create feature/tags --no-switch
+      cinch branch create hotfix --from main
     """
     branch = db.create_branch(name, source_branch=source, with_data=with_data)
     if switch:
@@ -60,18 +63,20 @@ def create(
 
 
 @branch_group.command("list")
-@target_options(tenant=False)
+@target_options(tenant=False, branch=False)
 @json_option
 @with_db
 def list_(db: cinchdb.CinchDB, as_json: bool) -> None:
-    """List branches; the active one is marked.
+    """List branches; the active one (of the project, or $CINCHDB_BRANCH) is marked.
 
     \b
     Example:
       cinch branch list
     """
+    active_database, active_branch = active(None, None)
     rows = [
-        {"name": b.name, "active": b.name == db.branch, "head": (b.head or "")[:12],
+        {"name": b.name, "active": db.database == active_database and b.name == active_branch,
+         "head": (b.head or "")[:12],
          "created_at": b.created_at}
         for b in db.list_branches()
     ]  # fmt: skip
@@ -81,8 +86,9 @@ def list_(db: cinchdb.CinchDB, as_json: bool) -> None:
 @branch_group.command("switch")
 @click.argument("name")
 @target_options(tenant=False)
+@json_option
 @with_db
-def switch(db: cinchdb.CinchDB, name: str) -> None:
+def switch(db: cinchdb.CinchDB, name: str, as_json: bool) -> None:
     """Make NAME the active branch.
 
     \b
@@ -91,7 +97,7 @@ def switch(db: cinchdb.CinchDB, name: str) -> None:
     """
     db.switch_branch(name)
     save_config(attrs.evolve(config(), active_database=db.database, active_branch=name))
-    done(f"Switched to branch '{name}'")
+    done(f"Switched to branch '{name}'", as_json, {"branch": name})
 
 
 @branch_group.command("delete")
@@ -100,8 +106,9 @@ def switch(db: cinchdb.CinchDB, name: str) -> None:
               help="Delete even a branch with events no other branch has (git's -D).")  # fmt: skip
 @yes_option
 @target_options(tenant=False)
+@json_option
 @with_db
-def delete(db: cinchdb.CinchDB, name: str, force: bool, yes: bool) -> None:
+def delete(db: cinchdb.CinchDB, name: str, force: bool, yes: bool, as_json: bool) -> None:
     """Delete branch NAME and its tenant files (never main). A branch whose events no other
     branch has is refused without --force; deleting the active branch switches to main first.
 
@@ -117,9 +124,10 @@ def delete(db: cinchdb.CinchDB, name: str, force: bool, yes: bool) -> None:
     current = config()
     if current.active_database == db.database and current.active_branch == name:
         save_config(attrs.evolve(current, active_branch="main"))
-    if switched:
+    if switched and not as_json:
         click.echo("Switched to branch 'main'")
-    done(f"Deleted branch '{name}'")
+    done(f"Deleted branch '{name}'", as_json,
+         {"deleted": name, "switched_to": "main" if switched else None})  # fmt: skip
 
 
 @branch_group.command("info")

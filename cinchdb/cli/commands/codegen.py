@@ -6,8 +6,8 @@ import click
 
 import cinchdb
 from cinchdb.cli._app import EXIT_ERROR
-from cinchdb.cli._context import target_options, with_db
-from cinchdb.cli._render import done
+from cinchdb.cli._context import json_option, target_options, with_db
+from cinchdb.cli._render import done, emit_json
 from cinchdb.codegen import LANGUAGES
 
 
@@ -22,13 +22,17 @@ def codegen_group() -> None:
 
 
 @codegen_group.command("languages")
-def languages() -> None:
+@json_option
+def languages(as_json: bool) -> None:
     """List the languages code can be generated for.
 
     \b
     Example:
       cinch codegen languages
     """
+    if as_json:
+        emit_json(dict(LANGUAGES))
+        return
     for name, what in LANGUAGES.items():
         click.echo(f"{name:<12} {what}")
 
@@ -37,8 +41,9 @@ def languages() -> None:
 @click.argument("language", type=click.Choice(sorted(LANGUAGES)))
 @click.argument("directory", type=click.Path(file_okay=False))
 @target_options(tenant=False)
+@json_option
 @with_db
-def generate(db: cinchdb.CinchDB, language: str, directory: str) -> None:
+def generate(db: cinchdb.CinchDB, language: str, directory: str, as_json: bool) -> None:
     """Write LANGUAGE code for the schema into DIRECTORY.
 
     \b
@@ -46,7 +51,9 @@ def generate(db: cinchdb.CinchDB, language: str, directory: str) -> None:
       cinch codegen generate python cinchdb_models/
     """
     paths = db.generate_models(language, directory)
-    done(f"Generated {len(paths)} {language} file(s) in {directory} (branch '{db.branch}')")
+    done(f"Generated {len(paths)} {language} file(s) in {directory} (branch '{db.branch}')",
+         as_json, {"language": language, "directory": directory, "branch": db.branch,
+                   "files": paths})  # fmt: skip
 
 
 @codegen_group.command("check")
@@ -54,8 +61,9 @@ def generate(db: cinchdb.CinchDB, language: str, directory: str) -> None:
 @click.option("--language", type=click.Choice(sorted(LANGUAGES)), default="python",
               show_default=True, help="The language DIRECTORY holds.")  # fmt: skip
 @target_options(tenant=False)
+@json_option
 @with_db
-def check(db: cinchdb.CinchDB, directory: str, language: str) -> None:
+def check(db: cinchdb.CinchDB, directory: str, language: str, as_json: bool) -> None:
     """CI: exit 1 when DIRECTORY's generated code is stale against the schema.
 
     \b
@@ -63,6 +71,11 @@ def check(db: cinchdb.CinchDB, directory: str, language: str) -> None:
       cinch codegen check cinchdb_models/
     """
     stale = db.stale_models(language, directory)
+    if as_json:
+        emit_json({"stale": stale, "ok": not stale})
+        if stale:
+            raise SystemExit(EXIT_ERROR)
+        return
     if stale:
         click.echo(f"Stale: {', '.join(stale)} (run 'cinch codegen generate {language}"
                    f" {directory}')", err=True)  # fmt: skip

@@ -8,9 +8,17 @@ import click
 
 import cinchdb
 from cinchdb._unset import UNSET
-from cinchdb.cli._context import confirm, target_options, with_db, yes_option
+from cinchdb.cli._context import (
+    confirm,
+    json_option,
+    parsed_by,
+    target_options,
+    with_db,
+    yes_option,
+)
 from cinchdb.cli._render import done
 from cinchdb.cli.commands._columns import SPEC_HELP, _value, parse_column
+from cinchdb.models import Column
 
 
 @click.group("column")
@@ -25,19 +33,20 @@ def column_group() -> None:
 
 @column_group.command("add", epilog=SPEC_HELP)
 @click.argument("table")
-@click.argument("spec")
+@click.argument("spec", callback=parsed_by(parse_column))
 @target_options(tenant=False)
+@json_option
 @with_db
-def add(db: cinchdb.CinchDB, table: str, spec: str) -> None:
+def add(db: cinchdb.CinchDB, table: str, spec: Column, as_json: bool) -> None:
     """Add a column given as SPEC, name:TYPE[:option...] (below).
 
     \b
     Example:
       cinch column add users plan:TEXT:default=free
     """
-    column = parse_column(spec, "SPEC")
+    column = spec
     db.add_column(table, column)
-    done(f"Added column '{column.name}' to '{table}'")
+    done(f"Added column '{column.name}' to '{table}'", as_json, column)
 
 
 @column_group.command("drop")
@@ -45,8 +54,9 @@ def add(db: cinchdb.CinchDB, table: str, spec: str) -> None:
 @click.argument("column")
 @yes_option
 @target_options(tenant=False)
+@json_option
 @with_db
-def drop(db: cinchdb.CinchDB, table: str, column: str, yes: bool) -> None:
+def drop(db: cinchdb.CinchDB, table: str, column: str, yes: bool, as_json: bool) -> None:
     """Drop a column from every tenant.
 
     \b
@@ -55,7 +65,7 @@ def drop(db: cinchdb.CinchDB, table: str, column: str, yes: bool) -> None:
     """
     confirm(yes, f"Drop column '{table}.{column}' and its data?")
     db.drop_column(table, column)
-    done(f"Dropped column '{table}.{column}'")
+    done(f"Dropped column '{table}.{column}'", as_json, {"table": table, "dropped": column})
 
 
 @column_group.command("rename")
@@ -63,8 +73,9 @@ def drop(db: cinchdb.CinchDB, table: str, column: str, yes: bool) -> None:
 @click.argument("old")
 @click.argument("new")
 @target_options(tenant=False)
+@json_option
 @with_db
-def rename(db: cinchdb.CinchDB, table: str, old: str, new: str) -> None:
+def rename(db: cinchdb.CinchDB, table: str, old: str, new: str, as_json: bool) -> None:
     """Rename a column (views, triggers and indexes follow).
 
     \b
@@ -72,7 +83,8 @@ def rename(db: cinchdb.CinchDB, table: str, old: str, new: str) -> None:
       cinch column rename users email email_address
     """
     db.rename_column(table, old, new)
-    done(f"Renamed column '{table}.{old}' to '{new}'")
+    done(f"Renamed column '{table}.{old}' to '{new}'", as_json,
+         {"table": table, "column": new, "renamed_from": old})  # fmt: skip
 
 
 @column_group.command("alter")
@@ -83,9 +95,11 @@ def rename(db: cinchdb.CinchDB, table: str, old: str, new: str) -> None:
 @click.option("--default", "default", default=None, help="New default value.")
 @click.option("--drop-default", is_flag=True, help="Remove the default.")
 @target_options(tenant=False)
+@json_option
 @with_db
 def alter(db: cinchdb.CinchDB, table: str, column: str, type_: str | None,
-          nullable: bool | None, default: str | None, drop_default: bool) -> None:  # fmt: skip
+          nullable: bool | None, default: str | None, drop_default: bool,
+          as_json: bool) -> None:  # fmt: skip
     """Change a column's type, nullability or default; existing rows are checked first.
 
     \b
@@ -100,4 +114,5 @@ def alter(db: cinchdb.CinchDB, table: str, column: str, type_: str | None,
     elif default is not None:
         new_default = _value(default)
     db.alter_column(table, column, nullable=nullable, default=new_default, type=type_)
-    done(f"Altered column '{table}.{column}'")
+    altered = next((c for c in db.get_table(table).columns if c.name == column), None)
+    done(f"Altered column '{table}.{column}'", as_json, altered)

@@ -8,6 +8,7 @@ import click
 import cinchdb
 from cinchdb.cli._context import config, confirm, json_option, open_db, save_config, yes_option
 from cinchdb.cli._render import done, emit_json, table
+from cinchdb.project import require_database
 
 
 @click.group("db")
@@ -57,24 +58,25 @@ def list_(as_json: bool) -> None:
 
 @db_group.command("switch")
 @click.argument("name")
-def switch(name: str) -> None:
+@json_option
+def switch(name: str, as_json: bool) -> None:
     """Make NAME the active database (its main branch becomes active).
 
     \b
     Example:
       cinch db switch analytics
     """
-    with _handle() as db:
-        if name not in db.list_databases():
-            raise click.ClickException(f"Database '{name}' does not exist")
+    require_database(name)
     save_config(attrs.evolve(config(), active_database=name, active_branch="main"))
-    done(f"Switched to database '{name}' (branch 'main')")
+    done(f"Switched to database '{name}' (branch 'main')", as_json,
+         {"database": name, "branch": "main"})  # fmt: skip
 
 
 @db_group.command("delete")
 @click.argument("name")
 @yes_option
-def delete(name: str, yes: bool) -> None:
+@json_option
+def delete(name: str, yes: bool, as_json: bool) -> None:
     """Delete database NAME with its journal, branches and tenant files.
 
     \b
@@ -84,7 +86,7 @@ def delete(name: str, yes: bool) -> None:
     confirm(yes, f"Delete database '{name}' and all its data?")
     with _handle() as db:
         db.delete_database(name)
-    done(f"Deleted database '{name}'")
+    done(f"Deleted database '{name}'", as_json, {"deleted": name})
 
 
 @db_group.command("info")

@@ -126,8 +126,9 @@ def merge(db: cinchdb.CinchDB, source: str | None, target: str, heads_of: str | 
 
 
 @click.command("log")
-@click.argument("path", metavar="[RANGE|PATH]", required=False)
-@click.option("-n", "limit", type=int, default=None, help="Show at most N events.")
+@click.argument("path", metavar="[BRANCH|RANGE|PATH]", required=False)
+@click.option("-n", "limit", type=click.IntRange(min=0), default=None,
+              help="Show at most N events.")  # fmt: skip
 @click.option("--graph", is_flag=True, help="Draw the merge graph beside the events.")
 @target_options(tenant=False)
 @json_option
@@ -137,19 +138,25 @@ def log(db: cinchdb.CinchDB, path: str | None, limit: int | None, graph: bool,
     """Show the branch's events, newest first; PATH (table or table.column) limits them to
     what touched that object, across renames.
 
-    RANGE A..B shows what B introduces: the events reachable from B and not from A, as
-    git log A..B.
+    BRANCH shows that branch's events (as git log BRANCH). RANGE A..B shows what B introduces:
+    the events reachable from B and not from A, as git log A..B. A name that is no branch,
+    table or column is an error.
 
     \b
     Example:
       cinch log users.email -n 10
       cinch log main..feature
     """
-    spec = path if path is not None and ".." in path else db.branch
-    if spec != db.branch:
-        path = None
+    spec = db.branch
+    if path is not None and (".." in path or path in {b.name for b in db.list_branches()}):
+        spec, path = path, None  # a range, or a branch as in `git log feature`
     judged = db.log_range(spec)
     events = db.log(spec, limit=limit, path=path)
+    if path is not None and not events and db.schema().table(path.partition(".")[0]) is None:
+        branches = ", ".join(b.name for b in db.list_branches())
+        raise click.ClickException(
+            f"No branch, table or column is called '{path}' (branches: {branches})"
+        )
     if as_json:
         emit_json([
             {"id": e.id, "short_id": e.short_id, "type": e.type, "summary": e.summary,
@@ -184,10 +191,12 @@ def log(db: cinchdb.CinchDB, path: str | None, limit: int | None, graph: bool,
 @click.argument("b", required=False)
 @click.option("--format", "fmt", type=click.Choice(["text", "sql", "json"]), default="text",
               show_default=True, help="How to print the operations.")  # fmt: skip
+@click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
 @click.option("--exit-code", is_flag=True, help="CI: exit 1 when there are differences.")
 @target_options(tenant=False)
 @with_db
-def diff(db: cinchdb.CinchDB, a: str, b: str | None, fmt: str, exit_code: bool) -> None:
+def diff(db: cinchdb.CinchDB, a: str, b: str | None, fmt: str, as_json: bool,
+         exit_code: bool) -> None:  # fmt: skip
     """Show the schema operations that turn ref A into ref B (default: the active branch).
 
     Renames show as renames. A B and A..B compare the two heads; A...B compares the merge base
@@ -203,7 +212,7 @@ def diff(db: cinchdb.CinchDB, a: str, b: str | None, fmt: str, exit_code: bool) 
         b = db.branch
     judged, operations = db.diff_range(a, b)
     what = _compared(judged)
-    if fmt == "json":
+    if fmt == "json" or as_json:
         emit_json({**to_plain(judged), "compared": what,
                    "operations": [to_plain(op) for op in operations]})  # fmt: skip
     elif fmt == "sql":
@@ -264,9 +273,13 @@ def migrate(db: cinchdb.CinchDB, sql: str | None, path: str | None, message: str
       cinch migrate "CREATE INDEX idx_users_email ON users (email)"
       cinch migrate -f schema.sql
     """
-    if (sql is None) == (path is None):
+    if sql is not None and path is not None:
         raise click.UsageError("give the SQL as an argument or with -f FILE, not both")
-    text = sql if sql is not None else _read_sql(path or "")
+    text = sql if path is None else _read_sql(path)
+    if text is None or not text.strip():
+        # Nothing to apply is a mistake (an unset shell variable, an empty file), not a no-op.
+        what = f"{path} is empty" if path is not None else "pass DDL as SQL or with -f FILE"
+        raise click.UsageError(f"no SQL given: {what}")
     report, bar = progress_bar()
     db.progress = report
     try:

@@ -26,17 +26,18 @@ def index_group() -> None:
 @click.option("--unique", is_flag=True, help="A unique index (checked on every tenant first).")
 @click.option("--where", default=None, help="A partial index's WHERE expression.")
 @target_options(tenant=False)
+@json_option
 @with_db
 def create(db: cinchdb.CinchDB, name: str, table_name: str, columns: tuple[str, ...],
-           unique: bool, where: str | None) -> None:  # fmt: skip
+           unique: bool, where: str | None, as_json: bool) -> None:  # fmt: skip
     """Create index NAME on TABLE (COLUMNS...).
 
     \b
     Example:
       cinch index create idx_users_email users email --unique
     """
-    db.create_index(name, table_name, list(columns), unique=unique, where=where)
-    done(f"Created index '{name}' on '{table_name}' ({', '.join(columns)})")
+    index = db.create_index(name, table_name, list(columns), unique=unique, where=where)
+    done(f"Created index '{name}' on '{table_name}' ({', '.join(columns)})", as_json, index)
 
 
 @index_group.command("list")
@@ -61,8 +62,9 @@ def list_(db: cinchdb.CinchDB, table_name: str | None, as_json: bool) -> None:
 @index_group.command("drop")
 @click.argument("name")
 @target_options(tenant=False)
+@json_option
 @with_db
-def drop(db: cinchdb.CinchDB, name: str) -> None:
+def drop(db: cinchdb.CinchDB, name: str, as_json: bool) -> None:
     """Drop index NAME.
 
     \b
@@ -70,4 +72,4 @@ def drop(db: cinchdb.CinchDB, name: str) -> None:
       cinch index drop idx_users_email
     """
     db.drop_index(name)
-    done(f"Dropped index '{name}'")
+    done(f"Dropped index '{name}'", as_json, {"dropped": name})

@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 import cinchdb
-from cinchdb.cli._context import json_option, target_options, with_db
+from cinchdb.cli._context import json_option, parsed_by, target_options, with_db
 from cinchdb.cli._render import done, emit_json, to_plain
 
 
@@ -48,6 +48,16 @@ def _not_found(name: str) -> click.ClickException:
 def _seconds(value: float) -> int | float:
     """``60.0`` from the command line as ``60``, so messages repeat what was typed."""
     return int(value) if value.is_integer() else value
+
+
+def _number(text: str) -> int | float:
+    try:
+        return int(text)
+    except ValueError:
+        try:
+            return float(text)
+        except ValueError:
+            raise click.BadParameter(f"'{text}' is not a number") from None
 
 
 @kv_group.command("set")
@@ -97,15 +107,17 @@ def get(db: cinchdb.CinchDB, name: str, as_json: bool) -> None:
 @kv_group.command("delete")
 @click.argument("keys", nargs=-1, required=True)
 @target_options()
+@json_option
 @with_db
-def delete(db: cinchdb.CinchDB, keys: tuple[str, ...]) -> None:
+def delete(db: cinchdb.CinchDB, keys: tuple[str, ...], as_json: bool) -> None:
     """Delete keys; print how many existed.
 
     \b
     Example:
       cinch kv delete user:1 user:2
     """
-    done(f"Deleted {db.kv.delete(*keys)} key(s)")
+    count = db.kv.delete(*keys)
+    done(f"Deleted {count} key(s)", as_json, {"deleted": count})
 
 
 @kv_group.command("keys")
@@ -151,24 +163,19 @@ def ttl(db: cinchdb.CinchDB, name: str, as_json: bool) -> None:
 
 @kv_group.command("incr")
 @click.argument("name", metavar="KEY")
-@click.argument("amount", default="1")
+@click.argument("amount", default="1", callback=parsed_by(_number))
 @target_options()
+@json_option
 @with_db
-def incr(db: cinchdb.CinchDB, name: str, amount: str) -> None:
+def incr(db: cinchdb.CinchDB, name: str, amount: int | float, as_json: bool) -> None:
     """Atomically add AMOUNT (default 1) to KEY; print the new value.
 
     \b
     Example:
       cinch kv incr page:views
     """
-    try:
-        number: int | float = int(amount)
-    except ValueError:
-        try:
-            number = float(amount)
-        except ValueError:
-            raise click.BadParameter(f"'{amount}' is not a number", param_hint="AMOUNT") from None
-    click.echo(str(db.kv.increment(name, number)))
+    value = db.kv.increment(name, amount)
+    done(str(value), as_json, {"key": name, "value": value})
 
 
 @kv_group.command("exists")

@@ -12,7 +12,8 @@ from cinchdb.cli._render import done, emit_json, table
 @click.command()
 @click.argument("path", default=".", type=click.Path(file_okay=False))
 @click.option("--database", default="main", show_default=True, help="The first database.")
-def init(path: str, database: str) -> None:
+@json_option
+def init(path: str, database: str, as_json: bool) -> None:
     """Create a project in PATH (created if missing).
 
     \b
@@ -20,7 +21,8 @@ def init(path: str, database: str) -> None:
       cinch init my_app
     """
     root = cinchdb.init(path, database)
-    done(f"Initialized CinchDB project in {root} (database '{database}', branch 'main')")
+    done(f"Initialized CinchDB project in {root} (database '{database}', branch 'main')",
+         as_json, {"project": str(root), "database": database, "branch": "main"})  # fmt: skip
 
 
 @click.command()

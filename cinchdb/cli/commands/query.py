@@ -7,7 +7,7 @@ import json
 import click
 
 import cinchdb
-from cinchdb.cli._context import json_option, target_options, with_db
+from cinchdb.cli._context import json_option, parsed_by, target_options, with_db
 from cinchdb.cli._render import csv_rows, done, emit_json, table
 
 
@@ -16,7 +16,7 @@ from cinchdb.cli._render import csv_rows, done, emit_json, table
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
               show_default=True, help="Output format.")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
-@click.option("--limit", type=int, default=None, help="Print at most N rows.")
+@click.option("--limit", type=click.IntRange(min=0), default=None, help="Print at most N rows.")
 @click.option("--param", "params", multiple=True, help="A ? parameter (repeatable).")
 @target_options()
 @with_db
@@ -24,17 +24,19 @@ def query(db: cinchdb.CinchDB, sql: str, fmt: str, as_json: bool, limit: int | N
           params: tuple[str, ...]) -> None:  # fmt: skip
     """Run a read-only SQL query on a tenant of the active branch.
 
+    CSV writes a value as --json does: NULL is an empty field, booleans true/false, BLOBs
+    hexadecimal; the header line is there even when no row is.
+
     \b
     Example:
       cinch query "SELECT COUNT(*) FROM users" --tenant customer_a
     """
-    rows = db.query(sql, list(params))
-    if limit is not None:
-        rows = rows[:limit]
+    result = db.query(sql, list(params))
+    rows = result if limit is None else result[:limit]
     if as_json or fmt == "json":
         emit_json(rows)
     elif fmt == "csv":
-        csv_rows(rows)
+        csv_rows(rows, result.columns)
     else:
         table(rows)
 
@@ -43,10 +45,9 @@ def _json_object(text: str) -> dict[str, object]:
     try:
         value = json.loads(text)
     except json.JSONDecodeError as error:
-        raise click.BadParameter(f"not JSON: {error}", param_hint="DATA") from None
+        raise click.BadParameter(f"not JSON: {error}") from None
     if not isinstance(value, dict):
-        raise click.BadParameter("expected a JSON object like '{\"name\": \"Ann\"}'",
-                                 param_hint="DATA")  # fmt: skip
+        raise click.BadParameter('expected a JSON object like \'{"name": "Ann"}\'')
     return value
 
 
@@ -62,18 +63,19 @@ def data_group() -> None:
 
 @data_group.command("insert")
 @click.argument("table_name", metavar="TABLE")
-@click.argument("rows", nargs=-1, required=True)
+@click.argument("rows", nargs=-1, required=True, callback=parsed_by(_json_object))
 @target_options()
 @json_option
 @with_db
-def insert(db: cinchdb.CinchDB, table_name: str, rows: tuple[str, ...], as_json: bool) -> None:
+def insert(db: cinchdb.CinchDB, table_name: str, rows: tuple[dict[str, object], ...],
+           as_json: bool) -> None:  # fmt: skip
     """Insert one or more rows given as JSON objects.
 
     \b
     Example:
       cinch data insert users '{"name": "Ann"}' '{"name": "Bob"}'
     """
-    stored = db.insert(table_name, [_json_object(r) for r in rows])
+    stored = db.insert(table_name, list(rows))
     if as_json:
         emit_json(stored)
     else:
@@ -83,11 +85,11 @@ def insert(db: cinchdb.CinchDB, table_name: str, rows: tuple[str, ...], as_json:
 @data_group.command("update")
 @click.argument("table_name", metavar="TABLE")
 @click.argument("record_id", metavar="ID")
-@click.argument("data")
+@click.argument("data", callback=parsed_by(_json_object))
 @target_options()
 @json_option
 @with_db
-def update(db: cinchdb.CinchDB, table_name: str, record_id: str, data: str,
+def update(db: cinchdb.CinchDB, table_name: str, record_id: str, data: dict[str, object],
            as_json: bool) -> None:  # fmt: skip
     """Update record ID with the fields of a JSON object.
 
@@ -95,7 +97,7 @@ def update(db: cinchdb.CinchDB, table_name: str, record_id: str, data: str,
     Example:
       cinch data update users 1b4e28ba-2fa1-11d2-883f-0016d3cca427 '{"name": "Ann"}'
     """
-    row = db.update(table_name, record_id, _json_object(data))
+    row = db.update(table_name, record_id, data)
     emit_json(row) if as_json else table([row])
 
 

@@ -5,9 +5,17 @@ from __future__ import annotations
 import click
 
 import cinchdb
-from cinchdb.cli._context import confirm, json_option, target_options, with_db, yes_option
+from cinchdb.cli._context import (
+    confirm,
+    json_option,
+    parsed_by,
+    target_options,
+    with_db,
+    yes_option,
+)
 from cinchdb.cli._render import done, emit_json, progress_bar, table
 from cinchdb.cli.commands._columns import SPEC_HELP, parse_column
+from cinchdb.models import Column
 
 
 @click.group("table")
@@ -22,11 +30,11 @@ def table_group() -> None:
 
 @table_group.command("create", epilog=SPEC_HELP)
 @click.argument("name")
-@click.argument("columns", nargs=-1, required=True)
+@click.argument("columns", nargs=-1, required=True, callback=parsed_by(parse_column))
 @target_options(tenant=False)
 @json_option
 @with_db
-def create(db: cinchdb.CinchDB, name: str, columns: tuple[str, ...], as_json: bool) -> None:
+def create(db: cinchdb.CinchDB, name: str, columns: tuple[Column, ...], as_json: bool) -> None:
     """Create table NAME from column specs name:TYPE[:option...] (below). Every table also
     gets id, created_at and updated_at.
 
@@ -34,7 +42,7 @@ def create(db: cinchdb.CinchDB, name: str, columns: tuple[str, ...], as_json: bo
     Example:
       cinch table create users username:TEXT email:TEXT
     """
-    parsed = [parse_column(spec) for spec in columns]
+    parsed = list(columns)
     report, bar = progress_bar()
     db.progress = report
     try:
@@ -89,8 +97,9 @@ def info(db: cinchdb.CinchDB, name: str, as_json: bool) -> None:
 @click.argument("name")
 @yes_option
 @target_options(tenant=False)
+@json_option
 @with_db
-def delete(db: cinchdb.CinchDB, name: str, yes: bool) -> None:
+def delete(db: cinchdb.CinchDB, name: str, yes: bool, as_json: bool) -> None:
     """Drop table NAME from every tenant of the branch.
 
     \b
@@ -99,15 +108,16 @@ def delete(db: cinchdb.CinchDB, name: str, yes: bool) -> None:
     """
     confirm(yes, f"Drop table '{name}' and its rows in every tenant?")
     db.drop_table(name)
-    done(f"Dropped table '{name}'")
+    done(f"Dropped table '{name}'", as_json, {"dropped": name})
 
 
 @table_group.command("rename")
 @click.argument("old")
 @click.argument("new")
 @target_options(tenant=False)
+@json_option
 @with_db
-def rename(db: cinchdb.CinchDB, old: str, new: str) -> None:
+def rename(db: cinchdb.CinchDB, old: str, new: str, as_json: bool) -> None:
     """Rename table OLD to NEW (views, triggers and indexes follow).
 
     \b
@@ -115,4 +125,4 @@ def rename(db: cinchdb.CinchDB, old: str, new: str) -> None:
       cinch table rename users people
     """
     db.rename_table(old, new)
-    done(f"Renamed table '{old}' to '{new}'")
+    done(f"Renamed table '{old}' to '{new}'", as_json, {"table": new, "renamed_from": old})

@@ -87,8 +87,9 @@ def list_(db: cinchdb.CinchDB, as_json: bool) -> None:
 @click.argument("name")
 @yes_option
 @target_options(tenant=False)
+@json_option
 @with_db
-def delete(db: cinchdb.CinchDB, name: str, yes: bool) -> None:
+def delete(db: cinchdb.CinchDB, name: str, yes: bool, as_json: bool) -> None:
     """Delete tenant NAME and its data in every branch.
 
     \b
@@ -97,15 +98,16 @@ def delete(db: cinchdb.CinchDB, name: str, yes: bool) -> None:
     """
     confirm(yes, f"Delete tenant '{name}' and all its data?")
     db.delete_tenant(name)
-    done(f"Deleted tenant '{name}'")
+    done(f"Deleted tenant '{name}'", as_json, {"deleted": name})
 
 
 @tenant_group.command("reset")
 @click.argument("name")
 @yes_option
 @target_options(tenant=False)
+@json_option
 @with_db
-def reset(db: cinchdb.CinchDB, name: str, yes: bool) -> None:
+def reset(db: cinchdb.CinchDB, name: str, yes: bool, as_json: bool) -> None:
     """Rebuild tenant NAME's file on the branch at its head: its rows there are lost.
 
     For a tenant whose file followed another git branch and cannot be brought back to the
@@ -118,7 +120,8 @@ def reset(db: cinchdb.CinchDB, name: str, yes: bool) -> None:
     """
     confirm(yes, f"Rebuild tenant '{name}' on branch '{db.branch}' and lose its rows there?")
     db.reset_tenant(name)
-    done(f"Rebuilt tenant '{name}' on branch '{db.branch}' at its head (its rows there are gone)")
+    done(f"Rebuilt tenant '{name}' on branch '{db.branch}' at its head (its rows there are gone)",
+         as_json, {"tenant": name, "branch": db.branch, "reset": True})  # fmt: skip
 
 
 def _key_of(db: cinchdb.CinchDB, name: str, key: str | None, key_file: Path | None) -> str | None:
@@ -169,9 +172,10 @@ def repair(db: cinchdb.CinchDB, name: str, tenant_key: str | None, tenant_key_fi
 @click.argument("target")
 @key_option(dest="tenant_key", what="SOURCE's encryption key")
 @target_options(tenant=False)
+@json_option
 @with_db
 def copy(db: cinchdb.CinchDB, source: str, target: str, tenant_key: str | None,
-         tenant_key_file: Path | None) -> None:  # fmt: skip
+         tenant_key_file: Path | None, as_json: bool) -> None:  # fmt: skip
     """Create tenant TARGET with a copy of SOURCE's data (an encrypted SOURCE: with its key,
     which the copy keeps).
 
@@ -180,9 +184,9 @@ def copy(db: cinchdb.CinchDB, source: str, target: str, tenant_key: str | None,
       cinch tenant copy customer_a customer_a_staging
       cinch tenant copy vault vault_staging --key-file vault.key
     """
-    db.copy_tenant(source, target, encryption_key=_key_of(db, source, tenant_key,
-                                                          tenant_key_file))  # fmt: skip
-    done(f"Copied tenant '{source}' to '{target}'")
+    copied = db.copy_tenant(source, target, encryption_key=_key_of(db, source, tenant_key,
+                                                                   tenant_key_file))  # fmt: skip
+    done(f"Copied tenant '{source}' to '{target}'", as_json, copied)
 
 
 @tenant_group.command("rename")
@@ -190,9 +194,10 @@ def copy(db: cinchdb.CinchDB, source: str, target: str, tenant_key: str | None,
 @click.argument("new")
 @key_option(dest="tenant_key", what="OLD's encryption key")
 @target_options(tenant=False)
+@json_option
 @with_db
 def rename(db: cinchdb.CinchDB, old: str, new: str, tenant_key: str | None,
-           tenant_key_file: Path | None) -> None:  # fmt: skip
+           tenant_key_file: Path | None, as_json: bool) -> None:  # fmt: skip
     """Rename tenant OLD to NEW (an encrypted one: with its key, which it keeps).
 
     \b
@@ -200,8 +205,9 @@ def rename(db: cinchdb.CinchDB, old: str, new: str, tenant_key: str | None,
       cinch tenant rename customer_a acme
       cinch tenant rename vault vault_eu --key-file vault.key
     """
-    db.rename_tenant(old, new, encryption_key=_key_of(db, old, tenant_key, tenant_key_file))
-    done(f"Renamed tenant '{old}' to '{new}'")
+    renamed = db.rename_tenant(old, new, encryption_key=_key_of(db, old, tenant_key,
+                                                                 tenant_key_file))  # fmt: skip
+    done(f"Renamed tenant '{old}' to '{new}'", as_json, renamed)
 
 
 @tenant_group.command("status")
@@ -253,9 +259,11 @@ def sync(db: cinchdb.CinchDB, as_json: bool) -> None:
 @click.option("--resume", is_flag=True,
               help="Finish an interrupted rotation (either key will do).")  # fmt: skip
 @target_options(tenant=False)
+@json_option
 @with_db
 def rotate_key(db: cinchdb.CinchDB, name: str, old_key: str | None, old_key_file: Path | None,
-               new_key: str | None, new_key_file: Path | None, resume: bool) -> None:  # fmt: skip
+               new_key: str | None, new_key_file: Path | None, resume: bool,
+               as_json: bool) -> None:  # fmt: skip
     """Re-encrypt every file of tenant NAME under a new key.
 
     Keys come from --key-file/--new-key-file, the environment ($CINCHDB_ENCRYPTION_KEY,
@@ -278,4 +286,5 @@ def rotate_key(db: cinchdb.CinchDB, name: str, old_key: str | None, old_key_file
             "new_key", None, None, prompt=f"New key of tenant '{name}'", confirm=True
         )
     db.rotate_tenant_key(name, old, new, resume=resume)
-    done(f"Rotated the key of tenant '{name}'" + (" (resumed)" if resume else ""))
+    done(f"Rotated the key of tenant '{name}'" + (" (resumed)" if resume else ""), as_json,
+         {"tenant": name, "rotated": True, "resumed": resume})  # fmt: skip

@@ -23,16 +23,17 @@ def view_group() -> None:
 @click.argument("name")
 @click.argument("sql")
 @target_options(tenant=False)
+@json_option
 @with_db
-def create(db: cinchdb.CinchDB, name: str, sql: str) -> None:
+def create(db: cinchdb.CinchDB, name: str, sql: str, as_json: bool) -> None:
     """Create view NAME from a query.
 
     \b
     Example:
       cinch view create adults "SELECT * FROM users WHERE age >= 18"
     """
-    db.create_view(name, sql)
-    done(f"Created view '{name}'")
+    view = db.create_view(name, sql)
+    done(f"Created view '{name}'", as_json, view)
 
 
 @view_group.command("list")
@@ -72,23 +73,25 @@ def info(db: cinchdb.CinchDB, name: str, as_json: bool) -> None:
 @click.argument("name")
 @click.argument("sql")
 @target_options(tenant=False)
+@json_option
 @with_db
-def update(db: cinchdb.CinchDB, name: str, sql: str) -> None:
+def update(db: cinchdb.CinchDB, name: str, sql: str, as_json: bool) -> None:
     """Replace view NAME's query.
 
     \b
     Example:
       cinch view update adults "SELECT name FROM users WHERE age >= 21"
     """
-    db.update_view(name, sql)
-    done(f"Updated view '{name}'")
+    view = db.update_view(name, sql)
+    done(f"Updated view '{name}'", as_json, view)
 
 
 @view_group.command("delete")
 @click.argument("name")
 @target_options(tenant=False)
+@json_option
 @with_db
-def delete(db: cinchdb.CinchDB, name: str) -> None:
+def delete(db: cinchdb.CinchDB, name: str, as_json: bool) -> None:
     """Drop view NAME.
 
     \b
@@ -96,4 +99,4 @@ def delete(db: cinchdb.CinchDB, name: str) -> None:
       cinch view delete adults
     """
     db.drop_view(name)
-    done(f"Dropped view '{name}'")
+    done(f"Dropped view '{name}'", as_json, {"dropped": name})
