@@ -271,6 +271,14 @@ class TableFacts:
             raise GeneratedColumnError(self.name, name)
         return name
 
+    def column_name_any(self, key: str) -> str:
+        """The declared name of column ``key``, generated columns included, or an error."""
+        name = self.columns.get(fold_name(key))
+        if name is None:
+            validate_identifier("column", key, object_name=False)
+            raise ColumnNotFoundError(self.name, key)
+        return name
+
     def filter(self, key: str) -> tuple[str, str]:
         """``age__lt`` -> (quoted column, operator); a plain column name means equality."""
         parsed = self.filters.get(key)

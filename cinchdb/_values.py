@@ -25,6 +25,7 @@ an INTEGER PRIMARY KEY, where None lets SQLite assign the rowid).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -34,7 +35,14 @@ from journal.names import fold_name
 if TYPE_CHECKING:  # a type only: the definition models are pydantic, costly to import
     from journal.definitions import ColumnDef, TableDef
 
-__all__ = ["ColumnCheck", "check_batch", "check_columns", "column_checks", "kind_of", "rowid_alias"]
+__all__ = [
+    "ColumnCheck",
+    "check_batch",
+    "check_columns",
+    "column_checks",
+    "kind_of",
+    "rowid_alias",
+]
 
 # The aliases cinchdb.models.normalize_type accepts, as the CinchDB type they name.
 _ALIASES = {
@@ -58,6 +66,9 @@ _FAST: dict[str, frozenset[type]] = {
     "BLOB": _BYTES,
     "ANY": _ANYTHING,
 }
+_BOOL_WORDS = {"true": True, "false": False, "1": True, "0": False}
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+_FLOAT = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _ACCEPTS = {
     "BOOLEAN": "True or False (or 1 or 0)",
     "INTEGER": "whole numbers (int)",
@@ -139,9 +150,26 @@ class ColumnCheck:
         else:
             same = self.declared.upper() == self.kind
             kind = self.declared if same else f"{self.declared} ({self.kind})"
-            error = ValueTypeError(self.table, self.name, value, kind, self.accepts)
+            error = ValueTypeError(self.table, self.name, value, kind, self.accepts, self.kind)
         error.row_index = row_index
         raise error
+
+    def from_text(self, text: str) -> object:
+        """The value that command-line ``text`` stands for in this column: ``"5"`` is 5 in an
+        INTEGER column, ``"true"`` is True in a BOOLEAN one, text stays text in a TEXT one."""
+        kind = self.kind
+        value: object = text
+        if kind == "BOOLEAN":
+            value = _BOOL_WORDS.get(text.strip().lower(), text)
+        elif kind in ("INTEGER", "REAL", "NUMERIC"):
+            stripped = text.strip()
+            if _INTEGER.fullmatch(stripped):
+                value = float(stripped) if kind == "REAL" else int(stripped)
+            elif kind != "INTEGER" and _FLOAT.fullmatch(stripped):
+                value = float(stripped)
+        if type(value) not in self.fast:
+            self.slow(value)
+        return value
 
 
 def _subclass_fits(value: object, fast: frozenset[type]) -> bool:
@@ -204,3 +232,17 @@ def check_columns(
             for i, value in enumerate(column):
                 if type(value) not in fast:
                     check.slow(value, first + i)
+
+
+class _RowidColumn:
+    """The ``rowid`` of a table with neither a primary key nor an ``id`` column."""
+
+    name = "rowid"
+    type = "INTEGER"
+    not_null = True
+    not_null_conflict = None
+
+
+def rowid_check(table: str) -> ColumnCheck:
+    """The check of a table's ``rowid`` (a record key given on the command line)."""
+    return ColumnCheck(table, _RowidColumn(), nullable=False)  # type: ignore[arg-type]

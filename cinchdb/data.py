@@ -65,7 +65,7 @@ from cinchdb._rows import (
     new_ids,
     utc_now,
 )
-from cinchdb._values import ColumnCheck, check_batch, check_columns
+from cinchdb._values import ColumnCheck, check_batch, check_columns, rowid_check
 from cinchdb.errors import (
     ArgumentError,
     CinchError,
@@ -492,6 +492,21 @@ class DataOps:
         names = [d[0] for d in cursor.description]
         flags = [i for i, name in enumerate(names) if name in facts.booleans]
         return _with_bools(names, values, flags) if flags else dict(zip(names, values, strict=True))
+
+    def key_columns(self, table: str) -> tuple[str, ...]:
+        """The columns that name a record of ``table``: its primary key; else its ``id``
+        column; else ``("rowid",)``."""
+        return self._table(table).key
+
+    def from_text(self, table: str, column: str, text: str) -> object:
+        """The value command-line ``text`` stands for in ``column`` (typed by the column:
+        ``"5"`` is 5 in an INTEGER column); ValueTypeError when it cannot be one."""
+        facts = self._table(table)
+        if column == "rowid" and facts.key == ("rowid",):
+            check = rowid_check(facts.name)
+        else:
+            check = facts.checks[fold_name(facts.column_name_any(column))]
+        return check.from_text(text)
 
     def get(self, table: str, record: object) -> Row:
         """The record named by ``record`` (its key, as for :meth:`update`).

@@ -360,6 +360,20 @@ class CinchDB:
             table, data, operator, **filters
         )
 
+    def key_columns(self, table: str) -> tuple[str, ...]:
+        """The columns that name a record of ``table`` for :meth:`update`, :meth:`get` and
+        :meth:`delete`: its primary key; else its ``id`` column; else ``("rowid",)``."""
+        return self._files.data(self.branch, self.tenant).key_columns(table)
+
+    def value_from_text(self, table: str, column: str, text: str) -> Any:
+        """The value that ``text`` (as typed on a command line) stands for in ``column``:
+        ``"5"`` is 5 in an INTEGER column, ``"true"`` is True in a BOOLEAN one.
+
+        Raises:
+            ValueTypeError: ``text`` is no value of the column's type.
+        """
+        return self._files.data(self.branch, self.tenant).from_text(table, column, text)
+
     def delete(self, table: str, *ids: Any) -> int:
         """Delete records by key (``id``, or for a composite key a tuple or dict of its
         values each); return how many existed."""

@@ -283,11 +283,16 @@ class ValueTypeError(DataError, ValueError):
     """A value does not fit its column's type (``"false"`` for a BOOLEAN, ``"old"`` for an
     INTEGER); nothing was written. ``type`` is the column's CinchDB type."""
 
-    def __init__(self, table: str, column: str, value: object, type: str, accepts: str) -> None:
+    def __init__(
+        self, table: str, column: str, value: object, type: str, accepts: str, kind: str = ""
+    ) -> None:
         self.table = table
         self.column = column
         self.value = value
         self.type = type
+        self.accepts = accepts
+        #: The CinchDB type the column checks as (INTEGER for a BIGINT).
+        self.kind = kind or type
         shown = repr(value)
         if len(shown) > 60:
             shown = shown[:57] + "..."

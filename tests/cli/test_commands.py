@@ -260,7 +260,7 @@ def test_query_and_data(users):
         "Error: Record with ID '999' not found",
     )
     error(cinch("data", "insert", "users", "{not json"),
-          "Error: Invalid value for DATA: not JSON: Expecting property name enclosed in double"
+          "Error: Invalid value for ROWS: not JSON: Expecting property name enclosed in double"
           " quotes: line 1 column 2 (char 1)", 2)  # fmt: skip
 
 
