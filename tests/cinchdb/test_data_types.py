@@ -3,6 +3,9 @@ insert_many; nothing is written when one does not."""
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
 from cinchdb._values import kind_of
@@ -199,3 +202,30 @@ def test_insert_many_with_a_trigger_still_names_the_row(db):
     assert count(db, "a") == 0 and count(db, "audit") == 0
     assert db.insert_many("a", [{"v": "x"}, {"v": "y"}]) == 2
     assert db.query("SELECT k FROM audit ORDER BY k") == [{"k": 1}, {"k": 2}]
+
+
+# -- docs/sdk.md's examples ----------------------------------------------------------------
+
+SDK_DOC = Path(__file__).resolve().parent.parent.parent / "docs" / "sdk.md"
+
+
+def doc_examples() -> list[tuple[str, str]]:
+    """Each python block of the sections this issue added, with the output block after it."""
+    text = SDK_DOC.read_text()
+    sections = re.split(r"\n### ", text)
+    wanted = [s for s in sections if s.startswith(("Typed values", "Tables with their own key",
+                                                   "Loading many rows"))]  # fmt: skip
+    pairs = []
+    for section in wanted:
+        pairs += re.findall(r"```python\n(.*?)```\n\nprints\n\n```\n(.*?)```", section, re.DOTALL)
+    return pairs
+
+
+def test_sdk_doc_examples_run_and_print_what_the_doc_says(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("CINCHDB_PROJECT_DIR", raising=False)
+    monkeypatch.chdir(tmp_path)
+    examples = doc_examples()
+    assert len(examples) == 3
+    for code, expected in examples:
+        exec(compile(code, str(SDK_DOC), "exec"), {"__name__": "sdk_doc"})
+        assert capsys.readouterr().out == expected
