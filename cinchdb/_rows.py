@@ -245,11 +245,8 @@ class TableFacts:
         conflicts = [table.primary_key.on_conflict if table.primary_key else None]
         conflicts += [u.on_conflict for u in table.uniques]
         conflicts += [c.not_null_conflict for c in table.columns]
-        self.bulk_ok = (
-            not table.without_rowid
-            and self.has["id"]
-            and all(c in (None, "ABORT") for c in conflicts)
-        )
+        self.plain_conflicts = all(c in (None, "ABORT") for c in conflicts)
+        self.bulk_ok = not table.without_rowid and self.has["id"] and self.plain_conflicts
         self.has_triggers = has_triggers
         self.range_sql = f"SELECT * FROM {self.quoted} WHERE rowid BETWEEN ? AND ? ORDER BY rowid"
         self.by_id_sql = f'SELECT * FROM {self.quoted} WHERE "id" = ?'

@@ -223,15 +223,18 @@ class DataOps:
         now = utc_now()
         done = 0
         iterator = iter(rows)
+        inserted = 0
         with self._transaction(facts):
             while chunk := list(islice(iterator, _MANY_CHUNK)):
-                self._insert_chunk(facts, chunk, done, now)
+                inserted += self._insert_chunk(facts, chunk, done, now)
                 done += len(chunk)
-        return done
+        return inserted
 
     def _insert_chunk(
         self, facts: TableFacts, chunk: list[Mapping[str, object]], first: int, now: str
-    ) -> None:
+    ) -> int:
+        """Insert one chunk of insert_many's rows (``first``: the index of its first row);
+        return how many rows SQLite inserted."""
         if not set(map(type, chunk)) <= _DICTS:
             for i, row in enumerate(chunk):
                 if not isinstance(row, Mapping):
@@ -239,7 +242,7 @@ class DataOps:
                     error.row_index = first + i
                     raise error
         plans = facts.inserts
-        start = 0
+        start = inserted = 0
         for keys, run in groupby(map(tuple, chunk)):
             stop = start + sum(1 for _ in run)
             plan = plans.get(keys)
@@ -263,31 +266,35 @@ class DataOps:
                 params = map(tuple.__add__, values, zip(*heads, strict=False))
             else:
                 params = values
-            self._execute_many(facts, plan.many_sql, params, first + start)
+            inserted += self._execute_many(facts, plan.many_sql, params, first + start)
             start = stop
+        return inserted
 
     def _execute_many(
         self, facts: TableFacts, sql: str, params: Iterable[tuple[object, ...]], first: int
-    ) -> None:
+    ) -> int:
         conn = self.conn
-        if facts.has_triggers:
-            # total_changes counts the triggers' rows too: find the failing row one by one.
+        if facts.has_triggers or not facts.plain_conflicts:
+            # total_changes counts the triggers' rows and skips rows ON CONFLICT IGNORE left
+            # out: the failing row is found by inserting one row per statement.
+            inserted = 0
             for i, row in enumerate(params):
                 try:
                     with _constraint_errors(facts):
-                        conn.execute(sql, row)
+                        inserted += conn.execute(sql, row).rowcount
                 except CinchError as error:
                     error.row_index = first + i  # type: ignore[attr-defined]
                     raise
-            return
+            return inserted
         before = conn.total_changes
         try:
             with _constraint_errors(facts):
                 conn.executemany(sql, params)
         except CinchError as error:
-            # executemany stops at the failing row; the rows before it were inserted.
+            # executemany stops at the failing row; each row before it was inserted.
             error.row_index = first + conn.total_changes - before  # type: ignore[attr-defined]
             raise
+        return conn.total_changes - before
 
     @staticmethod
     def _params(

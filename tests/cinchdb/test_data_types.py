@@ -204,6 +204,16 @@ def test_insert_many_with_a_trigger_still_names_the_row(db):
     assert db.query("SELECT k FROM audit ORDER BY k") == [{"k": 1}, {"k": 2}]
 
 
+def test_insert_many_counts_rows_an_on_conflict_clause_left_out(db):
+    db.migrate("CREATE TABLE tags (name TEXT UNIQUE ON CONFLICT IGNORE, n INTEGER CHECK (n > 0))")
+    assert db.insert_many("tags", [{"name": "a", "n": 1}, {"name": "a", "n": 2}]) == 1
+    rows = [{"name": "b", "n": 1}, {"name": "b", "n": 1}, {"name": "c", "n": -1}]
+    with pytest.raises(ConstraintError, match="CHECK") as caught:
+        db.insert_many("tags", rows)
+    assert caught.value.row_index == 2
+    assert db.query("SELECT name, n FROM tags") == [{"name": "a", "n": 1}]
+
+
 # -- docs/sdk.md's examples ----------------------------------------------------------------
 
 SDK_DOC = Path(__file__).resolve().parent.parent.parent / "docs" / "sdk.md"
