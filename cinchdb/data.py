@@ -3,7 +3,10 @@
 A :class:`DataOps` wraps one ``sqlite3`` connection (autocommit, ``isolation_level=None``) and a
 source of the tenant's current :class:`journal.Schema`. Every CinchDB table has the automatic
 columns ``id`` (a uuid4 string unless given), ``created_at`` and ``updated_at`` (UTC ISO-8601
-with microseconds); they are filled in here when the table has them.
+with microseconds); they are filled in here when the table has them and they take text (a
+table from ``migrate`` with ``id INTEGER PRIMARY KEY`` gets its rowid from SQLite). Records are
+named by the table's key (its primary key, else ``id``, else the rowid), and every value is
+checked against its column's type first (cinchdb._values): a call writes all or nothing.
 
 Hot path. Everything derived from the schema (column names, BOOLEAN columns, the SQL text per
 column tuple) is computed once per schema value and kept in dicts, so a call costs a dict lookup
@@ -175,6 +178,8 @@ class DataOps:
         Raises:
             TableNotFoundError: no such table.
             ColumnNotFoundError: a row names a column the table does not have.
+            ValueTypeError: a value does not fit its column's type.
+            MissingValueError: a NOT NULL column without a default got no value or None.
             ConstraintError: a UNIQUE, NOT NULL, CHECK or FOREIGN KEY constraint failed.
         """
         facts = self._table(table)
