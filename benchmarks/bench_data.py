@@ -5,7 +5,11 @@ own file in one temporary directory. The raw side's rows (ids, timestamps includ
 before the clock starts, so it is SQLite's floor; CinchDB generates ids and timestamps and
 returns the stored rows as dicts inside the timed region.
 
-Run: python benchmarks/bench_data.py [rows-per-single-run]
+Run: python benchmarks/bench_data.py [rows-per-single-run] [insert_many rows, default 200000]
+
+The last row compares ``DataOps.insert_many`` (typed checks, ids and timestamps made inside the
+timed region, no RETURNING) with raw ``executemany`` of pre-built tuples, both in one
+transaction, interleaved raw/cinch three times on fresh tables.
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ RAW_INSERT = (
 SELECT = "SELECT * FROM users WHERE id = ?"
 BULK = 10_000
 REPEAT = 7
+MANY_REPEAT = 3
 
 
 def open_db(path: Path) -> sqlite3.Connection:
@@ -76,6 +81,7 @@ def median_per_op(run: Callable[[], None], ops: int, samples: list[float]) -> No
 
 def main() -> None:
     singles = int(sys.argv[1]) if len(sys.argv) > 1 else 2_000
+    many = int(sys.argv[2]) if len(sys.argv) > 2 else 200_000
     with tempfile.TemporaryDirectory() as tmp:
         raw = open_db(Path(tmp) / "raw.db")
         raw.execute(TABLE)
@@ -84,7 +90,17 @@ def main() -> None:
         db = DataOps(cinch_conn, schema)
         times: dict[str, list[float]] = {
             k: []
-            for k in ("raw1", "cinch1", "rawsel", "cinchsel", "rawbulk", "cinchbulk", "cinchdef")
+            for k in (
+                "raw1",
+                "cinch1",
+                "rawsel",
+                "cinchsel",
+                "rawbulk",
+                "cinchbulk",
+                "cinchdef",
+                "rawmany",
+                "cinchmany",
+            )
         }
         ids: list[str] = []
         raw_ids: list[str] = []
@@ -152,6 +168,31 @@ def main() -> None:
             raw.execute("DELETE FROM users WHERE name LIKE 'rb%'")
             cinch_conn.execute("DELETE FROM users WHERE name LIKE 'cb%'")
 
+        # insert_many vs raw executemany, interleaved, each on an empty table.
+        for rep in range(MANY_REPEAT):
+            raw.execute("DELETE FROM users")
+            cinch_conn.execute("DELETE FROM users")
+            many_raw = tuple_rows(many, f"mr{rep}_")
+
+            def raw_many(data: list[tuple[object, ...]] = many_raw) -> None:
+                raw.execute("BEGIN")
+                raw.executemany(RAW_INSERT, data)
+                raw.execute("COMMIT")
+
+            median_per_op(raw_many, 1, times["rawmany"])
+            del many_raw
+            many_rows = dict_rows(many, f"mc{rep}_")
+            inserted: list[int] = []
+
+            def cinch_many(
+                rows: list[dict[str, object]] = many_rows, out: list[int] = inserted
+            ) -> None:
+                out.append(db.insert_many("users", rows))
+
+            median_per_op(cinch_many, 1, times["cinchmany"])
+            assert inserted == [many]
+            del many_rows
+
         # A hand-written user of sqlite3 also makes ids: what uuid.uuid4() alone costs.
         start = time.perf_counter()
         for _ in range(BULK):
@@ -162,13 +203,17 @@ def main() -> None:
 
     med = {k: statistics.median(v) for k, v in times.items()}
     print(machine_line())
-    print(f"median of {REPEAT} runs; single ops averaged over {singles} calls per run")
+    print(
+        f"median of {REPEAT} runs ({MANY_REPEAT} for insert_many); single ops averaged over"
+        f" {singles} calls per run"
+    )
     print(f"{'operation':<34}{'raw sqlite3':>14}{'cinchdb':>14}{'ratio':>9}{'target':>9}")
     for label, raw_key, ours_key, unit, scale, target in (
         ("single insert (RETURNING row)", "raw1", "cinch1", "us", 1e6, 3.0),
         ("select by id (query)", "rawsel", "cinchsel", "us", 1e6, 3.0),
         (f"bulk insert {BULK:,} rows", "rawbulk", "cinchbulk", "ms", 1e3, 1.5),
         ("  same, a DEFAULT column omitted", "rawbulk", "cinchdef", "ms", 1e3, 1.5),
+        (f"insert_many {many:,} rows", "rawmany", "cinchmany", "ms", 1e3, 2.0),
     ):
         ratio = med[ours_key] / med[raw_key]
         verdict = "ok" if ratio <= target else "MISSED"
