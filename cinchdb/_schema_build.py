@@ -24,7 +24,7 @@ from journal.events import (
     ViewCreated,
     ViewReplaced,
 )
-from journal.names import fold_name, quote, same_name, validate_identifier
+from journal.names import fold_name, follows_name_rule, quote, same_name, validate_identifier
 from journal.parse import parse_statement
 from journal.schema import Schema, unparenthesize
 
@@ -133,7 +133,12 @@ def index_created(
         columns = [columns]
     if not columns:
         raise SchemaError(f"An index on table '{table}' needs at least one column")
-    name = name or "_".join(["idx", table, *columns])
+    # An old table or column name outside the names rule ("my table") gives an unnamed
+    # index a name inside it: the index's name is new.
+    name = name or "".join(
+        char if follows_name_rule("a" + char) else "_"
+        for char in "_".join(["idx", table, *columns])
+    )
     return IndexCreated(
         index=jd.IndexDef(
             name=name,
