@@ -69,7 +69,7 @@ def test_names_inside_the_rule_are_accepted_everywhere(db, name):
                 ),
             ),
             id="add_column",
-        ),  # fmt: skip
+        ),
         pytest.param(lambda db, n: db.rename_table("users", n), id="rename_table"),
         pytest.param(lambda db, n: db.rename_column("users", "name", n), id="rename_column"),
         pytest.param(lambda db, n: db.create_index(n, "users", ["name"]), id="create_index"),
