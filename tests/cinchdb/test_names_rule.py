@@ -4,6 +4,9 @@ share it. Objects an existing journal already has under other names keep working
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
 import cinchdb
@@ -163,3 +166,13 @@ def test_old_names_replay_into_a_new_tenant_and_branch(project):
         with acme:
             acme.insert("my table", {"first name": "x"})
         assert db.check()["ok"]
+
+
+SDK_DOC = Path(__file__).resolve().parents[2] / "docs" / "sdk.md"
+
+
+def test_the_names_example_in_the_sdk_reference_runs_as_printed(capsys):
+    section = SDK_DOC.read_text().split("### Names", 1)[1].split("\n## ", 1)[0]
+    code, printed = re.findall(r"```(?:python|text)\n(.*?)```", section, flags=re.DOTALL)[:2]
+    exec(compile(code, str(SDK_DOC), "exec"), {"__name__": "sdk_names"})
+    assert capsys.readouterr().out == printed
