@@ -12,10 +12,8 @@ import pytest
 import cinchdb
 import cinchdb.errors
 from cinchdb.models import Column
-from cinchdb.project import CINCHDB_DIR
-from journal import JournalStore
 from journal.names import NAME_RULE
-from journal.parse import parse
+from tests.old_journal import append_old_events
 
 BAD = ['t"; DROP TABLE x; --', "bad name", "1abc", "a-b", "a.b", "x" * 129, "émoji😀"]
 GOOD = ["users", "_private", "x1", "café", "名前", "Straße_2", "a" * 128]
@@ -117,23 +115,13 @@ def test_reserved_prefixes_stay_reserved(db):
 
 
 def _old_journal_table(project) -> None:
-    """Write, straight into the journal, a table an earlier project made under names the
-    rule refuses today (as a journal written before the rule has them)."""
-    store = JournalStore(project / CINCHDB_DIR / "metadata.db")
-    try:
-        head = store.branch_head("main", "main")
-        store.append(
-            "main",
-            "main",
-            parse(
-                'CREATE TABLE "my table" (id TEXT PRIMARY KEY, "first name" TEXT,'
-                " created_at TEXT, updated_at TEXT);"
-                ' CREATE INDEX "by-name" ON "my table" ("first name")'
-            ),
-            expected_head=head,
-        )
-    finally:
-        store.close()
+    """A table an earlier project made under names the rule refuses today."""
+    append_old_events(
+        project,
+        'CREATE TABLE "my table" (id TEXT PRIMARY KEY, "first name" TEXT,'
+        " created_at TEXT, updated_at TEXT);"
+        ' CREATE INDEX "by-name" ON "my table" ("first name")',
+    )
 
 
 def test_old_names_keep_working(project):
