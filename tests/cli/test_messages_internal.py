@@ -10,7 +10,7 @@ from cinchdb.errors import CinchError
 from cinchdb.models import Column, ForeignKey, Index
 from journal.names import NAME_RULE
 
-INTERNALS = ("pydantic", "https://", "__cinch", "validation error", "[type=")
+INTERNALS = ("pydantic", "https://", "__cinch", "validation error", "[type=", "sqlglot")
 
 
 def _clean(text: str) -> None:
@@ -80,6 +80,10 @@ SDK_CASES = {
     "drop_index": (lambda db: db.drop_index(""), "index"),
     "drop_view": (lambda db: db.drop_view(""), "view"),
     "create_view": (lambda db: db.create_view("", "SELECT 1"), "view"),
+    "Column(check)": (
+        lambda db: db.add_column("users", Column(name="a", check="a >")),
+        "expression is incomplete",
+    ),
 }
 
 
