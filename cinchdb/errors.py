@@ -202,14 +202,18 @@ class InvalidFieldError(CinchError, ValueError):
     (``drop_table()``), ``kind`` says "field" or "argument".
     """
 
-    def __init__(self, owner: str, kind: str, problems: Sequence[tuple[str, str]]) -> None:
+    def __init__(
+        self, owner: str, kind: str, problems: Sequence[tuple[str, str]], *, said: bool = False
+    ) -> None:
         self.owner = owner
         self.kind = kind
         self.problems = tuple(problems)
         listed = "; ".join(
             f"{kind} '{field}': {reason}" if field else reason for field, reason in self.problems
         )
-        super().__init__(f"{owner} {listed}")
+        # ``said``: one problem whose reason is already a sentence naming the field, written
+        # by CinchDB's own check ("Unknown column type 'MONEY'; use one of ...").
+        super().__init__(self.problems[0][1] if said else f"{owner} {listed}")
 
 
 class ProtectedError(CinchError, ValueError):

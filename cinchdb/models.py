@@ -121,6 +121,8 @@ def invalid_fields(
             return cause
         if isinstance(cause, ValueError):
             reason = str(cause)
+            if len(error.errors()) == 1:
+                return InvalidFieldError(owner, kind, [(field, reason)], said=True)
         elif detail["type"] == "missing":
             reason = "missing (it is required)"
         elif detail["type"] == "extra_forbidden":
