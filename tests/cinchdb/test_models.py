@@ -43,7 +43,7 @@ def test_reference_readme_columns_convert_to_journal_definitions():
 
 @pytest.mark.parametrize("bad", [float("nan"), object(), [1]])
 def test_defaults_that_cannot_be_stored_are_refused(bad):
-    with pytest.raises(ValueError, match="(?i)default"):
+    with pytest.raises(ValueError, match=r"(?i)default"):
         Column(name="c", default=bad)
 
 
