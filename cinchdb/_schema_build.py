@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
 
 from cinchdb._unset import UNSET, Unset
+from cinchdb.errors import ArgumentError
 from cinchdb.models import (
     SQL,
     Column,
@@ -20,6 +24,7 @@ from cinchdb.models import (
     Table,
     View,
     affinity_type,
+    invalid_fields,
     is_declared_type,
 )
 from cinchdb.results import IndexInfo
@@ -34,7 +39,7 @@ from journal.events import (
     ViewCreated,
     ViewReplaced,
 )
-from journal.names import fold_name, quote, same_name, validate_identifier
+from journal.names import fold_name, follows_name_rule, quote, same_name, validate_identifier
 from journal.parse import parse_statement
 from journal.schema import Schema, unparenthesize
 
@@ -44,6 +49,19 @@ AUTOMATIC_COLUMNS = ("id", "created_at", "updated_at")
 _ID = jd.ColumnDef(name="id", type="TEXT", not_null=True)
 _CREATED = jd.ColumnDef(name="created_at", type="TEXT")
 _UPDATED = jd.ColumnDef(name="updated_at", type="TEXT")
+
+
+_Built = TypeVar("_Built", bound=BaseModel)
+
+
+def made(call: str, model: type[_Built], **fields: Any) -> _Built:
+    """``model(**fields)`` built from ``call``'s arguments: a value the journal's models refuse
+    is an InvalidNameError or InvalidFieldError naming the argument, not pydantic's text."""
+    try:
+        return model(**fields)
+    except ValidationError as e:
+        # From None: the error names the argument and why; pydantic's text would follow it.
+        raise invalid_fields(f"{call}()", "argument", e) from None
 
 
 def is_automatic(column: str) -> bool:
@@ -79,7 +97,9 @@ def table_created(
         if fold_name(column.name) in seen:
             raise ObjectExistsError("column", column.name, name)
         seen.add(fold_name(column.name))
-    table = jd.TableDef(
+    table = made(
+        "create_table",
+        jd.TableDef,
         name=name,
         columns=(_ID, *(column.definition() for column in user), _CREATED, _UPDATED),
         primary_key=jd.PrimaryKey(columns=("id",)),
@@ -117,10 +137,14 @@ def column_altered(
     """``default=UNSET`` leaves the default alone; ``default=None`` drops it."""
     if is_automatic(column):
         raise SchemaError(f"Column '{column}' of table '{table}' is automatic; it cannot change")
+    if nullable is None and isinstance(default, Unset) and type is None:
+        raise ArgumentError("alter_column", "needs a change: give type, nullable or default")
     probe = Column(
         name=column, type=type or "TEXT", default=None if isinstance(default, Unset) else default
     )
-    return ColumnAltered(
+    return made(
+        "alter_column",
+        ColumnAltered,
         table=table,
         column=column,
         new_type=None if type is None else probe.type,
@@ -143,16 +167,22 @@ def index_created(
         columns = [columns]
     if not columns:
         raise SchemaError(f"An index on table '{table}' needs at least one column")
-    name = name or "_".join(["idx", table, *columns])
-    return IndexCreated(
-        index=jd.IndexDef(
-            name=name,
-            table=table,
-            columns=tuple(jd.IndexedColumn(column=column) for column in columns),
-            unique=unique,
-            where=where,
-        )
+    # An old table or column name outside the names rule ("my table") gives an unnamed
+    # index a name inside it: the index's name is new.
+    name = name or "".join(
+        char if follows_name_rule("a" + char) else "_"
+        for char in "_".join(["idx", table, *columns])
     )
+    index = made(
+        "create_index",
+        jd.IndexDef,
+        name=name,
+        table=table,
+        columns=tuple(made("create_index", jd.IndexedColumn, column=c) for c in columns),
+        unique=unique,
+        where=where,
+    )
+    return IndexCreated(index=index)
 
 
 _VIEW_HEAD = re.compile(r"\s*CREATE\s+VIEW\b", re.IGNORECASE)

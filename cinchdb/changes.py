@@ -2,6 +2,10 @@
 
 One change is a list of operations made by one SDK call. It goes through four steps:
 
+0. every name it gives anew (a created table, column, index, view or trigger, a rename's new
+   name) follows ``journal.names.NAME_RULE``. Only here, where a change enters from the user
+   (the SDK's schema methods and ``migrate``): the events of an existing journal, a merge's or
+   a revert's operations bring back names that are not new, and keep working;
 1. fold it onto the branch head's schema (a pure check: names, dependencies, types) and run
    it in SQLite on an in-memory database at that schema, selecting every view and compiling
    every trigger (``journal.merge_check.check_change``): nothing SQLite refuses is appended;
@@ -35,6 +39,7 @@ from cinchdb.tenants import CatchUp, TenantFiles
 from journal import ConcurrentChangeError, FoldCache, JournalStore
 from journal._check_images import CheckImages
 from journal._lazy import lazy_module
+from journal.names import validate_new_name
 
 if TYPE_CHECKING:
     from journal import events as _events
@@ -96,6 +101,52 @@ def can_fail_on_data(operation: Operation) -> bool:
             assert_never(operation)
 
 
+def new_names(operation: Operation) -> list[tuple[str, str]]:
+    """(kind, name) of every name ``operation`` gives anew."""
+    match operation:
+        case _events.TableCreated():
+            table = operation.table
+            return [("table", table.name), *(("column", c.name) for c in table.columns)]
+        case _events.TableRenamed():
+            return [("table", operation.new_name)]
+        case _events.ColumnAdded():
+            return [("column", operation.column.name)]
+        case _events.ColumnRenamed():
+            return [("column", operation.new_name)]
+        case _events.IndexCreated():
+            return [("index", operation.index.name)]
+        case _events.ViewCreated():
+            return [("view", operation.view.name)]
+        case _events.TriggerCreated():
+            return [("trigger", operation.trigger.name)]
+        case (
+            _events.TableDropped()
+            | _events.ColumnDropped()
+            | _events.ColumnAltered()
+            | _events.IndexDropped()
+            | _events.ViewReplaced()  # the view keeps the name it has
+            | _events.ViewDropped()
+            | _events.TriggerDropped()
+        ):
+            return []
+        case _:
+            assert_never(operation)
+
+
+def check_new_names(changes: Sequence[Change]) -> None:
+    """Step 0: the names the user's operations give anew follow the names rule; a merge's
+    or a revert's operations are not the user's new names (see the module docstring).
+
+    Raises:
+        InvalidNameError: naming the kind, the name and ``journal.names.NAME_RULE``.
+    """
+    for change in changes:
+        if isinstance(change, _events.BranchesMerged | _events.EventReverted):
+            continue
+        for kind, name in new_names(change):
+            validate_new_name(kind, name)
+
+
 class SchemaChanges:
     """Commits changes to the branches of one database (see the module docstring).
 
@@ -143,11 +194,13 @@ class SchemaChanges:
         moved head is not retried: ConcurrentChangeError reaches the caller.
 
         Raises:
+            InvalidNameError: a name the change gives anew is outside the names rule.
             SchemaError (and its subclasses): the change does not apply to the schema;
                 SQLiteRefusedError: SQLite refuses it. Nothing was written.
             PreflightError: it would fail on some tenants' rows; nothing was written.
             ConcurrentChangeError: the head kept moving under it for every attempt.
         """
+        check_new_names(changes)
         operations = [op for change in changes for op in _events.operations_of(change)]
         attempts = 1 if not isinstance(expected_head, Unset) else MAX_ATTEMPTS
         for attempt in range(attempts):

@@ -220,21 +220,26 @@ class CinchDB:
         return build.table_model(schema, schema.require_table(name), row_count=0)
 
     def drop_table(self, name: str) -> None:
-        self._commit([_events.TableDropped(table=name)])
+        self._commit([build.made("drop_table", _events.TableDropped, table=name)])
 
     def rename_table(self, old_name: str, new_name: str) -> None:
-        self._commit([_events.TableRenamed(table=old_name, new_name=new_name)])
+        self._commit(
+            [build.made("rename_table", _events.TableRenamed, table=old_name, new_name=new_name)]
+        )
 
     def add_column(self, table: str, column: Column) -> None:
         self._commit([build.column_added(table, column)])
 
     def drop_column(self, table: str, column: str) -> None:
         _refuse_automatic(table, column, "dropped")
-        self._commit([_events.ColumnDropped(table=table, column=column)])
+        self._commit([build.made("drop_column", _events.ColumnDropped, table=table, column=column)])
 
     def rename_column(self, table: str, old_name: str, new_name: str) -> None:
         _refuse_automatic(table, old_name, "renamed")
-        self._commit([_events.ColumnRenamed(table=table, column=old_name, new_name=new_name)])
+        renamed = build.made(
+            "rename_column", _events.ColumnRenamed, table=table, column=old_name, new_name=new_name
+        )
+        self._commit([renamed])
 
     def alter_column(
         self,
@@ -267,7 +272,7 @@ class CinchDB:
         )
 
     def drop_index(self, name: str) -> None:
-        self._commit([_events.IndexDropped(index=name)])
+        self._commit([build.made("drop_index", _events.IndexDropped, index=name)])
 
     def create_view(self, name: str, sql: str) -> View:
         """Create a view from its query (``SELECT ...``)."""
@@ -279,7 +284,7 @@ class CinchDB:
         return build.view_model(_require_view(schema, name))
 
     def drop_view(self, name: str) -> None:
-        self._commit([_events.ViewDropped(view=name)])
+        self._commit([build.made("drop_view", _events.ViewDropped, view=name)])
 
     # -- data --------------------------------------------------------------------------------
     @overload

@@ -72,6 +72,7 @@ __all__ = [
     "FilterError",
     "GeneratedColumnError",
     "HandleClosedError",
+    "InvalidFieldError",
     "InvalidKeyError",
     "InvalidNameError",
     "InvalidPatternError",
@@ -202,6 +203,28 @@ class ArgumentError(CinchError, ValueError):
         self.call = call
         self.problem = problem
         super().__init__(f"{call}() {problem}")
+
+
+class InvalidFieldError(CinchError, ValueError):
+    """A model's field or a call's argument has a value it cannot take (``Column(type="WHAT")``,
+    ``drop_table(5)``): named with the reason; nothing was done.
+
+    ``problems`` lists (field, reason) pairs; ``owner`` is the model (``Column``) or the call
+    (``drop_table()``), ``kind`` says "field" or "argument".
+    """
+
+    def __init__(
+        self, owner: str, kind: str, problems: Sequence[tuple[str, str]], *, said: bool = False
+    ) -> None:
+        self.owner = owner
+        self.kind = kind
+        self.problems = tuple(problems)
+        listed = "; ".join(
+            f"{kind} '{field}': {reason}" if field else reason for field, reason in self.problems
+        )
+        # ``said``: one problem whose reason is already a sentence naming the field, written
+        # by CinchDB's own check ("Unknown column type 'MONEY'; use one of ...").
+        super().__init__(self.problems[0][1] if said else f"{owner} {listed}")
 
 
 class ProtectedError(CinchError, ValueError):

@@ -22,6 +22,7 @@ from typing_extensions import assert_never  # typing has it from 3.11; we suppor
 from cinchdb._drift import schema_differences
 from cinchdb._guard import read_cursor
 from cinchdb._repair import repair_tenant as _repair_tenant
+from cinchdb._revert_check import revert_losses
 from cinchdb._tenant_dir import damage
 from cinchdb.changes import SchemaChanges
 from cinchdb.crypto import EncryptionError, open_encrypted
@@ -298,7 +299,8 @@ def revert(
 
     Raises:
         RevertLosesDataError: the inverse cannot restore what was lost (listed), unless
-            ``force``; nothing was written.
+            ``force``; nothing was written. Undoing an ``add_column`` whose column holds only
+            its default (NULL without one) in every materialized tenant loses nothing.
         SchemaError: the inverse does not apply to the branch's current schema (a later change
             depends on what the event did); nothing was written.
     """
@@ -309,7 +311,11 @@ def revert(
     before = changes.fold.schema_at(event.parents[0] if event.parents else None)
     inverse, losses = inverse_operations(before, event.operations)
     if losses and not force:
-        raise RevertLosesDataError(event_id, losses)
+        # An added column that holds only its default everywhere loses nothing: asked of
+        # the tenants' rows, only when the schema alone says something would be lost.
+        losses = revert_losses(changes, branch, before, event.operations)
+        if losses:
+            raise RevertLosesDataError(event_id, losses)
     change = EventReverted(reverted=event_id, operations=tuple(inverse))
     events, _, _ = changes.commit(
         branch, [change], message=f"Revert {event.short_id}: {event.summary}"

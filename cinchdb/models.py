@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from cinchdb.errors import CinchError, InvalidFieldError
 from journal import definitions as jd
+from journal.errors import InvalidNameError
 from journal.names import validate_identifier
 
 #: The column types CinchDB declares. BOOLEAN is stored as 0/1 and read back as ``bool``.
@@ -138,8 +141,49 @@ def affinity_type(declared: str) -> str:
     return "NUMERIC"
 
 
+def invalid_fields(
+    owner: str, kind: str, error: ValidationError, fields: Sequence[str] = ()
+) -> CinchError:
+    """pydantic's ValidationError in the SDK's words: a refused name as the InvalidNameError
+    its validator raised, anything else as InvalidFieldError naming each field (or argument)
+    and why, without pydantic's error codes and links.
+
+    ``fields`` (the model's or call's accepted names) are listed when an unknown one is given.
+    """
+    problems: list[tuple[str, str]] = []
+    for detail in error.errors():
+        field = ".".join(str(part) for part in detail["loc"])
+        cause = detail.get("ctx", {}).get("error")
+        if isinstance(cause, InvalidNameError):
+            return cause
+        if isinstance(cause, ValueError):
+            reason = str(cause)
+            if len(error.errors()) == 1:
+                return InvalidFieldError(owner, kind, [(field, reason)], said=True)
+        elif detail["type"] == "missing":
+            reason = "missing (it is required)"
+        elif detail["type"] == "extra_forbidden":
+            accepted = f": use {', '.join(fields)}" if fields else ""
+            reason = f"no such {kind}{accepted}"
+        else:
+            message = detail["msg"].removeprefix("Input ")
+            reason = f"{message}, got {detail['input']!r}"
+        problems.append((field, reason))
+    return InvalidFieldError(owner, kind, problems)
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+    def __init__(self, /, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as e:
+            # From None: pydantic's own text (error codes, a URL) would follow it in the
+            # traceback; the error names every field and reason itself.
+            raise invalid_fields(
+                type(self).__name__, "field", e, list(type(self).model_fields)
+            ) from None
 
 
 class ForeignKey(_Model):

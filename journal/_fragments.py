@@ -58,6 +58,10 @@ def from_sqlglot(message: str, text: str, error: Exception) -> SQLParseError:
     if details:
         line, column = details[0].get("line"), details[0].get("col")
         first = details[0].get("description") or first
+    if "<class 'sqlglot." in first:
+        # sqlglot names its own classes ("Required keyword: 'expression' missing for <class
+        # 'sqlglot.expressions.core.GT'>"): the user wrote an incomplete expression.
+        first = "the expression is incomplete (an operand or keyword is missing)"
     return SQLParseError(f"{message}: {first}", sql=text, line=line, column=column)
 
 

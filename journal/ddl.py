@@ -53,6 +53,35 @@ from journal.sqlrefs import expression_refs
 REBUILD_PREFIX = "__cinch_rebuild_"
 
 
+def in_user_terms(message: str, operation: Operation) -> str:
+    """SQLite's ``message`` about a statement of ``operation`` with the scratch names of a
+    rebuild or a same-name rename (``__cinch_rebuild_table.a``) replaced by the user's
+    (``users.a``): the scratch objects are CinchDB's, the user never made them."""
+    if REBUILD_PREFIX not in message:
+        return message
+    match operation:
+        case ColumnAdded() | ColumnDropped() | ColumnAltered():
+            return message.replace(REBUILD_PREFIX + "table", operation.table)
+        case TableRenamed():
+            return message.replace(REBUILD_PREFIX + "rename", operation.new_name)
+        case ColumnRenamed():
+            return message.replace(REBUILD_PREFIX + "column", operation.new_name)
+        case (
+            TableCreated()
+            | TableDropped()
+            | IndexCreated()
+            | IndexDropped()
+            | ViewCreated()
+            | ViewReplaced()
+            | ViewDropped()
+            | TriggerCreated()
+            | TriggerDropped()
+        ):
+            return message
+        case _:
+            assert_never(operation)
+
+
 # -- operations as SQL ------------------------------------------------------------------------
 
 

@@ -1,9 +1,12 @@
 """Validation and quoting of every name that reaches SQL or the file system.
 
 Identifiers (tables, columns, indexes, views, triggers) are always double-quoted when rendered,
-so they may contain spaces or punctuation; what we refuse is what cannot be quoted safely or
-collides with SQLite's and CinchDB's own objects. Database and branch names also become parts
-of file paths, so they follow a much narrower, git-like rule.
+so an existing journal may hold names with spaces or punctuation; what every name must avoid
+is what cannot be quoted safely or collides with SQLite's and CinchDB's own objects
+(:func:`validate_identifier`). A NEW name also follows :data:`NAME_RULE`
+(:func:`validate_new_name`), checked where a change enters a branch from the user, never when
+an event is read back, so objects an older project made keep working. Database and branch
+names also become parts of file paths, so they follow a much narrower, git-like rule.
 """
 
 from __future__ import annotations
@@ -21,6 +24,13 @@ MAX_BRANCH_NAME_LENGTH = 100
 # Prefixes SQLite reserves for itself and CinchDB reserves for its system tables (KV store,
 # tenant cursor). User objects with these prefixes would shadow or reach into system state.
 RESERVED_OBJECT_PREFIXES = ("sqlite_", "__")
+
+#: The rule every NEW table, column, index, view and trigger name follows (one sentence, used
+#: in messages): what every code generator can map to an identifier of its language.
+NAME_RULE = "letters, digits and '_', not starting with a digit, at most 128 characters"
+
+_DIGITS = frozenset("0123456789")
+_MARKS = frozenset({"Mn", "Mc"})
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 # Characters that print as nothing or reorder what follows: controls (Cc, incl. C1 such as
@@ -59,6 +69,44 @@ def validate_identifier(kind: str, name: object, *, object_name: bool = True) ->
     if object_name and fold_name(name).startswith(RESERVED_OBJECT_PREFIXES):
         raise InvalidNameError(kind, name, "names starting with 'sqlite_' or '__' are reserved")
     return name
+
+
+def name_rule_problem(name: str) -> str | None:
+    """Why ``name`` is outside :data:`NAME_RULE` (a short phrase), or None when it follows it.
+
+    Letters are any alphabet's (Unicode category L*), followed by the combining marks some
+    scripts write them with (Devanagari vowel signs, a decomposed accent); digits are 0-9.
+    """
+    if not name:
+        return "it is empty"
+    if len(name) > MAX_IDENTIFIER_LENGTH:
+        return f"it is longer than {MAX_IDENTIFIER_LENGTH} characters"
+    if name[0] in _DIGITS:
+        return "it starts with a digit"
+    for position, char in enumerate(name):
+        if char == "_" or char in _DIGITS or char.isalpha():
+            continue
+        if position and unicodedata.category(char) in _MARKS:
+            continue
+        return f"{char!r} is not a letter, digit or '_'"
+    return None
+
+
+def follows_name_rule(name: str) -> bool:
+    """Whether ``name`` follows :data:`NAME_RULE` (for reports such as ``adopt``'s)."""
+    return name_rule_problem(name) is None
+
+
+def validate_new_name(kind: str, name: object) -> str:
+    """Return ``name`` if it may name a NEW ``kind`` (table, column, index, view, trigger),
+    else raise InvalidNameError naming :data:`NAME_RULE`.
+
+    Reserved prefixes (``sqlite_``, ``__``) stay refused for every kind but columns.
+    """
+    validated = validate_identifier(kind, name, object_name=kind != "column")
+    if name_rule_problem(validated) is not None:
+        raise InvalidNameError(kind, validated, f"use {NAME_RULE}")
+    return validated
 
 
 def _invisible(name: str) -> str | None:

@@ -16,7 +16,7 @@ import attrs
 from typing_extensions import assert_never
 
 from journal import drivers
-from journal.ddl import statements
+from journal.ddl import in_user_terms, statements
 from journal.errors import JournalError
 
 # Re-exported: ReplayError was defined here before it moved to journal.errors.
@@ -117,7 +117,8 @@ def apply_steps(
                     try:
                         conn.execute(statement)
                     except drivers.Error as e:
-                        raise ReplayError(step.operation, statement, str(e)) from e
+                        reason = in_user_terms(str(e), step.operation)
+                        raise ReplayError(step.operation, statement, reason) from e
                 if foreign_keys:
                     _check_foreign_keys(conn, step.operation)
             if before_commit is not None:

@@ -13,12 +13,13 @@ import pytest
 import cinchdb
 from cinchdb import codegen
 from cinchdb.models import Column
+from tests.old_journal import append_old_events
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def typed(db):
+def typed(db, project):
     db.create_table(
         "users",
         [
@@ -28,10 +29,11 @@ def typed(db):
             Column(name="avatar", type="BLOB"),
             Column(name="balance", type="NUMERIC"),
             Column(name="active", type="BOOLEAN", default=True),
-            Column(name="my col", type="TEXT"),
             Column(name="class", type="TEXT"),
         ],
     )
+    # A name outside the names rule, as a journal made before the rule holds it.
+    append_old_events(project, 'ALTER TABLE users ADD COLUMN "my col" TEXT')
     db.create_view("adults", "SELECT name, age FROM users WHERE age >= 18")
     return db
 

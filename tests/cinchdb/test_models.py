@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import pytest
-from pydantic import ValidationError
 
 from cinchdb.models import SQL, Column, ForeignKey, normalize_type, sql_literal
 
@@ -18,7 +17,7 @@ def test_type_aliases_are_case_insensitive(alias, canonical):
 
 
 def test_unknown_type_names_the_accepted_ones():
-    with pytest.raises(ValidationError, match="Unknown column type 'MONEY'; use one of TEXT"):
+    with pytest.raises(ValueError, match="Unknown column type 'MONEY'; use one of TEXT"):
         Column(name="c", type="MONEY")
 
 
@@ -44,11 +43,11 @@ def test_reference_readme_columns_convert_to_journal_definitions():
 
 @pytest.mark.parametrize("bad", [float("nan"), object(), [1]])
 def test_defaults_that_cannot_be_stored_are_refused(bad):
-    with pytest.raises(ValidationError, match="default"):
+    with pytest.raises(ValueError, match=r"(?i)default"):
         Column(name="c", default=bad)
 
 
 @pytest.mark.parametrize("bad", ["", "a\x00", "x" * 200])
 def test_hostile_column_names_are_refused(bad):
-    with pytest.raises(ValidationError):
+    with pytest.raises(ValueError):
         Column(name=bad)

@@ -108,6 +108,10 @@ def alter(db: cinchdb.CinchDB, table: str, column: str, type_: str | None,
     """
     if default is not None and drop_default:
         raise click.UsageError("give --default or --drop-default, not both")
+    if type_ is None and nullable is None and default is None and not drop_default:
+        raise click.UsageError(
+            "give at least one of --type, --nullable/--not-null, --default, --drop-default"
+        )
     new_default: Any = UNSET
     if drop_default:
         new_default = None
