@@ -9,6 +9,7 @@ import click
 import cinchdb
 from cinchdb.cli._context import json_option, target_options, with_db
 from cinchdb.cli._render import csv_rows, done, emit_json, table
+from cinchdb.cli.commands.transfer import export, import_
 
 
 @click.command("query")
@@ -114,3 +115,7 @@ def delete(db: cinchdb.CinchDB, table_name: str, ids: tuple[str, ...], as_json: 
     """
     count = db.delete(table_name, *ids)
     done(f"Deleted {count} record(s) from '{table_name}'", as_json, {"deleted": count})
+
+
+data_group.add_command(import_, "import")
+data_group.add_command(export, "export")

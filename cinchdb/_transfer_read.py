@@ -1,0 +1,462 @@
+"""Reading rows for an import: CSV, a JSON array and NDJSON, typed by the table's columns.
+
+Each reader is an iterable of row dicts that ``CinchDB.insert_many`` consumes in one
+transaction, and remembers where each row came from (:meth:`RowReader.where`), so an error
+about row 41,207 names its line. A malformed row, or a CSV field its column cannot take, is
+raised here as :class:`~cinchdb.errors.ImportRowError` while the rows are read.
+
+Values. JSON and NDJSON values are used as JSON gives them (numbers, strings, true/false,
+null), except in BLOB columns, where a string is base64 (what an export writes). CSV fields are
+text, converted once per field by a converter chosen once per column from its declared type:
+BOOLEAN takes true/false/1/0 (any case), INTEGER an integer, REAL a number, NUMERIC an integer,
+else a number, else the text as written (a DATETIME is NUMERIC in SQLite), BLOB base64, and
+anything else (TEXT) the text itself. An empty field is NULL in every column: CSV cannot tell
+an empty string from a missing value (JSON and NDJSON can).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import csv
+import json
+import re
+from collections import deque
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Protocol
+
+from cinchdb._rows import BOOLEAN_TYPES
+from cinchdb.errors import ImportRowError
+from journal.names import fold_name
+
+if TYPE_CHECKING:  # a type only: the definition models are pydantic, costly to import
+    from journal.definitions import TableDef
+
+__all__ = ["FORMATS", "Progress", "RowReader", "TextSource", "reader_for", "sniff"]
+
+#: The formats of an import or export.
+FORMATS = ("csv", "json", "ndjson")
+#: Called as ``progress(bytes_read, total_bytes)`` while an import reads a file.
+Progress = Callable[[int, int], None]
+
+Row = dict[str, object]
+Convert = Callable[[str], object]
+
+# Characters read at a time from a JSON array; an element larger than this is read in more.
+_CHUNK = 1 << 20
+# A JSON array element that is still not valid after this many characters is reported as it
+# is, rather than reading the rest of the file in search of its end.
+_MAX_ELEMENT = 64 << 20
+# Rows between two progress reports.
+_PROGRESS_EVERY = 8192
+# Where the last this-many rows came from; insert_many reports a row of the batch it is
+# writing, far fewer rows back than this.
+_BOOK_SIZE = 1 << 17
+_NON_SPACE = re.compile(r"\S")
+_BOOLEANS = {"true": True, "false": False, "1": True, "0": False}
+
+
+class TextSource(Protocol):
+    """What a reader reads: a text file (opened with ``newline=""`` for CSV)."""
+
+    def read(self, size: int = -1, /) -> str: ...
+    def readline(self, size: int = -1, /) -> str: ...
+    def __iter__(self) -> Iterator[str]: ...
+
+
+class RowReader:
+    """The rows of one input, as dicts keyed by column name, read lazily.
+
+    Args:
+        rows: the format's generator of (location, row).
+        source: the input's name in messages.
+        tell: the bytes read so far (None: unknown), for ``progress``.
+        total: the input's size in bytes (None: unknown).
+        progress: called as ``progress(bytes_read, total)`` every few thousand rows.
+    """
+
+    def __init__(
+        self,
+        rows: Iterator[tuple[int, Row]],
+        source: str,
+        *,
+        tell: Callable[[], int] | None = None,
+        total: int | None = None,
+        progress: Progress | None = None,
+    ) -> None:
+        self.source = source
+        self.count = 0
+        self._rows = rows
+        self._places: deque[int] = deque(maxlen=_BOOK_SIZE)
+        self._tell = tell
+        self._total = total
+        self._progress = progress if tell is not None and total is not None else None
+        self._describe: Callable[[int], str] = _line
+
+    def __iter__(self) -> Iterator[Row]:
+        places = self._places
+        progress = self._progress
+        for place, row in self._rows:
+            places.append(place)
+            self.count += 1
+            if progress is not None and self.count % _PROGRESS_EVERY == 0:
+                progress(self._position(), self._total or 0)
+            yield row
+        if progress is not None:
+            progress(self._total or 0, self._total or 0)
+
+    def _position(self) -> int:
+        return self._tell() if self._tell is not None else 0
+
+    def where(self, index: int) -> str:
+        """Where row ``index`` (0-based, in reading order) came from: "line 7", "element [6]",
+        or "row 7" when it is too far back to be remembered."""
+        offset = index - (self.count - len(self._places))
+        if 0 <= offset < len(self._places):
+            return self._describe(self._places[offset])
+        return f"row {index + 1}"
+
+
+def _line(number: int) -> str:
+    return f"line {number}"
+
+
+def _element(number: int) -> str:
+    return f"element [{number}]"
+
+
+def reader_for(
+    fmt: str,
+    text: TextSource,
+    table: TableDef,
+    source: str,
+    *,
+    tell: Callable[[], int] | None = None,
+    total: int | None = None,
+    progress: Progress | None = None,
+) -> RowReader:
+    """A :class:`RowReader` of ``text`` in format ``fmt`` (one of :data:`FORMATS`)."""
+    columns = _Columns(table)
+    rows: Iterator[tuple[int, Row]]
+    if fmt == "csv":
+        rows = _csv_rows(text, columns, source)
+    elif fmt == "ndjson":
+        rows = _ndjson_rows(text, columns, source)
+    elif fmt == "json":
+        rows = _json_rows(text, columns, source)
+    else:  # pragma: no cover - the callers check the format first
+        raise ValueError(f"unknown format {fmt!r}")
+    reader = RowReader(rows, source, tell=tell, total=total, progress=progress)
+    if fmt == "json":
+        reader._describe = _element
+    return reader
+
+
+def sniff(text: TextSource) -> tuple[str, TextSource]:
+    """The format of an input without a name, from its first non-space character (``[``: a
+    JSON array, ``{``: NDJSON, anything else: CSV), and the input to read it from (the lines
+    looked at, then the rest)."""
+    seen: list[str] = []
+    while True:
+        line = text.readline()
+        if not line:
+            break
+        seen.append(line)
+        match = _NON_SPACE.search(line)
+        if match:
+            first = match.group()
+            fmt = "json" if first == "[" else "ndjson" if first == "{" else "csv"
+            return fmt, _Prefixed(seen, text)
+    return "csv", _Prefixed(seen, text)
+
+
+class _Prefixed:
+    """Lines already read from a stream, then the rest of the stream."""
+
+    def __init__(self, lines: list[str], rest: TextSource) -> None:
+        self._lines = lines
+        self._rest = rest
+
+    def read(self, size: int = -1, /) -> str:
+        if self._lines:
+            head = "".join(self._lines)
+            self._lines = []
+            return head
+        return self._rest.read(size)
+
+    def readline(self, size: int = -1, /) -> str:
+        if self._lines:
+            return self._lines.pop(0)
+        return self._rest.readline(size)
+
+    def __iter__(self) -> Iterator[str]:
+        while self._lines:
+            yield self._lines.pop(0)
+        yield from self._rest
+
+
+# -- columns and their converters ------------------------------------------------------------
+class _Columns:
+    """A table's columns as an import needs them: declared names by folded name, the CSV
+    converter of each, and which ones hold base64 in JSON."""
+
+    def __init__(self, table: TableDef) -> None:
+        self.table = table.name
+        self.names = {fold_name(c.name): c.name for c in table.columns if not c.generated}
+        self.generated = {fold_name(c.name) for c in table.columns if c.generated}
+        self.converters = {c.name: _converter(c.type) for c in table.columns}
+        self.blobs = frozenset(fold_name(c.name) for c in table.columns if _kind(c.type) == "blob")
+
+    def name(self, key: str, source: str, where: str) -> str:
+        found = self.names.get(fold_name(key))
+        if found is None:
+            reason = (
+                f"column '{key}' of table '{self.table}' is generated; it cannot be imported"
+                if fold_name(key) in self.generated
+                else f"table '{self.table}' has no column '{key}'"
+            )
+            raise ImportRowError(source, where, reason)
+        return found
+
+
+def _kind(declared: str) -> str:
+    """Which CSV conversion a declared type takes: SQLite's affinity rules
+    (https://sqlite.org/datatype3.html, 3.1), with BOOLEAN and BLOB apart."""
+    t = " ".join(declared.upper().split())
+    if t in BOOLEAN_TYPES:
+        return "boolean"
+    if "INT" in t:
+        return "integer"
+    if "CHAR" in t or "CLOB" in t or "TEXT" in t:
+        return "text"
+    if "BLOB" in t:
+        return "blob"
+    if not t:
+        return "text"  # no declared type: the value as written
+    if "REAL" in t or "FLOA" in t or "DOUB" in t:
+        return "real"
+    return "numeric"
+
+
+class _Bad(ValueError):
+    """A CSV field its column cannot take; the reason, without the place."""
+
+
+def _to_boolean(text: str) -> object:
+    value = _BOOLEANS.get(text)
+    if value is None:
+        value = _BOOLEANS.get(text.lower())
+        if value is None:
+            raise _Bad(f"{text!r} is not a boolean (true, false, 1 or 0)")
+    return value
+
+
+def _to_integer(text: str) -> object:
+    try:
+        return int(text)
+    except ValueError:
+        raise _Bad(f"{text!r} is not an integer") from None
+
+
+def _to_real(text: str) -> object:
+    try:
+        return float(text)
+    except ValueError:
+        raise _Bad(f"{text!r} is not a number") from None
+
+
+def _to_numeric(text: str) -> object:
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+def _to_blob(text: str) -> object:
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise _Bad(f"{_short(text)!r} is not base64 (a BLOB column's values)") from None
+
+
+_CONVERTERS: dict[str, Convert | None] = {
+    "boolean": _to_boolean,
+    "integer": _to_integer,
+    "real": _to_real,
+    "numeric": _to_numeric,
+    "blob": _to_blob,
+    "text": None,
+}
+
+
+def _converter(declared: str) -> Convert | None:
+    return _CONVERTERS[_kind(declared)]
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+# -- CSV -------------------------------------------------------------------------------------
+def _csv_rows(text: TextSource, columns: _Columns, source: str) -> Iterator[tuple[int, Row]]:
+    lines = csv.reader(text, strict=True)
+    try:
+        header = next(lines, None)
+    except csv.Error as error:
+        raise ImportRowError(source, "line 1", f"is not valid CSV ({error})") from None
+    if not header:
+        return
+    names = [columns.name(key, source, "line 1") for key in header]
+    folded = [fold_name(n) for n in names]
+    if len(set(folded)) != len(folded):
+        twice = next(n for n in names if folded.count(fold_name(n)) > 1)
+        raise ImportRowError(source, "line 1", f"the header names column '{twice}' twice")
+    width = len(names)
+    # Per position: None keeps the text (empty -> NULL); else the column's converter.
+    plan = [(j, columns.converters[n], n) for j, n in enumerate(names)]
+    converting = [(j, c, n) for j, c, n in plan if c is not None]
+    plain = [j for j, c, _ in plan if c is None]
+    end = lines.line_num
+    while True:
+        start = end + 1
+        try:
+            fields = next(lines, None)
+        except csv.Error as error:
+            raise ImportRowError(source, f"line {start}", f"is not valid CSV ({error})") from None
+        if fields is None:
+            return
+        end = lines.line_num
+        if not fields:
+            continue  # a blank line
+        if len(fields) != width:
+            raise ImportRowError(
+                source, f"line {start}", f"has {len(fields)} fields; the header has {width}"
+            )
+        for j in plain:
+            if not fields[j]:
+                fields[j] = None  # type: ignore[call-overload]
+        for j, convert, name in converting:
+            value = fields[j]
+            if value:
+                try:
+                    fields[j] = convert(value)  # type: ignore[call-overload]
+                except _Bad as bad:
+                    raise ImportRowError(source, f"line {start}", str(bad), column=name) from None
+            else:
+                fields[j] = None  # type: ignore[call-overload]
+        yield start, dict(zip(names, fields, strict=True))
+
+
+# -- NDJSON and JSON -------------------------------------------------------------------------
+def _decode_blobs(row: Row, columns: _Columns, source: str, where: str) -> None:
+    """Base64 strings of BLOB columns, as bytes (in place)."""
+    for key, value in row.items():
+        if isinstance(value, str) and fold_name(key) in columns.blobs:
+            try:
+                row[key] = base64.b64decode(value, validate=True)
+            except (binascii.Error, ValueError):
+                raise ImportRowError(
+                    source, where, f"{_short(value)!r} is not base64 (a BLOB column's values)",
+                    column=columns.names[fold_name(key)],
+                ) from None  # fmt: skip
+
+
+def _ndjson_rows(text: TextSource, columns: _Columns, source: str) -> Iterator[tuple[int, Row]]:
+    loads = json.loads
+    blobs = bool(columns.blobs)
+    for number, line in enumerate(text, 1):
+        try:
+            row = loads(line)
+        except json.JSONDecodeError as error:
+            if not line.strip():
+                continue  # a blank line
+            raise ImportRowError(
+                source, f"line {number}", f"is not valid JSON ({error.msg})"
+            ) from None
+        if type(row) is not dict:
+            raise ImportRowError(source, f"line {number}", "is not a JSON object")
+        if blobs:
+            _decode_blobs(row, columns, source, f"line {number}")
+        yield number, row
+
+
+class _Buffer:
+    """A window on a text stream for reading a JSON array element by element."""
+
+    def __init__(self, text: TextSource) -> None:
+        self.text = text
+        self.buf = ""
+        self.pos = 0
+        self.eof = False
+
+    def more(self) -> bool:
+        if self.eof:
+            return False
+        chunk = self.text.read(_CHUNK)
+        if not chunk:
+            self.eof = True
+            return False
+        self.buf = self.buf[self.pos :] + chunk
+        self.pos = 0
+        return True
+
+    def peek(self) -> str:
+        """The next non-space character ("" at the end), with ``pos`` on it."""
+        while True:
+            match = _NON_SPACE.search(self.buf, self.pos)
+            if match:
+                self.pos = match.start()
+                return self.buf[self.pos]
+            self.pos = len(self.buf)
+            if not self.more():
+                return ""
+
+
+def _json_rows(text: TextSource, columns: _Columns, source: str) -> Iterator[tuple[int, Row]]:
+    decode = json.JSONDecoder().raw_decode
+    blobs = bool(columns.blobs)
+    window = _Buffer(text)
+    first = window.peek()
+    if first != "[":
+        found = f"starts with {first!r}" if first else "is empty"
+        raise ImportRowError(source, "line 1", f"is not a JSON array (it {found})")
+    window.pos += 1
+    index = 0
+    ch = window.peek()
+    while ch != "]":
+        where = f"element [{index}]"
+        if ch != "{":
+            found = "the end of the input" if not ch else repr(ch)
+            raise ImportRowError(source, where, f"is not a JSON object (found {found})")
+        while True:
+            try:
+                row, end = decode(window.buf, window.pos)
+                break
+            except json.JSONDecodeError as error:
+                if len(window.buf) - window.pos > _MAX_ELEMENT or not window.more():
+                    raise ImportRowError(
+                        source, where, f"is not valid JSON ({error.msg})"
+                    ) from None
+        window.pos = end
+        if blobs:
+            _decode_blobs(row, columns, source, where)
+        yield index, row
+        index += 1
+        ch = window.peek()
+        if ch == ",":
+            window.pos += 1
+            ch = window.peek()
+            if ch == "]":
+                raise ImportRowError(source, f"element [{index}]", "is missing (a trailing ',')")
+        elif ch != "]":
+            found = "the end of the input" if not ch else repr(ch)
+            raise ImportRowError(
+                source, f"element [{index - 1}]", f"is followed by {found}, not ',' or ']'"
+            )
+    window.pos += 1
+    if window.peek():
+        raise ImportRowError(source, f"element [{index - 1}]", "is followed by text after the ']'")
