@@ -181,7 +181,8 @@ class _Prefixed:
         if self._lines:
             head = "".join(self._lines)
             self._lines = []
-            return head
+            # Fewer characters than asked for are a valid answer (as from a pipe), not all.
+            return head + self._rest.read() if size < 0 else head
         return self._rest.read(size)
 
     def readline(self, size: int = -1, /) -> str:
