@@ -8,11 +8,13 @@ import os
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
+from cinchdb._values import ColumnCheck, column_checks, rowid_alias
 from cinchdb.errors import (
     ColumnNotFoundError,
     DuplicateColumnError,
     FilterError,
     GeneratedColumnError,
+    MissingValueError,
 )
 from journal.names import fold_name, quote, validate_identifier
 
@@ -133,7 +135,22 @@ class InsertPlan:
         self.width = len(names)
         self.id_position = folded.index("id") if table.has["id"] else None
         self.columns_sql = f"INSERT INTO {table.quoted} ({', '.join(map(quote, names))}) VALUES "
+        # insert_many's one-row statement for executemany: the given columns first, then the
+        # automatic ones, so each row's parameters are ``values + (id, now, now)``.
+        last = given + automatic
+        self.many_sql = (
+            f"INSERT INTO {table.quoted} ({', '.join(map(quote, last))})"
+            f" VALUES ({', '.join('?' * len(last))})"
+        )
+        self.automatic = len(automatic)
         self.sql: dict[tuple[int, bool], str] = {}
+        # The typed check of each given column's values (see cinchdb._values).
+        self.value_checks: list[tuple[int, ColumnCheck]] = [
+            (j, table.checks[name]) for j, name in enumerate(folded) if j >= len(automatic)
+        ]
+        for name in table.required:
+            if name not in present:
+                raise MissingValueError(table.name, table.columns[name], given_none=False)
         # For bulk inserts without RETURNING (see DataOps._insert_bulk): which given columns'
         # value types must be checked, and whether the stored rows must be read back anyway.
         self.checks: list[tuple[int, frozenset[type]]] = []
@@ -173,7 +190,40 @@ class TableFacts:
         self.booleans = frozenset(
             c.name for c in table.columns if " ".join(c.type.upper().split()) in BOOLEAN_TYPES
         )
-        self.has = {name: name in self.columns for name in AUTOMATIC}
+        #: Per column: which values it takes (cinchdb._values).
+        self.checks = column_checks(table)
+        alias = rowid_alias(table)
+        self.rowid_alias = None if alias is None else fold_name(alias)
+        # The automatic columns CinchDB fills in: present, taking text, and not the rowid (a
+        # table from `migrate` with `id INTEGER PRIMARY KEY` lets SQLite assign it).
+        self.has = {
+            name: name in self.columns
+            and self.checks[name].text_ok
+            and name != self.rowid_alias
+            and self.checks[name].kind != "ANY"
+            for name in AUTOMATIC
+        }
+        # The columns that name a row: the primary key; else an ``id`` column; else the rowid.
+        if table.primary_key is not None:
+            key = [self.columns[fold_name(n)] for n in table.primary_key.columns]
+        elif "id" in self.columns:
+            key = [self.columns["id"]]
+        else:
+            key = ["rowid"]
+        self.key: tuple[str, ...] = tuple(key)
+        self.folded_key = frozenset(fold_name(n) for n in key)
+        self.key_where = " AND ".join(f"{quote(n)} = ?" for n in key)
+        self.get_sql = f"SELECT * FROM {quote(table.name)} WHERE {self.key_where}"
+        # NOT NULL columns that SQLite cannot fill in: a row must give them.
+        self.required = [
+            fold_name(c.name)
+            for c in table.columns
+            if c.not_null
+            and c.default is None
+            and c.generated is None
+            and fold_name(c.name) != self.rowid_alias
+            and not self.has.get(fold_name(c.name), False)
+        ]
         self.names = [c.name for c in table.columns]
         self.folded_names = [fold_name(c.name) for c in table.columns]
         self.id_index = self.folded_names.index("id") if self.has["id"] else -1
@@ -204,7 +254,9 @@ class TableFacts:
         self.range_sql = f"SELECT * FROM {self.quoted} WHERE rowid BETWEEN ? AND ? ORDER BY rowid"
         self.by_id_sql = f'SELECT * FROM {self.quoted} WHERE "id" = ?'
         self.inserts: dict[tuple[str, ...], InsertPlan] = {}
-        self.updates: dict[tuple[str, ...], tuple[str, str, bool]] = {}
+        self.updates: dict[
+            tuple[str, ...], tuple[str, str, bool, list[tuple[int, ColumnCheck]]]
+        ] = {}
         self.filters: dict[str, tuple[str, str]] = {}
 
     def column_name(self, key: object) -> str:

@@ -40,7 +40,7 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from itertools import chain, groupby, repeat
+from itertools import chain, groupby, islice, repeat
 from operator import methodcaller
 from typing import TYPE_CHECKING
 
@@ -65,11 +65,14 @@ from cinchdb._rows import (
     new_ids,
     utc_now,
 )
+from cinchdb._values import ColumnCheck, check_batch, check_columns
 from cinchdb.errors import (
     ArgumentError,
+    CinchError,
     ConstraintError,
     DuplicateColumnError,
     FilterError,
+    KeyColumnError,
     QueryTimeoutError,
     RecordNotFoundError,
     TableNotFoundError,
@@ -107,6 +110,10 @@ _ONE_STATEMENT_ERRORS: tuple[type[Exception], ...] = (sqlite3.ProgrammingError,)
     if drivers.sqlcipher is None
     else (drivers.sqlcipher.ProgrammingError, drivers.sqlcipher.Warning)
 )
+
+# insert_many consumes its rows this many at a time.
+_MANY_CHUNK = 4096
+_DICTS = frozenset({dict})
 
 _NO_SUCH_TABLE = re.compile(r"no such table: (?:main\.)?(\S+)$")
 
@@ -207,6 +214,89 @@ class DataOps:
                     out.extend(self._insert_returning(facts, group, rows, now))
         return out
 
+    def insert_many(self, table: str, rows: Iterable[Mapping[str, object]]) -> int:
+        """Insert every row of ``rows`` in one transaction; return how many.
+
+        For loading data: the iterable is consumed in chunks (memory stays constant), the
+        stored rows are not returned, and every value is checked against its column as in
+        :meth:`insert`. On any error nothing is written, and the error's ``row_index`` is the
+        0-based position of the row at fault in ``rows`` (None when SQLite cannot say which
+        row of a table with triggers failed).
+
+        Raises:
+            TableNotFoundError, ColumnNotFoundError, ValueTypeError, MissingValueError,
+            ConstraintError (each with ``row_index``).
+        """
+        facts = self._table(table)
+        now = utc_now()
+        done = 0
+        iterator = iter(rows)
+        with self._transaction(facts):
+            while chunk := list(islice(iterator, _MANY_CHUNK)):
+                self._insert_chunk(facts, chunk, done, now)
+                done += len(chunk)
+        return done
+
+    def _insert_chunk(
+        self, facts: TableFacts, chunk: list[Mapping[str, object]], first: int, now: str
+    ) -> None:
+        if not set(map(type, chunk)) <= _DICTS:
+            for i, row in enumerate(chunk):
+                if not isinstance(row, Mapping):
+                    error = ArgumentError("insert_many", f"takes rows as dicts, not {row!r}")
+                    error.row_index = first + i
+                    raise error
+        plans = facts.inserts
+        start = 0
+        for keys, run in groupby(map(tuple, chunk)):
+            stop = start + sum(1 for _ in run)
+            plan = plans.get(keys)
+            if plan is None:
+                try:
+                    plan = plans[keys] = InsertPlan(facts, keys)
+                except CinchError as error:
+                    error.row_index = first + start  # type: ignore[attr-defined]
+                    raise
+            part = chunk if start == 0 and stop == len(chunk) else chunk[start:stop]
+            values = list(map(tuple, map(_values, part)))
+            if plan.value_checks:
+                columns = list(zip(*values, strict=True))
+                check_columns(plan.value_checks, columns, plan.automatic, first + start)
+            params: Iterable[tuple[object, ...]]
+            if plan.automatic:
+                heads: list[Iterable[object]] = []
+                if plan.add_id:
+                    heads.append(new_ids(len(values)))
+                heads.extend([repeat(now)] * (plan.automatic - plan.add_id))
+                params = map(tuple.__add__, values, zip(*heads, strict=False))
+            else:
+                params = values
+            self._execute_many(facts, plan.many_sql, params, first + start)
+            start = stop
+
+    def _execute_many(
+        self, facts: TableFacts, sql: str, params: Iterable[tuple[object, ...]], first: int
+    ) -> None:
+        conn = self.conn
+        if facts.has_triggers:
+            # total_changes counts the triggers' rows too: find the failing row one by one.
+            for i, row in enumerate(params):
+                try:
+                    with _constraint_errors(facts):
+                        conn.execute(sql, row)
+                except CinchError as error:
+                    error.row_index = first + i  # type: ignore[attr-defined]
+                    raise
+            return
+        before = conn.total_changes
+        try:
+            with _constraint_errors(facts):
+                conn.executemany(sql, params)
+        except CinchError as error:
+            # executemany stops at the failing row; the rows before it were inserted.
+            error.row_index = first + conn.total_changes - before  # type: ignore[attr-defined]
+            raise
+
     @staticmethod
     def _params(
         plan: InsertPlan, rows: Sequence[Mapping[str, object]], lo: int, hi: int, now: str
@@ -246,6 +336,7 @@ class DataOps:
         plan, lo, hi = group
         params = self._params(plan, rows, lo, hi, now)
         width = plan.width
+        check_batch(plan.value_checks, params, width, lo)
         out: list[Row] = []
         for start, chunk in self._chunks(plan, hi - lo):
             cursor = self.conn.execute(
@@ -277,6 +368,7 @@ class DataOps:
         plan, lo, hi = group
         params = self._params(plan, rows, lo, hi, now)
         width = plan.width
+        check_batch(plan.value_checks, params, width, lo)
         read_back = plan.read_back
         if not read_back:
             for j, trusted in plan.checks:
@@ -317,14 +409,24 @@ class DataOps:
         return out
 
     # -- update ----------------------------------------------------------------------------
-    def _set_clause(self, facts: TableFacts, data: Mapping[str, object]) -> tuple[str, bool]:
+    def _set_clause(
+        self, facts: TableFacts, data: Mapping[str, object]
+    ) -> tuple[str, bool, list[tuple[int, ColumnCheck]]]:
         keys = tuple(data)
         cached = facts.updates.get(keys)
         if cached is None:
             names = [facts.column_name(key) for key in keys]
-            if len({fold_name(n) for n in names}) != len(names):
+            folded = [fold_name(n) for n in names]
+            if len(set(folded)) != len(names):
                 raise DuplicateColumnError(facts.name, keys)
-            touch = facts.has["updated_at"] and "updated_at" not in {fold_name(n) for n in names}
+            for name in names:
+                if fold_name(name) in facts.folded_key:
+                    raise KeyColumnError(
+                        facts.name,
+                        facts.key,
+                        f"update cannot change key column '{name}'; leave it out of the data",
+                    )
+            touch = facts.has["updated_at"] and "updated_at" not in folded
             if touch:
                 names.append("updated_at")
             if not names:
@@ -333,26 +435,84 @@ class DataOps:
                 ", ".join(f"{quote(n)} = ?" for n in names),
                 f"UPDATE {facts.quoted} SET ",
                 touch,
+                [(j, facts.checks[name]) for j, name in enumerate(folded)],
             )
-        set_sql, prefix, touch = cached
-        return prefix + set_sql, touch
+        set_sql, prefix, touch, checks = cached
+        return prefix + set_sql, touch, checks
 
-    def update(self, table: str, record_id: object, data: Mapping[str, object]) -> Row:
-        """Change the record ``record_id``; return the whole row after the change.
+    def key_values(self, facts: TableFacts, record: object) -> list[object]:
+        """The values of the table's key that name ``record``: for a one-column key the value
+        itself (or a row holding it); for a composite key a tuple in key order, or a dict (a
+        row) holding every key column."""
+        key = facts.key
+        if isinstance(record, Mapping):
+            folded = {fold_name(k): v for k, v in record.items() if isinstance(k, str)}
+            missing = [n for n in key if fold_name(n) not in folded]
+            if missing:
+                shown = ", ".join(f"'{n}'" for n in missing)
+                reason = f"got a record without its key column {shown}"
+                raise KeyColumnError(facts.name, key, reason)
+            return [folded[fold_name(n)] for n in key]
+        if len(key) == 1:
+            return [record]
+        if isinstance(record, tuple | list) and len(record) == len(key):
+            return list(record)
+        raise KeyColumnError(
+            facts.name,
+            key,
+            f"name a record by a tuple of {len(key)} values ({', '.join(key)}) or a dict of"
+            f" them, not {record!r}",
+        )
+
+    def update(self, table: str, record: object, data: Mapping[str, object] | None) -> Row:
+        """Change one record; return the whole row after the change.
+
+        ``record`` names the row by the table's key (see :meth:`key_values`); a dict holding
+        the key columns may stand for the row, and without ``data`` its other values (not
+        the automatic ``created_at``/``updated_at``) are written back.
 
         Raises:
-            RecordNotFoundError: no record has that id.
+            RecordNotFoundError: no record has that key.
+            KeyColumnError: ``data`` names a key column (a key is never changed here).
         """
         facts = self._table(table)
-        head, touch = self._set_clause(facts, data)
-        params = [*data.values(), utc_now(), record_id] if touch else [*data.values(), record_id]
+        key = self.key_values(facts, record)
+        if data is None:
+            if not isinstance(record, Mapping):
+                raise ArgumentError("update", "needs the data to change")
+            data = {
+                k: v
+                for k, v in record.items()
+                if not (isinstance(k, str) and fold_name(k) in facts.folded_key)
+                and k not in ("created_at", "updated_at")
+            }
+        head, touch, checks = self._set_clause(facts, data)
+        params = [*data.values(), utc_now(), *key] if touch else [*data.values(), *key]
+        if checks:
+            check_batch(checks, params, len(params), 0)
         with _constraint_errors(facts):
-            cursor = self.conn.execute(head + ' WHERE "id" = ? RETURNING *', params)
+            cursor = self.conn.execute(f"{head} WHERE {facts.key_where} RETURNING *", params)
             values = cursor.fetchone()
         if values is None:
-            raise RecordNotFoundError(facts.name, record_id)
+            raise RecordNotFoundError(facts.name, _shown_key(key))
         # Drain the cursor so the statement finishes and autocommits.
         cursor.fetchall()
+        names = [d[0] for d in cursor.description]
+        flags = [i for i, name in enumerate(names) if name in facts.booleans]
+        return _with_bools(names, values, flags) if flags else dict(zip(names, values, strict=True))
+
+    def get(self, table: str, record: object) -> Row:
+        """The record named by ``record`` (its key, as for :meth:`update`).
+
+        Raises:
+            RecordNotFoundError: no record has that key.
+        """
+        facts = self._table(table)
+        key = self.key_values(facts, record)
+        cursor = self.conn.execute(facts.get_sql, key)
+        values = cursor.fetchone()
+        if values is None:
+            raise RecordNotFoundError(facts.name, _shown_key(key))
         names = [d[0] for d in cursor.description]
         flags = [i for i, name in enumerate(names) if name in facts.booleans]
         return _with_bools(names, values, flags) if flags else dict(zip(names, values, strict=True))
@@ -367,19 +527,27 @@ class DataOps:
         """
         facts = self._table(table)
         where, where_params = self._where(facts, "update_where", operator, filters)
-        head, touch = self._set_clause(facts, data)
+        head, touch, checks = self._set_clause(facts, data)
         params = [*data.values(), utc_now()] if touch else list(data.values())
+        if checks:
+            check_batch(checks, params, len(params), 0)
         params.extend(where_params)
         return self._write(facts, f"{head} WHERE {where}", params)
 
     # -- delete ----------------------------------------------------------------------------
     def delete(self, table: str, ids: Iterable[object]) -> int:
-        """Delete the records with these ids; return how many were deleted."""
+        """Delete the records with these keys (see :meth:`key_values`); return how many were
+        deleted."""
         facts = self._table(table)
-        id_list = [(i,) for i in ids]
+        if len(facts.key) == 1:
+            id_list: list[Sequence[object]] = [
+                self.key_values(facts, i) if isinstance(i, Mapping) else (i,) for i in ids
+            ]
+        else:
+            id_list = [self.key_values(facts, i) for i in ids]
         if not id_list:
             return 0
-        sql = f'DELETE FROM {facts.quoted} WHERE "id" = ?'
+        sql = f"DELETE FROM {facts.quoted} WHERE {facts.key_where}"
         if len(id_list) == 1:
             return self._write(facts, sql, id_list[0])
         with self._transaction(facts):
@@ -616,6 +784,11 @@ class RowStream:
         size = self._size
         while chunk := fetch(size):
             yield chunk
+
+
+def _shown_key(key: Sequence[object]) -> object:
+    """A key as a RecordNotFoundError shows it: the value, or a tuple for a composite key."""
+    return key[0] if len(key) == 1 else tuple(key)
 
 
 def _with_bools(names: list[str], values: Sequence[object], flags: Sequence[int]) -> Row:

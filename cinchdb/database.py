@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, NoReturn, overload
@@ -315,6 +315,15 @@ class CinchDB:
         stored = data.insert(table, records)
         return stored[0] if len(rows) == 1 else stored
 
+    def insert_many(self, table: str, rows: Iterable[Mapping[str, object]]) -> int:
+        """Insert every row of ``rows`` (any iterable, consumed in chunks: memory stays
+        constant) in one transaction; return how many. The stored rows are not returned.
+
+        Values are checked as in :meth:`insert`. On any error nothing is written, and the
+        error's ``row_index`` is the 0-based position of the row at fault in ``rows``.
+        """
+        return self._files.data(self.branch, self.tenant).insert_many(table, rows)
+
     def update(
         self,
         table: str,
@@ -323,27 +332,25 @@ class CinchDB:
     ) -> Row:
         """Update one record; return the whole row after the change.
 
-        ``update(t, id, data)``, ``update(t, row, data)`` where ``row`` holds ``id``, or
-        ``update(t, row)`` to write back a row's own values.
+        ``update(t, id, data)``, ``update(t, row, data)`` where ``row`` holds the key, or
+        ``update(t, row)`` to write back a row's own values. The record is named by the
+        table's key: ``id`` for CinchDB's tables; for a table with a composite key, a tuple
+        of its values in key order or a dict holding them. Key columns are never changed.
 
         Raises:
             RecordNotFoundError: "Record with ID '999' not found".
+            KeyColumnError: ``data`` names a key column, or the record lacks the key.
+            ValueTypeError, MissingValueError: a value does not fit its column.
         """
-        if isinstance(record_or_id, Mapping):
-            if "id" not in record_or_id:
-                raise ArgumentError("update", "got a record without an 'id'")
-            record_id = record_or_id["id"]
-            if data is None:
-                data = {
-                    key: value
-                    for key, value in record_or_id.items()
-                    if key not in build.AUTOMATIC_COLUMNS
-                }
-        else:
-            record_id = record_or_id
-        if data is None:
-            raise ArgumentError("update", "needs the data to change")
-        return self._files.data(self.branch, self.tenant).update(table, record_id, data)
+        return self._files.data(self.branch, self.tenant).update(table, record_or_id, data)
+
+    def get(self, table: str, key: Any) -> Row:
+        """The record named by ``key`` (as for :meth:`update`).
+
+        Raises:
+            RecordNotFoundError: no record has that key.
+        """
+        return self._files.data(self.branch, self.tenant).get(table, key)
 
     def update_where(
         self, table: str, data: Mapping[str, Any], operator: str = "AND", **filters: Any
@@ -355,7 +362,8 @@ class CinchDB:
         )
 
     def delete(self, table: str, *ids: Any) -> int:
-        """Delete records by id; return how many existed."""
+        """Delete records by key (``id``, or for a composite key a tuple or dict of its
+        values each); return how many existed."""
         return self._files.data(self.branch, self.tenant).delete(table, ids)
 
     def delete_where(self, table: str, operator: str = "AND", **filters: Any) -> int:

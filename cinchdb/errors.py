@@ -77,10 +77,12 @@ __all__ = [
     "JournalStoreError",
     "KVError",
     "KVValueError",
+    "KeyColumnError",
     "KeyRequiredError",
     "KeyRotationError",
     "KeysNotFoundError",
     "MergeConflictError",
+    "MissingValueError",
     "NotEncryptedError",
     "ObjectExistsError",
     "ObjectNotFoundError",
@@ -111,6 +113,7 @@ __all__ = [
     "UnknownResolutionError",
     "UnmergedBranchError",
     "ValueTooLargeError",
+    "ValueTypeError",
     "WrongKeyError",
 ]
 
@@ -268,7 +271,46 @@ class UnknownLanguageError(CinchError, ValueError, LookupError):
 
 
 class DataError(CinchError):
-    """A data operation (insert, update, delete, query) was refused or failed."""
+    """A data operation (insert, update, delete, query) was refused or failed.
+
+    ``row_index`` is set by ``insert_many`` to the 0-based position, in the rows given, of
+    the row at fault (None otherwise).
+    """
+
+    row_index: int | None = None
+
+
+class ValueTypeError(DataError, ValueError):
+    """A value does not fit its column's type (``"false"`` for a BOOLEAN, ``"old"`` for an
+    INTEGER); nothing was written. ``type`` is the column's CinchDB type."""
+
+    def __init__(self, table: str, column: str, value: object, type: str, accepts: str) -> None:
+        self.table = table
+        self.column = column
+        self.value = value
+        self.type = type
+        shown = repr(value)
+        if len(shown) > 60:
+            shown = shown[:57] + "..."
+        super().__init__(
+            f"Column '{column}' of table '{table}' is {type}: it takes {accepts},"
+            f" not {shown} ({_type_name(value)})"
+        )
+
+
+class KeyColumnError(DataError, ValueError):
+    """An update tried to change a column of the table's key, or a record was named by a
+    key that does not fit the table's key columns."""
+
+    def __init__(self, table: str, key: Sequence[str], reason: str) -> None:
+        self.table = table
+        self.key = tuple(key)
+        self.reason = reason
+        super().__init__(f"Table '{table}' (key: {', '.join(self.key)}): {reason}")
+
+
+def _type_name(value: object) -> str:
+    return type(value).__name__
 
 
 class DuplicateColumnError(DataError, ValueError):
@@ -349,6 +391,18 @@ class ImportRowError(DataError, ValueError):
         self.row_index = row_index
         place = f"{source} {where}" + (f", column '{column}'" if column else "")
         super().__init__(f"{place}: {reason}; nothing was imported")
+
+
+class MissingValueError(ConstraintError):
+    """A NOT NULL column without a default got no value, or None; nothing was written (a
+    NOT NULL ConstraintError found before SQLite saw the row)."""
+
+    def __init__(self, table: str, column: str, given_none: bool) -> None:
+        self.column = column
+        self.given_none = given_none
+        super().__init__(table, f"NOT NULL: column '{column}'")
+        what = "cannot be None (NULL)" if given_none else "needs a value (it is NOT NULL)"
+        self.args = (f"Column '{column}' of table '{table}' {what}",)
 
 
 class ReadOnlyQueryError(DataError, ValueError):

@@ -107,7 +107,7 @@ def test_a_closed_handle_refuses_every_call(project, call):
 REFUSED = {
     "insert_no_rows": (lambda db: db.insert("users"), "ArgumentError"),
     "insert_not_dicts": (lambda db: db.insert("users", "x", "y"), "ArgumentError"),
-    "update_without_id": (lambda db: db.update("users", {"name": "x"}), "ArgumentError"),
+    "update_without_id": (lambda db: db.update("users", {"name": "x"}), "KeyColumnError"),
     "update_without_data": (lambda db: db.update("users", "1"), "ArgumentError"),
     "row_names_a_column_twice": (
         lambda db: db.insert("users", {"name": "x", "NAME": "y"}),

@@ -36,7 +36,7 @@ def test_update_by_id_by_row_and_row_alone(users):
     assert users.update("users", row)["age"] == 6
     with pytest.raises(RecordNotFoundError, match="Record with ID '999' not found"):
         users.update("users", "999", {"email": "x"})
-    with pytest.raises(ValueError, match="without an 'id'"):
+    with pytest.raises(ValueError, match="without its key column 'id'"):
         users.update("users", {"name": "x"})
 
 
