@@ -7,11 +7,11 @@ raised here as :class:`~cinchdb.errors.ImportRowError` while the rows are read.
 
 Values. JSON and NDJSON values are used as JSON gives them (numbers, strings, true/false,
 null), except in BLOB columns, where a string is base64 (what an export writes). CSV fields are
-text, converted once per field by a converter chosen once per column from its declared type:
-BOOLEAN takes true/false/1/0 (any case), INTEGER an integer, REAL a number, NUMERIC an integer,
-else a number, else the text as written (a DATETIME is NUMERIC in SQLite), BLOB base64, and
-anything else (TEXT) the text itself. An empty field is NULL in every column: CSV cannot tell
-an empty string from a missing value (JSON and NDJSON can).
+text, converted once per field by a converter chosen once per column from the type the column
+checks values as (``cinchdb._values.kind_of``): BOOLEAN takes true/false/1/0 (any case),
+INTEGER an integer, REAL and NUMERIC a number (a date or time type also text, as written),
+BLOB base64, and TEXT or a column without a type the text itself. An empty field is NULL in
+every column: CSV cannot tell an empty string from a missing value (JSON and NDJSON can).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Protocol
 
-from cinchdb._rows import BOOLEAN_TYPES
+from cinchdb._values import ColumnCheck, column_checks
 from cinchdb.errors import ImportRowError
 from journal.names import fold_name
 
@@ -205,8 +205,9 @@ class _Columns:
         self.table = table.name
         self.names = {fold_name(c.name): c.name for c in table.columns if not c.generated}
         self.generated = {fold_name(c.name) for c in table.columns if c.generated}
-        self.converters = {c.name: _converter(c.type) for c in table.columns}
-        self.blobs = frozenset(fold_name(c.name) for c in table.columns if _kind(c.type) == "blob")
+        checks = column_checks(table)
+        self.converters = {c.name: _converter(checks[fold_name(c.name)]) for c in table.columns}
+        self.blobs = frozenset(folded for folded, check in checks.items() if check.kind == "BLOB")
 
     def name(self, key: str, source: str, where: str) -> str:
         found = self.names.get(fold_name(key))
@@ -218,25 +219,6 @@ class _Columns:
             )
             raise ImportRowError(source, where, reason)
         return found
-
-
-def _kind(declared: str) -> str:
-    """Which CSV conversion a declared type takes: SQLite's affinity rules
-    (https://sqlite.org/datatype3.html, 3.1), with BOOLEAN and BLOB apart."""
-    t = " ".join(declared.upper().split())
-    if t in BOOLEAN_TYPES:
-        return "boolean"
-    if "INT" in t:
-        return "integer"
-    if "CHAR" in t or "CLOB" in t or "TEXT" in t:
-        return "text"
-    if "BLOB" in t:
-        return "blob"
-    if not t:
-        return "text"  # no declared type: the value as written
-    if "REAL" in t or "FLOA" in t or "DOUB" in t:
-        return "real"
-    return "numeric"
 
 
 class _Bad(ValueError):
@@ -266,7 +248,7 @@ def _to_real(text: str) -> object:
         raise _Bad(f"{text!r} is not a number") from None
 
 
-def _to_numeric(text: str) -> object:
+def _to_number(text: str) -> object:
     try:
         return int(text)
     except ValueError:
@@ -274,6 +256,13 @@ def _to_numeric(text: str) -> object:
     try:
         return float(text)
     except ValueError:
+        raise _Bad(f"{text!r} is not a number") from None
+
+
+def _to_number_or_text(text: str) -> object:
+    try:
+        return _to_number(text)
+    except _Bad:
         return text
 
 
@@ -284,18 +273,22 @@ def _to_blob(text: str) -> object:
         raise _Bad(f"{_short(text)!r} is not base64 (a BLOB column's values)") from None
 
 
+# By the CinchDB type a column checks as (cinchdb._values.kind_of); None keeps the text.
 _CONVERTERS: dict[str, Convert | None] = {
-    "boolean": _to_boolean,
-    "integer": _to_integer,
-    "real": _to_real,
-    "numeric": _to_numeric,
-    "blob": _to_blob,
-    "text": None,
+    "BOOLEAN": _to_boolean,
+    "INTEGER": _to_integer,
+    "REAL": _to_real,
+    "NUMERIC": _to_number,
+    "BLOB": _to_blob,
+    "TEXT": None,
+    "ANY": None,
 }
 
 
-def _converter(declared: str) -> Convert | None:
-    return _CONVERTERS[_kind(declared)]
+def _converter(check: ColumnCheck) -> Convert | None:
+    if check.kind == "NUMERIC" and check.text_ok:
+        return _to_number_or_text  # a DATETIME: a number, or a date as text
+    return _CONVERTERS[check.kind]
 
 
 def _short(text: str) -> str:

@@ -112,13 +112,10 @@ def _insert(insert_many: InsertMany, table: str, reader: RowReader) -> int:
         index = getattr(error, "row_index", None)
         if not isinstance(index, int):
             raise
-        raise ImportRowError(
-            reader.source,
-            reader.where(index),
-            str(error),
-            column=getattr(error, "column", None),
-            row_index=index,
-        ) from error
+        failed = ImportRowError(reader.source, reader.where(index), str(error), row_index=index)
+        # Kept for callers, but not repeated in the message: the error's own text names it.
+        failed.column = getattr(error, "column", None)
+        raise failed from error
 
 
 def export_rows(stream: RowStream, target: Target, fmt: str | None = None) -> int:

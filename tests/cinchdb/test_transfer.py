@@ -52,12 +52,12 @@ def problem(db, fmt: str, text: str) -> ImportRowError:
 
 # -- reading CSV -----------------------------------------------------------------------------
 def test_csv_fields_are_typed_by_their_column(items):
-    text = "name,n,f,ok,data,amount\nAnn,42,1.5,true,AP8=,7\nBob,-3,2,FALSE,,2.5\n,,,0,,x\n"
+    text = "name,n,f,ok,data,amount\nAnn,42,1.5,true,AP8=,7\nBob,-3,2,FALSE,,2.5\n,,,0,,\n"
     assert read(items, "csv", text) == [
         {"name": "Ann", "n": 42, "f": 1.5, "ok": True, "data": b"\x00\xff", "amount": 7},
         {"name": "Bob", "n": -3, "f": 2.0, "ok": False, "data": None, "amount": 2.5},
-        # An empty field is NULL in every column; NUMERIC keeps text it cannot read as a number.
-        {"name": None, "n": None, "f": None, "ok": False, "data": None, "amount": "x"},
+        # An empty field is NULL in every column.
+        {"name": None, "n": None, "f": None, "ok": False, "data": None, "amount": None},
     ]
 
 
@@ -82,6 +82,10 @@ def test_csv_header_names_match_columns_as_sqlite_does(items):
             " nothing was imported",
         ),
         ("f\n1e3\nabc\n", "in.txt line 3, column 'f': 'abc' is not a number; nothing was imported"),
+        (
+            "amount\n1\nx\n",
+            "in.txt line 3, column 'amount': 'x' is not a number; nothing was imported",
+        ),
         (
             "data\n%%%\n",
             "in.txt line 2, column 'data': '%%%' is not base64 (a BLOB column's values);"
