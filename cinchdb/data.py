@@ -713,7 +713,7 @@ class DataOps:
             cursor = self.conn.execute(sql, () if params is None else params)
         except _ONE_STATEMENT_ERRORS as e:
             raise ArgumentError(
-                "export", "runs one statement at a time; split the SQL into separate calls"
+                "export_rows", "runs one statement at a time; split the SQL into separate calls"
             ) from e
         except drivers.DatabaseError as e:
             if gate.denied:

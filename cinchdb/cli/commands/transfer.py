@@ -12,6 +12,7 @@ import click
 import cinchdb
 from cinchdb.cli._context import json_option, target_options, with_db
 from cinchdb.cli._render import done, rich_console, rich_progress
+from cinchdb.errors import ReadOnlyQueryError
 from cinchdb.transfer import FORMATS, format_of
 
 # A file smaller than this imports in well under a second: no bar.
@@ -67,7 +68,7 @@ def import_(db: cinchdb.CinchDB, table_name: str, file: str, fmt: str | None,
       cat users.ndjson | cinch data import users - --format ndjson
     """
     if file == "-":
-        stdin = io.TextIOWrapper(click.get_binary_stream("stdin"), encoding="utf-8-sig",
+        stdin = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8-sig",
                                  newline="")  # fmt: skip
         try:
             count = db.import_rows(table_name, stdin, fmt)
@@ -121,13 +122,20 @@ def export(db: cinchdb.CinchDB, table_name: str | None, sql: str | None, params:
         raise click.UsageError("--param goes with --query")
     table = table_name if sql is None else None
     query_params = list(params) if sql is not None else None
-    if output is not None and output != "-":
-        count = db.export_rows(table, output, fmt, query=sql, params=query_params)
-        click.echo(f"Exported {count} row(s) to {output}", err=True)
-        return
-    out = io.TextIOWrapper(click.get_binary_stream("stdout"), encoding="utf-8", newline="")
     try:
-        db.export_rows(table, out, fmt or "csv", query=sql, params=query_params)
-    finally:
-        out.flush()
-        out.detach()
+        if output is not None and output != "-":
+            count = db.export_rows(table, output, fmt, query=sql, params=query_params)
+            click.echo(f"Exported {count} row(s) to {output}", err=True)
+            return
+        out = io.TextIOWrapper(sys.stdout.buffer, encoding="utf-8", newline="")
+        try:
+            db.export_rows(table, out, fmt or "csv", query=sql, params=query_params)
+        finally:
+            out.flush()
+            out.detach()
+    except ReadOnlyQueryError as error:
+        # In CLI words: the SDK's message names SDK methods.
+        raise click.ClickException(
+            f"--query only runs reads (SELECT, WITH ... SELECT, EXPLAIN, VALUES); refused"
+            f" {error.action or 'a write'}"
+        ) from None
