@@ -22,7 +22,8 @@ import csv
 import json
 import re
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from itertools import chain, islice, repeat
 from typing import TYPE_CHECKING, Protocol
 
 from cinchdb._values import ColumnCheck, column_checks
@@ -47,8 +48,8 @@ _CHUNK = 1 << 20
 # A JSON array element that is still not valid after this many characters is reported as it
 # is, rather than reading the rest of the file in search of its end.
 _MAX_ELEMENT = 64 << 20
-# Rows between two progress reports.
-_PROGRESS_EVERY = 8192
+# Rows read and converted at a time (and between two progress reports).
+_BLOCK = 2048
 # Where the last this-many rows came from; insert_many reports a row of the batch it is
 # writing, far fewer rows back than this.
 _BOOK_SIZE = 1 << 17
@@ -65,19 +66,19 @@ class TextSource(Protocol):
 
 
 class RowReader:
-    """The rows of one input, as dicts keyed by column name, read lazily.
+    """The rows of one input, as dicts keyed by column name, read lazily, a block at a time.
 
     Args:
-        rows: the format's generator of (location, row).
+        blocks: the format's generator of (places, rows) blocks, a place per row.
         source: the input's name in messages.
         tell: the bytes read so far (None: unknown), for ``progress``.
         total: the input's size in bytes (None: unknown).
-        progress: called as ``progress(bytes_read, total)`` every few thousand rows.
+        progress: called as ``progress(bytes_read, total)`` after each block.
     """
 
     def __init__(
         self,
-        rows: Iterator[tuple[int, Row]],
+        blocks: Iterator[tuple[Sequence[int], list[Row]]],
         source: str,
         *,
         tell: Callable[[], int] | None = None,
@@ -85,8 +86,9 @@ class RowReader:
         progress: Progress | None = None,
     ) -> None:
         self.source = source
+        #: Rows read so far (a block may be read before insert_many takes its rows).
         self.count = 0
-        self._rows = rows
+        self._blocks = blocks
         self._places: deque[int] = deque(maxlen=_BOOK_SIZE)
         self._tell = tell
         self._total = total
@@ -94,19 +96,20 @@ class RowReader:
         self._describe: Callable[[int], str] = _line
 
     def __iter__(self) -> Iterator[Row]:
+        # Rows are handed over by chain() at C speed; Python runs once per block.
+        return chain.from_iterable(self._read())
+
+    def _read(self) -> Iterator[list[Row]]:
         places = self._places
         progress = self._progress
-        for place, row in self._rows:
-            places.append(place)
-            self.count += 1
-            if progress is not None and self.count % _PROGRESS_EVERY == 0:
-                progress(self._position(), self._total or 0)
-            yield row
+        for block_places, rows in self._blocks:
+            places.extend(block_places)
+            self.count += len(rows)
+            if progress is not None and self._tell is not None:
+                progress(self._tell(), self._total or 0)
+            yield rows
         if progress is not None:
             progress(self._total or 0, self._total or 0)
-
-    def _position(self) -> int:
-        return self._tell() if self._tell is not None else 0
 
     def where(self, index: int) -> str:
         """Where row ``index`` (0-based, in reading order) came from: "line 7", "element [6]",
@@ -137,7 +140,7 @@ def reader_for(
 ) -> RowReader:
     """A :class:`RowReader` of ``text`` in format ``fmt`` (one of :data:`FORMATS`)."""
     columns = _Columns(table)
-    rows: Iterator[tuple[int, Row]]
+    rows: Iterator[tuple[Sequence[int], list[Row]]]
     if fmt == "csv":
         rows = _csv_rows(text, columns, source)
     elif fmt == "ndjson":
@@ -207,6 +210,11 @@ class _Columns:
         self.generated = {fold_name(c.name) for c in table.columns if c.generated}
         checks = column_checks(table)
         self.converters = {c.name: _converter(checks[fold_name(c.name)]) for c in table.columns}
+        self.fast = {
+            c.name: _FAST[checks[fold_name(c.name)].kind]
+            for c in table.columns
+            if checks[fold_name(c.name)].kind in _FAST
+        }
         self.blobs = frozenset(folded for folded, check in checks.items() if check.kind == "BLOB")
 
     def name(self, key: str, source: str, where: str) -> str:
@@ -225,9 +233,12 @@ class _Bad(ValueError):
     """A CSV field its column cannot take; the reason, without the place."""
 
 
+# Each converter takes one CSV field; an empty field is NULL.
 def _to_boolean(text: str) -> object:
     value = _BOOLEANS.get(text)
     if value is None:
+        if not text:
+            return None
         value = _BOOLEANS.get(text.lower())
         if value is None:
             raise _Bad(f"{text!r} is not a boolean (true, false, 1 or 0)")
@@ -238,6 +249,8 @@ def _to_integer(text: str) -> object:
     try:
         return int(text)
     except ValueError:
+        if not text:
+            return None
         raise _Bad(f"{text!r} is not an integer") from None
 
 
@@ -245,6 +258,8 @@ def _to_real(text: str) -> object:
     try:
         return float(text)
     except ValueError:
+        if not text:
+            return None
         raise _Bad(f"{text!r} is not a number") from None
 
 
@@ -256,6 +271,8 @@ def _to_number(text: str) -> object:
     try:
         return float(text)
     except ValueError:
+        if not text:
+            return None
         raise _Bad(f"{text!r} is not a number") from None
 
 
@@ -267,6 +284,8 @@ def _to_number_or_text(text: str) -> object:
 
 
 def _to_blob(text: str) -> object:
+    if not text:
+        return None
     try:
         return base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):
@@ -285,6 +304,11 @@ _CONVERTERS: dict[str, Convert | None] = {
 }
 
 
+# A builtin that converts a whole column of well-formed fields at C speed; any failure (an
+# empty field, a bad value, "TRUE") sends the column through its converter above instead.
+_FAST: dict[str, Convert] = {"BOOLEAN": _BOOLEANS.__getitem__, "INTEGER": int, "REAL": float}
+
+
 def _converter(check: ColumnCheck) -> Convert | None:
     if check.kind == "NUMERIC" and check.text_ok:
         return _to_number_or_text  # a DATETIME: a number, or a date as text
@@ -296,7 +320,9 @@ def _short(text: str) -> str:
 
 
 # -- CSV -------------------------------------------------------------------------------------
-def _csv_rows(text: TextSource, columns: _Columns, source: str) -> Iterator[tuple[int, Row]]:
+def _csv_rows(
+    text: TextSource, columns: _Columns, source: str
+) -> Iterator[tuple[Sequence[int], list[Row]]]:
     lines = csv.reader(text, strict=True)
     try:
         header = next(lines, None)
@@ -310,39 +336,72 @@ def _csv_rows(text: TextSource, columns: _Columns, source: str) -> Iterator[tupl
         twice = next(n for n in names if folded.count(fold_name(n)) > 1)
         raise ImportRowError(source, "line 1", f"the header names column '{twice}' twice")
     width = len(names)
-    # Per position: None keeps the text (empty -> NULL); else the column's converter.
-    plan = [(j, columns.converters[n], n) for j, n in enumerate(names)]
-    converting = [(j, c, n) for j, c, n in plan if c is not None]
-    plain = [j for j, c, _ in plan if c is None]
-    end = lines.line_num
+    converters = [columns.converters[n] for n in names]
+    fasts = [columns.fast.get(n) for n in names]
+    end = lines.line_num  # the last line of the previous record
     while True:
-        start = end + 1
+        # Read a block row by row (for each record's first line), then convert it column by
+        # column: one map() per column and block instead of Python per field.
+        block: list[list[str]] = []
+        starts: list[int] = []
         try:
-            fields = next(lines, None)
+            for fields in lines:
+                starts.append(end + 1)
+                end = lines.line_num
+                block.append(fields)
+                if len(block) == _BLOCK:
+                    break
         except csv.Error as error:
-            raise ImportRowError(source, f"line {start}", f"is not valid CSV ({error})") from None
-        if fields is None:
+            raise ImportRowError(source, f"line {end + 1}", f"is not valid CSV ({error})") from None
+        if not block:
             return
-        end = lines.line_num
+        if set(map(len, block)) != {width}:
+            block, starts = _whole_rows(block, starts, width, source)
+            if not block:
+                continue
+        converted = []
+        for j, column in enumerate(zip(*block, strict=True)):
+            convert = converters[j]
+            if convert is None:
+                converted.append([value or None for value in column])
+                continue
+            fast = fasts[j]
+            if fast is not None:
+                try:
+                    converted.append(list(map(fast, column)))
+                    continue
+                except (ValueError, KeyError):
+                    pass
+            try:
+                converted.append(list(map(convert, column)))
+            except _Bad:
+                for k, value in enumerate(column):
+                    try:
+                        convert(value)
+                    except _Bad as bad:
+                        raise ImportRowError(
+                            source, f"line {starts[k]}", str(bad), column=names[j]
+                        ) from None
+                raise  # pragma: no cover - the value that failed fails again
+        yield starts, list(map(dict, map(zip, repeat(names), zip(*converted, strict=True))))
+
+
+def _whole_rows(
+    block: list[list[str]], starts: list[int], width: int, source: str
+) -> tuple[list[list[str]], list[int]]:
+    """The block without blank lines, or an error for the first row of another width."""
+    kept: list[list[str]] = []
+    kept_starts: list[int] = []
+    for fields, start in zip(block, starts, strict=True):
         if not fields:
             continue  # a blank line
         if len(fields) != width:
             raise ImportRowError(
                 source, f"line {start}", f"has {len(fields)} fields; the header has {width}"
             )
-        for j in plain:
-            if not fields[j]:
-                fields[j] = None  # type: ignore[call-overload]
-        for j, convert, name in converting:
-            value = fields[j]
-            if value:
-                try:
-                    fields[j] = convert(value)  # type: ignore[call-overload]
-                except _Bad as bad:
-                    raise ImportRowError(source, f"line {start}", str(bad), column=name) from None
-            else:
-                fields[j] = None  # type: ignore[call-overload]
-        yield start, dict(zip(names, fields, strict=True))
+        kept.append(fields)
+        kept_starts.append(start)
+    return kept, kept_starts
 
 
 # -- NDJSON and JSON -------------------------------------------------------------------------
@@ -359,23 +418,44 @@ def _decode_blobs(row: Row, columns: _Columns, source: str, where: str) -> None:
                 ) from None  # fmt: skip
 
 
-def _ndjson_rows(text: TextSource, columns: _Columns, source: str) -> Iterator[tuple[int, Row]]:
+def _ndjson_rows(
+    text: TextSource, columns: _Columns, source: str
+) -> Iterator[tuple[Sequence[int], list[Row]]]:
     loads = json.loads
-    blobs = bool(columns.blobs)
-    for number, line in enumerate(text, 1):
+    lines = iter(text)
+    first = 1
+    while lines_block := list(islice(lines, _BLOCK)):
         try:
-            row = loads(line)
+            rows = list(map(loads, lines_block))
+            places: Sequence[int] = range(first, first + len(rows))
+        except json.JSONDecodeError:
+            rows, places = _ndjson_slowly(lines_block, first, source)
+        if set(map(type, rows)) != {dict}:
+            for row, number in zip(rows, places, strict=True):
+                if type(row) is not dict:
+                    raise ImportRowError(source, f"line {number}", "is not a JSON object")
+        if columns.blobs:
+            for row, number in zip(rows, places, strict=True):
+                _decode_blobs(row, columns, source, f"line {number}")
+        first += len(lines_block)
+        yield places, rows
+
+
+def _ndjson_slowly(lines: list[str], first: int, source: str) -> tuple[list[Row], list[int]]:
+    """A block with a blank or a bad line: line by line, skipping blanks."""
+    rows: list[Row] = []
+    places: list[int] = []
+    for number, line in enumerate(lines, first):
+        try:
+            rows.append(json.loads(line))
         except json.JSONDecodeError as error:
             if not line.strip():
-                continue  # a blank line
+                continue
             raise ImportRowError(
                 source, f"line {number}", f"is not valid JSON ({error.msg})"
             ) from None
-        if type(row) is not dict:
-            raise ImportRowError(source, f"line {number}", "is not a JSON object")
-        if blobs:
-            _decode_blobs(row, columns, source, f"line {number}")
-        yield number, row
+        places.append(number)
+    return rows, places
 
 
 class _Buffer:
@@ -410,7 +490,17 @@ class _Buffer:
                 return ""
 
 
-def _json_rows(text: TextSource, columns: _Columns, source: str) -> Iterator[tuple[int, Row]]:
+def _json_rows(
+    text: TextSource, columns: _Columns, source: str
+) -> Iterator[tuple[Sequence[int], list[Row]]]:
+    elements = _json_elements(text, columns, source)
+    index = 0
+    while rows := list(islice(elements, _BLOCK)):
+        yield range(index, index + len(rows)), rows
+        index += len(rows)
+
+
+def _json_elements(text: TextSource, columns: _Columns, source: str) -> Iterator[Row]:
     decode = json.JSONDecoder().raw_decode
     blobs = bool(columns.blobs)
     window = _Buffer(text)
@@ -438,7 +528,7 @@ def _json_rows(text: TextSource, columns: _Columns, source: str) -> Iterator[tup
         window.pos = end
         if blobs:
             _decode_blobs(row, columns, source, where)
-        yield index, row
+        yield row
         index += 1
         ch = window.peek()
         if ch == ",":
