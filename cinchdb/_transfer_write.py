@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import csv
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from typing import Protocol
 
 __all__ = ["Sink", "write_rows"]
@@ -37,7 +37,7 @@ def _json_boolean(value: object) -> object:
     return value if value is None else bool(value)
 
 
-def _encoded(chunk: Chunk, booleans: Sequence[int], boolean: Callable[[object], object]) -> Chunk:
+def _encoded(chunk: Chunk, booleans: Collection[int], boolean: Callable[[object], object]) -> Chunk:
     """The chunk with BOOLEAN columns as ``boolean`` makes them and bytes as base64.
 
     Works column by column: finding the types in a column is one C-speed pass, and most

@@ -11,7 +11,7 @@ import click
 
 import cinchdb
 from cinchdb.cli._context import json_option, target_options, with_db
-from cinchdb.cli._render import done, rich_console, rich_progress
+from cinchdb.cli._render import done
 from cinchdb.errors import ReadOnlyQueryError
 from cinchdb.transfer import FORMATS, format_of
 
@@ -21,30 +21,23 @@ _BAR_BYTES = 8 << 20
 
 class _ByteBar:
     """A progress bar of bytes read, on stderr, drawn only on a terminal and for a large
-    file."""
+    file (click's own bar: nothing more to import for a small file)."""
 
     def __init__(self, total: int) -> None:
-        self._progress: Any = None
-        self._task: Any = None
+        self._bar: Any = None
+        self._done = 0
         if total >= _BAR_BYTES and sys.stderr.isatty():
-            self._progress = rich_progress.Progress(
-                rich_progress.TextColumn("Importing"),
-                rich_progress.BarColumn(),
-                rich_progress.DownloadColumn(),
-                rich_progress.TimeRemainingColumn(),
-                console=rich_console.Console(file=sys.stderr),
-                transient=True,
-            )
-            self._task = self._progress.add_task("import", total=total)
-            self._progress.start()
+            self._bar = click.progressbar(length=total, label="Importing", file=sys.stderr)
+            self._bar.__enter__()
 
     def report(self, done_bytes: int, total: int) -> None:
-        if self._progress is not None:
-            self._progress.update(self._task, completed=done_bytes)
+        if self._bar is not None and done_bytes > self._done:
+            self._bar.update(done_bytes - self._done)
+            self._done = done_bytes
 
     def stop(self) -> None:
-        if self._progress is not None:
-            self._progress.stop()
+        if self._bar is not None:
+            self._bar.__exit__(None, None, None)
 
 
 @click.command("import")
