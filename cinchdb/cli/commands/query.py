@@ -9,7 +9,7 @@ import click
 import cinchdb
 from cinchdb.cli._context import json_option, target_options, with_db
 from cinchdb.cli._render import csv_rows, done, emit_json, table
-from cinchdb.cli.commands.transfer import export, import_
+from cinchdb.cli.commands._transfer import export, import_
 
 
 @click.command("query")

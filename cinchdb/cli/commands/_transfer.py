@@ -1,4 +1,5 @@
-"""``cinch data import`` and ``cinch data export`` (registered into the ``data`` group)."""
+"""``cinch data import`` and ``cinch data export``, registered into the ``data`` group by
+``query.py`` (a helper module: the COMMANDS table lists top-level commands only)."""
 
 from __future__ import annotations
 
