@@ -102,7 +102,21 @@ class RowReader:
     def _read(self) -> Iterator[list[Row]]:
         places = self._places
         progress = self._progress
-        for block_places, rows in self._blocks:
+        blocks = self._blocks
+        while True:
+            try:
+                block_places, rows = next(blocks)
+            except StopIteration:
+                break
+            except UnicodeDecodeError as error:
+                # A file in another encoding: text is decoded in chunks, so the place is only
+                # known as after the last rows read.
+                raise ImportRowError(
+                    self.source,
+                    f"after {self._describe(places[-1])}" if places else "in its first rows",
+                    f"is not UTF-8 text (byte {error.object[error.start]:#04x}); save the file"
+                    " as UTF-8",
+                ) from None
             places.extend(block_places)
             self.count += len(rows)
             if progress is not None and self._tell is not None:

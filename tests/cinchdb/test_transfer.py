@@ -423,3 +423,15 @@ def test_a_table_with_its_own_key_round_trips(db, tmp_path):
         {"a": 1, "b": "x", "v": 0.5},
         {"a": 1, "b": "y", "v": None},
     ]
+
+
+def test_a_file_that_is_not_utf8_is_an_error_naming_where(items, tmp_path):
+    path = tmp_path / "latin1.csv"
+    path.write_bytes("name\nAnn\nJos\u00e9\n".encode("latin-1"))
+    with pytest.raises(ImportRowError) as caught:
+        items.import_rows("items", path)
+    assert str(caught.value) == (
+        f"{path} in its first rows: is not UTF-8 text (byte 0xe9); save the file as UTF-8;"
+        " nothing was imported"
+    )
+    assert rows_of(items) == []

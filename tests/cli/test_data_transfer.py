@@ -152,3 +152,11 @@ def test_export_errors(filled, args, code, message):
     assert result.exit_code == code
     assert result.stderr.endswith(message), result.stderr
     assert len(names(filled)) == 2
+
+
+def test_export_into_a_missing_directory_is_a_usage_error(filled):
+    result = filled("data", "export", "users", "-o", "nowhere/users.csv")
+    assert result.exit_code == 2
+    assert "Error: Invalid value for '--output': directory 'nowhere' does not exist" in (
+        result.stderr
+    )

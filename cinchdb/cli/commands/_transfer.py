@@ -116,6 +116,10 @@ def export(db: cinchdb.CinchDB, table_name: str | None, sql: str | None, params:
         raise click.UsageError("--param goes with --query")
     table = table_name if sql is None else None
     query_params = list(params) if sql is not None else None
+    if output is not None and output != "-" and not os.path.isdir(os.path.dirname(output) or "."):
+        raise click.BadParameter(
+            f"directory '{os.path.dirname(output)}' does not exist", param_hint="'--output'"
+        )
     try:
         if output is not None and output != "-":
             count = db.export_rows(table, output, fmt, query=sql, params=query_params)
