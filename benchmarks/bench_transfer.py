@@ -154,7 +154,7 @@ def main() -> None:
     count = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
     rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 3
     print(machine_line())
-    print(f"{count:,} rows, {rounds} rounds (median, min-max)")
+    print(f"{count:,} rows, {rounds} rounds (median, min-max)", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
         files = write_files(directory, count)
@@ -176,6 +176,8 @@ def main() -> None:
                 results.setdefault((fmt, "cinch"), []).append(took)
                 parse_time = timed(lambda: parse(fmt, path))  # noqa: B023
                 results.setdefault((fmt, "parse"), []).append(parse_time)
+                print(f"  round {r + 1} {fmt}: raw {results[(fmt, 'raw')][-1]:.2f} s,"
+                      f" cinch {took:.2f} s, parse {parse_time:.2f} s", flush=True)  # fmt: skip
         print("\nImport")
         for fmt in files:
             raw, cinch, parsed = (results[(fmt, k)] for k in ("raw", "cinch", "parse"))
