@@ -1,4 +1,5 @@
-"""Reading rows for an import: CSV, a JSON array and NDJSON, typed by the table's columns.
+"""Reading rows for an import: the reader, the columns' converters, and CSV (JSON and NDJSON
+are in ``cinchdb._transfer_json``).
 
 Each reader is an iterable of row dicts that ``CinchDB.insert_many`` consumes in one
 transaction, and remembers where each row came from (:meth:`RowReader.where`), so an error
@@ -19,11 +20,10 @@ from __future__ import annotations
 import base64
 import binascii
 import csv
-import json
 import re
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from itertools import chain, islice, repeat
+from itertools import chain, repeat
 from typing import TYPE_CHECKING, Protocol
 
 from cinchdb._values import ColumnCheck, column_checks
@@ -33,7 +33,20 @@ from journal.names import fold_name
 if TYPE_CHECKING:  # a type only: the definition models are pydantic, costly to import
     from journal.definitions import TableDef
 
-__all__ = ["FORMATS", "Progress", "RowReader", "TextSource", "reader_for", "sniff"]
+__all__ = [
+    "BLOCK",
+    "FORMATS",
+    "Columns",
+    "Progress",
+    "Row",
+    "RowReader",
+    "TextSource",
+    "csv_rows",
+    "element_place",
+    "line_place",
+    "short",
+    "sniff",
+]
 
 #: The formats of an import or export.
 FORMATS = ("csv", "json", "ndjson")
@@ -43,13 +56,8 @@ Progress = Callable[[int, int], None]
 Row = dict[str, object]
 Convert = Callable[[str], object]
 
-# Characters read at a time from a JSON array; an element larger than this is read in more.
-_CHUNK = 1 << 20
-# A JSON array element that is still not valid after this many characters is reported as it
-# is, rather than reading the rest of the file in search of its end.
-_MAX_ELEMENT = 64 << 20
 # Rows read and converted at a time (and between two progress reports).
-_BLOCK = 2048
+BLOCK = 2048
 # Where the last this-many rows came from; insert_many reports a row of the batch it is
 # writing, far fewer rows back than this.
 _BOOK_SIZE = 1 << 17
@@ -74,6 +82,7 @@ class RowReader:
         tell: the bytes read so far (None: unknown), for ``progress``.
         total: the input's size in bytes (None: unknown).
         progress: called as ``progress(bytes_read, total)`` after each block.
+        describe: a row's place in messages (default "line N").
     """
 
     def __init__(
@@ -84,6 +93,7 @@ class RowReader:
         tell: Callable[[], int] | None = None,
         total: int | None = None,
         progress: Progress | None = None,
+        describe: Callable[[int], str] | None = None,
     ) -> None:
         self.source = source
         #: Rows read so far (a block may be read before insert_many takes its rows).
@@ -93,7 +103,7 @@ class RowReader:
         self._tell = tell
         self._total = total
         self._progress = progress if tell is not None and total is not None else None
-        self._describe: Callable[[int], str] = _line
+        self._describe = describe or line_place
 
     def __iter__(self) -> Iterator[Row]:
         # Rows are handed over by chain() at C speed; Python runs once per block.
@@ -134,39 +144,12 @@ class RowReader:
         return f"row {index + 1}"
 
 
-def _line(number: int) -> str:
+def line_place(number: int) -> str:
     return f"line {number}"
 
 
-def _element(number: int) -> str:
+def element_place(number: int) -> str:
     return f"element [{number}]"
-
-
-def reader_for(
-    fmt: str,
-    text: TextSource,
-    table: TableDef,
-    source: str,
-    *,
-    tell: Callable[[], int] | None = None,
-    total: int | None = None,
-    progress: Progress | None = None,
-) -> RowReader:
-    """A :class:`RowReader` of ``text`` in format ``fmt`` (one of :data:`FORMATS`)."""
-    columns = _Columns(table)
-    rows: Iterator[tuple[Sequence[int], list[Row]]]
-    if fmt == "csv":
-        rows = _csv_rows(text, columns, source)
-    elif fmt == "ndjson":
-        rows = _ndjson_rows(text, columns, source)
-    elif fmt == "json":
-        rows = _json_rows(text, columns, source)
-    else:  # pragma: no cover - the callers check the format first
-        raise ValueError(f"unknown format {fmt!r}")
-    reader = RowReader(rows, source, tell=tell, total=total, progress=progress)
-    if fmt == "json":
-        reader._describe = _element
-    return reader
 
 
 def sniff(text: TextSource) -> tuple[str, TextSource]:
@@ -191,30 +174,30 @@ class _Prefixed:
     """Lines already read from a stream, then the rest of the stream."""
 
     def __init__(self, lines: list[str], rest: TextSource) -> None:
-        self._lines = lines
+        self.line_places = lines
         self._rest = rest
 
     def read(self, size: int = -1, /) -> str:
-        if self._lines:
-            head = "".join(self._lines)
-            self._lines = []
+        if self.line_places:
+            head = "".join(self.line_places)
+            self.line_places = []
             # Fewer characters than asked for are a valid answer (as from a pipe), not all.
             return head + self._rest.read() if size < 0 else head
         return self._rest.read(size)
 
     def readline(self, size: int = -1, /) -> str:
-        if self._lines:
-            return self._lines.pop(0)
+        if self.line_places:
+            return self.line_places.pop(0)
         return self._rest.readline(size)
 
     def __iter__(self) -> Iterator[str]:
-        while self._lines:
-            yield self._lines.pop(0)
+        while self.line_places:
+            yield self.line_places.pop(0)
         yield from self._rest
 
 
 # -- columns and their converters ------------------------------------------------------------
-class _Columns:
+class Columns:
     """A table's columns as an import needs them: declared names by folded name, the CSV
     converter of each, and which ones hold base64 in JSON."""
 
@@ -303,7 +286,7 @@ def _to_blob(text: str) -> object:
     try:
         return base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):
-        raise _Bad(f"{_short(text)!r} is not base64 (a BLOB column's values)") from None
+        raise _Bad(f"{short(text)!r} is not base64 (a BLOB column's values)") from None
 
 
 # By the CinchDB type a column checks as (cinchdb._values.kind_of); None keeps the text.
@@ -329,13 +312,13 @@ def _converter(check: ColumnCheck) -> Convert | None:
     return _CONVERTERS[check.kind]
 
 
-def _short(text: str) -> str:
+def short(text: str) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
 # -- CSV -------------------------------------------------------------------------------------
-def _csv_rows(
-    text: TextSource, columns: _Columns, source: str
+def csv_rows(
+    text: TextSource, columns: Columns, source: str
 ) -> Iterator[tuple[Sequence[int], list[Row]]]:
     lines = csv.reader(text, strict=True)
     try:
@@ -363,7 +346,7 @@ def _csv_rows(
                 starts.append(end + 1)
                 end = lines.line_num
                 block.append(fields)
-                if len(block) == _BLOCK:
+                if len(block) == BLOCK:
                     break
         except csv.Error as error:
             raise ImportRowError(source, f"line {end + 1}", f"is not valid CSV ({error})") from None
@@ -416,145 +399,3 @@ def _whole_rows(
         kept.append(fields)
         kept_starts.append(start)
     return kept, kept_starts
-
-
-# -- NDJSON and JSON -------------------------------------------------------------------------
-def _decode_blobs(row: Row, columns: _Columns, source: str, where: str) -> None:
-    """Base64 strings of BLOB columns, as bytes (in place)."""
-    for key, value in row.items():
-        if isinstance(value, str) and fold_name(key) in columns.blobs:
-            try:
-                row[key] = base64.b64decode(value, validate=True)
-            except (binascii.Error, ValueError):
-                raise ImportRowError(
-                    source, where, f"{_short(value)!r} is not base64 (a BLOB column's values)",
-                    column=columns.names[fold_name(key)],
-                ) from None  # fmt: skip
-
-
-def _ndjson_rows(
-    text: TextSource, columns: _Columns, source: str
-) -> Iterator[tuple[Sequence[int], list[Row]]]:
-    loads = json.loads
-    lines = iter(text)
-    first = 1
-    while lines_block := list(islice(lines, _BLOCK)):
-        try:
-            rows = list(map(loads, lines_block))
-            places: Sequence[int] = range(first, first + len(rows))
-        except json.JSONDecodeError:
-            rows, places = _ndjson_slowly(lines_block, first, source)
-        if set(map(type, rows)) != {dict}:
-            for row, number in zip(rows, places, strict=True):
-                if type(row) is not dict:
-                    raise ImportRowError(source, f"line {number}", "is not a JSON object")
-        if columns.blobs:
-            for row, number in zip(rows, places, strict=True):
-                _decode_blobs(row, columns, source, f"line {number}")
-        first += len(lines_block)
-        yield places, rows
-
-
-def _ndjson_slowly(lines: list[str], first: int, source: str) -> tuple[list[Row], list[int]]:
-    """A block with a blank or a bad line: line by line, skipping blanks."""
-    rows: list[Row] = []
-    places: list[int] = []
-    for number, line in enumerate(lines, first):
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError as error:
-            if not line.strip():
-                continue
-            raise ImportRowError(
-                source, f"line {number}", f"is not valid JSON ({error.msg})"
-            ) from None
-        places.append(number)
-    return rows, places
-
-
-class _Buffer:
-    """A window on a text stream for reading a JSON array element by element."""
-
-    def __init__(self, text: TextSource) -> None:
-        self.text = text
-        self.buf = ""
-        self.pos = 0
-        self.eof = False
-
-    def more(self) -> bool:
-        if self.eof:
-            return False
-        chunk = self.text.read(_CHUNK)
-        if not chunk:
-            self.eof = True
-            return False
-        self.buf = self.buf[self.pos :] + chunk
-        self.pos = 0
-        return True
-
-    def peek(self) -> str:
-        """The next non-space character ("" at the end), with ``pos`` on it."""
-        while True:
-            match = _NON_SPACE.search(self.buf, self.pos)
-            if match:
-                self.pos = match.start()
-                return self.buf[self.pos]
-            self.pos = len(self.buf)
-            if not self.more():
-                return ""
-
-
-def _json_rows(
-    text: TextSource, columns: _Columns, source: str
-) -> Iterator[tuple[Sequence[int], list[Row]]]:
-    elements = _json_elements(text, columns, source)
-    index = 0
-    while rows := list(islice(elements, _BLOCK)):
-        yield range(index, index + len(rows)), rows
-        index += len(rows)
-
-
-def _json_elements(text: TextSource, columns: _Columns, source: str) -> Iterator[Row]:
-    decode = json.JSONDecoder().raw_decode
-    blobs = bool(columns.blobs)
-    window = _Buffer(text)
-    first = window.peek()
-    if first != "[":
-        found = f"starts with {first!r}" if first else "is empty"
-        raise ImportRowError(source, "line 1", f"is not a JSON array (it {found})")
-    window.pos += 1
-    index = 0
-    ch = window.peek()
-    while ch != "]":
-        where = f"element [{index}]"
-        if ch != "{":
-            found = "the end of the input" if not ch else repr(ch)
-            raise ImportRowError(source, where, f"is not a JSON object (found {found})")
-        while True:
-            try:
-                row, end = decode(window.buf, window.pos)
-                break
-            except json.JSONDecodeError as error:
-                if len(window.buf) - window.pos > _MAX_ELEMENT or not window.more():
-                    raise ImportRowError(
-                        source, where, f"is not valid JSON ({error.msg})"
-                    ) from None
-        window.pos = end
-        if blobs:
-            _decode_blobs(row, columns, source, where)
-        yield row
-        index += 1
-        ch = window.peek()
-        if ch == ",":
-            window.pos += 1
-            ch = window.peek()
-            if ch == "]":
-                raise ImportRowError(source, f"element [{index}]", "is missing (a trailing ',')")
-        elif ch != "]":
-            found = "the end of the input" if not ch else repr(ch)
-            raise ImportRowError(
-                source, f"element [{index - 1}]", f"is followed by {found}, not ',' or ']'"
-            )
-    window.pos += 1
-    if window.peek():
-        raise ImportRowError(source, f"element [{index - 1}]", "is followed by text after the ']'")

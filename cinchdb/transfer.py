@@ -16,11 +16,23 @@ from __future__ import annotations
 import io
 import os
 import secrets
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from cinchdb._transfer_read import FORMATS, Progress, RowReader, TextSource, reader_for, sniff
+from cinchdb._transfer_json import json_rows, ndjson_rows
+from cinchdb._transfer_read import (
+    FORMATS,
+    Columns,
+    Progress,
+    Row,
+    RowReader,
+    TextSource,
+    csv_rows,
+    element_place,
+    line_place,
+    sniff,
+)
 from cinchdb._transfer_write import Sink, write_rows
 from cinchdb.errors import ArgumentError, CinchError, ImportRowError
 
@@ -37,6 +49,7 @@ __all__ = [
     "export_rows",
     "format_of",
     "import_rows",
+    "reader_for",
 ]
 
 #: File name endings and the format each means.
@@ -46,6 +59,38 @@ Source = str | os.PathLike[str] | TextIO
 #: Where an export writes: a path, or an open text stream.
 Target = str | os.PathLike[str] | TextIO
 InsertMany = Callable[[str, Iterable[Mapping[str, object]]], int]
+
+
+#: Per format: its reader (blocks of rows, with each row's place) and how a place is named.
+_READERS: dict[
+    str,
+    tuple[
+        Callable[[TextSource, Columns, str], Iterator[tuple[Sequence[int], list[Row]]]],
+        Callable[[int], str],
+    ],
+] = {
+    "csv": (csv_rows, line_place),
+    "ndjson": (ndjson_rows, line_place),
+    "json": (json_rows, element_place),
+}
+
+
+def reader_for(
+    fmt: str,
+    text: TextSource,
+    table: TableDef,
+    source: str,
+    *,
+    tell: Callable[[], int] | None = None,
+    total: int | None = None,
+    progress: Progress | None = None,
+) -> RowReader:
+    """A :class:`RowReader` of ``text`` in format ``fmt`` (one of :data:`FORMATS`), typed by
+    ``table``'s columns; ``source`` names the input in errors."""
+    read, describe = _READERS[fmt]
+    blocks = read(text, Columns(table), source)
+    return RowReader(blocks, source, tell=tell, total=total, progress=progress,
+                     describe=describe)  # fmt: skip
 
 
 def format_of(path: str | os.PathLike[str]) -> str | None:

@@ -12,7 +12,7 @@ import sys
 import pytest
 
 import cinchdb
-from cinchdb._transfer_read import reader_for, sniff
+from cinchdb._transfer_read import sniff
 from cinchdb.errors import (
     ArgumentError,
     ImportRowError,
@@ -20,6 +20,7 @@ from cinchdb.errors import (
     TableNotFoundError,
 )
 from cinchdb.models import Column
+from cinchdb.transfer import reader_for
 from tests.stress import iterations
 
 COLUMNS = [
