@@ -10,8 +10,11 @@ import base64
 import binascii
 import json
 import re
-from collections.abc import Iterator, Sequence
-from itertools import islice
+from collections.abc import Callable, Iterator, Sequence
+from itertools import islice, repeat
+from json.scanner import make_scanner
+from operator import itemgetter
+from typing import Any
 
 from cinchdb._transfer_read import BLOCK, Columns, Row, TextSource, short
 from cinchdb.errors import ImportRowError
@@ -25,6 +28,9 @@ _CHUNK = 1 << 20
 # is, rather than reading the rest of the file in search of its end.
 _MAX_ELEMENT = 64 << 20
 _NON_SPACE = re.compile(r"\S")
+# Scans one JSON value at an index: (value, end). The C scanner when the json module has it.
+# (typeshed types make_scanner's argument as the scanner class itself, not the decoder.)
+_SCAN: Callable[[str, int], tuple[Any, int]] = make_scanner(json.JSONDecoder())  # type: ignore[arg-type]
 
 
 def _decode_blobs(row: Row, columns: Columns, source: str, where: str) -> None:
@@ -43,15 +49,15 @@ def _decode_blobs(row: Row, columns: Columns, source: str, where: str) -> None:
 def ndjson_rows(
     text: TextSource, columns: Columns, source: str
 ) -> Iterator[tuple[Sequence[int], list[Row]]]:
-    loads = json.loads
     lines = iter(text)
     first = 1
     while lines_block := list(islice(lines, BLOCK)):
-        try:
-            rows = list(map(loads, lines_block))
-            places: Sequence[int] = range(first, first + len(rows))
-        except json.JSONDecodeError:
+        rows = _scan_block(lines_block)
+        places: Sequence[int]
+        if rows is None:
             rows, places = _ndjson_slowly(lines_block, first, source)
+        else:
+            places = range(first, first + len(rows))
         if set(map(type, rows)) != {dict}:
             for row, number in zip(rows, places, strict=True):
                 if type(row) is not dict:
@@ -61,6 +67,25 @@ def ndjson_rows(
                 _decode_blobs(row, columns, source, f"line {number}")
         first += len(lines_block)
         yield places, rows
+
+
+def _scan_block(lines: list[str]) -> list[Row] | None:
+    """The values of well-formed lines, or None to read the block line by line.
+
+    The json module's C scanner, mapped over the block, skips ``json.loads``'s Python wrapper
+    per line (45 % of the parse time). It stops at a value's end: a line is well formed when
+    that end is where the line's text ends. A failure (a blank line, leading space, an
+    error) raises StopIteration, which ends map() early, or JSONDecodeError.
+    """
+    try:
+        scanned = list(map(_SCAN, lines, repeat(0)))
+    except json.JSONDecodeError:
+        return None
+    if len(scanned) != len(lines):
+        return None
+    if list(map(itemgetter(1), scanned)) != list(map(len, map(str.rstrip, lines))):
+        return None
+    return list(map(itemgetter(0), scanned))
 
 
 def _ndjson_slowly(lines: list[str], first: int, source: str) -> tuple[list[Row], list[int]]:

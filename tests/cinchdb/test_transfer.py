@@ -118,7 +118,7 @@ def test_an_empty_csv_has_no_rows(items):
 
 # -- reading NDJSON and JSON -----------------------------------------------------------------
 def test_ndjson_values_are_json_values_and_blobs_base64(items):
-    text = '{"name": "Ann", "ok": true, "data": "AP8="}\n\n{"n": 12345678901234567890}\n'
+    text = '{"name": "Ann", "ok": true, "data": "AP8="}\n\n  {"n": 12345678901234567890}\r\n'
     assert read(items, "ndjson", text) == [
         {"name": "Ann", "ok": True, "data": b"\x00\xff"},
         {"n": 12345678901234567890},
@@ -130,6 +130,11 @@ def test_ndjson_values_are_json_values_and_blobs_base64(items):
     [
         ('{"n": 1}\n{"n": 2\n', "in.txt line 2: is not valid JSON (Expecting ',' delimiter)"),
         ('{"n": 1}\n\n[1, 2]\n', "in.txt line 3: is not a JSON object"),
+        ('{"n": 1}\n{"n": 2} x\n', "in.txt line 2: is not valid JSON (Extra data)"),
+        (
+            '{"n": 1}\n{"n": "a\tb"}\n',
+            "in.txt line 2: is not valid JSON (Invalid control character at)",
+        ),
         (
             '{"data": "!!"}\n',
             "in.txt line 1, column 'data': '!!' is not base64 (a BLOB column's values)",
