@@ -55,6 +55,51 @@ def _encoded(chunk: Chunk, booleans: Collection[int], boolean: Callable[[object]
     return list(zip(*columns, strict=True)) if changed else chunk
 
 
+_encode = json.JSONEncoder(ensure_ascii=False).encode
+
+
+def _csv(columns: Sequence[str], flags: frozenset[int], chunks: Iterable[Chunk], out: Sink) -> int:
+    count = 0
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(columns)
+    for chunk in chunks:
+        writer.writerows(_encoded(chunk, flags, _csv_boolean))
+        count += len(chunk)
+    return count
+
+
+def _ndjson(
+    columns: Sequence[str], flags: frozenset[int], chunks: Iterable[Chunk], out: Sink
+) -> int:
+    count = 0
+    for chunk in chunks:
+        rows = _encoded(chunk, flags, _json_boolean)
+        out.write("".join([_encode(dict(zip(columns, row, strict=True))) + "\n" for row in rows]))
+        count += len(chunk)
+    return count
+
+
+def _json(columns: Sequence[str], flags: frozenset[int], chunks: Iterable[Chunk], out: Sink) -> int:
+    count = 0
+    separator = "[\n"
+    for chunk in chunks:
+        rows = _encoded(chunk, flags, _json_boolean)
+        out.write(
+            separator + ",\n".join([_encode(dict(zip(columns, r, strict=True))) for r in rows])
+        )
+        separator = ",\n"
+        count += len(chunk)
+    out.write("[]\n" if count == 0 else "\n]\n")
+    return count
+
+
+_WRITERS: dict[str, Callable[[Sequence[str], frozenset[int], Iterable[Chunk], Sink], int]] = {
+    "csv": _csv,
+    "ndjson": _ndjson,
+    "json": _json,
+}
+
+
 def write_rows(
     fmt: str,
     columns: Sequence[str],
@@ -62,33 +107,7 @@ def write_rows(
     chunks: Iterable[Chunk],
     out: Sink,
 ) -> int:
-    """Write the rows of ``chunks`` (tuples in ``columns`` order) to ``out`` in format ``fmt``;
-    return how many. ``booleans`` are the positions of BOOLEAN columns (stored as 0/1)."""
-    count = 0
-    flags = frozenset(booleans)
-    if fmt == "csv":
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(columns)
-        for chunk in chunks:
-            writer.writerows(_encoded(chunk, flags, _csv_boolean))
-            count += len(chunk)
-        return count
-    encode = json.JSONEncoder(ensure_ascii=False).encode
-    names = list(columns)
-    if fmt == "ndjson":
-        for chunk in chunks:
-            rows = _encoded(chunk, flags, _json_boolean)
-            out.write("".join([encode(dict(zip(names, row, strict=True))) + "\n" for row in rows]))
-            count += len(chunk)
-        return count
-    if fmt == "json":
-        separator = "[\n"
-        for chunk in chunks:
-            rows = _encoded(chunk, flags, _json_boolean)
-            lines = [encode(dict(zip(names, row, strict=True))) for row in rows]
-            out.write(separator + ",\n".join(lines))
-            separator = ",\n"
-            count += len(chunk)
-        out.write("[]\n" if count == 0 else "\n]\n")
-        return count
-    raise ValueError(f"unknown format {fmt!r}")  # pragma: no cover - the callers check it
+    """Write the rows of ``chunks`` (tuples in ``columns`` order) to ``out`` in format ``fmt``
+    (one of ``cinchdb.transfer.FORMATS``); return how many. ``booleans`` are the positions of
+    BOOLEAN columns (stored as 0/1)."""
+    return _WRITERS[fmt](list(columns), frozenset(booleans), chunks, out)
