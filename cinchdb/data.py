@@ -89,7 +89,15 @@ from journal.transactions import savepoint, transaction
 if TYPE_CHECKING:  # a type only: the schema's definitions are pydantic models, costly to import
     from journal.schema import Schema
 
-__all__ = ["FILTER_OPERATORS", "QUERY_TIMEOUT_S", "DataOps", "Params", "new_ids", "utc_now"]
+__all__ = [
+    "FILTER_OPERATORS",
+    "QUERY_TIMEOUT_S",
+    "DataOps",
+    "Params",
+    "RowStream",
+    "new_ids",
+    "utc_now",
+]
 
 #: Seconds a ``query()`` may run before it is stopped with QueryTimeoutError (the default of
 #: its ``timeout=``; None lifts the limit).
@@ -711,6 +719,42 @@ class DataOps:
         names = list(names_t)
         return QueryRows([_with_bools(names, values, flags) for values in fetched], names)
 
+    def stream(self, sql: str, params: Params | None = None, *, size: int = 1000) -> RowStream:
+        """Run a read-only statement, as :meth:`query` does, and return its rows in chunks of
+        ``size`` instead of a list: for exports, in constant memory. No timeout: an export
+        takes as long as its rows take. Read the stream before the next call on this
+        connection (the statement keeps its read snapshot open until it is drained).
+
+        Raises:
+            The errors of :meth:`query` (but not QueryTimeoutError).
+        """
+        word = leading_word(sql)
+        if word not in READ_WORDS:
+            raise refusal(sql, word)
+        gate = self._gate
+        gate.reads.clear()
+        gate.denied.clear()
+        gate.compiled = False
+        gate.read_only = True
+        try:
+            cursor = self.conn.execute(sql, () if params is None else params)
+        except _ONE_STATEMENT_ERRORS as e:
+            raise ArgumentError(
+                "export_rows", "runs one statement at a time; split the SQL into separate calls"
+            ) from e
+        except drivers.DatabaseError as e:
+            if gate.denied:
+                raise denial(sql, *gate.denied[0]) from e
+            missing = _NO_SUCH_TABLE.match(str(e))
+            if missing:
+                raise TableNotFoundError(missing.group(1)) from e
+            raise
+        finally:
+            gate.read_only = False
+        plan = self._bool_plan(sql, cursor, gate.reads, gate.compiled)
+        names = [d[0] for d in cursor.description] if cursor.description else []
+        return RowStream(cursor, names, plan[1] if plan else (), size)
+
     def _table_reset(self, schema: Schema) -> None:
         self._schema = schema
         self._tables = {}
@@ -745,6 +789,28 @@ class DataOps:
         names = tuple(d[0] for d in cursor.description)
         flags = tuple(i for i, name in enumerate(names) if fold_name(name) in booleans)
         return (names, flags) if flags else None
+
+
+class RowStream:
+    """The rows of a read-only statement, fetched in chunks (:meth:`DataOps.stream`).
+
+    ``columns`` are the result's names; ``booleans`` the positions of BOOLEAN columns, whose
+    0/1 the reader turns into bool (the chunks hold SQLite's own values).
+    """
+
+    def __init__(
+        self, cursor: sqlite3.Cursor, columns: list[str], booleans: Sequence[int], size: int
+    ) -> None:
+        self.columns = columns
+        self.booleans = tuple(booleans)
+        self._cursor = cursor
+        self._size = size
+
+    def chunks(self) -> Iterator[list[tuple[object, ...]]]:
+        fetch = self._cursor.fetchmany
+        size = self._size
+        while chunk := fetch(size):
+            yield chunk
 
 
 def _shown_key(key: Sequence[object]) -> object:

@@ -14,6 +14,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, NoReturn, overload
 
+from cinchdb import transfer
 from cinchdb._serialized import serialized
 from cinchdb._unset import UNSET
 from cinchdb.catalog import Catalog
@@ -399,6 +400,70 @@ class CinchDB:
         ``QueryTimeoutError``.
         """
         return self._files.reader(self.branch, self.tenant).query(sql, params, timeout=timeout)
+
+    def import_rows(
+        self,
+        table: str,
+        source: transfer.Source,
+        format: str | None = None,
+        *,
+        progress: transfer.Progress | None = None,
+    ) -> int:
+        """Import the rows of a CSV file, a JSON array or NDJSON into ``table``, all or none;
+        return how many. See docs/data.md, "Import".
+
+        Args:
+            table: the table the rows go into.
+            source: a path, or an open text stream (``newline=""`` for CSV).
+            format: "csv", "json" or "ndjson"; None: from the path's extension, or a
+                stream's first non-space character (``[`` JSON, ``{`` NDJSON, else CSV).
+            progress: called as ``progress(bytes_read, total_bytes)`` while a file is read.
+
+        Raises:
+            ImportRowError: a row is malformed or refused (naming its line, or its element of
+                a JSON array, and the column); nothing was imported.
+            TableNotFoundError, ArgumentError (an unknown format).
+        """
+        definition = self.schema().table(table)
+        if definition is None:
+            validate_identifier("table", table)
+            raise TableNotFoundError(table)
+        return transfer.import_rows(self.insert_many, definition, source, format, progress=progress)
+
+    def export_rows(
+        self,
+        table: str | None,
+        target: transfer.Target,
+        format: str | None = None,
+        *,
+        query: str | None = None,
+        params: Params | None = None,
+    ) -> int:
+        """Write the rows of ``table`` (or of a read-only ``query``, with ``table`` None) to
+        ``target`` as CSV, a JSON array or NDJSON, streamed in constant memory; return how
+        many. See docs/data.md, "Export".
+
+        Args:
+            table: the table to export; None with ``query``.
+            target: a path (written whole or not at all) or an open text stream.
+            format: "csv", "json" or "ndjson"; None: from the path's extension, else CSV.
+            query: a read-only statement whose rows to export instead of a table.
+            params: the query's parameters.
+
+        Raises:
+            TableNotFoundError, ReadOnlyQueryError (a query that writes), ArgumentError.
+        """
+        if (table is None) == (query is None):
+            raise ArgumentError("export_rows", "takes a table or query=, not both or neither")
+        if table is not None:
+            schema = self.schema()
+            if schema.table(table) is None:
+                validate_identifier("table", table)
+                raise TableNotFoundError(table)
+            query = f"SELECT * FROM {quote(schema.require_table(table).name)}"
+        assert query is not None  # one of the two, checked above
+        stream = self._files.reader(self.branch, self.tenant).stream(query, params)
+        return transfer.export_rows(stream, target, format)
 
     # -- branches ----------------------------------------------------------------------------
     def create_branch(

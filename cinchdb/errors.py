@@ -72,6 +72,7 @@ __all__ = [
     "FilterError",
     "GeneratedColumnError",
     "HandleClosedError",
+    "ImportRowError",
     "InvalidFieldError",
     "InvalidKeyError",
     "InvalidNameError",
@@ -436,6 +437,33 @@ class ConstraintError(DataError, ValueError):
         self.code = code
         self.kind = next((k for k in self.KINDS if reason.upper().startswith(k)), None)
         super().__init__(f"Constraint failed on table '{table}': {reason}")
+
+
+class ImportRowError(DataError, ValueError):
+    """A row of an import is bad (malformed, a value its column does not take, or refused by a
+    constraint); nothing was imported.
+
+    ``source`` names the input (its path, or ``<stdin>``), ``where`` the row in it ("line 3"
+    of a CSV or NDJSON file, "element [2]" of a JSON array), ``column`` the column at fault
+    (None: the row as a whole), ``row_index`` the row's 0-based position among the rows read.
+    """
+
+    def __init__(
+        self,
+        source: str,
+        where: str,
+        reason: str,
+        *,
+        column: str | None = None,
+        row_index: int | None = None,
+    ) -> None:
+        self.source = source
+        self.where = where
+        self.reason = reason
+        self.column = column
+        self.row_index = row_index
+        place = f"{source} {where}" + (f", column '{column}'" if column else "")
+        super().__init__(f"{place}: {reason}; nothing was imported")
 
 
 class MissingValueError(ConstraintError):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import csv
 import json
 import sys
@@ -29,7 +30,8 @@ def _console() -> rich_console.Console:
 
 
 def to_plain(value: Any) -> Any:
-    """Models and events as JSON-ready values."""
+    """Models and events as JSON-ready values; BLOBs as base64 text, as ``cinch data export``
+    writes them and ``cinch data import`` reads them."""
     if hasattr(value, "model_dump"):
         return value.model_dump(mode="json")
     if isinstance(value, Mapping):
@@ -37,7 +39,7 @@ def to_plain(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [to_plain(v) for v in value]
     if isinstance(value, bytes):
-        return value.hex()
+        return base64.b64encode(value).decode("ascii")
     return value
 
 
@@ -73,7 +75,7 @@ def table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None = Non
 
 def csv_value(value: Any) -> Any:
     """A value as CSV writes it, the way ``--json`` writes it: NULL an empty field, booleans
-    ``true``/``false``, BLOBs hexadecimal (as :func:`to_plain`)."""
+    ``true``/``false``, BLOBs base64 (as :func:`to_plain`)."""
     if value is None:
         return ""
     if isinstance(value, bool):

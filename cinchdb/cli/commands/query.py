@@ -12,6 +12,7 @@ import click
 import cinchdb
 from cinchdb.cli._context import json_option, parsed_by, target_options, with_db
 from cinchdb.cli._render import csv_rows, done, emit_json, table
+from cinchdb.cli.commands._transfer import export, import_
 from cinchdb.errors import ValueTypeError
 
 T = TypeVar("T")
@@ -215,3 +216,7 @@ def delete(db: cinchdb.CinchDB, table_name: str, ids: tuple[str, ...], wheres: t
             filters[column] = _typed(partial(db.value_from_text, table_name, column, text))
         count = db.delete_where(table_name, "AND", **filters)
     done(f"Deleted {count} record(s) from '{table_name}'", as_json, {"deleted": count})
+
+
+data_group.add_command(import_, "import")
+data_group.add_command(export, "export")
