@@ -38,9 +38,8 @@ KEY = "posix-locks-key"
 def _project(tmp_path: Path, key: str | None = None) -> tuple[Path, cinchdb.CinchDB]:
     root = cinchdb.init(tmp_path / "p")
     db = cinchdb.connect(project_dir=root)
-    db.create_table(
-        "users", [Column(name="name", type="TEXT", nullable=False), Column(name="age", type="INTEGER")]
-    )
+    columns = [Column(name="name", type="TEXT", nullable=False), Column(name="age", type="INTEGER")]
+    db.create_table("users", columns)
     db.create_tenant("acme", encrypt=key is not None, encryption_key=key)
     db.close()
     db = cinchdb.connect(project_dir=root, tenant="acme", encryption_key=key)
