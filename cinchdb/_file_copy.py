@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import os
-import shutil
 import sqlite3
 from pathlib import Path
 
 import attrs
 
+from cinchdb import _held_files as held_files
 from cinchdb._system_tables import STATE_TABLE
 from journal.transactions import transaction
 
@@ -53,7 +53,9 @@ def copy_quiet_file(
         wal = os.fspath(source_path) + "-wal"
         if os.path.exists(wal) and os.path.getsize(wal) > 0:
             return None
-        shutil.copyfile(source_path, target)
+        # ``source`` holds the file open: a plain copy closing its descriptor would drop the
+        # connection's locks (see cinchdb._held_files).
+        held_files.copy_bytes(source_path, target)
     if durable:
         fd = os.open(target, os.O_RDONLY)
         try:

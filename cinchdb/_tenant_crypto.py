@@ -8,7 +8,6 @@ branch into a new SQLCipher file (:func:`build_encrypted_file`), never from the 
 from __future__ import annotations
 
 import os
-import shutil
 import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
+from cinchdb import _held_files as held_files
 from cinchdb._guard import internal, open_tenant_file, write_cursor
 from cinchdb._tenant_registry import PendingKey, TenantRegistry
 from cinchdb.crypto import (
@@ -284,7 +284,8 @@ def copy_sealed_file(source: Path, target: Path, *, scratch: Path) -> None:
     try:
         for _ in range(_SEALED_COPY_ATTEMPTS):
             before = _fingerprint(source), _fingerprint(wal)
-            shutil.copyfile(source, scratch)
+            # Another handle of this process may hold it open with its key (see _held_files).
+            held_files.copy_bytes(source, scratch)
             wal_bytes = wal.read_bytes() if wal.exists() else b""
             if (_fingerprint(source), _fingerprint(wal)) == before:
                 break

@@ -25,6 +25,7 @@ import uuid
 from contextlib import suppress
 from pathlib import Path
 
+from cinchdb import _held_files as held_files
 from cinchdb._file_copy import copy_quiet_file, is_encrypted
 from cinchdb._tenant_registry import validate_tenant_name
 from cinchdb.errors import TenantFileError
@@ -93,17 +94,25 @@ def damage(path: Path, *, encrypted: bool = False) -> str | None:
     silently gone) and fail later on a short one with a bare "malformed" error.
     """
     try:
-        size = os.stat(path).st_size
+        stat = os.stat(path)
     except FileNotFoundError:
         return None
+    size = stat.st_size
     if size == 0:
         return "empty (0 bytes)"
     if size % _MIN_PAGE_SIZE:
         return f"truncated ({size} bytes, not a whole number of pages)"
     if encrypted:
         return None  # the header is encrypted too
-    with open(path, "rb") as file:
-        header = file.read(100)
+    if held_files.held((stat.st_dev, stat.st_ino)):
+        # SQLite has it open in this process (it was whole then, and SQLite keeps it so):
+        # no raw read, whose descriptor could not be closed without dropping SQLite's locks.
+        return None
+    try:
+        with held_files.reading(path) as fd:
+            header = os.pread(fd, 100, 0)
+    except FileNotFoundError:
+        return None
     if len(header) < 100 or not header.startswith(_SQLITE_MAGIC):
         return "not a SQLite database (its header is missing)"
     page_size = int.from_bytes(header[16:18], "big")
@@ -334,7 +343,7 @@ class TenantDirectory:
             assert source_path is not None
             source.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
             with transaction(source):
-                shutil.copyfile(source_path, scratch)
+                held_files.copy_bytes(source_path, scratch)  # source is open: keep its locks
         elif source_path is None or copy_quiet_file(source, source_path, scratch) is None:
             target = sqlite3.connect(scratch)
             try:

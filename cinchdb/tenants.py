@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Literal
 import attrs
 
 from cinchdb import _fleet
+from cinchdb import _held_files as held_files
 from cinchdb._file_copy import checkpoint
 from cinchdb._guard import (
     CursorMovedError,
@@ -180,6 +181,11 @@ class _OpenFile:
     _data: DataOps | None = None
     # The schema-change service's fold cache: the file's schema is the one at its cursor.
     fold: FoldCache = attrs.field(kw_only=True)
+
+    def shut(self) -> None:
+        """Close the connection, then let raw reads close their descriptors of the file."""
+        self.conn.close()
+        held_files.closed(self.identity)
 
     @property
     def schema(self) -> Schema:
@@ -555,17 +561,27 @@ class TenantFiles:
             require_whole(path, name, encrypted=raw_key is not None)
         while True:
             before = _identity(path)
-            conn = open_tenant_file(path, raw_key, name)
+            # Registered before SQLite takes its locks, so no raw read of this process closes
+            # a descriptor of the file while it is open (see cinchdb._held_files).
+            held_files.opened(before)
+            try:
+                conn = open_tenant_file(path, raw_key, name)
+            except BaseException:
+                held_files.closed(before)
+                raise
             identity = _identity(path)
             if identity == before:
                 break
             conn.close()  # replaced while we opened it: open the one there now
+            held_files.closed(before)
+        if before is None:  # made by this open (a new template)
+            held_files.opened(identity)
         entry = _OpenFile(path, conn, identity, fold=self._plans.fold)
         entry.cursor = read_cursor(entry.conn)
         self._open[key] = entry
         while len(self._open) > self._max_open:
             _, oldest = self._open.popitem(last=False)
-            oldest.conn.close()
+            oldest.shut()
         return entry
 
     def _materialize(self, branch: str, path: Path) -> None:
@@ -608,7 +624,7 @@ class TenantFiles:
         entry = self._open.pop((branch, name), None)
         if entry is None:
             return False
-        entry.conn.close()
+        entry.shut()
         return True
 
     def _remove_files(self, name: str, branches: list[str] | None = None) -> None:
@@ -626,7 +642,7 @@ class TenantFiles:
     def remove_branch(self, branch: str) -> None:
         """Close and delete every file of a branch (after the branch left the journal)."""
         for key in [key for key in self._open if key[0] == branch]:
-            self._open.pop(key).conn.close()
+            self._open.pop(key).shut()
         self.directory.remove_branch(branch)
 
     def copy_branch(self, source: str, target: str, *, into: Path | None = None) -> int:
@@ -981,7 +997,7 @@ class TenantFiles:
     def close(self) -> None:
         while self._open:
             _, entry = self._open.popitem()
-            entry.conn.close()
+            entry.shut()
 
 
 def _identity(path: Path) -> tuple[int, int] | None:
