@@ -29,17 +29,18 @@ from journal.diff import diff_schemas
 from journal.errors import JournalError
 from journal.events import Operation
 from journal.introspect import introspect
-from journal.names import MAX_IDENTIFIER_LENGTH, RESERVED_OBJECT_PREFIXES, fold_name
+from journal.names import (
+    MAX_IDENTIFIER_LENGTH,
+    RESERVED_OBJECT_PREFIXES,
+    fold_name,
+    name_rule_problem,
+)
 from journal.parse import parse_statement
 from journal.replay import apply_operations
 from journal.schema import Schema
 
 __all__ = ["Inspection", "inspect_file", "read_only_uri"]
 
-# The name rule of issue 16: letters (Unicode letters included), digits and '_', not starting
-# with a digit, at most MAX_IDENTIFIER_LENGTH characters. journal/names.py is gaining the same
-# rule for every new name; until it has, adopt checks it here (see _outside_name_rule).
-_NAME_RULE = re.compile(r"[^\W\d]\w*")
 # The types ``PRAGMA table_list`` gives the tables a virtual table keeps its data in.
 _SHADOW = "shadow"
 _KINDS = ("table", "index", "view", "trigger")
@@ -63,14 +64,10 @@ def read_only_uri(path: Path) -> str:
 
 
 def _outside_name_rule(name: str) -> str | None:
-    """Why ``name`` breaks the name rule, or None. Private stand-in for the rule that
-    journal/names.py is gaining (letters, digits and '_', not starting with a digit, at most
-    128 characters): switch to the journal's function when it lands."""
-    if len(name) > MAX_IDENTIFIER_LENGTH:
-        return f"has a name longer than {MAX_IDENTIFIER_LENGTH} characters"
-    if not _NAME_RULE.fullmatch(name):
-        return "has a name that is not letters, digits and '_' (not starting with a digit)"
-    return None
+    """Why ``name`` breaks the rule every new name follows (``journal.names.NAME_RULE``), or None:
+    adopted objects become events, and events are checked as new names are."""
+    problem = name_rule_problem(name)
+    return None if problem is None else f"has a name outside the name rule ({problem})"
 
 
 def _suggest_name(name: str) -> str:

@@ -64,8 +64,8 @@ VIRTUAL = (
     " (for full-text search, keep the text in an ordinary table)"
 )
 SPACE = (
-    "table 'my table' has a name that is not letters, digits and '_' (not starting with a"
-    ' digit): rename it first, e.g. ALTER TABLE "my table" RENAME TO my_table'
+    "table 'my table' has a name outside the name rule (' ' is not a letter, digit or '_'):"
+    ' rename it first, e.g. ALTER TABLE "my table" RENAME TO my_table'
 )
 
 
