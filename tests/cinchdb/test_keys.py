@@ -14,6 +14,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from cinchdb.errors import (
     AuthenticationError,
@@ -463,3 +465,20 @@ def test_keys_persist_and_the_table_is_versioned(project):
     with sqlite3.connect(project / ".cinchdb" / "metadata.db") as conn:
         row = conn.execute("SELECT version FROM cinch_meta WHERE name = 'api_keys'").fetchone()
     assert row == (1,)
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.one_of(
+        st.text(max_size=200),
+        st.from_regex(r"ck_[a-z2-9_]{16}_[a-z0-9_A-Z]{50,60}", fullmatch=True),
+    )
+)
+def test_any_text_is_refused_with_one_of_two_messages(keys, token):
+    """Whatever arrives in a header: an AuthenticationError, never another exception, and the
+    text itself never in the message."""
+    with pytest.raises(AuthenticationError) as raised:
+        keys.authenticate(token)
+    assert str(raised.value) in (MALFORMED, UNKNOWN)
