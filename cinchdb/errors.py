@@ -88,6 +88,7 @@ __all__ = [
     "KVError",
     "KVValueError",
     "KeyColumnError",
+    "KeyNotFoundError",
     "KeyRequiredError",
     "KeyRotationError",
     "KeysNotFoundError",
@@ -810,7 +811,7 @@ class AdoptError(CinchError, ValueError):
         super().__init__(f"Cannot adopt {self.path} ({count}, nothing was written): {listed}")
 
 
-# -- the HTTP API (cinch serve) ----------------------------------------------------------------
+# -- API keys (``cinch key``, ``cinch serve``) ---------------------------------------------------
 
 
 class ApiKeyError(CinchError):
@@ -844,6 +845,23 @@ class PermissionDeniedError(ApiKeyError):
         else:
             message = f"API key {key_id} may not use {kind} '{value}' (allowed: {listed})"
         super().__init__(message)
+
+
+class KeyNotFoundError(ApiKeyError, ValueError, LookupError):
+    """No API key has the id given. ``key_id`` is None when what was given is not shaped like
+    an id (it is then not repeated: it may be a secret pasted in the wrong place)."""
+
+    def __init__(self, key_id: str | None) -> None:
+        self.key_id = key_id
+        if key_id is None:
+            super().__init__(
+                "No API key has that id (an id is the part after 'ck_', 16 letters and digits)"
+            )
+        else:
+            super().__init__(f"No API key has the id '{key_id}'")
+
+
+# -- the HTTP API (cinch serve) ----------------------------------------------------------------
 
 
 class RequestError(CinchError, ValueError):
