@@ -64,6 +64,8 @@ NDJSON = "application/x-ndjson"
 _access = logging.getLogger("cinchdb.server.access")
 #: Branch-changing calls after which handles of the database may point at something gone.
 _FORGET = {"delete_branch", "delete_tenant", "rename_tenant"}
+#: Calls listing tenants: filtered to the key's tenants.
+_TENANT_LISTS = {"list_tenants", "tenant_status"}
 
 
 def create_app(
@@ -204,6 +206,13 @@ def _serve(
                 raise
     if endpoint.name in _FORGET:
         pool.forget(database)
+    if endpoint.name in _TENANT_LISTS:
+        # A key limited to some tenants sees only those.
+        result = [
+            item
+            for item in result
+            if principal.permits(endpoint.scope, database=database, tenant=item["name"])
+        ]
     return result, head
 
 
