@@ -7,7 +7,6 @@ fails when a block is stale.
 
 from __future__ import annotations
 
-import re
 import sys
 from pathlib import Path
 
@@ -54,8 +53,8 @@ def refreshed(text: str) -> str:
     """``text`` (docs/server.md) with each generated block replaced by its current form."""
     for name, render in BLOCKS.items():
         begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
-        pattern = re.compile(re.escape(begin) + ".*?" + re.escape(end), re.DOTALL)
-        text = pattern.sub(lambda _m, r=render, b=begin, e=end: f"{b}\n{r()}\n{e}", text)
+        start, stop = text.index(begin), text.index(end) + len(end)
+        text = f"{text[:start]}{begin}\n{render()}\n{end}{text[stop:]}"
     return text
 
 
