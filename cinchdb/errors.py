@@ -101,6 +101,7 @@ __all__ = [
     "QueryTimeoutError",
     "ReadOnlyQueryError",
     "RecordNotFoundError",
+    "RemoteUnsupportedError",
     "RepairRefusedError",
     "ReplayError",
     "ResetRefusedError",
@@ -195,6 +196,16 @@ class HandleClosedError(CinchError, ValueError):
             f"This handle on database '{database}', branch '{branch}', tenant '{tenant}'"
             " is closed; connect again"
         )
+
+
+class RemoteUnsupportedError(CinchError, NotImplementedError):
+    """A method of the local handle that a remote one (``cinchdb.connect_api``) does not
+    have: it works on local files or the server's own state (docs/server.md lists them)."""
+
+    def __init__(self, method: str, reason: str) -> None:
+        self.method = method
+        self.reason = reason
+        super().__init__(f"{method}() is not available on a remote handle: {reason}")
 
 
 class ArgumentError(CinchError, ValueError):
