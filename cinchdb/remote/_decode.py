@@ -59,14 +59,14 @@ def encode_model(model: Any) -> Any:
     is ``SQL`` or bytes tagged, so the server rebuilds the same default."""
     if isinstance(model, list | tuple):
         return [encode_model(item) for item in model]
-    if not isinstance(model, models.BaseModel):
+    if not isinstance(model, models.Column | models.Index | models.ForeignKey):
         return model
     fields: dict[str, Any] = {}
     for name in type(model).model_fields:
         value = getattr(model, name)
         if isinstance(value, models.SQL):
             fields[name] = {SQL_TAG: str(value)}
-        elif isinstance(value, models.BaseModel | list):
+        elif isinstance(value, models.ForeignKey | list):
             fields[name] = encode_model(value)
         else:
             fields[name] = encode_value(value)

@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from cinchdb.models import Branch, Column, Index, Table, Tenant, View
     from journal.events import Event, Operation
 
-__all__ = ["RemoteCinchDB", "UNSUPPORTED"]
+__all__ = ["UNSUPPORTED", "RemoteCinchDB"]
 
 #: The local handle's methods a remote one does not have, and why.
 UNSUPPORTED: dict[str, str] = {
