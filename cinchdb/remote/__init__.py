@@ -14,7 +14,8 @@ import httpx
 
 from cinchdb.project import MAIN
 from cinchdb.remote._transport import DEFAULT_TIMEOUT
-from cinchdb.remote.database import UNSUPPORTED, RemoteCinchDB
+from cinchdb.remote._unsupported import UNSUPPORTED
+from cinchdb.remote.database import RemoteCinchDB
 from cinchdb.remote.kv import RemoteKV
 
 __all__ = ["UNSUPPORTED", "RemoteCinchDB", "RemoteKV", "connect_api"]

@@ -11,6 +11,7 @@ attributes.
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote as url_quote
@@ -23,10 +24,14 @@ from cinchdb.errors import (
     AuthenticationError,
     CinchError,
     PermissionDeniedError,
+    RequestError,
     error_class,
 )
 
 __all__ = ["Location", "Transport"]
+
+#: The error code of SQLite's own errors (not CinchErrors) on the wire.
+SQLITE_CODE = "sqlite"
 
 #: Seconds a request may take before httpx gives up (a query's own limit is the server's).
 DEFAULT_TIMEOUT = 60.0
@@ -113,7 +118,10 @@ class Transport:
             headers[api.TENANT_KEY_HEADER] = tenant_key
         content = None
         if endpoint.method not in ("GET", "DELETE") or body:
-            content = json.dumps(body, allow_nan=False).encode()
+            try:
+                content = json.dumps(body, allow_nan=False).encode()
+            except ValueError as e:  # NaN or infinity: JSON has no form for them
+                raise RequestError(f"{name}() cannot send {e}".rstrip(".")) from None
             headers["Content-Type"] = "application/json"
         request = self.client.build_request(
             endpoint.method, self.url + path, params=query, content=content, headers=headers
@@ -141,10 +149,11 @@ def _query_text(value: object) -> str:
     return str(value)
 
 
-def decode_error(response: httpx.Response) -> CinchError:
+def decode_error(response: httpx.Response) -> Exception:
     """The exception the server's error body describes: the same class, message and
-    attributes; 401 and 403 without such a body still give AuthenticationError and
-    PermissionDeniedError."""
+    attributes; SQLite's own error (code ``sqlite``, bad SQL in a query) as the ``sqlite3``
+    class of that name, as a local ``query()`` raises it; 401 and 403 without such a body
+    still give AuthenticationError and PermissionDeniedError."""
     try:
         error = response.json()["error"]
         code, message = str(error["code"]), str(error["message"])
@@ -157,6 +166,11 @@ def decode_error(response: httpx.Response) -> CinchError:
         if response.status_code == 403:
             return PermissionDeniedError(message)
         return CinchError(message)
+    if code == SQLITE_CODE:
+        driver = getattr(sqlite3, str(details.get("type")), None)
+        if not (isinstance(driver, type) and issubclass(driver, sqlite3.Error)):
+            driver = sqlite3.Error
+        return driver(message)
     cls = error_class(code)
     if cls is CinchError and response.status_code in (401, 403):
         cls = AuthenticationError if response.status_code == 401 else PermissionDeniedError

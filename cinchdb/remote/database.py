@@ -3,8 +3,8 @@
 The same methods, results and exceptions as a local handle: each call becomes the request the
 API table (:mod:`cinchdb.api`) describes for the SDK method of that name, and its answer is
 decoded into the type the local method returns. A method the API has no endpoint for (one that
-returns local file paths, runs on the server's files, or the project's other databases) raises
-:class:`~cinchdb.errors.RemoteUnsupportedError` naming it; docs/server.md lists them.
+works on local files, runs on the server's files, or the project's other databases) raises
+:class:`~cinchdb.errors.RemoteUnsupportedError` naming it (:data:`UNSUPPORTED`).
 """
 
 from __future__ import annotations
@@ -24,11 +24,11 @@ from cinchdb.errors import (
     HandleClosedError,
     KeyColumnError,
     ProtectedError,
-    RemoteUnsupportedError,
 )
 from cinchdb.project import MAIN
 from cinchdb.remote._decode import decode_result, encode_model, encode_value
 from cinchdb.remote._transport import DEFAULT_TIMEOUT, Location, Transport
+from cinchdb.remote._unsupported import unsupported as _unsupported
 from cinchdb.remote.kv import RemoteKV
 from cinchdb.results import IndexInfo, MergeResult, QueryRows, Row, TenantStatus
 from cinchdb.tenants import validate_tenant_name
@@ -38,41 +38,7 @@ if TYPE_CHECKING:
     from cinchdb.models import Branch, Column, Index, Table, Tenant, View
     from journal.events import Event, Operation
 
-__all__ = ["UNSUPPORTED", "RemoteCinchDB"]
-
-#: The local handle's methods a remote one does not have, and why.
-UNSUPPORTED: dict[str, str] = {
-    "project_dir": "the project directory is on the server",
-    "schema": "the journal's Schema object is not sent over the API; use list_tables",
-    "schema_at": "the journal's Schema object is not sent over the API",
-    "update_where": "the API updates one record by key; use query and update",
-    "delete_where": "the API deletes records by key; use query and delete",
-    "value_from_text": "it reads command-line text; pass typed values",
-    "import_rows": "it reads a local file; insert the rows",
-    "export_rows": "it writes a local file; use query",
-    "branch_heads": "git heads are the server's working copy",
-    "merge_heads": "git heads are the server's working copy",
-    "merge_heads_preview": "git heads are the server's working copy",
-    "log_range": "the API has no endpoint for it; use log",
-    "diff_range": "the API has no endpoint for it; use diff",
-    "lint": "the API has no endpoint for it; run cinch lint on the server",
-    "check": "it inspects the server's files; run cinch check on the server",
-    "revert": "the API has no endpoint for it; run cinch revert on the server",
-    "reset_branch": "it rewrites the server's branch; run cinch branch reset on the server",
-    "generate_models": "it writes local files; run cinch codegen",
-    "stale_models": "it reads local files; run cinch codegen",
-    "rotate_tenant_key": "it rewrites the server's files; run cinch tenant rotate-key there",
-    "reset_tenant": "it rebuilds the server's files; run cinch tenant reset on the server",
-    "repair_tenant": "it rebuilds the server's files; run cinch tenant repair on the server",
-    "sync_tenants": "the server's tenants catch up when opened; run cinch tenant sync there",
-    "create_database": "a key is limited to databases; run cinch db create on the server",
-    "list_databases": "a key is limited to databases; run cinch db list on the server",
-    "delete_database": "a key is limited to databases; run cinch db delete on the server",
-}
-
-
-def _unsupported(name: str) -> NoReturn:
-    raise RemoteUnsupportedError(name, UNSUPPORTED[name])
+__all__ = ["RemoteCinchDB"]
 
 
 class RemoteCinchDB:

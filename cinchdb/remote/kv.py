@@ -6,9 +6,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, NoReturn
 
-from cinchdb.errors import KeysNotFoundError, RemoteUnsupportedError
+from cinchdb.errors import KeysNotFoundError
 from cinchdb.kv import Value, encode, validate_key
 from cinchdb.remote._decode import encode_value
+from cinchdb.remote._unsupported import unsupported
 
 __all__ = ["RemoteKV"]
 
@@ -83,6 +84,4 @@ class RemoteKV:
 
     def delete_expired(self) -> NoReturn:
         """Not sent over the API: the server's store purges expired keys as it writes."""
-        raise RemoteUnsupportedError(
-            "kv.delete_expired", "expired keys are purged on the server as it writes"
-        )
+        unsupported("kv.delete_expired")
