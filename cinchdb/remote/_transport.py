@@ -121,7 +121,9 @@ class Transport:
             try:
                 content = json.dumps(body, allow_nan=False).encode()
             except ValueError as e:  # NaN or infinity: JSON has no form for them
-                raise RequestError(f"{name}() cannot send {e}".rstrip(".")) from None
+                raise RequestError(
+                    f"{name}() cannot send NaN or infinity: JSON has no form for them"
+                ) from e
             headers["Content-Type"] = "application/json"
         request = self.client.build_request(
             endpoint.method, self.url + path, params=query, content=content, headers=headers
