@@ -101,21 +101,28 @@ class RemoteCinchDB:
         )
         return decode_result(endpoint.result, body)
 
-    @property
     def head(self) -> str | None:
-        """The head of this handle's branch as the server last reported it (``X-Cinch-Head``);
-        None before the first call."""
+        """The event this handle's branch points at (None before its first event), asked of
+        the server now, as :meth:`CinchDB.head`."""
+        for branch in self.list_branches():
+            if branch.name == self.branch:
+                return branch.head
+        raise BranchNotFoundError(self.database, self.branch)
+
+    def _seen_head(self) -> str | None:
+        """The head of this handle's branch as the server last reported it."""
         if self._transport is None:
             return None
         return self._transport.heads.get((self.database, self.branch))
 
     @contextmanager
     def expecting_head(self, head: str | None = None) -> Iterator[str | None]:
-        """Within the block, schema changes are compare-and-swap: each is refused (412, the
-        server's ``ConcurrentChangeError``) when the branch head is no longer ``head``
-        (default: :attr:`head`, the last one this handle saw). Outside it, as on a local
-        handle, a change applies to whatever the head is by then."""
-        self._expected = head if head is not None else self.head
+        """Within the block, schema changes are compare-and-swap: each is refused (412,
+        ``ConcurrentChangeError``, nothing changed) when the branch head is no longer ``head``
+        (default: the last head a response of the server reported, ``X-Cinch-Head``).
+        Outside it, as on a local handle, a change applies to whatever the head is by then.
+        Yields the head expected."""
+        self._expected = head if head is not None else self._seen_head()
         try:
             yield self._expected
         finally:
