@@ -364,7 +364,12 @@ class ApiKeys:
         _check_expiry(expires_in)
         _check_name(name)
         created = _now()
-        expires = None if expires_in is None else created + expires_in
+        try:
+            expires = None if expires_in is None else created + expires_in
+        except OverflowError:
+            raise InvalidFieldError(
+                "ApiKeys.create()", "argument", [("expires_in", "ends after the year 9999")]
+            ) from None
         row = (
             name,
             json.dumps(granted),
