@@ -226,8 +226,6 @@ LAZY_MODULES = {
     ("cinchdb.cli._render", "rich.table"),
     # httpx: only a remote handle (cinchdb.connect(url=...)) loads cinchdb.remote.
     ("cinchdb._connect", "cinchdb.remote"),
-    ("cinchdb.remote._decode", "cinchdb.models"),
-    ("cinchdb.remote._decode", "journal.events"),
     ("cinchdb._guard", "ctypes"),
     ("cinchdb.database", "cinchdb._schema_build"),
     ("cinchdb.database", "cinchdb.codegen"),

@@ -1,8 +1,8 @@
 """Values and results of the remote SDK on the wire, both ways.
 
 Rows and KV values are JSON, with BLOBs as ``{"$base64": "..."}`` so they come back as
-``bytes``; a model (``Column``) travels as its fields, a default that is ``SQL(...)`` or bytes
-tagged the same way (``{"$sql": ...}``, ``{"$base64": ...}``) so it keeps its Python type. A
+``bytes``; a model (``Column``) travels as its fields, with a default that is ``SQL(...)`` or
+bytes tagged (:mod:`cinchdb._wire_models`) so it keeps its Python type. A
 result is decoded by the kind the API table names for it (:data:`cinchdb.api.RESULTS`), into
 the same types a local handle returns: pydantic models, ``Row`` dicts, ``QueryRows``, journal
 events and operations.
@@ -12,24 +12,14 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from cinchdb import models
+from cinchdb._wire_models import BASE64, model_from_json, model_to_json
 from cinchdb.results import QueryRows
-from journal._lazy import lazy_module
-
-if TYPE_CHECKING:
-    from cinchdb import models
-    from journal import events
-else:
-    # Pydantic loads when a model or an event is decoded, not for rows and keys (as for the
-    # local handle, cinchdb.database).
-    models = lazy_module("cinchdb.models")
-    events = lazy_module("journal.events")
+from journal import events
 
 __all__ = ["decode_result", "decode_value", "encode_model", "encode_value"]
-
-BASE64 = "$base64"
-SQL_TAG = "$sql"
 
 
 def encode_value(value: Any) -> Any:
@@ -55,42 +45,8 @@ def decode_value(value: Any) -> Any:
 
 
 def encode_model(model: Any) -> Any:
-    """A ``cinchdb.models`` value (or a list of them) as JSON fields; a column default that
-    is ``SQL`` or bytes tagged, so the server rebuilds the same default."""
-    if isinstance(model, list | tuple):
-        return [encode_model(item) for item in model]
-    if not isinstance(model, models.Column | models.Index | models.ForeignKey):
-        return model
-    fields: dict[str, Any] = {}
-    for name in type(model).model_fields:
-        value = getattr(model, name)
-        if isinstance(value, models.SQL):
-            fields[name] = {SQL_TAG: str(value)}
-        elif isinstance(value, models.ForeignKey | list):
-            fields[name] = encode_model(value)
-        else:
-            fields[name] = encode_value(value)
-    return fields
-
-
-def _column(fields: Mapping[str, Any]) -> Any:
-    default = fields.get("default")
-    if isinstance(default, dict) and len(default) == 1:
-        if SQL_TAG in default:
-            fields = {**fields, "default": models.SQL(default[SQL_TAG])}
-        elif BASE64 in default:
-            fields = {**fields, "default": base64.b64decode(default[BASE64])}
-    return models.Column(**fields)
-
-
-def _table(fields: Mapping[str, Any]) -> Any:
-    return models.Table(
-        **{
-            **fields,
-            "columns": [_column(column) for column in fields["columns"]],
-            "indexes": [models.Index(**index) for index in fields.get("indexes", [])],
-        }
-    )
+    """A ``cinchdb.models`` value (or a list of them) as the server reads it."""
+    return model_to_json(model)
 
 
 def _rows(body: Any) -> Any:
@@ -110,9 +66,7 @@ def _operations(body: Any) -> Any:
 
 def _model(name: str) -> Callable[[Any], Any]:
     def one(fields: Any) -> Any:
-        if name == "Table":
-            return _table(fields)
-        return getattr(models, name)(**fields)
+        return getattr(models, name)(**model_from_json(fields))
 
     return one
 

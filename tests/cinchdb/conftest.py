@@ -22,8 +22,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from starlette.testclient import TestClient
 
 import cinchdb
+from cinchdb.keys import ApiKeys
+from cinchdb.server import ServerSettings, create_app
 
 HANDLE_KINDS = ("local", "remote")
 
@@ -75,11 +78,13 @@ def remote_api(handle_kind: str, project: Path) -> Iterator[Any]:
     if handle_kind != "remote":
         yield None
         return
-    # The server's modules import starlette: loaded for remote runs only.
-    from tests.server.inprocess import api_client
-
-    with api_client(project) as pair:
-        yield pair
+    with ApiKeys(project) as keys:
+        token = keys.create(name="sdk tests").token  # every scope, no limits
+    app = create_app(project, settings=ServerSettings())
+    # From 127.0.0.1, as a client on the same machine (encrypted tenants' keys are accepted
+    # over plain HTTP on loopback only).
+    with TestClient(app, client=("127.0.0.1", 50000)) as client:
+        yield client, token
 
 
 @pytest.fixture
