@@ -164,9 +164,9 @@ def decode_error(response: httpx.Response) -> Exception:
         text = response.text.strip() or response.reason_phrase
         message = f"HTTP {response.status_code} from {response.request.url.path}: {text}"
         if response.status_code == 401:
-            return AuthenticationError(message)
+            return AuthenticationError.from_wire(message, {})
         if response.status_code == 403:
-            return PermissionDeniedError(message)
+            return PermissionDeniedError.from_wire(message, {})
         return CinchError(message)
     if code == SQLITE_CODE:
         driver = getattr(sqlite3, str(details.get("type")), None)
