@@ -302,6 +302,8 @@ class RemoteCinchDB:
         return self._insert(table, records)
 
     def _insert(self, table: str, rows: list[Any]) -> list[Row]:
+        if not rows:
+            return []  # as locally: nothing to insert (the API takes at least one row)
         stored: list[Row] = self._call("insert", table=table, rows=encode_value(rows))
         return stored
 
