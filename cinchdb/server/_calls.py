@@ -263,7 +263,15 @@ def _kv_mset(db: CinchDB, arguments: dict[str, Any], _settings: ServerSettings) 
     return db.kv.mset(decode_value(arguments["items"]), arguments.get("ttl"))
 
 
+def _alter_column(db: CinchDB, arguments: dict[str, Any], _settings: ServerSettings) -> Any:
+    # A default that is SQL(...) or bytes arrives tagged (cinchdb/_wire_models.py).
+    if "default" in arguments:
+        arguments = {**arguments, "default": model_from_json(arguments["default"])}
+    return db.alter_column(**arguments)
+
+
 _SPECIAL: dict[str, Special] = {
+    "alter_column": _alter_column,
     "insert": _insert,
     "get": _get,
     "update": _update,

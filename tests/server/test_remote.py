@@ -172,3 +172,14 @@ def test_results_have_the_local_types(admin_db, project):
     assert isinstance(operation, ColumnAdded) and operation.column.name == "size"
     db.kv.set("blob", b"\x00")
     assert db.kv.get("blob") == b"\x00" and db.kv.mget(["blob"]) == {"blob": b"\x00"}
+
+
+def test_alter_column_defaults_keep_their_kind(admin_db):
+    db = admin_db
+    db.create_table("t", [Column(name="a"), Column(name="b", type="BLOB")])
+    for column, default in [("a", SQL("datetime('now')")), ("b", b"\x00\x01"), ("a", "plain")]:
+        db.alter_column("t", column, default=default)
+        got = next(c for c in db.get_table("t").columns if c.name == column).default
+        assert got == default and type(got) is type(default)
+    db.alter_column("t", "a", default=None)
+    assert next(c for c in db.get_table("t").columns if c.name == "a").default is None
