@@ -350,13 +350,17 @@ class RemoteCinchDB:
         return deleted
 
     def key_columns(self, table: str) -> tuple[str, ...]:
-        """The columns that name a record of ``table`` (from :meth:`get_table`): its primary
-        key; else its ``id`` column; else ``("rowid",)``."""
-        columns = self.get_table(table).columns
-        key = tuple(c.name for c in columns if c.primary_key)
+        """The columns that name a record of ``table``: its primary key (in key order); else
+        its ``id`` column; else ``("rowid",)``. Read with one query of SQLite's
+        ``pragma_table_info``, which says the key's order (the ``Table`` model does not)."""
+        columns = self.query("SELECT name, pk FROM pragma_table_info(?) ORDER BY pk, cid", [table])
+        if not columns:
+            self.get_table(table)  # the server's TableNotFoundError, in its wording
+        key = tuple(c["name"] for c in columns if c["pk"])
         if key:
             return key
-        return ("id",) if any(c.name.lower() == "id" for c in columns) else ("rowid",)
+        ids = [c["name"] for c in columns if c["name"].lower() == "id"]
+        return (ids[0],) if ids else ("rowid",)
 
     def _key(self, table: str, record: Any) -> Any:
         """``record`` as the path's key: a scalar as itself, a composite key as a JSON array,
