@@ -24,6 +24,7 @@ from cinchdb.errors import (
     AuthenticationError,
     CinchError,
     PermissionDeniedError,
+    RemoteConnectionError,
     RequestError,
     error_class,
 )
@@ -128,7 +129,10 @@ class Transport:
         request = self.client.build_request(
             endpoint.method, self.url + path, params=query, content=content, headers=headers
         )
-        response = self.client.send(request, stream=stream)
+        try:
+            response = self.client.send(request, stream=stream)
+        except httpx.TransportError as error:  # refused, timed out, cut off: no answer
+            raise RemoteConnectionError(self.url, str(error) or type(error).__name__) from None
         head = response.headers.get(api.HEAD_HEADER)
         if head:
             self.heads[_at(where)] = head

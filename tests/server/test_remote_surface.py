@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import inspect
 import re
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -15,7 +16,12 @@ import pytest
 import cinchdb
 from cinchdb import api
 from cinchdb.database import CinchDB
-from cinchdb.errors import ArgumentError, HandleClosedError, RemoteUnsupportedError
+from cinchdb.errors import (
+    ArgumentError,
+    HandleClosedError,
+    RemoteConnectionError,
+    RemoteUnsupportedError,
+)
 from cinchdb.kv import KVStore
 from cinchdb.remote import UNSUPPORTED, RemoteCinchDB, RemoteKV
 
@@ -109,3 +115,15 @@ print("ok")
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert done.stdout == "ok\n"
+
+
+def test_a_server_that_cannot_be_reached_is_a_clear_error():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # bound, not listening: connections are refused
+        db = cinchdb.connect_api(f"http://127.0.0.1:{port}", "ck_x_y")
+        with pytest.raises(RemoteConnectionError) as caught:
+            db.list_tables()
+    message = str(caught.value)
+    assert message.startswith(f"Cannot reach the CinchDB server at http://127.0.0.1:{port}: ")
+    assert isinstance(caught.value, ConnectionError) and "ck_x_y" not in message
