@@ -16,7 +16,8 @@ DOCS = Path(__file__).resolve().parents[2] / "docs" / "server.md"
 
 
 def test_a_session_over_a_real_server(live_server, keys):
-    token = keys.create(name="live").token
+    created = keys.create(name="live")
+    token = created.token
     with cinchdb.connect(url=live_server.url, api_key=token, tenant="a") as db:
         assert [t.name for t in db.list_tables()] == ["users"]
         db.add_column("users", Column(name="photo", type="BLOB"))
@@ -36,7 +37,7 @@ def test_a_session_over_a_real_server(live_server, keys):
         assert db.query("SELECT count(*) AS n FROM users") == [{"n": 0}]
         with pytest.raises(PermissionDeniedError, match="lacks the scope 'data:write'"):
             db.insert("users", {"name": "x"})
-    keys.revoke(keys.list()[0].id)
+    keys.revoke(created.info.id)
     with cinchdb.connect_api(live_server.url, token) as db, pytest.raises(AuthenticationError):
         db.list_tables()
     output = live_server.output()
