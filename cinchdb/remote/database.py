@@ -9,6 +9,7 @@ works on local files, runs on the server's files, or the project's other databas
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from types import TracebackType
@@ -81,7 +82,9 @@ class RemoteCinchDB:
         self.tenant = tenant
         #: This handle's tenant's key-value store (follows ``branch`` and ``tenant``).
         self.kv = RemoteKV(self._call)
-        self._expected: str | None = None
+        # Per thread: one thread's expecting_head() block does not make another thread's
+        # changes compare-and-swap (a handle may be shared, as a local one may).
+        self._cas = threading.local()
 
     # -- the wire ----------------------------------------------------------------------------
     def _call(self, name: str, /, tenant_key: str | None = None, **arguments: Any) -> Any:
@@ -96,7 +99,7 @@ class RemoteCinchDB:
             name,
             where,
             arguments,
-            expected_head=self._expected if endpoint.cas else None,
+            expected_head=getattr(self._cas, "head", None) if endpoint.cas else None,
             tenant_key=tenant_key,
         )
         return decode_result(endpoint.result, body)
@@ -122,11 +125,12 @@ class RemoteCinchDB:
         (default: the last head a response of the server reported, ``X-Cinch-Head``).
         Outside it, as on a local handle, a change applies to whatever the head is by then.
         Yields the head expected."""
-        self._expected = head if head is not None else self._seen_head()
+        expected = head if head is not None else self._seen_head()
+        self._cas.head = expected
         try:
-            yield self._expected
+            yield expected
         finally:
-            self._expected = None
+            self._cas.head = None
 
     # -- lifecycle ---------------------------------------------------------------------------
     @property

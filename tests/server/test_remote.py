@@ -6,6 +6,7 @@ and tenants ``a`` and ``b``)."""
 from __future__ import annotations
 
 import sqlite3
+import threading
 import time
 from datetime import datetime, timedelta, timezone
 
@@ -183,3 +184,26 @@ def test_alter_column_defaults_keep_their_kind(admin_db):
         assert got == default and type(got) is type(default)
     db.alter_column("t", "a", default=None)
     assert next(c for c in db.get_table("t").columns if c.name == "a").default is None
+
+
+def test_expecting_head_holds_for_its_own_thread_only(admin_db):
+    db = admin_db
+    stale = db.head()
+    db.add_column("users", Column(name="moved", type="TEXT"))
+    errors = []
+
+    def other_thread():
+        try:
+            db.add_column("users", Column(name="from_thread", type="TEXT"))
+        except Exception as e:  # reported below, with its type
+            errors.append(e)
+
+    with db.expecting_head(stale):
+        worker = threading.Thread(target=other_thread)
+        worker.start()
+        worker.join(timeout=30)
+        with pytest.raises(ConcurrentChangeError):
+            db.add_column("users", Column(name="mine", type="TEXT"))
+    assert not worker.is_alive() and errors == []
+    names = [c.name for c in db.get_table("users").columns]
+    assert "from_thread" in names and "mine" not in names
