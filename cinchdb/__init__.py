@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from cinchdb.ci import ci_report
     from cinchdb.database import CinchDB
     from cinchdb.errors import CinchError, ConflictError, MergeConflictError
+    from cinchdb.remote import RemoteCinchDB, connect_api
 
 #: Public name -> the module that defines it (``module:attribute`` when the names differ).
 _EXPORTS: dict[str, str] = {
@@ -35,10 +36,12 @@ _EXPORTS: dict[str, str] = {
     "CinchError": "cinchdb.errors",
     "ConflictError": "cinchdb.errors",
     "MergeConflictError": "cinchdb.errors",
+    "RemoteCinchDB": "cinchdb.remote",
     "__version__": "cinchdb._version:VERSION",
     "adopt": "cinchdb.adopt",
     "ci_report": "cinchdb.ci",
     "connect": "cinchdb._connect",
+    "connect_api": "cinchdb.remote",
     "init": "cinchdb._connect",
 }
 
@@ -49,9 +52,11 @@ __all__ = [
     "CinchError",
     "ConflictError",
     "MergeConflictError",
+    "RemoteCinchDB",
     "__version__",
     "adopt",
     "ci_report",
     "connect",
+    "connect_api",
     "init",
 ]

@@ -5,23 +5,74 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING, overload
 
 from cinchdb.catalog import Catalog
 from cinchdb.database import CinchDB
+from cinchdb.errors import ArgumentError
 from cinchdb.project import MAIN, init_project
+from journal._lazy import lazy_module
+
+if TYPE_CHECKING:
+    from cinchdb import remote
+    from cinchdb.remote import RemoteCinchDB
+else:
+    # httpx loads only for a remote handle: ``cinch query`` on a local project never pays
+    # for it (tests/cli/test_startup.py).
+    remote = lazy_module("cinchdb.remote")
 
 __all__ = ["connect", "init"]
 
 
+@overload
 def connect(
     database: str = MAIN,
     branch: str = MAIN,
     tenant: str = MAIN,
     project_dir: str | os.PathLike[str] | None = None,
     encryption_key: str | None = None,
-) -> CinchDB:
+    *,
+    url: None = None,
+    api_key: None = None,
+) -> CinchDB: ...
+@overload
+def connect(
+    database: str = MAIN,
+    branch: str = MAIN,
+    tenant: str = MAIN,
+    project_dir: None = None,
+    encryption_key: str | None = None,
+    *,
+    url: str,
+    api_key: str,
+) -> RemoteCinchDB: ...
+def connect(
+    database: str = MAIN,
+    branch: str = MAIN,
+    tenant: str = MAIN,
+    project_dir: str | os.PathLike[str] | None = None,
+    encryption_key: str | None = None,
+    *,
+    url: str | None = None,
+    api_key: str | None = None,
+) -> CinchDB | RemoteCinchDB:
     """Open a :class:`CinchDB` handle (the same arguments); the database is created if the
-    project does not have it yet."""
+    project does not have it yet.
+
+    With ``url`` and ``api_key``: a :class:`~cinchdb.remote.RemoteCinchDB` on the server at
+    ``url`` instead (as :func:`cinchdb.connect_api`), with the same methods.
+
+    Raises:
+        ArgumentError: ``url`` without ``api_key`` (or the reverse), or with ``project_dir``.
+    """
+    if url is not None or api_key is not None:
+        if url is None or api_key is None:
+            raise ArgumentError("connect", "takes url= and api_key= together")
+        if project_dir is not None:
+            raise ArgumentError("connect", "takes project_dir= or url=, not both")
+        return remote.connect_api(
+            url, api_key, database, branch, tenant, encryption_key=encryption_key
+        )
     return CinchDB(
         database=database,
         branch=branch,

@@ -107,6 +107,8 @@ __all__ = [
     "QueryTimeoutError",
     "ReadOnlyQueryError",
     "RecordNotFoundError",
+    "RemoteConnectionError",
+    "RemoteUnsupportedError",
     "RepairRefusedError",
     "ReplayError",
     "RequestError",
@@ -206,6 +208,27 @@ class HandleClosedError(CinchError, ValueError):
             f"This handle on database '{database}', branch '{branch}', tenant '{tenant}'"
             " is closed; connect again"
         )
+
+
+class RemoteConnectionError(CinchError, ConnectionError):
+    """A remote handle (``cinchdb.connect_api``) could not reach the server, or the
+    connection failed before an answer came: ``url`` and ``reason`` say which. A request
+    that changes something may or may not have been applied."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        self.url = url
+        self.reason = reason
+        super().__init__(f"Cannot reach the CinchDB server at {url}: {reason}")
+
+
+class RemoteUnsupportedError(CinchError, NotImplementedError):
+    """A method of the local handle that a remote one (``cinchdb.connect_api``) does not
+    have: it works on local files or the server's own state (docs/server.md lists them)."""
+
+    def __init__(self, method: str, reason: str) -> None:
+        self.method = method
+        self.reason = reason
+        super().__init__(f"{method}() is not available on a remote handle: {reason}")
 
 
 class ArgumentError(CinchError, ValueError):

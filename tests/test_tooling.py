@@ -224,6 +224,8 @@ LAZY_MODULES = {
     ("cinchdb.cli._render", "rich.console"),
     ("cinchdb.cli._render", "rich.progress"),
     ("cinchdb.cli._render", "rich.table"),
+    # httpx: only a remote handle (cinchdb.connect(url=...)) loads cinchdb.remote.
+    ("cinchdb._connect", "cinchdb.remote"),
     ("cinchdb._guard", "ctypes"),
     ("cinchdb.database", "cinchdb._schema_build"),
     ("cinchdb.database", "cinchdb.codegen"),

@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from cinchdb import models
+from cinchdb._wire_models import model_from_json, model_to_json
 from cinchdb.api import Endpoint, Param
 from cinchdb.database import CinchDB
 from cinchdb.errors import RequestError
@@ -122,7 +123,7 @@ def _checked(param: Param, value: Any) -> Any:
         raise RequestError(f"'{param.name}' must be a JSON {param.type}, got {got}")
     if param.model is not None:
         try:
-            return _MODELS[param.model].validate_python(value)
+            return _MODELS[param.model].validate_python(model_from_json(value))
         except ValidationError as error:
             raise models.invalid_fields(param.name, "field", error) from None
     return value
@@ -155,10 +156,9 @@ def encode_result(kind: str, result: Any) -> Any:
         return encode_value(result)
     if kind in ("events", "operations"):
         return [item.model_dump(mode="json") for item in result]
-    if isinstance(result, BaseModel):
-        return result.model_dump(mode="json")
-    if isinstance(result, list) and kind.startswith("list["):
-        return [item.model_dump(mode="json") for item in result]
+    if isinstance(result, BaseModel) or (isinstance(result, list) and kind.startswith("list[")):
+        # Column defaults keep their kind (SQL(...), bytes): cinchdb/_wire_models.py.
+        return model_to_json(result)
     return result
 
 
@@ -175,10 +175,8 @@ def _record(db: CinchDB, table: str, key: str) -> Any:
     if columns == ("rowid",) and isinstance(values, int):
         return values
     if not isinstance(values, list) or len(values) != len(columns):
-        raise RequestError(
-            f"The key of table '{table}' is ({', '.join(columns)}): give it as a JSON array"
-            f" of {len(columns)} values, got {key!r}"
-        )
+        # The SDK refuses it with its own KeyColumnError, as a local handle would.
+        return key if not isinstance(values, list) else values
     return tuple(values)
 
 
@@ -263,7 +261,15 @@ def _kv_mset(db: CinchDB, arguments: dict[str, Any], _settings: ServerSettings) 
     return db.kv.mset(decode_value(arguments["items"]), arguments.get("ttl"))
 
 
+def _alter_column(db: CinchDB, arguments: dict[str, Any], _settings: ServerSettings) -> Any:
+    # A default that is SQL(...) or bytes arrives tagged (cinchdb/_wire_models.py).
+    if "default" in arguments:
+        arguments = {**arguments, "default": model_from_json(arguments["default"])}
+    return db.alter_column(**arguments)
+
+
 _SPECIAL: dict[str, Special] = {
+    "alter_column": _alter_column,
     "insert": _insert,
     "get": _get,
     "update": _update,

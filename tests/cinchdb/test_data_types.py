@@ -12,6 +12,8 @@ from cinchdb._values import kind_of
 from cinchdb.errors import ConstraintError, MissingValueError, ValueTypeError
 from cinchdb.models import Column, affinity_type
 
+pytestmark = pytest.mark.handles("local", "remote")
+
 
 @pytest.fixture
 def typed(db):
@@ -58,7 +60,7 @@ def test_integer_refuses_text(typed):
     [
         ("flag", [True, False, 0, 1, None], ["true", 2, 1.0, b"1"]),
         ("n", [0, -5, 2**62, True, None], ["1", 1.5, b"x"]),
-        ("x", [1, 2.5, float("inf"), None], ["1.5", True, b"x"]),
+        ("x", [1, 2.5, None], ["1.5", True, b"x"]),
         ("amount", [1, 2.5, None], ["12.50", b"x"]),
         ("name", ["", "ünï"], [1, b"a", None]),
         ("data", [b"x", bytearray(b"y"), memoryview(b"z"), None], ["x", 1]),
@@ -78,6 +80,11 @@ def test_each_type_takes_its_values_and_nothing_else(typed, column, good, bad):
     assert count(typed) == stored
 
 
+@pytest.mark.local_only("float('inf') has no JSON form, so it cannot cross the wire")
+def test_real_takes_infinity(typed):
+    assert typed.insert("t", {"name": "a", "x": float("inf")})["x"] == float("inf")
+
+
 def test_a_bad_row_in_a_batch_writes_nothing(typed):
     rows = [{"name": f"r{i}", "n": i} for i in range(600)] + [{"name": "bad", "n": "x"}]
     with pytest.raises(ValueTypeError):
@@ -89,11 +96,17 @@ def test_update_checks_values(typed):
     row = typed.insert("t", {"name": "a", "flag": True})
     with pytest.raises(ValueTypeError, match="'flag'"):
         typed.update("t", row["id"], {"flag": "false"})
-    with pytest.raises(ValueTypeError, match="'n'"):
-        typed.update_where("t", {"n": "old"}, name="a")
     with pytest.raises(MissingValueError, match="Column 'name' of table 't' cannot be None"):
         typed.update("t", row["id"], {"name": None})
     assert typed.query("SELECT flag, n, name FROM t") == [{"flag": True, "n": None, "name": "a"}]
+
+
+@pytest.mark.local_only("update_where has no endpoint in cinchdb/api.py")
+def test_update_where_checks_values(typed):
+    typed.insert("t", {"name": "a", "flag": True})
+    with pytest.raises(ValueTypeError, match="'n'"):
+        typed.update_where("t", {"n": "old"}, name="a")
+    assert typed.query("SELECT n FROM t") == [{"n": None}]
 
 
 def test_not_null_without_a_value_names_the_column(typed):
@@ -157,6 +170,9 @@ def test_insert_many_mixed_keys(typed):
     ]
 
 
+@pytest.mark.local_only(
+    "row_index: a remote insert_many is one insert request, whose errors do not carry it"
+)
 @pytest.mark.parametrize(
     ("bad", "error"),
     [
@@ -181,6 +197,9 @@ def test_insert_many_failing_row_carries_its_index(typed, bad, error):
     assert count(typed) == 0
 
 
+@pytest.mark.local_only(
+    "row_index: a remote insert_many is one insert request, whose errors do not carry it"
+)
 def test_insert_many_constraint_failure_carries_its_index(db):
     db.create_table("u", [Column(name="email", type="TEXT", unique=True)])
     rows = [{"email": f"e{i}"} for i in range(5_000)] + [{"email": "e17"}]
@@ -190,6 +209,9 @@ def test_insert_many_constraint_failure_carries_its_index(db):
     assert count(db, "u") == 0
 
 
+@pytest.mark.local_only(
+    "row_index: a remote insert_many is one insert request, whose errors do not carry it"
+)
 def test_insert_many_with_a_trigger_still_names_the_row(db):
     db.migrate(
         "CREATE TABLE a (k INTEGER PRIMARY KEY, v TEXT UNIQUE);"
@@ -204,6 +226,9 @@ def test_insert_many_with_a_trigger_still_names_the_row(db):
     assert db.query("SELECT k FROM audit ORDER BY k") == [{"k": 1}, {"k": 2}]
 
 
+@pytest.mark.local_only(
+    "row_index: a remote insert_many is one insert request, whose errors do not carry it"
+)
 def test_insert_many_counts_rows_an_on_conflict_clause_left_out(db):
     db.migrate("CREATE TABLE tags (name TEXT UNIQUE ON CONFLICT IGNORE, n INTEGER CHECK (n > 0))")
     assert db.insert_many("tags", [{"name": "a", "n": 1}, {"name": "a", "n": 2}]) == 1

@@ -1,5 +1,8 @@
 """The key-value store: the reference's examples with their documented results, values,
-keys, TTLs, isolation, and processes incrementing one counter."""
+keys, TTLs, isolation, and processes incrementing one counter.
+
+Tests on ``db.kv`` run on a local and a remote handle (tests/cinchdb/conftest.py); the ``kv``
+fixture is a local store on a fake clock."""
 
 from __future__ import annotations
 
@@ -11,6 +14,8 @@ import pytest
 
 import cinchdb
 from cinchdb.kv import KeysNotFoundError, KVStore
+
+pytestmark = pytest.mark.handles("local", "remote")
 
 
 class FakeClock:
@@ -96,6 +101,7 @@ def test_reference_examples(db):
     assert "__kv" not in [t.name for t in db.list_tables()]
 
 
+@pytest.mark.local_only("float('inf') has no JSON form, so it cannot cross the wire")
 def test_values_round_trip_exactly(kv):
     values = {
         "s": "héllo", "e": "", "i": -7, "big": 2**80, "f": 1.5, "inf": float("inf"),
@@ -116,6 +122,7 @@ def test_values_round_trip_exactly(kv):
         kv.increment("t")  # a bool is not a counter
 
 
+@pytest.mark.local_only("expiry is driven by a fake clock in this process")
 def test_ttl_expiry_persist_and_purge(kv, clock):
     kv.set("a", 1, ttl=10)
     kv.set("b", 2)
@@ -142,7 +149,8 @@ def test_ttl_expiry_persist_and_purge(kv, clock):
             kv.set("x", 1, ttl=bad)
 
 
-def test_patterns_follow_redis_glob(kv):
+def test_patterns_follow_redis_glob(db):
+    kv = db.kv
     kv.mset({k: 1 for k in ["a", "ab", "abc", "b", "a.b", "aXb", "user:1", "user:10", "x/y"]})
     assert kv.keys("a?") == ["ab"]
     assert kv.keys("a?b") == ["a.b", "aXb"]
@@ -158,28 +166,29 @@ def test_patterns_follow_redis_glob(kv):
     assert kv.keys("nothing*") == []
 
 
-def test_lazy_tenants_read_empty_and_write_materializes(users, project):
+def test_lazy_tenants_read_empty_and_write_materializes(users, connect_handle, local):
     users.create_tenant("lazy")
-    with cinchdb.connect(tenant="lazy", project_dir=project) as handle:
-        assert handle.kv.get("x") is None and handle.kv.keys() == []
-        assert handle.kv.delete("x") == 0 and handle.kv.ttl("x") == -1
-        assert not handle._files.is_materialized("main", "lazy")
-        handle.kv.set("x", 1)
-        assert handle._files.is_materialized("main", "lazy")
+    handle = connect_handle(tenant="lazy")
+    assert handle.kv.get("x") is None and handle.kv.keys() == []
+    assert handle.kv.delete("x") == 0 and handle.kv.ttl("x") == -1
+    assert not local._files.is_materialized("main", "lazy")
+    handle.kv.set("x", 1)
+    assert local._files.is_materialized("main", "lazy")
 
 
-def test_tenants_have_separate_stores(users, project):
+def test_tenants_have_separate_stores(users, connect_handle):
     users.create_tenant("a")
     users.kv.set("shared:key", "main's")
-    with cinchdb.connect(tenant="a", project_dir=project) as a:
-        assert a.kv.get("shared:key") is None
-        a.kv.set("shared:key", "a's")
+    a = connect_handle(tenant="a")
+    assert a.kv.get("shared:key") is None
+    a.kv.set("shared:key", "a's")
     assert users.kv.get("shared:key") == "main's"
     with pytest.raises(ValueError):
         users.query("DELETE FROM __kv")
 
 
-def test_mget_lists_every_missing_key(kv):
+def test_mget_lists_every_missing_key(db):
+    kv = db.kv
     kv.set("a", 1)
     with pytest.raises(KeysNotFoundError) as caught:
         kv.mget(["a", "b", "c"])
@@ -196,6 +205,7 @@ print("ok")
 """
 
 
+@pytest.mark.local_only("processes opening the project directory")
 def test_four_processes_increment_one_counter(project):
     count = int(os.environ.get("CINCHDB_KV_INCREMENTS", "1000"))
     with cinchdb.connect(project_dir=project) as db:

@@ -1,4 +1,5 @@
-"""Data calls through the handle, in the reference's forms."""
+"""Data calls through the handle, in the reference's forms (on a local and a remote handle:
+tests/cinchdb/conftest.py)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import pytest
 
 from cinchdb.errors import ReadOnlyQueryError, RecordNotFoundError
 from cinchdb.models import Column
+
+pytestmark = pytest.mark.handles("local", "remote")
 
 
 def test_insert_forms(users):
@@ -40,6 +43,15 @@ def test_update_by_id_by_row_and_row_alone(users):
         users.update("users", {"name": "x"})
 
 
+def test_delete_by_key(users):
+    rows = users.insert("users", *({"name": f"u{i}", "age": i} for i in range(4)))
+    assert users.delete("users", rows[0]["id"], rows[1]["id"], "missing") == 2
+    assert users.delete("users", rows[2]) == 1  # a row holding its key
+    assert users.delete("users") == 0
+    assert [r["age"] for r in users.query("SELECT age FROM users")] == [3]
+
+
+@pytest.mark.local_only("update_where and delete_where have no endpoint in cinchdb/api.py")
 def test_delete_and_filters(users):
     rows = users.insert("users", *({"name": f"u{i}", "age": i} for i in range(10)))
     assert users.delete("users", rows[0]["id"], rows[1]["id"], "missing") == 2

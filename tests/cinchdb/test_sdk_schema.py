@@ -1,4 +1,7 @@
-"""Schema calls: each is a journal event, reaches every tenant, and reads back as models."""
+"""Schema calls: each is a journal event, reaches every tenant, and reads back as models.
+
+Each test runs on a local and on a remote handle (tests/cinchdb/conftest.py); ``local`` looks
+at the journal and the tenant files either way."""
 
 from __future__ import annotations
 
@@ -6,7 +9,6 @@ import sqlite3
 
 import pytest
 
-import cinchdb
 from cinchdb.errors import (
     DependencyError,
     InvalidNameError,
@@ -20,13 +22,15 @@ from cinchdb.tenants import PreflightError
 from journal import introspect
 from tests.old_journal import append_old_events
 
-
-def _journal_length(db) -> int:
-    head = db._catalog.store.branch_head(db.database, db.branch)
-    return len(db._catalog.store.chain(db.database, head))
+pytestmark = pytest.mark.handles("local", "remote")
 
 
-def test_create_table_adds_automatic_columns_and_returns_the_table(db):
+def _journal_length(local) -> int:
+    head = local._catalog.store.branch_head(local.database, local.branch)
+    return len(local._catalog.store.chain(local.database, head))
+
+
+def test_create_table_adds_automatic_columns_and_returns_the_table(db, local):
     table = db.create_table(
         "products",
         columns=[
@@ -39,7 +43,7 @@ def test_create_table_adds_automatic_columns_and_returns_the_table(db):
     assert table.columns[2].default == 0.0 and table.columns[2].type == "REAL"
     assert table.row_count == 0
     assert [t.name for t in db.list_tables()] == ["products"]
-    assert _journal_length(db) == 1
+    assert _journal_length(local) == 1
 
 
 def test_defaults_round_trip_as_python_values(db):
@@ -155,8 +159,8 @@ def test_views_create_update_list_drop(users):
     assert users.list_views() == []
 
 
-def test_bad_schema_input_is_refused_before_the_journal(users):
-    before = _journal_length(users)
+def test_bad_schema_input_is_refused_before_the_journal(users, local):
+    before = _journal_length(local)
     bad = [
         (ObjectExistsError, lambda: users.create_table("users", [Column(name="x")])),
         (SchemaError, lambda: users.create_table("t", [Column(name="id")])),
@@ -179,24 +183,24 @@ def test_bad_schema_input_is_refused_before_the_journal(users):
     for error, call in bad:
         with pytest.raises(error):
             call()
-    assert _journal_length(users) == before
+    assert _journal_length(local) == before
 
 
-def test_preflight_refuses_a_unique_index_over_duplicates_and_names_the_tenant(users, project):
+def test_preflight_refuses_a_unique_index_over_duplicates_and_names_the_tenant(
+    users, connect_handle, local
+):
     users.create_tenant("acme")
     users.create_tenant("clean")
-    with cinchdb.connect(tenant="acme", project_dir=project) as acme:
-        acme.insert("users", {"name": "a", "age": 1}, {"name": "b", "age": 1})
-    with cinchdb.connect(tenant="clean", project_dir=project) as clean:
-        clean.insert("users", {"name": "c", "age": 2})
-    before = _journal_length(users)
+    connect_handle(tenant="acme").insert("users", {"name": "a", "age": 1}, {"name": "b", "age": 1})
+    connect_handle(tenant="clean").insert("users", {"name": "c", "age": 2})
+    before = _journal_length(local)
     with pytest.raises(PreflightError, match="tenant 'acme'") as caught:
         users.create_index("idx_age", "users", ["age"], unique=True)
     assert [t for t, _ in caught.value.failures] == ["acme"]
-    assert _journal_length(users) == before
+    assert _journal_length(local) == before
     assert users.list_indexes() == []
     for name in ("acme", "clean"):
-        conn = sqlite3.connect(users._files.path("main", name))
+        conn = sqlite3.connect(local._files.path("main", name))
         assert conn.execute("SELECT count(*) FROM sqlite_master WHERE type = 'index'"
                             " AND name = 'idx_age'").fetchone() == (0,)  # fmt: skip
         conn.close()
@@ -210,18 +214,17 @@ def test_not_null_without_default_is_refused_where_rows_have_nulls(users):
     assert len(users.query("SELECT * FROM users")) == 2
 
 
-def test_propagation_to_fifty_tenants_keeps_every_row(users, project):
+def test_propagation_to_fifty_tenants_keeps_every_row(users, connect_handle, local):
     names = [f"t{i:02d}" for i in range(50)]
     for name in names:
         users.create_tenant(name)
-        with cinchdb.connect(tenant=name, project_dir=project) as handle:
-            handle.insert("users", {"name": name, "age": 1})
+        connect_handle(tenant=name).insert("users", {"name": name, "age": 1})
     users.add_column("users", Column(name="score", type="REAL", default=1.5))
     users.alter_column("users", "age", type="TEXT")  # a rebuild on every tenant
-    head = users._catalog.store.branch_head("main", "main")
-    schema = users.schema()
+    head = local._catalog.store.branch_head("main", "main")
+    schema = local.schema()
     for name in names:
-        conn = sqlite3.connect(users._files.path("main", name))
+        conn = sqlite3.connect(local._files.path("main", name))
         assert conn.execute("SELECT name, age, score FROM users").fetchall() == [(name, "1", 1.5)]
         assert conn.execute("SELECT value FROM __cinch_state").fetchone() == (head,)
         assert introspect(conn).canonical() == schema.canonical()
@@ -229,18 +232,15 @@ def test_propagation_to_fifty_tenants_keeps_every_row(users, project):
     assert all(s["behind"] == 0 for s in users.tenant_status())
 
 
-def test_another_handles_change_is_seen_on_the_next_call(users, project):
-    other = cinchdb.connect(project_dir=project)
-    try:
-        assert other.insert("users", {"name": "a"})["name"] == "a"
-        users.add_column("users", Column(name="nick", type="TEXT", default="n"))
-        assert other.insert("users", {"name": "b", "nick": "bee"})["nick"] == "bee"
-        assert [r["nick"] for r in other.query("SELECT nick FROM users ORDER BY name")] == [
-            "n",
-            "bee",
-        ]
-    finally:
-        other.close()
+def test_another_handles_change_is_seen_on_the_next_call(users, connect_handle):
+    other = connect_handle()
+    assert other.insert("users", {"name": "a"})["name"] == "a"
+    users.add_column("users", Column(name="nick", type="TEXT", default="n"))
+    assert other.insert("users", {"name": "b", "nick": "bee"})["nick"] == "bee"
+    assert [r["nick"] for r in other.query("SELECT nick FROM users ORDER BY name")] == [
+        "n",
+        "bee",
+    ]
 
 
 def test_hostile_identifiers_are_quoted_never_executed(users, project):
