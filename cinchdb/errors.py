@@ -50,6 +50,7 @@ __all__ = [
     "DRIVER_ERRORS",
     "AdoptError",
     "AdoptProblem",
+    "ApiKeyError",
     "ArgumentError",
     "AuthenticationError",
     "BodyTooLargeError",
@@ -87,6 +88,7 @@ __all__ = [
     "KVError",
     "KVValueError",
     "KeyColumnError",
+    "KeyNotFoundError",
     "KeyRequiredError",
     "KeyRotationError",
     "KeysNotFoundError",
@@ -809,24 +811,57 @@ class AdoptError(CinchError, ValueError):
         super().__init__(f"Cannot adopt {self.path} ({count}, nothing was written): {listed}")
 
 
+# -- API keys (``cinch key``, ``cinch serve``) ---------------------------------------------------
+
+
+class ApiKeyError(CinchError):
+    """Root of the API key errors. Their messages never contain a key's secret."""
+
+
+class AuthenticationError(ApiKeyError):
+    """An API key is missing, malformed, unknown, revoked or expired (HTTP 401): ``problem``
+    says which. ``key_id`` is the key's id once the secret was checked, else None."""
+
+    def __init__(self, problem: str, key_id: str | None = None) -> None:
+        self.problem = problem
+        self.key_id = key_id
+        named = f" {key_id}" if key_id else ""
+        super().__init__(f"API key{named} {problem}")
+
+
+class PermissionDeniedError(ApiKeyError):
+    """A valid API key may not do this (HTTP 403): it lacks the scope (``kind`` "scope"), or
+    the database, branch or tenant (``kind``) named by ``value`` is outside its limits;
+    ``allowed`` is what the key has."""
+
+    def __init__(self, key_id: str, kind: str, value: str, allowed: Sequence[str]) -> None:
+        self.key_id = key_id
+        self.kind = kind
+        self.value = value
+        self.allowed = list(allowed)
+        listed = ", ".join(self.allowed) or "none"
+        if kind == "scope":
+            message = f"API key {key_id} lacks the scope '{value}' (it has: {listed})"
+        else:
+            message = f"API key {key_id} may not use {kind} '{value}' (allowed: {listed})"
+        super().__init__(message)
+
+
+class KeyNotFoundError(ApiKeyError, ValueError, LookupError):
+    """No API key has the id given. ``key_id`` is None when what was given is not shaped like
+    an id (it is then not repeated: it may be a secret pasted in the wrong place)."""
+
+    def __init__(self, key_id: str | None) -> None:
+        self.key_id = key_id
+        if key_id is None:
+            super().__init__(
+                "No API key has that id (an id is the part after 'ck_', 16 letters and digits)"
+            )
+        else:
+            super().__init__(f"No API key has the id '{key_id}'")
+
+
 # -- the HTTP API (cinch serve) ----------------------------------------------------------------
-
-
-class AuthenticationError(CinchError):
-    """The request carried no API key, or one that is unknown, expired or revoked (HTTP 401)."""
-
-    def __init__(self, reason: str) -> None:
-        self.reason = reason
-        super().__init__(reason)
-
-
-class PermissionDeniedError(CinchError):
-    """The API key is valid but does not allow this call: a scope it lacks, or a database,
-    branch or tenant outside its limits (HTTP 403)."""
-
-    def __init__(self, reason: str) -> None:
-        self.reason = reason
-        super().__init__(reason)
 
 
 class RequestError(CinchError, ValueError):
