@@ -38,7 +38,8 @@ _JSON_TYPES: dict[str, str] = {
 }
 
 
-def _camel(name: str) -> str:
+def method_name(name: str) -> str:
+    """The ``Api`` method of an endpoint: ``kv.get`` -> ``kvGet``, ``list_rows`` -> ``listRows``."""
     head, *rest = re.split(r"[._]", name)
     return head + "".join(part[:1].upper() + part[1:] for part in rest)
 
@@ -144,7 +145,7 @@ def _render_api() -> list[str]:
         lines += [
             _doc(f"{endpoint.summary} ({endpoint.method} {endpoint.path}; scope {endpoint.scope})",
                  "  "),
-            f"  {_camel(endpoint.name)}({signature}): Promise<JsonValue> {{",
+            f"  {method_name(endpoint.name)}({signature}): Promise<JsonValue> {{",
             f"    const path = this.transport.path({json.dumps(endpoint.path)}, {path_params});",
             f"    return this.transport.call({json.dumps(endpoint.method)}, path,"
             f" {_object(query)}, {body}{headers});",

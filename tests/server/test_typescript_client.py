@@ -6,12 +6,16 @@ JSON line; the assertions are here."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from pathlib import Path
 
+import httpx
 import pytest
 
 import cinchdb
+from cinchdb import api
+from cinchdb.codegen._typescript_client import method_name
 from cinchdb.keys import ApiKeys
 from cinchdb.models import Column
 from tests import typescript
@@ -86,6 +90,16 @@ async function main(): Promise<void> {
   } catch (error) {
     seen["missing_table"] = failure(error);
   }
+  const feature = new Client({ url: URL, apiKey: API_KEY, branch: "feature/x" });
+  seen["feature_rows"] = (await feature.tables.users.list()).rows.length;
+  seen["feature_head_differs"] = feature.head !== null && feature.head !== db.head;
+  try {
+    const column = { name: "nick", type: "TEXT" };
+    await db.api.addColumn({ table: "users", column }, { ifMatch: "0".repeat(64) });
+    seen["stale_head"] = "no error";
+  } catch (error) {
+    seen["stale_head"] = failure(error);
+  }
   try {
     await new Client({ url: URL, apiKey: "ck_nope_nope" }).tables.users.get(ann.id);
     seen["bad_key"] = "no error";
@@ -123,6 +137,10 @@ def project(tmp_path: Path) -> Path:
             ],
         )
         db.create_view("adults", "SELECT name FROM users WHERE age >= 18")
+        # A branch whose name holds "/": the path carries it as "feature~x".
+        db.create_branch("feature/x")
+        db.switch_branch("feature/x")
+        db.add_column("users", Column(name="extra", type="TEXT"))
     return root
 
 
@@ -130,7 +148,7 @@ def run_program(
     tsc: str, project: Path, live_server: LiveServer, token: str, work: Path
 ) -> dict[str, object]:
     source = work / "src"
-    with cinchdb.connect(project_dir=project) as db:
+    with cinchdb.connect(project_dir=project, branch="main") as db:
         db.generate_models("typescript", source, tsc=tsc)
     (source / "config.ts").write_text(
         f"export const URL = {json.dumps(live_server.url)};\n"
@@ -177,6 +195,13 @@ def test_the_typescript_client_against_a_live_server(project, live_server, tsc, 
     assert missing["class"] == "TableNotFoundError" and missing["code"] == "table_not_found"
     assert missing["status"] == 404 and missing["message"] == "Table 'nope' does not exist"
     assert missing["is_cinch_error"] is True and missing["is_table_not_found"] is True
+    assert seen["feature_rows"] == 0 and seen["feature_head_differs"] is True
+    stale = seen["stale_head"]
+    assert isinstance(stale, dict)
+    assert (stale["class"], stale["code"], stale["status"]) == (
+        "ConcurrentChangeError", "concurrent_change", 412
+    )  # fmt: skip
+    assert stale["is_cinch_error"] is True
     bad_key = seen["bad_key"]
     assert isinstance(bad_key, dict)
     assert (bad_key["class"], bad_key["code"], bad_key["status"]) == (
@@ -185,7 +210,47 @@ def test_the_typescript_client_against_a_live_server(project, live_server, tsc, 
     assert bad_key["is_authentication"] is True and bad_key["is_table_not_found"] is False
 
     # What the program wrote went through the server into the tenant's file.
-    with cinchdb.connect(project_dir=project) as db:
+    with cinchdb.connect(project_dir=project, branch="main") as db:
+        assert "nick" not in [c.name for c in db.get_table("users").columns]
         rows = db.query("SELECT name, age, avatar, active FROM users")
         assert rows == [{"name": "Ann", "age": 31, "avatar": b"\x00\x01\xff", "active": False}]
         assert db.kv.get("bytes") == b"\x07\x08\t" and db.kv.get("hits") == 2
+
+
+API_METHOD = re.compile(
+    r"  (?P<name>\w+)\(.*?\): Promise<JsonValue> \{\n"
+    r'    const path = this\.transport\.path\("(?P<path>[^"]+)", .*?\);\n'
+    r'    return this\.transport\.call\("(?P<method>\w+)", path, (?P<query>\{.*?\}), '
+    r"(?P<body>null|\{.*?\})"
+)
+
+
+def names(members: str) -> set[str]:
+    return set(re.findall(r"(\w+): ", members))
+
+
+def test_the_client_has_every_operation_of_the_served_openapi_document(
+    live_server, tsc, project, tmp_path
+):
+    """Every operation the live server documents is a method of the generated ``Api`` with the
+    same method, path, query parameters and body properties (the client and the document are
+    both generated from the API table; this holds them together)."""
+    with cinchdb.connect(project_dir=project, branch="main") as db:
+        db.generate_models("typescript", tmp_path / "ts", tsc=tsc)
+    client = (tmp_path / "ts" / "client.ts").read_text()
+    methods = {m["name"]: m for m in API_METHOD.finditer(client)}
+    document = httpx.get(live_server.url + "/v1/openapi.json", timeout=10).json()
+    operations = [
+        (path, method.upper(), operation)
+        for path, item in document["paths"].items()
+        for method, operation in item.items()
+        if path != "/v1/openapi.json"
+    ]
+    assert len(operations) == len(methods) == len(api.ENDPOINTS)
+    for path, method, operation in operations:
+        found = methods[method_name(operation["operationId"])]
+        assert (found["path"], found["method"]) == (path, method)
+        query = {p["name"] for p in operation["parameters"] if p["in"] == "query"}
+        assert names(found["query"]) == query, operation["operationId"]
+        body = operation.get("requestBody", {}).get("content", {}).get("application/json", {})
+        assert names(found["body"]) == set(body.get("schema", {}).get("properties", {}))
