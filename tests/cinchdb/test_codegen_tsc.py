@@ -67,6 +67,19 @@ def test_an_empty_schema_passes_tsc_strict(db, tsc, tmp_path):
     assert codegen.compile_problems("typescript", files, tsc=tsc) == []
 
 
+def test_tables_named_like_the_clients_own_names_compile(db, tsc, tmp_path):
+    """Tables called ``client``, ``table``, ``row``... and a composite key: the models are a
+    namespace import in client.ts, so no table name collides with the client's names."""
+    for name in ("client", "table", "row", "page", "kv", "api", "cinch_error", "views"):
+        db.create_table(name, [Column(name="note", type="TEXT")])
+    db.migrate("CREATE TABLE pairs (a TEXT NOT NULL, b INTEGER NOT NULL, PRIMARY KEY (a, b))")
+    paths = db.generate_models("typescript", tmp_path / "ts", tsc=tsc)
+    client = Path(paths[1]).read_text()
+    assert "readonly pairs: Table<models.Pairs, models.PairsInsert, models.PairsUpdate," in client
+    assert "readonly [string, number]>;" in client
+    assert "readonly client: Table<models.Client," in client
+
+
 def test_tsc_problems_name_the_file_and_line(tsc):
     files = {"models.ts": 'export const A = 1;\nexport const B: number = "x";\n'}
     assert codegen.compile_problems("typescript", files, tsc=tsc) == [
