@@ -7,6 +7,7 @@ SDK's result types, so the TypeScript client is typed from the same classes the 
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from pydantic import BaseModel, TypeAdapter
@@ -92,8 +93,9 @@ _ERROR = {
 }
 
 
+@functools.cache
 def openapi_document() -> dict[str, Any]:
-    """The whole document (a JSON value)."""
+    """The whole document (a JSON value; one, shared: do not change it)."""
     components: dict[str, Any] = {"Row": _ROW, "Blob": _BLOB, "Error": _ERROR}
     paths: dict[str, dict[str, Any]] = {}
     for endpoint in api.ENDPOINTS:
