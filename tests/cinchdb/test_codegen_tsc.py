@@ -110,3 +110,22 @@ def test_codegen_check_takes_the_compiler(typed, tsc, tmp_path, monkeypatch):
     )
     assert result.exit_code == 0, result.output
     assert result.output == f"{out} is up to date with branch 'main'\n"
+
+
+def test_the_compiler_named_in_the_environment_is_used(monkeypatch, tmp_path):
+    missing = str(tmp_path / "env-tsc")
+    monkeypatch.setenv(codegen.TSC_ENV, missing)
+    assert codegen.compile_problems("typescript", {"models.ts": ""}) == [
+        f"the TypeScript compiler {missing!r} could not run: No such file or directory"
+    ]
+
+
+def test_a_missing_compiler_fails_the_test_naming_the_install_command(monkeypatch, tmp_path):
+    monkeypatch.setattr(typescript, "TSC", tmp_path / "node_modules" / ".bin" / "tsc")
+    monkeypatch.setattr(typescript, "ROOT", tmp_path)
+    with pytest.raises(pytest.fail.Exception) as failed:
+        typescript.tsc_path()
+    assert str(failed.value) == (
+        "the TypeScript compiler is not installed (node_modules/.bin/tsc is missing): run"
+        " `npm ci --prefix tests/ts` from the repository root (README, 'Install and test')"
+    )
