@@ -155,8 +155,8 @@ def _handler(endpoint: Endpoint, pool: HandlePool, keys: ApiKeys, settings: Serv
             return JSONResponse(result, headers=_head(head))
         except _Failed as failed:
             error = failed.error
-            body = error_body(error)
-            return JSONResponse(body, status_code=status_of(error), headers=_head(failed.head))
+            status = status_of(error)
+            return JSONResponse(error_body(error), status_code=status, headers=_head(failed.head))
         except CinchError as error:
             return JSONResponse(error_body(error), status_code=status_of(error))
         except DRIVER_ERRORS as error:

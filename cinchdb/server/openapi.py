@@ -12,7 +12,6 @@ from typing import Any
 
 from pydantic import BaseModel, TypeAdapter
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
-from pydantic_core import core_schema
 
 from cinchdb import api, models
 from cinchdb._version import VERSION
@@ -263,9 +262,7 @@ class _Schemas(GenerateJsonSchema):
     """pydantic's generator, with any JSON value for a field checked by a plain validator
     function (a column's ``default``: any SQL literal or expression)."""
 
-    def handle_invalid_for_json_schema(
-        self, schema: core_schema.CoreSchemaOrField, error_info: str
-    ) -> JsonSchemaValue:
+    def handle_invalid_for_json_schema(self, schema: Any, error_info: str) -> JsonSchemaValue:
         return {}
 
 

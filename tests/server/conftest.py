@@ -80,9 +80,14 @@ def free_port() -> int:
 
 
 class LiveServer:
-    def __init__(self, url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    """A running ``cinch serve``: its URL, process, project and log file."""
+
+    def __init__(
+        self, url: str, process: subprocess.Popen[bytes], project: Path, log: Path
+    ) -> None:
         self.url = url
         self.process = process
+        self.project = project
         self.log = log
 
     def output(self) -> str:
@@ -116,7 +121,7 @@ def live_server(project: Path, tmp_path: Path) -> Iterator[LiveServer]:
                 if time.monotonic() > deadline:
                     raise AssertionError(f"cinch serve did not start: {log.read_text()}") from None
                 time.sleep(0.1)
-        yield LiveServer(url, process, log)
+        yield LiveServer(url, process, project, log)
     finally:
         process.terminate()
         try:

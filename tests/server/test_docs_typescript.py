@@ -1,4 +1,4 @@
-"""docs/server.md "The TypeScript client" runs as written: its shell block (``cinch codegen``,
+"""docs/server.md "The TypeScript client" runs as written: its ``sh`` block (``cinch codegen``,
 ``cinch key create``; ``cinch serve`` is the live server fixture), then its TypeScript block
 compiled with ``tsc --strict`` and run under node against the live server, printing exactly its
 ``output`` block."""
@@ -40,7 +40,7 @@ def test_the_typescript_client_section_runs_as_written(
     monkeypatch.chdir(project)
     monkeypatch.setenv(TSC_ENV, tsc)  # codegen checks what it writes with the pinned tsc
     token = None
-    for line in blocks["bash"].splitlines():
+    for line in blocks["sh"].splitlines():
         args = shlex.split(line)
         if args[:2] == ["cinch", "serve"]:
             continue  # the live_server fixture is this command, on a free port
