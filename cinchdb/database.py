@@ -653,20 +653,28 @@ class CinchDB:
         return history.reset_branch(self._changes, branch, ref)
 
     # -- code generation ---------------------------------------------------------------------
-    def generate_models(self, language: str, directory: str | os.PathLike[str]) -> list[str]:
+    def generate_models(
+        self, language: str, directory: str | os.PathLike[str], *, tsc: str | None = None
+    ) -> list[str]:
         """Write typed code for this branch's schema into ``directory``: ``"python"`` (a
-        package of pydantic models and a typed client over this SDK) or ``"typescript"``.
-        Returns the files' paths; an unchanged schema gives byte-identical files."""
+        package of pydantic models and a typed client over this SDK) or ``"typescript"``
+        (interfaces and a typed HTTP client; ``tsc``: the TypeScript compiler to check it
+        with, default ``$CINCHDB_TSC`` or ``tsc`` on PATH). Returns the files' paths; an
+        unchanged schema gives byte-identical files."""
         paths = codegen.generate(
-            self.schema(), language, directory, database=self.database, branch=self.branch
-        )
+            self.schema(), language, directory, database=self.database, branch=self.branch,
+            tsc=tsc,
+        )  # fmt: skip
         return [str(path) for path in paths]
 
-    def stale_models(self, language: str, directory: str | os.PathLike[str]) -> list[str]:
+    def stale_models(
+        self, language: str, directory: str | os.PathLike[str], *, tsc: str | None = None
+    ) -> list[str]:
         """Files of ``directory`` that no longer match this branch's schema (empty: current)."""
         return codegen.stale_files(
-            self.schema(), language, directory, database=self.database, branch=self.branch
-        )
+            self.schema(), language, directory, database=self.database, branch=self.branch,
+            tsc=tsc,
+        )  # fmt: skip
 
     # -- tenants -----------------------------------------------------------------------------
     def create_tenant(

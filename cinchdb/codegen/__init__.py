@@ -11,25 +11,36 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from cinchdb.codegen._compile import compile_problems
+from cinchdb.codegen._compile import TSC_ENV, compile_problems, find_tsc
 from cinchdb.codegen._model import CodeModel, build_model
 from cinchdb.codegen._python import render_python
 from cinchdb.codegen._typescript import render_typescript
 from cinchdb.errors import CodegenCompileError, CodegenWriteError, UnknownLanguageError
 from journal.schema import Schema
 
-__all__ = ["LANGUAGES", "compile_problems", "generate", "render", "stale_files"]
+__all__ = [
+    "LANGUAGES",
+    "TSC_ENV",
+    "compile_problems",
+    "find_tsc",
+    "generate",
+    "render",
+    "stale_files",
+]
 
 #: Supported languages and what each produces.
 LANGUAGES = {
     "python": "a package: pydantic models per table and view, and a typed client over the SDK",
-    "typescript": "interfaces for rows and insert payloads per table and view",
+    "typescript": "interfaces per table and view, and a typed client for `cinch serve` (fetch)",
 }
 
 
-def render(schema: Schema, language: str, *, database: str, branch: str) -> dict[str, str]:
-    """File name -> content for ``language``, checked to compile (see :func:`compile_problems`),
-    so neither ``generate`` nor ``stale_files`` ever passes code that does not.
+def render(
+    schema: Schema, language: str, *, database: str, branch: str, tsc: str | None = None
+) -> dict[str, str]:
+    """File name -> content for ``language``, checked to compile (see :func:`compile_problems`;
+    ``tsc``: the TypeScript compiler to check with), so neither ``generate`` nor
+    ``stale_files`` ever passes code that does not.
 
     Raises:
         CodegenCompileError: naming each file and line that would not compile.
@@ -38,18 +49,24 @@ def render(schema: Schema, language: str, *, database: str, branch: str) -> dict
         raise UnknownLanguageError(language, list(LANGUAGES))
     model: CodeModel = build_model(schema, database=database, branch=branch)
     files = render_python(model) if language == "python" else render_typescript(model)
-    problems = compile_problems(language, files)
+    problems = compile_problems(language, files, tsc=tsc)
     if problems:
         raise CodegenCompileError(language, problems)
     return files
 
 
 def generate(
-    schema: Schema, language: str, directory: str | os.PathLike[str], *, database: str, branch: str
+    schema: Schema,
+    language: str,
+    directory: str | os.PathLike[str],
+    *,
+    database: str,
+    branch: str,
+    tsc: str | None = None,
 ) -> list[Path]:
     """Write the files for ``language`` into ``directory`` (created if missing); only files
     whose content changed are rewritten."""
-    files = render(schema, language, database=database, branch=branch)
+    files = render(schema, language, database=database, branch=branch, tsc=tsc)
     root = Path(directory)
     written = []
     try:
@@ -65,13 +82,19 @@ def generate(
 
 
 def stale_files(
-    schema: Schema, language: str, directory: str | os.PathLike[str], *, database: str, branch: str
+    schema: Schema,
+    language: str,
+    directory: str | os.PathLike[str],
+    *,
+    database: str,
+    branch: str,
+    tsc: str | None = None,
 ) -> list[str]:
     """Files of ``directory`` that differ from what the schema generates now (or are missing).
     What it compares with is compiled first (:func:`render`), so files it calls current
     compile."""
     root = Path(directory)
-    files = render(schema, language, database=database, branch=branch)
+    files = render(schema, language, database=database, branch=branch, tsc=tsc)
     return [
         name
         for name, content in files.items()

@@ -35,6 +35,9 @@ class Entity:
     attribute: str
     fields: tuple[Field, ...]
     view: bool
+    # The columns that name a row (as the SDK's get/update/delete take it): the primary key,
+    # else ``id``, else ``rowid``; empty for a view.
+    key: tuple[str, ...] = ()
 
 
 @attrs.frozen
@@ -98,8 +101,12 @@ def build_model(schema: Schema, *, database: str, branch: str) -> CodeModel:
                 Field(column.name, identifier(column.name), affinity_type(column.type),
                       nullable, optional)
             )  # fmt: skip
+        if table.primary_key is not None:
+            key = tuple(table.primary_key.columns)
+        else:
+            key = ("id",) if any(c.name == "id" for c in table.columns) else ("rowid",)
         entities.append(Entity(table.name, class_name(table.name), identifier(table.name),
-                               tuple(fields), view=False))  # fmt: skip
+                               tuple(fields), view=False, key=key))  # fmt: skip
     views = _view_columns(schema) if schema.views else {}
     for view in schema.views:
         fields = [

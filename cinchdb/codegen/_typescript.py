@@ -1,20 +1,13 @@
-"""TypeScript interfaces: one per table row, one per insert payload, one per view row."""
+"""TypeScript: ``models.ts`` (interfaces: one per table row, insert payload and update, one per
+view row) and ``client.ts`` (a typed client for ``cinch serve``, see ``_typescript_client``)."""
 
 from __future__ import annotations
 
 import json
 
 from cinchdb.codegen._model import CodeModel, Field
-
-_TYPES = {
-    "TEXT": "string",
-    "INTEGER": "number",
-    "REAL": "number",
-    "BLOB": "Uint8Array",
-    "NUMERIC": "number",
-    "BOOLEAN": "boolean",
-    "": "string | number | Uint8Array",
-}
+from cinchdb.codegen._typescript_client import TYPES as _TYPES
+from cinchdb.codegen._typescript_client import render_client, render_update_interface
 
 
 def _key(field: Field) -> str:
@@ -47,4 +40,5 @@ def render_typescript(model: CodeModel) -> dict[str, str]:
             null = " | null" if f.nullable else ""
             lines.append(f"  {_key(f)}{optional}: {_TYPES[f.type]}{null};")
         lines += ["}", ""]
-    return {"models.ts": "\n".join(lines).rstrip() + "\n"}
+        lines += render_update_interface(entity)
+    return {"models.ts": "\n".join(lines).rstrip() + "\n", "client.ts": render_client(model)}
