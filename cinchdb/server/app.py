@@ -12,10 +12,13 @@ branch and tenant names are checked by the SDK's name rules before any file is t
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import ipaddress
 import json
 import logging
 import os
+import signal
+import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -54,12 +57,16 @@ from cinchdb.server.wire import driver_error_body, error_body, status_of
 from cinchdb.tenants import validate_tenant_name
 from journal.names import validate_branch_name
 
-__all__ = ["PROJECT_ENV", "SETTINGS_ENV", "app_from_environment", "create_app"]
+__all__ = ["PROJECT_ENV", "SETTINGS_ENV", "SUPERVISOR_ENV", "app_from_environment", "create_app"]
 
 #: The project ``cinch serve --workers N`` hands its workers (each builds its own app).
 PROJECT_ENV = "CINCHDB_SERVE_PROJECT"
 #: The settings it hands them, as JSON.
 SETTINGS_ENV = "CINCHDB_SERVE_SETTINGS"
+#: The process id of ``cinch serve`` itself (the supervisor of its workers).
+SUPERVISOR_ENV = "CINCHDB_SERVE_SUPERVISOR"
+#: linux/prctl.h: the signal a process gets when its parent dies.
+_PR_SET_PDEATHSIG = 1
 NDJSON = "application/x-ndjson"
 
 _access = logging.getLogger("cinchdb.server.access")
@@ -130,10 +137,24 @@ def create_app(
 
 def app_from_environment() -> Starlette:
     """The app for ``$CINCHDB_SERVE_PROJECT`` (uvicorn's factory for ``--workers N``)."""
+    _end_with_the_supervisor()
     settings = json.loads(os.environ.get(SETTINGS_ENV, "{}"))
     if "cors_origins" in settings:
         settings["cors_origins"] = tuple(settings["cors_origins"])
     return create_app(os.environ[PROJECT_ENV], settings=ServerSettings(**settings))
+
+
+def _end_with_the_supervisor() -> None:
+    """In a worker of ``cinch serve --workers N``: be sent SIGTERM (a graceful stop) when the
+    supervisor dies. uvicorn's workers do not notice a supervisor killed outright (kill -9,
+    the OOM killer) and would go on serving the port with nothing left to stop them."""
+    supervisor = os.environ.get(SUPERVISOR_ENV)
+    if supervisor is None or int(supervisor) == os.getpid():
+        return  # not a worker: ``--workers 1`` serves in the supervisor itself
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != int(supervisor):  # it died before the watch was set
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def _starlette_path(path: str) -> str:

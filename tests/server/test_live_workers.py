@@ -223,3 +223,24 @@ def test_two_workers_answer_revoke_at_once_and_stop_together(
     log = server.output()
     assert log.count("Started server process") == 2, log
     assert token not in log and token.split("_")[2] not in log
+
+
+def test_workers_stop_when_the_supervisor_is_killed(two_workers: LiveServer) -> None:
+    """A supervisor killed outright (kill -9, the OOM killer) takes its workers with it:
+    otherwise they would go on serving the port with nothing to restart or stop them."""
+    server = two_workers
+    session = server.process.pid
+    deadline = time.monotonic() + START_S
+    while len(session_processes(session)) < 3 and time.monotonic() < deadline:
+        time.sleep(0.1)  # both workers started (the supervisor and two workers, at least)
+    assert len(session_processes(session)) >= 3, server.output()
+    server.process.kill()
+    server.process.wait(timeout=STOP_S)
+    deadline = time.monotonic() + STOP_S
+    left = session_processes(session)
+    while left and time.monotonic() < deadline:
+        time.sleep(0.1)
+        left = session_processes(session)
+    assert left == [], f"workers left serving after the supervisor was killed: {left}"
+    with pytest.raises(httpx.TransportError):
+        httpx.get(server.url + "/v1/openapi.json", timeout=5)

@@ -13,7 +13,7 @@ import uvicorn
 from uvicorn.config import LOGGING_CONFIG
 
 from cinchdb.project import find_project
-from cinchdb.server.app import PROJECT_ENV, SETTINGS_ENV
+from cinchdb.server.app import PROJECT_ENV, SETTINGS_ENV, SUPERVISOR_ENV
 from cinchdb.server.settings import ServerSettings
 
 #: uvicorn's factory: each worker builds the app for the project named in the environment.
@@ -108,6 +108,7 @@ def serve(
     settings = ServerSettings(max_body=max_body, cors_origins=cors_origins)
     root = find_project()
     os.environ[PROJECT_ENV] = str(root)
+    os.environ[SUPERVISOR_ENV] = str(os.getpid())
     os.environ[SETTINGS_ENV] = json.dumps(
         {"max_body": settings.max_body, "cors_origins": list(settings.cors_origins)}
     )
