@@ -1,0 +1,625 @@
+"""HTTP throughput and latency: bare ASGI, Starlette and FastAPI on uvicorn, and `cinch serve`.
+
+Two parts, each against real uvicorn processes on 127.0.0.1 (loopback only):
+
+``frameworks``: requests/s and p50/p99 latency for the same work behind each stack, one
+uvicorn worker: a bare ASGI app answering a constant; a bare ASGI app doing one SDK point
+select (``db.get`` on a handle kept open for the process); Starlette and FastAPI doing that
+select from an ``async def`` endpoint (inline, blocking the loop for the ~30 us of the
+select), from an ``async def`` endpoint through ``run_in_threadpool``, and from a plain
+``def`` endpoint (which both frameworks run in their thread pool); and Starlette and FastAPI
+answering the constant. A raw asyncio server answering fixed bytes (no HTTP parsing, no ASGI)
+measures the client's own ceiling.
+
+``load``: the issue's load test against a real ``cinch serve`` (``python -m cinchdb.cli
+serve``): ``--clients`` concurrent clients, ``--requests`` mixed requests each (point selects,
+inserts, KV sets and gets, one schema change in the middle) across ``--tenants`` tenants; then
+every acknowledged write is counted in the files (no lost write), and the bare constant app
+and a point-select-only run are measured on the same runner in the same run.
+
+The client: ``--procs`` processes (default 2), each running its share of the clients as
+asyncio tasks, one keep-alive HTTP/1.1 connection per client, a fixed number of requests
+each, the requests built before the clock starts. Throughput = all requests / (last client
+done - first client started); latency is per request, measured by the client. On a 2-core
+machine the client and the server share the CPUs: the server gets roughly one core, the client
+the other, so absolute figures are low and the ratios are what to compare.
+
+Run: python benchmarks/bench_server.py frameworks [--clients 32 --requests 500 --rounds 2]
+     python benchmarks/bench_server.py load [--clients 32 --requests 2000 --tenants 100]
+Not collected by pytest; tests/server/test_load_small.py runs ``load`` small.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import fastapi
+import starlette
+import uvicorn
+from _machine import machine_line
+from fastapi import FastAPI
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+import cinchdb
+from cinchdb.models import Column
+
+HERE = Path(__file__).resolve().parent
+PROJECT_ENV = "CINCH_BENCH_PROJECT"
+CONSTANT = b'{"ok":true}'
+SELECT_PREFIX = "/users/"
+
+# --------------------------------------------------------------------------------------------
+# The apps (imported by uvicorn as ``bench_server:<factory>`` with ``--factory``)
+# --------------------------------------------------------------------------------------------
+
+Scope = dict[str, Any]
+Receive = Callable[[], Any]
+Send = Callable[[dict[str, Any]], Any]
+
+_CONST_HEADERS = [(b"content-type", b"application/json"), (b"content-length", b"11")]
+
+
+def _handle() -> cinchdb.CinchDB:
+    return cinchdb.connect(project_dir=os.environ[PROJECT_ENV])
+
+
+async def _send_json(send: Send, body: bytes, status: int = 200) -> None:
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def bare_const() -> Callable[..., Any]:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        await send({"type": "http.response.start", "status": 200, "headers": _CONST_HEADERS})
+        await send({"type": "http.response.body", "body": CONSTANT})
+
+    return app
+
+
+def _bare_select(threaded: bool) -> Callable[..., Any]:
+    db = _handle()
+
+    def select(key: str) -> bytes:
+        return json.dumps(db.get("users", key)).encode()
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        key = scope["path"][len(SELECT_PREFIX) :]
+        body = await run_in_threadpool(select, key) if threaded else select(key)
+        await _send_json(send, body)
+
+    return app
+
+
+def bare_select() -> Callable[..., Any]:
+    return _bare_select(threaded=False)
+
+
+def bare_select_thread() -> Callable[..., Any]:
+    return _bare_select(threaded=True)
+
+
+def starlette_const() -> Starlette:
+    async def const(request: Request) -> Response:
+        return Response(CONSTANT, media_type="application/json")
+
+    return Starlette(routes=[Route("/", const)])
+
+
+def starlette_select_async() -> Starlette:
+    db = _handle()
+
+    async def get(request: Request) -> JSONResponse:
+        return JSONResponse(db.get("users", request.path_params["key"]))
+
+    return Starlette(routes=[Route(SELECT_PREFIX + "{key}", get)])
+
+
+def starlette_select_thread() -> Starlette:
+    db = _handle()
+
+    async def get(request: Request) -> JSONResponse:
+        return JSONResponse(await run_in_threadpool(db.get, "users", request.path_params["key"]))
+
+    return Starlette(routes=[Route(SELECT_PREFIX + "{key}", get)])
+
+
+def starlette_select_sync() -> Starlette:
+    db = _handle()
+
+    def get(request: Request) -> JSONResponse:
+        return JSONResponse(db.get("users", request.path_params["key"]))
+
+    return Starlette(routes=[Route(SELECT_PREFIX + "{key}", get)])
+
+
+def fastapi_const() -> FastAPI:
+    app = FastAPI()
+
+    @app.get("/")
+    async def const() -> Response:
+        return Response(CONSTANT, media_type="application/json")
+
+    return app
+
+
+def fastapi_select_async() -> FastAPI:
+    db = _handle()
+    app = FastAPI()
+
+    @app.get(SELECT_PREFIX + "{key}")
+    async def get(key: str) -> dict[str, Any]:
+        return db.get("users", key)
+
+    return app
+
+
+def fastapi_select_thread() -> FastAPI:
+    db = _handle()
+    app = FastAPI()
+
+    @app.get(SELECT_PREFIX + "{key}")
+    async def get(key: str) -> dict[str, Any]:
+        return await run_in_threadpool(db.get, "users", key)
+
+    return app
+
+
+def fastapi_select_sync() -> FastAPI:
+    db = _handle()
+    app = FastAPI()
+
+    @app.get(SELECT_PREFIX + "{key}")
+    def get(key: str) -> dict[str, Any]:
+        return db.get("users", key)
+
+    return app
+
+
+# --------------------------------------------------------------------------------------------
+# Servers
+# --------------------------------------------------------------------------------------------
+
+RAW_RESPONSE = (
+    b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 11\r\n\r\n" + CONSTANT
+)
+
+
+class _RawConstant(asyncio.Protocol):
+    """Answers every request head with fixed bytes: no HTTP parsing, no ASGI. The client's
+    ceiling: what it manages when the server costs next to nothing."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport
+        self.pending = b""
+
+    def data_received(self, data: bytes) -> None:
+        self.pending += data
+        count = self.pending.count(b"\r\n\r\n")
+        if count:
+            self.pending = self.pending[self.pending.rfind(b"\r\n\r\n") + 4 :]
+            self.transport.write(RAW_RESPONSE * count)  # type: ignore[attr-defined]
+
+
+def serve_raw(port: int) -> None:
+    async def main() -> None:
+        server = await asyncio.get_running_loop().create_server(_RawConstant, "127.0.0.1", port)
+        async with server:
+            await server.serve_forever()
+
+    asyncio.run(main())
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Server:
+    """A server process on 127.0.0.1, always stopped by ``stop`` (``with`` does it)."""
+
+    argv: list[str]
+    port: int
+    cwd: Path | None = None
+    env: dict[str, str] = field(default_factory=dict)
+    process: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> Server:
+        environment = {**os.environ, **self.env}
+        self.process = subprocess.Popen(
+            self.argv, cwd=self.cwd, env=environment, stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE, start_new_session=True,
+        )  # fmt: skip
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                error = self.process.stderr.read().decode() if self.process.stderr else ""
+                raise RuntimeError(f"server exited at start: {' '.join(self.argv)}\n{error}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                    break
+            except OSError:
+                time.sleep(0.05)
+        else:
+            self.stop()
+            raise RuntimeError(f"server did not listen within 60 s: {' '.join(self.argv)}")
+        # uvicorn with several workers listens before every worker has imported the app.
+        time.sleep(1.0 if "--workers" in self.argv else 0.2)
+        return self
+
+    def stop(self) -> str:
+        """Stop the server (SIGTERM to its process group, then SIGKILL); its stderr."""
+        if self.process is None:
+            return ""
+        process, self.process = self.process, None
+        if process.poll() is None:
+            os.killpg(process.pid, 15)
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, 9)
+                process.wait(timeout=20)
+        return process.stderr.read().decode(errors="replace") if process.stderr else ""
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def uvicorn_server(factory: str, project: Path, workers: int = 1) -> Server:
+    port = free_port()
+    argv = [
+        sys.executable, "-m", "uvicorn", f"bench_server:{factory}", "--factory",
+        "--app-dir", str(HERE), "--host", "127.0.0.1", "--port", str(port),
+        "--workers", str(workers), "--no-access-log", "--log-level", "warning",
+    ]  # fmt: skip
+    return Server(argv, port, env={PROJECT_ENV: str(project)})
+
+
+def raw_server() -> Server:
+    port = free_port()
+    argv = [sys.executable, str(Path(__file__).resolve()), "raw-server", str(port)]
+    return Server(argv, port)
+
+
+# --------------------------------------------------------------------------------------------
+# The client
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Call:
+    """One request: ``kind`` labels it in the results; ``data`` are the bytes sent; ``note``
+    is returned with the outcome (what a write acknowledged)."""
+
+    kind: str
+    data: bytes
+    note: Any = None
+
+
+def http_request(
+    method: str, path: str, body: object = None, headers: Sequence[tuple[str, str]] = ()
+) -> bytes:
+    lines = [f"{method} {path} HTTP/1.1", "Host: 127.0.0.1"]
+    lines += [f"{name}: {value}" for name, value in headers]
+    payload = b""
+    if body is not None:
+        payload = json.dumps(body).encode()
+        lines += ["Content-Type: application/json", f"Content-Length: {len(payload)}"]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + payload
+
+
+async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = int(head[9:12])
+    length = -1
+    chunked = False
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        name = name.strip().lower()
+        if name == b"content-length":
+            length = int(value)
+        elif name == b"transfer-encoding" and b"chunked" in value.lower():
+            chunked = True
+    if chunked:
+        parts = []
+        while True:
+            size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
+            parts.append(await reader.readexactly(size + 2))
+            if size == 0:
+                return status, b"".join(parts)
+    return status, await reader.readexactly(length) if length > 0 else b""
+
+
+@dataclass
+class ClientResult:
+    """What one client process saw."""
+
+    started: float = float("inf")
+    finished: float = 0.0
+    latencies: dict[str, list[float]] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+    acknowledged: list[Any] = field(default_factory=list)
+
+
+async def _one_client(
+    port: int, calls: Sequence[Call], warmup: Sequence[Call], result: ClientResult,
+    warmed: asyncio.Event, go: asyncio.Event, ready: list[int],
+) -> None:  # fmt: skip
+    reader, writer = await asyncio.open_connection("127.0.0.1", port, limit=1 << 22)
+    clock = time.perf_counter
+    try:
+        for call in warmup:
+            writer.write(call.data)
+            status, body = await _read_response(reader)
+            if status >= 400:
+                result.errors.append(f"warm-up {call.kind}: {status} {body[:200]!r}")
+        ready[0] -= 1
+        if ready[0] == 0:
+            warmed.set()
+        await go.wait()
+        latencies = result.latencies
+        for call in calls:
+            start = clock()
+            writer.write(call.data)
+            status, body = await _read_response(reader)
+            latencies.setdefault(call.kind, []).append(clock() - start)
+            if status >= 400:
+                result.errors.append(f"{call.kind}: {status} {body[:300]!r}")
+            elif call.note is not None:
+                result.acknowledged.append(call.note)
+    finally:
+        writer.close()
+
+
+def _client_process(
+    port: int, plans: list[tuple[list[Call], list[Call]]], barrier: Any, out: Any
+) -> None:
+    result = ClientResult()
+
+    async def main() -> None:
+        warmed, go = asyncio.Event(), asyncio.Event()
+        ready = [len(plans)]
+        tasks = [
+            asyncio.create_task(_one_client(port, calls, warm, result, warmed, go, ready))
+            for calls, warm in plans
+        ]
+        await warmed.wait()
+        # Every connection is open and warm: line up with the other client processes.
+        await asyncio.get_running_loop().run_in_executor(None, barrier.wait)
+        result.started = time.perf_counter()
+        go.set()
+        await asyncio.gather(*tasks)
+        result.finished = time.perf_counter()
+
+    try:
+        asyncio.run(main())
+    except Exception as error:  # reported to the parent, which fails the run
+        result.errors.append(f"client process: {error!r}")
+    out.put(result)
+
+
+@dataclass
+class RunResult:
+    requests: int
+    seconds: float
+    latencies: dict[str, list[float]]
+    errors: list[str]
+    acknowledged: list[Any]
+
+    @property
+    def rate(self) -> float:
+        return self.requests / self.seconds
+
+    def percentile(self, q: float, kind: str | None = None) -> float:
+        if kind is None:
+            values = sorted(v for lat in self.latencies.values() for v in lat)
+        else:
+            values = sorted(self.latencies.get(kind, []))
+        if not values:
+            return float("nan")
+        return values[min(len(values) - 1, int(q * len(values)))]
+
+
+def run_clients(
+    port: int, plans: list[tuple[list[Call], list[Call]]], procs: int, timeout: float = 600
+) -> RunResult:
+    """Run ``plans`` (one (calls, warm-up calls) per client) from ``procs`` processes."""
+    context = multiprocessing.get_context("fork")
+    procs = max(1, min(procs, len(plans)))
+    barrier = context.Barrier(procs)
+    out = context.Queue()
+    shares = [plans[i::procs] for i in range(procs)]
+    workers = [
+        context.Process(target=_client_process, args=(port, share, barrier, out))
+        for share in shares
+    ]
+    for worker in workers:
+        worker.start()
+    results: list[ClientResult] = []
+    try:
+        for _ in workers:
+            results.append(out.get(timeout=timeout))
+    finally:
+        for worker in workers:
+            worker.join(timeout=10)
+            if worker.is_alive():
+                worker.kill()
+                worker.join()
+    latencies: dict[str, list[float]] = {}
+    errors: list[str] = []
+    acknowledged: list[Any] = []
+    for result in results:
+        for kind, values in result.latencies.items():
+            latencies.setdefault(kind, []).extend(values)
+        errors += result.errors
+        acknowledged += result.acknowledged
+    requests = sum(len(calls) for calls, _ in plans)
+    seconds = max(r.finished for r in results) - min(r.started for r in results)
+    return RunResult(requests, seconds, latencies, errors, acknowledged)
+
+
+# --------------------------------------------------------------------------------------------
+# Part 1: frameworks
+# --------------------------------------------------------------------------------------------
+
+
+def make_users_project(directory: Path, rows: int = 1000) -> tuple[Path, list[str]]:
+    root = cinchdb.init(directory / "users-project")
+    db = cinchdb.connect(project_dir=root)
+    db.create_table("users", [Column(name="name", type="TEXT"), Column(name="n", type="INTEGER")])
+    ids = [
+        row["id"] for row in db.insert("users", [{"name": f"u{i}", "n": i} for i in range(rows)])
+    ]
+    db.close()
+    return root, ids
+
+
+FRAMEWORK_CASES = [
+    # (label, factory, path kind)
+    ("raw asyncio server, fixed bytes (client ceiling)", "raw", "const"),
+    ("(a) bare ASGI, constant", "bare_const", "const"),
+    ("Starlette, constant", "starlette_const", "const"),
+    ("FastAPI, constant", "fastapi_const", "const"),
+    ("(b) bare ASGI, db.get inline", "bare_select", "select"),
+    ("(b') bare ASGI, db.get via run_in_threadpool", "bare_select_thread", "select"),
+    ("(c) Starlette, async def, db.get inline", "starlette_select_async", "select"),
+    ("(c) Starlette, async def + run_in_threadpool", "starlette_select_thread", "select"),
+    ("(c) Starlette, def endpoint (thread pool)", "starlette_select_sync", "select"),
+    ("(d) FastAPI, async def, db.get inline", "fastapi_select_async", "select"),
+    ("(d) FastAPI, async def + run_in_threadpool", "fastapi_select_thread", "select"),
+    ("(d) FastAPI, def endpoint (thread pool)", "fastapi_select_sync", "select"),
+]
+
+
+def _plans(
+    kind: str, clients: int, requests: int, ids: Sequence[str], seed: int = 1
+) -> list[tuple[list[Call], list[Call]]]:
+    rng = random.Random(seed)
+
+    def call() -> Call:
+        if kind == "const":
+            return Call("get", http_request("GET", "/"))
+        return Call("get", http_request("GET", SELECT_PREFIX + rng.choice(ids)))
+
+    return [
+        ([call() for _ in range(requests)], [call() for _ in range(10)]) for _ in range(clients)
+    ]
+
+
+def _server_for(factory: str, project: Path, workers: int = 1) -> Server:
+    return raw_server() if factory == "raw" else uvicorn_server(factory, project, workers)
+
+
+def frameworks(args: argparse.Namespace) -> None:
+    print(machine_line())
+    print(_stack_line())
+    print(
+        f"clients {args.clients} x {args.requests} requests, client processes {args.procs},"
+        f" rounds {args.rounds} (cases interleaved within each round)"
+    )
+    only = set(args.only.split(",")) if args.only else None
+    cases = [case for case in FRAMEWORK_CASES if only is None or case[1] in only]
+    with tempfile.TemporaryDirectory() as directory:
+        project, ids = make_users_project(Path(directory))
+        samples: dict[str, list[RunResult]] = {factory: [] for _, factory, _ in cases}
+        for round_number in range(args.rounds):
+            for label, factory, kind in cases:
+                with _server_for(factory, project) as server:
+                    result = run_clients(
+                        server.port, _plans(kind, args.clients, args.requests, ids, round_number),
+                        args.procs,
+                    )  # fmt: skip
+                if result.errors:
+                    raise SystemExit(f"{label}: {len(result.errors)} errors: {result.errors[:3]}")
+                samples[factory].append(result)
+                print(
+                    f"  round {round_number + 1}: {label}: {result.rate:,.0f} req/s,"
+                    f" p50 {result.percentile(0.5) * 1e3:.2f} ms,"
+                    f" p99 {result.percentile(0.99) * 1e3:.2f} ms",
+                    flush=True,
+                )
+    base = _median_rate(samples.get("bare_const", []))
+    print()
+    print("| stack | requests/s (median; range) | p50 | p99 | vs bare ASGI constant |")
+    print("|---|---|---|---|---|")
+    for label, factory, _ in cases:
+        runs = samples[factory]
+        rates = [run.rate for run in runs]
+        share = f"{_median_rate(runs) / base * 100:.0f} %" if base else ""
+        print(
+            f"| {label} | {statistics.median(rates):,.0f} ({min(rates):,.0f}-{max(rates):,.0f})"
+            f" | {statistics.median(r.percentile(0.5) for r in runs) * 1e3:.2f} ms"
+            f" | {statistics.median(r.percentile(0.99) for r in runs) * 1e3:.2f} ms | {share} |"
+        )
+
+
+def _median_rate(runs: Sequence[RunResult]) -> float:
+    return statistics.median(run.rate for run in runs) if runs else 0.0
+
+
+def _stack_line() -> str:
+    extras = []
+    for name in ("uvloop", "httptools"):
+        try:
+            __import__(name)
+            extras.append(f"{name} installed")
+        except ImportError:
+            extras.append(f"no {name}")
+    return (
+        f"uvicorn {uvicorn.__version__}, starlette {starlette.__version__},"
+        f" fastapi {fastapi.__version__} ({', '.join(extras)})"
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Entry point
+# --------------------------------------------------------------------------------------------
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="part", required=True)
+    fw = sub.add_parser("frameworks")
+    fw.add_argument("--clients", type=int, default=32)
+    fw.add_argument("--requests", type=int, default=500)
+    fw.add_argument("--procs", type=int, default=2)
+    fw.add_argument("--rounds", type=int, default=2)
+    fw.add_argument("--only", default="", help="comma-separated factories")
+    raw = sub.add_parser("raw-server")
+    raw.add_argument("port", type=int)
+    args = parser.parse_args(argv)
+    if args.part == "frameworks":
+        frameworks(args)
+    elif args.part == "raw-server":
+        serve_raw(args.port)
+
+
+if __name__ == "__main__":
+    main()
