@@ -24,10 +24,12 @@ it could not update, like one a crash left behind, catches up when next opened.
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import logging
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextvars import ContextVar
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -54,6 +56,32 @@ AUTHOR_ENV = "CINCHDB_AUTHOR"
 _log = logging.getLogger("cinchdb")
 
 Progress = Callable[[int, int], None]
+
+#: The conditions the next user commit of this thread (context) runs under; see
+#: :func:`commit_conditions`. A context variable, not a handle attribute: a handle shared by
+#: threads (``cinch serve``'s) must not carry one request's conditions into another's call.
+_CONDITIONS: ContextVar[tuple[str | Unset | None, bool]] = ContextVar(
+    "cinchdb_commit_conditions", default=(UNSET, False)
+)
+
+
+@contextlib.contextmanager
+def commit_conditions(
+    *, expected_head: str | Unset | None = UNSET, dry_run: bool = False
+) -> Iterator[None]:
+    """Schema changes made inside the block are compare-and-swap and/or checks only.
+
+    With ``expected_head`` a change is made only if the branch head is still that event
+    (None: a branch with no events); otherwise ConcurrentChangeError, nothing written, no
+    retry. With ``dry_run`` a change runs steps 0-2 (names, the check, the preflight) and
+    stops: nothing is appended or propagated, and the call returns as if it had been made
+    (no events). ``cinch serve`` maps ``If-Match`` and ``?dry_run=true`` onto this.
+    """
+    token = _CONDITIONS.set((expected_head, dry_run))
+    try:
+        yield
+    finally:
+        _CONDITIONS.reset(token)
 
 
 def default_author() -> str:
@@ -202,6 +230,14 @@ class SchemaChanges:
         """
         check_new_names(changes)
         operations = [op for change in changes for op in _events.operations_of(change)]
+        dry_run = False
+        if isinstance(expected_head, Unset) and merge_parent is None:
+            # A user's change (a merge passes its own expected head): the caller's conditions.
+            expected_head, dry_run = _CONDITIONS.get()
+            if not isinstance(expected_head, Unset):
+                actual = self.store.branch_head(self.database, branch)
+                if actual != expected_head:
+                    raise ConcurrentChangeError(self.database, branch, expected_head, actual)
         attempts = 1 if not isinstance(expected_head, Unset) else MAX_ATTEMPTS
         for attempt in range(attempts):
             head = (
@@ -213,6 +249,9 @@ class SchemaChanges:
             try:
                 if any(can_fail_on_data(operation) for operation in operations):
                     self.files.preflight(branch, operations)
+                if dry_run:
+                    image.close()
+                    return [], after, []
                 events = self.store.append(
                     self.database,
                     branch,

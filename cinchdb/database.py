@@ -550,6 +550,11 @@ class CinchDB:
         changes on it are refused until :meth:`merge_heads` joins them."""
         return self._changes.store.branch_heads(self.database, name or self.branch)
 
+    def head(self) -> str | None:
+        """The event this handle's branch points at (None before its first event): what a
+        compare-and-swap change expects (``cinch serve``'s ``If-Match`` and ``X-Cinch-Head``)."""
+        return self._changes.store.branch_head(self.database, self.branch)
+
     def merge_heads(
         self,
         branch: str | None = None,

@@ -13,6 +13,7 @@ the ``cinch`` exit status as ``exit_code``. ``docs/errors.md`` is generated from
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -49,7 +50,10 @@ __all__ = [
     "DRIVER_ERRORS",
     "AdoptError",
     "AdoptProblem",
+    "ApiKeyError",
     "ArgumentError",
+    "AuthenticationError",
+    "BodyTooLargeError",
     "BranchExistsError",
     "BranchHeadsError",
     "BranchNotFoundError",
@@ -84,6 +88,7 @@ __all__ = [
     "KVError",
     "KVValueError",
     "KeyColumnError",
+    "KeyNotFoundError",
     "KeyRequiredError",
     "KeyRotationError",
     "KeysNotFoundError",
@@ -92,6 +97,7 @@ __all__ = [
     "NotEncryptedError",
     "ObjectExistsError",
     "ObjectNotFoundError",
+    "PermissionDeniedError",
     "PreflightError",
     "ProjectDirectoryError",
     "ProjectError",
@@ -103,8 +109,10 @@ __all__ = [
     "RecordNotFoundError",
     "RepairRefusedError",
     "ReplayError",
+    "RequestError",
     "ResetRefusedError",
     "RevertLosesDataError",
+    "RouteNotFoundError",
     "SQLParseError",
     "SQLiteRefusedError",
     "SchemaError",
@@ -124,6 +132,9 @@ __all__ = [
     "ValueTooLargeError",
     "ValueTypeError",
     "WrongKeyError",
+    "error_class",
+    "error_code",
+    "error_details",
 ]
 
 
@@ -798,3 +809,145 @@ class AdoptError(CinchError, ValueError):
         count = f"{len(self.problems)} problem" + ("s" if len(self.problems) != 1 else "")
         listed = "; ".join(str(p) for p in self.problems)
         super().__init__(f"Cannot adopt {self.path} ({count}, nothing was written): {listed}")
+
+
+# -- API keys (``cinch key``, ``cinch serve``) ---------------------------------------------------
+
+
+class ApiKeyError(CinchError):
+    """Root of the API key errors. Their messages never contain a key's secret."""
+
+
+class AuthenticationError(ApiKeyError):
+    """An API key is missing, malformed, unknown, revoked or expired (HTTP 401): ``problem``
+    says which. ``key_id`` is the key's id once the secret was checked, else None."""
+
+    def __init__(self, problem: str, key_id: str | None = None) -> None:
+        self.problem = problem
+        self.key_id = key_id
+        named = f" {key_id}" if key_id else ""
+        super().__init__(f"API key{named} {problem}")
+
+
+class PermissionDeniedError(ApiKeyError):
+    """A valid API key may not do this (HTTP 403): it lacks the scope (``kind`` "scope"), or
+    the database, branch or tenant (``kind``) named by ``value`` is outside its limits;
+    ``allowed`` is what the key has."""
+
+    def __init__(self, key_id: str, kind: str, value: str, allowed: Sequence[str]) -> None:
+        self.key_id = key_id
+        self.kind = kind
+        self.value = value
+        self.allowed = list(allowed)
+        listed = ", ".join(self.allowed) or "none"
+        if kind == "scope":
+            message = f"API key {key_id} lacks the scope '{value}' (it has: {listed})"
+        else:
+            message = f"API key {key_id} may not use {kind} '{value}' (allowed: {listed})"
+        super().__init__(message)
+
+
+class KeyNotFoundError(ApiKeyError, ValueError, LookupError):
+    """No API key has the id given. ``key_id`` is None when what was given is not shaped like
+    an id (it is then not repeated: it may be a secret pasted in the wrong place)."""
+
+    def __init__(self, key_id: str | None) -> None:
+        self.key_id = key_id
+        if key_id is None:
+            super().__init__(
+                "No API key has that id (an id is the part after 'ck_', 16 letters and digits)"
+            )
+        else:
+            super().__init__(f"No API key has the id '{key_id}'")
+
+
+# -- the HTTP API (cinch serve) ----------------------------------------------------------------
+
+
+class RequestError(CinchError, ValueError):
+    """An HTTP request the server cannot take as it is: a malformed body, a missing or
+    mistyped argument, a hostile path or a key in the query string (HTTP 400)."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
+
+
+class BodyTooLargeError(RequestError):
+    """The request's body is larger than the server's limit (``cinch serve --max-body``)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        super().__init__(f"Request body exceeds the server's limit of {limit} bytes")
+
+
+class RouteNotFoundError(RequestError, LookupError):
+    """No resource of the API has that path and method (HTTP 404)."""
+
+    def __init__(self, method: str, path: str) -> None:
+        self.method = method
+        self.path = path
+        super().__init__(f"No such resource: {method} {path}")
+
+
+# -- errors on the wire -------------------------------------------------------------------------
+
+_WORD = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+
+
+def error_code(cls: type[CinchError]) -> str:
+    """The stable code of an error class on the wire: its name in snake_case without
+    ``Error`` (``TableNotFoundError`` -> ``table_not_found``; ``CinchError`` -> ``cinch``)."""
+    # "SQLite" is one word, not "SQ" + "Lite".
+    name = cls.__name__.removesuffix("Error").replace("SQLite", "Sqlite")
+    return _WORD.sub("_", name).lower()
+
+
+def error_class(code: str) -> type[CinchError]:
+    """The error class whose :func:`error_code` is ``code``; ``CinchError`` for a code this
+    version does not know (a newer server's)."""
+    return _codes().get(code, CinchError)
+
+
+def _codes() -> dict[str, type[CinchError]]:
+    # Walked at each call: a class defined after this module (another module's subclass)
+    # is found too. Codes are few (~80) and errors are rare.
+    found: dict[str, type[CinchError]] = {}
+    pending: list[type[CinchError]] = [CinchError]
+    while pending:
+        cls = pending.pop()
+        found.setdefault(error_code(cls), cls)
+        pending.extend(cls.__subclasses__())
+    return found
+
+
+def error_details(error: CinchError) -> dict[str, Any]:
+    """The error's public attributes as JSON values: what :meth:`CinchError.from_wire`
+    rebuilds it from on the other side (structured values such as a merge's conflicts arrive
+    as JSON objects)."""
+    return {
+        name: _jsonable(value)
+        for name, value in vars(error).items()
+        if not name.startswith("_")
+        and name not in ("args", "__traceback__", "__cause__", "__context__")
+    }
+
+
+def _jsonable(value: object) -> Any:
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, bytes):
+        return value.hex()
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_jsonable(item) for item in value]
+    if isinstance(value, dict):
+        return {str(key): _jsonable(item) for key, item in value.items()}
+    cls = type(value)
+    if attrs.has(cls):
+        return {field.name: _jsonable(getattr(value, field.name)) for field in attrs.fields(cls)}
+    dump = getattr(value, "model_dump", None)  # a pydantic model, without importing pydantic
+    if callable(dump):
+        return _jsonable(dump(mode="json"))
+    return str(value)

@@ -9,8 +9,10 @@ with when the error reaches it. ``docs/errors.md`` lists them all.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import ClassVar, Protocol
+
+from typing_extensions import Self
 
 
 class CinchError(Exception):
@@ -22,6 +24,17 @@ class CinchError(Exception):
 
     #: The ``cinch`` exit status for this error: 1 an error, 3 a merge conflict.
     exit_code: ClassVar[int] = 1
+
+    @classmethod
+    def from_wire(cls, message: str, details: Mapping[str, object]) -> Self:
+        """Rebuild an error that crossed the wire (``cinch serve``): the same class, message
+        and attributes, without calling the subclass's ``__init__`` (whose arguments did not
+        travel; the message built from them did)."""
+        error = cls.__new__(cls)
+        Exception.__init__(error, message)
+        for name, value in details.items():
+            setattr(error, name, value)
+        return error
 
 
 class JournalError(CinchError):

@@ -54,6 +54,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
              " the active branch)."),
     "index": ("index:index_group", "Indexes of the active branch."),
     "init": ("project:init", "Create a project in PATH (created if missing)."),
+    "key": ("key:key_group", "API keys for 'cinch serve': create, list, revoke."),
     "kv": ("kv:kv_group", "A tenant's key-value store (Redis-like; not part of the schema or"
            " merges)."),
     "lint": ("history:lint", "CI: flag destructive or data-dependent changes between two refs,"

@@ -1,0 +1,104 @@
+"""``cinch serve``: the project over HTTP (uvicorn running cinchdb.server's app)."""
+
+from __future__ import annotations
+
+import copy
+import ipaddress
+import json
+import os
+from pathlib import Path
+
+import click
+import uvicorn
+from uvicorn.config import LOGGING_CONFIG
+
+from cinchdb.project import find_project
+from cinchdb.server.app import PROJECT_ENV, SETTINGS_ENV
+from cinchdb.server.settings import ServerSettings
+
+#: uvicorn's factory: each worker builds the app for the project named in the environment.
+FACTORY = "cinchdb.server.app:app_from_environment"
+
+
+def _logging() -> dict[str, object]:
+    """uvicorn's log set-up, with its access log replaced by the server's own (which redacts
+    anything shaped like a key from the query string it logs)."""
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["loggers"]["cinchdb.server.access"] = {
+        "handlers": ["default"],
+        "level": "INFO",
+        "propagate": False,
+    }
+    return config
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="The address to listen on (0.0.0.0: every interface).")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535),
+              help="The port to listen on.")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Worker processes (each with its own handles; revocation reaches all).")
+@click.option("--certfile", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="TLS certificate (PEM): serve HTTPS. Needs --keyfile.")
+@click.option("--keyfile", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="TLS private key (PEM) of --certfile.")
+@click.option("--cors-origin", "cors_origins", multiple=True, metavar="ORIGIN",
+              help="A browser origin allowed to call the API (repeatable; never '*').")
+@click.option("--max-body", default=ServerSettings().max_body, show_default=True,
+              type=click.IntRange(1), metavar="BYTES", help="The largest request body accepted.")
+def serve(
+    host: str,
+    port: int,
+    workers: int,
+    certfile: Path | None,
+    keyfile: Path | None,
+    cors_origins: tuple[str, ...],
+    max_body: int,
+) -> None:
+    """Serve the project over HTTP: the API of docs/server.md, keys from 'cinch key'.
+
+    Serves the project of the current directory, and only it. Every call needs an API key
+    (Authorization: Bearer ...); GET /v1/openapi.json describes the API. Ctrl-C stops it.
+
+    \b
+    Example:
+      cinch key create --scope data:read --name reporting
+      cinch serve --port 8000
+    """
+    if (certfile is None) != (keyfile is None):
+        raise click.UsageError("--certfile and --keyfile go together")
+    settings = ServerSettings(max_body=max_body, cors_origins=cors_origins)
+    root = find_project()
+    os.environ[PROJECT_ENV] = str(root)
+    os.environ[SETTINGS_ENV] = json.dumps(
+        {"max_body": settings.max_body, "cors_origins": list(settings.cors_origins)}
+    )
+    scheme = "https" if certfile else "http"
+    shown = f"[{host}]" if ":" in host else host
+    click.echo(f"Serving {root} at {scheme}://{shown}:{port} (Ctrl-C stops)", err=True)
+    if scheme == "http" and not _loopback(host):
+        click.echo(
+            "Warning: plain HTTP on a public address: keys cross the network in clear; put a"
+            " TLS proxy in front or give --certfile/--keyfile",
+            err=True,
+        )
+    uvicorn.run(
+        FACTORY,
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        ssl_certfile=str(certfile) if certfile else None,
+        ssl_keyfile=str(keyfile) if keyfile else None,
+        access_log=False,
+        log_config=_logging(),
+        server_header=False,
+    )
+
+
+def _loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
