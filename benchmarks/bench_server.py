@@ -60,6 +60,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 import cinchdb
+from cinchdb import api
+from cinchdb.cli._app import COMMANDS
+from cinchdb.keys import ApiKeys
 from cinchdb.models import Column
 
 # FastAPI is measured for the choice of framework only; it is no dependency of CinchDB, so the
@@ -256,17 +259,20 @@ class Server:
     cwd: Path | None = None
     env: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
+    log: Any = None
 
     def __enter__(self) -> Server:
         environment = {**os.environ, **self.env}
+        # A file, not a pipe: a server logging every request would fill a pipe and block.
+        self.log = tempfile.TemporaryFile()
         self.process = subprocess.Popen(
-            self.argv, cwd=self.cwd, env=environment, stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE, start_new_session=True,
+            self.argv, cwd=self.cwd, env=environment, stdout=self.log, stderr=self.log,
+            start_new_session=True,
         )  # fmt: skip
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                error = self.process.stderr.read().decode() if self.process.stderr else ""
+                error = self._output()
                 raise RuntimeError(f"server exited at start: {' '.join(self.argv)}\n{error}")
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=1):
@@ -280,8 +286,12 @@ class Server:
         time.sleep(1.0 if "--workers" in self.argv else 0.2)
         return self
 
+    def _output(self) -> str:
+        self.log.seek(0)
+        return self.log.read().decode(errors="replace")
+
     def stop(self) -> str:
-        """Stop the server (SIGTERM to its process group, then SIGKILL); its stderr."""
+        """Stop the server (SIGTERM to its process group, then SIGKILL); its output."""
         if self.process is None:
             return ""
         process, self.process = self.process, None
@@ -292,7 +302,9 @@ class Server:
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, 9)
                 process.wait(timeout=20)
-        return process.stderr.read().decode(errors="replace") if process.stderr else ""
+        output = self._output()
+        self.log.close()
+        return output
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
@@ -659,6 +671,224 @@ def _stack_line() -> str:
 
 
 # --------------------------------------------------------------------------------------------
+# Part 2: the load test against `cinch serve`
+# --------------------------------------------------------------------------------------------
+
+TABLE = "items"
+NEW_COLUMN = "note"
+
+
+def tenant_names(count: int) -> list[str]:
+    return [f"t{index:03d}" for index in range(count)]
+
+
+@dataclass(frozen=True)
+class LoadProject:
+    root: Path
+    token: str
+    seeds: dict[str, list[str]]  # tenant -> ids of the rows there before the run
+    seed_kv: int  # KV keys per tenant before the run
+
+
+def make_load_project(directory: Path, tenants: int, seed_rows: int = 5) -> LoadProject:
+    """A project with table ``items(name TEXT, n INTEGER)`` and ``tenants`` materialized
+    tenants, each holding ``seed_rows`` rows and one KV key, and a key with every scope."""
+    root = cinchdb.init(directory / "load-project")
+    seeds: dict[str, list[str]] = {}
+    with cinchdb.connect(project_dir=root) as db:
+        db.create_table(TABLE, [Column(name="name", type="TEXT"), Column(name="n", type="INTEGER")])
+        for name in tenant_names(tenants):
+            db.create_tenant(name, lazy=False)
+            db.tenant = name
+            rows = db.insert(TABLE, [{"name": f"seed{i}", "n": i} for i in range(seed_rows)])
+            seeds[name] = [row["id"] for row in rows]
+            db.kv.set("seed", {"tenant": name})
+    with ApiKeys(root) as keys:
+        token = keys.create(name="load").token
+    return LoadProject(root, token, seeds, 1)
+
+
+def _path(name: str, tenant: str, **params: str) -> str:
+    found = api.endpoint(name)
+    return found.path.format(database="main", branch="main", tenant=tenant, **params)
+
+
+def load_plans(
+    project: LoadProject, clients: int, requests: int, mix: str = "mixed", seed: int = 17
+) -> list[tuple[list[Call], list[Call]]]:
+    """One (calls, warm-up calls) per client. ``mixed``: 50 % point selects, 20 % inserts,
+    15 % KV sets, 15 % KV gets, over every tenant at random, and one schema change (a column
+    added to every tenant) by client 0 half-way; ``select``: point selects only."""
+    auth = [("Authorization", f"Bearer {project.token}")]
+    tenants = sorted(project.seeds)
+
+    def select(rng: random.Random) -> Call:
+        tenant = rng.choice(tenants)
+        key = rng.choice(project.seeds[tenant])
+        return Call("select", http_request("GET", _path("get", tenant, table=TABLE, key=key),
+                                           headers=auth))  # fmt: skip
+
+    plans = []
+    for client in range(clients):
+        rng = random.Random(seed * 1000 + client)
+        calls = []
+        for index in range(requests):
+            if mix == "mixed" and client == 0 and index == requests // 2:
+                column = {"name": NEW_COLUMN, "type": "TEXT"}
+                path = _path("add_column", "main", table=TABLE)  # a branch path: no tenant
+                calls.append(Call("schema change", http_request(
+                    "POST", path, {"column": column}, auth), note=("schema",)))  # fmt: skip
+                continue
+            draw = rng.random() if mix == "mixed" else 0.0
+            tenant = rng.choice(tenants)
+            if draw < 0.5:
+                calls.append(select(rng))
+            elif draw < 0.7:
+                row = {"name": f"c{client}-{index}", "n": index}
+                calls.append(Call("insert", http_request(
+                    "POST", _path("insert", tenant, table=TABLE), {"rows": row}, auth),
+                    note=("row", tenant)))  # fmt: skip
+            elif draw < 0.85:
+                key = f"c{client}:{index}"
+                calls.append(Call("kv set", http_request(
+                    "POST", _path("kv.set", tenant), {"key": key, "value": index}, auth),
+                    note=("kv", tenant, key, index)))  # fmt: skip
+            else:
+                calls.append(Call("kv get", http_request(
+                    "GET", _path("kv.get", tenant) + "?key=seed", headers=auth)))  # fmt: skip
+        warm = [select(rng) for _ in range(5)]
+        plans.append((calls, warm))
+    return plans
+
+
+def lost_writes(project: LoadProject, acknowledged: Sequence[Any]) -> list[str]:
+    """Every acknowledged write, looked for in the files (the server stopped): rows counted
+    per tenant, each KV key read back, the column present in every tenant. Returns what is
+    missing or extra (empty: nothing was lost)."""
+    rows: dict[str, int] = {tenant: 0 for tenant in project.seeds}
+    kv: dict[str, dict[str, int]] = {tenant: {} for tenant in project.seeds}
+    schema_changed = False
+    for note in acknowledged:
+        match note:
+            case ("row", tenant):
+                rows[tenant] += 1
+            case ("kv", tenant, key, value):
+                kv[tenant][key] = value
+            case ("schema",):
+                schema_changed = True
+    problems = []
+    with cinchdb.connect(project_dir=project.root) as db:
+        for tenant, seeds in project.seeds.items():
+            db.tenant = tenant
+            count = db.query(f"SELECT count(*) AS c FROM {TABLE}")[0]["c"]
+            if count != len(seeds) + rows[tenant]:
+                problems.append(
+                    f"{tenant}: {count} rows, expected {len(seeds)} + {rows[tenant]} acknowledged"
+                )
+            stored = db.kv.count()
+            if stored != project.seed_kv + len(kv[tenant]):
+                problems.append(
+                    f"{tenant}: {stored} KV keys, expected {project.seed_kv} + {len(kv[tenant])}"
+                )
+            for key, value in kv[tenant].items():
+                if db.kv.get(key) != value:
+                    problems.append(f"{tenant}: KV {key} is {db.kv.get(key)!r}, expected {value}")
+            columns = [c.name for c in db.get_table(TABLE).columns]
+            if schema_changed and NEW_COLUMN not in columns:
+                problems.append(f"{tenant}: the acknowledged column {NEW_COLUMN} is missing")
+    return problems
+
+
+def cinch_server(root: Path, workers: int) -> Server:
+    """``cinch serve --port P --workers N`` in the project's directory. Until the command is
+    in the CLI's table, the same click command is called directly."""
+    port = free_port()
+    command = ["-m", "cinchdb.cli", "serve"]
+    if "serve" not in COMMANDS:
+        command = ["-c", "from cinchdb.cli.commands.serve import serve; serve()"]
+    argv = [sys.executable, *command, "--port", str(port), "--workers", str(workers)]
+    return Server(argv, port, cwd=root)
+
+
+@dataclass
+class LoadReport:
+    """One load run against ``cinch serve``."""
+
+    workers: int
+    mixed: RunResult
+    problems: list[str]
+    select: RunResult | None = None
+    bare: RunResult | None = None
+
+
+def load_run(
+    directory: Path, clients: int, requests: int, tenants: int, workers: int, procs: int,
+    baselines: bool = True,
+) -> LoadReport:  # fmt: skip
+    """A fresh project; the mixed run against ``cinch serve --workers N``; the writes counted.
+    With ``baselines``: the bare constant app (same workers) and a select-only run too, in
+    turns with the mixed one."""
+    project = make_load_project(directory / f"w{workers}", tenants)
+    bare = select = None
+    if baselines:
+        with uvicorn_server("bare_const", project.root, workers) as server:
+            bare = run_clients(server.port, _plans("const", clients, requests, []), procs)
+        with cinch_server(project.root, workers) as server:
+            select = run_clients(
+                server.port, load_plans(project, clients, requests, "select"), procs
+            )
+    with cinch_server(project.root, workers) as server:
+        mixed = run_clients(server.port, load_plans(project, clients, requests), procs)
+    problems = lost_writes(project, mixed.acknowledged)
+    return LoadReport(workers, mixed, problems, select, bare)
+
+
+def _row(label: str, run: RunResult, base: RunResult | None, kind: str | None = None) -> str:
+    share = f"{run.rate / base.rate * 100:.0f} %" if base else ""
+    return (
+        f"| {label} | {run.rate:,.0f} | {run.percentile(0.5, kind) * 1e3:.2f} ms"
+        f" | {run.percentile(0.99, kind) * 1e3:.2f} ms | {share} |"
+    )
+
+
+def load(args: argparse.Namespace) -> None:
+    print(machine_line())
+    print(_stack_line())
+    print(
+        f"clients {args.clients} x {args.requests} requests, {args.tenants} tenants,"
+        f" client processes {args.procs}"
+    )
+    failed = False
+    with tempfile.TemporaryDirectory() as directory:
+        for workers in [int(w) for w in args.workers.split(",")]:
+            report = load_run(
+                Path(directory), args.clients, args.requests, args.tenants, workers, args.procs
+            )
+            mixed = report.mixed
+            print(f"\n--workers {workers}: {mixed.requests:,} mixed requests,"
+                  f" {len(mixed.errors)} errors, {len(mixed.acknowledged):,} acknowledged writes,"
+                  f" lost or extra: {len(report.problems)}")  # fmt: skip
+            for line in mixed.errors[:5] + report.problems[:5]:
+                print("   ", line)
+            failed |= bool(mixed.errors or report.problems)
+            print("| run | requests/s | p50 | p99 | vs bare ASGI constant |")
+            print("|---|---|---|---|---|")
+            assert report.bare is not None and report.select is not None
+            print(_row("bare ASGI app, constant", report.bare, report.bare))
+            print(_row("`cinch serve`, point select only", report.select, report.bare))
+            print(_row("`cinch serve`, mixed", mixed, report.bare))
+            for kind in sorted(mixed.latencies):
+                count = len(mixed.latencies[kind])
+                p50, p99 = mixed.percentile(0.5, kind), mixed.percentile(0.99, kind)
+                print(
+                    f"| &nbsp; mixed: {kind} ({count:,}) | | {p50 * 1e3:.2f} ms"
+                    f" | {p99 * 1e3:.2f} ms | |"
+                )
+    if failed:
+        raise SystemExit("load test: errors or lost writes (above)")
+
+
+# --------------------------------------------------------------------------------------------
 # Entry point
 # --------------------------------------------------------------------------------------------
 
@@ -672,11 +902,19 @@ def main(argv: Sequence[str] | None = None) -> None:
     fw.add_argument("--procs", type=int, default=2)
     fw.add_argument("--rounds", type=int, default=2)
     fw.add_argument("--only", default="", help="comma-separated factories")
+    ld = sub.add_parser("load")
+    ld.add_argument("--clients", type=int, default=32)
+    ld.add_argument("--requests", type=int, default=2000)
+    ld.add_argument("--tenants", type=int, default=100)
+    ld.add_argument("--workers", default="1,2", help="comma-separated worker counts")
+    ld.add_argument("--procs", type=int, default=2)
     raw = sub.add_parser("raw-server")
     raw.add_argument("port", type=int)
     args = parser.parse_args(argv)
     if args.part == "frameworks":
         frameworks(args)
+    elif args.part == "load":
+        load(args)
     elif args.part == "raw-server":
         serve_raw(args.port)
 
