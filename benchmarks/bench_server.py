@@ -58,12 +58,14 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from uvicorn.supervisors import Multiprocess
 
 import cinchdb
 from cinchdb import api
 from cinchdb.cli._app import COMMANDS
 from cinchdb.keys import ApiKeys
 from cinchdb.models import Column
+from cinchdb.server.app import PROJECT_ENV as SERVE_PROJECT_ENV
 
 # FastAPI is measured for the choice of framework only; it is no dependency of CinchDB, so the
 # load part (and tests/server/test_load_small.py) runs without it.
@@ -310,14 +312,44 @@ class Server:
         self.stop()
 
 
-def uvicorn_server(factory: str, project: Path, workers: int = 1) -> Server:
+class NoDelayConfig(uvicorn.Config):
+    """uvicorn's settings, with a listening socket that says it is TCP.
+
+    With ``--workers N`` (N > 1) uvicorn binds the socket itself as ``socket.socket(family)``,
+    whose ``proto`` is 0; the connections it accepts inherit that, and asyncio turns Nagle's
+    algorithm off (TCP_NODELAY) only on sockets whose ``proto`` is ``IPPROTO_TCP``. uvicorn
+    writes a response's head and body in two sends, so with Nagle on, each keep-alive
+    response waits for the client's delayed ACK: ~40 ms per request. Re-wrapping the same file
+    descriptor lets Python read the protocol back from the kernel (SO_PROTOCOL).
+    """
+
+    def bind_socket(self) -> socket.socket:
+        sock = super().bind_socket()
+        return socket.socket(fileno=sock.detach())
+
+
+def run_uvicorn(app: str, port: int, workers: int, nodelay: bool) -> None:
+    """uvicorn as ``uvicorn.run`` runs it (``--factory``, no access log), with ``nodelay``
+    through :class:`NoDelayConfig`."""
+    settings = {"factory": True, "host": "127.0.0.1", "port": port, "workers": workers,
+                "access_log": False, "log_level": "warning"}  # fmt: skip
+    config = (NoDelayConfig if nodelay else uvicorn.Config)(app, **settings)
+    if workers > 1:
+        Multiprocess(config, sockets=[config.bind_socket()]).run()
+    else:
+        uvicorn.Server(config).run()
+
+
+def uvicorn_server(
+    factory: str, project: Path, workers: int = 1, nodelay: bool = True, cwd: Path | None = None
+) -> Server:
+    """``factory`` (a name in this module, or ``module:function``) on uvicorn."""
     port = free_port()
-    argv = [
-        sys.executable, "-m", "uvicorn", f"bench_server:{factory}", "--factory",
-        "--app-dir", str(HERE), "--host", "127.0.0.1", "--port", str(port),
-        "--workers", str(workers), "--no-access-log", "--log-level", "warning",
-    ]  # fmt: skip
-    return Server(argv, port, env={PROJECT_ENV: str(project)})
+    app = factory if ":" in factory else f"bench_server:{factory}"
+    argv = [sys.executable, str(Path(__file__).resolve()), "uvicorn", app, str(port),
+            str(workers)] + ([] if nodelay else ["--as-shipped"])  # fmt: skip
+    env = {PROJECT_ENV: str(project), SERVE_PROJECT_ENV: str(project)}
+    return Server(argv, port, cwd=cwd, env=env)
 
 
 def raw_server() -> Server:
@@ -799,6 +831,10 @@ def lost_writes(project: LoadProject, acknowledged: Sequence[Any]) -> list[str]:
     return problems
 
 
+#: What ``cinch serve`` runs in each worker.
+SERVE_FACTORY = "cinchdb.server.app:app_from_environment"
+
+
 def cinch_server(root: Path, workers: int) -> Server:
     """``cinch serve --port P --workers N`` in the project's directory. Until the command is
     in the CLI's table, the same click command is called directly."""
@@ -819,6 +855,7 @@ class LoadReport:
     problems: list[str]
     select: RunResult | None = None
     bare: RunResult | None = None
+    select_nodelay: RunResult | None = None
 
 
 def load_run(
@@ -826,21 +863,24 @@ def load_run(
     baselines: bool = True,
 ) -> LoadReport:  # fmt: skip
     """A fresh project; the mixed run against ``cinch serve --workers N``; the writes counted.
-    With ``baselines``: the bare constant app (same workers) and a select-only run too, in
-    turns with the mixed one."""
+    With ``baselines``: the bare constant app (same workers, TCP_NODELAY on) and a select-only
+    run too, before the mixed one; with N > 1 also the select-only run of the same app on
+    uvicorn with TCP_NODELAY on (:class:`NoDelayConfig`)."""
     project = make_load_project(directory / f"w{workers}", tenants)
-    bare = select = None
+    bare = select = select_nodelay = None
     if baselines:
+        selects = load_plans(project, clients, requests, "select")
         with uvicorn_server("bare_const", project.root, workers) as server:
             bare = run_clients(server.port, _plans("const", clients, requests, []), procs)
         with cinch_server(project.root, workers) as server:
-            select = run_clients(
-                server.port, load_plans(project, clients, requests, "select"), procs
-            )
+            select = run_clients(server.port, selects, procs)
+        if workers > 1:
+            with uvicorn_server(SERVE_FACTORY, project.root, workers) as server:
+                select_nodelay = run_clients(server.port, selects, procs)
     with cinch_server(project.root, workers) as server:
         mixed = run_clients(server.port, load_plans(project, clients, requests), procs)
     problems = lost_writes(project, mixed.acknowledged)
-    return LoadReport(workers, mixed, problems, select, bare)
+    return LoadReport(workers, mixed, problems, select, bare, select_nodelay)
 
 
 def _row(label: str, run: RunResult, base: RunResult | None, kind: str | None = None) -> str:
@@ -876,6 +916,9 @@ def load(args: argparse.Namespace) -> None:
             assert report.bare is not None and report.select is not None
             print(_row("bare ASGI app, constant", report.bare, report.bare))
             print(_row("`cinch serve`, point select only", report.select, report.bare))
+            if report.select_nodelay is not None:
+                print(_row("same app, TCP_NODELAY on, point select only", report.select_nodelay,
+                           report.bare))  # fmt: skip
             print(_row("`cinch serve`, mixed", mixed, report.bare))
             for kind in sorted(mixed.latencies):
                 count = len(mixed.latencies[kind])
@@ -908,6 +951,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     ld.add_argument("--tenants", type=int, default=100)
     ld.add_argument("--workers", default="1,2", help="comma-separated worker counts")
     ld.add_argument("--procs", type=int, default=2)
+    uv = sub.add_parser("uvicorn", help="run an app on uvicorn (used by the parts above)")
+    uv.add_argument("app")
+    uv.add_argument("port", type=int)
+    uv.add_argument("workers", type=int)
+    uv.add_argument("--as-shipped", action="store_true", help="uvicorn's own socket (Nagle on)")
     raw = sub.add_parser("raw-server")
     raw.add_argument("port", type=int)
     args = parser.parse_args(argv)
@@ -915,6 +963,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         frameworks(args)
     elif args.part == "load":
         load(args)
+    elif args.part == "uvicorn":
+        run_uvicorn(args.app, args.port, args.workers, nodelay=not args.as_shipped)
     elif args.part == "raw-server":
         serve_raw(args.port)
 
