@@ -65,6 +65,7 @@ from cinchdb import api
 from cinchdb.cli._app import COMMANDS
 from cinchdb.keys import ApiKeys
 from cinchdb.models import Column
+from cinchdb.server import app as server_app
 from cinchdb.server.app import PROJECT_ENV as SERVE_PROJECT_ENV
 
 # FastAPI is measured for the choice of framework only; it is no dependency of CinchDB, so the
@@ -931,6 +932,60 @@ def load(args: argparse.Namespace) -> None:
         raise SystemExit("load test: errors or lost writes (above)")
 
 
+def serve_app_inline() -> Any:
+    """What-if, for the profile in benchmarks/README.md: ``cinch serve``'s app with each
+    request's work run on the event loop's thread instead of a worker thread (the module's
+    ``run_in_threadpool`` replaced by a direct call). Not how the server runs."""
+
+    async def inline(function: Callable[..., Any], *arguments: Any) -> Any:
+        return function(*arguments)
+
+    server_app.run_in_threadpool = inline  # type: ignore[assignment]
+    return server_app.app_from_environment()
+
+
+WHATIF_CASES = [
+    ("bare ASGI app, constant", "bare_const"),
+    ("`cinch serve`'s app as shipped (request work in a worker thread)", SERVE_FACTORY),
+    ("the same app, request work on the event loop's thread (what-if)", "serve_app_inline"),
+]
+
+
+def whatif(args: argparse.Namespace) -> None:
+    """Point selects against the server's app, as shipped and with its work inline, beside
+    the bare constant app; one worker; cases interleaved within each round."""
+    print(machine_line())
+    print(_stack_line())
+    print(f"clients {args.clients} x {args.requests} point selects over {args.tenants} tenants,"
+          f" client processes {args.procs}, rounds {args.rounds}")  # fmt: skip
+    samples: dict[str, list[RunResult]] = {factory: [] for _, factory in WHATIF_CASES}
+    with tempfile.TemporaryDirectory() as directory:
+        project = make_load_project(Path(directory), args.tenants)
+        for round_number in range(args.rounds):
+            selects = load_plans(project, args.clients, args.requests, "select", round_number)
+            for label, factory in WHATIF_CASES:
+                plans = selects if factory != "bare_const" else _plans(
+                    "const", args.clients, args.requests, [])  # fmt: skip
+                with uvicorn_server(factory, project.root) as server:
+                    result = run_clients(server.port, plans, args.procs)
+                if result.errors:
+                    raise SystemExit(f"{label}: {result.errors[:3]}")
+                samples[factory].append(result)
+                print(f"  round {round_number + 1}: {label}: {result.rate:,.0f} req/s", flush=True)
+    base = _median_rate(samples["bare_const"])
+    print("| run | requests/s (median; range) | p50 | p99 | vs bare ASGI constant |")
+    print("|---|---|---|---|---|")
+    for label, factory in WHATIF_CASES:
+        runs = samples[factory]
+        rates = [run.rate for run in runs]
+        print(
+            f"| {label} | {statistics.median(rates):,.0f} ({min(rates):,.0f}-{max(rates):,.0f})"
+            f" | {statistics.median(r.percentile(0.5) for r in runs) * 1e3:.2f} ms"
+            f" | {statistics.median(r.percentile(0.99) for r in runs) * 1e3:.2f} ms"
+            f" | {_median_rate(runs) / base * 100:.0f} % |"
+        )
+
+
 # --------------------------------------------------------------------------------------------
 # Entry point
 # --------------------------------------------------------------------------------------------
@@ -951,6 +1006,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     ld.add_argument("--tenants", type=int, default=100)
     ld.add_argument("--workers", default="1,2", help="comma-separated worker counts")
     ld.add_argument("--procs", type=int, default=2)
+    wi = sub.add_parser("whatif")
+    wi.add_argument("--clients", type=int, default=32)
+    wi.add_argument("--requests", type=int, default=500)
+    wi.add_argument("--tenants", type=int, default=100)
+    wi.add_argument("--procs", type=int, default=2)
+    wi.add_argument("--rounds", type=int, default=3)
     uv = sub.add_parser("uvicorn", help="run an app on uvicorn (used by the parts above)")
     uv.add_argument("app")
     uv.add_argument("port", type=int)
@@ -963,6 +1024,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         frameworks(args)
     elif args.part == "load":
         load(args)
+    elif args.part == "whatif":
+        whatif(args)
     elif args.part == "uvicorn":
         run_uvicorn(args.app, args.port, args.workers, nodelay=not args.as_shipped)
     elif args.part == "raw-server":
