@@ -65,6 +65,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "migrate": ("history:migrate", "Apply DDL statements as journal events, all or nothing."),
     "query": ("query:query", "Run a read-only SQL query on a tenant of the active branch."),
     "revert": ("history:revert", "Append the inverse of EVENT (an id or prefix) as a new event."),
+    "serve": ("serve:serve", "Serve the project over HTTP: the API of docs/server.md, keys from"
+              " 'cinch key'."),
     "status": ("project:status", "Show the project, the active database and branch, and their"
                " contents."),
     "table": ("table:table_group", "Tables of the active branch (each change reaches every"

@@ -34,6 +34,7 @@ from cinchdb import api
 from cinchdb._unset import UNSET, Unset
 from cinchdb.api import Endpoint
 from cinchdb.changes import commit_conditions
+from cinchdb.database import CinchDB
 from cinchdb.errors import (
     DRIVER_ERRORS,
     BodyTooLargeError,
@@ -64,6 +65,8 @@ NDJSON = "application/x-ndjson"
 _access = logging.getLogger("cinchdb.server.access")
 #: Branch-changing calls after which handles of the database may point at something gone.
 _FORGET = {"delete_branch", "delete_tenant", "rename_tenant"}
+#: Calls listing tenants: filtered to the key's tenants.
+_TENANT_LISTS = {"list_tenants", "tenant_status"}
 
 
 def create_app(
@@ -150,6 +153,10 @@ def _handler(endpoint: Endpoint, pool: HandlePool, keys: ApiKeys, settings: Serv
             if isinstance(result, list) and _wants_ndjson(request, endpoint):
                 return StreamingResponse(_ndjson(result), media_type=NDJSON, headers=_head(head))
             return JSONResponse(result, headers=_head(head))
+        except _Failed as failed:
+            error = failed.error
+            status = status_of(error)
+            return JSONResponse(error_body(error), status_code=status, headers=_head(failed.head))
         except CinchError as error:
             return JSONResponse(error_body(error), status_code=status_of(error))
         except DRIVER_ERRORS as error:
@@ -196,7 +203,10 @@ def _serve(
                 pool.handle(database, branch, tenant or MAIN, unlock, private=private) as db,
                 commit_conditions(expected_head=expected, dry_run=dry_run),
             ):
-                result = call(db, endpoint, arguments, settings)
+                try:
+                    result = call(db, endpoint, arguments, settings)
+                except CinchError as error:
+                    raise _Failed(error, _head_of(db)) from error
                 head = db.head()
             break
         except HandleClosedError:
@@ -204,7 +214,31 @@ def _serve(
                 raise
     if endpoint.name in _FORGET:
         pool.forget(database)
+    if endpoint.name in _TENANT_LISTS:
+        # A key limited to some tenants sees only those.
+        result = [
+            item
+            for item in result
+            if principal.permits(endpoint.scope, database=database, tenant=item["name"])
+        ]
     return result, head
+
+
+class _Failed(Exception):
+    """A call's error, with the branch head after it (so an error response carries it too:
+    a 412 tells the client the head to retry against)."""
+
+    def __init__(self, error: CinchError, head: str | Unset | None) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.head = head
+
+
+def _head_of(db: CinchDB) -> str | Unset | None:
+    try:
+        return db.head()
+    except CinchError:  # the branch went with the call (delete_branch) or cannot be read
+        return UNSET
 
 
 def _query_without_dry_run(endpoint: Endpoint, request: Request) -> dict[str, str]:

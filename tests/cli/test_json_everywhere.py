@@ -15,6 +15,8 @@ WITHOUT_JSON: dict[str, str] = {
     # On `kv set`, --json says how to read VALUE (JSON, not a string: issue 16's KV item),
     # so it cannot also ask for JSON output; the confirmation is the key's name.
     "kv set": "--json names VALUE's kind",
+    # A server runs until stopped; it has no result to print (its URL goes to stderr).
+    "serve": "a long-running server",
 }
 
 

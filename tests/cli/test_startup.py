@@ -27,6 +27,10 @@ HEAVY = (
     "cinchdb.merging",
     "journal.events",
     "journal.schema",
+    # cinch serve's: only `cinch serve` may load them.
+    "starlette",
+    "uvicorn",
+    "httpx",
 )
 
 RUN = """

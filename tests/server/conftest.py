@@ -24,11 +24,10 @@ B = "/v1/databases/main/branches/main"
 T = B + "/tenants/main"
 
 
-@pytest.fixture
-def project(tmp_path: Path) -> Path:
+def make_project(where: Path) -> Path:
     """A project with table ``users(name TEXT NOT NULL, age INTEGER)`` and tenant ``a`` and
     ``b`` besides ``main``."""
-    root = cinchdb.init(tmp_path / "project")
+    root = cinchdb.init(where / "project")
     with cinchdb.connect(project_dir=root) as db:
         db.create_table(
             "users", [Column(name="name", nullable=False), Column(name="age", type="INTEGER")]
@@ -36,6 +35,12 @@ def project(tmp_path: Path) -> Path:
         db.create_tenant("a")
         db.create_tenant("b")
     return root
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A fresh :func:`make_project`."""
+    return make_project(tmp_path)
 
 
 @pytest.fixture
@@ -75,9 +80,14 @@ def free_port() -> int:
 
 
 class LiveServer:
-    def __init__(self, url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    """A running ``cinch serve``: its URL, process, project and log file."""
+
+    def __init__(
+        self, url: str, process: subprocess.Popen[bytes], project: Path, log: Path
+    ) -> None:
         self.url = url
         self.process = process
+        self.project = project
         self.log = log
 
     def output(self) -> str:
@@ -111,7 +121,7 @@ def live_server(project: Path, tmp_path: Path) -> Iterator[LiveServer]:
                 if time.monotonic() > deadline:
                     raise AssertionError(f"cinch serve did not start: {log.read_text()}") from None
                 time.sleep(0.1)
-        yield LiveServer(url, process, log)
+        yield LiveServer(url, process, project, log)
     finally:
         process.terminate()
         try:

@@ -33,20 +33,51 @@ def _logging() -> dict[str, object]:
 
 
 @click.command("serve")
-@click.option("--host", default="127.0.0.1", show_default=True,
-              help="The address to listen on (0.0.0.0: every interface).")
-@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535),
-              help="The port to listen on.")
-@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
-              help="Worker processes (each with its own handles; revocation reaches all).")
-@click.option("--certfile", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="TLS certificate (PEM): serve HTTPS. Needs --keyfile.")
-@click.option("--keyfile", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="TLS private key (PEM) of --certfile.")
-@click.option("--cors-origin", "cors_origins", multiple=True, metavar="ORIGIN",
-              help="A browser origin allowed to call the API (repeatable; never '*').")
-@click.option("--max-body", default=ServerSettings().max_body, show_default=True,
-              type=click.IntRange(1), metavar="BYTES", help="The largest request body accepted.")
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="The address to listen on (0.0.0.0: every interface).",
+)
+@click.option(
+    "--port",
+    default=8000,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="The port to listen on.",
+)
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Worker processes (each with its own handles; revocation reaches all).",
+)
+@click.option(
+    "--certfile",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="TLS certificate (PEM): serve HTTPS. Needs --keyfile.",
+)
+@click.option(
+    "--keyfile",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="TLS private key (PEM) of --certfile.",
+)
+@click.option(
+    "--cors-origin",
+    "cors_origins",
+    multiple=True,
+    metavar="ORIGIN",
+    help="A browser origin allowed to call the API (repeatable; never '*').",
+)
+@click.option(
+    "--max-body",
+    default=ServerSettings().max_body,
+    show_default=True,
+    type=click.IntRange(1),
+    metavar="BYTES",
+    help="The largest request body accepted.",
+)
 def serve(
     host: str,
     port: int,
@@ -68,6 +99,12 @@ def serve(
     """
     if (certfile is None) != (keyfile is None):
         raise click.UsageError("--certfile and --keyfile go together")
+    for origin in cors_origins:
+        if origin == "*" or not origin.startswith(("http://", "https://")):
+            raise click.UsageError(
+                f"--cors-origin needs an explicit origin such as https://app.example.com,"
+                f" got {origin!r}"
+            )
     settings = ServerSettings(max_body=max_body, cors_origins=cors_origins)
     root = find_project()
     os.environ[PROJECT_ENV] = str(root)
