@@ -62,7 +62,6 @@ from uvicorn.supervisors import Multiprocess
 
 import cinchdb
 from cinchdb import api
-from cinchdb.cli._app import COMMANDS
 from cinchdb.keys import ApiKeys
 from cinchdb.models import Column
 from cinchdb.server import app as server_app
@@ -837,13 +836,10 @@ SERVE_FACTORY = "cinchdb.server.app:app_from_environment"
 
 
 def cinch_server(root: Path, workers: int) -> Server:
-    """``cinch serve --port P --workers N`` in the project's directory. Until the command is
-    in the CLI's table, the same click command is called directly."""
+    """``cinch serve --port P --workers N`` in the project's directory."""
     port = free_port()
-    command = ["-m", "cinchdb.cli", "serve"]
-    if "serve" not in COMMANDS:
-        command = ["-c", "from cinchdb.cli.commands.serve import serve; serve()"]
-    argv = [sys.executable, *command, "--port", str(port), "--workers", str(workers)]
+    argv = [sys.executable, "-m", "cinchdb.cli", "serve", "--port", str(port),
+            "--workers", str(workers)]  # fmt: skip
     return Server(argv, port, cwd=root)
 
 
