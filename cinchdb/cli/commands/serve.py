@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import ipaddress
 import json
 import os
+import socket
 from pathlib import Path
 
 import click
 import uvicorn
 from uvicorn.config import LOGGING_CONFIG
+from uvicorn.supervisors import Multiprocess
 
 from cinchdb.project import find_project
 from cinchdb.server.app import PROJECT_ENV, SETTINGS_ENV, SUPERVISOR_ENV
@@ -18,6 +21,21 @@ from cinchdb.server.settings import ServerSettings
 
 #: uvicorn's factory: each worker builds the app for the project named in the environment.
 FACTORY = "cinchdb.server.app:app_from_environment"
+
+
+class UvicornConfig(uvicorn.Config):
+    """uvicorn's settings, with a listening socket that says it is TCP.
+
+    With several workers uvicorn binds the socket itself as ``socket.socket(family)``, whose
+    ``proto`` is 0; accepted connections inherit it, and asyncio turns Nagle's algorithm off
+    only on sockets whose ``proto`` is ``IPPROTO_TCP``. uvicorn writes a response's head and
+    body in two sends, so every keep-alive response then waited ~40 ms for the client's delayed
+    ACK (benchmarks/README.md, "Server"). Wrapping the same descriptor again makes Python read
+    the protocol back from the kernel.
+    """
+
+    def bind_socket(self) -> socket.socket:
+        return socket.socket(fileno=super().bind_socket().detach())
 
 
 def _logging() -> dict[str, object]:
@@ -121,7 +139,7 @@ def serve(
             " TLS proxy in front or give --certfile/--keyfile",
             err=True,
         )
-    uvicorn.run(
+    config = UvicornConfig(
         FACTORY,
         factory=True,
         host=host,
@@ -133,6 +151,12 @@ def serve(
         log_config=_logging(),
         server_header=False,
     )
+    # What uvicorn.run does, with the socket above for several workers.
+    with contextlib.suppress(KeyboardInterrupt):
+        if workers > 1:
+            Multiprocess(config, sockets=[config.bind_socket()]).run()
+        else:
+            uvicorn.Server(config).run()
 
 
 def _loopback(host: str) -> bool:
