@@ -30,7 +30,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Match, Route, Router
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cinchdb import api
@@ -127,12 +127,12 @@ def create_app(
             pool.close()
             keys.close()
 
-    return Starlette(
-        routes=routes,
+    app = Starlette(
         middleware=middleware,
         exception_handlers={404: not_found, 405: not_found},
-        lifespan=lifespan,
     )
+    app.router = _ShapeRouter(routes, lifespan=lifespan)
+    return app
 
 
 def app_from_environment() -> Starlette:
@@ -159,6 +159,35 @@ def _end_with_the_supervisor() -> None:
 
 def _starlette_path(path: str) -> str:
     return path
+
+
+class _ShapeRouter(Router):
+    """Starlette's router, but a request first tries only the routes of its method with as
+    many path segments as its path (a dict lookup), not all ~50 in order (Starlette's linear
+    scan cost ~100 us a request). Every route's parameters are plain ``{name}`` (one segment,
+    no ``/``), so no other route can match the path fully; a request none of those matches
+    (a 404, a 405, a trailing slash) goes through Starlette's own scan, as before."""
+
+    def __init__(self, routes: list[BaseRoute], *, lifespan: Any) -> None:
+        super().__init__(routes, lifespan=lifespan)
+        self._shapes: dict[tuple[str, int], list[Route]] = {}
+        for route in routes:
+            assert isinstance(route, Route) and ":" not in route.path, route
+            for method in route.methods or ():
+                self._shapes.setdefault((method, route.path.count("/")), []).append(route)
+
+    async def app(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            shape = (scope["method"], scope["path"].count("/"))
+            for route in self._shapes.get(shape, ()):
+                match, child_scope = route.matches(scope)
+                if match is Match.FULL:
+                    scope.setdefault("router", self)
+                    scope["route"] = route
+                    scope.update(child_scope)
+                    await route.handle(scope, receive, send)
+                    return
+        await super().app(scope, receive, send)
 
 
 # -- one endpoint ------------------------------------------------------------------------------
@@ -205,13 +234,16 @@ def _serve(
     arguments = {p.name: request.path_params[p.name] for p in endpoint.params_from("path")}
     if endpoint.name == "delete_branch":
         arguments["name"] = api.branch_from_path(arguments["name"])
-    arguments |= parse_query(endpoint, _query_without_dry_run(endpoint, request))
+    # The query string, parsed once (most requests have none).
+    query = dict(request.query_params.items()) if request.scope["query_string"] else {}
+    dry_run_text = query.pop("dry_run", None) if endpoint.cas else query.get("dry_run")
+    arguments |= parse_query(endpoint, query)
     arguments |= parse_body(endpoint, body)
     auth.authorize(principal, endpoint, database, branch, tenant, arguments)
     tenant_key = request.headers.get(api.TENANT_KEY_HEADER)
     if tenant_key is not None:
         _refuse_plain_http(request)
-    expected, dry_run = _conditions(endpoint, request)
+    expected, dry_run = _conditions(endpoint, request, dry_run_text)
     unlock = tenant_key if tenant is not None else None
     if tenant_key is not None and tenant is None:
         if endpoint.name not in ("create_tenant", "copy_tenant", "rename_tenant"):
@@ -262,17 +294,11 @@ def _head_of(db: CinchDB) -> str | Unset | None:
         return UNSET
 
 
-def _query_without_dry_run(endpoint: Endpoint, request: Request) -> dict[str, str]:
-    query = dict(request.query_params)
-    if endpoint.cas:
-        query.pop("dry_run", None)
-    return query
-
-
-def _conditions(endpoint: Endpoint, request: Request) -> tuple[str | Unset | None, bool]:
+def _conditions(
+    endpoint: Endpoint, request: Request, dry_run: str | None
+) -> tuple[str | Unset | None, bool]:
     """The If-Match head and ``?dry_run=true`` of a schema change (refused on other calls)."""
     if_match = request.headers.get(api.IF_MATCH_HEADER)
-    dry_run = request.query_params.get("dry_run")
     if not endpoint.cas:
         if if_match is not None:
             raise RequestError(f"{endpoint.name} is not a schema change: it takes no If-Match")
