@@ -20,7 +20,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any
 from urllib.parse import unquote
 
@@ -168,7 +168,7 @@ class _ShapeRouter(Router):
     no ``/``), so no other route can match the path fully; a request none of those matches
     (a 404, a 405, a trailing slash) goes through Starlette's own scan, as before."""
 
-    def __init__(self, routes: list[BaseRoute], *, lifespan: Any) -> None:
+    def __init__(self, routes: Sequence[BaseRoute], *, lifespan: Any) -> None:
         super().__init__(routes, lifespan=lifespan)
         self._shapes: dict[tuple[str, int], list[Route]] = {}
         for route in routes:
