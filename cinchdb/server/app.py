@@ -176,18 +176,25 @@ class _ShapeRouter(Router):
             for method in route.methods or ():
                 self._shapes.setdefault((method, route.path.count("/")), []).append(route)
 
+    def by_shape(self, scope: Scope) -> tuple[Route, Scope] | None:
+        """The first route, in the table's order, of the request's method and shape that
+        matches it fully, with its child scope; None: leave it to Starlette's scan."""
+        for route in self._shapes.get((scope["method"], scope["path"].count("/")), ()):
+            match, child_scope = route.matches(scope)
+            if match is Match.FULL:
+                return route, child_scope
+        return None
+
     async def app(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            shape = (scope["method"], scope["path"].count("/"))
-            for route in self._shapes.get(shape, ()):
-                match, child_scope = route.matches(scope)
-                if match is Match.FULL:
-                    scope.setdefault("router", self)
-                    scope["route"] = route
-                    scope.update(child_scope)
-                    await route.handle(scope, receive, send)
-                    return
-        await super().app(scope, receive, send)
+        found = self.by_shape(scope) if scope["type"] == "http" else None
+        if found is None:
+            await super().app(scope, receive, send)
+            return
+        route, child_scope = found
+        scope.setdefault("router", self)
+        scope["route"] = route
+        scope.update(child_scope)
+        await route.handle(scope, receive, send)
 
 
 # -- one endpoint ------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ The routes are iterated from cinchdb/api.py, so a new endpoint is checked withou
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from datetime import timedelta
@@ -12,12 +13,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from starlette.routing import Match
 from starlette.testclient import TestClient
 
 from cinchdb import api
 from cinchdb.api import Endpoint, Param
 from cinchdb.keys import ApiKeys
 from cinchdb.server import create_app
+from cinchdb.server.app import _ShapeRouter
 from tests.server.conftest import B, T, bearer, make_project
 
 _SAMPLE: dict[str, Any] = {
@@ -242,3 +245,28 @@ def test_a_malformed_or_unknown_key_is_401(client: TestClient, authorization: st
     response = client.get(B + "/tables", headers={"Authorization": authorization})
     assert response.status_code == 401
     assert authorization.removeprefix("Bearer ") not in response.text or authorization == "Bearer"
+
+
+def test_routing_by_shape_picks_the_route_starlettes_scan_picks(project: Path) -> None:
+    """The server's router tries only the routes of a request's method and number of
+    segments; for every route, with path values that are other routes' literal words, it
+    must pick the route Starlette's scan over all routes picks (or leave it to that scan)."""
+    app = create_app(project)
+    router = app.router
+    assert isinstance(router, _ShapeRouter)
+    words = ["x", "rows", "kv", "get", "tables", "tenants", "columns", "rename", "copy", "query"]
+    chosen = 0
+    for endpoint in api.ENDPOINTS:
+        for word in words:
+            path = endpoint.path.format(
+                **dict.fromkeys(re.findall(r"{(\w+)}", endpoint.path), word)
+            )
+            for method in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"):
+                scope = {"type": "http", "method": method, "path": path, "root_path": ""}
+                scanned = next(
+                    (r for r in router.routes if r.matches(scope)[0] is Match.FULL), None
+                )
+                found = router.by_shape(scope)
+                assert (found[0] if found else None) is scanned, (method, path)
+                chosen += found is not None
+    assert chosen >= len(api.ENDPOINTS) * len(words)
