@@ -97,7 +97,7 @@ class Window:
 
 def catch_up(path: Path, window: Window) -> Done:
     """Bring one closed tenant file to the window's head in one transaction with its cursor,
-    as :meth:`cinchdb.tenants.TenantFiles._catch_up` does for an open one."""
+    as :meth:`cinchdb._tenant_sync.TenantSync.catch_up_entry` does for an open one."""
     if not os.path.exists(path):
         return ("deleted", 0)
     if damage(path) is not None:

@@ -23,28 +23,17 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import suppress
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
-
-import attrs
+from typing import TYPE_CHECKING
 
 from cinchdb import _fleet
 from cinchdb import _held_files as held_files
 from cinchdb._file_copy import checkpoint
-from cinchdb._guard import (
-    CursorMovedError,
-    TenantConnection,
-    expect_cursor,
-    internal,
-    open_tenant_file,
-    read_cursor,
-    read_cursor_of_file,
-    write_cursor,
-)
+from cinchdb._guard import open_tenant_file, read_cursor
+from cinchdb._open_file import OpenFile, file_identity
 from cinchdb._replay_plans import ReplayPlans
 from cinchdb._system_tables import STATE_TABLE
 from cinchdb._tenant_crypto import (
@@ -68,6 +57,7 @@ from cinchdb._tenant_registry import (
     TenantRegistry,
     validate_tenant_name,
 )
+from cinchdb._tenant_sync import BUSY_ATTEMPTS, CatchUp, Outcome, TenantState, TenantSync
 from cinchdb._unset import UNSET, Unset
 from cinchdb.crypto import WrongKeyError, verifier
 from cinchdb.data import DataOps
@@ -75,24 +65,16 @@ from cinchdb.errors import (
     InvalidTenantNameError,
     KeyRotationError,
     PreflightError,
-    TenantCheckoutLosesDataError,
     TenantDivergedError,
     TenantError,
     TenantExistsError,
     TenantNotFoundError,
 )
-from journal import EventNotFoundError, JournalStore, ReplayError, drivers
-from journal._lazy import lazy_module
+from journal import JournalStore
 
 if TYPE_CHECKING:
-    from cinchdb import _follow
-    from journal import FoldCache, Schema, replay
-    from journal.events import Event, Operation
-    from journal.replay import Step
-else:  # the DDL planner, the fold and the event models: only a file behind the head needs them
-    replay = lazy_module("journal.replay")
-    # The way back for a file that followed another git branch: only after a git checkout.
-    _follow = lazy_module("cinchdb._follow")
+    from journal import Schema
+    from journal.events import Operation
 
 __all__ = [
     "BUSY_ATTEMPTS",
@@ -117,88 +99,6 @@ __all__ = [
 
 # Cache key of a branch's template; no tenant name can start with '_'.
 _TEMPLATE = TEMPLATE_KEY
-#: Tries at one file during propagation before it is reported ``behind`` (each try already
-#: waits out SQLite's busy timeout for a lock another process holds).
-BUSY_ATTEMPTS = 3
-_BUSY_PAUSE_S = 0.05
-# Times a catch-up re-reads the branch head because another process moved the file past it;
-# each re-read means another change was committed meanwhile, so this bounds a livelock only.
-_MAX_HEAD_READS = 100
-# What one file can raise while propagation catches it up (reported, never raised).
-_FILE_ERRORS: tuple[type[Exception], ...] = (*drivers.Error, TenantError)
-
-
-#: What propagation did to one file of a committed change's branch:
-#: ``applied`` (events applied, now at the head), ``current`` (it already was at the head),
-#: ``ahead`` (another process had already moved it past the head this process read, which
-#: includes this change), ``deleted`` (the tenant was deleted meanwhile: nothing to do) and
-#: ``behind`` (it could not be updated now, e.g. locked past every retry; it catches up the
-#: next time it is opened, and ``error`` says why).
-Outcome = Literal["applied", "current", "ahead", "deleted", "behind"]
-
-
-@attrs.frozen
-class CatchUp:
-    """What bringing one file to the head did."""
-
-    path: Path
-    applied: int
-    cursor: str | None
-    outcome: Outcome = "applied"
-    error: str | None = None
-
-    @property
-    def tenant(self) -> str:
-        return self.path.stem
-
-
-@attrs.frozen
-class TenantState:
-    """Where one tenant's file of a branch stands against the branch head."""
-
-    name: str
-    materialized: bool
-    cursor: str | None
-    behind: int | None  # None: unknown, the file is encrypted and its key is not at hand
-    needs_key: bool = False
-
-
-@attrs.define
-class _OpenFile:
-    """A cached open file: its connection, the schema it is at, and when that was checked."""
-
-    path: Path
-    conn: TenantConnection
-    # (st_dev, st_ino) of the file when it was opened: another process may delete the
-    # tenant and make a new file under the same name, and a connection left on the old,
-    # unlinked one would read deleted rows and acknowledge writes nobody will ever see.
-    identity: tuple[int, int] | None = None
-    checked: tuple[int, int] | None = None
-    # The cursor as this process last read or wrote it. Another process may move it; every
-    # catch-up transaction re-checks it under the write lock (expect_cursor) before relying
-    # on it, so a stale value costs a retry, never a wrong replay.
-    cursor: str | None = None
-    _data: DataOps | None = None
-    # The schema-change service's fold cache: the file's schema is the one at its cursor.
-    fold: FoldCache = attrs.field(kw_only=True)
-
-    def shut(self) -> None:
-        """Close the connection, then let raw reads close their descriptors of the file."""
-        self.conn.close()
-        held_files.closed(self.identity)
-
-    @property
-    def schema(self) -> Schema:
-        """The schema the file is at. Computed when first asked for, never on open: a file at
-        the head that only answers a query or a key needs no schema (and so no fold, and
-        none of the definition models)."""
-        return self.fold.schema_at(self.cursor)
-
-    @property
-    def data(self) -> DataOps:
-        if self._data is None:
-            self._data = DataOps(self.conn, lambda: self.schema, authorizer=self.conn.guard)
-        return self._data
 
 
 class TenantFiles:
@@ -231,8 +131,9 @@ class TenantFiles:
         self._max_open = max_open
         # Threads for fleet-wide work (cinchdb._fleet); 0: every file the one-file way.
         self.workers = workers
-        self._open: OrderedDict[tuple[str, str], _OpenFile] = OrderedDict()
+        self._open: OrderedDict[tuple[str, str], OpenFile] = OrderedDict()
         self._branch_names: tuple[int, list[str]] | None = None
+        self._sync = TenantSync(self, plans, self._open)
 
     # -- the registry, with the files that go with its rows -----------------------------------
     @property
@@ -481,7 +382,7 @@ class TenantFiles:
         """The branch's schema-only template, at the head."""
         return self._fresh(branch, _TEMPLATE).conn
 
-    def _writable(self, branch: str, tenant: str) -> _OpenFile:
+    def _writable(self, branch: str, tenant: str) -> OpenFile:
         entry = self._open.get((branch, tenant))
         if entry is not None and entry.checked == self.store.version():
             self._open.move_to_end((branch, tenant))
@@ -509,7 +410,7 @@ class TenantFiles:
         Run with the freshness check, when the journal's version token moved, which every
         delete or re-create of a tenant does: one stat, only then."""
         entry = self._open.get((branch, name))
-        if entry is None or entry.identity == _identity(entry.path):
+        if entry is None or entry.identity == file_identity(entry.path):
             return False
         self._close(branch, name)
         return True
@@ -523,7 +424,7 @@ class TenantFiles:
             with self.store.transaction():
                 self.directory.clear_side_files(path)
 
-    def _fresh(self, branch: str, name: str) -> _OpenFile:
+    def _fresh(self, branch: str, name: str) -> OpenFile:
         """The cached entry of a file, caught up to the head unless nothing changed since."""
         version = self.store.version()
         cached = self._open.get((branch, name))
@@ -545,7 +446,7 @@ class TenantFiles:
             entry.checked = version
         return entry
 
-    def _entry(self, branch: str, name: str) -> _OpenFile:
+    def _entry(self, branch: str, name: str) -> OpenFile:
         key = (branch, name)
         entry = self._open.get(key)
         if entry is not None:
@@ -560,7 +461,7 @@ class TenantFiles:
         if name != _TEMPLATE:
             require_whole(path, name, encrypted=raw_key is not None)
         while True:
-            before = _identity(path)
+            before = file_identity(path)
             # Registered before SQLite takes its locks, so no raw read of this process closes
             # a descriptor of the file while it is open (see cinchdb._held_files).
             held_files.opened(before)
@@ -569,14 +470,14 @@ class TenantFiles:
             except BaseException:
                 held_files.closed(before)
                 raise
-            identity = _identity(path)
+            identity = file_identity(path)
             if identity == before:
                 break
             conn.close()  # replaced while we opened it: open the one there now
             held_files.closed(before)
         if before is None:  # made by this open (a new template)
             held_files.opened(identity)
-        entry = _OpenFile(path, conn, identity, fold=self._plans.fold)
+        entry = OpenFile(path, conn, identity, fold=self._plans.fold)
         entry.cursor = read_cursor(entry.conn)
         self._open[key] = entry
         while len(self._open) > self._max_open:
@@ -677,288 +578,33 @@ class TenantFiles:
         """Called after this process created or deleted a branch."""
         self._branch_names = None
 
-    # -- keeping files at the head -------------------------------------------------------------
+    # -- keeping files at the head (cinchdb._tenant_sync) -------------------------------------
     def catch_up(self, branch: str, conn: sqlite3.Connection, path: Path) -> CatchUp:
-        """Bring one open file to the branch head (see :meth:`_catch_up`)."""
-        for entry in self._open.values():
-            if entry.conn is conn:
-                return self._catch_up(branch, entry)
-        raise TenantError(f"{path} is not open here")
+        """Bring one open file to the branch head (see :meth:`TenantSync.catch_up_entry`)."""
+        return self._sync.catch_up(branch, conn, path)
 
-    def _catch_up(self, branch: str, entry: _OpenFile, head: str | Unset | None = UNSET) -> CatchUp:
-        """Apply the events between the file's cursor and the branch head in one transaction
-        together with the cursor that records the last of them. Another process may be
-        doing the same: each transaction first checks, under the write lock, that the file is
-        still where we think, and on a surprise we start again from the cursor it has now.
-
-        A head read before another process appended and moved the file further is stale, not
-        a divergence: the head is read again, and the file is caught up to that (``ahead``
-        when it was already past the head we were given)."""
-        if isinstance(head, Unset):
-            head = self.store.branch_head(self.database, branch)
-        applied = 0
-        ahead = False
-        cursor = entry.cursor
-        for _ in range(_MAX_HEAD_READS):
-            try:
-                pending = self._pending(head, cursor, entry.path)
-            except TenantDivergedError:
-                latest = self.store.branch_head(self.database, branch)
-                if latest != head:
-                    head, ahead = latest, True
-                    continue
-                # Not on the branch's history: the file followed another git branch.
-                try:
-                    applied += self._follow_checkout(branch, entry, cursor, head)
-                except CursorMovedError:
-                    cursor = read_cursor(entry.conn)
-                    continue
-                cursor = entry.cursor = head
-                return CatchUp(entry.path, applied, head, "applied")
-            if pending:
-                # All the pending events in one transaction: the file goes from one event
-                # straight to the head (a fast-forward of five events is one step per tenant).
-                try:
-                    with internal(entry.conn):
-                        replay.apply_steps(
-                            entry.conn,
-                            self._plans.steps_of(pending),
-                            after_begin=expect_cursor(cursor),
-                            before_commit=write_cursor(pending[-1].id),
-                        )
-                except CursorMovedError:
-                    cursor = read_cursor(entry.conn)
-                    continue
-                applied += len(pending)
-                cursor = pending[-1].id
-            entry.cursor = cursor
-            outcome: Outcome = "applied" if applied else "ahead" if ahead else "current"
-            return CatchUp(entry.path, applied, head, outcome)
-        raise TenantError(
-            f"{entry.path} kept moving while it was caught up ({_MAX_HEAD_READS} attempts)"
-        )
-
-    def _follow_checkout(
-        self, branch: str, entry: _OpenFile, cursor: str | None, head: str | None
-    ) -> int:
-        """Bring a file at ``cursor``, an event the branch's history lacks (it followed another
-        git branch: the events stay in metadata.db), to ``head``: the inverse of its events
-        since the common first-parent ancestor, then the branch's events since it, in one
-        transaction with the cursor. How many events that undid and applied.
-
-        Raises:
-            TenantCheckoutLosesDataError: undoing would drop rows or values the file holds,
-                or the way back fails in SQLite; nothing was changed.
-            TenantDivergedError: the cursor is no event of this database, or the branch is
-                empty (the file is left alone).
-            CursorMovedError: another process moved the file meanwhile (the caller retries).
-        """
-        graph = self.store.graph(self.database)
-        if cursor is None or head is None:
-            raise TenantDivergedError(entry.path, cursor or "")
-        try:
-            base = graph.first_parent_base(cursor, head)
-        except EventNotFoundError:
-            raise TenantDivergedError(entry.path, cursor) from None
-        extra = self.store.events(graph.first_parent_chain(cursor, after=base))
-        forward = self.store.events(graph.first_parent_chain(head, after=base))
-        done = [op for event in extra for op in event.operations]
-        fold = self._plans.fold
-        undo, _ = _follow.inverse_operations(fold.schema_at(base), done)
-        back, at_base = replay.plan(fold.schema_at(cursor), undo)
-        # Planned from the schema the undo leaves (not the fold at the base): the file's own
-        # column order, which a re-added column may have changed.
-        onward, _ = replay.plan(at_base, [op for event in forward for op in event.operations])
-        stake = _follow.at_stake(done)
-        tenant = entry.path.stem
-
-        def check(conn: sqlite3.Connection) -> None:
-            expect_cursor(cursor)(conn)
-            lost = _follow.losses(conn, stake)
-            if lost:
-                raise TenantCheckoutLosesDataError(tenant, branch, entry.path, cursor, lost)
-
-        try:
-            with internal(entry.conn):
-                replay.apply_steps(
-                    entry.conn, [*back, *onward], after_begin=check,
-                    before_commit=write_cursor(head),
-                )  # fmt: skip
-        except ReplayError as e:
-            raise TenantCheckoutLosesDataError(
-                tenant, branch, entry.path, cursor, [], reason=str(e)
-            ) from e
-        return len(extra) + len(forward)
-
-    def _pending(self, head: str | None, cursor: str | None, path: Path) -> list[Event]:
-        """The events from ``cursor`` (exclusive) to ``head``, walking first parents back from
-        the head: as long as the distance, not the whole history (events are cached)."""
-        pending: list[Event] = []
-        event_id = head
-        while event_id != cursor:
-            if event_id is None:
-                assert cursor is not None
-                raise TenantDivergedError(path, cursor)
-            event = self.store.get_event(event_id)
-            pending.append(event)
-            event_id = event.parents[0] if event.parents else None
-        pending.reverse()
-        return pending
+    def _catch_up(self, branch: str, entry: OpenFile, head: str | Unset | None = UNSET) -> CatchUp:
+        return self._sync.catch_up_entry(branch, entry, head)
 
     def preflight(self, branch: str, operations: Sequence[Operation]) -> None:
-        """Run ``operations`` on every materialized tenant of ``branch`` and roll back.
-
-        Files not open here run on the fleet pool (:mod:`cinchdb._fleet`), each in its own
-        rolled-back transaction; the rest, and any the pool hands back, one at a time.
+        """Run ``operations`` on every materialized tenant of ``branch`` and roll back (see
+        :meth:`TenantSync.preflight`).
 
         Raises:
             PreflightError: naming each tenant whose rows the change would violate, and why.
-                Called before the change enters the journal, so nothing has been written.
         """
-        failures: list[tuple[str, str]] = []
-        head = self.store.branch_head(self.database, branch)
-        at_head = self._plans.fold.schema_at(head)
-        planned_at_head = replay.plan(at_head, operations)[0]
-        # Every file is at the head after _fresh, so one plan (from the fold cache's schema
-        # object) serves them all; a file at another schema gets its own.
-        planned: tuple[Schema, tuple[Step, ...]] = (at_head, planned_at_head)
-
-        def one_at_a_time(tenant: str) -> None:
-            nonlocal planned
-            entry = self._fresh(branch, tenant)
-            if planned[0] is not entry.schema:
-                planned = (entry.schema, replay.plan(entry.schema, operations)[0])
-            try:
-                with internal(entry.conn):
-                    replay.apply_steps(entry.conn, planned[1], dry_run=True)
-            except ReplayError as e:
-                failures.append((tenant, e.reason))
-
-        pooled, serial = self._split(branch, self.reachable(branch))
-        for tenant in serial:
-            one_at_a_time(tenant)
-        handed_back: list[str] = []
-
-        def done(tenant: str, result: str | Literal[False] | BaseException | None) -> None:
-            if isinstance(result, str):
-                failures.append((tenant, result))
-            elif result is False or isinstance(result, BaseException):
-                handed_back.append(tenant)
-
-        _fleet.run(
-            pooled,
-            lambda tenant: _fleet.preflight(self.path(branch, tenant), head, planned_at_head),
-            done,
-            self.workers,
-        )
-        for tenant in sorted(handed_back):
-            one_at_a_time(tenant)
-        if failures:
-            raise PreflightError(sorted(failures))
-
-    def _split(self, branch: str, tenants: list[str]) -> tuple[list[str], list[str]]:
-        """Tenants for the fleet pool (plain files not open here) and for the one-file path
-        (open in the cache, whose entry must follow the file, or encrypted)."""
-        pooled: list[str] = []
-        serial: list[str] = []
-        if not self.workers:
-            return pooled, list(tenants)
-        for tenant in tenants:
-            if (branch, tenant) in self._open or tenant in self.keys:
-                serial.append(tenant)
-            else:
-                pooled.append(tenant)
-        return pooled, serial
+        self._sync.preflight(branch, operations)
 
     def propagate(
         self, branch: str, progress: Callable[[int, int], None] | None = None
     ) -> list[CatchUp]:
         """Bring the template and every materialized tenant of ``branch`` to its head; one
-        :class:`CatchUp` per tenant says what was done (the template's is left out), in
-        tenant order.
-
-        Called after a change was committed, so it never raises for one file: a file another
-        process moved further is ``ahead``, a tenant deleted meanwhile is ``deleted``, a file
-        still locked after :data:`BUSY_ATTEMPTS` tries is ``behind`` (it catches up when next
-        opened). The caller's change is in the journal whatever this reports.
-
-        Files not open here are caught up on the fleet pool (:mod:`cinchdb._fleet`), several
-        in flight at once, without entering the cache; the others, and any the pool hands
-        back (locked, ahead, far behind), one at a time as before.
-        """
-        version = self.store.version()
-        head = self.store.branch_head(self.database, branch)
-        template = self._propagate_one(branch, _TEMPLATE, head)
-        template_entry = self._open.get((branch, _TEMPLATE))
-        if template_entry is not None and template.outcome != "behind":
-            if template.applied:
-                checkpoint(template_entry.conn)
-            template_entry.checked = version
-        files = self.reachable(branch)
-        outcomes: dict[str, CatchUp] = {}
-
-        def report() -> None:
-            if progress is not None:
-                progress(len(outcomes), len(files))
-
-        def one_at_a_time(tenant: str) -> None:
-            step = self._propagate_one(branch, tenant, head)
-            entry = self._open.get((branch, tenant))
-            if entry is not None and step.outcome != "behind":
-                entry.checked = version
-            outcomes[tenant] = step
-            report()
-
-        pooled, serial = self._split(branch, files)
-        for tenant in serial:
-            one_at_a_time(tenant)
-        handed_back: list[str] = []
-
-        def done(tenant: str, result: _fleet.Done | BaseException) -> None:
-            if result is None or isinstance(result, BaseException):
-                handed_back.append(tenant)
-                return
-            outcome, applied = result
-            outcomes[tenant] = CatchUp(self.path(branch, tenant), applied, head, outcome)
-            report()
-
-        window = _fleet.Window(self.store, self._plans, head)
-        _fleet.run(
-            pooled,
-            lambda tenant: _fleet.catch_up(self.path(branch, tenant), window),
-            done,
-            self.workers,
-        )
-        for tenant in sorted(handed_back):
-            one_at_a_time(tenant)
-        return [outcomes[tenant] for tenant in files]
+        :class:`CatchUp` per tenant, never raising for one file (see
+        :meth:`TenantSync.propagate`)."""
+        return self._sync.propagate(branch, progress)
 
     def _propagate_one(self, branch: str, name: str, head: str | None) -> CatchUp:
-        """One file of :meth:`propagate`: caught up, or told apart from a failure that is not
-        one (deleted meanwhile), retried while busy, never raised."""
-        path = (
-            self.directory.template_path(branch) if name == _TEMPLATE else self.path(branch, name)
-        )
-        error: Exception | None = None
-        for attempt in range(BUSY_ATTEMPTS):
-            if name != _TEMPLATE and not self._still_there(branch, name):
-                return CatchUp(path, 0, head, "deleted")
-            try:
-                return self._catch_up(branch, self._entry(branch, name), head)
-            except _FILE_ERRORS as e:
-                # The connection may be the one that saw the file go (a deleted WAL gives
-                # "disk I/O error"): never reuse it; the next attempt opens the file afresh.
-                self._close(branch, name)
-                error = e
-                if name != _TEMPLATE and not self._still_there(branch, name):
-                    return CatchUp(path, 0, head, "deleted")
-                if attempt < BUSY_ATTEMPTS - 1:
-                    time.sleep(_BUSY_PAUSE_S * 2**attempt)
-        return CatchUp(path, 0, head, "behind", f"{type(error).__name__}: {error}")
-
-    def _still_there(self, branch: str, tenant: str) -> bool:
-        """Whether the tenant is still registered and its file still on disk."""
-        return self.exists(tenant) and os.path.exists(self.path(branch, tenant))
+        return self._sync.propagate_one(branch, name, head)
 
     def reachable(self, branch: str) -> list[str]:
         """Materialized tenants of ``branch`` this process can open: encrypted tenants whose
@@ -971,40 +617,11 @@ class TenantFiles:
         return [tenant for tenant, _ in self.materialized(branch) if tenant not in locked]
 
     def status(self, branch: str) -> list[TenantState]:
-        """Every tenant's standing on ``branch``, read without catching anything up. An
-        encrypted tenant whose key is not at hand shows ``needs_key`` and an unknown lag."""
-        chain = self.store.chain(self.database, self.store.branch_head(self.database, branch))
-        position = {event.id: index for index, event in enumerate(chain)}
-        encrypted = self.encrypted_names()
-        states = []
-        for name in self.names():
-            path = self.path(branch, name)
-            if not path.exists():
-                states.append(TenantState(name, False, None, 0))
-                continue
-            if name in encrypted:
-                if name not in self.keys:
-                    states.append(TenantState(name, True, None, None, needs_key=True))
-                    continue
-                cursor = read_cursor(self._entry(branch, name).conn)
-            else:
-                cursor = read_cursor_of_file(path)
-            at = -1 if cursor is None else position.get(cursor)
-            behind = len(chain) - 1 - at if at is not None else len(chain)
-            states.append(TenantState(name, True, cursor, behind))
-        return states
+        """Every tenant's standing on ``branch``, read without catching anything up (see
+        :meth:`TenantSync.status`)."""
+        return self._sync.status(branch)
 
     def close(self) -> None:
         while self._open:
             _, entry = self._open.popitem()
             entry.shut()
-
-
-def _identity(path: Path) -> tuple[int, int] | None:
-    """(st_dev, st_ino) of the file at ``path``; None when there is none. An inode is not
-    reused while a connection holds the old file open, so a match means the same file."""
-    try:
-        stat = os.stat(path)
-    except FileNotFoundError:
-        return None
-    return (stat.st_dev, stat.st_ino)
