@@ -126,9 +126,7 @@ def cinch_environment(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """The environment for a ``cinch`` child: this worktree first on the path, no project
     variables inherited, the S3 credentials, then ``extra``."""
     env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("CINCHDB_", "AWS_"))
+        key: value for key, value in os.environ.items() if not key.startswith(("CINCHDB_", "AWS_"))
     }
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
     env.update(CREDENTIALS)
