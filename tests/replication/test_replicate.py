@@ -14,14 +14,14 @@ import pytest
 from click.testing import CliRunner
 
 import cinchdb
-from cinchdb.models import Column
-from cinchdb.project import init_project
 from cinchdb._replica_durability import REPLICATING_FILE, wait_until_journal_replicated
 from cinchdb.cli import cli
+from cinchdb.models import Column
+from cinchdb.project import init_project
 from cinchdb.replication.destination import parse_destination
 from cinchdb.replication.litestream import restore_file
 
-from .conftest import ROOT, cinch_environment
+from .conftest import cinch_environment
 
 DEADLINE = 30.0
 
