@@ -41,7 +41,7 @@ import struct
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager, suppress
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from pathlib import Path
 
 import attrs
@@ -345,7 +345,7 @@ def _write_envelope(
                     names.database,
                     names.branch,
                     names.tenant,
-                    datetime.now(UTC).isoformat(),
+                    datetime.now(timezone.utc).isoformat(),
                     CHUNK_SIZE,
                     *whole["db"],
                     *whole["wal"],
