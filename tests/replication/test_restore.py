@@ -290,3 +290,27 @@ def test_a_malformed_timestamp(tmp_path: Path) -> None:
         "Timestamp 'yesterday': not an ISO 8601 / RFC 3339 time (like 2026-01-31T12:00:00Z);"
         " nothing was restored"
     )
+
+
+def test_every_branch_and_database_comes_back(project: Path, tmp_path: Path) -> None:
+    with cinchdb.connect(project_dir=project) as db:
+        db.create_branch("feature/x")
+    with cinchdb.connect(branch="feature/x", tenant="a", project_dir=project) as db:
+        db.add_column("posts", Column(name="draft", type="INTEGER", default=1))
+        db.insert("posts", {"title": "on the branch"})
+    with cinchdb.connect("other", tenant="main", project_dir=project) as db:
+        db.create_table("notes", [Column(name="body", type="TEXT")])
+        db.insert("notes", {"body": "elsewhere"})
+    to = os.fspath(tmp_path / "replica")
+    sync_once(project, to)
+
+    report = restore(to, tmp_path / "restored", workers=2)
+
+    restored = tmp_path / "restored"
+    assert report.ok and sorted(report.checks) == ["main", "other"]
+    with cinchdb.connect(branch="feature/x", tenant="a", project_dir=restored) as db:
+        rows = db.query("SELECT title, draft FROM posts")
+        assert [r["title"] for r in rows] == ["on the branch"] and rows[0]["draft"] == 1
+    with cinchdb.connect("other", project_dir=restored) as db:
+        assert [r["body"] for r in db.query("SELECT body FROM notes")] == ["elsewhere"]
+    assert titles(restored, "a") == [f"a-{i}" for i in range(5)]
