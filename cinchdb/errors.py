@@ -118,11 +118,14 @@ __all__ = [
     "RemoteUnsupportedError",
     "RepairRefusedError",
     "ReplayError",
+    "ReplicaNotFoundError",
+    "ReplicaUnreachableError",
     "ReplicationError",
     "ReplicationNotRunningError",
     "ReplicationRunningError",
     "RequestError",
     "ResetRefusedError",
+    "RestoreTimestampError",
     "RevertLosesDataError",
     "RouteNotFoundError",
     "SQLParseError",
@@ -130,6 +133,7 @@ __all__ = [
     "SchemaError",
     "SealError",
     "TableNotFoundError",
+    "TenantAheadOfJournalError",
     "TenantCheckoutLosesDataError",
     "TenantDivergedError",
     "TenantError",
@@ -659,6 +663,27 @@ class TenantCheckoutLosesDataError(TenantDivergedError):
         self.cursor = cursor
 
 
+class TenantAheadOfJournalError(TenantDivergedError):
+    """A tenant's file holds an event this project's journal does not have at all: the
+    journal is older than the file (restored from a point before a schema change the file
+    already holds). Only that tenant is refused; the others open as usual. Restore the
+    journal from a later point, or move the file aside and reset the tenant."""
+
+    def __init__(self, tenant: str, branch: str, path: Path, cursor: str) -> None:
+        self.tenant = tenant
+        self.branch = branch
+        TenantError.__init__(
+            self,
+            f"Tenant '{tenant}' on branch '{branch}' holds event {cursor[:12]}, which this"
+            " project's journal does not have (the journal is older than the file: restored"
+            " from an earlier point?). Restore the journal from a point after that event, or"
+            f" move the file aside and `cinch tenant reset {tenant}` (the tenant starts empty"
+            " at the head)",
+        )
+        self.path = path
+        self.cursor = cursor
+
+
 class TenantFileError(TenantError, OSError):
     """A tenant's file is damaged (empty or shorter than SQLite's header says): it is never
     reset or replaced; restore the file, or delete the tenant."""
@@ -985,6 +1010,39 @@ class ReplicationNotRunningError(ReplicationError):
 
 
 # -- backups and sealed copies of encrypted tenants ---------------------------------------------
+
+
+class ReplicaNotFoundError(ReplicationError, LookupError):
+    """There is no CinchDB replica at the place ``cinch restore --from`` names: it holds no
+    journal (``metadata.db``). Nothing was restored."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        super().__init__(
+            f"No CinchDB replica at {source}: it holds no journal (metadata.db); nothing was"
+            " restored"
+        )
+
+
+class ReplicaUnreachableError(ReplicationError, ConnectionError):
+    """The replica's S3 endpoint did not answer: nothing was restored."""
+
+    def __init__(self, endpoint: str, reason: str) -> None:
+        self.endpoint = endpoint
+        self.reason = reason
+        super().__init__(
+            f"Cannot reach the replica's endpoint {endpoint} ({reason}); nothing was restored"
+        )
+
+
+class RestoreTimestampError(ReplicationError, ValueError):
+    """A ``--timestamp`` that is not an ISO 8601 / RFC 3339 time, or one before the first
+    snapshot the replica holds. Nothing was restored."""
+
+    def __init__(self, timestamp: str, reason: str) -> None:
+        self.timestamp = timestamp
+        self.reason = reason
+        super().__init__(f"Timestamp '{timestamp}': {reason}; nothing was restored")
 
 
 class SealError(TenantError):
