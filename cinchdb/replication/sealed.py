@@ -80,9 +80,11 @@ _WAL_CKPT_LOCK = _UNIX_SHM_BASE + 1
 _SHARED_FIRST = 0x40000000 + 2
 _SHARED_SIZE = 510
 # How long to try for the locks: a writer holds WAL_WRITE for one transaction, a checkpoint
-# WAL_CKPT for one pass over the WAL; 400 tries over ~2 s outlast both by far.
-_LOCK_ATTEMPTS = 400
-_LOCK_PAUSE_S = 0.005
+# WAL_CKPT for one pass over the WAL. Busy writers leave only short gaps between their
+# transactions, and a loaded machine schedules the copier late into them: 2 s of tries were
+# starved once on a machine running 13 processes per core, so the tries go on for 10 s, 1 ms apart.
+_LOCK_DEADLINE_S = 10.0
+_LOCK_PAUSE_S = 0.001
 # Rounds of an unlocked copy (a file this process holds open) until two reads agree.
 _UNLOCKED_ATTEMPTS = 20
 
@@ -168,14 +170,13 @@ def _wal_frozen(source: Path) -> Iterator[None]:
         # opens meanwhile must find these locks held, not a new file.
         shm_fd = os.open(shm, os.O_RDWR | os.O_CREAT, os.fstat(db_fd).st_mode & 0o777)
         stack.callback(os.close, shm_fd)
-        for _ in range(_LOCK_ATTEMPTS):
-            if _try_locks(db_fd, shm_fd):
-                break
+        deadline = time.monotonic() + _LOCK_DEADLINE_S
+        while not _try_locks(db_fd, shm_fd):
+            if time.monotonic() > deadline:
+                raise SealError(
+                    source.stem, source, "writers or checkpoints held it through every attempt"
+                )
             time.sleep(_LOCK_PAUSE_S)
-        else:
-            raise SealError(
-                source.stem, source, "writers or checkpoints held it through every attempt"
-            )
         try:
             yield
         finally:
