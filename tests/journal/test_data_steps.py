@@ -187,10 +187,18 @@ def test_refused_data_steps_name_the_statement_and_the_reason(sql, message):
     assert "\n" not in text
 
 
-def test_a_refusal_points_at_the_call():
+@pytest.mark.parametrize(
+    ("sql", "where"),
+    [
+        ("UPDATE users\n   SET last = datetime('now')", (2, 15)),
+        ("DELETE FROM users\n WHERE id IN (SELECT id FROM sqlite_master)", (2, 30)),
+        ("DELETE FROM users\n WHERE id IN (SELECT id FROM x.t)", (2, 30)),
+    ],
+)
+def test_a_refusal_points_at_what_is_refused(sql, where):
     with pytest.raises(DataStepRefusedError) as caught:
-        parse("UPDATE users\n   SET last = datetime('now')")
-    assert (caught.value.line, caught.value.column) == (2, 15)
+        parse(sql)
+    assert (caught.value.line, caught.value.column) == where
 
 
 def test_nondeterministic_calls_are_allowed_when_asked_and_recorded():
