@@ -44,7 +44,7 @@ from cinchdb.results import (
     UnreplayableBranch,
 )
 from journal import Event, Schema, drivers
-from journal.diff import diff_schemas, net_renames
+from journal.diff import count_data_steps, diff_schemas, net_renames
 from journal.diff import lint as lint_operations
 from journal.errors import EventNotFoundError
 from journal.events import (
@@ -53,6 +53,7 @@ from journal.events import (
     ColumnAltered,
     ColumnDropped,
     ColumnRenamed,
+    DataMigrated,
     EventReverted,
     IndexCreated,
     IndexDropped,
@@ -70,6 +71,7 @@ from journal.introspect import introspect
 from journal.inverse import inverse_operations
 from journal.merge_check import first_refused
 from journal.names import same_name
+from journal.sqlrefs import references
 
 _ANCESTRY = re.compile(r"^(?P<name>.+?)~(?P<count>\d+)$")
 _HEX = re.compile(r"[0-9a-fA-F]+")
@@ -175,8 +177,20 @@ def diff_range(
         "from_id": from_id,
         "to_id": to_id,
         "events": [],
+        "data_steps": _data_steps_between(changes, from_id, to_id),
     }
     return info, _diff_ids(changes, from_id, to_id)
+
+
+def _data_steps_between(changes: SchemaChanges, a: str | None, b: str | None) -> int:
+    """The data steps of the events one of ``a``, ``b`` reaches and the other does not."""
+    graph = changes.store.graph(changes.database)
+
+    def reach(event_id: str | None) -> set[str]:
+        return set() if event_id is None else graph.ancestors(event_id) | {event_id}
+
+    between = sorted(reach(a) ^ reach(b))
+    return count_data_steps(event.change for event in changes.store.events(between))
 
 
 def _diff_ids(changes: SchemaChanges, a: str | None, b: str | None) -> list[Operation]:
@@ -289,6 +303,13 @@ def _touches(op: Operation, table: str, column: str | None) -> tuple[bool, str, 
         case IndexDropped() | ViewCreated() | ViewReplaced() | ViewDropped() | TriggerDropped():
             # An index or trigger drop names no table; a view's SQL is not followed.
             return False, table, column
+        case DataMigrated():
+            # A data step changes rows of what it references, never a name.
+            hit = any(
+                same_name(t, table) and (column is None or (c is not None and same_name(c, column)))
+                for t, c in references(op.sql)
+            )
+            return hit, table, column
         case _:
             assert_never(op)
 
@@ -310,7 +331,7 @@ def revert(
         raise EventNotFoundError(ref, "the branch has no events to revert")
     event = changes.store.get_event(event_id)
     before = changes.fold.schema_at(event.parents[0] if event.parents else None)
-    inverse, losses = inverse_operations(before, event.operations)
+    inverse, losses = inverse_operations(before, event.operations, event_id=event_id)
     if losses and not force:
         # An added column that holds only its default everywhere loses nothing: asked of
         # the tenants' rows, only when the schema alone says something would be lost.

@@ -31,10 +31,13 @@ from journal.definitions import ColumnDef, IndexDef, TableDef, TriggerDef, ViewD
 from journal.dependencies import check_columns, dependents_of
 from journal.errors import SchemaError
 from journal.events import (
+    BranchesMerged,
+    Change,
     ColumnAdded,
     ColumnAltered,
     ColumnDropped,
     ColumnRenamed,
+    DataMigrated,
     IndexCreated,
     IndexDropped,
     Operation,
@@ -46,13 +49,14 @@ from journal.events import (
     ViewCreated,
     ViewDropped,
     ViewReplaced,
+    operations_of,
 )
 from journal.fold import apply, apply_all
 from journal.names import fold_name
 from journal.schema import Schema
 from journal.sqlrefs import canonical_sql, identifiers
 
-__all__ = ["Finding", "diff_schemas", "lint", "net_renames"]
+__all__ = ["Finding", "count_data_steps", "diff_schemas", "lint", "net_renames"]
 
 Rename = TableRenamed | ColumnRenamed
 
@@ -118,6 +122,7 @@ def net_renames(a: Schema, path: Iterable[Operation]) -> list[Rename]:
                 | ViewDropped()
                 | TriggerCreated()
                 | TriggerDropped()
+                | DataMigrated()
             ):
                 pass  # no table or column changes name
             case _:
@@ -133,6 +138,18 @@ def net_renames(a: Schema, path: Iterable[Operation]) -> list[Rename]:
             if col_was is not None and col_was != col_now:
                 column_renames.append(ColumnRenamed(table=now, column=col_was, new_name=col_now))
     return renames + column_renames
+
+
+def count_data_steps(changes: Iterable[Change]) -> int:
+    """How many data steps ``changes`` run: what a schema diff does not show. A merge's
+    operations are copies of its source branch's own events, which count themselves, so a merge
+    counts none; a revert's inverse data steps count."""
+    return sum(
+        isinstance(op, DataMigrated)
+        for change in changes
+        if not isinstance(change, BranchesMerged)
+        for op in operations_of(change)
+    )
 
 
 def _same_table(x: TableDef | None, y: TableDef | None) -> bool:
@@ -532,6 +549,8 @@ def lint(operations: Sequence[Operation]) -> list[Finding]:
                 | TriggerDropped()
             ):
                 pass  # loses nothing and cannot fail on existing rows
+            case DataMigrated():
+                pass  # changes rows, not the schema: nothing here to lint
             case _:
                 assert_never(op)
     return found
