@@ -298,3 +298,19 @@ def test_a_step_that_fails_on_a_tenant_after_the_preflight_leaves_it_behind(proj
         ("b",),
     ]
     assert data_step_rows(store, "main", step.id, branch="main")[0]["per_tenant"] == {"ok": 2}
+
+
+def test_a_file_caught_up_when_opened_records_its_count(project, db):
+    db.migrate("CREATE TABLE t (n INTEGER)")
+    db.create_tenant("late")
+    with cinchdb.connect(tenant="late", project_dir=project) as handle:
+        handle.insert("t", [{"n": 1}, {"n": 2}, {"n": 3}])
+    store = db._changes.store
+    # Appended by "another process" that never propagated it: the file catches up when opened.
+    (step,) = store.append(
+        "main", "main", parse("DELETE FROM t WHERE n > 1"), expected_head=db.head()
+    )
+    assert data_step_rows(store, "main", step.id) == []
+    with cinchdb.connect(tenant="late", project_dir=project) as handle:
+        assert handle.query("SELECT n FROM t") == [{"n": 1}]
+    assert data_step_rows(store, "main", step.id)[0]["per_tenant"] == {"late": 2}
