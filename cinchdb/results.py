@@ -12,7 +12,10 @@ use it.
 
 from __future__ import annotations
 
-from typing import Any, Literal, TypedDict
+from typing import TYPE_CHECKING, Any, Literal, TypedDict
+
+if TYPE_CHECKING:
+    from journal.events import Event
 
 from typing_extensions import NotRequired
 
@@ -23,11 +26,13 @@ __all__ = [
     "CIStatus",
     "CheckReport",
     "ConflictInfo",
+    "DataStepRows",
     "DriftedTenant",
     "IndexInfo",
     "LintFinding",
     "MergeResult",
     "MergeStatus",
+    "MigrateResult",
     "QueryRows",
     "RangeInfo",
     "RepairResult",
@@ -54,6 +59,35 @@ class QueryRows(list[Row]):
     def __init__(self, rows: list[Row], columns: list[str]) -> None:
         super().__init__(rows)
         self.columns = tuple(columns)
+
+
+class DataStepRows(TypedDict):
+    """What one data step of a migration (an INSERT, UPDATE or DELETE) changed in a branch's
+    tenant files: ``total`` rows over ``tenants`` materialized tenants, ``per_tenant`` counts
+    (tenant -> rows), the most in one tenant (``max``, ``max_tenant``; None when no tenant
+    has a file) and the rows of the branch template (``template``: what lazy tenants read, and
+    a tenant materialized later starts with; None when not recorded). ``step`` is the data
+    step's position among its event's operations."""
+
+    event_id: str
+    step: int
+    sql: str
+    total: int
+    tenants: int
+    max: int
+    max_tenant: str | None
+    template: int | None
+    per_tenant: dict[str, int]
+
+
+class MigrateResult(list["Event"]):
+    """What ``migrate()`` returns: the events it appended, a plain list as before, which also
+    carries the row counts of its data steps (``data_steps``, one :class:`DataStepRows` per
+    INSERT, UPDATE or DELETE, in script order; empty for a schema-only script)."""
+
+    def __init__(self, events: list[Event], data_steps: list[DataStepRows]) -> None:
+        super().__init__(events)
+        self.data_steps = tuple(data_steps)
 
 
 class IndexInfo(TypedDict):

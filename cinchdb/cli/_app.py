@@ -64,7 +64,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "log": ("history:log", "Show the branch's events, newest first; PATH (table or"
             " table.column) limits them to what touched that object, across renames."),
     "merge": ("history:merge", "Merge branch SOURCE into --into (main)."),
-    "migrate": ("history:migrate", "Apply DDL statements as journal events, all or nothing."),
+    "migrate": ("history:migrate", "Apply a migration (DDL and data steps) as journal events,"
+                " all or nothing."),
     "query": ("query:query", "Run a read-only SQL query on a tenant of the active branch."),
     "replicate": ("replicate:replicate_group", "Replicate the project continuously with Litestream"
                   " (to a directory or S3); status; stop."),
