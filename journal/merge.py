@@ -27,12 +27,14 @@ from collections.abc import Callable, Sequence
 import attrs
 from typing_extensions import assert_never
 
+from journal._merge_data import data_uses, match_identical
 from journal._merge_effects import SideEffects, SideNames, side_effects, track_names
 from journal._merge_replay import Replay, Untranslatable, describe, is_dependant
 from journal._merge_resolve import take, touches
 from journal._merge_rules import fold_conflict, replay_step
 from journal._merge_types import (
     BOTH_CHANGED,
+    DATA_DEPENDENCY,
     DEPENDENCY,
     DROP_VS_CHANGE,
     NAME_COLLISION,
@@ -73,6 +75,7 @@ from journal.schema import Schema
 
 __all__ = [
     "BOTH_CHANGED",
+    "DATA_DEPENDENCY",
     "DEPENDENCY",
     "DROP_VS_CHANGE",
     "NAME_COLLISION",
@@ -99,6 +102,7 @@ def transform(
     other: SideEffects,
     other_schema: Schema,
     resolver: Resolver | None = None,
+    other_steps: Sequence[SideStep] = (),
 ) -> tuple[list[Translated], list[Conflict], list[str], int]:
     """``steps`` (one side since the base) as operations that apply after the other side.
 
@@ -106,9 +110,20 @@ def transform(
     automatic resolutions made (renames carried into this side's SQL and operations) and how many
     operations were dropped as already made identically by the other side. ``resolver``: the
     sides a person chose for conflicting objects (see :mod:`journal._merge_resolve`).
+    ``other_steps``: the other side's steps, whose data steps this side's are judged against.
     """
     replay = Replay(base, other, other_schema, SideNames(base), resolver=resolver or Resolver())
-    for step in steps:
+    mine = data_uses(SideNames(base), steps)
+    if mine:
+        # The other side's data steps, which this side's data and schema steps are judged
+        # against (journal._merge_data); identical ones on both sides are applied once.
+        theirs_data = data_uses(SideNames(base), other_steps)
+        replay.data_mine = mine
+        replay.data_matched, replay.data_live = match_identical(list(theirs_data.values()), mine)
+    elif other_steps:
+        replay.data_live = list(data_uses(SideNames(base), other_steps).values())
+    for position, step in enumerate(steps):
+        replay.position = position
         if replay.kept and touches(step.operation, replay.kept):
             replay.skipped += 1  # on an object kept as the other side has it
             track_names(replay.names, step.operation)
@@ -223,7 +238,7 @@ def plan_merge(
     resolver = resolver or Resolver()
     ours_effects = side_effects(base, ours)
     translated, conflicts, resolutions, skipped = transform(
-        base, theirs, ours_effects, ours_schema, resolver
+        base, theirs, ours_effects, ours_schema, resolver, ours
     )
     merged = ours_schema
     if not conflicts:
@@ -237,7 +252,13 @@ def plan_merge(
             ours_on_theirs = [Translated(op, "") for op in diff_schemas(theirs_schema, merged)]
         else:
             theirs_effects = side_effects(base, theirs)
-            ours_on_theirs, reverse, _, _ = transform(base, ours, theirs_effects, theirs_schema)
+            # The other order checks the schema: ours' data steps have already run on ours'
+            # tenants, and the rules above judged them against theirs' steps (left out, they
+            # cannot raise the same conflict again with the sides swapped).
+            schema_steps = [s for s in ours if not isinstance(s.operation, DataMigrated)]
+            ours_on_theirs, reverse, _, _ = transform(
+                base, schema_steps, theirs_effects, theirs_schema
+            )
             conflicts.extend(reverse)
         if not conflicts:
             conflicts.extend(
