@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing_extensions import assert_never  # typing has it from 3.11; we support 3.10
 
 from journal._merge_data import changes_under, data_use, overlaps, users_of
-from journal._merge_effects import Gone, SideEffects, SideNames, object_of
+from journal._merge_effects import Gone, SideEffects, object_of
 from journal._merge_replay import Replay, Untranslatable, describe
 from journal._merge_types import (
     BOTH_CHANGED,
@@ -121,7 +121,7 @@ def _data_migrated(r: Replay, step: SideStep, op: DataMigrated) -> None:
     if r.position in r.data_matched:
         r.skipped += 1  # the other side ran the identical step: once is enough
         return
-    use = r.data_mine.get(r.position) or data_use(SideNames(r.base), step, op)
+    use = r.data_mine.get(r.position) or data_use(r.names, step, op)
     what = f"data {use.target}"
     text = data_step_text(op)
     try:

@@ -132,8 +132,14 @@ def transform(
             replay_step(replay, step)
         except Untranslatable as gone:
             op = step.operation
+            if isinstance(op, DataMigrated):
+                kind = DATA_DEPENDENCY
+            elif gone.dependency or is_dependant(op):
+                kind = DEPENDENCY
+            else:
+                kind = DROP_VS_CHANGE
             replay.conflict(
-                DEPENDENCY if gone.dependency or is_dependant(op) else DROP_VS_CHANGE,
+                kind,
                 describe(op),
                 f"{describe(op).capitalize()} ({op.type}) uses {gone.what}, which the other"
                 " side dropped",
