@@ -43,7 +43,7 @@ from cinchdb.results import (
     UnreplayableBranch,
 )
 from journal import Event, Schema, drivers
-from journal.diff import diff_schemas, net_renames
+from journal.diff import count_data_steps, diff_schemas, net_renames
 from journal.diff import lint as lint_operations
 from journal.errors import EventNotFoundError
 from journal.events import (
@@ -176,8 +176,20 @@ def diff_range(
         "from_id": from_id,
         "to_id": to_id,
         "events": [],
+        "data_steps": _data_steps_between(changes, from_id, to_id),
     }
     return info, _diff_ids(changes, from_id, to_id)
+
+
+def _data_steps_between(changes: SchemaChanges, a: str | None, b: str | None) -> int:
+    """The data steps of the events one of ``a``, ``b`` reaches and the other does not."""
+    graph = changes.store.graph(changes.database)
+
+    def reach(event_id: str | None) -> set[str]:
+        return set() if event_id is None else graph.ancestors(event_id) | {event_id}
+
+    between = sorted(reach(a) ^ reach(b))
+    return count_data_steps(event.change for event in changes.store.events(between))
 
 
 def _diff_ids(changes: SchemaChanges, a: str | None, b: str | None) -> list[Operation]:
