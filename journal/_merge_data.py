@@ -170,6 +170,7 @@ class Change:
     what: str  # "column 'users.age'", as the data step names it
     did: str  # "dropped", "renamed", "altered", "reshaped" (columns added or dropped)
     new_name: str | None = None
+    spelled: str = ""  # the table ("users") or column ("users.age") as the step names it
 
     def done(self) -> str:
         """What the other side did, for a conflict's side: "dropped column 'users.age'"."""
@@ -201,23 +202,25 @@ def changes_under(other: SideEffects, use: DataUse) -> list[Change]:
     for table in sorted(use.tables):
         final = other.tables.get(table)
         if final is not None:
-            what = f"table '{use.name(table)}'"
+            spelled = use.name(table)
+            what = f"table '{spelled}'"
             if isinstance(final, Gone):
-                found.append(Change(f"table {table}", what, "dropped"))
+                found.append(Change(f"table {table}", what, "dropped", spelled=spelled))
             else:
-                found.append(Change(f"table {table}", what, "renamed", final))
+                found.append(Change(f"table {table}", what, "renamed", final, spelled))
     for table, column in sorted(use.columns):
         if other.tables.get(table) is not None:
             continue  # reported for the table
         final = other.columns.get((table, column))
-        what = f"column '{use.name(f'{table}.{column}')}'"
+        spelled = use.name(f"{table}.{column}")
+        what = f"column '{spelled}'"
         key = f"column {table}.{column}"
         if isinstance(final, Gone):
-            found.append(Change(key, what, "dropped"))
+            found.append(Change(key, what, "dropped", spelled=spelled))
         elif final is not None:
-            found.append(Change(key, what, "renamed", final))
+            found.append(Change(key, what, "renamed", final, spelled))
         elif (table, column) in other.altered:
-            found.append(Change(key, what, "altered"))
+            found.append(Change(key, what, "altered", spelled=spelled))
     for table in sorted(use.shape):
         if other.tables.get(table) is not None:
             continue  # reported for the table
@@ -225,7 +228,10 @@ def changes_under(other: SideEffects, use: DataUse) -> list[Change]:
             t == table and isinstance(final, Gone) for (t, _), final in other.columns.items()
         )
         if reshaped:
-            found.append(Change(f"table {table}", f"table '{use.name(table)}'", "reshaped"))
+            spelled = use.name(table)
+            found.append(
+                Change(f"table {table}", f"table '{spelled}'", "reshaped", spelled=spelled)
+            )
     return found
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing_extensions import assert_never  # typing has it from 3.11; we support 3.10
 
-from journal._merge_data import changes_under, data_use, overlaps, users_of
+from journal._merge_data import Change, changes_under, data_use, overlaps, users_of
 from journal._merge_effects import Gone, SideEffects, object_of
 from journal._merge_replay import Replay, Untranslatable, describe
 from journal._merge_types import (
@@ -128,7 +128,7 @@ def _data_migrated(r: Replay, step: SideStep, op: DataMigrated) -> None:
         taking: DataMigrated | None = op.model_copy(update={"sql": r.sql(op.sql, use.refs)})
     except Untranslatable:
         taking = None  # it names what the other side dropped: it can only be left out
-    changes = changes_under(r.other, use)
+    changes = [c for c in changes_under(r.other, use) if not _same_for_step(r, step, c)]
     if changes:
         change = changes[0]
         r.conflict(
@@ -164,6 +164,36 @@ def _data_migrated(r: Replay, step: SideStep, op: DataMigrated) -> None:
         r.sql(op.sql, use.refs)  # raises the Untranslatable the driver reports
     assert taking is not None
     r.emit(step, taking)
+
+
+def _same_for_step(r: Replay, step: SideStep, change: Change) -> bool:
+    """Whether the other side's ``change`` leaves what the data step names as the step saw
+    it: the same rename made on both sides (the step already uses the new name), the same
+    alteration, the same columns added. A drop never does."""
+    if change.did == "dropped":
+        return False
+    if change.did == "renamed":
+        used = change.spelled.rpartition(".")[2]
+        return change.new_name is not None and fold_name(change.new_name) == fold_name(used)
+    table, _, column = change.spelled.partition(".")
+    try:
+        mine = step.before.table(table)
+        theirs = r.other_schema.table(r.table(table))
+        if mine is None or theirs is None:
+            return False
+        if change.did == "altered":
+            a, b = mine.column(column), theirs.column(r.column(table, column))
+            return (
+                a is not None
+                and b is not None
+                and _column_text(b.model_copy(update={"name": a.name})) == _column_text(a)
+            )
+    except Untranslatable:
+        return False
+    # Reshaped: the same columns, in the same order, on both sides.
+    return [(fold_name(c.name), _column_text(c)) for c in mine.columns] == [
+        (fold_name(c.name), _column_text(c)) for c in theirs.columns
+    ]
 
 
 def _changes_data_of_other(r: Replay, step: SideStep) -> bool:

@@ -163,3 +163,26 @@ def test_a_step_through_the_replayed_sides_own_rename_is_followed_by_identity():
         TableRenamed(table="users", new_name="people"),
         DataMigrated(sql="UPDATE people SET age = 0"),
     )
+
+
+def test_a_change_both_sides_made_alike_leaves_the_step_as_it_was_written():
+    base = "CREATE TABLE users (id TEXT PRIMARY KEY, age INTEGER);"
+    # The same rename on both sides: the step already uses the new name.
+    rename = "ALTER TABLE users RENAME COLUMN age TO years;"
+    plan, conflicts = merge(base, rename, rename + "UPDATE users SET years = 0;")
+    assert conflicts == [] and plan.operations == (DataMigrated(sql="UPDATE users SET years = 0"),)
+    rename = "ALTER TABLE users RENAME TO people;"
+    plan, conflicts = merge(base, rename, rename + "UPDATE people SET age = 0;")
+    assert conflicts == [] and plan.operations == (DataMigrated(sql="UPDATE people SET age = 0"),)
+    # The same alteration, the same column added under an INSERT without a column list.
+    alter = "ALTER TABLE users ALTER COLUMN age SET DEFAULT 0;"
+    plan, conflicts = merge(base, alter, alter + "UPDATE users SET age = NULL;")
+    assert conflicts == [] and len(plan.operations) == 1
+    add = "ALTER TABLE users ADD COLUMN plan TEXT;"
+    plan, conflicts = merge(base, add, add + "INSERT INTO users VALUES ('u1', 3, 'free');")
+    assert conflicts == [] and len(plan.operations) == 1
+    # Altered differently: still a conflict (the column's own, and the step's).
+    _, conflicts = merge(
+        base, alter, "ALTER TABLE users ALTER COLUMN age SET DEFAULT 1; UPDATE users SET age = 2;"
+    )
+    assert conflicts and conflicts[0].kind == "both_changed"
