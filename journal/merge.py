@@ -10,7 +10,9 @@ the event that made it and the schema just before it (the fold cache has those).
    translating every name theirs uses for a base object into ours' name for it, and rewriting
    the SQL of theirs' views, indexes and triggers the same way SQLite rewrites dependants on a
    rename. Where the two sides did incompatible things to one object, that is a
-   :class:`Conflict`; where they did the same thing, it is applied once;
+   :class:`Conflict`; where they did the same thing, it is applied once. Data steps (rows, not
+   objects) have rules of their own, judged against both sides' steps
+   (:mod:`journal._merge_data`);
 3. folds the translated operations onto ours' schema: an operation that does not apply there
    (a name already taken, a drop that would break something ours added) is a conflict too;
 4. checks the result in SQLite (:func:`journal.merge_check.semantic_check`): base + ours +
