@@ -33,6 +33,7 @@ from cinchdb._tenant_crypto import TEMPLATE_KEY
 from cinchdb._tenant_dir import TenantDirectory
 from cinchdb._unset import UNSET, Unset
 from cinchdb.errors import (
+    DataStepNotReversibleError,
     PreflightError,
     TenantAheadOfJournalError,
     TenantCheckoutLosesDataError,
@@ -236,13 +237,19 @@ class TenantSync:
         forward = self._files.store.events(graph.first_parent_chain(head, after=base))
         done = [op for event in extra for op in event.operations]
         fold = self._plans.fold
-        undo, _ = _follow.inverse_operations(fold.schema_at(base), done)
+        tenant = entry.path.stem
+        try:
+            undo, _ = _follow.inverse_operations(fold.schema_at(base), done)
+        except DataStepNotReversibleError as e:
+            # The file holds what a data step wrote, and without its down SQL nothing can
+            # take it back: refused like a column with values, the file left as it is.
+            loss = f"what data step ({e.statement}) did, which has no down SQL"
+            raise TenantCheckoutLosesDataError(tenant, branch, entry.path, cursor, [loss]) from e
         back, at_base = replay.plan(fold.schema_at(cursor), undo)
         # Planned from the schema the undo leaves (not the fold at the base): the file's own
         # column order, which a re-added column may have changed.
         onward, _ = replay.plan(at_base, [op for event in forward for op in event.operations])
         stake = _follow.at_stake(done)
-        tenant = entry.path.stem
 
         def check(conn: sqlite3.Connection) -> None:
             expect_cursor(cursor)(conn)

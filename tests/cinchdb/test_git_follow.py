@@ -170,3 +170,35 @@ def test_a_way_back_sqlite_refuses_is_refused_naming_the_tenant(repo: Path, cinc
     assert "SQLite refuses to bring it to the head" in refused.output
     git(repo, "switch", "-q", "feature")
     assert len(rows(repo, cinch)) == 3  # refused means untouched
+
+
+def test_a_data_step_without_down_from_another_git_branch_is_refused_naming_it(
+    repo: Path, cinch
+) -> None:
+    """A data step has no inverse without its down SQL: the file stays as it is, and the
+    message names the step and the way out, as for a column with values."""
+    git(repo, "switch", "-q", "-c", "feature")
+    cinch(repo, "migrate", "UPDATE users SET name = upper(name)")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "upper")
+    assert [r["name"] for r in rows(repo, cinch)] == ["ANN", "BOB"]
+
+    git(repo, "switch", "-q", "main")
+    refused = cinch(repo, "query", "SELECT * FROM users", "-t", "acme", code=1)
+    assert "acme" in refused.output and "cinch tenant reset acme" in refused.output
+    assert "UPDATE users SET name = upper(name)" in refused.output
+    assert "no down SQL" in refused.output
+    git(repo, "switch", "-q", "feature")
+    assert [r["name"] for r in rows(repo, cinch)] == ["ANN", "BOB"]
+
+
+def test_a_data_step_with_down_from_another_git_branch_is_undone(repo: Path, cinch) -> None:
+    git(repo, "switch", "-q", "-c", "feature")
+    down = repo / "down.sql"
+    down.write_text("UPDATE users SET name = substr(name, 1, 1) || lower(substr(name, 2))")
+    cinch(repo, "migrate", "UPDATE users SET name = upper(name)", "--down", str(down))
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "upper")
+
+    git(repo, "switch", "-q", "main")
+    assert [r["name"] for r in rows(repo, cinch)] == ["Ann", "Bob"]
