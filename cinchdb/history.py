@@ -21,6 +21,8 @@ from typing_extensions import assert_never  # typing has it from 3.11; we suppor
 
 from cinchdb._drift import schema_differences
 from cinchdb._guard import read_cursor
+from cinchdb._history_data import data_steps_between as _data_steps_between
+from cinchdb._history_data import event_data_steps
 from cinchdb._repair import repair_tenant as _repair_tenant
 from cinchdb._revert_check import revert_losses
 from cinchdb._tenant_dir import damage
@@ -35,6 +37,7 @@ from cinchdb.errors import (
 from cinchdb.results import (
     BehindTenant,
     CheckReport,
+    DataStepRows,
     DriftedTenant,
     LintFinding,
     RangeInfo,
@@ -153,6 +156,18 @@ def diff_range(
     ``diff_range(c, "A", "B")`` and ``diff_range(c, "A..B")`` compare the two heads;
     ``diff_range(c, "A...B")`` compares the merge base of A and B with B.
     """
+    info = _diff_refs(changes, a, b)
+    return info, _diff_ids(changes, info["from_id"], info["to_id"])
+
+
+def data_steps_between(changes: SchemaChanges, a: str, b: str | None = None) -> list[str]:
+    """The events holding the data steps that lie between the two refs ``diff`` compares (read
+    as ``diff_range`` reads them), one entry per data step: a diff compares schemas only."""
+    info = _diff_refs(changes, a, b)
+    return _data_steps_between(changes, info["from_id"], info["to_id"])
+
+
+def _diff_refs(changes: SchemaChanges, a: str, b: str | None) -> RangeInfo:
     kind = "heads"
     if b is None:
         first, b, separator = split_range(a)
@@ -175,7 +190,7 @@ def diff_range(
         "to_id": to_id,
         "events": [],
     }
-    return info, _diff_ids(changes, from_id, to_id)
+    return info
 
 
 def _diff_ids(changes: SchemaChanges, a: str | None, b: str | None) -> list[Operation]:
@@ -238,6 +253,17 @@ def log(
             if limit is not None and len(found) >= limit:
                 break
     return found
+
+
+def data_step_rows(
+    changes: SchemaChanges, ref: str, branch: str | None = None
+) -> list[DataStepRows]:
+    """The rows each data step of event ``ref`` changed, per step (see
+    ``cinchdb._history_data.event_data_steps``)."""
+    event_id = resolve_ref(changes, ref)
+    if event_id is None:
+        return []
+    return event_data_steps(changes, changes.store.get_event(event_id), branch)
 
 
 def log_range(changes: SchemaChanges, spec: str) -> RangeInfo:
