@@ -26,6 +26,7 @@ from journal.events import (
     ColumnAltered,
     ColumnDropped,
     ColumnRenamed,
+    DataMigrated,
     IndexCreated,
     IndexDropped,
     Operation,
@@ -98,6 +99,7 @@ def at_stake(operations: Sequence[Operation]) -> AtStake:
                 | ViewDropped()
                 | TriggerCreated()
                 | TriggerDropped()
+                | DataMigrated()
             ):
                 pass  # no rows or values of their own: undoing them drops no data
             case _:

@@ -113,6 +113,8 @@ def can_fail_on_data(operation: Operation) -> bool:
             # They may rebuild the table or run an implicit DELETE that a foreign key or
             # CHECK refuses.
             return True
+        case _events.DataMigrated():
+            return True  # a data step writes rows: any tenant's rows may refuse it
         case (
             _events.TableCreated()
             | _events.TableRenamed()
@@ -155,6 +157,7 @@ def new_names(operation: Operation) -> list[tuple[str, str]]:
             | _events.ViewReplaced()  # the view keeps the name it has
             | _events.ViewDropped()
             | _events.TriggerDropped()
+            | _events.DataMigrated()
         ):
             return []
         case _:

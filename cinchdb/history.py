@@ -55,6 +55,7 @@ from journal.events import (
     ColumnAltered,
     ColumnDropped,
     ColumnRenamed,
+    DataMigrated,
     EventReverted,
     IndexCreated,
     IndexDropped,
@@ -72,6 +73,7 @@ from journal.introspect import introspect
 from journal.inverse import inverse_operations
 from journal.merge_check import first_refused
 from journal.names import same_name
+from journal.sqlrefs import references
 
 _ANCESTRY = re.compile(r"^(?P<name>.+?)~(?P<count>\d+)$")
 _HEX = re.compile(r"[0-9a-fA-F]+")
@@ -314,6 +316,13 @@ def _touches(op: Operation, table: str, column: str | None) -> tuple[bool, str, 
         case IndexDropped() | ViewCreated() | ViewReplaced() | ViewDropped() | TriggerDropped():
             # An index or trigger drop names no table; a view's SQL is not followed.
             return False, table, column
+        case DataMigrated():
+            # A data step changes rows of what it references, never a name.
+            hit = any(
+                same_name(t, table) and (column is None or (c is not None and same_name(c, column)))
+                for t, c in references(op.sql)
+            )
+            return hit, table, column
         case _:
             assert_never(op)
 
@@ -335,7 +344,7 @@ def revert(
         raise EventNotFoundError(ref, "the branch has no events to revert")
     event = changes.store.get_event(event_id)
     before = changes.fold.schema_at(event.parents[0] if event.parents else None)
-    inverse, losses = inverse_operations(before, event.operations)
+    inverse, losses = inverse_operations(before, event.operations, event_id=event_id)
     if losses and not force:
         # An added column that holds only its default everywhere loses nothing: asked of
         # the tenants' rows, only when the schema alone says something would be lost.

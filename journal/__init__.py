@@ -42,6 +42,8 @@ if TYPE_CHECKING:
         CorruptJournalError,
         DatabaseExistsError,
         DatabaseNotFoundError,
+        DataStepNotReversibleError,
+        DataStepRefusedError,
         DependencyError,
         EventNotFoundError,
         InvalidNameError,
@@ -61,6 +63,7 @@ if TYPE_CHECKING:
         ColumnAltered,
         ColumnDropped,
         ColumnRenamed,
+        DataMigrated,
         Event,
         EventReverted,
         IndexCreated,
@@ -79,7 +82,7 @@ if TYPE_CHECKING:
     from journal.fold import apply, apply_all, fold
     from journal.graph import Graph
     from journal.introspect import introspect
-    from journal.parse import parse, parse_statement, split_statements
+    from journal.parse import parse, parse_down, parse_statement, split_statements
     from journal.replay import apply_operations
     from journal.schema import Schema
     from journal.sqlrefs import canonical_sql, references
@@ -99,6 +102,7 @@ _EXPORTS: dict[str, str] = {
     "ColumnDef": "journal.definitions",
     "ColumnDropped": "journal.events",
     "ColumnRenamed": "journal.events",
+    "DataMigrated": "journal.events",
     "ConcurrentChangeError": "journal.errors",
     "BranchHeadsError": "journal.errors",
     "CorruptJournalError": "journal.errors",
@@ -126,6 +130,8 @@ _EXPORTS: dict[str, str] = {
     "PrimaryKey": "journal.definitions",
     "ReplayError": "journal.errors",
     "SQLParseError": "journal.errors",
+    "DataStepNotReversibleError": "journal.errors",
+    "DataStepRefusedError": "journal.errors",
     "Schema": "journal.schema",
     "SchemaError": "journal.errors",
     "TableCreated": "journal.events",
@@ -149,6 +155,7 @@ _EXPORTS: dict[str, str] = {
     "introspect": "journal.introspect",
     "operations_of": "journal.events",
     "parse": "journal.parse",
+    "parse_down": "journal.parse",
     "parse_statement": "journal.parse",
     "references": "journal.sqlrefs",
     "render_operation": "journal.ddl",
@@ -175,6 +182,9 @@ __all__ = [
     "ColumnRenamed",
     "ConcurrentChangeError",
     "CorruptJournalError",
+    "DataMigrated",
+    "DataStepNotReversibleError",
+    "DataStepRefusedError",
     "DatabaseExistsError",
     "DatabaseNotFoundError",
     "DependencyError",
@@ -222,6 +232,7 @@ __all__ = [
     "introspect",
     "operations_of",
     "parse",
+    "parse_down",
     "parse_statement",
     "references",
     "render_operation",

@@ -14,6 +14,7 @@ from journal.events import (
     ColumnAltered,
     ColumnDropped,
     ColumnRenamed,
+    DataMigrated,
     IndexCreated,
     IndexDropped,
     Operation,
@@ -28,6 +29,7 @@ from journal.events import (
 )
 from journal.names import fold_name
 from journal.schema import Schema
+from journal.sqlrefs import references
 
 
 class Gone:
@@ -138,6 +140,14 @@ def side_effects(base: Schema, steps: Sequence[SideStep]) -> SideEffects:
                 | TriggerDropped()
             ):
                 _object_changed(effects, names, op, event)
+            case DataMigrated():
+                # The simplest correct rule (MERGE refines it): a data step touches every
+                # table it references.
+                for table, _column in references(op.sql):
+                    origin = names.table(table)
+                    if origin is not None:
+                        effects.touched.add(origin)
+                        effects.note(f"table {origin}", event)
             case _:
                 assert_never(op)
     return effects
@@ -265,6 +275,7 @@ def track_names(names: SideNames, op: Operation) -> None:
             | ViewDropped()
             | TriggerCreated()
             | TriggerDropped()
+            | DataMigrated()
         ):
             pass  # names of tables and columns are unchanged
         case _:

@@ -29,6 +29,7 @@ from journal.events import (
     ColumnAltered,
     ColumnDropped,
     ColumnRenamed,
+    DataMigrated,
     IndexCreated,
     IndexDropped,
     Operation,
@@ -40,6 +41,7 @@ from journal.events import (
     ViewCreated,
     ViewDropped,
     ViewReplaced,
+    data_step_text,
 )
 from journal.fold import apply_all
 from journal.names import fold_name, quote
@@ -225,7 +227,7 @@ class Replay:
 def is_dependant(op: Operation) -> bool:
     """Whether ``op`` defines an object that depends on others (through its SQL or columns)."""
     match op:
-        case IndexCreated() | ViewCreated() | ViewReplaced() | TriggerCreated():
+        case IndexCreated() | ViewCreated() | ViewReplaced() | TriggerCreated() | DataMigrated():
             return True
         case (
             TableCreated()
@@ -266,5 +268,7 @@ def describe(op: Operation) -> str:
         ):
             kind, name = object_of(op)
             return f"{kind} {name}"
+        case DataMigrated():
+            return f"data step {data_step_text(op)}"
         case _:
             assert_never(op)

@@ -18,6 +18,7 @@ from journal.events import (
     ColumnAltered,
     ColumnDropped,
     ColumnRenamed,
+    DataMigrated,
     IndexCreated,
     IndexDropped,
     Operation,
@@ -33,6 +34,7 @@ from journal.events import (
 from journal.fold import apply
 from journal.names import fold_name
 from journal.schema import Schema
+from journal.sqlrefs import references
 
 
 def _created_name(op: Operation) -> str | None:
@@ -56,6 +58,7 @@ def _created_name(op: Operation) -> str | None:
             | IndexDropped()
             | ViewDropped()
             | TriggerDropped()
+            | DataMigrated()
         ):
             return None
         case _:
@@ -117,6 +120,9 @@ def touches(op: Operation, dropped: set[str]) -> bool:
             tables, objects = [], [f"view {op.view}"]
         case TriggerDropped():
             tables, objects = [], [f"trigger {op.trigger}"]
+        case DataMigrated():
+            tables = sorted({table for table, _column in references(op.sql)})
+            objects = []
         case _:
             assert_never(op)
     keys = [f"table {fold_name(t)}" for t in tables]

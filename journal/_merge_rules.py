@@ -31,6 +31,7 @@ from journal.events import (
     ColumnAltered,
     ColumnDropped,
     ColumnRenamed,
+    DataMigrated,
     IndexCreated,
     IndexDropped,
     TableCreated,
@@ -48,6 +49,7 @@ from journal.render import render_create_table
 from journal.schema import Schema
 from journal.sqlrefs import (
     canonical_sql,
+    data_step_refs,
     trigger_refs,
     view_refs,
 )
@@ -103,8 +105,20 @@ def replay_step(r: Replay, step: SideStep) -> None:
             _trigger_created(r, step, op)
         case IndexDropped() | ViewDropped() | TriggerDropped():
             _object_dropped(r, step, op)
+        case DataMigrated():
+            _data_migrated(r, step, op)
         case _:
             assert_never(op)
+
+
+def _data_migrated(r: Replay, step: SideStep, op: DataMigrated) -> None:
+    # The simplest correct rule (MERGE refines it): the statement follows the other side's
+    # renames like a view's SQL; a referenced table or column the other side dropped makes it
+    # untranslatable (a dependency conflict in the driver).
+    sql = r.sql(op.sql, data_step_refs(op.sql, step.before.columns_of))
+    if sql != op.sql:
+        r.resolved("data step rewritten for the renamed table or column")
+    r.emit(step, op.model_copy(update={"sql": sql}))
 
 
 def _table_created(r: Replay, step: SideStep, op: TableCreated) -> None:

@@ -23,6 +23,7 @@ from journal.events import (
     ColumnAltered,
     ColumnDropped,
     ColumnRenamed,
+    DataMigrated,
     IndexCreated,
     IndexDropped,
     Operation,
@@ -76,6 +77,7 @@ def in_user_terms(message: str, operation: Operation) -> str:
             | ViewDropped()
             | TriggerCreated()
             | TriggerDropped()
+            | DataMigrated()
         ):
             return message
         case _:
@@ -132,6 +134,8 @@ def render_operation(operation: Operation) -> str:
             return op.trigger.sql
         case TriggerDropped():
             return f"DROP TRIGGER {quote(op.trigger)}"
+        case DataMigrated():
+            return op.sql
         case _:
             assert_never(op)
 
@@ -171,6 +175,7 @@ def statements(before: Schema, operation: Operation, after: Schema) -> list[str]
             | ViewDropped()
             | TriggerCreated()
             | TriggerDropped()
+            | DataMigrated()
         ):
             return [render_operation(op)]
         case ViewReplaced():

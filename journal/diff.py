@@ -121,6 +121,7 @@ def net_renames(a: Schema, path: Iterable[Operation]) -> list[Rename]:
                 | ViewDropped()
                 | TriggerCreated()
                 | TriggerDropped()
+                | DataMigrated()
             ):
                 pass  # no table or column changes name
             case _:
@@ -538,6 +539,8 @@ def lint(operations: Sequence[Operation]) -> list[Finding]:
                 | TriggerDropped()
             ):
                 pass  # loses nothing and cannot fail on existing rows
+            case DataMigrated():
+                pass  # changes rows, not the schema: nothing here to lint
             case _:
                 assert_never(op)
     return found

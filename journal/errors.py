@@ -76,6 +76,13 @@ class SQLParseError(JournalError, ValueError):
         super().__init__(f"{message}{where} in statement: {snippet}")
 
 
+class DataStepRefusedError(SQLParseError):
+    """A data step (INSERT, UPDATE or DELETE in a migration) is not allowed: it reads or writes
+    CinchDB's own tables or an attached database, has RETURNING, or calls a function whose
+    result would differ per tenant (``random()``, ``datetime('now')``) without
+    ``allow_nondeterministic``. ``reason`` says which; nothing was written."""
+
+
 class SchemaError(JournalError, ValueError):
     """An event cannot be applied to the schema it targets."""
 
@@ -249,6 +256,23 @@ class ReplayError(JournalError, ValueError):
         self.statement = statement
         self.reason = reason
         super().__init__(f"{operation.type} failed: {reason}")
+
+
+class DataStepNotReversibleError(JournalError, ValueError):
+    """``revert`` of a data step recorded without down SQL: the journal cannot know how to undo
+    an UPDATE, INSERT or DELETE. Give the undo with ``migrate(sql, down=...)`` (``cinch migrate
+    --down FILE``); nothing was written."""
+
+    def __init__(self, event_id: str, statement: str) -> None:
+        self.event_id = event_id
+        self.statement = statement
+        snippet = " ".join(statement.split())
+        if len(snippet) > 60:
+            snippet = snippet[:57] + "..."
+        step = f"data step {event_id[:12]}" if event_id else "data step"
+        super().__init__(
+            f"{step} ({snippet}) has no down SQL; give one with migrate(sql, down=...)"
+        )
 
 
 def _short(event_id: str | None) -> str:

@@ -184,6 +184,47 @@ class TriggerDropped(_Change):
         return validate_identifier("trigger", value)
 
 
+class DataMigrated(_Change):
+    """A data step: one DML statement (INSERT, UPDATE or DELETE) run on every tenant and on
+    the template, exactly once each. The schema does not change. ``down`` holds the statements
+    that undo it (``revert`` refuses a data step without them); ``nondeterministic`` records
+    that the user allowed functions whose result differs per tenant (``random()``,
+    ``datetime('now')``)."""
+
+    type: Literal["DataMigrated"] = "DataMigrated"
+    sql: str
+    down: tuple[str, ...] = ()
+    nondeterministic: bool = False
+
+    @field_validator("sql")
+    @classmethod
+    def _statement(cls, value: str) -> str:
+        value = value.strip()
+        if not value:
+            raise ValueError("a data step needs a statement")
+        return value
+
+    @field_validator("down")
+    @classmethod
+    def _down(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        down = tuple(statement.strip() for statement in value)
+        if not all(down):
+            raise ValueError("a down statement cannot be empty")
+        return down
+
+    @model_serializer(mode="wrap")
+    def _without_defaults(self, handler: SerializerFunctionWrapHandler) -> Any:
+        # Optional parts are left out when unused, so the common data step has the smallest
+        # canonical body and adding an option later never changes an old step's id.
+        data = handler(self)
+        if isinstance(data, dict):
+            if not self.down:
+                data.pop("down", None)
+            if not self.nondeterministic:
+                data.pop("nondeterministic", None)
+        return data
+
+
 # The primitive operations, as a plain union so that ``Change`` can extend it.
 _Operations = (
     TableCreated
@@ -200,6 +241,7 @@ _Operations = (
     | ViewDropped
     | TriggerCreated
     | TriggerDropped
+    | DataMigrated
 )
 Operation = Annotated[_Operations, Field(discriminator="type")]
 
@@ -302,8 +344,17 @@ def summarize(change: Change) -> str:
             return f"create trigger {change.trigger.name} on {change.trigger.table}"
         case TriggerDropped():
             return f"drop trigger {change.trigger}"
+        case DataMigrated():
+            return f"data: {data_step_text(change)}"
         case _:
             assert_never(change)
+
+
+def data_step_text(step: DataMigrated, width: int = 60) -> str:
+    """The first ``width`` characters of a data step's statement on one line, for logs and
+    messages."""
+    text = " ".join(step.sql.split())
+    return text if len(text) <= width else text[: width - 3] + "..."
 
 
 def _utc_text(moment: datetime) -> str:

@@ -42,6 +42,7 @@ from journal.events import (
     ColumnAltered,
     ColumnDropped,
     ColumnRenamed,
+    DataMigrated,
     Event,
     IndexCreated,
     IndexDropped,
@@ -61,6 +62,7 @@ from journal.schema import Schema
 from journal.sqlrefs import (
     Ref,
     column_renamer,
+    data_step_refs,
     expression_refs,
     identifiers,
     index_refs,
@@ -104,6 +106,8 @@ def apply(schema: Schema, operation: Operation) -> Schema:
             return _trigger_created(schema, operation)
         case TriggerDropped():
             return _trigger_dropped(schema, operation)
+        case DataMigrated():
+            return _data_migrated(schema, operation)
         case _:
             assert_never(operation)
 
@@ -402,7 +406,7 @@ def _index_dropped(schema: Schema, op: IndexDropped) -> Schema:
 
 
 def _check_reads(schema: Schema, refs: Iterable[Ref]) -> None:
-    """Every table a view or trigger reads exists, and so does every column of it."""
+    """Every table a view, trigger or data step reads exists, and so does every column of it."""
     for ref in refs:
         if ref.column is None:
             if schema.table(ref.table) is None and schema.view(ref.table) is None:
@@ -446,6 +450,13 @@ def _trigger_created(schema: Schema, op: TriggerCreated) -> Schema:
         raise TableNotFoundError(op.trigger.table)
     _check_reads(schema, trigger_references(schema, op.trigger))
     return schema.put("trigger", op.trigger)
+
+
+def _data_migrated(schema: Schema, op: DataMigrated) -> Schema:
+    """A data step changes rows, not the schema; everything it names must exist, so a step
+    is refused at the fold (merge, replay) and not only when SQLite runs it."""
+    _check_reads(schema, data_step_refs(op.sql, schema.columns_of))
+    return schema
 
 
 def _trigger_dropped(schema: Schema, op: TriggerDropped) -> Schema:

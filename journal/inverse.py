@@ -14,12 +14,13 @@ from collections.abc import Sequence
 from typing_extensions import assert_never
 
 from journal.definitions import ViewDef
-from journal.errors import SchemaError
+from journal.errors import DataStepNotReversibleError, SchemaError
 from journal.events import (
     ColumnAdded,
     ColumnAltered,
     ColumnDropped,
     ColumnRenamed,
+    DataMigrated,
     IndexCreated,
     IndexDropped,
     Operation,
@@ -40,22 +41,28 @@ __all__ = ["inverse_operations"]
 
 
 def inverse_operations(
-    before: Schema, operations: Sequence[Operation]
+    before: Schema, operations: Sequence[Operation], *, event_id: str = ""
 ) -> tuple[list[Operation], list[str]]:
     """The operations that undo ``operations`` (applied in order to ``before``), and what the
-    undo cannot restore."""
+    undo cannot restore.
+
+    Raises:
+        DataStepNotReversibleError: a data step has no down SQL (``event_id``, the event the
+            operations come from, names it in the message).
+        SchemaError: an operation does not apply.
+    """
     inverse: list[Operation] = []
     losses: list[str] = []
     schema = before
     for op in operations:
-        undo, lost = _inverse(schema, op)
+        undo, lost = _inverse(schema, op, event_id)
         inverse[:0] = undo  # the last change is undone first
         losses += lost
         schema = apply(schema, op)
     return inverse, losses
 
 
-def _inverse(schema: Schema, op: Operation) -> tuple[list[Operation], list[str]]:
+def _inverse(schema: Schema, op: Operation, event_id: str) -> tuple[list[Operation], list[str]]:
     match op:
         case TableCreated():
             return [TableDropped(table=op.table.name)], [
@@ -134,8 +141,20 @@ def _inverse(schema: Schema, op: Operation) -> tuple[list[Operation], list[str]]
             if trigger is None:
                 raise SchemaError(f"Trigger '{op.trigger}' was not there to drop")
             return [TriggerCreated(trigger=trigger)], []
+        case DataMigrated():
+            return _data_inverse(op, event_id), []
         case _:
             assert_never(op)
+
+
+def _data_inverse(op: DataMigrated, event_id: str) -> list[Operation]:
+    """The down statements as data steps. A one-statement down gets the step's own statement as
+    its down, so reverting the revert runs the step again."""
+    if not op.down:
+        raise DataStepNotReversibleError(event_id, op.sql)
+    if len(op.down) == 1:
+        return [DataMigrated(sql=op.down[0], down=(op.sql,), nondeterministic=op.nondeterministic)]
+    return [DataMigrated(sql=d, nondeterministic=op.nondeterministic) for d in op.down]
 
 
 def _view_before(schema: Schema, name: str) -> ViewDef:

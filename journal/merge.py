@@ -55,6 +55,7 @@ from journal.events import (
     ColumnAltered,
     ColumnDropped,
     ColumnRenamed,
+    DataMigrated,
     IndexCreated,
     IndexDropped,
     Operation,
@@ -158,6 +159,7 @@ def _recreation(replay: Replay, step: SideStep) -> Operation | None:
             | ViewDropped()
             | TriggerCreated()
             | TriggerDropped()
+            | DataMigrated()
         ):
             return None
         case _:

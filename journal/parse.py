@@ -6,6 +6,12 @@ parser (``read="sqlite"``). SQL that sqlglot generates is never executed: DDL is
 the events by ``journal.ddl``. Scripts are split with ``sqlite3.complete_statement``, the same
 rule the sqlite3 shell uses, so ``;`` inside trigger bodies and strings does not split.
 
+``INSERT``, ``UPDATE`` and ``DELETE`` (upserts, ``INSERT ... SELECT`` and a leading ``WITH``
+included) become :class:`journal.events.DataMigrated` data steps, stored as written. A data step
+may touch only the tenant's own tables, so CinchDB's and SQLite's tables, attached databases and
+``RETURNING`` are refused, and so are functions whose result differs per tenant (``random()``,
+``datetime('now')``) unless the caller allows them.
+
 Besides SQLite's own DDL, ``ALTER TABLE t ALTER COLUMN c ...`` (SET DATA TYPE / TYPE, SET / DROP
 NOT NULL, SET / DROP DEFAULT) is accepted; CinchDB applies it with a table rebuild.
 """
@@ -13,6 +19,7 @@ NOT NULL, SET / DROP DEFAULT) is accepted; CinchDB applies it with a table rebui
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 
 import sqlglot
 from pydantic import ValidationError
@@ -36,19 +43,20 @@ from journal._parse_table import (
     invalid_definition,
     name_list,
 )
-from journal._tokens import TokenStream, position, tokenize
+from journal._tokens import Tok, TokenStream, position, tokenize
 from journal.definitions import (
     IndexDef,
     IndexedColumn,
     TriggerDef,
     ViewDef,
 )
-from journal.errors import SQLParseError
+from journal.errors import DataStepRefusedError, SQLParseError
 from journal.events import (
     ColumnAdded,
     ColumnAltered,
     ColumnDropped,
     ColumnRenamed,
+    DataMigrated,
     IndexCreated,
     IndexDropped,
     Operation,
@@ -60,10 +68,12 @@ from journal.events import (
     ViewCreated,
     ViewDropped,
 )
+from journal.names import fold_name
 
 __all__ = [
     "TriggerParts",
     "parse",
+    "parse_down",
     "parse_expression",
     "parse_query",
     "parse_statement",
@@ -98,17 +108,23 @@ def _add_statement(out: list[tuple[int, str]], script: str, start: int, stop: in
         out.append((start + first, script[start + first : start + last]))
 
 
-def parse(script: str) -> list[Operation]:
-    """Parse one or many DDL statements into operations, in order.
+def parse(script: str, allow_nondeterministic: bool = False) -> list[Operation]:
+    """Parse one or many DDL and DML statements into operations, in order.
+
+    Each ``INSERT``, ``UPDATE`` or ``DELETE`` becomes a :class:`DataMigrated` data step;
+    ``allow_nondeterministic`` lets data steps call functions whose result differs per tenant
+    (and records that in the step).
 
     Raises:
         SQLParseError: naming the statement, line and column, for anything that is not
-            supported DDL (DML, PRAGMA, ATTACH, syntax errors...).
+            supported DDL or DML (PRAGMA, VACUUM, syntax errors...).
+        DataStepRefusedError: a data step touching CinchDB's or SQLite's own tables or an
+            attached database, with RETURNING, or non-deterministic when not allowed.
     """
     operations: list[Operation] = []
     for offset, statement in split_statements(script):
         try:
-            operations.extend(_parse_one(statement))
+            operations.extend(_parse_one(statement, allow_nondeterministic))
         except SQLParseError as e:
             if e.line is None:
                 raise
@@ -116,32 +132,64 @@ def parse(script: str) -> list[Operation]:
             # Leading whitespace belongs to the statement; report positions in the script.
             line = base_line + e.line - 1
             column = e.column if e.line > 1 else (e.column or 0) + base_col - 1
-            raise SQLParseError(e.reason, sql=statement, line=line, column=column) from e
+            # type(e): a refused data step stays a DataStepRefusedError.
+            raise type(e)(e.reason, sql=statement, line=line, column=column) from e
     return operations
 
 
-def parse_statement(sql: str) -> Operation:
+def parse_down(script: str, allow_nondeterministic: bool = False) -> tuple[str, ...]:
+    """The statements of a data step's ``down`` script, each checked as a data step.
+
+    Raises:
+        SQLParseError: a statement is not INSERT, UPDATE or DELETE (or does not parse).
+        DataStepRefusedError: as :func:`parse`.
+    """
+    statements: list[str] = []
+    for operation in parse(script, allow_nondeterministic):
+        if not isinstance(operation, DataMigrated):
+            raise SQLParseError(
+                "Down SQL undoes a data step: only INSERT, UPDATE and DELETE are allowed,"
+                f" found a schema change ({operation.type})",
+                sql=script,
+            )
+        statements.append(operation.sql)
+    if not statements:
+        raise SQLParseError("Down SQL has no statement", sql=script)
+    return tuple(statements)
+
+
+def parse_statement(sql: str, allow_nondeterministic: bool = False) -> Operation:
     """Parse exactly one statement into one operation."""
     statements = split_statements(sql)
     if len(statements) != 1:
         raise SQLParseError(f"Expected one statement, found {len(statements)}", sql=sql)
-    operations = _parse_one(statements[0][1])
+    operations = _parse_one(statements[0][1], allow_nondeterministic)
     if len(operations) != 1:
         raise SQLParseError("Expected a statement with a single effect", sql=sql)
     return operations[0]
 
 
-def _parse_one(sql: str) -> list[Operation]:
+def _parse_one(sql: str, allow_nondeterministic: bool = False) -> list[Operation]:
     try:
-        return _operations(sql)
+        return _operations(sql, allow_nondeterministic)
     except ValidationError as e:
         # An event or definition built from the statement refused a value (a reserved or
         # invisible name, say): the same error the SDK raises for it.
         raise invalid_definition(e, sql) from e
 
 
-def _operations(sql: str) -> list[Operation]:
+def _operations(sql: str, allow_nondeterministic: bool) -> list[Operation]:
     ts = TokenStream(sql)
+    if ts.at_word("INSERT") or ts.at_word("UPDATE") or ts.at_word("DELETE") or ts.at_word("WITH"):
+        return [_data_step(ts, allow_nondeterministic)]
+    if ts.at_word("REPLACE"):
+        raise _refused(ts, "REPLACE INTO is not supported in a data step: write INSERT OR REPLACE")
+    if ts.at_word("ATTACH") or ts.at_word("DETACH"):
+        raise _refused(
+            ts,
+            f"{ts.peek().upper} is not allowed in a migration: it runs on each"  # type: ignore[union-attr]
+            " tenant's own database only",
+        )
     if ts.at_word("CREATE"):
         ts.next()
         if ts.at_word("TEMP") or ts.at_word("TEMPORARY"):
@@ -166,8 +214,127 @@ def _operations(sql: str) -> list[Operation]:
     verb = first.text.upper() if first else ""
     raise ts.error(
         f"Unsupported statement '{verb}': only CREATE/ALTER/DROP of tables, indexes, views and"
-        " triggers are schema changes"
+        " triggers are schema changes, and INSERT/UPDATE/DELETE data steps"
     )
+
+
+# -- data steps (INSERT / UPDATE / DELETE) --------------------------------------------------
+
+#: Name prefixes of tables that belong to CinchDB, SQLite or Litestream, never to the user.
+_OWN_TABLES = ("__cinch", "cinch_", "sqlite_", "_litestream_")
+#: Functions whose result differs from one call (and so one tenant) to the next.
+_VOLATILE = frozenset({"random", "randomblob", "changes", "last_insert_rowid", "total_changes"})
+#: Date and time functions, by the index of their time-value argument (None: every argument,
+#: as timediff's two); with no time value or with 'now' they read the clock.
+_CLOCK: dict[str, int | None] = {
+    "date": 0,
+    "time": 0,
+    "datetime": 0,
+    "julianday": 0,
+    "unixepoch": 0,
+    "strftime": 1,
+    "timediff": None,
+}
+_CLOCK_WORDS = frozenset({"CURRENT_TIME", "CURRENT_DATE", "CURRENT_TIMESTAMP"})
+
+
+def _refused(ts: TokenStream, reason: str, token: Tok | None = None) -> DataStepRefusedError:
+    where = token or ts.peek()
+    line, column = position(ts.sql, where.start) if where is not None else (None, None)
+    return DataStepRefusedError(reason, sql=ts.sql, line=line, column=column)
+
+
+def _data_step(ts: TokenStream, allow_nondeterministic: bool) -> DataMigrated:
+    sql = ts.sql
+    try:
+        tree = sqlglot.parse_one(sql, read="sqlite")
+    except (ParseError, TokenError) as e:
+        raise from_sqlglot("Invalid data step", sql, e) from e
+    if not isinstance(tree, (exp.Insert, exp.Update, exp.Delete)):
+        raise ts.error("A data step is one INSERT, UPDATE or DELETE statement")
+    if tree.find(exp.Returning) is not None:
+        raise _refused(
+            ts, "RETURNING is not allowed in a data step: a migration reports row counts"
+        )
+    ctes = {fold_name(cte.alias) for cte in tree.find_all(exp.CTE)}
+    for table in tree.find_all(exp.Table):
+        name = table.name
+        if table.args.get("db") is not None or table.args.get("catalog") is not None:
+            raise _refused(
+                ts,
+                f"'{table.sql(dialect='sqlite')}' names another database: a data step touches"
+                f" only the tenant's own tables (write '{name}')",
+            )
+        if fold_name(name) in ctes:
+            continue
+        if fold_name(name).startswith(_OWN_TABLES):
+            raise _refused(
+                ts,
+                f"'{name}' belongs to CinchDB or SQLite: a data step touches only your tables",
+            )
+    found = _nondeterministic(ts.tokens)
+    if found is not None and not allow_nondeterministic:
+        call, token = found
+        raise _refused(
+            ts,
+            f"{call} gives a different result on each tenant; allow it with"
+            " allow_nondeterministic=True (cinch migrate --allow-nondeterministic)",
+            token,
+        )
+    return DataMigrated(sql=sql.strip(), nondeterministic=found is not None)
+
+
+def _nondeterministic(tokens: Sequence[Tok]) -> tuple[str, Tok] | None:
+    """The first call in ``tokens`` whose result differs per tenant, as the user wrote it, with
+    its token. Read on tokens, not sqlglot's tree: sqlglot rewrites date functions."""
+    for i, token in enumerate(tokens):
+        if token.kind != "word":
+            continue
+        is_call = (
+            i + 1 < len(tokens) and tokens[i + 1].text == "(" and tokens[i + 1].kind == "punct"
+        )
+        if not is_call:
+            if token.upper in _CLOCK_WORDS:
+                return token.upper, token
+            continue
+        name = token.text.casefold()
+        if name in _VOLATILE:
+            return f"{token.text}()", token
+        if name in _CLOCK:
+            arguments = _call_arguments(tokens, i + 2)
+            at = _CLOCK[name]
+            times = arguments if at is None else arguments[at : at + 1]
+            reads_clock = not times or any(
+                len(arg) == 1 and arg[0].kind == "string" and arg[0].text.casefold() == "now"
+                for arg in times
+            )
+            if reads_clock:
+                shown = ", ".join(" ".join(t.text if t.kind != "string" else f"'{t.text}'"
+                                           for t in arg) for arg in arguments)  # fmt: skip
+                return f"{token.text}({shown})", token
+    return None
+
+
+def _call_arguments(tokens: Sequence[Tok], start: int) -> list[list[Tok]]:
+    """The arguments (token lists) of the call whose '(' is just before ``start``."""
+    arguments: list[list[Tok]] = []
+    current: list[Tok] = []
+    depth = 0
+    for token in tokens[start:]:
+        if token.kind == "punct" and token.text == "(":
+            depth += 1
+        elif token.kind == "punct" and token.text == ")":
+            if depth == 0:
+                break
+            depth -= 1
+        elif token.kind == "punct" and token.text == "," and depth == 0:
+            arguments.append(current)
+            current = []
+            continue
+        current.append(token)
+    if current:
+        arguments.append(current)
+    return arguments
 
 
 # -- CREATE INDEX / VIEW / TRIGGER ----------------------------------------------------------

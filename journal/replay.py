@@ -26,6 +26,7 @@ from journal.events import (
     ColumnAltered,
     ColumnDropped,
     ColumnRenamed,
+    DataMigrated,
     IndexCreated,
     IndexDropped,
     Operation,
@@ -148,6 +149,10 @@ def _keeps_foreign_keys(operation: Operation) -> bool:
             | TriggerDropped()
             | ColumnRenamed()
         ):
+            return True
+        case DataMigrated():
+            # Foreign keys stay on: a data step's rows are checked by SQLite as it runs, the
+            # same as the user's own writes.
             return True
         case TableDropped() | TableRenamed() | ColumnDropped() | ColumnAltered():
             # Rebuilds, implicit deletes and renames that rewrite references.

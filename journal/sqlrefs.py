@@ -77,6 +77,41 @@ def trigger_refs(sql: str, columns_of: ColumnsOf) -> list[Ref]:
     return refs
 
 
+def data_step_refs(sql: str, columns_of: ColumnsOf) -> list[Ref]:
+    """References of a data step (one INSERT, UPDATE or DELETE): its target and every table
+    and column it reads or writes. A column no table in scope has is still a reference: at
+    the statement's own level it can only be the target's (``UPDATE t SET missing = 1``), so
+    the fold can say it is missing."""
+    tree = parse_query_or_dml(sql)
+    refs = list(_resolve(tree, columns_of, offset=0, trigger_table=None))
+    target = _dml_target(tree)
+    if target is None:
+        return refs
+    found = {(r.start, r.end) for r in refs}
+    ctes = {fold_name(cte.alias) for cte in tree.find_all(exp.CTE)}
+    for column in tree.find_all(exp.Column):
+        ident = column.this
+        if (
+            isinstance(ident, exp.Identifier)
+            and "start" in ident.meta
+            and column.args.get("table") is None
+            and _span(ident, 0) not in found
+            and next(_enclosing_scopes(column), None) is tree
+            and fold_name(target) not in ctes
+        ):
+            refs.append(Ref(target, ident.this, *_span(ident, 0)))
+    return refs
+
+
+def _dml_target(tree: exp.Expr) -> str | None:
+    target = tree.this if isinstance(tree, (exp.Insert, exp.Update, exp.Delete)) else None
+    if isinstance(target, exp.Schema):
+        target = target.this
+    if isinstance(target, exp.Table) and isinstance(target.this, exp.Identifier):
+        return str(target.this.this)
+    return None
+
+
 def expression_refs(text: str, table: str) -> list[Ref]:
     """References of an expression evaluated on the rows of ``table`` (CHECK, index, ...)."""
     refs: list[Ref] = []
@@ -303,7 +338,8 @@ def references(
 ) -> set[tuple[str, str | None]]:
     """The tables and ``(table, column)`` pairs a piece of SQL reads.
 
-    ``sql`` is a ``CREATE VIEW``, ``CREATE TRIGGER`` or ``CREATE INDEX`` statement, or a bare
+    ``sql`` is a ``CREATE VIEW``, ``CREATE TRIGGER`` or ``CREATE INDEX`` statement, a data
+    step (``INSERT``, ``UPDATE``, ``DELETE``, with or without a leading ``WITH``), or a bare
     expression (a CHECK, an index WHERE) evaluated on the rows of ``table``. A table reference
     has column None. ``columns_of`` resolves unqualified columns in multi-table queries.
     """
@@ -317,6 +353,8 @@ def references(
         operation = _parse.parse_statement(sql)
         assert isinstance(operation, IndexCreated)
         found = [Ref(operation.index.table, None, 0, 0), *index_refs(operation.index)]
+    elif head[:1] in (["INSERT"], ["UPDATE"], ["DELETE"], ["WITH"]):
+        found = data_step_refs(sql, lookup)
     else:
         if table is None:
             raise ValueError("references() of a bare expression needs the table it runs on")

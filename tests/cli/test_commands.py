@@ -129,10 +129,10 @@ def test_log_diff_migrate_revert(users):
     ok(cinch("revert", events[0]["id"][:8]))
     assert "email" in ok(cinch("table", "info", "users"))
     error(
-        cinch("migrate", "DELETE FROM users"),
-        "Error: Unsupported statement 'DELETE': only CREATE/ALTER/DROP of tables, indexes,"
-        " views and triggers are schema changes, found 'DELETE' (line 1, column 1) in"
-        " statement: DELETE FROM users",
+        cinch("migrate", "VACUUM"),
+        "Error: Unsupported statement 'VACUUM': only CREATE/ALTER/DROP of tables, indexes,"
+        " views and triggers are schema changes, and INSERT/UPDATE/DELETE data steps, found"
+        " 'VACUUM' (line 1, column 1) in statement: VACUUM",
     )
     error(
         cinch("revert", "zzzz"),

@@ -10,6 +10,7 @@ from journal import (
     ColumnDef,
     ColumnDropped,
     ColumnRenamed,
+    DataMigrated,
     EventReverted,
     ForeignKey,
     IndexCreated,
@@ -124,6 +125,7 @@ OPERATIONS = [
     ViewDropped(view="cheap"),
     TriggerCreated(trigger=TRIGGER),
     TriggerDropped(trigger="audit_price"),
+    DataMigrated(sql="UPDATE products SET price = price * 2 WHERE sku = 'a'"),
 ]
 
 
@@ -210,7 +212,7 @@ def test_scripts_split_on_complete_statements_not_on_every_semicolon():
 @pytest.mark.parametrize(
     ("sql", "message", "line", "column"),
     [
-        ("INSERT INTO t VALUES (1)", "Unsupported statement 'INSERT'", 1, 1),
+        ("VACUUM", "Unsupported statement 'VACUUM'", 1, 1),
         ("CREATE TABLE t (a INT,\n  b TEXT DEFAULT (1 +))", "Invalid expression", 2, None),
         ("CREATE TABLE t (a INT)\nCREATE TABLE u (b INT)", "Unexpected text", 2, 1),
         (
@@ -223,7 +225,7 @@ def test_scripts_split_on_complete_statements_not_on_every_semicolon():
         ("CREATE TABLE IF NOT EXISTS t (a)", "IF NOT EXISTS is not supported", 1, 14),
         ("CREATE VIEW v AS SELEC 1", "Invalid query", 1, 24),
         ("CREATE VIEW v AS DELETE FROM t", "Expected a SELECT query", 1, 18),
-        ("ATTACH 'x.db' AS x", "Unsupported statement 'ATTACH'", 1, 1),
+        ("ATTACH 'x.db' AS x", "ATTACH is not allowed in a migration", 1, 1),
         ("CREATE TABLE main.t (a)", "Schema-qualified", 1, None),
         (
             "CREATE TABLE t (a INT PRIMARY KEY, b INT PRIMARY KEY)",
