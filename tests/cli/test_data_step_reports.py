@@ -10,6 +10,8 @@ import sqlite3
 
 import pytest
 
+from .test_ci import ci, commit, git, main_branch, repo  # noqa: F401 (repo: a fixture)
+from .test_ci import cinch as run_cinch
 from .test_commands import ok
 
 BACKFILL = "UPDATE users SET full_name = first || ' ' || last"
@@ -39,9 +41,7 @@ def test_log_shows_a_data_step_with_its_rows_per_tenant_summarized(fleet):
     cinch = fleet
     ok(cinch("migrate", BACKFILL))
     line = _log_line(ok(cinch("log", "-n", "1")))
-    assert line.endswith(
-        f"data: {BACKFILL}  [3 rows in 2 tenants (most: 2 in 'a')]"
-    ), line
+    assert line.endswith(f"data: {BACKFILL}  [3 rows in 2 tenants (most: 2 in 'a')]"), line
     [event] = json.loads(ok(cinch("log", "-n", "1", "--json")))
     assert event["type"] == "DataMigrated"
     assert event["summary"] == f"data: {BACKFILL}"
@@ -69,8 +69,10 @@ def test_a_data_step_no_file_here_applied_says_so(fleet, project):
     cinch = fleet
     ok(cinch("migrate", BACKFILL))
     # The counts are local state in metadata.db; a clone of the history has none.
-    with sqlite3.connect(project / ".cinchdb" / "metadata.db") as conn:
+    conn = sqlite3.connect(project / ".cinchdb" / "metadata.db")
+    with conn:
         conn.execute("DELETE FROM cinch_data_step_rows")
+    conn.close()
     line = _log_line(ok(cinch("log", "-n", "1")))
     assert line.endswith(f"data: {BACKFILL}  [rows: not applied to any file here yet]"), line
 
@@ -129,3 +131,30 @@ def test_diff_compares_schemas_only_and_counts_the_data_steps_between(fleet):
     # No data steps: no line, and the count is 0 in JSON.
     assert json.loads(ok(cinch("diff", "backfill~1", "backfill", "--json")))["data_steps"] == 0
     assert "data step" not in ok(cinch("diff", "backfill~1", "backfill"))
+
+
+def test_cinch_ci_fails_a_pull_request_with_a_data_step_naming_it(repo):  # noqa: F811
+    git(repo, "switch", "-q", "-c", "backfill")
+    run_cinch(repo, "migrate", "ALTER TABLE users ADD COLUMN full_name TEXT;"
+              "UPDATE users SET full_name = name")  # fmt: skip
+    commit(repo, "backfill users.full_name")
+    code, report = ci(repo)
+    assert code == 1, report
+    entry = main_branch(report)
+    assert entry["status"] == "fast_forward"
+    assert entry["findings"] == [
+        {"kind": "data_step", "object": "users",
+         "message": "UPDATE changes rows of 'users' in every tenant: review it"
+                    " (UPDATE users SET full_name = name)"},
+        {"kind": "no_where", "object": "users",
+         "message": "UPDATE without WHERE changes every row of 'users' in every tenant"},
+    ]  # fmt: skip
+    text = run_cinch(repo, "ci", "--base", "main", ok=False)
+    assert text.returncode == 1
+    assert text.stdout.splitlines()[-4:] == [
+        "  + " + entry["summaries"][1],
+        "  lint: data_step users: UPDATE changes rows of 'users' in every tenant: review it"
+        " (UPDATE users SET full_name = name)",
+        "  lint: no_where users: UPDATE without WHERE changes every row of 'users' in every tenant",
+        "failed",
+    ]

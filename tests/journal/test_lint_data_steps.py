@@ -70,5 +70,5 @@ def test_a_long_statement_is_cut_to_one_line_in_the_message():
     [finding] = lint([DataMigrated(sql=sql)])
     assert finding.message == (
         "DELETE changes rows of 't' in every tenant: review it"
-        " (DELETE FROM t WHERE x = 0 OR x = 1 OR x = 2 OR x = 3 OR x = 4 OR ...)"
+        " (DELETE FROM t WHERE x = 0 OR x = 1 OR x = 2 OR x = 3 OR x...)"
     )
