@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, TypeVar
 
+from cinchdb._data_step_rows import StepCount, count_rows, data_positions
 from cinchdb._guard import (
     CursorMovedError,
     expect_cursor,
@@ -39,6 +40,7 @@ from journal._lazy import lazy_module
 
 if TYPE_CHECKING:
     from journal import replay
+    from journal.events import Event
     from journal.replay import Step
 else:  # the event models load with the first replay, not with the query path
     replay = lazy_module("journal.replay")
@@ -52,9 +54,15 @@ WINDOW = 1_000
 # Retries after a moved cursor inside one worker before the file is handed back.
 _MOVES = 10
 
-#: What the pool did to one file: caught up (``applied`` with the number of events),
-#: ``current`` (already at the head), ``deleted`` (its file is gone), or None: hand it back.
-Done = tuple[Literal["applied", "current", "deleted"], int] | None
+#: What the pool did to one file: caught up (``applied`` with the number of events and the
+#: rows each data step among them changed), ``current`` (already at the head), ``deleted``
+#: (its file is gone), or None: hand it back.
+Done = tuple[Literal["applied", "current", "deleted"], int, tuple[StepCount, ...]] | None
+
+#: What takes a file at some cursor to the window's head: the number of events, their steps,
+#: and where the data steps among them are: (position among the steps, event id, operation
+#: index).
+Pending = tuple[int, list["Step"], list[tuple[int, str, int]]]
 
 _T = TypeVar("_T")
 _R = TypeVar("_R")
@@ -72,12 +80,15 @@ class Window:
         self._lock = threading.Lock()
         # Newest first: the head, its first parent, ...; _steps[i] are the steps of _events[i].
         self._ids: list[str | None] = [head]
+        self._events: list[Event] = []
         self._steps: list[tuple[Step, ...]] = []
-        self._pending: dict[str | None, tuple[int, list[Step]]] = {head: (0, [])}
+        self._pending: dict[str | None, Pending] = {head: (0, [], [])}
 
-    def pending(self, cursor: str | None) -> tuple[int, list[Step]] | None:
-        """(events, steps) that take a file at ``cursor`` to the head; None when ``cursor``
-        is not among the last :data:`WINDOW` events of the chain (ahead, diverged, far)."""
+    def pending(self, cursor: str | None) -> Pending | None:
+        """(events, steps, data step marks) that take a file at ``cursor`` to the head (the
+        marks as :func:`cinchdb._data_step_rows.data_positions` makes them); None when
+        ``cursor`` is not among the last :data:`WINDOW` events of the chain (ahead, diverged,
+        far)."""
         with self._lock:
             hit = self._pending.get(cursor)
             if hit is not None:
@@ -87,19 +98,23 @@ class Window:
                 if oldest is None or len(self._ids) > WINDOW:
                     return None
                 event = self._store.get_event(oldest)
+                self._events.append(event)
                 self._steps.append(self._plans.steps(event))
                 self._ids.append(event.parents[0] if event.parents else None)
             at = self._ids.index(cursor)
             steps = [step for event_steps in reversed(self._steps[:at]) for step in event_steps]
-            self._pending[cursor] = (at, steps)
-            return at, steps
+            marks = data_positions(
+                [(self._events[i], len(self._steps[i])) for i in reversed(range(at))]
+            )
+            self._pending[cursor] = (at, steps, marks)
+            return at, steps, marks
 
 
 def catch_up(path: Path, window: Window) -> Done:
     """Bring one closed tenant file to the window's head in one transaction with its cursor,
     as :meth:`cinchdb._tenant_sync.TenantSync.catch_up_entry` does for an open one."""
     if not os.path.exists(path):
-        return ("deleted", 0)
+        return ("deleted", 0, ())
     if damage(path) is not None:
         return None
     conn = open_for_fleet(path)
@@ -109,11 +124,11 @@ def catch_up(path: Path, window: Window) -> Done:
             pending = window.pending(cursor)
             if pending is None:
                 return None
-            count, steps = pending
+            count, steps, marks = pending
             if not count:
-                return ("current", 0)
+                return ("current", 0, ())
             try:
-                replay.apply_steps(
+                rows = replay.apply_steps(
                     conn,
                     steps,
                     after_begin=expect_cursor(cursor),
@@ -122,7 +137,7 @@ def catch_up(path: Path, window: Window) -> Done:
             except CursorMovedError:
                 cursor = read_cursor(conn)
                 continue
-            return ("applied", count)
+            return ("applied", count, count_rows(rows, marks))
         return None
     finally:
         conn.close()

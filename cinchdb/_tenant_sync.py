@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Literal, Protocol
 import attrs
 
 from cinchdb import _fleet
+from cinchdb._data_step_rows import StepCount, count_rows, data_positions, record_rows
 from cinchdb._file_copy import checkpoint
 from cinchdb._guard import (
     CursorMovedError,
@@ -83,6 +84,8 @@ class CatchUp:
     cursor: str | None
     outcome: Outcome = "applied"
     error: str | None = None
+    #: The rows each data step among the applied events changed in this file.
+    rows: tuple[StepCount, ...] = ()
 
     @property
     def tenant(self) -> str:
@@ -153,6 +156,7 @@ class TenantSync:
             head = self._files.store.branch_head(self._files.database, branch)
         applied = 0
         ahead = False
+        counts: tuple[StepCount, ...] = ()
         cursor = entry.cursor
         for _ in range(_MAX_HEAD_READS):
             try:
@@ -164,6 +168,7 @@ class TenantSync:
                     continue
                 # Not on the branch's history: the file followed another git branch.
                 try:
+                    # Not counted: the way back undoes and redoes, it is no migration.
                     applied += self._follow_checkout(branch, entry, cursor, head)
                 except CursorMovedError:
                     cursor = read_cursor(entry.conn)
@@ -173,11 +178,12 @@ class TenantSync:
             if pending:
                 # All the pending events in one transaction: the file goes from one event
                 # straight to the head (a fast-forward of five events is one step per tenant).
+                planned = [(event, self._plans.steps(event)) for event in pending]
                 try:
                     with internal(entry.conn):
-                        replay.apply_steps(
+                        rows = replay.apply_steps(
                             entry.conn,
-                            self._plans.steps_of(pending),
+                            [step for _, steps in planned for step in steps],
                             after_begin=expect_cursor(cursor),
                             before_commit=write_cursor(pending[-1].id),
                         )
@@ -186,9 +192,11 @@ class TenantSync:
                     continue
                 applied += len(pending)
                 cursor = pending[-1].id
+                marks = data_positions([(event, len(steps)) for event, steps in planned])
+                counts += count_rows(rows, marks)
             entry.cursor = cursor
             outcome: Outcome = "applied" if applied else "ahead" if ahead else "current"
-            return CatchUp(entry.path, applied, head, outcome)
+            return CatchUp(entry.path, applied, head, outcome, rows=counts)
         raise TenantError(
             f"{entry.path} kept moving while it was caught up ({_MAX_HEAD_READS} attempts)"
         )
@@ -280,7 +288,7 @@ class TenantSync:
 
         def one_at_a_time(tenant: str) -> None:
             nonlocal planned
-            entry = self._files._fresh(branch, tenant)
+            entry = self._files._fresh(branch, tenant)  # the template too, by its key
             if planned[0] is not entry.schema:
                 planned = (entry.schema, replay.plan(entry.schema, operations)[0])
             try:
@@ -290,7 +298,9 @@ class TenantSync:
                 failures.append((tenant, e.reason))
 
         pooled, serial = self._split(branch, self._files.reachable(branch))
-        for tenant in serial:
+        # The template first: it holds the rows data steps inserted (reference rows), which
+        # every lazy tenant reads and every tenant materialized later starts from.
+        for tenant in [_TEMPLATE, *serial]:
             one_at_a_time(tenant)
         handed_back: list[str] = []
 
@@ -375,8 +385,10 @@ class TenantSync:
             if result is None or isinstance(result, BaseException):
                 handed_back.append(tenant)
                 return
-            outcome, applied = result
-            outcomes[tenant] = CatchUp(self._files.path(branch, tenant), applied, head, outcome)
+            outcome, applied, rows = result
+            outcomes[tenant] = CatchUp(
+                self._files.path(branch, tenant), applied, head, outcome, rows=rows
+            )
             report()
 
         window = _fleet.Window(self._files.store, self._plans, head)
@@ -388,6 +400,18 @@ class TenantSync:
         )
         for tenant in sorted(handed_back):
             one_at_a_time(tenant)
+        # Once for the whole fleet, after every file's own transaction (see
+        # cinchdb._data_step_rows on what a crash in between leaves).
+        record_rows(
+            self._files.store,
+            self._files.database,
+            branch,
+            [
+                (tenant, count)
+                for tenant, step in [(_TEMPLATE, template), *outcomes.items()]
+                for count in step.rows
+            ],
+        )
         return [outcomes[tenant] for tenant in files]
 
     def propagate_one(self, branch: str, name: str, head: str | None) -> CatchUp:

@@ -15,6 +15,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, NoReturn, overload
 
 from cinchdb import transfer
+from cinchdb._data_step_rows import data_step_rows as step_rows
 from cinchdb._serialized import serialized
 from cinchdb._unset import UNSET
 from cinchdb.catalog import Catalog
@@ -30,6 +31,7 @@ from cinchdb.results import (
     IndexInfo,
     LintFinding,
     MergeResult,
+    MigrateResult,
     QueryRows,
     RangeInfo,
     RepairResult,
@@ -634,13 +636,54 @@ class CinchDB:
         """The schema at any ref (``schema_at("main~3").sql()`` gives its SQL)."""
         return history.schema_at(self._changes, ref)
 
-    def migrate(self, sql: str, message: str = "") -> list[Event]:
-        """Apply DDL (one or many statements, CREATE TRIGGER included) as journal events, all
-        or nothing: checked, preflighted and appended together."""
+    def migrate(
+        self,
+        sql: str,
+        message: str = "",
+        down: str | None = None,
+        allow_nondeterministic: bool = False,
+    ) -> MigrateResult:
+        """Apply a migration script as journal events, all or nothing: checked, preflighted
+        and appended together. DDL (CREATE TRIGGER included) changes the schema; each
+        ``INSERT``, ``UPDATE`` or ``DELETE`` is a data step, run in script order with the
+        schema steps on the branch template and on every tenant, in one transaction with the
+        tenant's cursor (exactly once per tenant). A data step is preflighted on the template
+        and every materialized tenant first: if any tenant's rows refuse it, nothing is
+        written.
+
+        Args:
+            down: SQL that undoes the script's one data step (INSERT, UPDATE or DELETE
+                statements), which ``revert`` runs; a data step without it cannot be
+                reverted.
+            allow_nondeterministic: let data steps call functions whose result differs per
+                tenant (``random()``, ``datetime('now')``); the journal records that.
+
+        Returns:
+            The events appended (a list); ``.data_steps`` holds the rows each data step
+            changed, in total and per tenant.
+
+        Raises:
+            ArgumentError: ``down`` given for a script with no data step, or with several.
+            SQLParseError, DataStepRefusedError: a statement that is not supported, or a data
+                step that touches CinchDB's own tables, another database, or calls a
+                non-deterministic function without ``allow_nondeterministic``.
+            PreflightError: a data step (or a change) fails on some tenant's rows, naming them.
+        """
+        operations = _parse.parse(sql, allow_nondeterministic)
+        if down is not None:
+            operations = _with_down(operations, down, allow_nondeterministic)
         events, _, _ = self._changes.commit(
-            self.branch, _parse.parse(sql), message=message, progress=self.progress
+            self.branch, operations, message=message, progress=self.progress
         )
-        return events
+        steps = [
+            rows
+            for event in events
+            for rows in step_rows(
+                self._changes.store, self.database, event.id, branch=self.branch,
+                sql=_data_sql(event),
+            )
+        ]  # fmt: skip
+        return MigrateResult(events, steps)
 
     def lint(self, a: str, b: str | None = None) -> list[LintFinding]:
         """What B introduces over A (``lint("A..B")`` or ``lint("A", "B")``: the events
@@ -869,6 +912,37 @@ class _ClosedParts:
 
     def __getattr__(self, name: str) -> NoReturn:
         raise HandleClosedError(*self._where)
+
+
+def _with_down(
+    operations: list[Operation], down: str, allow_nondeterministic: bool
+) -> list[Operation]:
+    """``operations`` with ``down`` attached to their one data step."""
+    data = [i for i, op in enumerate(operations) if isinstance(op, _events.DataMigrated)]
+    if not data:
+        raise ArgumentError(
+            "migrate", "down SQL applies to a data step (INSERT, UPDATE or DELETE); this"
+            " script has none",
+        )  # fmt: skip
+    if len(data) > 1:
+        raise ArgumentError(
+            "migrate", f"down SQL applies to one data step; this script has {len(data)}:"
+            " split it into one migrate per data step",
+        )  # fmt: skip
+    step = operations[data[0]]
+    assert isinstance(step, _events.DataMigrated)
+    undo = _parse.parse_down(down, allow_nondeterministic)
+    return [
+        *operations[: data[0]],
+        _events.DataMigrated(sql=step.sql, down=undo, nondeterministic=step.nondeterministic),
+        *operations[data[0] + 1 :],
+    ]
+
+
+def _data_sql(event: Event) -> str:
+    """The statement of a migration's data step event ('' for any other event)."""
+    operation = event.operations[0] if len(event.operations) == 1 else None
+    return operation.sql if isinstance(operation, _events.DataMigrated) else ""
 
 
 def sorted_by_name(items: Sequence[Any]) -> list[Any]:

@@ -685,11 +685,21 @@ class RepairRefusedError(TenantError, ValueError):
 class PreflightError(TenantError, ValueError):
     """A schema change would fail on the data of some tenants; it was not applied anywhere."""
 
+    #: The name a failure on the branch template is listed under (no tenant's name can be).
+    TEMPLATE = "__template"
+
     def __init__(self, failures: Sequence[tuple[str, str]]) -> None:
         self.failures = tuple(failures)
-        listed = "; ".join(f"tenant '{t}': {reason}" for t, reason in self.failures[:5])
+        listed = "; ".join(f"{self._where(t)}: {reason}" for t, reason in self.failures[:5])
         more = f" (and {len(self.failures) - 5} more)" if len(self.failures) > 5 else ""
         super().__init__(f"The change would fail on existing data: {listed}{more}")
+
+    @classmethod
+    def _where(cls, tenant: str) -> str:
+        # The template holds the rows data steps inserted; every lazy tenant reads them.
+        if tenant == cls.TEMPLATE:
+            return "the branch template (every lazy tenant)"
+        return f"tenant '{tenant}'"
 
 
 class RevertLosesDataError(SchemaError):

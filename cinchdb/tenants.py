@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING
 
 from cinchdb import _fleet
 from cinchdb import _held_files as held_files
+from cinchdb._data_step_rows import record_rows
 from cinchdb._file_copy import checkpoint
 from cinchdb._guard import open_tenant_file, read_cursor
 from cinchdb._open_file import OpenFile, file_identity
@@ -443,6 +444,8 @@ class TenantFiles:
                 return self._fresh(branch, name)
             if caught_up.applied and name == _TEMPLATE:
                 checkpoint(entry.conn)
+            if caught_up.rows:
+                record_rows(self.store, self.database, branch, [(name, c) for c in caught_up.rows])
             entry.checked = version
         return entry
 

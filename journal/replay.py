@@ -89,8 +89,11 @@ def apply_steps(
     after_begin: Callable[[sqlite3.Connection], None] | None = None,
     before_commit: Callable[[sqlite3.Connection], None] | None = None,
     dry_run: bool = False,
-) -> None:
-    """Run planned ``steps`` on ``conn``, which must be at the schema they were planned from.
+) -> tuple[int, ...]:
+    """Run planned ``steps`` on ``conn``, which must be at the schema they were planned from;
+    the rows each step's statements changed (their ``rowcount``): for a data step, the rows
+    its INSERT, UPDATE or DELETE touched, not counting those its triggers changed (a schema
+    step's count is only the rows a table rebuild copied).
 
     With ``dry_run`` the transaction is rolled back after every check has passed: the way to
     find out whether existing rows allow a change (preflight). ``after_begin`` runs first inside
@@ -108,18 +111,21 @@ def apply_steps(
     if foreign_keys:
         conn.execute("PRAGMA foreign_keys = OFF")
     legacy_alter = False
+    rows: list[int] = []
     try:
         with transaction(conn, commit=not dry_run):
             if after_begin is not None:
                 after_begin(conn)
             for step in steps:
+                changed = 0
                 for statement in step.statements:
                     legacy_alter = legacy_alter or "legacy_alter_table" in statement
                     try:
-                        conn.execute(statement)
+                        changed += max(conn.execute(statement).rowcount, 0)
                     except drivers.Error as e:
                         reason = in_user_terms(str(e), step.operation)
                         raise ReplayError(step.operation, statement, reason) from e
+                rows.append(changed)
                 if foreign_keys:
                     _check_foreign_keys(conn, step.operation)
             if before_commit is not None:
@@ -129,6 +135,7 @@ def apply_steps(
             conn.execute("PRAGMA legacy_alter_table = OFF")
         if foreign_keys:
             conn.execute("PRAGMA foreign_keys = ON")
+    return tuple(rows)
 
 
 def _keeps_foreign_keys(operation: Operation) -> bool:
