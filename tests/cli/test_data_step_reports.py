@@ -61,7 +61,7 @@ def test_log_of_reference_rows_counts_the_template_too(fleet):
     line = _log_line(ok(cinch("log", "-n", "1")))
     assert line.endswith(
         "data: INSERT INTO plans (name) VALUES ('free'), ('pro')"
-        "  [4 rows in 2 tenants; 2 in the template (lazy tenants)]"
+        "  [4 rows in 2 tenants (most: 2 in 'a'); 2 in the template (lazy tenants)]"
     ), line
 
 
