@@ -13,10 +13,14 @@ never /dev/shm). Every round times a fresh copy, in a NEW process with every fil
    and recorded;
 2. raw ``sqlite3`` on ``n`` plain WAL files with the same 100 rows, same pragmas
    (``synchronous=NORMAL``), not open before the clock: open, ``BEGIN IMMEDIATE``, the same
-   UPDATE, ``COMMIT``, close, one file after another.
+   UPDATE, ``COMMIT``, close, one file after another;
+3. the same raw loop, each connection closed without checkpointing its WAL
+   (``SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE``, set with ``cinchdb._guard.keep_wal_on_close``, as
+   CinchDB's fleet connections close): the like-for-like baseline, since a checkpoint on close
+   costs two fsyncs per file and CinchDB's fleet path does not pay them (see bench_fleet.py).
 
-The two are measured in turns in the same run (CinchDB, raw, CinchDB, raw, ...), so the
-ratio compares like with like on a shared machine.
+The three are measured in turns in the same run (CinchDB, raw, raw without checkpoint, CinchDB,
+...), each on a fresh copy, so the ratios compare like with like on a shared machine.
 
 Run: python benchmarks/bench_data_steps.py [--tenants 1000] [--rows 100] [--rounds 3].
 Not collected by pytest.
@@ -42,6 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _machine import machine_line
 
 import cinchdb
+from cinchdb._guard import keep_wal_on_close
 from cinchdb.models import Column
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -113,11 +118,21 @@ def m_migrate(work: Path) -> dict[str, float]:
 
 
 def m_raw(work: Path) -> dict[str, float]:
+    return _raw(work, keep_wal=False)
+
+
+def m_raw_keep_wal(work: Path) -> dict[str, float]:
+    return _raw(work, keep_wal=True)
+
+
+def _raw(work: Path, keep_wal: bool) -> dict[str, float]:
     files = sorted(work.glob("*.db"))
     start = time.perf_counter()
     changed = 0
     for path in files:
         conn = sqlite3.connect(path, isolation_level=None)
+        if keep_wal and not keep_wal_on_close(conn, path):
+            raise RuntimeError("SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE is not reachable here")
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute("BEGIN IMMEDIATE")
         changed += conn.execute(BACKFILL).rowcount
@@ -140,7 +155,7 @@ def check(work: Path) -> dict[str, float]:
     return {"empty": float(empty)}
 
 
-MEASUREMENTS = {"migrate": m_migrate, "raw": m_raw}
+MEASUREMENTS = {"migrate": m_migrate, "raw": m_raw, "raw_keep_wal": m_raw_keep_wal}
 
 
 def in_child(name: str, work: Path, timeout: float) -> dict[str, float]:
@@ -182,34 +197,40 @@ def main() -> None:
     base, raw = build(tenants, rows), raw_fleet(tenants, rows)
     print(f"fleets cached under {CACHE}: {(base / 'ready').read_text().strip()}")
     scratch = CACHE / FORMAT / f"{tenants}x{rows}"
-    print(f"{'round':>5} {'migrate':>9} {'per tenant':>11} {'raw':>9} {'per file':>9} {'x raw':>6}")
-    ours: list[float] = []
-    theirs: list[float] = []
+    print(
+        f"{'round':>5} {'migrate':>9} {'per tenant':>11} {'raw':>9} {'x raw':>6}"
+        f" {'raw, no ckpt':>13} {'x that':>7}"
+    )
+    times: dict[str, list[float]] = {"migrate": [], "raw": [], "raw_keep_wal": []}
     for number in range(1, args.rounds + 1):
         work = fresh(base, scratch / "work")
-        took = in_child("migrate", work, args.timeout)["s"]
+        times["migrate"].append(in_child("migrate", work, args.timeout)["s"])
         filled = check(work)
         if filled["empty"]:
             raise RuntimeError(f"{filled['empty']:.0f} rows were left unfilled")
-        raw_work = fresh(raw, scratch / "raw-work")
-        raw_result = in_child("raw", raw_work, args.timeout)
-        if raw_result["rows"] != tenants * rows:
-            raise RuntimeError(f"raw changed {raw_result['rows']:.0f} rows")
-        ours.append(took)
-        theirs.append(raw_result["s"])
+        shutil.rmtree(work, ignore_errors=True)
+        for name in ("raw", "raw_keep_wal"):
+            raw_work = fresh(raw, scratch / "raw-work")
+            result = in_child(name, raw_work, args.timeout)
+            if result["rows"] != tenants * rows:
+                raise RuntimeError(f"{name} changed {result['rows']:.0f} rows")
+            times[name].append(result["s"])
+            shutil.rmtree(raw_work, ignore_errors=True)
+        ours, plain, kept = (times[k][-1] for k in ("migrate", "raw", "raw_keep_wal"))
         print(
-            f"{number:>5} {took:>8.3f}s {took / tenants * 1000:>9.3f}ms"
-            f" {raw_result['s']:>8.3f}s {raw_result['s'] / tenants * 1000:>7.3f}ms"
-            f" {took / raw_result['s']:>6.2f}",
+            f"{number:>5} {ours:>8.3f}s {ours / tenants * 1000:>9.3f}ms {plain:>8.3f}s"
+            f" {ours / plain:>6.2f} {kept:>12.3f}s {ours / kept:>7.2f}",
             flush=True,
         )
-        shutil.rmtree(work, ignore_errors=True)
-        shutil.rmtree(raw_work, ignore_errors=True)
-    median_ours, median_raw = statistics.median(ours), statistics.median(theirs)
+    medians = {name: statistics.median(values) for name, values in times.items()}
+    spread = ", ".join(
+        f"{name} {min(values):.3f}-{max(values):.3f} s" for name, values in times.items()
+    )
     print(
-        f"median: migrate {median_ours:.3f} s, raw {median_raw:.3f} s,"
-        f" {median_ours / median_raw:.2f}x raw (migrate {min(ours):.3f}-{max(ours):.3f} s,"
-        f" raw {min(theirs):.3f}-{max(theirs):.3f} s over {len(ours)} rounds)"
+        f"median: migrate {medians['migrate']:.3f} s, raw {medians['raw']:.3f} s"
+        f" ({medians['migrate'] / medians['raw']:.2f}x), raw without checkpoint on close"
+        f" {medians['raw_keep_wal']:.3f} s ({medians['migrate'] / medians['raw_keep_wal']:.2f}x);"
+        f" spread over {args.rounds} rounds: {spread}"
     )
 
 
