@@ -141,7 +141,9 @@ def log(db: cinchdb.CinchDB, path: str | None, limit: int | None, graph: bool,
 
     BRANCH shows that branch's events (as git log BRANCH). RANGE A..B shows what B introduces:
     the events reachable from B and not from A, as git log A..B. A name that is no branch,
-    table or column is an error.
+    table or column is an error. A data step shows as "data: UPDATE ..." with the rows it
+    changed in the branch's tenant files, summarized ("3 rows in 2 tenants (most: 2 in
+    'acme')"); --json gives them per event under data_steps.
 
     \b
     Example:
@@ -377,7 +379,9 @@ def lint(db: cinchdb.CinchDB, range_: str, as_json: bool) -> None:
     """CI: flag destructive or data-dependent changes between two refs, A..B (exit 1 if any).
 
     Only what B introduces is judged: the events reachable from B and not from A, as
-    git log A..B (A...B means the same; A.. means A..active branch).
+    git log A..B (A...B means the same; A.. means A..active branch). Every data step
+    (INSERT, UPDATE, DELETE run by migrate) is flagged for review (data_step), and an UPDATE
+    or DELETE without WHERE besides (no_where).
 
     \b
     Example:
