@@ -626,12 +626,6 @@ class CinchDB:
         None."""
         return history.data_step_rows(self._changes, event, branch)
 
-    def data_steps_between(self, a: str, b: str | None = None) -> list[str]:
-        """The data steps between the two refs :meth:`diff` compares (same arguments): the ids
-        of the events holding them, oldest first, one entry per data step. A diff compares
-        schemas only; these are the row changes it leaves out (``log`` shows them)."""
-        return history.data_steps_between(self._changes, a, b)
-
     def schema_at(self, ref: str) -> Schema:
         """The schema at any ref (``schema_at("main~3").sql()`` gives its SQL)."""
         return history.schema_at(self._changes, ref)

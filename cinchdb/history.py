@@ -21,7 +21,6 @@ from typing_extensions import assert_never  # typing has it from 3.11; we suppor
 
 from cinchdb._drift import schema_differences
 from cinchdb._guard import read_cursor
-from cinchdb._history_data import data_steps_between as _data_steps_between
 from cinchdb._history_data import event_data_steps
 from cinchdb._repair import repair_tenant as _repair_tenant
 from cinchdb._revert_check import revert_losses
@@ -46,7 +45,7 @@ from cinchdb.results import (
     UnreplayableBranch,
 )
 from journal import Event, Schema, drivers
-from journal.diff import diff_schemas, net_renames
+from journal.diff import count_data_steps, diff_schemas, net_renames
 from journal.diff import lint as lint_operations
 from journal.errors import EventNotFoundError
 from journal.events import (
@@ -162,13 +161,6 @@ def diff_range(
     return info, _diff_ids(changes, info["from_id"], info["to_id"])
 
 
-def data_steps_between(changes: SchemaChanges, a: str, b: str | None = None) -> list[str]:
-    """The events holding the data steps that lie between the two refs ``diff`` compares (read
-    as ``diff_range`` reads them), one entry per data step: a diff compares schemas only."""
-    info = _diff_refs(changes, a, b)
-    return _data_steps_between(changes, info["from_id"], info["to_id"])
-
-
 def _diff_refs(changes: SchemaChanges, a: str, b: str | None) -> RangeInfo:
     kind = "heads"
     if b is None:
@@ -191,8 +183,20 @@ def _diff_refs(changes: SchemaChanges, a: str, b: str | None) -> RangeInfo:
         "from_id": from_id,
         "to_id": to_id,
         "events": [],
+        "data_steps": _data_steps_between(changes, from_id, to_id),
     }
     return info
+
+
+def _data_steps_between(changes: SchemaChanges, a: str | None, b: str | None) -> int:
+    """The data steps of the events one of ``a``, ``b`` reaches and the other does not."""
+    graph = changes.store.graph(changes.database)
+
+    def reach(event_id: str | None) -> set[str]:
+        return set() if event_id is None else graph.ancestors(event_id) | {event_id}
+
+    between = sorted(reach(a) ^ reach(b))
+    return count_data_steps(event.change for event in changes.store.events(between))
 
 
 def _diff_ids(changes: SchemaChanges, a: str | None, b: str | None) -> list[Operation]:

@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any, Literal, TypedDict
 if TYPE_CHECKING:
     from journal.events import Event
 
+from typing_extensions import NotRequired
+
 __all__ = [
     "BehindTenant",
     "CIBranch",
@@ -201,7 +203,8 @@ class RangeInfo(TypedDict):
     events reachable from ``to`` and not from ``from``), "heads" (``diff A B`` or ``A..B``) or
     "merge_base" (``diff A...B``: from the merge base of A and B to B). ``from_id`` and
     ``to_id``: the events compared (None: the empty schema). ``events``: the ids judged, oldest
-    first (log and lint; empty for diff).
+    first (log and lint; empty for diff). ``data_steps`` (diff only): how many data steps lie
+    between the two (in events one reaches and the other does not): a schema diff shows none.
     """
 
     range: str
@@ -211,6 +214,7 @@ class RangeInfo(TypedDict):
     from_id: str | None
     to_id: str | None
     events: list[str]
+    data_steps: NotRequired[int]
 
 
 class SchemaDifference(TypedDict):

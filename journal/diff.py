@@ -32,6 +32,8 @@ from journal.definitions import ColumnDef, IndexDef, TableDef, TriggerDef, ViewD
 from journal.dependencies import check_columns, dependents_of
 from journal.errors import SchemaError
 from journal.events import (
+    BranchesMerged,
+    Change,
     ColumnAdded,
     ColumnAltered,
     ColumnDropped,
@@ -49,13 +51,14 @@ from journal.events import (
     ViewDropped,
     ViewReplaced,
     data_step_text,
+    operations_of,
 )
 from journal.fold import apply, apply_all
 from journal.names import fold_name
 from journal.schema import Schema
 from journal.sqlrefs import canonical_sql, identifiers
 
-__all__ = ["Finding", "diff_schemas", "lint", "net_renames"]
+__all__ = ["Finding", "count_data_steps", "diff_schemas", "lint", "net_renames"]
 
 Rename = TableRenamed | ColumnRenamed
 
@@ -137,6 +140,18 @@ def net_renames(a: Schema, path: Iterable[Operation]) -> list[Rename]:
             if col_was is not None and col_was != col_now:
                 column_renames.append(ColumnRenamed(table=now, column=col_was, new_name=col_now))
     return renames + column_renames
+
+
+def count_data_steps(changes: Iterable[Change]) -> int:
+    """How many data steps ``changes`` run: what a schema diff does not show. A merge's
+    operations are copies of its source branch's own events, which count themselves, so a merge
+    counts none; a revert's inverse data steps count."""
+    return sum(
+        isinstance(op, DataMigrated)
+        for change in changes
+        if not isinstance(change, BranchesMerged)
+        for op in operations_of(change)
+    )
 
 
 def _same_table(x: TableDef | None, y: TableDef | None) -> bool:

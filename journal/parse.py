@@ -238,9 +238,25 @@ _CLOCK: dict[str, int | None] = {
 _CLOCK_WORDS = frozenset({"CURRENT_TIME", "CURRENT_DATE", "CURRENT_TIMESTAMP"})
 
 
-def _refused(ts: TokenStream, reason: str, token: Tok | None = None) -> DataStepRefusedError:
-    where = token or ts.peek()
-    line, column = position(ts.sql, where.start) if where is not None else (None, None)
+def _refused(
+    ts: TokenStream, reason: str, token: Tok | None = None, node: exp.Expr | None = None
+) -> DataStepRefusedError:
+    """The refusal, pointing at ``token``, else at ``node`` (where sqlglot kept its offset),
+    else at the statement's start."""
+    start = token.start if token is not None else None
+    if start is None and isinstance(node, exp.Table):
+        # A qualified name's first part (the database), else the table's name.
+        parts = (node.args.get("catalog"), node.args.get("db"), node.this)
+        starts = [
+            int(p.meta["start"])
+            for p in parts
+            if isinstance(p, exp.Identifier) and "start" in p.meta
+        ]
+        start = min(starts) if starts else None
+    if start is None:
+        first = ts.peek()
+        start = first.start if first is not None else 0
+    line, column = position(ts.sql, start)
     return DataStepRefusedError(reason, sql=ts.sql, line=line, column=column)
 
 
@@ -264,6 +280,7 @@ def _data_step(ts: TokenStream, allow_nondeterministic: bool) -> DataMigrated:
                 ts,
                 f"'{table.sql(dialect='sqlite')}' names another database: a data step touches"
                 f" only the tenant's own tables (write '{name}')",
+                node=table,
             )
         if fold_name(name) in ctes:
             continue
@@ -271,6 +288,7 @@ def _data_step(ts: TokenStream, allow_nondeterministic: bool) -> DataMigrated:
             raise _refused(
                 ts,
                 f"'{name}' belongs to CinchDB or SQLite: a data step touches only your tables",
+                node=table,
             )
     found = _nondeterministic(ts.tokens)
     if found is not None and not allow_nondeterministic:

@@ -483,9 +483,6 @@ class RemoteCinchDB:
     def data_step_rows(self, event: str, branch: str | None = None) -> NoReturn:
         _unsupported("data_step_rows")
 
-    def data_steps_between(self, a: str, b: str | None = None) -> NoReturn:
-        _unsupported("data_steps_between")
-
     def lint(self, a: str, b: str | None = None) -> NoReturn:
         _unsupported("lint")
 

@@ -168,7 +168,7 @@ def test_migrate_is_all_or_nothing_and_never_bypasses_the_journal(db):
     with pytest.raises(ValueError):
         db.migrate("CREATE TABLE u (a); CREATE INDEX i ON nope (a)")
     with pytest.raises(SQLParseError):
-        db.migrate("CREATE TABLE v (a); DELETE FROM t")
+        db.migrate("CREATE TABLE v (a); DELETE FROM sqlite_master")
     assert len(db.log()) == before
     assert "u" not in [t.name for t in db.list_tables()]
 

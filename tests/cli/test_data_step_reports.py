@@ -114,7 +114,6 @@ def test_diff_compares_schemas_only_and_counts_the_data_steps_between(fleet):
     ]
     data = json.loads(ok(cinch("diff", "main", "backfill", "--json")))
     assert data["operations"] == [] and data["data_steps"] == 2
-    assert len(data["data_step_events"]) == 2
     sql = ok(cinch("diff", "main...backfill", "--format", "sql")).splitlines()
     assert sql[1] == (
         "-- 2 data steps lie between the merge base of main and backfill and backfill"

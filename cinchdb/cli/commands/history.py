@@ -239,22 +239,21 @@ def diff(db: cinchdb.CinchDB, a: str, b: str | None, fmt: str, as_json: bool,
     if b is None and ".." not in a:
         b = db.branch
     judged, operations = db.diff_range(a, b)
-    steps = db.data_steps_between(a, b)
     what = _compared(judged)
+    steps = judged.get("data_steps", 0)
     if fmt == "json" or as_json:
         emit_json({**to_plain(judged), "compared": what,
-                   "operations": [to_plain(op) for op in operations],
-                   "data_steps": len(steps), "data_step_events": steps})  # fmt: skip
+                   "operations": [to_plain(op) for op in operations]})  # fmt: skip
     elif fmt == "sql":
         click.echo(f"-- {what}")
         if steps:
-            click.echo(f"-- {_data_steps_line(judged, len(steps))}")
+            click.echo(f"-- {_data_steps_line(judged, steps)}")
         for op in operations:
             click.echo(f"{operation_sql(op)};")
     else:
         click.echo(f"# {what}")
         if steps:
-            click.echo(f"# {_data_steps_line(judged, len(steps))}")
+            click.echo(f"# {_data_steps_line(judged, steps)}")
         if not operations:
             click.echo("No differences")
         for op in operations:
