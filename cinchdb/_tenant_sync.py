@@ -62,8 +62,10 @@ _BUSY_PAUSE_S = 0.05
 # Times a catch-up re-reads the branch head because another process moved the file past it;
 # each re-read means another change was committed meanwhile, so this bounds a livelock only.
 _MAX_HEAD_READS = 100
-# What one file can raise while propagation catches it up (reported, never raised).
-_FILE_ERRORS: tuple[type[Exception], ...] = (*drivers.Error, TenantError)
+# What one file can raise while propagation catches it up (reported, never raised). A
+# ReplayError is the file's rows refusing a committed change (rows written after its
+# preflight): that file stays behind, named, and the rest of the fleet still moves on.
+_FILE_ERRORS: tuple[type[Exception], ...] = (*drivers.Error, TenantError, ReplayError)
 
 
 #: What propagation did to one file of a committed change's branch:

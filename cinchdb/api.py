@@ -236,8 +236,11 @@ ENDPOINTS: tuple[Endpoint, ...] = (
              (_p("name"), _b("sql")), result="View", writes=True, cas=True),
     Endpoint("drop_view", "DELETE", BRANCH + "/views/{name}", _SW, "Drop a view",
              (_p("name"),), writes=True, cas=True),
-    Endpoint("migrate", "POST", BRANCH + "/migrate", _SW, "Apply DDL as journal events",
-             (_b("sql"), _b("message", "string", False)), result="events", writes=True, cas=True),
+    Endpoint("migrate", "POST", BRANCH + "/migrate", _SW,
+             "Apply a migration (DDL and data steps) as journal events",
+             (_b("sql"), _b("message", "string", False), _b("down", "string", False),
+              _b("allow_nondeterministic", "boolean", False)),
+             result="events", writes=True, cas=True),
     # -- merges -------------------------------------------------------------------------------
     Endpoint("merge_branches", "POST", BRANCH + "/merges", _SW,
              "Merge branch source into target",

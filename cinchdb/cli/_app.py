@@ -62,7 +62,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "log": ("history:log", "Show the branch's events, newest first; PATH (table or"
             " table.column) limits them to what touched that object, across renames."),
     "merge": ("history:merge", "Merge branch SOURCE into --into (main)."),
-    "migrate": ("history:migrate", "Apply DDL statements as journal events, all or nothing."),
+    "migrate": ("history:migrate", "Apply a migration (DDL and data steps) as journal events,"
+                " all or nothing."),
     "query": ("query:query", "Run a read-only SQL query on a tenant of the active branch."),
     "revert": ("history:revert", "Append the inverse of EVENT (an id or prefix) as a new event."),
     "serve": ("serve:serve", "Serve the project over HTTP: the API of docs/server.md, keys from"

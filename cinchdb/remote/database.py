@@ -269,8 +269,18 @@ class RemoteCinchDB:
     def drop_view(self, name: str) -> None:
         self._call("drop_view", name=name)
 
-    def migrate(self, sql: str, message: str = "") -> list[Event]:
-        result: list[Event] = self._call("migrate", sql=sql, message=message)
+    def migrate(
+        self,
+        sql: str,
+        message: str = "",
+        down: str | None = None,
+        allow_nondeterministic: bool = False,
+    ) -> list[Event]:
+        # The events only: the row counts of data steps stay on the server (local state).
+        result: list[Event] = self._call(
+            "migrate", sql=sql, message=message, down=down,
+            allow_nondeterministic=allow_nondeterministic,
+        )  # fmt: skip
         return result
 
     # -- data --------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ import cinchdb
 from cinchdb._data_step_rows import data_step_rows
 from cinchdb.errors import ArgumentError, PreflightError
 from cinchdb.tenants import read_cursor
+from journal import parse
 from journal.errors import DataStepNotReversibleError, DataStepRefusedError, SQLParseError
 
 TENANTS = 50
@@ -267,3 +268,49 @@ def test_data_steps_apply_in_script_order_with_the_schema_steps(project, db):
         store, "main", result[1].id, branch="main", sql="UPDATE t SET m = n * 10"
     )
     assert recorded == [result.data_steps[0]]
+
+
+def test_a_step_that_fails_on_a_tenant_after_the_preflight_leaves_it_behind(project, db):
+    # Rows written between the preflight and the append (here: a step appended without one)
+    # make the step fail on that tenant: the change is committed, so propagation reports the
+    # tenant left behind, naming why, and brings every other file to the head.
+    db.migrate("CREATE TABLE items (code TEXT UNIQUE)")
+    for name, codes in [("ok", ["a", "b"]), ("clash", ["b", "B"])]:
+        db.create_tenant(name)
+        with cinchdb.connect(tenant=name, project_dir=project) as handle:
+            handle.insert("items", [{"code": c} for c in codes])
+    store = db._changes.store
+    (step,) = store.append(
+        "main", "main", parse("UPDATE items SET code = upper(code)"), expected_head=db.head()
+    )
+    done = {c.tenant: c for c in db._files.propagate("main")}
+    assert done["ok"].outcome == "applied"
+    assert done["clash"].outcome == "behind"
+    assert done["clash"].error == (
+        "ReplayError: DataMigrated failed: UNIQUE constraint failed: items.code"
+    )
+    assert _rows(_tenant_file(db, "ok"), "SELECT code FROM items ORDER BY code") == [
+        ("A",),
+        ("B",),
+    ]
+    assert _rows(_tenant_file(db, "clash"), "SELECT code FROM items ORDER BY code") == [
+        ("B",),
+        ("b",),
+    ]
+    assert data_step_rows(store, "main", step.id, branch="main")[0]["per_tenant"] == {"ok": 2}
+
+
+def test_a_file_caught_up_when_opened_records_its_count(project, db):
+    db.migrate("CREATE TABLE t (n INTEGER)")
+    db.create_tenant("late")
+    with cinchdb.connect(tenant="late", project_dir=project) as handle:
+        handle.insert("t", [{"n": 1}, {"n": 2}, {"n": 3}])
+    store = db._changes.store
+    # Appended by "another process" that never propagated it: the file catches up when opened.
+    (step,) = store.append(
+        "main", "main", parse("DELETE FROM t WHERE n > 1"), expected_head=db.head()
+    )
+    assert data_step_rows(store, "main", step.id) == []
+    with cinchdb.connect(tenant="late", project_dir=project) as handle:
+        assert handle.query("SELECT n FROM t") == [{"n": 1}]
+    assert data_step_rows(store, "main", step.id)[0]["per_tenant"] == {"late": 2}

@@ -10,11 +10,10 @@ from pathlib import Path
 import click
 
 import cinchdb
-from cinchdb._data_step_rows import summary_text
 from cinchdb.cli._app import EXIT_CONFLICT, EXIT_ERROR
 from cinchdb.cli._context import json_option, target_options, with_db
 from cinchdb.cli._render import done, emit_json, progress_bar, table, to_plain
-from cinchdb.operations import operation_sql, operation_summary
+from cinchdb.operations import data_step_summary, operation_sql, operation_summary
 from cinchdb.results import DataStepRows, MergeResult, RangeInfo, SchemaDifference
 
 
@@ -210,7 +209,7 @@ def _rows_text(rows: DataStepRows) -> str:
     """``12 rows in 3 tenants (most: 5 in 'acme')``, or why there is no count."""
     if rows["tenants"] == 0 and rows["template"] is None:
         return "rows: not applied to any file here yet"
-    return summary_text(rows)
+    return data_step_summary(rows)
 
 
 @click.command("diff")
@@ -306,19 +305,31 @@ def _introduced(judged: RangeInfo) -> str:
 @click.command("migrate")
 @click.argument("sql", required=False)
 @click.option("-f", "--file", "path", type=click.Path(exists=True, dir_okay=False),
-              help="Read the DDL from a file.")  # fmt: skip
+              help="Read the migration from a file.")  # fmt: skip
 @click.option("-m", "--message", default="", help="A message for the journal.")
+@click.option("--down", "down_path", type=click.Path(exists=True, dir_okay=False),
+              help="A file of INSERT/UPDATE/DELETE that undoes the script's one data step"
+                   " (what revert runs).")  # fmt: skip
+@click.option("--allow-nondeterministic", is_flag=True,
+              help="Let data steps call random(), datetime('now') and the like (recorded in"
+                   " the journal).")  # fmt: skip
 @target_options(tenant=False)
 @json_option
 @with_db
 def migrate(db: cinchdb.CinchDB, sql: str | None, path: str | None, message: str,
+            down_path: str | None, allow_nondeterministic: bool,
             as_json: bool) -> None:  # fmt: skip
-    """Apply DDL statements as journal events, all or nothing.
+    """Apply a migration (DDL and data steps) as journal events, all or nothing.
+
+    Each INSERT, UPDATE or DELETE is a data step: run on the branch template and on every
+    tenant, exactly once each, after a preflight on every materialized tenant. The rows each
+    one changed are printed under it.
 
     \b
     Example:
       cinch migrate "CREATE INDEX idx_users_email ON users (email)"
       cinch migrate -f schema.sql
+      cinch migrate "UPDATE users SET full_name = first || ' ' || last" --down undo.sql
     """
     if sql is not None and path is not None:
         raise click.UsageError("give the SQL as an argument or with -f FILE, not both")
@@ -327,28 +338,39 @@ def migrate(db: cinchdb.CinchDB, sql: str | None, path: str | None, message: str
         # Nothing to apply is a mistake (an unset shell variable, an empty file), not a no-op.
         what = f"{path} is empty" if path is not None else "pass DDL as SQL or with -f FILE"
         raise click.UsageError(f"no SQL given: {what}")
+    down = None if down_path is None else _read_sql(down_path, "'--down'")
+    if down is not None and not down.strip():
+        raise click.UsageError(f"no down SQL given: {down_path} is empty")
     report, bar = progress_bar()
     db.progress = report
     try:
-        events = db.migrate(text, message=message)
+        events = db.migrate(
+            text, message=message, down=down, allow_nondeterministic=allow_nondeterministic
+        )
     finally:
         bar.stop()
-    data = [{"id": e.id, "summary": e.summary} for e in events]
+    rows = {step["event_id"]: step for step in events.data_steps}
+    data: list[dict[str, object]] = []
+    for e in events:
+        entry: dict[str, object] = {"id": e.id, "summary": e.summary}
+        if e.id in rows:
+            entry["rows"] = rows[e.id]
+        data.append(entry)
     if as_json:
         emit_json(data)
     else:
         for event in events:
             click.echo(f"{event.short_id}  {event.summary}")
+            if event.id in rows:
+                click.echo(f"{'':12}  {data_step_summary(rows[event.id])}")
 
 
-def _read_sql(path: str) -> str:
+def _read_sql(path: str, option: str = "'-f' / '--file'") -> str:
     # A file click let through (it exists) can still be unreadable or not text: a usage error.
     try:
         return Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
-        raise click.BadParameter(
-            f"cannot read {path}: {error}", param_hint="'-f' / '--file'"
-        ) from error
+        raise click.BadParameter(f"cannot read {path}: {error}", param_hint=option) from error
 
 
 @click.command("revert")
