@@ -29,7 +29,6 @@ from journal.events import (
 )
 from journal.names import fold_name
 from journal.schema import Schema
-from journal.sqlrefs import references
 
 
 class Gone:
@@ -141,13 +140,7 @@ def side_effects(base: Schema, steps: Sequence[SideStep]) -> SideEffects:
             ):
                 _object_changed(effects, names, op, event)
             case DataMigrated():
-                # The simplest correct rule (MERGE refines it): a data step touches every
-                # table it references.
-                for table, _column in references(op.sql):
-                    origin = names.table(table)
-                    if origin is not None:
-                        effects.touched.add(origin)
-                        effects.note(f"table {origin}", event)
+                pass  # rows, not objects: journal._merge_data finds what a data step names
             case _:
                 assert_never(op)
     return effects

@@ -4,12 +4,13 @@ dependants' SQL rewritten, conflicts and resolutions reported. The rules
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import attrs
 from typing_extensions import assert_never  # typing has it from 3.11; we support 3.10
 
+from journal._merge_data import DataUse, target_of
 from journal._merge_effects import Gone, SideEffects, SideNames, object_of
 from journal._merge_resolve import take
 from journal._merge_types import (
@@ -41,7 +42,6 @@ from journal.events import (
     ViewCreated,
     ViewDropped,
     ViewReplaced,
-    data_step_text,
 )
 from journal.fold import apply_all
 from journal.names import fold_name, quote
@@ -80,6 +80,13 @@ class Replay:
     kept: set[str] = attrs.field(factory=set)
     #: This side's names for tables and columns whose rename was left out: the other side's.
     aliases: dict[str, str] = attrs.field(factory=dict)
+    #: The other side's data steps that no data step of this side repeats identically
+    #: (journal._merge_data), and the positions of this side's steps that repeat one.
+    data_live: list[DataUse] = attrs.field(factory=list)
+    data_matched: set[int] = attrs.field(factory=set)
+    #: This side's data steps by position, and the position of the step being replayed.
+    data_mine: dict[int, DataUse] = attrs.field(factory=dict)
+    position: int = 0
 
     # -- translating names ---------------------------------------------------------------
     def table(self, name: str) -> str:
@@ -157,12 +164,14 @@ class Replay:
         *,
         key: str | None = None,
         taking: Operation | None = None,
+        cite: Sequence[str] | None = None,
         **sides: Any,
     ) -> None:
         """Report a conflict over object ``what``, or resolve it as the person chose.
 
         ``taking`` is this side's operation, translated, that defines its version of the
-        object (None: this side's version cannot be taken, only left out)."""
+        object (None: this side's version cannot be taken, only left out). ``cite``: the
+        other side's events to name (default: those on the object ``key``)."""
         side = self.resolver.side(what)
         if side == OURS:
             self.keep_other(what, step)
@@ -182,7 +191,7 @@ class Replay:
                     return
         kind_name = what.split(" ", 1)
         key = key or f"{kind_name[0]} {fold_name(kind_name[1])}"
-        ours_events = self.other.events.get(key, [])
+        ours_events = self.other.events.get(key, []) if cite is None else cite
         self.conflicts.append(
             Conflict(
                 kind=kind,
@@ -269,6 +278,6 @@ def describe(op: Operation) -> str:
             kind, name = object_of(op)
             return f"{kind} {name}"
         case DataMigrated():
-            return f"data step {data_step_text(op)}"
+            return f"data {target_of(op.sql)}"  # the rows of the table the step writes
         case _:
             assert_never(op)

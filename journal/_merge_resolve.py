@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing_extensions import assert_never
 
+from journal._merge_data import target_of
 from journal.diff import diff_schemas
 from journal.events import (
     ColumnAdded,
@@ -94,6 +95,9 @@ def take(current: Schema, op: Operation) -> list[Operation]:
     Raises:
         SchemaError: that version does not fit ``current`` (it reads what is not there).
     """
+    if isinstance(op, DataMigrated):
+        apply(current, op)  # everything it names is there (raises if not)
+        return [op]  # rows, not schema: no difference of schemas carries it
     cleared, creation = _cleared(current, op)
     return diff_schemas(current, apply(cleared, creation))
 
@@ -121,8 +125,9 @@ def touches(op: Operation, dropped: set[str]) -> bool:
         case TriggerDropped():
             tables, objects = [], [f"trigger {op.trigger}"]
         case DataMigrated():
+            # The rows of its table, and whatever tables it names.
             tables = sorted({table for table, _column in references(op.sql)})
-            objects = []
+            objects = [f"data {target_of(op.sql)}"]
         case _:
             assert_never(op)
     keys = [f"table {fold_name(t)}" for t in tables]

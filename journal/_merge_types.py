@@ -19,6 +19,7 @@ RENAME_RENAME = "rename_rename"
 DEPENDENCY = "dependency"
 NAME_COLLISION = "name_collision"
 SEMANTIC = "semantic"
+DATA_DEPENDENCY = "data_dependency"  # a data step against a change to what it names
 
 
 @attrs.frozen

@@ -10,7 +10,9 @@ the event that made it and the schema just before it (the fold cache has those).
    translating every name theirs uses for a base object into ours' name for it, and rewriting
    the SQL of theirs' views, indexes and triggers the same way SQLite rewrites dependants on a
    rename. Where the two sides did incompatible things to one object, that is a
-   :class:`Conflict`; where they did the same thing, it is applied once;
+   :class:`Conflict`; where they did the same thing, it is applied once. Data steps (rows, not
+   objects) have rules of their own, judged against both sides' steps
+   (:mod:`journal._merge_data`);
 3. folds the translated operations onto ours' schema: an operation that does not apply there
    (a name already taken, a drop that would break something ours added) is a conflict too;
 4. checks the result in SQLite (:func:`journal.merge_check.semantic_check`): base + ours +
@@ -27,12 +29,14 @@ from collections.abc import Callable, Sequence
 import attrs
 from typing_extensions import assert_never
 
+from journal._merge_data import data_uses, match_identical
 from journal._merge_effects import SideEffects, SideNames, side_effects, track_names
 from journal._merge_replay import Replay, Untranslatable, describe, is_dependant
 from journal._merge_resolve import take, touches
 from journal._merge_rules import fold_conflict, replay_step
 from journal._merge_types import (
     BOTH_CHANGED,
+    DATA_DEPENDENCY,
     DEPENDENCY,
     DROP_VS_CHANGE,
     NAME_COLLISION,
@@ -73,6 +77,7 @@ from journal.schema import Schema
 
 __all__ = [
     "BOTH_CHANGED",
+    "DATA_DEPENDENCY",
     "DEPENDENCY",
     "DROP_VS_CHANGE",
     "NAME_COLLISION",
@@ -99,6 +104,7 @@ def transform(
     other: SideEffects,
     other_schema: Schema,
     resolver: Resolver | None = None,
+    other_steps: Sequence[SideStep] = (),
 ) -> tuple[list[Translated], list[Conflict], list[str], int]:
     """``steps`` (one side since the base) as operations that apply after the other side.
 
@@ -106,9 +112,20 @@ def transform(
     automatic resolutions made (renames carried into this side's SQL and operations) and how many
     operations were dropped as already made identically by the other side. ``resolver``: the
     sides a person chose for conflicting objects (see :mod:`journal._merge_resolve`).
+    ``other_steps``: the other side's steps, whose data steps this side's are judged against.
     """
     replay = Replay(base, other, other_schema, SideNames(base), resolver=resolver or Resolver())
-    for step in steps:
+    mine = data_uses(SideNames(base), steps)
+    if mine:
+        # The other side's data steps, which this side's data and schema steps are judged
+        # against (journal._merge_data); identical ones on both sides are applied once.
+        theirs_data = data_uses(SideNames(base), other_steps)
+        replay.data_mine = mine
+        replay.data_matched, replay.data_live = match_identical(list(theirs_data.values()), mine)
+    elif other_steps:
+        replay.data_live = list(data_uses(SideNames(base), other_steps).values())
+    for position, step in enumerate(steps):
+        replay.position = position
         if replay.kept and touches(step.operation, replay.kept):
             replay.skipped += 1  # on an object kept as the other side has it
             track_names(replay.names, step.operation)
@@ -117,8 +134,14 @@ def transform(
             replay_step(replay, step)
         except Untranslatable as gone:
             op = step.operation
+            if isinstance(op, DataMigrated):
+                kind = DATA_DEPENDENCY
+            elif gone.dependency or is_dependant(op):
+                kind = DEPENDENCY
+            else:
+                kind = DROP_VS_CHANGE
             replay.conflict(
-                DEPENDENCY if gone.dependency or is_dependant(op) else DROP_VS_CHANGE,
+                kind,
                 describe(op),
                 f"{describe(op).capitalize()} ({op.type}) uses {gone.what}, which the other"
                 " side dropped",
@@ -223,7 +246,7 @@ def plan_merge(
     resolver = resolver or Resolver()
     ours_effects = side_effects(base, ours)
     translated, conflicts, resolutions, skipped = transform(
-        base, theirs, ours_effects, ours_schema, resolver
+        base, theirs, ours_effects, ours_schema, resolver, ours
     )
     merged = ours_schema
     if not conflicts:
@@ -237,7 +260,13 @@ def plan_merge(
             ours_on_theirs = [Translated(op, "") for op in diff_schemas(theirs_schema, merged)]
         else:
             theirs_effects = side_effects(base, theirs)
-            ours_on_theirs, reverse, _, _ = transform(base, ours, theirs_effects, theirs_schema)
+            # The other order checks the schema: ours' data steps have already run on ours'
+            # tenants, and the rules above judged them against theirs' steps (left out, they
+            # cannot raise the same conflict again with the sides swapped).
+            schema_steps = [s for s in ours if not isinstance(s.operation, DataMigrated)]
+            ours_on_theirs, reverse, _, _ = transform(
+                base, schema_steps, theirs_effects, theirs_schema
+            )
             conflicts.extend(reverse)
         if not conflicts:
             conflicts.extend(

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from journal._lazy import lazy_module
 from journal.errors import SchemaError, SQLiteRefusedError
 from journal.events import (
+    DataMigrated,
     Event,
     IndexCreated,
     Operation,
@@ -209,7 +210,7 @@ def _replay(
     """A database built at ``start`` with ``ops`` replayed onto it."""
     conn, schema = _build(start)
     try:
-        apply_operations(conn, schema, ops)
+        _replay_compiling_data_steps(conn, schema, ops)
     except ReplayError as e:
         return conn, [
             merge.Conflict(
@@ -229,6 +230,28 @@ def _replay(
             )
         ]
     return conn, []
+
+
+def _replay_compiling_data_steps(
+    conn: sqlite3.Connection, schema: Schema, ops: Sequence[Operation]
+) -> None:
+    """Replay ``ops`` onto ``conn`` (at ``schema``), data steps compiled where they stand
+    rather than run: the in-memory database has no rows, so running them would prove nothing
+    and could fail where a tenant would not (an insert whose foreign key points at a row
+    only the tenants hold). ``EXPLAIN`` resolves every table and column the statement names
+    and compiles the triggers it fires, without executing it."""
+    pending: list[Operation] = []
+    for op in ops:
+        if not isinstance(op, DataMigrated):
+            pending.append(op)
+            continue
+        schema = apply_operations(conn, schema, pending)
+        pending = []
+        try:
+            conn.execute(f"EXPLAIN {op.sql}").fetchall()
+        except sqlite3.Error as e:
+            raise ReplayError(op, op.sql, str(e)) from e
+    apply_operations(conn, schema, pending)
 
 
 def compile_errors(conn: sqlite3.Connection) -> list[merge.Conflict]:

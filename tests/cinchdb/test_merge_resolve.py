@@ -208,3 +208,71 @@ def test_old_merge_events_read_back_unchanged():
     assert '"resolutions"' not in event.canonical_body()
     again = Event.from_body(event.id, event.canonical_body())
     assert again.change.resolutions == () and again.canonical_body() == event.canonical_body()
+
+
+#: Data step conflicts (fixture, object, side, the merged schema, a query and the rows every
+#: tenant of main must then hold).
+DATA_RESOLUTIONS = [
+    ("37_data_step_vs_renamed_column", "data users", "ours",
+     "CREATE TABLE users (id TEXT PRIMARY KEY, name TEXT, years INTEGER);",
+     "SELECT id, years FROM users ORDER BY id", [("u1", 36), ("u2", None)]),
+    # Theirs: the step is rewritten for the target's rename, as a view would be.
+    ("37_data_step_vs_renamed_column", "data users", "theirs",
+     "CREATE TABLE users (id TEXT PRIMARY KEY, name TEXT, years INTEGER);",
+     "SELECT id, years FROM users ORDER BY id", [("u1", 36), ("u2", 0)]),
+    ("43_data_steps_on_one_table_differ", "data users", "ours",
+     "CREATE TABLE users (id TEXT PRIMARY KEY, status TEXT);",
+     "SELECT id, status FROM users", [("u1", "active")]),
+    # Theirs: the source's step runs after the target's.
+    ("43_data_steps_on_one_table_differ", "data users", "theirs",
+     "CREATE TABLE users (id TEXT PRIMARY KEY, status TEXT);",
+     "SELECT id, status FROM users", [("u1", "pending")]),
+    ("41_schema_change_vs_data_step_of_ours", "column users.score", "ours",
+     "CREATE TABLE users (id TEXT PRIMARY KEY, name TEXT, score INTEGER);",
+     "SELECT id, score FROM users", [("u1", 10)]),
+    ("41_schema_change_vs_data_step_of_ours", "column users.score", "theirs",
+     "CREATE TABLE users (id TEXT PRIMARY KEY, name TEXT);",
+     "SELECT id, name FROM users", [("u1", "Ada")]),
+    ("36_data_step_vs_dropped_column", "data users", "ours",
+     "CREATE TABLE users (id TEXT PRIMARY KEY, name TEXT);",
+     "SELECT id, name FROM users ORDER BY id", [("u1", "Ada"), ("u2", "Alan")]),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("fixture", "what", "side", "expected", "query", "rows"),
+    DATA_RESOLUTIONS,
+    ids=[f"{f[:2]}-{s}" for f, _, s, *_ in DATA_RESOLUTIONS],
+)
+def test_resolving_a_data_step_conflict_each_way(
+    tmp_path, fixture, what, side, expected, query, rows
+):
+    with scenario_db(cinchdb.init(tmp_path / "p"), fixture) as db:
+        preview = db.merge_preview("feature", "main")
+        assert [(c["kind"], c["object"]) for c in preview["conflicts"]] == [
+            ("data_dependency", what)
+        ]
+        result = db.merge_branches("feature", "main", resolve={what: side})
+        assert result["status"] == "success", result
+        assert result["resolved"] == [{"object": what, "side": side}]
+        assert_schema_everywhere(db, expected)
+        for tenant in ("main", "acme", "late"):
+            conn = sqlite3.connect(db._files.path("main", tenant))
+            try:
+                assert conn.execute(query).fetchall() == rows, tenant
+            finally:
+                conn.close()
+
+
+def test_a_data_step_over_a_dropped_column_cannot_be_taken_as_theirs(tmp_path):
+    with scenario_db(cinchdb.init(tmp_path / "p"), "36_data_step_vs_dropped_column") as db:
+        with pytest.raises(ConflictError) as caught:
+            db.merge_branches("feature", "main", resolve={"data users": "theirs"})
+        [conflict] = caught.value.conflicts
+        assert conflict.kind == "data_dependency" and conflict.sides == ("ours",)
+        assert conflict.message == (
+            "Data step 'UPDATE users SET age = age + 1 WHERE age IS NOT NULL' uses column"
+            " 'users.age', which the other side dropped: the step cannot run after the drop;"
+            " it cannot be resolved as theirs. To resolve: cinch merge feature --into main"
+            " --resolve 'data users'=ours"
+        )

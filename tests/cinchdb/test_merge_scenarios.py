@@ -8,10 +8,15 @@ line per conflict, naming the events the conflict cites by their place in the fi
 clean merge must give the expected schema (up to column order) in the journal and in every
 tenant file; a conflict must name the expected kinds, cite the expected events, and leave every
 file of the project byte-for-byte as it was.
+
+Sections may hold data steps (INSERT, UPDATE, DELETE) beside DDL. A clean merge may end with
+``-- expect-rows: QUERY => ROWS`` lines (ROWS a Python literal list of tuples): every tenant
+file of main, materialized before the fork or after ours, must answer QUERY with ROWS.
 """
 
 from __future__ import annotations
 
+import ast
 import sqlite3
 from pathlib import Path
 
@@ -29,7 +34,9 @@ def load(path: Path) -> dict[str, str]:
     sections: dict[str, list[str]] = {}
     current = "description"
     for line in path.read_text().splitlines():
-        if line.startswith("-- expect-events "):
+        if line.startswith("-- expect-rows:"):
+            sections.setdefault("expect-rows", []).append(line.removeprefix("-- expect-rows:"))
+        elif line.startswith("-- expect-events "):
             sections.setdefault("expect-events", []).append(line.removeprefix("-- expect-events "))
         elif line.startswith("-- expect:"):
             sections["expect"] = [line.removeprefix("-- expect:").strip()]
@@ -48,6 +55,15 @@ def expected_events(scenario: dict[str, str]) -> list[tuple[str, tuple[str, ...]
         what, _, events = line.rpartition(":")
         pairs.append((what.strip(), tuple(e.strip() for e in events.split(","))))
     return sorted(pairs)
+
+
+def expected_rows(scenario: dict[str, str]) -> list[tuple[str, list[tuple]]]:
+    """The ``-- expect-rows`` lines as (query, rows) pairs."""
+    pairs = []
+    for line in scenario.get("expect-rows", "").splitlines():
+        query, _, rows = line.rpartition("=>")
+        pairs.append((query.strip(), ast.literal_eval(rows.strip())))
+    return pairs
 
 
 def unordered(schema: Schema) -> dict:
@@ -103,6 +119,7 @@ def test_merge_scenario(path, tmp_path):
             return
         assert expect == "clean", expect
         assert "expect-events" not in scenario
+        rows = expected_rows(scenario)
         assert preview["status"] == "success" and preview["conflicts"] == []
         result = db.merge_branches("feature", "main")
         assert result["status"] == "success" and result["event_id"]
@@ -118,6 +135,8 @@ def test_merge_scenario(path, tmp_path):
             conn = sqlite3.connect(files.path("main", tenant))
             try:
                 assert unordered(introspect(conn)) == unordered(merged)
+                for query, expected_result in rows:
+                    assert conn.execute(query).fetchall() == expected_result, (tenant, query)
             finally:
                 conn.close()
         # Merging again is a no-op.

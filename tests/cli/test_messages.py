@@ -132,6 +132,26 @@ def test_a_merge_conflict_is_printed_once(users):
         ]
 
 
+def test_a_data_step_conflict_is_printed_like_the_others(users):
+    cinch = users
+    ok(cinch("migrate", "INSERT INTO users (id, name) VALUES ('u1', 'Ada')"))
+    ok(cinch("branch", "create", "f"))
+    ok(cinch("migrate", "UPDATE users SET name = upper(name)"))
+    ok(cinch("branch", "switch", "main"))
+    ok(cinch("column", "rename", "users", "name", "full_name"))
+    result = cinch("merge", "f")
+    assert result.exit_code == 3
+    assert result.stderr.splitlines() == [
+        "Error: 1 conflict(s) merging 'f' into 'main':",
+        "  data_dependency: Data step 'UPDATE users SET name = upper(name)' uses column"
+        " 'users.name', which the other side renamed to 'full_name': the step was written for"
+        " the old name. To resolve: cinch merge f --into main --resolve 'data users'=theirs",
+    ]
+    ok(cinch("merge", "f", "--resolve", "data users=theirs"))
+    rows = json.loads(ok(cinch("query", "SELECT full_name FROM users", "--format", "json")))
+    assert rows == [{"full_name": "ADA"}]
+
+
 def test_no_project_found_is_one_line(tmp_path, monkeypatch):
     monkeypatch.delenv("CINCHDB_PROJECT_DIR", raising=False)
     monkeypatch.chdir(tmp_path)
