@@ -82,8 +82,9 @@ def test_diff_counts_the_data_steps_between_two_refs_each_once(db):
     assert (steps("feature~1", "feature"), steps("feature~2..feature~1")) == (1, 0)
     assert steps("main", "main") == 0
     # Diverged: main's own step counts too between the two heads, not from the merge base.
+    # (On another table: data steps on both sides over one table would not merge.)
     db.switch_branch("main")
-    db.migrate("INSERT INTO people (first, last) VALUES ('new', 'one')")
+    db.migrate("CREATE TABLE plans (name TEXT); INSERT INTO plans (name) VALUES ('free')")
     assert (steps("main", "feature"), steps("main...feature")) == (3, 2)
     # After the merge, the merge event is not counted again: main has what feature has.
     db.merge_branches("feature", "main")
