@@ -240,6 +240,7 @@ LAZY_MODULES = {
     ("journal.sqlrefs", "journal.parse"),
     ("journal.sqlrefs", "sqlglot"),
     ("journal.sqlrefs", "sqlglot.expressions"),
+    ("journal._merge_data", "sqlglot.expressions"),
     # pydantic (the definition, event and public models) and what folds or replays events:
     # a handle on a tenant at its branch head that only queries rows or keys loads none of it.
     ("cinchdb._fleet", "journal.replay"),
