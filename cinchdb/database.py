@@ -27,6 +27,7 @@ from cinchdb.kv import KVStore
 from cinchdb.project import MAIN
 from cinchdb.results import (
     CheckReport,
+    DataStepRows,
     IndexInfo,
     LintFinding,
     MergeResult,
@@ -615,6 +616,15 @@ class CinchDB:
     def diff_range(self, a: str, b: str | None = None) -> tuple[RangeInfo, list[Operation]]:
         """:meth:`diff`, with what it compared (the range and the two events)."""
         return history.diff_range(self._changes, a, b)
+
+    def data_step_rows(self, event: str, branch: str | None = None) -> list[DataStepRows]:
+        """What each data step of ``event`` (an id, prefix or ref) changed, one summary per
+        step in order: ``total`` rows over ``tenants`` files, ``max`` and ``max_tenant``,
+        ``template`` (the branch template's rows) and ``per_tenant``, as recorded on this
+        machine for ``branch``'s files (every branch's when None). Empty for an event without
+        data steps; a step no file here has applied reads 0 rows in 0 tenants, ``template``
+        None."""
+        return history.data_step_rows(self._changes, event, branch)
 
     def schema_at(self, ref: str) -> Schema:
         """The schema at any ref (``schema_at("main~3").sql()`` gives its SQL)."""

@@ -21,6 +21,7 @@ from typing_extensions import assert_never  # typing has it from 3.11; we suppor
 
 from cinchdb._drift import schema_differences
 from cinchdb._guard import read_cursor
+from cinchdb._history_data import event_data_steps
 from cinchdb._repair import repair_tenant as _repair_tenant
 from cinchdb._revert_check import revert_losses
 from cinchdb._system_tables import FOREIGN_TABLES
@@ -36,6 +37,7 @@ from cinchdb.errors import (
 from cinchdb.results import (
     BehindTenant,
     CheckReport,
+    DataStepRows,
     DriftedTenant,
     LintFinding,
     RangeInfo,
@@ -156,6 +158,11 @@ def diff_range(
     ``diff_range(c, "A", "B")`` and ``diff_range(c, "A..B")`` compare the two heads;
     ``diff_range(c, "A...B")`` compares the merge base of A and B with B.
     """
+    info = _diff_refs(changes, a, b)
+    return info, _diff_ids(changes, info["from_id"], info["to_id"])
+
+
+def _diff_refs(changes: SchemaChanges, a: str, b: str | None) -> RangeInfo:
     kind = "heads"
     if b is None:
         first, b, separator = split_range(a)
@@ -179,7 +186,7 @@ def diff_range(
         "events": [],
         "data_steps": _data_steps_between(changes, from_id, to_id),
     }
-    return info, _diff_ids(changes, from_id, to_id)
+    return info
 
 
 def _data_steps_between(changes: SchemaChanges, a: str | None, b: str | None) -> int:
@@ -253,6 +260,17 @@ def log(
             if limit is not None and len(found) >= limit:
                 break
     return found
+
+
+def data_step_rows(
+    changes: SchemaChanges, ref: str, branch: str | None = None
+) -> list[DataStepRows]:
+    """The rows each data step of event ``ref`` changed, per step (see
+    ``cinchdb._history_data.event_data_steps``)."""
+    event_id = resolve_ref(changes, ref)
+    if event_id is None:
+        return []
+    return event_data_steps(changes, changes.store.get_event(event_id), branch)
 
 
 def log_range(changes: SchemaChanges, spec: str) -> RangeInfo:

@@ -27,6 +27,7 @@ from typing import Protocol, TypeVar
 import attrs
 from typing_extensions import assert_never
 
+from journal._dml_shape import dml_shape
 from journal.definitions import ColumnDef, IndexDef, TableDef, TriggerDef, ViewDef
 from journal.dependencies import check_columns, dependents_of
 from journal.errors import SchemaError
@@ -49,6 +50,7 @@ from journal.events import (
     ViewCreated,
     ViewDropped,
     ViewReplaced,
+    data_step_text,
     operations_of,
 )
 from journal.fold import apply, apply_all
@@ -505,10 +507,13 @@ class Finding:
 
 
 def lint(operations: Sequence[Operation]) -> list[Finding]:
-    """Flag destructive or data-dependent operations."""
+    """Flag destructive or data-dependent operations, and every data step (it changes rows in
+    every tenant, so a person should read it before it reaches them)."""
     found: list[Finding] = []
     for op in operations:
         match op:
+            case DataMigrated():
+                found += _data_step_findings(op)
             case TableDropped():
                 found.append(
                     Finding("drop_table", op.table, f"drops table '{op.table}' and its rows")
@@ -549,8 +554,23 @@ def lint(operations: Sequence[Operation]) -> list[Finding]:
                 | TriggerDropped()
             ):
                 pass  # loses nothing and cannot fail on existing rows
-            case DataMigrated():
-                pass  # changes rows, not the schema: nothing here to lint
             case _:
                 assert_never(op)
+    return found
+
+
+def _data_step_findings(step: DataMigrated) -> list[Finding]:
+    """``data_step`` for every data step; ``no_where`` as well for an UPDATE or DELETE without
+    WHERE, which changes every row of its table in every tenant."""
+    shape = dml_shape(step.sql)
+    verb = "data step" if shape is None else shape.verb
+    table = None if shape is None else shape.table
+    of_table = "" if table is None else f" of '{table}'"
+    found = [Finding("data_step", table or verb,
+                     f"{verb} changes rows{of_table} in every tenant: review it"
+                     f" ({data_step_text(step)})")]  # fmt: skip
+    if shape is not None and shape.every_row:
+        found.append(Finding("no_where", table or verb,
+                             f"{verb} without WHERE changes every row{of_table} in every"
+                             " tenant"))  # fmt: skip
     return found

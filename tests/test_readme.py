@@ -28,3 +28,4 @@ def test_readme_python_examples_run(capsys):
     assert "1 {'user_id': 123}" in out
     assert "['create table tags (4 columns)', 'add column posts.views INTEGER']" in out
     assert "refused DELETE: use delete() or delete_where()" in out
+    assert "{'acme': 1, 'globex': 1}" in out and "[{'full_name': 'Ada Globex'}]" in out

@@ -235,6 +235,7 @@ LAZY_MODULES = {
     ("journal.introspect", "journal.parse"),
     ("journal.merge_check", "journal.merge"),
     ("journal.render", "journal._tokens"),
+    ("journal._dml_shape", "journal._tokens"),
     ("journal.sqlrefs", "journal._tokens"),
     ("journal.sqlrefs", "journal.parse"),
     ("journal.sqlrefs", "sqlglot"),

@@ -24,6 +24,7 @@ UNSUPPORTED: dict[str, str] = {
     "merge_heads_preview": "git heads are in the server's working copy",
     "log_range": "the API has no endpoint for it; use log",
     "diff_range": "the API has no endpoint for it; use diff",
+    "data_step_rows": "row counts are local state of the server; run cinch log there",
     "lint": "the API has no endpoint for it; run cinch lint on the server",
     "check": "it inspects the server's files; run cinch check on the server",
     "revert": "the API has no endpoint for it; run cinch revert on the server",

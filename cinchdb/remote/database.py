@@ -490,6 +490,9 @@ class RemoteCinchDB:
     def diff_range(self, a: str, b: str | None = None) -> NoReturn:
         _unsupported("diff_range")
 
+    def data_step_rows(self, event: str, branch: str | None = None) -> NoReturn:
+        _unsupported("data_step_rows")
+
     def lint(self, a: str, b: str | None = None) -> NoReturn:
         _unsupported("lint")
 

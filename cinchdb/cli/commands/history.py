@@ -14,7 +14,7 @@ from cinchdb.cli._app import EXIT_CONFLICT, EXIT_ERROR
 from cinchdb.cli._context import json_option, target_options, with_db
 from cinchdb.cli._render import done, emit_json, progress_bar, table, to_plain
 from cinchdb.operations import data_step_summary, operation_sql, operation_summary
-from cinchdb.results import MergeResult, RangeInfo, SchemaDifference
+from cinchdb.results import DataStepRows, MergeResult, RangeInfo, SchemaDifference
 
 
 def render_merge(result: MergeResult, as_json: bool, *, heads: bool = False) -> None:
@@ -140,7 +140,9 @@ def log(db: cinchdb.CinchDB, path: str | None, limit: int | None, graph: bool,
 
     BRANCH shows that branch's events (as git log BRANCH). RANGE A..B shows what B introduces:
     the events reachable from B and not from A, as git log A..B. A name that is no branch,
-    table or column is an error.
+    table or column is an error. A data step shows as "data: UPDATE ..." with the rows it
+    changed in the branch's tenant files, summarized ("3 rows in 2 tenants (most: 2 in
+    'acme')"); --json gives them per event under data_steps.
 
     \b
     Example:
@@ -157,11 +159,21 @@ def log(db: cinchdb.CinchDB, path: str | None, limit: int | None, graph: bool,
         raise click.ClickException(
             f"No branch, table or column is called '{path}' (branches: {branches})"
         )
+    # Row counts are kept per branch's files: the logged branch's, or every branch's when the
+    # range ends at an event id.
+    end = spec.rpartition("..")[2].lstrip(".")
+    counted = end if end in {b.name for b in db.list_branches()} else None
+    steps = {
+        e.id: db.data_step_rows(e.id, counted)
+        for e in events
+        if any(op.type == "DataMigrated" for op in e.operations)
+    }
     if as_json:
         emit_json([
             {"id": e.id, "short_id": e.short_id, "type": e.type, "summary": e.summary,
              "author": e.author, "message": e.message, "created_at": e.created_at,
-             "parents": list(e.parents)}
+             "parents": list(e.parents),
+             "data_steps": [_step_json(rows) for rows in steps.get(e.id, [])]}
             for e in events
         ])  # fmt: skip
         return
@@ -183,7 +195,21 @@ def log(db: cinchdb.CinchDB, path: str | None, limit: int | None, graph: bool,
             if len(event.parents) > 1:
                 prefix = prefix.rstrip() + "\\ "
         when = event.created_at.strftime("%Y-%m-%d %H:%M")
-        click.echo(f"{prefix}{event.short_id}  {when}  {event.author:<10}  {event.summary}")
+        rows = "".join(f"  [{_rows_text(r)}]" for r in steps.get(event.id, []))
+        click.echo(f"{prefix}{event.short_id}  {when}  {event.author:<10}  {event.summary}{rows}")
+
+
+def _step_json(rows: DataStepRows) -> dict[str, object]:
+    """A data step in ``log --json``: its statement and the summary of the rows it changed
+    (the per-tenant counts are left out: a fleet has thousands; ``data_step_rows`` has them)."""
+    return {k: v for k, v in rows.items() if k not in ("event_id", "per_tenant")}
+
+
+def _rows_text(rows: DataStepRows) -> str:
+    """``12 rows in 3 tenants (most: 5 in 'acme')``, or why there is no count."""
+    if rows["tenants"] == 0 and rows["template"] is None:
+        return "rows: not applied to any file here yet"
+    return data_step_summary(rows)
 
 
 @click.command("diff")
@@ -201,7 +227,8 @@ def diff(db: cinchdb.CinchDB, a: str, b: str | None, fmt: str, as_json: bool,
 
     Renames show as renames. A B and A..B compare the two heads; A...B compares the merge base
     of A and B with B (what B changed since they parted, as git diff A...B). Refs are branch
-    names, event ids or prefixes, or branch~N.
+    names, event ids or prefixes, or branch~N. Schemas only: data steps (INSERT, UPDATE,
+    DELETE run by migrate) are no difference; a line says how many lie between the refs.
 
     \b
     Example:
@@ -212,15 +239,20 @@ def diff(db: cinchdb.CinchDB, a: str, b: str | None, fmt: str, as_json: bool,
         b = db.branch
     judged, operations = db.diff_range(a, b)
     what = _compared(judged)
+    steps = judged.get("data_steps", 0)
     if fmt == "json" or as_json:
         emit_json({**to_plain(judged), "compared": what,
                    "operations": [to_plain(op) for op in operations]})  # fmt: skip
     elif fmt == "sql":
         click.echo(f"-- {what}")
+        if steps:
+            click.echo(f"-- {_data_steps_line(judged, steps)}")
         for op in operations:
             click.echo(f"{operation_sql(op)};")
     else:
         click.echo(f"# {what}")
+        if steps:
+            click.echo(f"# {_data_steps_line(judged, steps)}")
         if not operations:
             click.echo("No differences")
         for op in operations:
@@ -244,6 +276,20 @@ def _compared(judged: RangeInfo) -> str:
     return (
         f"{judged['range']}: {judged['from_ref']} ({_short(judged['from_id'])}) to"
         f" {judged['to_ref']} ({_short(judged['to_id'])})"
+    )
+
+
+def _data_steps_line(judged: RangeInfo, count: int) -> str:
+    """``2 data steps lie between main and feature ...``: what a schema diff leaves out."""
+    start = (
+        f"the merge base of {judged['from_ref']} and {judged['to_ref']}"
+        if judged["kind"] == "merge_base"
+        else judged["from_ref"]
+    )
+    steps = "1 data step lies" if count == 1 else f"{count} data steps lie"
+    return (
+        f"{steps} between {start} and {judged['to_ref']} (not shown: diff compares schemas;"
+        f" cinch log shows them)"
     )
 
 
@@ -354,7 +400,9 @@ def lint(db: cinchdb.CinchDB, range_: str, as_json: bool) -> None:
     """CI: flag destructive or data-dependent changes between two refs, A..B (exit 1 if any).
 
     Only what B introduces is judged: the events reachable from B and not from A, as
-    git log A..B (A...B means the same; A.. means A..active branch).
+    git log A..B (A...B means the same; A.. means A..active branch). Every data step
+    (INSERT, UPDATE, DELETE run by migrate) is flagged for review (data_step), and an UPDATE
+    or DELETE without WHERE besides (no_where).
 
     \b
     Example:
