@@ -220,8 +220,9 @@ def _operations(sql: str, allow_nondeterministic: bool) -> list[Operation]:
 
 # -- data steps (INSERT / UPDATE / DELETE) --------------------------------------------------
 
-#: Name prefixes of tables that belong to CinchDB, SQLite or Litestream, never to the user.
-_OWN_TABLES = ("__cinch", "cinch_", "sqlite_", "_litestream_")
+#: Name prefixes of tables that belong to CinchDB (its state, its registries, the tenant's
+#: key-value store ``__kv``/``__kv_expires``), SQLite or Litestream, never to the user.
+_OWN_TABLES = ("__cinch", "cinch_", "__kv", "sqlite_", "_litestream_")
 #: Functions whose result differs from one call (and so one tenant) to the next.
 _VOLATILE = frozenset({"random", "randomblob", "changes", "last_insert_rowid", "total_changes"})
 #: Date and time functions, by the index of their time-value argument (None: every argument,

@@ -135,6 +135,8 @@ OWN = "belongs to CinchDB or SQLite: a data step touches only your tables"
         ("DELETE FROM sqlite_master", f"'sqlite_master' {OWN}"),
         ("INSERT INTO users (first) SELECT key FROM __cinch_kv", f"'__cinch_kv' {OWN}"),
         ("UPDATE cinch_data_step_rows SET rows = 0", f"'cinch_data_step_rows' {OWN}"),
+        ("DELETE FROM __kv", f"'__kv' {OWN}"),
+        ("INSERT INTO users (first) SELECT key FROM __kv_expires", f"'__kv_expires' {OWN}"),
         (
             "DELETE FROM users WHERE id IN (SELECT 1 FROM _litestream_seq)",
             f"'_litestream_seq' {OWN}",
