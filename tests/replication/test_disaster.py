@@ -1,0 +1,413 @@
+"""The machine is gone: a project replicating while it is written to is restored elsewhere.
+
+The issue's "Tests must show": 50 tenants (one encrypted) replicate with ``cinch replicate`` to
+S3 (moto on 127.0.0.1) while four writer processes write and a schema change lands; the lag is
+measured while it runs; then every process is SIGKILLed and the project directory deleted, and
+``cinch restore`` must bring back every write acknowledged longer than the measured lag before
+the end, the encrypted tenant under its key only, every tenant at the journal head and a clean
+``cinch check``. A point-in-time restore to just before the schema change gives the old schema
+in the journal and in every tenant. A smaller variant does the same with a file replica.
+
+CI runs ``iterations(ci, full)`` seconds of writing; ``CINCHDB_STRESS=1`` the full size.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import attrs
+import pytest
+
+import cinchdb
+from cinchdb.errors import KeyRequiredError, WrongKeyError
+from cinchdb.models import Column
+from tests.replication import probes, writers
+from tests.stress import iterations
+
+KEY = "disaster-key-1"
+WRONG_KEY = "not-the-key"
+SECRET = "vault"
+COMMAND_TIMEOUT = 120.0
+WRITERS = 4
+TENANTS_PER_WRITER = 3
+PAUSE_S = 0.02
+# Writes per writer: a bound far above what the seconds allow, so time ends the loop.
+MAX_WRITES = 100_000
+
+
+@attrs.define
+class Run:
+    """What one replicating run left behind for the checks."""
+
+    tenants: list[str]
+    writer_tenants: list[list[str]]
+    logs: list[Path]
+    lags: list[probes.LagSample] = attrs.Factory(list)
+    status_lags: list[float] = attrs.Factory(list)
+    schema_started: float = 0.0
+    schema_seconds: float = 0.0
+    killed_at: float = 0.0
+
+    def acked(self) -> list[dict[str, Any]]:
+        found, _ = writers.read_logs(self.logs)
+        return found
+
+    @property
+    def lag(self) -> float:
+        """The largest lag measured during the run (probes and ``cinch replicate status``)."""
+        return max([sample.lag for sample in self.lags] + self.status_lags + [0.0])
+
+
+def cinch(
+    *args: str, cwd: Path, env: Mapping[str, str], check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    """``cinch ARGS`` as a real process (as a user or a script runs it)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "cinchdb.cli", *args],
+        cwd=cwd,
+        env=dict(env),
+        capture_output=True,
+        text=True,
+        timeout=COMMAND_TIMEOUT,
+        check=False,
+    )
+    if check:
+        assert done.returncode == 0, f"cinch {' '.join(args)}: {done.stdout}\n{done.stderr}"
+    return done
+
+
+def build_project(root: Path, count: int) -> list[str]:
+    """A project with table ``events`` and ``count`` materialized tenants (the first one
+    encrypted), each holding one seed row; their names."""
+    cinchdb.init(root)
+    db = cinchdb.connect(project_dir=root)
+    db.create_table("events", [Column(name="writer", type="INTEGER"),
+                               Column(name="seq", type="INTEGER")])  # fmt: skip
+    names = [SECRET] + [f"t{index:03d}" for index in range(count - 1)]
+    for name in names:
+        encrypted = name == SECRET
+        db.create_tenant(name, encrypt=encrypted, encryption_key=KEY if encrypted else None)
+        tenant = cinchdb.connect(
+            tenant=name, project_dir=root, encryption_key=KEY if encrypted else None
+        )
+        tenant.insert("events", {"writer": -1, "seq": 0})
+    return names
+
+
+@contextlib.contextmanager
+def writer_processes(
+    project: Path, run: Run, tmp: Path, seconds: float
+) -> Iterator[list[subprocess.Popen[bytes]]]:
+    """The writers, running; every one SIGKILLed (if still alive) and reaped on the way out."""
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        for index, tenants in enumerate(run.writer_tenants):
+            procs.append(
+                subprocess.Popen(
+                    writers.command(
+                        project,
+                        index,
+                        tenants,
+                        run.logs[index],
+                        seconds=seconds,
+                        max_writes=MAX_WRITES,
+                        pause=PAUSE_S,
+                        encrypted=[SECRET] if SECRET in tenants else [],
+                    ),
+                    cwd=writers.ROOT,
+                    env=writers.environment(KEY),
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+            )
+        yield procs
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    proc.send_signal(signal.SIGKILL)
+            proc.wait(30)
+
+
+class Prober:
+    """Lag samples in a background thread, rotating over the written plain tenants."""
+
+    def __init__(
+        self, destination: str, tenants: Sequence[str], credentials: Mapping[str, str],
+        run: Run, workdir: Path,
+    ) -> None:  # fmt: skip
+        self.destination = destination
+        self.tenants = list(tenants)
+        self.credentials = dict(credentials)
+        self.run = run
+        self.workdir = workdir
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _loop(self) -> None:
+        # Bounded: stops on request, and never runs past a hard count.
+        for index in range(10_000):
+            if self.stopping.is_set():
+                return
+            self.sample(self.tenants[index % len(self.tenants)])
+
+    def sample(self, tenant: str) -> None:
+        found = probes.probe(
+            self.destination, tenant, self.credentials, self.run.acked, self.workdir
+        )
+        if found is not None:
+            self.run.lags.append(found)
+
+    def __enter__(self) -> Prober:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stopping.set()
+        self.thread.join(probes.PROBE_TIMEOUT * 2)
+
+
+def status_lags(project: Path, env: Mapping[str, str]) -> list[float]:
+    """Per-file lags that ``cinch replicate status --json`` reports (seconds)."""
+    done = cinch("replicate", "status", "--json", cwd=project, env=env, check=False)
+    if done.returncode != 0:
+        return []
+    report = json.loads(done.stdout)
+    found = []
+    for entry in report.get("files", []):
+        lag = entry.get("lag_seconds")
+        if isinstance(lag, int | float):
+            found.append(float(lag))
+    return found
+
+
+def wait_replicated(
+    destination: str, tenants: Sequence[str], credentials: Mapping[str, str], workdir: Path,
+    timeout: float = 60.0,
+) -> None:  # fmt: skip
+    """Until the replica holds the seed row of each of ``tenants`` (bounded)."""
+    deadline = time.monotonic() + timeout
+    pending = list(tenants)
+    while pending:
+        out = workdir / f"seed-{pending[0]}.db"
+        done = probes.restore_file(destination, probes.tenant_rel(pending[0]), out, credentials)
+        if done.returncode == 0 and probes.max_seqs(out).get(-1) == 0:
+            pending.pop(0)
+        else:
+            assert time.monotonic() < deadline, f"not replicated in {timeout} s: {pending}"
+            time.sleep(0.2)
+        for leftover in workdir.glob(f"{out.name}*"):
+            leftover.unlink()
+
+
+def rfc3339(at: float) -> str:
+    return datetime.fromtimestamp(at, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def replicate_and_lose(
+    project: Path,
+    destination: str,
+    replicator: Any,
+    credentials: Mapping[str, str],
+    tmp: Path,
+    *,
+    tenants: int,
+    writer_count: int,
+    seconds: float,
+) -> Run:
+    """Build, replicate, write, change the schema mid-run, measure the lag, then lose the
+    machine: SIGKILL everything and delete the project directory."""
+    names = build_project(project, tenants)
+    plain = [name for name in names if name != SECRET]
+    writer_tenants = [
+        plain[index * TENANTS_PER_WRITER : (index + 1) * TENANTS_PER_WRITER]
+        for index in range(writer_count)
+    ]
+    writer_tenants[0].append(SECRET)
+    run = Run(
+        tenants=names,
+        writer_tenants=writer_tenants,
+        logs=[tmp / f"acks-{index}.jsonl" for index in range(writer_count)],
+    )
+    env = writers.environment() | dict(credentials)
+    replicating = replicator.start(project, destination, env)
+    workdir = tmp / "probes"
+    workdir.mkdir()
+    # The first sync of every file is not lag: wait for it, then measure.
+    wait_replicated(destination, [plain[0], plain[-1]], credentials, workdir)
+    written = [tenant for group in writer_tenants for tenant in group if tenant != SECRET]
+    with (
+        writer_processes(project, run, tmp, seconds) as procs,
+        Prober(destination, written, credentials, run, workdir),
+    ):
+        deadline = time.monotonic() + seconds * 0.8
+        time.sleep(seconds * 0.4)
+        run.schema_started = time.time()
+        cinch("column", "add", "events", "note", "--type", "TEXT", cwd=project, env=env)
+        run.schema_seconds = time.time() - run.schema_started
+        while time.monotonic() < deadline:
+            run.status_lags += status_lags(project, env)
+            time.sleep(0.3)
+        # The machine dies mid-write: nothing gets a chance to finish.
+        run.killed_at = time.time()
+        for proc in procs:
+            proc.send_signal(signal.SIGKILL)
+        replicating.kill()
+    shutil.rmtree(project)
+    return run
+
+
+def assert_present(restored: Path, run: Run, before: float) -> int:
+    """Every write acknowledged before ``before`` is in the restored tenant; how many."""
+    wanted = [entry for entry in run.acked() if entry["at"] < before]
+    for tenant, entries in writers.by_tenant(wanted).items():
+        handle = cinchdb.connect(
+            tenant=tenant, project_dir=restored, encryption_key=KEY if tenant == SECRET else None
+        )
+        rows = handle.query("SELECT writer, seq FROM events")
+        have = {(row["writer"], row["seq"]) for row in rows}
+        lost = [(e["w"], e["s"]) for e in entries if (e["w"], e["s"]) not in have]
+        assert not lost, f"{tenant}: {len(lost)} acknowledged writes lost, first {lost[:5]}"
+    return len(wanted)
+
+
+def assert_encrypted_opens_with_key_only(restored: Path) -> None:
+    with pytest.raises(KeyRequiredError):
+        cinchdb.connect(tenant=SECRET, project_dir=restored).query("SELECT * FROM events")
+    with pytest.raises(WrongKeyError):
+        cinchdb.connect(tenant=SECRET, project_dir=restored, encryption_key=WRONG_KEY).query(
+            "SELECT * FROM events"
+        )
+    rows = cinchdb.connect(tenant=SECRET, project_dir=restored, encryption_key=KEY).query(
+        "SELECT * FROM events WHERE writer = -1"
+    )
+    assert len(rows) == 1
+
+
+def file_columns(path: Path) -> list[str]:
+    """The columns of ``events`` in a plain tenant file, read without CinchDB."""
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return [row[1] for row in conn.execute("PRAGMA table_info(events)")]
+    finally:
+        conn.close()
+
+
+def tenant_file(project: Path, tenant: str) -> Path:
+    return project / ".cinchdb" / probes.tenant_rel(tenant)
+
+
+def assert_all_at_head(restored: Path, run: Run, env: Mapping[str, str]) -> str:
+    """Every tenant materialized and at the journal head (read without catching up); the
+    encrypted one, opened with its key, has the head's schema."""
+    head = cinchdb.connect(project_dir=restored).head()
+    assert head is not None
+    status = json.loads(cinch("tenant", "status", "--json", cwd=restored, env=env).stdout)
+    states = {entry["name"]: entry for entry in status}
+    for name in run.tenants:
+        assert states[name]["materialized"], name
+        if name == SECRET:
+            assert states[name]["needs_key"], states[name]
+            continue
+        assert (states[name]["cursor"], states[name]["behind"]) == (head, 0), states[name]
+    secret = cinchdb.connect(tenant=SECRET, project_dir=restored, encryption_key=KEY)
+    assert next(s for s in secret.tenant_status() if s["name"] == SECRET)["behind"] == 0
+    return head
+
+
+def assert_check_clean(restored: Path, env: Mapping[str, str]) -> None:
+    done = cinch("check", "--json", cwd=restored, env=env, check=False)
+    report = json.loads(done.stdout)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert report["ok"] and not report["drift"], report
+    assert not report["unreplayable"] and not report["corrupt_events"], report
+    # Only the encrypted tenant may be unchecked, for want of its key.
+    assert all(entry["needs_key"] for entry in report["behind"]), report["behind"]
+
+
+def restore(
+    source: str, target: Path, env: Mapping[str, str], *extra: str
+) -> subprocess.CompletedProcess[str]:
+    return cinch("restore", "--from", source, "--to", str(target), *extra, cwd=target.parent,
+                 env=env)  # fmt: skip
+
+
+def report(name: str, run: Run, checked: int, started: float) -> None:
+    lags = sorted(sample.lag for sample in run.lags)
+    print(
+        f"\n{name}: {len(run.tenants)} tenants, {len(run.acked())} acknowledged writes,"
+        f" {len(lags)} lag probes (p50 {lags[len(lags) // 2] if lags else 0:.2f} s,"
+        f" max {run.lag:.2f} s), schema change {run.schema_seconds:.2f} s,"
+        f" {checked} writes checked, {time.monotonic() - started:.1f} s in all"
+    )
+
+
+def scenario(
+    tmp_path: Path, destination: str, replicator: Any, credentials: Mapping[str, str], *,
+    tenants: int, writer_count: int, seconds: float,
+) -> None:  # fmt: skip
+    started = time.monotonic()
+    project = tmp_path / "machine" / "app"
+    project.parent.mkdir()
+    run = replicate_and_lose(
+        project, destination, replicator, credentials, tmp_path,
+        tenants=tenants, writer_count=writer_count, seconds=seconds,
+    )  # fmt: skip
+    _, errors = writers.read_logs(run.logs)
+    assert not errors, errors[:5]
+    assert run.lags, "no lag was measured"
+    env = writers.environment() | dict(credentials)
+
+    restored = tmp_path / "elsewhere" / "app"
+    restored.parent.mkdir()
+    restore(destination, restored, env, "--json")
+    # Read before anything opens a tenant (an open catches a tenant up).
+    assert_all_at_head(restored, run, env)
+    checked = assert_present(restored, run, run.killed_at - run.lag)
+    assert checked > 0
+    assert_encrypted_opens_with_key_only(restored)
+    assert_check_clean(restored, env)
+    assert "note" in [c.name for c in cinchdb.connect(project_dir=restored).list_columns("events")]
+
+    # Point in time: just before the schema change, the old schema everywhere.
+    earlier = tmp_path / "earlier" / "app"
+    earlier.parent.mkdir()
+    restore(destination, earlier, env, "--timestamp", rfc3339(run.schema_started), "--json")
+    columns = [c.name for c in cinchdb.connect(project_dir=earlier).list_columns("events")]
+    assert "note" not in columns and "seq" in columns
+    for name in run.tenants:
+        if name != SECRET:
+            assert "note" not in file_columns(tenant_file(earlier, name)), name
+    secret = cinchdb.connect(tenant=SECRET, project_dir=earlier, encryption_key=KEY)
+    assert "note" not in [c.name for c in secret.list_columns("events")]
+    assert_present(earlier, run, run.schema_started - run.lag)
+    assert_check_clean(earlier, env)
+    report(destination.split("?")[0], run, checked, started)
+
+
+def test_s3_replica_survives_the_machine(tmp_path: Path, moto_s3: Any, replicator: Any) -> None:
+    scenario(
+        tmp_path, moto_s3.url("disaster"), replicator, moto_s3.credentials,
+        tenants=50, writer_count=WRITERS, seconds=iterations(8, 60),
+    )  # fmt: skip
+
+
+def test_file_replica_survives_the_machine(tmp_path: Path, replicator: Any) -> None:
+    scenario(
+        tmp_path, os.fspath(tmp_path / "replica"), replicator, {},
+        tenants=10, writer_count=2, seconds=iterations(5, 30),
+    )  # fmt: skip
