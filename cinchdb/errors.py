@@ -53,6 +53,9 @@ __all__ = [
     "ApiKeyError",
     "ArgumentError",
     "AuthenticationError",
+    "BackupError",
+    "BackupTargetError",
+    "BackupVerifyError",
     "BodyTooLargeError",
     "BranchExistsError",
     "BranchHeadsError",
@@ -73,6 +76,7 @@ __all__ = [
     "DestinationError",
     "DuplicateColumnError",
     "EncryptionError",
+    "EnvelopeError",
     "EventNotFoundError",
     "FilterError",
     "GeneratedColumnError",
@@ -124,6 +128,7 @@ __all__ = [
     "SQLParseError",
     "SQLiteRefusedError",
     "SchemaError",
+    "SealError",
     "TableNotFoundError",
     "TenantCheckoutLosesDataError",
     "TenantDivergedError",
@@ -977,6 +982,57 @@ class ReplicationNotRunningError(ReplicationError):
         super().__init__(
             f"Replication of {project} is not running; start it with 'cinch replicate --to URL'"
         )
+
+
+# -- backups and sealed copies of encrypted tenants ---------------------------------------------
+
+
+class SealError(TenantError):
+    """An encrypted tenant could not be copied consistently without its key: writers or a
+    checkpoint held SQLite's WAL locks on it through every attempt. Try again."""
+
+    def __init__(self, tenant: str, path: Path, reason: str) -> None:
+        self.tenant = tenant
+        self.path = path
+        self.reason = reason
+        super().__init__(
+            f"Tenant '{tenant}': no consistent copy of {path} could be taken ({reason}); try again"
+        )
+
+
+class EnvelopeError(TenantError, ValueError):
+    """A sealed copy of an encrypted tenant (``.cinchdb/_sealed/...``) is missing, damaged or
+    incomplete; nothing was written from it."""
+
+    def __init__(self, path: Path, problem: str) -> None:
+        self.path = path
+        self.problem = problem
+        super().__init__(f"{path} is not a whole sealed copy of a tenant: {problem}")
+
+
+class BackupError(CinchError):
+    """Root of the errors of ``cinch backup`` and of restoring from a backup directory."""
+
+
+class BackupTargetError(BackupError, ValueError):
+    """Where a backup or a restore should go is not free: a backup goes into a new or empty
+    directory, a restore into a directory that holds no project."""
+
+    def __init__(self, path: Path, problem: str) -> None:
+        self.path = path
+        self.problem = problem
+        super().__init__(f"Cannot use {path}: {problem}")
+
+
+class BackupVerifyError(BackupError, ValueError):
+    """A file of a backup is missing, or differs from the backup's manifest
+    (``cinchdb-backup.json``): nothing was restored."""
+
+    def __init__(self, backup: Path, file: str, problem: str) -> None:
+        self.backup = backup
+        self.file = file
+        self.problem = problem
+        super().__init__(f"Backup {backup}: {file} {problem}; nothing was restored")
 
 
 # -- errors on the wire -------------------------------------------------------------------------
