@@ -60,6 +60,14 @@ class Run:
     schema_started: float = 0.0
     schema_seconds: float = 0.0
     killed_at: float = 0.0
+    phases: dict[str, float] = attrs.Factory(dict)
+    clock: float = attrs.Factory(time.monotonic)
+
+    def phase(self, name: str) -> None:
+        """Seconds since the last phase ended (for the printed summary)."""
+        now = time.monotonic()
+        self.phases[name] = now - self.clock
+        self.clock = now
 
     def acked(self) -> list[dict[str, Any]]:
         found, _ = writers.read_logs(self.logs)
@@ -235,7 +243,9 @@ def replicate_and_lose(
 ) -> Run:
     """Build, replicate, write, change the schema mid-run, measure the lag, then lose the
     machine: SIGKILL everything and delete the project directory."""
+    clock = time.monotonic()
     names = build_project(project, tenants)
+    built = time.monotonic() - clock
     plain = [name for name in names if name != SECRET]
     writer_tenants = [
         plain[index * TENANTS_PER_WRITER : (index + 1) * TENANTS_PER_WRITER]
@@ -247,21 +257,24 @@ def replicate_and_lose(
         writer_tenants=writer_tenants,
         logs=[tmp / f"acks-{index}.jsonl" for index in range(writer_count)],
     )
+    run.phases["build"] = built
     env = writers.environment() | dict(credentials)
     replicating = replicator.start(project, destination, env)
     workdir = tmp / "probes"
     workdir.mkdir()
     # The first sync of every file is not lag: wait for it, then measure.
     wait_replicated(destination, [plain[0], plain[-1]], credentials, workdir)
+    run.phase("replicating")
     written = [tenant for group in writer_tenants for tenant in group if tenant != SECRET]
     with (
-        writer_processes(project, run, tmp, seconds) as procs,
+        # The writers' own bound is a backstop: they are SIGKILLed first.
+        writer_processes(project, run, tmp, seconds + 30) as procs,
         Prober(destination, written, credentials, run, workdir),
     ):
-        deadline = time.monotonic() + seconds * 0.8
-        time.sleep(seconds * 0.4)
+        deadline = time.monotonic() + seconds
+        time.sleep(seconds * 0.5)
         run.schema_started = time.time()
-        cinch("column", "add", "events", "note", "--type", "TEXT", cwd=project, env=env)
+        cinch("column", "add", "events", "note:TEXT", cwd=project, env=env)
         run.schema_seconds = time.time() - run.schema_started
         while time.monotonic() < deadline:
             run.status_lags += status_lags(project, env)
@@ -272,6 +285,7 @@ def replicate_and_lose(
             proc.send_signal(signal.SIGKILL)
         replicating.kill()
     shutil.rmtree(project)
+    run.phase("written and lost")
     return run
 
 
@@ -357,6 +371,7 @@ def report(name: str, run: Run, checked: int, started: float) -> None:
         f" {len(lags)} lag probes (p50 {lags[len(lags) // 2] if lags else 0:.2f} s,"
         f" max {run.lag:.2f} s), schema change {run.schema_seconds:.2f} s,"
         f" {checked} writes checked, {time.monotonic() - started:.1f} s in all"
+        f" ({', '.join(f'{k} {v:.1f} s' for k, v in run.phases.items())})"
     )
 
 
@@ -379,6 +394,7 @@ def scenario(
     restored = tmp_path / "elsewhere" / "app"
     restored.parent.mkdir()
     restore(destination, restored, env, "--json")
+    run.phase("restore")
     # Read before anything opens a tenant (an open catches a tenant up).
     assert_all_at_head(restored, run, env)
     checked = assert_present(restored, run, run.killed_at - run.lag)
@@ -386,11 +402,13 @@ def scenario(
     assert_encrypted_opens_with_key_only(restored)
     assert_check_clean(restored, env)
     assert "note" in [c.name for c in cinchdb.connect(project_dir=restored).list_columns("events")]
+    run.phase("checks")
 
     # Point in time: just before the schema change, the old schema everywhere.
     earlier = tmp_path / "earlier" / "app"
     earlier.parent.mkdir()
     restore(destination, earlier, env, "--timestamp", rfc3339(run.schema_started), "--json")
+    run.phase("restore at a time")
     columns = [c.name for c in cinchdb.connect(project_dir=earlier).list_columns("events")]
     assert "note" not in columns and "seq" in columns
     for name in run.tenants:
