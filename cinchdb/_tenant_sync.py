@@ -33,6 +33,7 @@ from cinchdb._tenant_dir import TenantDirectory
 from cinchdb._unset import UNSET, Unset
 from cinchdb.errors import (
     PreflightError,
+    TenantAheadOfJournalError,
     TenantCheckoutLosesDataError,
     TenantDivergedError,
     TenantError,
@@ -204,11 +205,17 @@ class TenantSync:
         Raises:
             TenantCheckoutLosesDataError: undoing would drop rows or values the file holds,
                 or the way back fails in SQLite; nothing was changed.
+            TenantAheadOfJournalError: the journal has no such event at all (it is older
+                than the file); the file is left alone.
             TenantDivergedError: the cursor is no event of this database, or the branch is
                 empty (the file is left alone).
             CursorMovedError: another process moved the file meanwhile (the caller retries).
         """
         graph = self._files.store.graph(self._files.database)
+        if cursor is not None and not self._known(cursor):
+            # Not a git checkout: no history has this event. The journal is older than the
+            # file (restored to an earlier point); only this tenant is refused, by name.
+            raise TenantAheadOfJournalError(entry.path.stem, branch, entry.path, cursor)
         if cursor is None or head is None:
             raise TenantDivergedError(entry.path, cursor or "")
         try:
@@ -244,6 +251,14 @@ class TenantSync:
                 tenant, branch, entry.path, cursor, [], reason=str(e)
             ) from e
         return len(extra) + len(forward)
+
+    def _known(self, event_id: str) -> bool:
+        """Whether the journal holds the event (of any database or branch)."""
+        try:
+            self._files.store.get_event(event_id)
+        except EventNotFoundError:
+            return False
+        return True
 
     def _pending(self, head: str | None, cursor: str | None, path: Path) -> list[Event]:
         """The events from ``cursor`` (exclusive) to ``head``, walking first parents back from

@@ -130,6 +130,7 @@ __all__ = [
     "SchemaError",
     "SealError",
     "TableNotFoundError",
+    "TenantAheadOfJournalError",
     "TenantCheckoutLosesDataError",
     "TenantDivergedError",
     "TenantError",
@@ -654,6 +655,27 @@ class TenantCheckoutLosesDataError(TenantDivergedError):
             f" checked-out history lacks (it followed another git branch); {problem}."
             " Switch back to that git branch, or rebuild the tenant at the head with"
             f" `cinch tenant reset {tenant}` (its rows are lost)",
+        )
+        self.path = path
+        self.cursor = cursor
+
+
+class TenantAheadOfJournalError(TenantDivergedError):
+    """A tenant's file holds an event this project's journal does not have at all: the
+    journal is older than the file (restored from a point before a schema change the file
+    already holds). Only that tenant is refused; the others open as usual. Restore the
+    journal from a later point, or move the file aside and reset the tenant."""
+
+    def __init__(self, tenant: str, branch: str, path: Path, cursor: str) -> None:
+        self.tenant = tenant
+        self.branch = branch
+        TenantError.__init__(
+            self,
+            f"Tenant '{tenant}' on branch '{branch}' holds event {cursor[:12]}, which this"
+            " project's journal does not have (the journal is older than the file: restored"
+            " from an earlier point?). Restore the journal from a point after that event, or"
+            f" move the file aside and `cinch tenant reset {tenant}` (the tenant starts empty"
+            " at the head)",
         )
         self.path = path
         self.cursor = cursor

@@ -41,6 +41,8 @@ _HANDLED: tuple[type[Exception], ...] = (CinchError, *DRIVER_ERRORS)
 #: ``cinch --help`` imports no command module (a test checks the two agree).
 COMMANDS: dict[str, tuple[str, str]] = {
     "adopt": ("adopt:adopt", "Make the SQLite database at PATH a database of the project."),
+    "backup": ("backup:backup", "Back up the whole project into DIR: every tenant and the"
+               " journal, while writers write."),
     "branch": ("branch:branch_group", "Schema branches: fork, switch, merge."),
     "check": ("history:check", "CI: verify the journal, that every branch replays in SQLite, and"
               " every materialized tenant (exit 1 on a problem)."),

@@ -7,7 +7,11 @@ import shutil
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 import cinchdb
+from cinchdb._guard import read_cursor_of_file
+from cinchdb.errors import TenantAheadOfJournalError
 from cinchdb.models import Column
 from cinchdb.replication.verify import AHEAD_DIR, verify_restored
 
@@ -98,3 +102,26 @@ def test_a_clean_restore_reports_nothing(tmp_path: Path) -> None:
     assert report.ok
     assert report.as_dict()["restored"] == [".cinchdb/metadata.db"]
     assert report.as_dict()["ok"] is True
+
+
+def test_a_tenant_ahead_never_breaks_the_others_and_names_itself(tmp_path: Path) -> None:
+    """Defect 3 of issue 18: without verify (a journal put back by hand, or an encrypted
+    tenant verify cannot read), the tenant ahead raises one clear error naming it, the event
+    it holds and what to do; the others open, read and write as usual."""
+    root = restored_with_a_tenant_ahead(tmp_path)
+    with cinchdb.connect(tenant="b", project_dir=root) as b:
+        b.insert("posts", {"title": "after"})
+        assert [r["title"] for r in b.query("SELECT title FROM posts")] == ["from b", "after"]
+    a = cinchdb.connect(tenant="a", project_dir=root)
+    cursor = read_cursor_of_file(next((root / ".cinchdb").glob("main-main/*/a.db")))
+    assert cursor is not None
+    with pytest.raises(TenantAheadOfJournalError) as caught:
+        a.query("SELECT title FROM posts")
+    assert str(caught.value) == (
+        f"Tenant 'a' on branch 'main' holds event {cursor[:12]}, which this project's journal"
+        " does not have (the journal is older than the file: restored from an earlier point?)."
+        " Restore the journal from a point after that event, or move the file aside and"
+        " `cinch tenant reset a` (the tenant starts empty at the head)"
+    )
+    assert caught.value.tenant == "a" and caught.value.cursor == cursor
+    a.close()
