@@ -29,8 +29,19 @@ def is_encrypted(conn: sqlite3.Connection) -> bool:
 def checkpoint(conn: sqlite3.Connection) -> None:
     """Move a template's WAL into its main file and empty the WAL, so that materializing a
     tenant can copy the file's bytes (see :func:`copy_quiet_file`). Best effort: a reader
-    in another process can make it a partial checkpoint, and copies then use backup()."""
-    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+    in another process can make it a partial checkpoint, and copies then use backup().
+
+    It never waits: with a busy handler a TRUNCATE checkpoint waits out the whole busy
+    timeout behind another process's reader (Litestream holds one on every file it
+    replicates: a schema change took 30 s), and then still cannot truncate. Without one it
+    does at once what it can, as PASSIVE does, and reports "busy" instead of waiting.
+    """
+    (timeout,) = conn.execute("PRAGMA busy_timeout").fetchone()
+    conn.execute("PRAGMA busy_timeout = 0")
+    try:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+    finally:
+        conn.execute(f"PRAGMA busy_timeout = {int(timeout)}")
 
 
 def copy_quiet_file(

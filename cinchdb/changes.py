@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING
 from typing_extensions import assert_never
 
 from cinchdb._replay_plans import ReplayPlans
+from cinchdb._replica_durability import wait_until_journal_replicated
 from cinchdb._unset import UNSET, Unset
 from cinchdb.tenants import CatchUp, TenantFiles
 from journal import ConcurrentChangeError, FoldCache, JournalStore
@@ -196,6 +197,7 @@ class SchemaChanges:
         # Step 1's in-memory databases, so the next change starts from the head's image.
         self.images = CheckImages()
         self.files = TenantFiles(store, meta_dir, database, plans=self.plans)
+        self.meta_dir = meta_dir
 
     def close(self) -> None:
         """Close the tenant files it opened."""
@@ -275,8 +277,13 @@ class SchemaChanges:
                 self.images.remember(events[-1].id, image)
             else:
                 image.close()
-            # Committed: from here on nothing reaches the caller as an error. Propagation
-            # reports per tenant; a file it could not update catches up when next opened.
+            # Committed: from here on nothing reaches the caller as an error. With replication
+            # on, the replica holds the journal before any tenant holds the change, so a
+            # restored tenant is never ahead of its restored journal (bounded; never raises).
+            if events:
+                wait_until_journal_replicated(self.meta_dir)
+            # Propagation reports per tenant; a file it could not update catches up when next
+            # opened.
             done = self.files.propagate(branch, progress)
             for step in done:
                 if step.outcome == "behind":
