@@ -7,6 +7,7 @@ from __future__ import annotations
 import sqlite3
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -159,3 +160,13 @@ def names_in(conn: sqlite3.Connection) -> set[str]:
     return {
         str(name).removesuffix("-" + MARK) for (name,) in conn.execute("SELECT name FROM users")
     }
+
+
+def wait_for_acks(ack_dir: Path, writers_count: int, minimum: int, timeout: float = 60) -> None:
+    """Until every writer has acknowledged ``minimum`` rows (they take a moment to start)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if all(len(acknowledged(ack_dir, n)) >= minimum for n in range(writers_count)):
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"writers did not start within {timeout} s")

@@ -30,6 +30,7 @@ from tests.replication._writers import (
     open_with_key,
     raw_writer,
     salt,
+    wait_for_acks,
     writers,
 )
 from tests.stress import iterations
@@ -71,6 +72,7 @@ def test_seals_under_write_load_unseal_whole(project: Path, tmp_path: Path) -> N
         writers(project, [("sec", KEY)], acks, 4000, 30) as procs,
         raw_writer(source, KEY, salt(meta, "sec"), acks, 9, 20000, 30) as raw,
     ):
+        wait_for_acks(acks, 1, 5)
         for n in range(rounds):
             before = acknowledged(tmp_path / "acks")
             sealer.sync()
