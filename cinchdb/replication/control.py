@@ -39,7 +39,7 @@ class ControlClient:
     def info(self) -> dict[str, Any]:
         return _as_dict(request_json(self.socket_path, "GET", "/info", timeout=self.timeout))
 
-    def list(self) -> list[dict[str, Any]]:
+    def databases(self) -> list[dict[str, Any]]:
         """The databases Litestream replicates: ``path``, ``status``, ``last_sync_at``."""
         answer = request_json(self.socket_path, "GET", "/list", timeout=self.timeout)
         return _rows(answer)
@@ -48,6 +48,18 @@ class ControlClient:
         """Per database: ``path``, its local and replicated transaction ids, ..."""
         answer = request_json(self.socket_path, "GET", "/debug/sync-status", timeout=self.timeout)
         return _rows(answer)
+
+    def positions(self, db_path: Path) -> dict[str, Any]:
+        """Ship ``db_path`` without waiting; its local ``txid`` and ``replicated_txid``."""
+        return _as_dict(
+            request_json(
+                self.socket_path,
+                "POST",
+                "/sync",
+                {"path": os.fspath(db_path), "wait": False},
+                timeout=self.timeout,
+            )
+        )
 
     def sync(self, db_path: Path, *, timeout: float = 10.0) -> dict[str, Any]:
         """Ship ``db_path`` now; answer once the replica holds it (or Litestream's timeout)."""

@@ -24,7 +24,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, Any
@@ -42,6 +42,7 @@ from cinchdb.errors import (
     LitestreamFailedError,
     ReplicationNotRunningError,
     ReplicationRunningError,
+    SealError,
 )
 from cinchdb.project import CINCHDB_DIR
 from cinchdb.replication.control import ControlClient, socket_path_for
@@ -53,6 +54,7 @@ from cinchdb.replication.litestream import (
     replicate_config,
     write_config,
 )
+from cinchdb.replication.sealed import Sealer
 
 __all__ = [
     "DEFAULT_INTERVAL",
@@ -76,7 +78,7 @@ FINAL_SYNC_TIMEOUT = 10.0
 #: Seconds Litestream has to exit after SIGTERM before it is killed.
 EXIT_TIMEOUT = 15.0
 
-Sealer = Callable[[], object]
+SealPass = Callable[[], Sequence[object]]
 StatusCallback = Callable[[str], None]
 
 
@@ -90,7 +92,7 @@ class Supervisor:
         *,
         interval: float = DEFAULT_INTERVAL,
         pid_file: Path | None = None,
-        sealer: Sealer | None = None,
+        sealer: SealPass | None = None,
         on_status: StatusCallback | None = None,
     ) -> None:
         self.project_dir = Path(project_dir).resolve()
@@ -98,7 +100,9 @@ class Supervisor:
         self.destination = destination
         self.interval = interval
         self.pid_file = pid_file if pid_file is not None else self.meta_dir / PID_FILE
-        self.sealer = sealer
+        # Encrypted tenants reach the replica as envelopes (plain SQLite files under
+        # .cinchdb/_sealed/, which Litestream replicates like any other): see sealed.py.
+        self.sealer = sealer if sealer is not None else Sealer(self.meta_dir).sync
         self.on_status = on_status or (lambda line: None)
         self.socket_path = socket_path_for(self.meta_dir)
         self.control = ControlClient(self.socket_path)
@@ -212,15 +216,18 @@ class Supervisor:
             self._report_new_files()
 
     def _sealed_pass(self) -> None:
-        if self.sealer is None:
+        try:
+            sealed = self.sealer()
+        except SealError as e:
+            # Writers held the tenant's WAL through every attempt: the next pass tries again.
+            self.on_status(f"Not sealed this time: {e}")
             return
-        sealed = self.sealer()
-        if isinstance(sealed, list) and sealed:
+        if sealed:
             self.on_status(f"Sealed {len(sealed)} encrypted tenant(s)")
 
     def _report_new_files(self) -> None:
         try:
-            listed = self.control.list()
+            listed = self.control.databases()
         except ControlSocketError:
             return  # a busy Litestream; the next pass asks again
         paths = {str(row.get("path", "")) for row in listed}
@@ -244,7 +251,7 @@ class Supervisor:
 
     def _final_sync(self) -> None:
         try:
-            paths = [str(row["path"]) for row in self.control.list() if row.get("path")]
+            paths = [str(row["path"]) for row in self.control.databases() if row.get("path")]
         except ControlSocketError:
             paths = [os.fspath(self.meta_dir / METADATA_FILE)]
         failed = 0
@@ -307,7 +314,7 @@ def replication_status(project_dir: Path) -> tuple[dict[str, Any], list[FileStat
         raise ReplicationNotRunningError(str(Path(project_dir).resolve()))
     control = ControlClient(marker.socket)
     try:
-        listed = control.list()
+        listed = control.databases()
         detail = {str(row.get("path")): row for row in control.sync_status()}
     except ControlSocketError as e:
         raise LitestreamFailedError("answer on its control socket", str(e)) from e
@@ -315,7 +322,11 @@ def replication_status(project_dir: Path) -> tuple[dict[str, Any], list[FileStat
     files = []
     for row in listed:
         path = str(row.get("path", ""))
-        info = {**detail.get(path, {}), **row}
+        try:
+            positions = control.positions(Path(path))
+        except ControlSocketError:
+            positions = {}  # a file Litestream is still opening: its status says so
+        info = {**detail.get(path, {}), **positions, **row}
         local = _txid(info, "txid", "local_txid", "pos_txid")
         replicated = _txid(info, "replicated_txid", "replica_txid", "remote_txid")
         last = info.get("last_sync_at") or None

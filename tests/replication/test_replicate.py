@@ -236,3 +236,23 @@ def test_a_bad_destination_is_refused(project, url, message):
     result = CliRunner().invoke(cli, ["replicate", "--to", url])
     assert result.exit_code == 1
     assert result.output.strip() == f"Error: Replica destination '{url}': {message}"
+
+
+def test_encrypted_tenants_reach_the_replica_as_envelopes(project, replicator, tmp_path):
+    with cinchdb.connect(project_dir=project) as db:
+        db.create_tenant("vault", lazy=False, encrypt=True, encryption_key="k-vault")
+    replica = tmp_path / "replica"
+    running = replicator.start(project, str(replica))
+    envelopes = list((project / ".cinchdb" / "_sealed").rglob("vault.db"))
+    assert len(envelopes) == 1
+    rel = envelopes[0].relative_to(project / ".cinchdb").as_posix()
+
+    def plain_sqlite(path: Path) -> bool:
+        # The envelope is plain SQLite (Litestream replicates it); what it carries is the
+        # tenant's ciphertext, which holds no readable SQLite header.
+        return path.read_bytes()[:16] == b"SQLite format 3\x00"
+
+    restored_until(str(replica), rel, tmp_path / "vault-envelope.db", plain_sqlite)
+    tenant = next((project / ".cinchdb" / "main-main").rglob("vault.db")).read_bytes()
+    assert tenant[:16] != b"SQLite format 3\x00"
+    assert running.stop() == 0, running.output()
