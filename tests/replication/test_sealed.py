@@ -243,3 +243,34 @@ def test_the_lock_bytes_are_sqlites(project: Path) -> None:
     finally:
         child.kill()
         child.wait(timeout=30)
+
+
+CHILD = """
+import sys, cinchdb
+with cinchdb.connect(project_dir=sys.argv[1], tenant="sec", encryption_key=sys.argv[2]) as db:
+    db.insert("users", [{"name": "child%d" % i} for i in range(20)])
+"""
+
+
+def test_sealing_a_tenant_this_process_holds_open(project: Path, tmp_path: Path) -> None:
+    """A tenant this process has open through SQLite is copied without taking (or dropping)
+    locks: its connection keeps its locks, and another process's writes and close leave it
+    readable (see cinchdb/_held_files.py)."""
+    meta = project / ".cinchdb"
+    with cinchdb.connect(project_dir=project, tenant="sec", encryption_key=KEY) as db:
+        db.insert("users", {"name": "held"})
+        sealed = Sealer(meta).sync()
+        assert [s.tenant for s in sealed] == ["sec"]
+        for _ in range(3):
+            done = subprocess.run(
+                [sys.executable, "-c", CHILD, str(project), KEY], capture_output=True, timeout=60
+            )
+            assert done.returncode == 0, done.stderr.decode()
+            assert len(db.query("SELECT name FROM users")) >= 51
+        assert len(db.query("SELECT name FROM users")) == 51 + 60
+    conn = _unsealed(project, envelope_path(meta, "main", "main", "sec"), tmp_path / "u.db")
+    try:
+        assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+        assert "held" in names_in(conn)
+    finally:
+        conn.close()
