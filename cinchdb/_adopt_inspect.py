@@ -24,6 +24,7 @@ from urllib.parse import quote as url_quote
 import attrs
 import networkx as nx
 
+from cinchdb._system_tables import FOREIGN_TABLES
 from cinchdb.errors import AdoptError, AdoptProblem
 from journal.diff import diff_schemas
 from journal.errors import JournalError
@@ -38,6 +39,9 @@ from journal.names import (
 from journal.parse import parse_statement
 from journal.replay import apply_operations
 from journal.schema import Schema
+
+# Other tools' tables (Litestream's): not the file's schema.
+_FOREIGN = {fold_name(name) for name in FOREIGN_TABLES}
 
 __all__ = ["Inspection", "inspect_file", "read_only_uri"]
 
@@ -140,6 +144,8 @@ def _object_problems(conn: sqlite3.Connection) -> list[AdoptProblem]:
     for kind, name, table, sql in rows:
         if fold_name(name).startswith("sqlite_") or name in shadows:
             continue  # SQLite's own tables, and what a virtual table keeps its data in
+        if fold_name(table) in _FOREIGN:
+            continue  # another tool's (Litestream's), not the file's schema
         if kind == "table" and re.match(r"\s*CREATE\s+VIRTUAL\b", sql, flags=re.IGNORECASE):
             problems.append(_virtual_problem(name, sql))
             continue
@@ -304,7 +310,7 @@ def inspect_file(path: str | os.PathLike[str]) -> Inspection:
         operations: list[Operation] = []
         if not problems:
             try:
-                schema = introspect(conn)
+                schema = introspect(conn, ignore=FOREIGN_TABLES)
             except (JournalError, ValueError) as e:
                 problems.append(
                     AdoptProblem(

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from cinchdb._drift import schema_differences
 from cinchdb._guard import internal, open_tenant_file, read_cursor
+from cinchdb._system_tables import FOREIGN_TABLES
 from cinchdb._tenant_dir import require_whole
 from cinchdb.errors import (
     RepairRefusedError,
@@ -46,6 +47,8 @@ __all__ = ["repair_tenant"]
 _OLD = "__cinch_repair_old"
 # Objects of CinchDB's own (system tables and their indexes) and of SQLite's are never touched.
 _SYSTEM_PREFIXES = ("__", "sqlite_")
+# Other tools' tables (Litestream's): kept as they are.
+_FOREIGN = {fold_name(name) for name in FOREIGN_TABLES}
 
 
 def repair_tenant(files: TenantFiles, branch: str, name: str) -> RepairResult:
@@ -99,7 +102,7 @@ def _repair_file(
             if cursor is not None and cursor not in chain:
                 raise TenantDivergedError(files.path(branch, name), cursor)
             expected = files.fold_at(cursor)
-            actual = introspect(conn)
+            actual = introspect(conn, ignore=FOREIGN_TABLES)
             differences = schema_differences(expected, actual)
             result["differences"] = differences
             if not differences:
@@ -108,8 +111,8 @@ def _repair_file(
             if losses:
                 raise RepairRefusedError(name, branch, losses)
             result["rows_kept"] = _rebuild(conn, name, branch, expected, actual)
-            if introspect(conn).canonical() != expected.canonical():
-                left = schema_differences(expected, introspect(conn))
+            if introspect(conn, ignore=FOREIGN_TABLES).canonical() != expected.canonical():
+                left = schema_differences(expected, introspect(conn, ignore=FOREIGN_TABLES))
                 raise TenantError(
                     f"Tenant '{name}' on branch '{branch}' could not be repaired: after the"
                     f" rebuild {left[0]['object']} still differs; nothing was changed"
@@ -163,7 +166,9 @@ def _user_objects(conn: sqlite3.Connection, kind: str) -> list[str]:
     return [
         str(name)
         for name, table in names
-        if not str(name).startswith(_SYSTEM_PREFIXES) and not str(table).startswith("__")
+        if not str(name).startswith(_SYSTEM_PREFIXES)
+        and not str(table).startswith("__")
+        and fold_name(str(table)) not in _FOREIGN
     ]
 
 

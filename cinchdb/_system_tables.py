@@ -1,12 +1,16 @@
 """CinchDB's own tables inside every tenant file (user SQL may read them, never write them).
 
 ``__cinch_state`` holds the applied-event cursor; ``__kv`` is the tenant's key-value store,
-kept out of the journal, of diffs and of merges.
+kept out of the journal, of diffs and of merges. :data:`FOREIGN_TABLES` are other tools'.
 """
 
 from __future__ import annotations
 
 STATE_TABLE = "__cinch_state"
+#: Tables other tools keep in the files they work on, which are not the user's schema: drift
+#: checks, repair, introspection and adopt pass them over (and never drop them). Litestream
+#: creates these two in every file it replicates (``cinch replicate``).
+FOREIGN_TABLES = ("_litestream_seq", "_litestream_lock")
 KV_TABLE = "__kv"
 
 STATEMENTS = (

@@ -31,6 +31,7 @@ import attrs
 
 from cinchdb._adopt_inspect import Inspection, inspect_file, read_only_uri
 from cinchdb._guard import write_cursor
+from cinchdb._system_tables import FOREIGN_TABLES
 from cinchdb._system_tables import STATEMENTS as SYSTEM_STATEMENTS
 from cinchdb._tenant_dir import scratch_path
 from cinchdb.catalog import Catalog
@@ -242,7 +243,7 @@ def _has_sequence(conn: sqlite3.Connection, schema: str) -> bool:
 
 def _verify(conn: sqlite3.Connection, inspection: Inspection) -> None:
     """The built file has the source's schema and every row."""
-    built = introspect(conn)
+    built = introspect(conn, ignore=FOREIGN_TABLES)
     problems = []
     if built.canonical() != inspection.schema.canonical():
         problems.append(

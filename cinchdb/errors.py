@@ -118,11 +118,14 @@ __all__ = [
     "RemoteUnsupportedError",
     "RepairRefusedError",
     "ReplayError",
+    "ReplicaNotFoundError",
+    "ReplicaUnreachableError",
     "ReplicationError",
     "ReplicationNotRunningError",
     "ReplicationRunningError",
     "RequestError",
     "ResetRefusedError",
+    "RestoreTimestampError",
     "RevertLosesDataError",
     "RouteNotFoundError",
     "SQLParseError",
@@ -1007,6 +1010,39 @@ class ReplicationNotRunningError(ReplicationError):
 
 
 # -- backups and sealed copies of encrypted tenants ---------------------------------------------
+
+
+class ReplicaNotFoundError(ReplicationError, LookupError):
+    """There is no CinchDB replica at the place ``cinch restore --from`` names: it holds no
+    journal (``metadata.db``). Nothing was restored."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        super().__init__(
+            f"No CinchDB replica at {source}: it holds no journal (metadata.db); nothing was"
+            " restored"
+        )
+
+
+class ReplicaUnreachableError(ReplicationError, ConnectionError):
+    """The replica's S3 endpoint did not answer: nothing was restored."""
+
+    def __init__(self, endpoint: str, reason: str) -> None:
+        self.endpoint = endpoint
+        self.reason = reason
+        super().__init__(
+            f"Cannot reach the replica's endpoint {endpoint} ({reason}); nothing was restored"
+        )
+
+
+class RestoreTimestampError(ReplicationError, ValueError):
+    """A ``--timestamp`` that is not an ISO 8601 / RFC 3339 time, or one before the first
+    snapshot the replica holds. Nothing was restored."""
+
+    def __init__(self, timestamp: str, reason: str) -> None:
+        self.timestamp = timestamp
+        self.reason = reason
+        super().__init__(f"Timestamp '{timestamp}': {reason}; nothing was restored")
 
 
 class SealError(TenantError):

@@ -23,6 +23,7 @@ from cinchdb._drift import schema_differences
 from cinchdb._guard import read_cursor
 from cinchdb._repair import repair_tenant as _repair_tenant
 from cinchdb._revert_check import revert_losses
+from cinchdb._system_tables import FOREIGN_TABLES
 from cinchdb._tenant_dir import damage
 from cinchdb.changes import SchemaChanges
 from cinchdb.crypto import EncryptionError, open_encrypted
@@ -483,7 +484,7 @@ def check(changes: SchemaChanges) -> CheckReport:
                                   "differences": []})  # fmt: skip
                     continue
                 expected = changes.fold.schema_at(cursor)
-                actual = introspect(conn)
+                actual = introspect(conn, ignore=FOREIGN_TABLES)
                 if actual.canonical() != expected.canonical():
                     drift.append({"branch": branch, "tenant": tenant,
                                   "problem": "schema differs from the journal",

@@ -10,6 +10,7 @@ replayed file matches its events.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Collection
 from typing import TYPE_CHECKING
 
 from journal._lazy import lazy_module
@@ -25,8 +26,13 @@ else:  # the parser (sqlglot) loads when a file is first read back (journal._laz
     _parse = lazy_module("journal.parse")
 
 
-def introspect(conn: sqlite3.Connection, *, system_prefix: str = "__") -> Schema:
-    """The schema of ``conn``'s main database, leaving out objects named ``system_prefix*``."""
+def introspect(
+    conn: sqlite3.Connection, *, system_prefix: str = "__", ignore: Collection[str] = ()
+) -> Schema:
+    """The schema of ``conn``'s main database, leaving out objects named ``system_prefix*``,
+    and the tables named in ``ignore`` (other tools' own, such as Litestream's) with their
+    indexes and triggers."""
+    ignored = {fold_name(name) for name in ignore}
     tables: list[TableDef] = []
     indexes: list[IndexDef] = []
     views: list[ViewDef] = []
@@ -37,6 +43,8 @@ def introspect(conn: sqlite3.Connection, *, system_prefix: str = "__") -> Schema
     ).fetchall()
     for kind, name, table_name, sql in rows:
         if name.startswith(system_prefix) or table_name.startswith(system_prefix):
+            continue
+        if fold_name(name) in ignored or fold_name(table_name) in ignored:
             continue
         operation = _parse.parse_statement(sql)
         if kind == "table" and isinstance(operation, TableCreated):

@@ -68,6 +68,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "query": ("query:query", "Run a read-only SQL query on a tenant of the active branch."),
     "replicate": ("replicate:replicate_group", "Replicate the project continuously with Litestream"
                   " (to a directory or S3); status; stop."),
+    "restore": ("restore:restore", "Restore a project from a replica or a backup: the journal,"
+                " then every tenant, checked."),
     "revert": ("history:revert", "Append the inverse of EVENT (an id or prefix) as a new event."),
     "serve": ("serve:serve", "Serve the project over HTTP: the API of docs/server.md, keys from"
               " 'cinch key'."),

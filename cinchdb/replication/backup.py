@@ -51,7 +51,7 @@ from cinchdb.project import (
 from cinchdb.replication.sealed import copy_consistent
 from cinchdb.replication.verify import RestoreReport, verify_restored
 
-__all__ = ["MANIFEST", "BackupReport", "Progress", "backup", "restore_backup"]
+__all__ = ["MANIFEST", "BackupReport", "Progress", "backup", "is_backup", "restore_backup"]
 
 #: The manifest's name in a backup directory; a directory holding it is a backup.
 MANIFEST = "cinchdb-backup.json"

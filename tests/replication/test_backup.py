@@ -19,7 +19,7 @@ import cinchdb
 from cinchdb.crypto import KeyRequiredError, WrongKeyError
 from cinchdb.errors import BackupTargetError, BackupVerifyError
 from cinchdb.models import Column
-from cinchdb.replication.backup import MANIFEST, backup, restore_backup
+from cinchdb.replication.backup import MANIFEST, backup, is_backup, restore_backup
 from tests.replication._writers import MARK, acknowledged, finish, wait_for_acks, writers
 from tests.stress import iterations
 
@@ -188,3 +188,14 @@ def test_cli_backup_messages(project: Path, tmp_path: Path) -> None:
     done = cinch("backup", "--to", str(tmp_path / "ok"), cwd=project)
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("Backed up 4 tenant(s) (1 encrypted) and the journal to ")
+
+
+def test_progress_and_is_backup(project: Path, tmp_path: Path) -> None:
+    seen: list[tuple[int, int]] = []
+    report = backup(tmp_path / "bk", project_dir=project, progress=lambda d, t: seen.append((d, t)))
+    assert seen == [(n, 5) for n in range(1, 6)]  # four tenant files, then the journal
+    assert (report.tenants, report.encrypted, report.dropped) == (4, 1, 0)
+    assert is_backup(tmp_path / "bk") and not is_backup(project)
+    restored: list[tuple[int, int]] = []
+    restore_backup(tmp_path / "bk", tmp_path / "r", progress=lambda d, t: restored.append((d, t)))
+    assert restored[-1] == (report.files, report.files) and len(restored) == report.files
