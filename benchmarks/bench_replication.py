@@ -18,7 +18,7 @@
    same run, alternated.
 
 Run: python benchmarks/bench_replication.py [--tenants 100] [--restore-tenants 1000]
-[--rounds 5] [--lag-writes 20]. Not collected by pytest.
+[--rounds 5] [--lag-writes 20] [--only add,lag,restore,backup]. Not collected by pytest.
 """
 
 from __future__ import annotations
@@ -247,12 +247,20 @@ def raw_backup(project: Path, target: Path) -> None:
             dest.close()
 
 
-def bench_restore_and_backup(tmp: Path, tenants: int, rounds: int) -> None:
+def fleet(tmp: Path, tenants: int) -> Path:
+    """The project of parts 3 and 4 (built once)."""
     project = tmp / "fleet"
+    if project.exists():
+        return project
     start = time.perf_counter()
     build(project, tenants, encrypted=1)
-    print(f"restore and backup, {tenants} materialized tenants (one encrypted), one row each"
+    print(f"a project of {tenants} materialized tenants (one encrypted), one row each"
           f" (built in {time.perf_counter() - start:.1f} s):")  # fmt: skip
+    return project
+
+
+def bench_restore(tmp: Path, tenants: int) -> None:
+    project = fleet(tmp, tenants)
     work = tmp / "restore-work"
     work.mkdir()
     with moto() as endpoint:
@@ -284,6 +292,10 @@ def bench_restore_and_backup(tmp: Path, tenants: int, rounds: int) -> None:
                 f" ({1000 * min(took) / tenants:.1f} ms per tenant at best);"
                 f" litestream restore of one file {spread(one, 1e-3, '{:.0f}')} ms"
             )
+
+
+def bench_backup(tmp: Path, tenants: int, rounds: int) -> None:
+    project = fleet(tmp, tenants)
     backup_times, raw_times = [], []
     for index in range(rounds):
         order = ("backup", "raw") if index % 2 == 0 else ("raw", "backup")
@@ -308,18 +320,21 @@ def main() -> None:
     parser.add_argument("--restore-tenants", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--lag-writes", type=int, default=20)
-    parser.add_argument("--only", choices=("add", "lag", "restore"), default=None)
+    parser.add_argument("--only", default="add,lag,restore,backup", help="comma-separated parts")
     args = parser.parse_args()
     print(machine_line())
     print(f"load average at start: {os.getloadavg()[0]:.1f}")
     with tempfile.TemporaryDirectory(prefix="bench-replication-", dir="/tmp") as tmp:
         base = Path(tmp)
-        if args.only in (None, "add"):
+        parts = args.only.split(",")
+        if "add" in parts:
             bench_add_column(base, args.tenants, args.rounds)
-        if args.only in (None, "lag"):
+        if "lag" in parts:
             bench_lag(base, args.lag_writes)
-        if args.only in (None, "restore"):
-            bench_restore_and_backup(base, args.restore_tenants, args.rounds)
+        if "backup" in parts:
+            bench_backup(base, args.restore_tenants, args.rounds)
+        if "restore" in parts:
+            bench_restore(base, args.restore_tenants)
     print(f"load average at end: {os.getloadavg()[0]:.1f}")
 
 

@@ -19,7 +19,8 @@ import subprocess
 import sysconfig
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
@@ -122,7 +123,7 @@ def probe(
     destination: str,
     tenant: str,
     credentials: Mapping[str, str],
-    acked_now: Any,
+    acked_now: Callable[[], Sequence[Mapping[str, Any]]],
     workdir: Path,
 ) -> LagSample | None:
     """One lag sample of ``tenant`` (None when its replica is not readable yet).
@@ -139,3 +140,19 @@ def probe(
             with contextlib.suppress(OSError):
                 leftover.unlink()
     return lag_of(tenant, started, in_replica, acked_now())
+
+
+def probe_all(
+    destination: str,
+    tenants: Sequence[str],
+    credentials: Mapping[str, str],
+    acked_now: Callable[[], Sequence[Mapping[str, Any]]],
+    workdir: Path,
+) -> list[LagSample]:
+    """A lag sample of each of ``tenants``, taken at once (a Litestream process each, a few
+    at a time); a tenant whose replica is not readable is left out."""
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        found = pool.map(
+            lambda tenant: probe(destination, tenant, credentials, acked_now, workdir), tenants
+        )
+        return [sample for sample in found if sample is not None]

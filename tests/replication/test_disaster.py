@@ -57,6 +57,10 @@ class Run:
     logs: list[Path]
     lags: list[probes.LagSample] = attrs.Factory(list)
     status_lags: list[float] = attrs.Factory(list)
+    # The staleness of the replica at the kill: the last probe of every written tenant
+    # (started ``end_probe_age`` seconds before the kill) plus that age.
+    end_lags: list[probes.LagSample] = attrs.Factory(list)
+    end_probe_age: float = 0.0
     schema_started: float = 0.0
     schema_seconds: float = 0.0
     killed_at: float = 0.0
@@ -75,8 +79,10 @@ class Run:
 
     @property
     def lag(self) -> float:
-        """The largest lag measured during the run (probes and ``cinch replicate status``)."""
-        return max([sample.lag for sample in self.lags] + self.status_lags + [0.0])
+        """The largest lag measured: during the run (probes and ``cinch replicate status``)
+        and at the end (what the replica was known to hold when the machine died)."""
+        end = [sample.lag + self.end_probe_age for sample in self.end_lags]
+        return max([sample.lag for sample in self.lags] + self.status_lags + end + [0.0])
 
 
 def cinch(
@@ -279,8 +285,12 @@ def replicate_and_lose(
         while time.monotonic() < deadline:
             run.status_lags += status_lags(project, env)
             time.sleep(0.3)
+        # A probe of every written tenant at once samples its lag at the end, where a
+        # rotating probe may have just missed a slow sync.
+        run.end_lags = probes.probe_all(destination, written, credentials, run.acked, workdir)
         # The machine dies mid-write: nothing gets a chance to finish.
         run.killed_at = time.time()
+        run.end_probe_age = run.killed_at - min(sample.at for sample in run.end_lags)
         for proc in procs:
             proc.send_signal(signal.SIGKILL)
         replicating.kill()
@@ -298,8 +308,12 @@ def assert_present(restored: Path, run: Run, before: float) -> int:
         )
         rows = handle.query("SELECT writer, seq FROM events")
         have = {(row["writer"], row["seq"]) for row in rows}
-        lost = [(e["w"], e["s"]) for e in entries if (e["w"], e["s"]) not in have]
-        assert not lost, f"{tenant}: {len(lost)} acknowledged writes lost, first {lost[:5]}"
+        lost = [e for e in entries if (e["w"], e["s"]) not in have]
+        assert not lost, (
+            f"{tenant}: {len(lost)} acknowledged writes lost (measured lag {run.lag:.2f} s),"
+            f" ages at the end {[round(run.killed_at - e['at'], 2) for e in lost[:8]]} s,"
+            f" first {[(e['w'], e['s']) for e in lost[:5]]}"
+        )
     return len(wanted)
 
 
