@@ -26,6 +26,10 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import attrs
+import sqlcipher3
+
+from cinchdb.crypto import derive_key, key_pragma
+from cinchdb.replication.sealed import envelope_path, unseal
 
 PROBE_TIMEOUT = 20.0
 
@@ -82,9 +86,32 @@ def restore_file(
     )
 
 
-def max_seqs(path: Path) -> dict[int, int]:
-    """The highest ``seq`` of each writer in the ``events`` table of a plain tenant file."""
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+def envelope_rel(tenant: str, database: str = "main", branch: str = "main") -> str:
+    """Where the sealed copy of an encrypted tenant is, relative to ``.cinchdb/``."""
+    root = Path("/meta")
+    return envelope_path(root, database, branch, tenant).relative_to(root).as_posix()
+
+
+def raw_key(project: Path, tenant: str, passphrase: str) -> bytes:
+    """The raw key of an encrypted tenant (its salt is in the registry in metadata.db)."""
+    conn = sqlite3.connect(f"file:{project / '.cinchdb' / 'metadata.db'}?mode=ro", uri=True)
+    try:
+        (salt,) = conn.execute(
+            "SELECT salt FROM cinch_tenants WHERE name = ?", (tenant,)
+        ).fetchone()
+    finally:
+        conn.close()
+    return derive_key(passphrase, bytes(salt))
+
+
+def max_seqs(path: Path, key: bytes | None = None) -> dict[int, int]:
+    """The highest ``seq`` of each writer in the ``events`` table of a tenant file (a
+    SQLCipher one when ``key`` is given)."""
+    if key is None:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    else:
+        conn = sqlcipher3.connect(os.fspath(path))
+        conn.execute(key_pragma(key))
     try:
         rows = conn.execute("SELECT writer, MAX(seq) FROM events GROUP BY writer").fetchall()
     finally:
@@ -125,16 +152,25 @@ def probe(
     credentials: Mapping[str, str],
     acked_now: Callable[[], Sequence[Mapping[str, Any]]],
     workdir: Path,
+    keys: Mapping[str, bytes] | None = None,
 ) -> LagSample | None:
     """One lag sample of ``tenant`` (None when its replica is not readable yet).
-    ``acked_now()`` returns the acknowledged writes logged so far."""
+    ``acked_now()`` returns the acknowledged writes logged so far. A tenant with a raw key in
+    ``keys`` is encrypted: its sealed copy is restored and unsealed, then read with the key."""
     started = time.time()
     out = workdir / f"probe-{tenant}-{time.monotonic_ns()}.db"
+    key = (keys or {}).get(tenant)
     try:
-        done = restore_file(destination, tenant_rel(tenant), out, credentials)
+        rel = tenant_rel(tenant) if key is None else envelope_rel(tenant)
+        done = restore_file(destination, rel, out, credentials)
         if done.returncode != 0:
             return None
-        in_replica = max_seqs(out)
+        if key is not None:
+            unsealed = out.with_name(f"{out.name}-unsealed.db")
+            unseal(out, unsealed)
+            in_replica = max_seqs(unsealed, key)
+        else:
+            in_replica = max_seqs(out)
     finally:
         for leftover in workdir.glob(f"{out.name}*"):
             with contextlib.suppress(OSError):
@@ -148,11 +184,13 @@ def probe_all(
     credentials: Mapping[str, str],
     acked_now: Callable[[], Sequence[Mapping[str, Any]]],
     workdir: Path,
+    keys: Mapping[str, bytes] | None = None,
 ) -> list[LagSample]:
     """A lag sample of each of ``tenants``, taken at once (a Litestream process each, a few
     at a time); a tenant whose replica is not readable is left out."""
     with ThreadPoolExecutor(max_workers=4) as pool:
         found = pool.map(
-            lambda tenant: probe(destination, tenant, credentials, acked_now, workdir), tenants
+            lambda tenant: probe(destination, tenant, credentials, acked_now, workdir, keys),
+            tenants,
         )
         return [sample for sample in found if sample is not None]
