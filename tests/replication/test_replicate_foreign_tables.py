@@ -51,7 +51,7 @@ def test_check_repair_and_adopt_pass_litestream_tables_over(tmp_path, replicator
     files = sorted((project / ".cinchdb" / "main-main").rglob("*.db"))
     running = replicator.start(project, str(tmp_path / "replica"))
     end = time.monotonic() + DEADLINE
-    while not all(LITESTREAM_TABLES <= tables(path) for path in files):
+    while not all(tables(path) >= LITESTREAM_TABLES for path in files):
         assert time.monotonic() < end, running.output()
         time.sleep(0.2)
     assert running.stop() == 0, running.output()
@@ -62,7 +62,7 @@ def test_check_repair_and_adopt_pass_litestream_tables_over(tmp_path, replicator
 
     repaired = cinch(project, "tenant", "repair", "t1")
     assert repaired.returncode == 0, repaired.stdout + repaired.stderr
-    assert LITESTREAM_TABLES <= tables(next(p for p in files if p.name == "t1.db"))
+    assert tables(next(p for p in files if p.name == "t1.db")) >= LITESTREAM_TABLES
 
     with cinchdb.connect(tenant="t1", project_dir=project) as db:
         assert [t.name for t in db.list_tables()] == ["users"]
@@ -80,7 +80,7 @@ def test_check_repair_and_adopt_pass_litestream_tables_over(tmp_path, replicator
     dst.execute("DROP TABLE __kv")
     dst.commit()
     dst.close()
-    assert LITESTREAM_TABLES <= tables(copy)
+    assert tables(copy) >= LITESTREAM_TABLES
     adopt(copy, "legacy", project_dir=project)
     with cinchdb.connect("legacy", project_dir=project) as db:
         assert [t.name for t in db.list_tables()] == ["users"]
