@@ -259,7 +259,7 @@ def fleet(tmp: Path, tenants: int) -> Path:
     return project
 
 
-def bench_restore(tmp: Path, tenants: int) -> None:
+def bench_restore(tmp: Path, tenants: int, runs: int) -> None:
     project = fleet(tmp, tenants)
     work = tmp / "restore-work"
     work.mkdir()
@@ -279,7 +279,7 @@ def bench_restore(tmp: Path, tenants: int) -> None:
                 probes.restore_file(destination, rel, out, CREDENTIALS)
                 one.append(time.perf_counter() - start)
             took = []
-            for attempt in range(2):
+            for attempt in range(runs):
                 target = tmp / f"restored-{label.split()[0]}-{attempt}"
                 start = time.perf_counter()
                 cinch("restore", "--from", destination, "--to", os.fspath(target), "--json",
@@ -320,6 +320,7 @@ def main() -> None:
     parser.add_argument("--restore-tenants", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--lag-writes", type=int, default=20)
+    parser.add_argument("--restore-runs", type=int, default=2)
     parser.add_argument("--only", default="add,lag,restore,backup", help="comma-separated parts")
     args = parser.parse_args()
     print(machine_line())
@@ -334,7 +335,7 @@ def main() -> None:
         if "backup" in parts:
             bench_backup(base, args.restore_tenants, args.rounds)
         if "restore" in parts:
-            bench_restore(base, args.restore_tenants)
+            bench_restore(base, args.restore_tenants, args.restore_runs)
     print(f"load average at end: {os.getloadavg()[0]:.1f}")
 
 
