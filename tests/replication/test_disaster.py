@@ -65,6 +65,7 @@ class Run:
     schema_started: float = 0.0
     schema_seconds: float = 0.0
     killed_at: float = 0.0
+    backup_started: float = 0.0
     phases: dict[str, float] = attrs.Factory(dict)
     clock: float = attrs.Factory(time.monotonic)
 
@@ -248,9 +249,11 @@ def replicate_and_lose(
     tenants: int,
     writer_count: int,
     seconds: float,
+    backup: Path | None = None,
 ) -> Run:
-    """Build, replicate, write, change the schema mid-run, measure the lag, then lose the
-    machine: SIGKILL everything and delete the project directory."""
+    """Build, replicate, write, change the schema mid-run (and take a ``cinch backup`` into
+    ``backup`` after it, writers still writing), measure the lag, then lose the machine:
+    SIGKILL everything and delete the project directory."""
     clock = time.monotonic()
     names = build_project(project, tenants)
     built = time.monotonic() - clock
@@ -286,6 +289,9 @@ def replicate_and_lose(
         run.schema_started = time.time()
         cinch("column", "add", "events", "note:TEXT", cwd=project, env=env)
         run.schema_seconds = time.time() - run.schema_started
+        if backup is not None:
+            run.backup_started = time.time()
+            cinch("backup", "--to", os.fspath(backup), "--json", cwd=project, env=env)
         while time.monotonic() < deadline:
             run.status_lags += status_lags(project, env)
             time.sleep(0.3)
@@ -403,6 +409,7 @@ def report(name: str, run: Run, checked: int, started: float) -> None:
 def scenario(
     tmp_path: Path, destination: str, replicator: Any, credentials: Mapping[str, str], *,
     tenants: int, writer_count: int, seconds: float, point_in_time: bool = True,
+    backup: bool = False,
 ) -> None:  # fmt: skip
     started = time.monotonic()
     project = tmp_path / "machine" / "app"
@@ -410,6 +417,7 @@ def scenario(
     run = replicate_and_lose(
         project, destination, replicator, credentials, tmp_path,
         tenants=tenants, writer_count=writer_count, seconds=seconds,
+        backup=tmp_path / "backup" if backup else None,
     )  # fmt: skip
     _, errors = writers.read_logs(run.logs)
     assert not errors, errors[:5]
@@ -430,7 +438,22 @@ def scenario(
     run.phase("checks")
     if point_in_time:
         assert_old_schema_at(destination, run, tmp_path / "earlier" / "app", env)
+    if backup:
+        assert_backup_restores(tmp_path / "backup", run, tmp_path / "from-backup" / "app", env)
     report(destination.split("?")[0], run, checked, started)
+
+
+def assert_backup_restores(backup: Path, run: Run, target: Path, env: Mapping[str, str]) -> None:
+    """The backup taken under write load restores to a consistent project: every write
+    acknowledged before it started, every tenant at the head, the new column, a clean check."""
+    target.parent.mkdir()
+    restore(os.fspath(backup), target, env, "--json")
+    run.phase("restore from the backup")
+    assert_all_at_head(target, run, env)
+    assert_present(target, run, run.backup_started)
+    assert_encrypted_opens_with_key_only(target)
+    assert_check_clean(target, env)
+    assert "note" in journal_columns(target)
 
 
 def assert_old_schema_at(destination: str, run: Run, earlier: Path, env: Mapping[str, str]) -> None:
@@ -464,5 +487,5 @@ def test_s3_replica_survives_the_machine(tmp_path: Path, moto_s3: Any, replicato
 def test_file_replica_survives_the_machine(tmp_path: Path, replicator: Any) -> None:
     scenario(
         tmp_path, os.fspath(tmp_path / "replica"), replicator, {},
-        tenants=8, writer_count=2, seconds=iterations(4, 30),
+        tenants=8, writer_count=2, seconds=iterations(4, 30), backup=True,
     )  # fmt: skip
