@@ -6,7 +6,13 @@ measured while it runs; then every process is SIGKILLed and the project director
 ``cinch restore`` must bring back every write acknowledged longer than the measured lag before
 the end, the encrypted tenant under its key only, every tenant at the journal head and a clean
 ``cinch check``. A point-in-time restore to just before the schema change gives the old schema
-in the journal and in every tenant. A smaller variant does the same with a file replica.
+in the journal and in every tenant. A smaller variant does the same with a file replica, and
+restores a ``cinch backup`` taken while the writers wrote.
+
+The lag is measured from outside (tests/replication/probes.py): probes restore single tenant
+files (the encrypted one through its sealed copy) with the Litestream binary all through the
+run, and every written tenant at once just before the kill; ``cinch replicate status``'s
+per-file lag counts too. The largest of these is "the measured lag".
 
 CI runs ``iterations(ci, full)`` seconds of writing, and the point-in-time restore from the
 file replica only; ``CINCHDB_STRESS=1`` the full size, and from S3 too.
@@ -125,7 +131,7 @@ def build_project(root: Path, count: int) -> list[str]:
 
 @contextlib.contextmanager
 def writer_processes(
-    project: Path, run: Run, tmp: Path, seconds: float
+    project: Path, run: Run, seconds: float
 ) -> Iterator[list[subprocess.Popen[bytes]]]:
     """The writers, running; every one SIGKILLed (if still alive) and reaped on the way out."""
     procs: list[subprocess.Popen[bytes]] = []
@@ -281,7 +287,7 @@ def replicate_and_lose(
     keys = {SECRET: probes.raw_key(project, SECRET, KEY)}
     with (
         # The writers' own bound is a backstop: they are SIGKILLed first.
-        writer_processes(project, run, tmp, seconds + 30) as procs,
+        writer_processes(project, run, seconds + 30) as procs,
         Prober(destination, written, credentials, run, workdir, keys),
     ):
         deadline = time.monotonic() + seconds
