@@ -403,11 +403,14 @@ def restore(
 
 def report(name: str, run: Run, checked: int, started: float) -> None:
     lags = sorted(sample.lag for sample in run.lags)
+    end = max((sample.lag for sample in run.end_lags), default=0.0)
     print(
-        f"\n{name}: {len(run.tenants)} tenants, {len(run.acked())} acknowledged writes,"
-        f" {len(lags)} lag probes (p50 {lags[len(lags) // 2] if lags else 0:.2f} s,"
-        f" max {run.lag:.2f} s), schema change {run.schema_seconds:.2f} s,"
-        f" {checked} writes checked, {time.monotonic() - started:.1f} s in all"
+        f"\n{name}: {len(run.tenants)} tenants, {len(run.acked())} acknowledged writes;"
+        f" lag: {len(lags)} probes while writing (p50 {lags[len(lags) // 2] if lags else 0:.2f} s,"
+        f" max {max(lags, default=0):.2f} s), at the end {end:.2f} + {run.end_probe_age:.2f} s,"
+        f" status {len(run.status_lags)} file lags (max {max(run.status_lags, default=0):.2f} s):"
+        f" measured {run.lag:.2f} s; schema change {run.schema_seconds:.2f} s;"
+        f" {checked} writes checked; {time.monotonic() - started:.1f} s in all"
         f" ({', '.join(f'{k} {v:.1f} s' for k, v in run.phases.items())})"
     )
 
