@@ -498,3 +498,48 @@ def test_file_replica_survives_the_machine(tmp_path: Path, replicator: Any) -> N
         tmp_path, os.fspath(tmp_path / "replica"), replicator, {},
         tenants=8, writer_count=2, seconds=iterations(4, 30), backup=True,
     )  # fmt: skip
+
+
+def test_a_restored_project_replicates_again_to_the_same_replica(
+    tmp_path: Path, replicator: Any
+) -> None:
+    """After the disaster the project is restored and replication resumes to the SAME
+    destination (what a user does); more writes, a clean stop, then the second machine is
+    lost too: the next restore has the writes of both lives."""
+    destination = os.fspath(tmp_path / "replica")
+    env = writers.environment()
+    first = tmp_path / "first" / "app"
+    first.parent.mkdir()
+    names = build_project(first, 4)
+    running = replicator.start(first, destination)
+    for name in names:
+        key = KEY if name == SECRET else None
+        tenant = cinchdb.connect(tenant=name, project_dir=first, encryption_key=key)
+        tenant.insert("events", [{"writer": 1, "seq": seq} for seq in range(1, 6)])
+    assert running.stop() == 0, running.output()
+    shutil.rmtree(first)
+
+    second = tmp_path / "second" / "app"
+    second.parent.mkdir()
+    restore(destination, second, env, "--json")
+    running = replicator.start(second, destination)
+    cinch("column", "add", "events", "note:TEXT", cwd=second, env=env)
+    for name in names:
+        key = KEY if name == SECRET else None
+        tenant = cinchdb.connect(tenant=name, project_dir=second, encryption_key=key)
+        tenant.insert("events", [{"writer": 2, "seq": seq} for seq in range(1, 6)])
+    assert running.stop() == 0, running.output()
+    shutil.rmtree(second)
+
+    third = tmp_path / "third" / "app"
+    third.parent.mkdir()
+    restore(destination, third, env, "--json")
+    assert "note" in journal_columns(third)
+    for name in names:
+        key = KEY if name == SECRET else None
+        rows = cinchdb.connect(tenant=name, project_dir=third, encryption_key=key).query(
+            "SELECT writer, seq FROM events WHERE writer > 0"
+        )
+        have = sorted((row["writer"], row["seq"]) for row in rows)
+        assert have == [(w, s) for w in (1, 2) for s in range(1, 6)], (name, have)
+    assert_check_clean(third, env)
