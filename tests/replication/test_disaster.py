@@ -500,46 +500,57 @@ def test_file_replica_survives_the_machine(tmp_path: Path, replicator: Any) -> N
     )  # fmt: skip
 
 
-def test_a_restored_project_replicates_again_to_the_same_replica(
+def test_a_project_restored_to_a_point_in_time_replicates_again_to_the_same_replica(
     tmp_path: Path, replicator: Any
 ) -> None:
-    """After the disaster the project is restored and replication resumes to the SAME
-    destination (what a user does); more writes, a clean stop, then the second machine is
-    lost too: the next restore has the writes of both lives."""
+    """After a disaster the project is restored to a point in time and replication resumes
+    to the SAME destination (what a user does); the first life's later writes and schema
+    change were abandoned. After more writes, a schema change and a clean stop, the second
+    machine is lost too: the next restore has the second life, and nothing of the abandoned
+    future (no row, no column) comes back."""
     destination = os.fspath(tmp_path / "replica")
     env = writers.environment()
     first = tmp_path / "first" / "app"
     first.parent.mkdir()
-    names = build_project(first, 4)
+    names = build_project(first, 3)
+
+    def write(project: Path, writer: int, seqs: range) -> None:
+        for name in names:
+            key = KEY if name == SECRET else None
+            tenant = cinchdb.connect(tenant=name, project_dir=project, encryption_key=key)
+            tenant.insert("events", [{"writer": writer, "seq": seq} for seq in seqs])
+
     running = replicator.start(first, destination)
-    for name in names:
-        key = KEY if name == SECRET else None
-        tenant = cinchdb.connect(tenant=name, project_dir=first, encryption_key=key)
-        tenant.insert("events", [{"writer": 1, "seq": seq} for seq in range(1, 6)])
+    write(first, 1, range(1, 6))
+    # Past Litestream's sync interval and the sealing interval (1 s each), then a mark.
+    time.sleep(3)
+    mark = time.time()
+    time.sleep(1.5)
+    cinch("column", "add", "events", "abandoned:TEXT", cwd=first, env=env)
+    write(first, 1, range(6, 11))
     assert running.stop() == 0, running.output()
     shutil.rmtree(first)
 
     second = tmp_path / "second" / "app"
     second.parent.mkdir()
-    restore(destination, second, env, "--json")
+    restore(destination, second, env, "--timestamp", rfc3339(mark), "--json")
     running = replicator.start(second, destination)
     cinch("column", "add", "events", "note:TEXT", cwd=second, env=env)
-    for name in names:
-        key = KEY if name == SECRET else None
-        tenant = cinchdb.connect(tenant=name, project_dir=second, encryption_key=key)
-        tenant.insert("events", [{"writer": 2, "seq": seq} for seq in range(1, 6)])
+    write(second, 2, range(1, 6))
     assert running.stop() == 0, running.output()
     shutil.rmtree(second)
 
     third = tmp_path / "third" / "app"
     third.parent.mkdir()
     restore(destination, third, env, "--json")
-    assert "note" in journal_columns(third)
+    columns = journal_columns(third)
+    assert "note" in columns and "abandoned" not in columns, columns
     for name in names:
         key = KEY if name == SECRET else None
         rows = cinchdb.connect(tenant=name, project_dir=third, encryption_key=key).query(
-            "SELECT writer, seq FROM events WHERE writer > 0"
+            "SELECT * FROM events WHERE writer > 0"
         )
         have = sorted((row["writer"], row["seq"]) for row in rows)
         assert have == [(w, s) for w in (1, 2) for s in range(1, 6)], (name, have)
+        assert "note" in rows[0] and "abandoned" not in rows[0], (name, rows[0])
     assert_check_clean(third, env)
