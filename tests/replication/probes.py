@@ -186,9 +186,9 @@ def probe_all(
     workdir: Path,
     keys: Mapping[str, bytes] | None = None,
 ) -> list[LagSample]:
-    """A lag sample of each of ``tenants``, taken at once (a Litestream process each, a few
-    at a time); a tenant whose replica is not readable is left out."""
-    with ThreadPoolExecutor(max_workers=4) as pool:
+    """A lag sample of each of ``tenants``, taken at once (a Litestream process each); a
+    tenant whose replica is not readable is left out."""
+    with ThreadPoolExecutor(max_workers=max(1, len(tenants))) as pool:
         found = pool.map(
             lambda tenant: probe(destination, tenant, credentials, acked_now, workdir, keys),
             tenants,

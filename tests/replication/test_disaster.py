@@ -298,12 +298,16 @@ def replicate_and_lose(
         if backup is not None:
             run.backup_started = time.time()
             cinch("backup", "--to", os.fspath(backup), "--json", cwd=project, env=env)
+        # cinch replicate status at least once, however long the schema change took.
+        run.status_lags += status_lags(project, env)
         while time.monotonic() < deadline:
-            run.status_lags += status_lags(project, env)
             time.sleep(0.3)
-        # A probe of every written tenant at once samples its lag at the end, where a
-        # rotating probe may have just missed a slow sync.
-        run.end_lags = probes.probe_all(destination, written, credentials, run.acked, workdir, keys)
+            run.status_lags += status_lags(project, env)
+        # A probe of one tenant of each writer (and the encrypted one), all at once, samples
+        # the lag at the end, where a rotating probe may have just missed a slow sync; the
+        # time the probes take counts as lag too, so they are few and run together.
+        ends = sorted({group[0] for group in writer_tenants} | {SECRET})
+        run.end_lags = probes.probe_all(destination, ends, credentials, run.acked, workdir, keys)
         # The machine dies mid-write: nothing gets a chance to finish.
         run.killed_at = time.time()
         run.end_probe_age = run.killed_at - min(sample.at for sample in run.end_lags)
