@@ -47,6 +47,9 @@ from tests.stress import FULL, iterations
 KEY = "disaster-key-1"
 WRONG_KEY = "not-the-key"
 SECRET = "vault"
+# Tenants created while replication runs (a plain one and an encrypted one).
+LATE = ("late", "late_vault")
+ENCRYPTED = {SECRET, "late_vault"}
 COMMAND_TIMEOUT = 120.0
 WRITERS = 4
 TENANTS_PER_WRITER = 3
@@ -72,6 +75,7 @@ class Run:
     schema_seconds: float = 0.0
     killed_at: float = 0.0
     backup_started: float = 0.0
+    late: list[str] = attrs.Factory(list)
     phases: dict[str, float] = attrs.Factory(dict)
     clock: float = attrs.Factory(time.monotonic)
 
@@ -245,6 +249,27 @@ def rfc3339(at: float) -> str:
     )
 
 
+def create_late_tenants(project: Path, run: Run) -> None:
+    """Tenants made after replication started, one row each: Litestream must pick up the
+    new file, and the replicator seal the new encrypted one."""
+    db = cinchdb.connect(project_dir=project)
+    for name in LATE:
+        key = KEY if name in ENCRYPTED else None
+        db.create_tenant(name, lazy=False, encrypt=key is not None, encryption_key=key)
+        tenant = cinchdb.connect(tenant=name, project_dir=project, encryption_key=key)
+        tenant.insert("events", {"writer": -2, "seq": 0})
+        run.late.append(name)
+
+
+def assert_late_tenants(restored: Path, run: Run) -> None:
+    """The tenants made while replicating are back with their row and the new column."""
+    for name in run.late:
+        key = KEY if name in ENCRYPTED else None
+        tenant = cinchdb.connect(tenant=name, project_dir=restored, encryption_key=key)
+        (row,) = tenant.query("SELECT * FROM events")
+        assert (row["writer"], row["seq"]) == (-2, 0) and "note" in row, (name, row)
+
+
 def replicate_and_lose(
     project: Path,
     destination: str,
@@ -291,7 +316,9 @@ def replicate_and_lose(
         Prober(destination, written, credentials, run, workdir, keys),
     ):
         deadline = time.monotonic() + seconds
-        time.sleep(seconds * 0.5)
+        started = time.monotonic()
+        create_late_tenants(project, run)
+        time.sleep(max(0.0, seconds * 0.5 - (time.monotonic() - started)))
         run.schema_started = time.time()
         cinch("column", "add", "events", "note:TEXT", cwd=project, env=env)
         run.schema_seconds = time.time() - run.schema_started
@@ -324,7 +351,7 @@ def assert_present(restored: Path, run: Run, before: float) -> int:
     wanted = [entry for entry in run.acked() if entry["at"] < before]
     for tenant, entries in writers.by_tenant(wanted).items():
         handle = cinchdb.connect(
-            tenant=tenant, project_dir=restored, encryption_key=KEY if tenant == SECRET else None
+            tenant=tenant, project_dir=restored, encryption_key=KEY if tenant in ENCRYPTED else None
         )
         rows = handle.query("SELECT writer, seq FROM events")
         have = {(row["writer"], row["seq"]) for row in rows}
@@ -377,9 +404,9 @@ def assert_all_at_head(restored: Path, run: Run, env: Mapping[str, str]) -> str:
     assert head is not None
     status = json.loads(cinch("tenant", "status", "--json", cwd=restored, env=env).stdout)
     states = {entry["name"]: entry for entry in status}
-    for name in run.tenants:
+    for name in run.tenants + run.late:
         assert states[name]["materialized"], name
-        if name == SECRET:
+        if name in ENCRYPTED:
             assert states[name]["needs_key"], states[name]
             continue
         assert (states[name]["cursor"], states[name]["behind"]) == (head, 0), states[name]
@@ -448,6 +475,7 @@ def scenario(
     assert_encrypted_opens_with_key_only(restored)
     assert_check_clean(restored, env)
     assert "note" in journal_columns(restored)
+    assert_late_tenants(restored, run)
     run.phase("checks")
     if point_in_time:
         assert_old_schema_at(destination, run, tmp_path / "earlier" / "app", env)
