@@ -182,6 +182,7 @@ class Prober:
         self.run = run
         self.workdir = workdir
         self.keys = dict(keys)
+        self.error: Exception | None = None
         self.stopping = threading.Event()
         self.thread = threading.Thread(target=self._loop, daemon=True)
 
@@ -190,7 +191,11 @@ class Prober:
         for index in range(10_000):
             if self.stopping.is_set():
                 return
-            self.sample(self.tenants[index % len(self.tenants)])
+            try:
+                self.sample(self.tenants[index % len(self.tenants)])
+            except Exception as error:  # a sealed copy that does not unseal, say
+                self.error = error
+                return
 
     def sample(self, tenant: str) -> None:
         found = probes.probe(
@@ -206,6 +211,8 @@ class Prober:
     def __exit__(self, *exc: object) -> None:
         self.stopping.set()
         self.thread.join(probes.PROBE_TIMEOUT * 2)
+        if self.error is not None:
+            raise AssertionError(f"a probe failed: {self.error!r}") from self.error
 
 
 def status_lags(project: Path, env: Mapping[str, str]) -> list[float]:
