@@ -58,6 +58,11 @@ class ControlSocketError(OSError):
     """The control socket did not answer (refused, missing, timed out, or not HTTP)."""
 
 
+class ControlSocketGoneError(ControlSocketError):
+    """Nothing listens on the control socket (missing, or refused): its replicator is gone,
+    even when its pid still shows (a killed process lives on until it is reaped)."""
+
+
 def read_marker(meta_dir: Path) -> Replicating | None:
     """The running replicator's marker, or None (no file, an unreadable one, or a dead pid)."""
     try:
@@ -102,6 +107,9 @@ class _UnixHTTPConnection(http.client.HTTPConnection):
         sock.settimeout(self.timeout)
         try:
             sock.connect(self._socket_path)
+        except (FileNotFoundError, ConnectionRefusedError) as e:
+            sock.close()
+            raise ControlSocketGoneError(f"nothing listens on {self._socket_path}: {e}") from e
         except OSError:
             sock.close()
             raise
@@ -114,6 +122,7 @@ def request_json(
     """One JSON request to the control socket at ``socket_path``; its decoded answer.
 
     Raises:
+        ControlSocketGoneError: nothing listens on the socket.
         ControlSocketError: no answer, or an HTTP error status (its body in the message).
     """
     conn = _UnixHTTPConnection(socket_path, timeout)
@@ -123,6 +132,8 @@ def request_json(
         conn.request(method, path, body=payload, headers=headers)
         response = conn.getresponse()
         data = response.read()
+    except ControlSocketGoneError:
+        raise
     except (OSError, http.client.HTTPException) as e:
         raise ControlSocketError(f"{method} {path} on {socket_path}: {e}") from e
     finally:
@@ -169,6 +180,9 @@ def wait_until_journal_replicated(meta_dir: Path, timeout: float | None = None) 
     started = time.monotonic()
     try:
         sync_and_wait(marker.socket, meta_dir / METADATA_FILE, timeout)
+    except ControlSocketGoneError as e:
+        _log.debug("Replication is off: %s", e)
+        return False
     except ControlSocketError as e:
         _log.warning(
             "The replica did not confirm the journal within %.1f s (%s); the change goes on."
