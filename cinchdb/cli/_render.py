@@ -104,17 +104,20 @@ def done(message: str, as_json: bool = False, data: Any = None) -> None:
 
 
 class _Bar:
-    """Draws one progress bar on stderr once fleet-wide work over 20 tenants or more starts
-    (a change reaching a branch's tenants, a merge, ``tenant sync``), with the tenants done
-    per second; silent otherwise."""
+    """Draws one progress bar on stderr, only on a terminal and once work over ``minimum``
+    items or more starts (by default fleet-wide work: a change reaching a branch's tenants, a
+    merge, ``tenant sync``), with the items done per second; silent otherwise."""
 
-    def __init__(self) -> None:
+    def __init__(self, label: str, unit: str, minimum: int) -> None:
+        self._label = label
+        self._unit = unit
+        self._minimum = minimum
         self._progress: Any = None
         self._task: Any = None
         self._started = 0.0
 
     def report(self, done_count: int, total: int) -> None:
-        if total < 20 or not sys.stderr.isatty():
+        if total < self._minimum or not sys.stderr.isatty():
             return
         if self._progress is None:
             self._progress = rich_progress.Progress(
@@ -127,10 +130,10 @@ class _Bar:
                 transient=True,
             )
             self._progress.start()
-            self._task = self._progress.add_task("Updating tenants", total=total, rate="")
+            self._task = self._progress.add_task(self._label, total=total, rate="")
             self._started = time.monotonic()
         elapsed = time.monotonic() - self._started
-        rate = f"{done_count / elapsed:,.0f} tenants/s" if elapsed > 0 else ""
+        rate = f"{done_count / elapsed:,.0f} {self._unit}/s" if elapsed > 0 else ""
         self._progress.update(self._task, completed=done_count, rate=rate)
 
     def stop(self) -> None:
@@ -138,7 +141,10 @@ class _Bar:
             self._progress.stop()
 
 
-def progress_bar() -> tuple[Any, _Bar]:
-    """A progress callback for tenant propagation, and the bar to stop afterwards."""
-    bar = _Bar()
+def progress_bar(
+    label: str = "Updating tenants", unit: str = "tenants", minimum: int = 20
+) -> tuple[Any, _Bar]:
+    """A progress callback (``report(done, total)``) and the bar to stop afterwards; by
+    default for tenant propagation."""
+    bar = _Bar(label, unit, minimum)
     return bar.report, bar

@@ -134,6 +134,31 @@ def cinch_environment(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     return env
 
 
+def run_shell_example(script: str, tmp_path: Path, *, timeout: float = 180) -> tuple[str, Path]:
+    """Run a documented shell example as written (``bash -e``) in a fresh directory, with this
+    checkout's ``cinch`` (run by this interpreter) first on the path; its stdout and the
+    directory it ran in. Fails the test, with the output, when the script fails."""
+    shim = tmp_path / "bin" / "cinch"
+    shim.parent.mkdir()
+    shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m cinchdb.cli "$@"\n')
+    shim.chmod(0o755)
+    env = cinch_environment()
+    env["PATH"] = f"{shim.parent}:{env['PATH']}"
+    work = tmp_path / "work"
+    work.mkdir()
+    done = subprocess.run(
+        ["bash", "-e", "-c", script],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout, work
+
+
 class Replicator:
     """A ``cinch replicate`` child process."""
 

@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.replication.conftest import cinch_environment
+from tests.replication.conftest import cinch_environment, run_shell_example
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -20,32 +20,24 @@ def test_the_readme_block_runs(tmp_path: Path) -> None:
         README.read_text(),
         flags=re.DOTALL | re.MULTILINE,
     )
-    shim = tmp_path / "bin" / "cinch"
-    shim.parent.mkdir()
-    shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m cinchdb.cli "$@"\n')
-    shim.chmod(0o755)
-    env = cinch_environment()
-    env["PATH"] = f"{shim.parent}:{env['PATH']}"
-    work = tmp_path / "work"
-    work.mkdir()
-    done = subprocess.run(
-        ["bash", "-e", "-c", script],
-        cwd=work,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert f"into {work / 'shop'}" in done.stdout
-    assert f"into {work / 'shop-copy'}" in done.stdout
-    rows = json.loads(done.stdout[done.stdout.rindex("[") :])
+    stdout, work = run_shell_example(script, tmp_path)
+    assert f"into {work / 'shop'}" in stdout
+    assert f"into {work / 'shop-copy'}" in stdout
+    rows = json.loads(stdout[stdout.rindex("[") :])
     assert [row["item"] for row in rows] == ["tea"]
     with_copy = subprocess.run(
-        ["cinch", "query", "SELECT item FROM orders", "--tenant", "acme", "--json"],
+        [
+            sys.executable,
+            "-m",
+            "cinchdb.cli",
+            "query",
+            "SELECT item FROM orders",
+            "-t",
+            "acme",
+            "--json",
+        ],
         cwd=work / "shop-copy",
-        env=env,
+        env=cinch_environment(),
         capture_output=True,
         text=True,
         timeout=60,

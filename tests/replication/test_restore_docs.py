@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 from pathlib import Path
 
-from tests.replication.conftest import cinch_environment
+from tests.replication.conftest import run_shell_example
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "replication.md"
 SECTION = "Restoring: `cinch restore`"
@@ -23,24 +21,7 @@ def section() -> str:
 
 def test_the_example_runs(tmp_path: Path) -> None:
     (script,) = re.findall(r"^```sh\n(.*?)^```$", section(), flags=re.DOTALL | re.MULTILINE)
-    shim = tmp_path / "bin" / "cinch"
-    shim.parent.mkdir()
-    shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m cinchdb.cli "$@"\n')
-    shim.chmod(0o755)
-    env = cinch_environment()
-    env["PATH"] = f"{shim.parent}:{env['PATH']}"
-    work = tmp_path / "work"
-    work.mkdir()
-    done = subprocess.run(
-        ["bash", "-e", "-c", script],
-        cwd=work,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert f"Restored the journal and 1 tenant file(s) into {work / 'app'}" in done.stdout
-    rows = json.loads(done.stdout[done.stdout.rindex("[") :])
+    stdout, work = run_shell_example(script, tmp_path)
+    assert f"Restored the journal and 1 tenant file(s) into {work / 'app'}" in stdout
+    rows = json.loads(stdout[stdout.rindex("[") :])
     assert [row["name"] for row in rows] == ["ann"]

@@ -3,35 +3,11 @@ Litestream (``cinch restore --from DIR`` restores it)."""
 
 from __future__ import annotations
 
-import sys
-from typing import Any
-
 import click
 
 from cinchdb.cli._context import json_option
-from cinchdb.cli._render import done
+from cinchdb.cli._render import done, progress_bar
 from cinchdb.replication.backup import backup as take_backup
-
-
-class _FileBar:
-    """A bar of files copied, on stderr, drawn only on a terminal."""
-
-    def __init__(self) -> None:
-        self._bar: Any = None
-        self._done = 0
-
-    def report(self, done_count: int, total: int) -> None:
-        if not sys.stderr.isatty():
-            return
-        if self._bar is None:
-            self._bar = click.progressbar(length=total, label="Backing up", file=sys.stderr)
-            self._bar.__enter__()
-        self._bar.update(done_count - self._done)
-        self._done = done_count
-
-    def stop(self) -> None:
-        if self._bar is not None:
-            self._bar.__exit__(None, None, None)
 
 
 @click.command()
@@ -48,9 +24,9 @@ def backup(to_dir: str, as_json: bool) -> None:
     Example:
       cinch backup --to /backups/app-2026-01-31
     """
-    bar = _FileBar()
+    report_progress, bar = progress_bar("Backing up", unit="files", minimum=1)
     try:
-        report = take_backup(to_dir, progress=None if as_json else bar.report)
+        report = take_backup(to_dir, progress=None if as_json else report_progress)
     finally:
         bar.stop()
     done(

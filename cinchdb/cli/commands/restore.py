@@ -3,38 +3,16 @@
 from __future__ import annotations
 
 import sys
-from typing import Any
 
 import click
 
 from cinchdb.cli._app import EXIT_ERROR
 from cinchdb.cli._context import json_option
-from cinchdb.cli._render import emit_json, to_plain
+from cinchdb.cli._render import emit_json, progress_bar, to_plain
 from cinchdb.replication.backup import is_backup, restore_backup
 from cinchdb.replication.restore import parse_timestamp
 from cinchdb.replication.restore import restore as restore_replica
 from cinchdb.replication.verify import RestoreReport
-
-
-class _FileBar:
-    """A bar of files restored, on stderr, drawn only on a terminal."""
-
-    def __init__(self) -> None:
-        self._bar: Any = None
-        self._done = 0
-
-    def report(self, done_count: int, total: int) -> None:
-        if not sys.stderr.isatty():
-            return
-        if self._bar is None:
-            self._bar = click.progressbar(length=total, label="Restoring", file=sys.stderr)
-            self._bar.__enter__()
-        self._bar.update(done_count - self._done)
-        self._done = done_count
-
-    def stop(self) -> None:
-        if self._bar is not None:
-            self._bar.__exit__(None, None, None)
 
 
 @click.command()
@@ -65,8 +43,8 @@ def restore(source: str, timestamp: str | None, to_dir: str, as_json: bool) -> N
       cinch restore --from /replicas/app --timestamp 2026-01-31T12:00:00Z --to restored
       cinch restore --from /backups/app-2026-01-31 --to restored
     """
-    bar = _FileBar()
-    progress = None if as_json else bar.report
+    report_progress, bar = progress_bar("Restoring", unit="files", minimum=1)
+    progress = None if as_json else report_progress
     try:
         if is_backup(source):
             if timestamp is not None:
