@@ -342,6 +342,9 @@ class Flusher:
     def stop(self, timeout: float = 5.0) -> None:
         """Stop the thread and flush what is left (harmless when already stopped)."""
         self._stopping.set()
+        # A process that opens and closes many handles makes many flushers: a stopped one
+        # must not stay referenced (with its recorder) until exit.
+        atexit.unregister(self.stop)
         self.recorder.wakeup.set()
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
