@@ -12,7 +12,7 @@ import pytest
 
 import cinchdb
 from cinchdb._analytics_store import analytics_path
-from cinchdb.errors import InvalidFieldError, InvalidNameError
+from cinchdb.errors import InvalidFieldError, InvalidTenantNameError
 from cinchdb.models import Column
 from cinchdb.project import read_config, write_config
 
@@ -120,7 +120,7 @@ def test_arguments_it_cannot_take_are_named(handles: dict[str, cinchdb.CinchDB])
     assert str(e.value) == (
         "get_slow_queries() argument 'threshold_ms': must be a number of milliseconds >= 0, not -1"
     )
-    with pytest.raises(InvalidNameError):
+    with pytest.raises(InvalidTenantNameError, match=r"^Invalid tenant name '\.\./etc'"):
         acme.get_analytics_stats(tenant="../etc")
 
 
