@@ -32,7 +32,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -363,12 +363,12 @@ def _since_epoch(since: datetime | timedelta | None, now: float) -> float | None
         return now - since.total_seconds()
     if since.tzinfo is None:
         # A naive datetime is taken as UTC, the time every record is kept in.
-        since = since.replace(tzinfo=UTC)
+        since = since.replace(tzinfo=timezone.utc)
     return since.timestamp()
 
 
 def _iso(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, UTC).isoformat()
+    return datetime.fromtimestamp(epoch, timezone.utc).isoformat()
 
 
 @contextmanager

@@ -4,7 +4,9 @@ analytics file scanned byte by byte (WAL included) for the values the statements
 from __future__ import annotations
 
 import struct
-from datetime import UTC, datetime, timedelta
+import subprocess
+import sys
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import attrs
@@ -15,6 +17,9 @@ from cinchdb._analytics_store import analytics_path
 from cinchdb.errors import InvalidFieldError, InvalidTenantNameError
 from cinchdb.models import Column
 from cinchdb.project import read_config, write_config
+from tests.stress import iterations
+
+ROOT = Path(__file__).resolve().parents[2]
 
 #: A query that takes tens of milliseconds: far slower than any point select beside it.
 SLOW_SQL = (
@@ -77,7 +82,7 @@ def test_stats_count_each_tenants_statements_by_shape(handles: dict[str, cinchdb
     recent = acme.get_analytics_stats(since=timedelta(minutes=5))
     assert sum(t["calls"] for t in recent["tenants"]) == 11
     assert recent["since"] is not None and recent["since"] < recent["until"]
-    future = acme.get_analytics_stats(since=datetime.now(UTC) + timedelta(hours=1))
+    future = acme.get_analytics_stats(since=datetime.now(timezone.utc) + timedelta(hours=1))
     assert (future["slowest"], future["tenants"]) == ([], [])
 
 
@@ -85,7 +90,7 @@ def test_slow_queries_list_statements_above_the_threshold(
     handles: dict[str, cinchdb.CinchDB],
 ) -> None:
     acme, zeta = handles["acme"], handles["zeta"]
-    before = datetime.now(UTC)
+    before = datetime.now(timezone.utc)
     zeta.query(SLOW_SQL)
     acme.query("SELECT n FROM items WHERE n = ?", [1])
     slow = acme.get_slow_queries()
@@ -99,7 +104,7 @@ def test_slow_queries_list_statements_above_the_threshold(
     )
     assert statement["elapsed_ms"] >= 15
     at = datetime.fromisoformat(statement["at"])
-    assert before - timedelta(seconds=1) <= at <= datetime.now(UTC)
+    assert before - timedelta(seconds=1) <= at <= datetime.now(timezone.utc)
     assert acme.get_slow_queries(tenant="acme") == []
     assert acme.get_slow_queries(threshold_ms=statement["elapsed_ms"] + 1) == []
     assert acme.get_slow_queries(since=timedelta(minutes=1)) == slow
@@ -186,3 +191,46 @@ def test_parameter_and_literal_values_never_reach_the_analytics_file(project: Pa
     with cinchdb.connect(project_dir=project) as reader:
         everything = repr(stats) + repr(reader.get_slow_queries(limit=1000))
     assert [v for v in (TEXT, TEXT_LITERAL, KV_KEY, KV_VALUE, str(NUMBER)) if v in everything] == []
+
+
+SDK_WRITER = r"""
+import sys
+import cinchdb
+
+project, tenant, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+with cinchdb.connect(tenant=tenant, project_dir=project, analytics=True) as db:
+    for i in range(n):
+        db.query("SELECT n FROM items WHERE n = ?", [i])
+        db.kv.set("k", i)
+"""
+
+
+def test_processes_running_statements_at_once_are_all_counted(project: Path) -> None:
+    n = iterations(150, 3_000)
+    tenants = [f"p{i}" for i in range(3)]
+    with cinchdb.connect(project_dir=project) as admin:
+        admin.create_table("items", [Column(name="n", type="INTEGER")])
+        for tenant in tenants:
+            admin.create_tenant(tenant)
+    children = [
+        subprocess.Popen(
+            [sys.executable, "-c", SDK_WRITER, str(project), tenant, str(n)],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for tenant in tenants
+    ]
+    for child in children:
+        out, err = child.communicate(timeout=300)
+        assert (child.returncode, out, err) == (0, "", "")
+    with cinchdb.connect(project_dir=project) as reader:
+        stats = reader.get_analytics_stats(limit=100)
+    # Each process's statements: n queries and n KV writes, written by its flusher (the last
+    # batch when its handle closed).
+    assert {t["tenant"]: t["calls"] for t in stats["tenants"]} == {t: 2 * n for t in tenants}
+    by_kind: dict[str, int] = {}
+    for shape in stats["most_frequent"]:
+        by_kind[shape["kind"]] = by_kind.get(shape["kind"], 0) + shape["calls"]
+    assert by_kind == {"select": 3 * n, "kv": 3 * n}
