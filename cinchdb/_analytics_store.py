@@ -300,6 +300,8 @@ class Flusher:
         self._flush_lock = threading.Lock()
         #: Batches dropped because their flush failed (each logged once).
         self.dropped = 0
+        #: Slow statements the recorder only counted, past its bound between two flushes.
+        self.slow_dropped = 0
         recorder.on_first_observe = self.start
 
     def start(self) -> None:
@@ -320,6 +322,7 @@ class Flusher:
         with self._flush_lock:
             try:
                 batch = self.recorder.drain()
+                self.slow_dropped += batch.slow_dropped
                 if batch:
                     self.store.write(batch)
             except Exception as e:
