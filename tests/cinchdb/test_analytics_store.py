@@ -184,7 +184,8 @@ from cinchdb.analytics import Recorder
 
 path, tenant, n = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
 recorder = Recorder(slow_query_ms=1.0, max_pending=50)
-flusher = Flusher(recorder, AnalyticsStore(path, max_slow_rows=10**6, prune_interval=0), interval=0.01)
+store = AnalyticsStore(path, max_slow_rows=10**6, prune_interval=0)
+flusher = Flusher(recorder, store, interval=0.01)
 for i in range(n):
     recorder.observe("main", tenant, f"SELECT * FROM t WHERE id = {i}", 2_000_000, 1, i % 10 == 0)
     recorder.observe("main", tenant, f"INSERT INTO t VALUES ({i}, 'x{i}')", 500_000, 1)
