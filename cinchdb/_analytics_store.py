@@ -30,18 +30,15 @@ import secrets
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from cinchdb._sketch import Sketch
 from cinchdb.results import AnalyticsStats, ShapeStats, SlowStatement, TenantStats
 from journal.transactions import transaction
-
-if TYPE_CHECKING:
-    from cinchdb.analytics import Batch, Recorder
 
 __all__ = [
     "ANALYTICS_DIR",
@@ -116,6 +113,77 @@ ON CONFLICT (bucket_start, process, branch, tenant, shape_id) DO UPDATE SET
     sketch = merge_sketch(sketch, excluded.sketch)
 """
 
+
+# What this module needs of cinchdb.analytics's Recorder and Batch, as protocols: the recorder's
+# module builds flushers and stores, so importing it here (even for types) would be a cycle.
+class _ShapeRow(Protocol):
+    @property
+    def id(self) -> str: ...
+    @property
+    def text(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+
+
+class _AggregateRow(Protocol):
+    @property
+    def bucket_start(self) -> int: ...
+    @property
+    def branch(self) -> str: ...
+    @property
+    def tenant(self) -> str: ...
+    @property
+    def shape_id(self) -> str: ...
+    @property
+    def calls(self) -> int: ...
+    @property
+    def errors(self) -> int: ...
+    @property
+    def rows(self) -> int: ...
+    @property
+    def total_ns(self) -> int: ...
+    @property
+    def sketch(self) -> bytes: ...
+
+
+class _SlowRow(Protocol):
+    @property
+    def at(self) -> float: ...
+    @property
+    def branch(self) -> str: ...
+    @property
+    def tenant(self) -> str: ...
+    @property
+    def shape_id(self) -> str: ...
+    @property
+    def elapsed_ms(self) -> float: ...
+    @property
+    def kind(self) -> str: ...
+
+
+class Batch(Protocol):
+    """What a flush writes (``cinchdb.analytics.Batch``)."""
+
+    @property
+    def shapes(self) -> Mapping[str, _ShapeRow]: ...
+    @property
+    def aggregates(self) -> Sequence[_AggregateRow]: ...
+    @property
+    def slow(self) -> Sequence[_SlowRow]: ...
+    @property
+    def slow_dropped(self) -> int: ...
+    def __bool__(self) -> bool: ...
+
+
+class Recorder(Protocol):
+    """What a flusher drains (``cinchdb.analytics.Recorder``)."""
+
+    wakeup: threading.Event
+    on_first_observe: Callable[[], None] | None
+
+    def drain(self) -> Batch: ...
+
+
 _process_id = secrets.token_hex(8)
 
 
@@ -165,6 +233,7 @@ class AnalyticsStore:
         retention_days: rows older than this are deleted when pruning.
         max_aggregate_rows, max_slow_rows: the caps (see the module's docstring).
         prune_interval: seconds between two prunings by this writer (0: at every write).
+        clock: epoch seconds (tests pass their own).
 
     Thread-safe: the flusher thread and a caller asking for stats may write at once.
     """
@@ -177,8 +246,10 @@ class AnalyticsStore:
         max_aggregate_rows: int = MAX_AGGREGATE_ROWS,
         max_slow_rows: int = MAX_SLOW_ROWS,
         prune_interval: float = PRUNE_INTERVAL_S,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.path = path
+        self._clock = clock
         self.retention_days = retention_days
         self.max_aggregate_rows = max_aggregate_rows
         self.max_slow_rows = max_slow_rows
@@ -206,7 +277,7 @@ class AnalyticsStore:
         Raises:
             sqlite3.Error, OSError: the file could not be written (the flusher logs and drops).
         """
-        now = time.time() if now is None else now
+        now = self._clock() if now is None else now
         process = process_id()
         with self._lock:
             conn = self._connection()
@@ -297,6 +368,8 @@ class Flusher:
         self._flush_lock = threading.Lock()
         #: Batches dropped because their flush failed (each logged once).
         self.dropped = 0
+        #: Slow statements the recorder only counted, past its bound between two flushes.
+        self.slow_dropped = 0
         recorder.on_first_observe = self.start
 
     def start(self) -> None:
@@ -317,6 +390,7 @@ class Flusher:
         with self._flush_lock:
             try:
                 batch = self.recorder.drain()
+                self.slow_dropped += batch.slow_dropped
                 if batch:
                     self.store.write(batch)
             except Exception as e:
@@ -339,6 +413,9 @@ class Flusher:
     def stop(self, timeout: float = 5.0) -> None:
         """Stop the thread and flush what is left (harmless when already stopped)."""
         self._stopping.set()
+        # A process that opens and closes many handles makes many flushers: a stopped one
+        # must not stay referenced (with its recorder) until exit.
+        atexit.unregister(self.stop)
         self.recorder.wakeup.set()
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
@@ -357,12 +434,12 @@ def _since_epoch(since: datetime | timedelta | None, now: float) -> float | None
         return now - since.total_seconds()
     if since.tzinfo is None:
         # A naive datetime is taken as UTC, the time every record is kept in.
-        since = since.replace(tzinfo=UTC)
+        since = since.replace(tzinfo=timezone.utc)
     return since.timestamp()
 
 
 def _iso(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, UTC).isoformat()
+    return datetime.fromtimestamp(epoch, timezone.utc).isoformat()
 
 
 @contextmanager
