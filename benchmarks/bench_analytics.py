@@ -226,7 +226,7 @@ def main() -> None:
         measure(rounds=4, calls=500)
         fsyncs(500)
     else:
-        measure(rounds=21, calls=2_000)
+        measure(rounds=60, calls=400)
         fsyncs(5_000)
 
 

@@ -96,29 +96,27 @@ class Batch:
         return bool(self.aggregates or self.slow)
 
 
-#: branch, tenant, shape id, nanoseconds, rows, error, shape
-_Observation = tuple[str, str, str, int, int, bool, Shape]
+#: minute (epoch seconds // 60), branch, tenant, shape id, nanoseconds, rows, error, shape
+_Observation = tuple[float, str, str, str, int, int, bool, Shape]
 
 #: Observations a recorder holds at most while no flusher drains it (a flusher that is stuck,
 #: or none at all): past it the oldest are dropped and counted, so memory stays bounded.
 MAX_HELD = 100_000
-_BY_KEY = itemgetter(0, 1, 2)
-_NS = itemgetter(3)
-_ROWS = itemgetter(4)
-_ERROR = itemgetter(5)
+_BY_KEY = itemgetter(0, 1, 2, 3)
+_NS = itemgetter(4)
+_ROWS = itemgetter(5)
+_ERROR = itemgetter(6)
 
 
 class Recorder:
     """Statement observations in memory, for one project database in one process
     (thread-safe).
 
-    :meth:`observe` is the hot path: it appends one tuple to a ``collections.deque`` (atomic
-    under the GIL, so no lock is taken) and nothing else, unless the statement was slow.
-    :meth:`drain`, on the flusher's thread, aggregates what it takes out by (branch, tenant,
-    shape) with C-level passes (a sort, ``groupby``, sums, one ``log`` per time for the
-    sketch). Observations count in the minute of the drain that takes them: a flusher drains
-    every ``interval`` (1 s), so a statement lands at most that late, in the next minute at
-    worst. A slow statement keeps its own time.
+    :meth:`observe` is the hot path: it reads the clock and appends one tuple to a
+    ``collections.deque`` (atomic under the GIL, so no lock is taken), and nothing else unless
+    the statement was slow. :meth:`drain`, on the flusher's thread, aggregates what it takes
+    out by (minute, branch, tenant, shape) with C-level passes (a sort, ``groupby``, sums,
+    one ``log`` per time for the sketch).
 
     Args:
         slow_query_ms: a statement taking at least this long is also kept in the slow list.
@@ -163,7 +161,9 @@ class Recorder:
         """Count one statement. Cheap (one append), never blocks, never does I/O."""
         shape = sql_or_shape if isinstance(sql_or_shape, Shape) else shape_of(sql_or_shape)
         queue = self._queue
-        queue.append((branch, tenant, shape.id, elapsed_ns, rows, error, shape))
+        queue.append(
+            (self._clock() // _BUCKET_S, branch, tenant, shape.id, elapsed_ns, rows, error, shape)
+        )
         if elapsed_ns >= self._slow_ns:
             self._slow_one(branch, tenant, shape, elapsed_ns)
         if len(queue) >= self._check_at:
@@ -194,8 +194,8 @@ class Recorder:
                 break
 
     def drain(self) -> Batch:
-        """Take everything observed since the last drain, aggregated by (minute of the drain,
-        branch, tenant, shape)."""
+        """Take everything observed since the last drain, aggregated by (minute, branch,
+        tenant, shape)."""
         with self._lock:
             # Pop (not swap): an observe() racing with the drain lands either in this batch
             # or in the next one, never in a list nobody reads.
@@ -205,20 +205,18 @@ class Recorder:
             slow = [popleft_slow() for _ in range(len(self._slow))]
             dropped, self._dropped = self._dropped, 0
             self.wakeup.clear()
-            now = self._clock()
-        bucket = int(now) // _BUCKET_S * _BUCKET_S
         taken.sort(key=_BY_KEY)
         shapes: dict[str, Shape] = {}
         aggregates = []
-        for (branch, tenant, shape_id), group in groupby(taken, _BY_KEY):
+        for (minute, branch, tenant, shape_id), group in groupby(taken, _BY_KEY):
             items = list(group)
-            shapes[shape_id] = items[0][6]
+            shapes[shape_id] = items[0][7]
             times = list(map(_NS, items))
             sketch = Sketch()
             sketch.add_many(times)
             aggregates.append(
                 AggregateRow(
-                    bucket_start=bucket,
+                    bucket_start=int(minute) * _BUCKET_S,
                     branch=branch,
                     tenant=tenant,
                     shape_id=shape_id,
