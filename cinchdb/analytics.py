@@ -18,10 +18,12 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sized
 from itertools import groupby
 from operator import itemgetter
 from pathlib import Path
+from time import perf_counter_ns
+from typing import Any, Protocol, TypeVar
 
 import attrs
 
@@ -33,12 +35,15 @@ __all__ = [
     "DEFAULT_MAX_PENDING",
     "DEFAULT_RETENTION_DAYS",
     "DEFAULT_SLOW_QUERY_MS",
+    "ROWS_COUNT",
+    "ROWS_LEN",
     "SLOW_KEPT",
     "AggregateRow",
     "Batch",
     "Lease",
     "Probe",
     "Recorder",
+    "Runner",
     "Shape",
     "SlowRow",
     "lease",
@@ -54,6 +59,11 @@ DEFAULT_MAX_PENDING = 1000
 #: (``Batch.slow_dropped``), so a storm of slow statements costs bounded memory.
 SLOW_KEPT = 1000
 _BUCKET_S = 60
+_MINUTE_NS = _BUCKET_S * 1_000_000_000
+#: :attr:`Recorder.run`'s ``rows`` for "the result's length" and "the result is a count".
+ROWS_LEN = -1
+ROWS_COUNT = -2
+_T = TypeVar("_T")
 
 
 @attrs.frozen
@@ -96,8 +106,9 @@ class Batch:
         return bool(self.aggregates or self.slow)
 
 
-#: minute (epoch seconds // 60), branch, tenant, shape id, nanoseconds, rows, error, shape
-_Observation = tuple[float, str, str, str, int, int, bool, Shape]
+#: minute (epoch seconds // 60, a float or an int), branch, tenant, shape id, nanoseconds,
+#: rows, error, shape
+_Observation = tuple[float | int, str, str, str, int, int, bool, Shape]
 
 #: Observations a recorder holds at most while no flusher drains it (a flusher that is stuck,
 #: or none at all): past it the oldest are dropped and counted, so memory stays bounded.
@@ -148,6 +159,80 @@ class Recorder:
         #: Called once, on the first observation: starts a flusher.
         self.on_first_observe: Callable[[], None] | None = None
         self._observed = False
+        # Wall-clock nanoseconds minus perf_counter_ns(), for done()'s minute.
+        self._offset = [self._wall_offset()]
+        #: Time one call and observe it: ``run(branch, tenant, shape, rows, call, *args,
+        #: **kwargs)`` returns what ``call(*args, **kwargs)`` returns (or raises what it
+        #: raises, counted as an error). ``rows``: the rows it returned or changed, or
+        #: :data:`ROWS_LEN` (the result's length) or :data:`ROWS_COUNT` (the result is a count).
+        #: The data layer's hook: one call per statement, its state bound in a closure.
+        self.run = self._runner()
+        #: The hot paths' hook, for a caller that times its call itself: ``start =
+        #: perf_counter_ns()``, the call, then ``done(branch, tenant, shape, start, rows)``, or
+        #: ``failed(branch, tenant, shape, start)`` when it raised. No clock read but the end
+        #: time's: the minute comes from ``perf_counter_ns`` and an offset to the wall clock
+        #: taken again at every drain.
+        self.done, self.failed = self._finishers()
+
+    def _finishers(self) -> tuple[Done, Failed]:
+        append = self._queue.append
+        queue = self._queue
+        slow_ns = self._slow_ns
+        offset = self._offset
+        observe = self.observe
+        filling = self._filling
+        slow_one = self._slow_one
+
+        def done(branch: str, tenant: str, shape: Shape, start: int, rows: int) -> None:
+            end = perf_counter_ns()
+            elapsed = end - start
+            minute = (end + offset[0]) // _MINUTE_NS
+            append((minute, branch, tenant, shape.id, elapsed, rows, False, shape))
+            if elapsed >= slow_ns:
+                slow_one(branch, tenant, shape, elapsed)
+            if len(queue) >= self._check_at:
+                filling(queue)
+
+        def failed(branch: str, tenant: str, shape: Shape, start: int) -> None:
+            observe(branch, tenant, shape, perf_counter_ns() - start, 0, True)
+
+        return done, failed
+
+    def _runner(self) -> Runner:
+        append = self._queue.append
+        queue = self._queue
+        clock = self._clock
+        slow_ns = self._slow_ns
+        observe = self.observe
+        filling = self._filling
+        slow_one = self._slow_one
+
+        def run(
+            branch: str,
+            tenant: str,
+            shape: Shape,
+            rows: int,
+            call: Callable[..., _T],
+            *args: Any,
+            **kwargs: Any,
+        ) -> _T:
+            start = perf_counter_ns()
+            try:
+                result = call(*args, **kwargs)
+            except Exception:
+                observe(branch, tenant, shape, perf_counter_ns() - start, 0, True)
+                raise
+            elapsed = perf_counter_ns() - start
+            if rows < 0:
+                rows = _rows_of(result, rows)
+            append((clock() // _BUCKET_S, branch, tenant, shape.id, elapsed, rows, False, shape))
+            if elapsed >= slow_ns:
+                slow_one(branch, tenant, shape, elapsed)
+            if len(queue) >= self._check_at:
+                filling(queue)
+            return result
+
+        return run
 
     def observe(
         self,
@@ -193,6 +278,9 @@ class Recorder:
             except IndexError:  # a drain took them meanwhile
                 break
 
+    def _wall_offset(self) -> int:
+        return int(self._clock() * 1e9) - perf_counter_ns()
+
     def drain(self) -> Batch:
         """Take everything observed since the last drain, aggregated by (minute, branch,
         tenant, shape)."""
@@ -205,6 +293,8 @@ class Recorder:
             slow = [popleft_slow() for _ in range(len(self._slow))]
             dropped, self._dropped = self._dropped, 0
             self.wakeup.clear()
+        # perf_counter and the wall clock drift apart (NTP): re-anchor at each drain.
+        self._offset[0] = self._wall_offset()
         taken.sort(key=_BY_KEY)
         shapes: dict[str, Shape] = {}
         aggregates = []
@@ -240,6 +330,32 @@ class Recorder:
     def pending(self) -> int:
         """Observations since the last drain."""
         return len(self._queue)
+
+
+def _rows_of(result: object, rows: int) -> int:
+    if rows == ROWS_LEN:
+        return len(result) if isinstance(result, Sized) else 0
+    return result if isinstance(result, int) and not isinstance(result, bool) else 0
+
+
+Done = Callable[[str, str, Shape, int, int], None]
+Failed = Callable[[str, str, Shape, int], None]
+
+
+class Runner(Protocol):
+    """:attr:`Recorder.run`'s type."""
+
+    def __call__(
+        self,
+        branch: str,
+        tenant: str,
+        shape: Shape,
+        rows: int,
+        call: Callable[..., _T],
+        /,
+        *args: Any,
+        **kwargs: Any,
+    ) -> _T: ...
 
 
 class Probe:
