@@ -53,8 +53,12 @@ __all__ = [
 
 DEFAULT_SLOW_QUERY_MS = 100.0
 DEFAULT_RETENTION_DAYS = 7
-#: Observations after which the recorder wakes its flusher before the interval is up.
-DEFAULT_MAX_PENDING = 1000
+#: Observations after which the recorder wakes its flusher before the interval is up. A flush
+#: has a fixed cost (a transaction, sketches merged in SQL): at 1,000 a busy process (70,000
+#: statements a second) flushed 70 times a second and paid 20-30% in CPU for it
+#: (benchmarks/bench_analytics.py); at 20,000 (about 2.5 MB of observations) the interval
+#: sets the pace and the cost is a few flushes a second.
+DEFAULT_MAX_PENDING = 20_000
 #: Slow statements kept between two drains: past it the rest are only counted
 #: (``Batch.slow_dropped``), so a storm of slow statements costs bounded memory.
 SLOW_KEPT = 1000
@@ -112,7 +116,7 @@ _Observation = tuple[float | int, str, str, str, int, int, bool, Shape]
 
 #: Observations a recorder holds at most while no flusher drains it (a flusher that is stuck,
 #: or none at all): past it the oldest are dropped and counted, so memory stays bounded.
-MAX_HELD = 100_000
+MAX_HELD = 200_000
 _BY_KEY = itemgetter(0, 1, 2, 3)
 _NS = itemgetter(4)
 _ROWS = itemgetter(5)
