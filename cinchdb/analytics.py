@@ -109,13 +109,18 @@ class Batch:
         return bool(self.aggregates or self.slow)
 
 
-#: minute (epoch seconds // 60, a float or an int), branch, tenant, shape id, nanoseconds,
-#: rows, error, shape
-_Observation = tuple[float | int, str, str, str, int, int, bool, Shape]
+#: branch, tenant, shape id, stamp, nanoseconds, rows, error, shape. The stamp is the end
+#: of the statement on the ``perf_counter_ns`` time line; the recorder's offset turns it into
+#: wall-clock time when the batch is drained.
+_Observation = tuple[str, str, str, int, int, int, bool, Shape]
 
 #: Observations a recorder holds at most while no flusher drains it (a flusher that is stuck,
-#: or none at all): past it the oldest are dropped and counted, so memory stays bounded.
+#: or none at all): past it the oldest are dropped, so memory stays bounded.
 MAX_HELD = 200_000
+#: A drift between ``perf_counter_ns`` and the wall clock past this re-anchors the offset
+#: (NTP steps, a machine resumed from sleep).
+_REANCHOR_NS = 1_000_000_000
+_STAMP = itemgetter(3)
 _NS = itemgetter(4)
 _ROWS = itemgetter(5)
 _ERROR = itemgetter(6)
@@ -125,11 +130,12 @@ class Recorder:
     """Statement observations in memory, for one project database in one process
     (thread-safe).
 
-    :meth:`observe` (and :attr:`done`, the data layer's hot path) appends one tuple to a
+    :attr:`done` (the data layer's hot path) and :meth:`observe` append one tuple to a
     ``collections.deque`` (atomic under the GIL, so no lock is taken), and nothing else unless
-    the statement was slow. :meth:`drain`, on the flusher's thread, groups what it takes out
-    by (minute, branch, tenant, shape) in one dict pass, then sums and sketches each group
-    with C-level passes (``sum``, ``map(math.log)``, ``Counter``).
+    the statement was slow; the hot path reads no clock but ``perf_counter_ns``. :meth:`drain`,
+    on the flusher's thread, groups what it takes out by (branch, tenant, shape) in one dict
+    pass, splits a group by minute only when it spans two, and sums and sketches each with
+    C-level passes (``sum``, ``map(math.log)``, ``Counter``).
 
     Args:
         slow_query_ms: a statement taking at least this long is also kept in the slow list.
@@ -153,61 +159,58 @@ class Recorder:
         self._slow: deque[tuple[SlowRow, Shape]] = deque()
         self._lock = threading.Lock()  # drains and the first observation, never observe
         self._dropped = 0
-        # The queue length at which observe() takes its slow path: 1 until the first
+        # The queue length at which an observation takes the slow path: 1 until the first
         # observation has started the flusher, then max_pending.
-        self._check_at = 1
+        self._check_at = [1]
+        # Wall-clock nanoseconds minus perf_counter_ns(): a stamp plus this is wall time.
+        self._offset = self._wall_offset()
         #: Set when ``max_pending`` observations wait; a flusher waits on it with a timeout.
         self.wakeup = threading.Event()
         #: Called once, on the first observation: starts a flusher.
         self.on_first_observe: Callable[[], None] | None = None
         self._observed = False
-        # Wall-clock nanoseconds minus perf_counter_ns(), for done()'s minute.
-        self._offset = [self._wall_offset()]
+        #: The hot paths' hook, for a caller that times its call itself: ``start =
+        #: perf_counter_ns()``, the call, then ``done(branch, tenant, shape, start, rows)``, or
+        #: ``failed(branch, tenant, shape, start)`` when it raised.
+        self.done, self.failed = self._finishers()
         #: Time one call and observe it: ``run(branch, tenant, shape, rows, call, *args,
         #: **kwargs)`` returns what ``call(*args, **kwargs)`` returns (or raises what it
         #: raises, counted as an error). ``rows``: the rows it returned or changed, or
         #: :data:`ROWS_LEN` (the result's length) or :data:`ROWS_COUNT` (the result is a count).
-        #: The data layer's hook: one call per statement, its state bound in a closure.
         self.run = self._runner()
-        #: The hot paths' hook, for a caller that times its call itself: ``start =
-        #: perf_counter_ns()``, the call, then ``done(branch, tenant, shape, start, rows)``, or
-        #: ``failed(branch, tenant, shape, start)`` when it raised. No clock read but the end
-        #: time's: the minute comes from ``perf_counter_ns`` and an offset to the wall clock
-        #: taken again at every drain.
-        self.done, self.failed = self._finishers()
 
     def _finishers(self) -> tuple[Done, Failed]:
         append = self._queue.append
         queue = self._queue
         slow_ns = self._slow_ns
-        offset = self._offset
-        observe = self.observe
+        check_at = self._check_at
         filling = self._filling
         slow_one = self._slow_one
+        clock = perf_counter_ns
 
         def done(branch: str, tenant: str, shape: Shape, start: int, rows: int) -> None:
-            end = perf_counter_ns()
+            end = clock()
             elapsed = end - start
-            minute = (end + offset[0]) // _MINUTE_NS
-            append((minute, branch, tenant, shape.id, elapsed, rows, False, shape))
+            append((branch, tenant, shape.id, end, elapsed, rows, False, shape))
             if elapsed >= slow_ns:
                 slow_one(branch, tenant, shape, elapsed)
-            if len(queue) >= self._check_at:
+            if len(queue) >= check_at[0]:
                 filling(queue)
 
         def failed(branch: str, tenant: str, shape: Shape, start: int) -> None:
-            observe(branch, tenant, shape, perf_counter_ns() - start, 0, True)
+            end = clock()
+            elapsed = end - start
+            append((branch, tenant, shape.id, end, elapsed, 0, True, shape))
+            if elapsed >= slow_ns:
+                slow_one(branch, tenant, shape, elapsed)
+            if len(queue) >= check_at[0]:
+                filling(queue)
 
         return done, failed
 
     def _runner(self) -> Runner:
-        append = self._queue.append
-        queue = self._queue
-        clock = self._clock
-        slow_ns = self._slow_ns
-        observe = self.observe
-        filling = self._filling
-        slow_one = self._slow_one
+        done = self.done
+        failed = self.failed
 
         def run(
             branch: str,
@@ -222,16 +225,9 @@ class Recorder:
             try:
                 result = call(*args, **kwargs)
             except Exception:
-                observe(branch, tenant, shape, perf_counter_ns() - start, 0, True)
+                failed(branch, tenant, shape, start)
                 raise
-            elapsed = perf_counter_ns() - start
-            if rows < 0:
-                rows = _rows_of(result, rows)
-            append((clock() // _BUCKET_S, branch, tenant, shape.id, elapsed, rows, False, shape))
-            if elapsed >= slow_ns:
-                slow_one(branch, tenant, shape, elapsed)
-            if len(queue) >= self._check_at:
-                filling(queue)
+            done(branch, tenant, shape, start, _rows_of(result, rows) if rows < 0 else rows)
             return result
 
         return run
@@ -245,15 +241,15 @@ class Recorder:
         rows: int = 0,
         error: bool = False,
     ) -> None:
-        """Count one statement. Cheap (one append), never blocks, never does I/O."""
+        """Count one statement that ended now (by ``clock``). Cheap (one append), never
+        blocks, never does I/O."""
         shape = sql_or_shape if isinstance(sql_or_shape, Shape) else shape_of(sql_or_shape)
+        stamp = int(self._clock() * 1e9) - self._offset
         queue = self._queue
-        queue.append(
-            (self._clock() // _BUCKET_S, branch, tenant, shape.id, elapsed_ns, rows, error, shape)
-        )
+        queue.append((branch, tenant, shape.id, stamp, elapsed_ns, rows, error, shape))
         if elapsed_ns >= self._slow_ns:
             self._slow_one(branch, tenant, shape, elapsed_ns)
-        if len(queue) >= self._check_at:
+        if len(queue) >= self._check_at[0]:
             self._filling(queue)
 
     def _slow_one(self, branch: str, tenant: str, shape: Shape, elapsed_ns: int) -> None:
@@ -268,7 +264,7 @@ class Recorder:
             with self._lock:
                 start = None if self._observed else self.on_first_observe
                 self._observed = True
-                self._check_at = self.max_pending
+                self._check_at[0] = self.max_pending
             if start is not None:
                 start()
             if len(queue) < self.max_pending:
@@ -287,7 +283,7 @@ class Recorder:
         """Take everything observed since the last drain, aggregated by (minute, branch,
         tenant, shape)."""
         with self._lock:
-            # Pop (not swap): an observe() racing with the drain lands either in this batch
+            # Pop (not swap): an observation racing with the drain lands either in this batch
             # or in the next one, never in a list nobody reads.
             popleft = self._queue.popleft
             taken = [popleft() for _ in range(len(self._queue))]
@@ -295,13 +291,16 @@ class Recorder:
             slow = [popleft_slow() for _ in range(len(self._slow))]
             dropped, self._dropped = self._dropped, 0
             self.wakeup.clear()
-        # perf_counter and the wall clock drift apart (NTP): re-anchor at each drain.
-        self._offset[0] = self._wall_offset()
-        # One dict pass (a sort of keys that interleave cost four times as much).
-        groups: dict[tuple[float | int, str, str, str], list[_Observation]] = {}
+            # The stamps taken were made with this offset; the next ones get a fresh one if
+            # perf_counter and the wall clock have drifted apart.
+            offset = self._offset
+            fresh = self._wall_offset()
+            if abs(fresh - offset) > _REANCHOR_NS:
+                self._offset = fresh
+        groups: dict[tuple[str, str, str], list[_Observation]] = {}
         find = groups.get
         for item in taken:
-            key = item[:4]
+            key = item[:3]
             group = find(key)
             if group is None:
                 groups[key] = [item]
@@ -309,24 +308,25 @@ class Recorder:
                 group.append(item)
         shapes: dict[str, Shape] = {}
         aggregates = []
-        for (minute, branch, tenant, shape_id), items in groups.items():
+        for (branch, tenant, shape_id), items in groups.items():
             shapes[shape_id] = items[0][7]
-            times = list(map(_NS, items))
-            sketch = Sketch()
-            sketch.add_many(times)
-            aggregates.append(
-                AggregateRow(
-                    bucket_start=int(minute) * _BUCKET_S,
-                    branch=branch,
-                    tenant=tenant,
-                    shape_id=shape_id,
-                    calls=len(items),
-                    errors=sum(map(_ERROR, items)),
-                    rows=sum(map(_ROWS, items)),
-                    total_ns=sum(times),
-                    sketch=sketch.to_bytes(),
+            for minute, part in _by_minute(items, offset):
+                times = list(map(_NS, part))
+                sketch = Sketch()
+                sketch.add_many(times)
+                aggregates.append(
+                    AggregateRow(
+                        bucket_start=minute * _BUCKET_S,
+                        branch=branch,
+                        tenant=tenant,
+                        shape_id=shape_id,
+                        calls=len(part),
+                        errors=sum(map(_ERROR, part)),
+                        rows=sum(map(_ROWS, part)),
+                        total_ns=sum(times),
+                        sketch=sketch.to_bytes(),
+                    )
                 )
-            )
         for _, shape in slow:
             shapes[shape.id] = shape
         return Batch(
@@ -340,6 +340,18 @@ class Recorder:
     def pending(self) -> int:
         """Observations since the last drain."""
         return len(self._queue)
+
+
+def _by_minute(items: list[_Observation], offset: int) -> list[tuple[int, list[_Observation]]]:
+    """A group's observations by wall-clock minute: one part, unless it spans minutes."""
+    stamps = list(map(_STAMP, items))
+    first = (min(stamps) + offset) // _MINUTE_NS
+    if (max(stamps) + offset) // _MINUTE_NS == first:
+        return [(first, items)]
+    parts: dict[int, list[_Observation]] = {}
+    for item, stamp in zip(items, stamps, strict=True):
+        parts.setdefault((stamp + offset) // _MINUTE_NS, []).append(item)
+    return sorted(parts.items())
 
 
 def _rows_of(result: object, rows: int) -> int:
