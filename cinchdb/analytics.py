@@ -218,9 +218,12 @@ class Recorder:
             shape: Shape,
             rows: int,
             call: Callable[..., _T],
+            /,
             *args: Any,
             **kwargs: Any,
         ) -> _T:
+            # Positional-only: a filter named "branch" or "rows" (update_where's **filters)
+            # goes through to the call.
             start = perf_counter_ns()
             try:
                 result = call(*args, **kwargs)

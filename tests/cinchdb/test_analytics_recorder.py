@@ -197,6 +197,16 @@ def test_per_tenant_totals_add_up_to_the_statements_run(project: Path) -> None:
     db.close()
 
 
+def test_filters_named_like_the_hooks_arguments_reach_the_call(project: Path) -> None:
+    db = cinchdb.connect(project_dir=project, analytics=True)
+    columns = [Column(name=n, type="TEXT") for n in ("branch", "tenant", "shape", "rows", "call")]
+    db.create_table("odd", columns)
+    db.insert("odd", {"branch": "b", "tenant": "t", "shape": "s", "rows": "r", "call": "c"})
+    assert db.update_where("odd", {"call": "d"}, branch="b", tenant="t", rows="r") == 1
+    assert db.delete_where("odd", shape="s", call="d") == 1
+    db.close()
+
+
 def test_analytics_off_adds_no_recorder_and_writes_nothing(project: Path) -> None:
     registered = dict(analytics._registry)
     db = cinchdb.connect(project_dir=project)
