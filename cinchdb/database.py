@@ -7,25 +7,40 @@ which keeps it caught up with the journal at the cost of one pragma per call.
 
 from __future__ import annotations
 
+import functools
 import os
+import sqlite3
 import threading
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
 from pathlib import Path
+from time import perf_counter_ns
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, NoReturn, overload
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, overload
 
+from cinchdb import analytics as _analytics
 from cinchdb import transfer
+from cinchdb._analytics_store import analytics_path, read_slow, read_stats
 from cinchdb._data_step_rows import data_step_rows as step_rows
+from cinchdb._query_shapes import Shape, ShapeKind, operation_shape, shape_of
 from cinchdb._serialized import serialized
 from cinchdb._unset import UNSET
+from cinchdb.analytics import ROWS_COUNT
 from cinchdb.catalog import Catalog
 from cinchdb.changes import Progress
 from cinchdb.crypto import EncryptionError, derive_key, new_salt
 from cinchdb.data import QUERY_TIMEOUT_S, Params
-from cinchdb.errors import ArgumentError, HandleClosedError, ProtectedError, TableNotFoundError
-from cinchdb.kv import KVStore
-from cinchdb.project import MAIN
+from cinchdb.errors import (
+    ArgumentError,
+    HandleClosedError,
+    InvalidFieldError,
+    ProtectedError,
+    TableNotFoundError,
+)
+from cinchdb.kv import KVStore, ObservedKVStore
+from cinchdb.project import MAIN, read_config
 from cinchdb.results import (
+    AnalyticsStats,
     CheckReport,
     DataStepRows,
     IndexInfo,
@@ -37,6 +52,7 @@ from cinchdb.results import (
     RepairResult,
     ResetResult,
     Row,
+    SlowStatement,
     SyncResult,
     TenantStatus,
 )
@@ -82,6 +98,8 @@ class CinchDB:
         project_dir: the project root; default ``$CINCHDB_PROJECT_DIR``, else the nearest
             directory holding ``.cinchdb/`` from the current one upwards.
         encryption_key: the key of an encrypted ``tenant`` (checked here; never stored).
+        analytics: record query analytics (docs/analytics.md) for this handle's statements;
+            None: as the project's ``analytics`` setting says (default off).
 
     Raises:
         ProjectNotFoundError: no project was found (run ``cinch init``).
@@ -98,6 +116,7 @@ class CinchDB:
         tenant: str = MAIN,
         project_dir: str | os.PathLike[str] | None = None,
         encryption_key: str | None = None,
+        analytics: bool | None = None,
     ) -> None:
         validate_branch_name(branch)
         validate_tenant_name(tenant)
@@ -111,13 +130,17 @@ class CinchDB:
                 raise TenantNotFoundError(database, tenant)
             if encryption_key is not None:
                 self._files.unlock(tenant, encryption_key)
+            # The hook: None with analytics off, so each statement pays one ``is None`` test.
+            self._analytics = self._open_analytics(database, analytics)
         except BaseException:
             self._catalog.close()
             raise
+        self._recorder = None if self._analytics is None else self._analytics.recorder
         #: This handle's tenant's key-value store (follows ``switch_branch`` and ``tenant``).
-        self.kv = KVStore(
-            lambda write: self._files.kv_connection(self.branch, self.tenant, write),
-            lock=self._lock,
+        self.kv = (
+            KVStore(self._kv_connection, lock=self._lock)
+            if self._recorder is None
+            else ObservedKVStore(self._kv_connection, self._recorder, self, lock=self._lock)
         )
         self.database = database
         self.branch = branch
@@ -145,6 +168,10 @@ class CinchDB:
         harmless)."""
         if isinstance(self._catalog, _ClosedParts):
             return
+        if self._analytics is not None:
+            # The last handle of the process on this database stops the flusher, which writes
+            # what is pending first.
+            self._analytics.release()
         closed: Any = _ClosedParts(self._catalog.root, self.database, self.branch, self.tenant)
         self._files.close()
         self._catalog.close()
@@ -210,9 +237,22 @@ class CinchDB:
 
     # -- schema: changing --------------------------------------------------------------------
     def _commit(self, operations: Sequence[Operation], message: str = "") -> Schema:
-        _, schema, _ = self._changes.commit(
-            self.branch, operations, message=message, progress=self.progress
-        )
+        commit = self._changes.commit
+        if self._recorder is None:
+            _, schema, _ = commit(self.branch, operations, message=message, progress=self.progress)
+        else:
+            shape = _schema_shape(tuple(operation.type for operation in operations))
+            _, schema, _ = self._recorder.run(
+                self.branch,
+                self.tenant,
+                shape,
+                0,
+                commit,
+                self.branch,
+                operations,
+                message=message,
+                progress=self.progress,
+            )
         return schema
 
     def create_table(
@@ -314,16 +354,29 @@ class CinchDB:
         """
         data = self._files.data(self.branch, self.tenant)
         if len(rows) == 1 and isinstance(rows[0], list | tuple):
-            return data.insert(table, rows[0])
-        if not rows:
-            raise ArgumentError("insert", "needs at least one row")
-        records = [row for row in rows if isinstance(row, Mapping)]
-        if len(records) != len(rows):
-            raise ArgumentError(
-                "insert", "takes rows as dicts: insert(t, row, ...) or insert(t, [rows])"
-            )
-        stored = data.insert(table, records)
-        return stored[0] if len(rows) == 1 else stored
+            records: Sequence[Mapping[str, Any]] = rows[0]
+            one = False
+        else:
+            if not rows:
+                raise ArgumentError("insert", "needs at least one row")
+            records = [row for row in rows if isinstance(row, Mapping)]
+            if len(records) != len(rows):
+                raise ArgumentError(
+                    "insert", "takes rows as dicts: insert(t, row, ...) or insert(t, [rows])"
+                )
+            one = len(rows) == 1
+        if self._recorder is None:
+            stored = data.insert(table, records)
+        else:
+            shape = _insert_shape(table)
+            start = perf_counter_ns()
+            try:
+                stored = data.insert(table, records)
+            except Exception:
+                self._recorder.failed(self.branch, self.tenant, shape, start)
+                raise
+            self._recorder.done(self.branch, self.tenant, shape, start, len(stored))
+        return stored[0] if one else stored
 
     def insert_many(self, table: str, rows: Iterable[Mapping[str, object]]) -> int:
         """Insert every row of ``rows`` (any iterable, consumed in chunks: memory stays
@@ -332,7 +385,13 @@ class CinchDB:
         Values are checked as in :meth:`insert`. On any error nothing is written, and the
         error's ``row_index`` is the 0-based position of the row at fault in ``rows``.
         """
-        return self._files.data(self.branch, self.tenant).insert_many(table, rows)
+        data = self._files.data(self.branch, self.tenant)
+        if self._recorder is None:
+            return data.insert_many(table, rows)
+        shape = _data_shape("insert", "insert_many", table)
+        return self._recorder.run(
+            self.branch, self.tenant, shape, ROWS_COUNT, data.insert_many, table, rows
+        )
 
     def update(
         self,
@@ -352,7 +411,13 @@ class CinchDB:
             KeyColumnError: ``data`` names a key column, or the record lacks the key.
             ValueTypeError, MissingValueError: a value does not fit its column.
         """
-        return self._files.data(self.branch, self.tenant).update(table, record_or_id, data)
+        ops = self._files.data(self.branch, self.tenant)
+        if self._recorder is None:
+            return ops.update(table, record_or_id, data)
+        shape = _data_shape("update", "update", table)
+        return self._recorder.run(
+            self.branch, self.tenant, shape, 1, ops.update, table, record_or_id, data
+        )
 
     def get(self, table: str, key: Any) -> Row:
         """The record named by ``key`` (as for :meth:`update`).
@@ -360,15 +425,40 @@ class CinchDB:
         Raises:
             RecordNotFoundError: no record has that key.
         """
-        return self._files.data(self.branch, self.tenant).get(table, key)
+        data = self._files.data(self.branch, self.tenant)
+        recorder = self._recorder
+        if recorder is None:
+            return data.get(table, key)
+        # The hot paths time their call inline (no wrapper call, no argument packing).
+        shape = _get_shape(table)
+        start = perf_counter_ns()
+        try:
+            row = data.get(table, key)
+        except Exception:
+            recorder.failed(self.branch, self.tenant, shape, start)
+            raise
+        recorder.done(self.branch, self.tenant, shape, start, 1)
+        return row
 
     def update_where(
         self, table: str, data: Mapping[str, Any], operator: str = "AND", **filters: Any
     ) -> int:
         """Update every record matching ``filters`` (``col=v``, ``col__gt=v``...); return the
         count."""
-        return self._files.data(self.branch, self.tenant).update_where(
-            table, data, operator, **filters
+        ops = self._files.data(self.branch, self.tenant)
+        if self._recorder is None:
+            return ops.update_where(table, data, operator, **filters)
+        shape = _data_shape("update", "update_where", table, operator, tuple(filters))
+        return self._recorder.run(
+            self.branch,
+            self.tenant,
+            shape,
+            ROWS_COUNT,
+            ops.update_where,
+            table,
+            data,
+            operator,
+            **filters,
         )
 
     def key_columns(self, table: str) -> tuple[str, ...]:
@@ -388,10 +478,29 @@ class CinchDB:
     def delete(self, table: str, *ids: Any) -> int:
         """Delete records by key (``id``, or for a composite key a tuple or dict of its
         values each); return how many existed."""
-        return self._files.data(self.branch, self.tenant).delete(table, ids)
+        data = self._files.data(self.branch, self.tenant)
+        if self._recorder is None:
+            return data.delete(table, ids)
+        shape = _data_shape("delete", "delete", table)
+        return self._recorder.run(
+            self.branch, self.tenant, shape, ROWS_COUNT, data.delete, table, ids
+        )
 
     def delete_where(self, table: str, operator: str = "AND", **filters: Any) -> int:
-        return self._files.data(self.branch, self.tenant).delete_where(table, operator, **filters)
+        data = self._files.data(self.branch, self.tenant)
+        if self._recorder is None:
+            return data.delete_where(table, operator, **filters)
+        shape = _data_shape("delete", "delete_where", table, operator, tuple(filters))
+        return self._recorder.run(
+            self.branch,
+            self.tenant,
+            shape,
+            ROWS_COUNT,
+            data.delete_where,
+            table,
+            operator,
+            **filters,
+        )
 
     def query(
         self, sql: str, params: Params | None = None, *, timeout: float | None = QUERY_TIMEOUT_S
@@ -402,7 +511,19 @@ class CinchDB:
         longer than ``timeout`` seconds (default 30; None: no limit) is stopped with
         ``QueryTimeoutError``.
         """
-        return self._files.reader(self.branch, self.tenant).query(sql, params, timeout=timeout)
+        reader = self._files.reader(self.branch, self.tenant)
+        recorder = self._recorder
+        if recorder is None:
+            return reader.query(sql, params, timeout=timeout)
+        shape = shape_of(sql) if isinstance(sql, str) else _data_shape("other", "query", "?")
+        start = perf_counter_ns()
+        try:
+            rows = reader.query(sql, params, timeout=timeout)
+        except Exception:
+            recorder.failed(self.branch, self.tenant, shape, start)
+            raise
+        recorder.done(self.branch, self.tenant, shape, start, len(rows))
+        return rows
 
     def import_rows(
         self,
@@ -881,6 +1002,95 @@ class CinchDB:
             "left_behind": [step.tenant for step in done if step.outcome == "behind"],
         }
 
+    # -- analytics ---------------------------------------------------------------------------
+    def get_analytics_stats(
+        self,
+        since: datetime | timedelta | None = None,
+        tenant: str | None = None,
+        limit: int = 20,
+    ) -> AnalyticsStats:
+        """What analytics recorded for this database, every process's rows merged: the
+        ``limit`` slowest shapes (highest mean time), the most frequent ones, and the tenants
+        with the most time, with calls, errors, rows, total and mean time and p50/p95/p99.
+
+        This process's pending observations are written first, so its own statements count.
+
+        Args:
+            since: a time (naive: UTC) or a span back from now (``timedelta(hours=1)``);
+                counted by the minute. None: everything kept (see ``analytics_retention_days``).
+            tenant: one tenant's statements only (every branch's); None: every tenant.
+            limit: how many shapes (and tenants) each list holds.
+
+        Raises:
+            InvalidFieldError: a ``since``, ``tenant`` or ``limit`` it cannot take.
+        """
+        _check_analytics_args("get_analytics_stats", since, tenant, limit)
+        self._flush_analytics()
+        return read_stats(
+            analytics_path(self._catalog.meta_dir, self.database), since, tenant, limit
+        )
+
+    def get_slow_queries(
+        self,
+        since: datetime | timedelta | None = None,
+        tenant: str | None = None,
+        limit: int = 50,
+        *,
+        threshold_ms: float | None = None,
+    ) -> list[SlowStatement]:
+        """Statements of this database that took at least ``slow_query_ms`` (or
+        ``threshold_ms``, when higher), most recent first, with their tenant, branch, time and
+        normalized SQL (never the parameter values).
+
+        Raises:
+            InvalidFieldError: a ``since``, ``tenant``, ``limit`` or ``threshold_ms`` it cannot
+                take.
+        """
+        _check_analytics_args("get_slow_queries", since, tenant, limit)
+        if threshold_ms is not None and (
+            isinstance(threshold_ms, bool)
+            or not isinstance(threshold_ms, int | float)
+            or threshold_ms < 0
+        ):
+            raise InvalidFieldError(
+                "get_slow_queries()",
+                "argument",
+                [("threshold_ms", f"must be a number of milliseconds >= 0, not {threshold_ms!r}")],
+            )
+        self._flush_analytics()
+        return read_slow(
+            analytics_path(self._catalog.meta_dir, self.database),
+            since,
+            tenant,
+            limit,
+            threshold_ms=threshold_ms,
+        )
+
+    def _flush_analytics(self) -> None:
+        """Write this process's pending observations (a no-op with analytics off)."""
+        if self._analytics is not None:
+            self._analytics.flush()
+
+    # -- analytics: the hook -----------------------------------------------------------------
+    def _open_analytics(self, database: str, analytics: bool | None) -> _analytics.Lease | None:
+        meta_dir = self._catalog.meta_dir
+        config = read_config(meta_dir) if analytics is None or analytics else None
+        if analytics is None:
+            assert config is not None
+            analytics = config.analytics
+        if not analytics:
+            return None
+        assert config is not None
+        return _analytics.lease(
+            meta_dir,
+            database,
+            slow_query_ms=config.slow_query_ms,
+            retention_days=config.analytics_retention_days,
+        )
+
+    def _kv_connection(self, write: bool) -> sqlite3.Connection | None:
+        return self._files.kv_connection(self.branch, self.tenant, write)
+
     # -- databases ---------------------------------------------------------------------------
     def create_database(self, name: str) -> None:
         """A new database with a ``main`` branch and ``main`` tenant."""
@@ -906,6 +1116,52 @@ class _ClosedParts:
 
     def __getattr__(self, name: str) -> NoReturn:
         raise HandleClosedError(*self._where)
+
+
+_T = TypeVar("_T")
+
+
+@functools.lru_cache(maxsize=1024)
+def _data_shape(
+    kind: ShapeKind, call: str, table: str, operator: str = "", filters: tuple[str, ...] = ()
+) -> Shape:
+    """The shape of an SDK data call: the call and the names it touched (a table, the
+    filters' columns and operators), never a value: ``update_where posts: a AND b__gt``."""
+    text = f"{call} {table}"
+    if filters:
+        text += ": " + f" {operator} ".join(filters)
+    return operation_shape(kind, text)
+
+
+# One argument, a str: functools' cache uses it as its own key (no tuple per call).
+@functools.lru_cache(maxsize=1024)
+def _get_shape(table: str) -> Shape:
+    return _data_shape("select", "get", table)
+
+
+@functools.lru_cache(maxsize=1024)
+def _insert_shape(table: str) -> Shape:
+    return _data_shape("insert", "insert", table)
+
+
+@functools.lru_cache(maxsize=256)
+def _schema_shape(operations: tuple[str, ...]) -> Shape:
+    """A schema change's shape: the kinds of its operations (``TableCreated``)."""
+    return operation_shape("schema", " ".join(operations) or "schema change")
+
+
+def _check_analytics_args(call: str, since: object, tenant: str | None, limit: object) -> None:
+    """Refuse what the analytics readers cannot take, naming it (a wrong type would otherwise
+    surface as a TypeError deep in the reader, or match nothing and look like no data)."""
+    problems: list[tuple[str, str]] = []
+    if since is not None and not isinstance(since, datetime | timedelta):
+        problems.append(("since", f"must be a datetime or a timedelta, not {since!r}"))
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        problems.append(("limit", f"must be a whole number >= 1, not {limit!r}"))
+    if problems:
+        raise InvalidFieldError(f"{call}()", "argument", problems)
+    if tenant is not None:
+        validate_tenant_name(tenant)
 
 
 def _with_down(

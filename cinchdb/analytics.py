@@ -1,0 +1,473 @@
+"""Query analytics: what each tenant's statements cost, by query shape.
+
+The data layer reports every statement the SDK runs to a :class:`Recorder` through one small
+hook (:class:`Probe`): with analytics off a handle holds ``None`` and the cost is one
+``is None`` test; with it on, two ``perf_counter_ns()`` calls and :meth:`Recorder.observe`,
+which only adds to tables in memory. The hot path never does I/O: a flusher thread
+(``cinchdb._analytics_store.Flusher``) calls :meth:`Recorder.drain` and writes the
+:class:`Batch` to the database's analytics file.
+
+What is kept per (minute, branch, tenant, shape): calls, errors, rows returned or changed, total
+time and a :class:`~cinchdb._sketch.Sketch` of the times (nanoseconds) for p50/p95/p99; and a
+bounded list of the statements slower than ``slow_query_ms``. Never a parameter value: a
+statement is known by its shape (:func:`~cinchdb._query_shapes.shape_of`).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sized
+from operator import itemgetter
+from pathlib import Path
+from time import perf_counter_ns
+from typing import Any, Protocol, TypeVar
+
+import attrs
+
+from cinchdb._analytics_store import AnalyticsStore, Flusher, analytics_path
+from cinchdb._query_shapes import Shape, ShapeKind, operation_shape, shape_of
+from cinchdb._sketch import Sketch
+
+__all__ = [
+    "DEFAULT_MAX_PENDING",
+    "DEFAULT_RETENTION_DAYS",
+    "DEFAULT_SLOW_QUERY_MS",
+    "ROWS_COUNT",
+    "ROWS_LEN",
+    "SLOW_KEPT",
+    "AggregateRow",
+    "Batch",
+    "Lease",
+    "Probe",
+    "Recorder",
+    "Runner",
+    "Shape",
+    "SlowRow",
+    "lease",
+    "operation_shape",
+    "shape_of",
+]
+
+DEFAULT_SLOW_QUERY_MS = 100.0
+DEFAULT_RETENTION_DAYS = 7
+#: Observations after which the recorder wakes its flusher before the interval is up. A flush
+#: has a fixed cost (a transaction, sketches merged in SQL): at 1,000 a busy process (70,000
+#: statements a second) flushed 70 times a second and paid 20-30% in CPU for it
+#: (benchmarks/bench_analytics.py); at 20,000 (about 2.5 MB of observations) the interval
+#: sets the pace and the cost is a few flushes a second.
+DEFAULT_MAX_PENDING = 20_000
+#: Slow statements kept between two drains: past it the rest are only counted
+#: (``Batch.slow_dropped``), so a storm of slow statements costs bounded memory.
+SLOW_KEPT = 1000
+_BUCKET_S = 60
+_MINUTE_NS = _BUCKET_S * 1_000_000_000
+#: :attr:`Recorder.run`'s ``rows`` for "the result's length" and "the result is a count".
+ROWS_LEN = -1
+ROWS_COUNT = -2
+_T = TypeVar("_T")
+
+
+@attrs.frozen
+class AggregateRow:
+    """One minute of one shape's statements on one tenant of one branch."""
+
+    bucket_start: int  # epoch seconds, a multiple of 60
+    branch: str
+    tenant: str
+    shape_id: str
+    calls: int
+    errors: int
+    rows: int
+    total_ns: int
+    sketch: bytes  # Sketch.to_bytes() of the times in nanoseconds
+
+
+@attrs.frozen
+class SlowRow:
+    """One statement slower than ``slow_query_ms``: when, where and which shape; no values."""
+
+    at: float  # epoch seconds
+    branch: str
+    tenant: str
+    shape_id: str
+    elapsed_ms: float
+    kind: ShapeKind
+
+
+@attrs.frozen
+class Batch:
+    """What :meth:`Recorder.drain` took out: the shapes its rows name, and the rows."""
+
+    shapes: dict[str, Shape]
+    aggregates: list[AggregateRow]
+    slow: list[SlowRow]
+    slow_dropped: int = 0
+
+    def __bool__(self) -> bool:
+        return bool(self.aggregates or self.slow)
+
+
+#: branch, tenant, shape id, stamp, nanoseconds, rows, error, shape. The stamp is the end
+#: of the statement on the ``perf_counter_ns`` time line; the recorder's offset turns it into
+#: wall-clock time when the batch is drained.
+_Observation = tuple[str, str, str, int, int, int, bool, Shape]
+
+#: Observations a recorder holds at most while no flusher drains it (a flusher that is stuck,
+#: or none at all): past it the oldest are dropped, so memory stays bounded.
+MAX_HELD = 200_000
+#: A drift between ``perf_counter_ns`` and the wall clock past this re-anchors the offset
+#: (NTP steps, a machine resumed from sleep).
+_REANCHOR_NS = 1_000_000_000
+_STAMP = itemgetter(3)
+_NS = itemgetter(4)
+_ROWS = itemgetter(5)
+_ERROR = itemgetter(6)
+
+
+class Recorder:
+    """Statement observations in memory, for one project database in one process
+    (thread-safe).
+
+    :attr:`done` (the data layer's hot path) and :meth:`observe` append one tuple to a
+    ``collections.deque`` (atomic under the GIL, so no lock is taken), and nothing else unless
+    the statement was slow; the hot path reads no clock but ``perf_counter_ns``. :meth:`drain`,
+    on the flusher's thread, groups what it takes out by (branch, tenant, shape) in one dict
+    pass, splits a group by minute only when it spans two, and sums and sketches each with
+    C-level passes (``sum``, ``map(math.log)``, ``Counter``).
+
+    Args:
+        slow_query_ms: a statement taking at least this long is also kept in the slow list.
+        max_pending: after this many observations since the last drain, :attr:`wakeup` is set
+            so a flusher writes early (a burst never holds more than about this many
+            observations for long).
+        clock: epoch seconds (tests pass their own).
+    """
+
+    def __init__(
+        self,
+        slow_query_ms: float = DEFAULT_SLOW_QUERY_MS,
+        max_pending: int = DEFAULT_MAX_PENDING,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.slow_query_ms = slow_query_ms
+        self.max_pending = max_pending
+        self._slow_ns = int(slow_query_ms * 1_000_000)
+        self._clock = clock
+        self._queue: deque[_Observation] = deque()
+        self._slow: deque[tuple[SlowRow, Shape]] = deque()
+        self._lock = threading.Lock()  # drains and the first observation, never observe
+        self._dropped = 0
+        # The queue length at which an observation takes the slow path: 1 until the first
+        # observation has started the flusher, then max_pending.
+        self._check_at = [1]
+        # Wall-clock nanoseconds minus perf_counter_ns(): a stamp plus this is wall time.
+        self._offset = self._wall_offset()
+        #: Set when ``max_pending`` observations wait; a flusher waits on it with a timeout.
+        self.wakeup = threading.Event()
+        #: Called once, on the first observation: starts a flusher.
+        self.on_first_observe: Callable[[], None] | None = None
+        self._observed = False
+        #: The hot paths' hook, for a caller that times its call itself: ``start =
+        #: perf_counter_ns()``, the call, then ``done(branch, tenant, shape, start, rows)``, or
+        #: ``failed(branch, tenant, shape, start)`` when it raised.
+        self.done, self.failed = self._finishers()
+        #: Time one call and observe it: ``run(branch, tenant, shape, rows, call, *args,
+        #: **kwargs)`` returns what ``call(*args, **kwargs)`` returns (or raises what it
+        #: raises, counted as an error). ``rows``: the rows it returned or changed, or
+        #: :data:`ROWS_LEN` (the result's length) or :data:`ROWS_COUNT` (the result is a count).
+        self.run = self._runner()
+
+    def _finishers(self) -> tuple[Done, Failed]:
+        append = self._queue.append
+        queue = self._queue
+        slow_ns = self._slow_ns
+        check_at = self._check_at
+        filling = self._filling
+        slow_one = self._slow_one
+        clock = perf_counter_ns
+
+        def done(branch: str, tenant: str, shape: Shape, start: int, rows: int) -> None:
+            end = clock()
+            elapsed = end - start
+            append((branch, tenant, shape.id, end, elapsed, rows, False, shape))
+            if elapsed >= slow_ns:
+                slow_one(branch, tenant, shape, elapsed)
+            if len(queue) >= check_at[0]:
+                filling(queue)
+
+        def failed(branch: str, tenant: str, shape: Shape, start: int) -> None:
+            end = clock()
+            elapsed = end - start
+            append((branch, tenant, shape.id, end, elapsed, 0, True, shape))
+            if elapsed >= slow_ns:
+                slow_one(branch, tenant, shape, elapsed)
+            if len(queue) >= check_at[0]:
+                filling(queue)
+
+        return done, failed
+
+    def _runner(self) -> Runner:
+        done = self.done
+        failed = self.failed
+
+        def run(
+            branch: str,
+            tenant: str,
+            shape: Shape,
+            rows: int,
+            call: Callable[..., _T],
+            /,
+            *args: Any,
+            **kwargs: Any,
+        ) -> _T:
+            # Positional-only: a filter named "branch" or "rows" (update_where's **filters)
+            # goes through to the call.
+            start = perf_counter_ns()
+            try:
+                result = call(*args, **kwargs)
+            except Exception:
+                failed(branch, tenant, shape, start)
+                raise
+            done(branch, tenant, shape, start, _rows_of(result, rows) if rows < 0 else rows)
+            return result
+
+        return run
+
+    def observe(
+        self,
+        branch: str,
+        tenant: str,
+        sql_or_shape: str | Shape,
+        elapsed_ns: int,
+        rows: int = 0,
+        error: bool = False,
+    ) -> None:
+        """Count one statement that ended now (by ``clock``). Cheap (one append), never
+        blocks, never does I/O."""
+        shape = sql_or_shape if isinstance(sql_or_shape, Shape) else shape_of(sql_or_shape)
+        stamp = int(self._clock() * 1e9) - self._offset
+        queue = self._queue
+        queue.append((branch, tenant, shape.id, stamp, elapsed_ns, rows, error, shape))
+        if elapsed_ns >= self._slow_ns:
+            self._slow_one(branch, tenant, shape, elapsed_ns)
+        if len(queue) >= self._check_at[0]:
+            self._filling(queue)
+
+    def _slow_one(self, branch: str, tenant: str, shape: Shape, elapsed_ns: int) -> None:
+        if len(self._slow) < SLOW_KEPT:
+            row = SlowRow(self._clock(), branch, tenant, shape.id, elapsed_ns / 1e6, shape.kind)
+            self._slow.append((row, shape))
+        else:
+            self._dropped += 1
+
+    def _filling(self, queue: deque[_Observation]) -> None:
+        if not self._observed:
+            with self._lock:
+                start = None if self._observed else self.on_first_observe
+                self._observed = True
+                self._check_at[0] = self.max_pending
+            if start is not None:
+                start()
+            if len(queue) < self.max_pending:
+                return
+        self.wakeup.set()
+        while len(queue) > MAX_HELD:
+            try:
+                queue.popleft()
+            except IndexError:  # a drain took them meanwhile
+                break
+
+    def _wall_offset(self) -> int:
+        return int(self._clock() * 1e9) - perf_counter_ns()
+
+    def drain(self) -> Batch:
+        """Take everything observed since the last drain, aggregated by (minute, branch,
+        tenant, shape)."""
+        with self._lock:
+            # Pop (not swap): an observation racing with the drain lands either in this batch
+            # or in the next one, never in a list nobody reads.
+            popleft = self._queue.popleft
+            taken = [popleft() for _ in range(len(self._queue))]
+            popleft_slow = self._slow.popleft
+            slow = [popleft_slow() for _ in range(len(self._slow))]
+            dropped, self._dropped = self._dropped, 0
+            self.wakeup.clear()
+            # The stamps taken were made with this offset; the next ones get a fresh one if
+            # perf_counter and the wall clock have drifted apart.
+            offset = self._offset
+            fresh = self._wall_offset()
+            if abs(fresh - offset) > _REANCHOR_NS:
+                self._offset = fresh
+        groups: dict[tuple[str, str, str], list[_Observation]] = {}
+        find = groups.get
+        for item in taken:
+            key = item[:3]
+            group = find(key)
+            if group is None:
+                groups[key] = [item]
+            else:
+                group.append(item)
+        shapes: dict[str, Shape] = {}
+        aggregates = []
+        for (branch, tenant, shape_id), items in groups.items():
+            shapes[shape_id] = items[0][7]
+            for minute, part in _by_minute(items, offset):
+                times = list(map(_NS, part))
+                sketch = Sketch()
+                sketch.add_many(times)
+                aggregates.append(
+                    AggregateRow(
+                        bucket_start=minute * _BUCKET_S,
+                        branch=branch,
+                        tenant=tenant,
+                        shape_id=shape_id,
+                        calls=len(part),
+                        errors=sum(map(_ERROR, part)),
+                        rows=sum(map(_ROWS, part)),
+                        total_ns=sum(times),
+                        sketch=sketch.to_bytes(),
+                    )
+                )
+        for _, shape in slow:
+            shapes[shape.id] = shape
+        return Batch(
+            shapes=shapes,
+            aggregates=aggregates,
+            slow=[row for row, _ in slow],
+            slow_dropped=dropped,
+        )
+
+    @property
+    def pending(self) -> int:
+        """Observations since the last drain."""
+        return len(self._queue)
+
+
+def _by_minute(items: list[_Observation], offset: int) -> list[tuple[int, list[_Observation]]]:
+    """A group's observations by wall-clock minute: one part, unless it spans minutes."""
+    stamps = list(map(_STAMP, items))
+    first = (min(stamps) + offset) // _MINUTE_NS
+    if (max(stamps) + offset) // _MINUTE_NS == first:
+        return [(first, items)]
+    parts: dict[int, list[_Observation]] = {}
+    for item, stamp in zip(items, stamps, strict=True):
+        parts.setdefault((stamp + offset) // _MINUTE_NS, []).append(item)
+    return sorted(parts.items())
+
+
+def _rows_of(result: object, rows: int) -> int:
+    if rows == ROWS_LEN:
+        return len(result) if isinstance(result, Sized) else 0
+    return result if isinstance(result, int) and not isinstance(result, bool) else 0
+
+
+Done = Callable[[str, str, Shape, int, int], None]
+Failed = Callable[[str, str, Shape, int], None]
+
+
+class Runner(Protocol):
+    """:attr:`Recorder.run`'s type."""
+
+    def __call__(
+        self,
+        branch: str,
+        tenant: str,
+        shape: Shape,
+        rows: int,
+        call: Callable[..., _T],
+        /,
+        *args: Any,
+        **kwargs: Any,
+    ) -> _T: ...
+
+
+class Probe:
+    """What the data layer holds when analytics is on: the recorder and where the statements
+    run (a tenant of a branch). The data layer calls :meth:`observe` once per statement."""
+
+    __slots__ = ("branch", "recorder", "tenant")
+
+    def __init__(self, recorder: Recorder, branch: str, tenant: str) -> None:
+        self.recorder = recorder
+        self.branch = branch
+        self.tenant = tenant
+
+    def observe(
+        self, sql_or_shape: str | Shape, elapsed_ns: int, rows: int = 0, error: bool = False
+    ) -> None:
+        self.recorder.observe(self.branch, self.tenant, sql_or_shape, elapsed_ns, rows, error)
+
+
+# -- one recorder per process per database ----------------------------------------------------
+
+
+class Lease:
+    """A handle's share of its database's :class:`Recorder` (and of the flusher writing it):
+    every handle of a process on one database feeds the same recorder, whose flusher stops,
+    with a last flush, when the last lease is released."""
+
+    __slots__ = ("_entry", "recorder")
+
+    def __init__(self, entry: _Shared) -> None:
+        self._entry: _Shared | None = entry
+        self.recorder = entry.recorder
+
+    def flush(self) -> None:
+        """Write what the recorder holds now (logged and dropped on failure; never raises)."""
+        entry = self._entry
+        if entry is not None:
+            entry.flusher.flush()
+
+    def release(self) -> None:
+        """Give the share back (twice is harmless): the last one stops the flusher."""
+        entry, self._entry = self._entry, None
+        if entry is None:
+            return
+        with _registry_lock:
+            entry.users -= 1
+            last = entry.users == 0
+            if last and _registry.get(entry.key) is entry:
+                del _registry[entry.key]
+        if last:
+            entry.flusher.stop()
+
+
+@attrs.define
+class _Shared:
+    key: tuple[Path, str]
+    recorder: Recorder
+    flusher: Flusher
+    users: int = 0
+
+
+_registry: dict[tuple[Path, str], _Shared] = {}
+_registry_lock = threading.Lock()
+
+
+def lease(
+    meta_dir: Path,
+    database: str,
+    *,
+    slow_query_ms: float = DEFAULT_SLOW_QUERY_MS,
+    retention_days: int = DEFAULT_RETENTION_DAYS,
+    interval: float = 1.0,
+) -> Lease:
+    """A share of the recorder of ``database`` in the project at ``meta_dir`` (its
+    ``.cinchdb/``), made with these settings if this process has none yet. Nothing is opened
+    or started here: the flusher thread starts on the first statement observed and opens the
+    analytics file at its first flush."""
+    key = (meta_dir, database)
+    with _registry_lock:
+        entry = _registry.get(key)
+        if entry is None:
+            recorder = Recorder(slow_query_ms=slow_query_ms)
+            store = AnalyticsStore(
+                analytics_path(meta_dir, database), retention_days=retention_days
+            )
+            entry = _registry[key] = _Shared(
+                key, recorder, Flusher(recorder, store, interval=interval)
+            )
+        entry.users += 1
+        return Lease(entry)
