@@ -33,7 +33,7 @@ def test_set_then_get(cinch, project):
     assert json.loads(result.output) == {"key": "analytics", "value": True}
     # The file keeps what the other commands wrote (the active database and branch).
     on_disk = json.loads((project / ".cinchdb" / "config.json").read_text())
-    assert on_disk["active_database"] == "app" and on_disk["active_branch"] == "main"
+    assert on_disk["active_database"] == "main" and on_disk["active_branch"] == "main"
     assert (on_disk["analytics"], on_disk["slow_query_ms"]) == (True, 250)
     assert on_disk["analytics_retention_days"] == 30
     for off in ("off", "OFF", "false"):

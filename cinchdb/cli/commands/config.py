@@ -52,11 +52,21 @@ def _on_off_text(value: Any) -> str:
     return "on" if value else "off"
 
 
+def _whole_value(value: Any) -> Any:
+    """slow_query_ms is held as a float (the SDK compares times in fractions of a
+    millisecond); what was set as 250 is shown as 250, not 250.0."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+def _whole_text(value: Any) -> str:
+    return str(_whole_value(value))
+
+
 #: The settable keys, in the order ``config list`` shows them.
 KEYS: dict[str, _Key] = {
     "analytics": _Key(_on_off, _on_off_text, "on or off"),
-    "slow_query_ms": _Key(_whole(0), str, "a whole number of milliseconds, 0 or more"),
-    "analytics_retention_days": _Key(_whole(1), str, "a whole number of days, 1 or more"),
+    "slow_query_ms": _Key(_whole(0), _whole_text, "a whole number of milliseconds, 0 or more"),
+    "analytics_retention_days": _Key(_whole(1), _whole_text, "a whole number of days, 1 or more"),
 }
 
 
@@ -89,7 +99,7 @@ def get(key: str, as_json: bool) -> None:
     """
     value = getattr(config(), key)
     if as_json:
-        emit_json({"key": key, "value": value})
+        emit_json({"key": key, "value": _whole_value(value)})
     else:
         click.echo(KEYS[key].show(value))
 
@@ -135,7 +145,7 @@ def list_(as_json: bool) -> None:
     current = config()
     defaults = Config()
     if as_json:
-        emit_json({key: getattr(current, key) for key in KEYS})
+        emit_json({key: _whole_value(getattr(current, key)) for key in KEYS})
         return
     table(
         [

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
-import attrs
 import click
 
 from cinchdb.cli._context import config, json_option, open_db, parsed_by
@@ -42,64 +40,48 @@ def _ms(value: float) -> str:
     return f"{value:.2f}"
 
 
-def _when(moment: datetime | float | None) -> str:
-    if moment is None:
-        return ""
-    if not isinstance(moment, datetime):
-        moment = datetime.fromtimestamp(moment, UTC)
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _plain(record: Any) -> Any:
-    """A result record as JSON-ready values: times as ISO text in UTC."""
-    return attrs.asdict(
-        record,
-        value_serializer=lambda _i, _f, v: _when(v) if isinstance(v, datetime) else v,
-    )
-
-
 def _shape_row(shape: ShapeStats) -> dict[str, object]:
     return {
-        "sql": shape.sql,
-        "kind": shape.kind,
-        "calls": shape.calls,
-        "mean ms": _ms(shape.mean_ms),
-        "p50 ms": _ms(shape.p50_ms),
-        "p95 ms": _ms(shape.p95_ms),
-        "p99 ms": _ms(shape.p99_ms),
-        "total ms": _ms(shape.total_ms),
-        "rows": shape.rows,
-        "errors": shape.errors,
+        "sql": shape["sql"],
+        "kind": shape["kind"],
+        "calls": shape["calls"],
+        "mean ms": _ms(shape["mean_ms"]),
+        "p50 ms": _ms(shape["p50_ms"]),
+        "p95 ms": _ms(shape["p95_ms"]),
+        "p99 ms": _ms(shape["p99_ms"]),
+        "total ms": _ms(shape["total_ms"]),
+        "rows": shape["rows"],
+        "errors": shape["errors"],
     }
 
 
 def _tenant_row(tenant: TenantStats) -> dict[str, object]:
     return {
-        "tenant": tenant.tenant,
-        "branch": tenant.branch,
-        "calls": tenant.calls,
-        "rows": tenant.rows,
-        "errors": tenant.errors,
-        "total ms": _ms(tenant.total_ms),
+        "tenant": tenant["tenant"],
+        "branch": tenant["branch"],
+        "calls": tenant["calls"],
+        "rows": tenant["rows"],
+        "errors": tenant["errors"],
+        "total ms": _ms(tenant["total_ms"]),
     }
 
 
 def _slow_row(statement: SlowStatement) -> dict[str, object]:
     return {
-        "at": _when(statement.at),
-        "tenant": statement.tenant,
-        "branch": statement.branch,
-        "ms": _ms(statement.elapsed_ms),
-        "kind": statement.kind,
-        "sql": statement.sql,
+        "at": statement["at"],
+        "tenant": statement["tenant"],
+        "branch": statement["branch"],
+        "ms": _ms(statement["elapsed_ms"]),
+        "kind": statement["kind"],
+        "sql": statement["sql"],
     }
 
 
 def _render_stats(stats: AnalyticsStats) -> None:
     for heading, rows in (
-        ("Slowest query shapes", [_shape_row(s) for s in stats.slowest]),
-        ("Most frequent query shapes", [_shape_row(s) for s in stats.most_frequent]),
-        ("Tenants", [_tenant_row(t) for t in stats.tenants]),
+        ("Slowest query shapes", [_shape_row(s) for s in stats["slowest"]]),
+        ("Most frequent query shapes", [_shape_row(s) for s in stats["most_frequent"]]),
+        ("Tenants", [_tenant_row(t) for t in stats["tenants"]]),
     ):
         click.echo(heading)
         table(rows)
@@ -154,18 +136,18 @@ def stats(database: str | None, tenant: str | None, since: timedelta | datetime 
         raise click.UsageError("--threshold goes with --slow")
     with open_db(database) as db:
         if slow:
-            found = db.get_slow_queries(since=since, tenant=tenant, limit=limit or _SLOW_LIMIT)
-            at_least = config().slow_query_ms if threshold is None else threshold
-            statements = [s for s in found if s.elapsed_ms >= at_least]
+            statements = db.get_slow_queries(
+                since=since, tenant=tenant, limit=limit or _SLOW_LIMIT, threshold_ms=threshold
+            )
             if as_json:
-                emit_json([_plain(s) for s in statements])
+                emit_json(statements)
             else:
                 table([_slow_row(s) for s in statements])
-            _off_hint(not found)
+            _off_hint(not statements)
             return
         result = db.get_analytics_stats(since=since, tenant=tenant, limit=limit or _STATS_LIMIT)
     if as_json:
-        emit_json(_plain(result))
+        emit_json(result)
     else:
         _render_stats(result)
-    _off_hint(not result.tenants)
+    _off_hint(not result["tenants"])
