@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 import click
 
@@ -33,7 +33,7 @@ def _since(text: str) -> timedelta | datetime:
             f"'{text}' is neither a duration (a whole number and s, m, h or d: 30m, 1h, 2d)"
             " nor an ISO time (2026-01-31T09:00)"
         ) from None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
 
 
 def _ms(value: float) -> str:
