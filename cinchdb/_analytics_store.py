@@ -30,7 +30,7 @@ import secrets
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -165,6 +165,7 @@ class AnalyticsStore:
         retention_days: rows older than this are deleted when pruning.
         max_aggregate_rows, max_slow_rows: the caps (see the module's docstring).
         prune_interval: seconds between two prunings by this writer (0: at every write).
+        clock: epoch seconds (tests pass their own).
 
     Thread-safe: the flusher thread and a caller asking for stats may write at once.
     """
@@ -177,8 +178,10 @@ class AnalyticsStore:
         max_aggregate_rows: int = MAX_AGGREGATE_ROWS,
         max_slow_rows: int = MAX_SLOW_ROWS,
         prune_interval: float = PRUNE_INTERVAL_S,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.path = path
+        self._clock = clock
         self.retention_days = retention_days
         self.max_aggregate_rows = max_aggregate_rows
         self.max_slow_rows = max_slow_rows
@@ -206,7 +209,7 @@ class AnalyticsStore:
         Raises:
             sqlite3.Error, OSError: the file could not be written (the flusher logs and drops).
         """
-        now = time.time() if now is None else now
+        now = self._clock() if now is None else now
         process = process_id()
         with self._lock:
             conn = self._connection()
