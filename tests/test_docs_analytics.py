@@ -5,7 +5,7 @@
 - ```` ```console ```` blocks run in order in one fresh project (made by ``cinch init``) as the
   current directory: each ``$ cinch ...`` line (a ``# comment`` after it dropped) runs through
   the CLI; the lines after it, up to the next ``$``, are its output, exactly; an output starting
-  with ``Error:`` means a non-zero exit, and no output lines means: exit 0.
+  with ``Error:`` or ``Usage:`` means a non-zero exit, and no output lines means: exit 0.
 """
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ def test_console_examples_run(tmp_path, monkeypatch):
         words = shlex.split(command)
         assert words[0] == "cinch", command
         result = runner.invoke(cli, words[1:], prog_name="cinch")
-        failing = bool(expected) and expected[0].startswith("Error:")
+        failing = bool(expected) and expected[0].startswith(("Error:", "Usage:"))
         assert (result.exit_code != 0) == failing, f"$ {command}: {result.output}"
         if expected:
             assert result.output.rstrip("\n") == "\n".join(expected), f"$ {command}"
