@@ -96,19 +96,23 @@ def test_slow_statements(shop: Path) -> None:
     run(shop, "config", "set", "analytics", "on")
     run(shop, "config", "set", "slow_query_ms", "0")  # every statement is slow enough
     run(shop, "data", "insert", "orders", '{"item": "tea", "qty": 1}', "--tenant", "acme")
-    run(shop, "query", "SELECT item FROM orders WHERE qty = 41")
+    run(shop, "query", "SELECT item FROM orders WHERE qty = 987654")
     slow = json.loads(run(shop, "stats", "--slow", "--json").stdout)
     assert {(row["tenant"], row["branch"], row["kind"]) for row in slow} >= {
         ("acme", "main", "insert"), ("main", "main", "select")}  # fmt: skip
     assert SELECT_SHAPE in {row["sql"] for row in slow}
     assert set(slow[0]) == {"at", "tenant", "branch", "sql", "elapsed_ms", "kind"}
-    assert "tea" not in json.dumps(slow) and "41" not in json.dumps(slow)
+    assert "tea" not in json.dumps(slow) and "987654" not in json.dumps(slow)
     acme = json.loads(run(shop, "stats", "--slow", "--tenant", "acme", "--json").stdout)
     assert {row["tenant"] for row in acme} == {"acme"}
     assert json.loads(run(shop, "stats", "--slow", "--threshold", "1e9", "--json").stdout) == []
     assert run(shop, "stats", "--slow", "--threshold", "1e9").stdout == "(none)\n"
     table = run(shop, "stats", "--slow").stdout
-    assert SELECT_SHAPE in table and "41" not in table
+    assert SELECT_SHAPE in table and "987654" not in table
+    # Times to the millisecond, in UTC, as the heading row names them.
+    assert re.search(r"│ \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z +│ main +│ main +│", table)
+    header = [cell.strip() for cell in table.splitlines()[1].split("┃")[1:-1]]
+    assert header == ["at", "tenant", "branch", "ms", "kind", "sql"]
 
 
 def test_nothing_recorded_with_analytics_off(shop: Path) -> None:

@@ -40,6 +40,12 @@ def _ms(value: float) -> str:
     return f"{value:.2f}"
 
 
+def _when(at: str) -> str:
+    """An ISO time in UTC to the millisecond, as a person reads it: ``...T05:20:18.143Z``."""
+    moment = datetime.fromisoformat(at).astimezone(timezone.utc)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 def _shape_row(shape: ShapeStats) -> dict[str, object]:
     return {
         "sql": shape["sql"],
@@ -68,7 +74,7 @@ def _tenant_row(tenant: TenantStats) -> dict[str, object]:
 
 def _slow_row(statement: SlowStatement) -> dict[str, object]:
     return {
-        "at": statement["at"],
+        "at": _when(statement["at"]),
         "tenant": statement["tenant"],
         "branch": statement["branch"],
         "ms": _ms(statement["elapsed_ms"]),
