@@ -32,7 +32,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -300,6 +300,8 @@ class Flusher:
         self._flush_lock = threading.Lock()
         #: Batches dropped because their flush failed (each logged once).
         self.dropped = 0
+        #: Slow statements the recorder only counted, past its bound between two flushes.
+        self.slow_dropped = 0
         recorder.on_first_observe = self.start
 
     def start(self) -> None:
@@ -320,6 +322,7 @@ class Flusher:
         with self._flush_lock:
             try:
                 batch = self.recorder.drain()
+                self.slow_dropped += batch.slow_dropped
                 if batch:
                     self.store.write(batch)
             except Exception as e:
@@ -342,6 +345,9 @@ class Flusher:
     def stop(self, timeout: float = 5.0) -> None:
         """Stop the thread and flush what is left (harmless when already stopped)."""
         self._stopping.set()
+        # A process that opens and closes many handles makes many flushers: a stopped one
+        # must not stay referenced (with its recorder) until exit.
+        atexit.unregister(self.stop)
         self.recorder.wakeup.set()
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
@@ -360,12 +366,12 @@ def _since_epoch(since: datetime | timedelta | None, now: float) -> float | None
         return now - since.total_seconds()
     if since.tzinfo is None:
         # A naive datetime is taken as UTC, the time every record is kept in.
-        since = since.replace(tzinfo=UTC)
+        since = since.replace(tzinfo=timezone.utc)
     return since.timestamp()
 
 
 def _iso(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, UTC).isoformat()
+    return datetime.fromtimestamp(epoch, timezone.utc).isoformat()
 
 
 @contextmanager
