@@ -40,6 +40,7 @@ def test_set_then_get(cinch, project):
         assert cinch("config", "set", "analytics", off).output == "Set analytics to off\n"
     assert cinch("config", "set", "analytics", "True").output == "Set analytics to on\n"
     assert cinch("config", "set", "slow_query_ms", "0").output == "Set slow_query_ms to 0\n"
+    assert cinch("config", "set", "analytics_retention_days", "36500").exit_code == 0
 
 
 def test_list_table(cinch):
@@ -52,8 +53,8 @@ def test_list_table(cinch):
     assert rows == [
         ["key", "value", "default", "accepts"],
         ["analytics", "off", "off", "on or off"],
-        ["slow_query_ms", "5", "100", "a whole number of milliseconds, 0 or more"],
-        ["analytics_retention_days", "7", "7", "a whole number of days, 1 or more"],
+        ["slow_query_ms", "5", "100", "a whole number of milliseconds, 0 to 86400000"],
+        ["analytics_retention_days", "7", "7", "a whole number of days, 1 to 36500"],
     ]
 
 
@@ -71,19 +72,25 @@ KEYS = "use analytics, slow_query_ms, analytics_retention_days"
          "Error: Invalid value for VALUE: analytics is on or off, not 'maybe'"),
         (["set", "slow_query_ms", "fast"],
          "Error: Invalid value for VALUE: slow_query_ms is a whole number of milliseconds,"
-         " 0 or more, not 'fast'"),
+         " 0 to 86400000, not 'fast'"),
         (["set", "slow_query_ms", "--", "-5"],
          "Error: Invalid value for VALUE: slow_query_ms is a whole number of milliseconds,"
-         " 0 or more, not '-5'"),
+         " 0 to 86400000, not '-5'"),
         (["set", "slow_query_ms", "1.5"],
          "Error: Invalid value for VALUE: slow_query_ms is a whole number of milliseconds,"
-         " 0 or more, not '1.5'"),
+         " 0 to 86400000, not '1.5'"),
         (["set", "analytics_retention_days", "0"],
          "Error: Invalid value for VALUE: analytics_retention_days is a whole number of days,"
-         " 1 or more, not '0'"),
+         " 1 to 36500, not '0'"),
+        (["set", "analytics_retention_days", "36501"],
+         "Error: Invalid value for VALUE: analytics_retention_days is a whole number of days,"
+         " 1 to 36500, not '36501'"),
+        (["set", "slow_query_ms", "1" + "0" * 400],
+         "Error: Invalid value for VALUE: slow_query_ms is a whole number of milliseconds,"
+         f" 0 to 86400000, not '1{'0' * 400}'"),
         (["set", "analytics_retention_days", " 3"],
          "Error: Invalid value for VALUE: analytics_retention_days is a whole number of days,"
-         " 1 or more, not ' 3'"),
+         " 1 to 36500, not ' 3'"),
     ],
 )  # fmt: skip
 def test_bad_keys_and_values_change_nothing(cinch, project, args, message):

@@ -38,10 +38,10 @@ def _on_off(text: str) -> bool:
     return value
 
 
-def _whole(least: int) -> Callable[[str], int]:
+def _whole(least: int, most: int) -> Callable[[str], int]:
     def parse(text: str) -> int:
         # int() alone would take ' 5', '5_000' and '+5': only plain digits are a count here.
-        if not text.isdigit() or not text.isascii() or int(text) < least:
+        if not text.isdigit() or not text.isascii() or not least <= int(text) <= most:
             raise ValueError(text)
         return int(text)
 
@@ -62,11 +62,22 @@ def _whole_text(value: Any) -> str:
     return str(_whole_value(value))
 
 
+# Upper bounds keep a typo's extra digits out of the file: a day for one statement, a century
+# of retention (the analytics file's own row caps bound it long before).
+_MAX_SLOW_MS = 86_400_000
+_MAX_RETENTION_DAYS = 36_500
+
 #: The settable keys, in the order ``config list`` shows them.
 KEYS: dict[str, _Key] = {
     "analytics": _Key(_on_off, _on_off_text, "on or off"),
-    "slow_query_ms": _Key(_whole(0), _whole_text, "a whole number of milliseconds, 0 or more"),
-    "analytics_retention_days": _Key(_whole(1), _whole_text, "a whole number of days, 1 or more"),
+    "slow_query_ms": _Key(
+        _whole(0, _MAX_SLOW_MS), _whole_text, f"a whole number of milliseconds, 0 to {_MAX_SLOW_MS}"
+    ),
+    "analytics_retention_days": _Key(
+        _whole(1, _MAX_RETENTION_DAYS),
+        _whole_text,
+        f"a whole number of days, 1 to {_MAX_RETENTION_DAYS}",
+    ),
 }
 
 
