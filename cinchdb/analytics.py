@@ -17,8 +17,12 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Sized
+from operator import itemgetter
 from pathlib import Path
+from time import perf_counter_ns
+from typing import Any, Protocol, TypeVar
 
 import attrs
 
@@ -30,12 +34,15 @@ __all__ = [
     "DEFAULT_MAX_PENDING",
     "DEFAULT_RETENTION_DAYS",
     "DEFAULT_SLOW_QUERY_MS",
+    "ROWS_COUNT",
+    "ROWS_LEN",
     "SLOW_KEPT",
     "AggregateRow",
     "Batch",
     "Lease",
     "Probe",
     "Recorder",
+    "Runner",
     "Shape",
     "SlowRow",
     "lease",
@@ -45,12 +52,21 @@ __all__ = [
 
 DEFAULT_SLOW_QUERY_MS = 100.0
 DEFAULT_RETENTION_DAYS = 7
-#: Observations after which the recorder wakes its flusher before the interval is up.
-DEFAULT_MAX_PENDING = 1000
+#: Observations after which the recorder wakes its flusher before the interval is up. A flush
+#: has a fixed cost (a transaction, sketches merged in SQL): at 1,000 a busy process (70,000
+#: statements a second) flushed 70 times a second and paid 20-30% in CPU for it
+#: (benchmarks/bench_analytics.py); at 20,000 (about 2.5 MB of observations) the interval
+#: sets the pace and the cost is a few flushes a second.
+DEFAULT_MAX_PENDING = 20_000
 #: Slow statements kept between two drains: past it the rest are only counted
 #: (``Batch.slow_dropped``), so a storm of slow statements costs bounded memory.
 SLOW_KEPT = 1000
 _BUCKET_S = 60
+_MINUTE_NS = _BUCKET_S * 1_000_000_000
+#: :attr:`Recorder.run`'s ``rows`` for "the result's length" and "the result is a count".
+ROWS_LEN = -1
+ROWS_COUNT = -2
+_T = TypeVar("_T")
 
 
 @attrs.frozen
@@ -93,30 +109,39 @@ class Batch:
         return bool(self.aggregates or self.slow)
 
 
-class _Cell:
-    """The running totals of one (minute, branch, tenant, shape)."""
+#: branch, tenant, shape id, stamp, nanoseconds, rows, error, shape. The stamp is the end
+#: of the statement on the ``perf_counter_ns`` time line; the recorder's offset turns it into
+#: wall-clock time when the batch is drained.
+_Observation = tuple[str, str, str, int, int, int, bool, Shape]
 
-    __slots__ = ("calls", "errors", "rows", "sketch", "total_ns")
-
-    def __init__(self) -> None:
-        self.calls = 0
-        self.errors = 0
-        self.rows = 0
-        self.total_ns = 0
-        self.sketch = Sketch()
-
-
-_Key = tuple[int, str, str, str]
+#: Observations a recorder holds at most while no flusher drains it (a flusher that is stuck,
+#: or none at all): past it the oldest are dropped, so memory stays bounded.
+MAX_HELD = 200_000
+#: A drift between ``perf_counter_ns`` and the wall clock past this re-anchors the offset
+#: (NTP steps, a machine resumed from sleep).
+_REANCHOR_NS = 1_000_000_000
+_STAMP = itemgetter(3)
+_NS = itemgetter(4)
+_ROWS = itemgetter(5)
+_ERROR = itemgetter(6)
 
 
 class Recorder:
-    """Statement totals in memory, for one project database in one process (thread-safe).
+    """Statement observations in memory, for one project database in one process
+    (thread-safe).
+
+    :attr:`done` (the data layer's hot path) and :meth:`observe` append one tuple to a
+    ``collections.deque`` (atomic under the GIL, so no lock is taken), and nothing else unless
+    the statement was slow; the hot path reads no clock but ``perf_counter_ns``. :meth:`drain`,
+    on the flusher's thread, groups what it takes out by (branch, tenant, shape) in one dict
+    pass, splits a group by minute only when it spans two, and sums and sketches each with
+    C-level passes (``sum``, ``map(math.log)``, ``Counter``).
 
     Args:
         slow_query_ms: a statement taking at least this long is also kept in the slow list.
         max_pending: after this many observations since the last drain, :attr:`wakeup` is set
             so a flusher writes early (a burst never holds more than about this many
-            observations' worth of memory for long).
+            observations for long).
         clock: epoch seconds (tests pass their own).
     """
 
@@ -130,17 +155,82 @@ class Recorder:
         self.max_pending = max_pending
         self._slow_ns = int(slow_query_ms * 1_000_000)
         self._clock = clock
-        self._lock = threading.Lock()
-        self._cells: dict[_Key, _Cell] = {}
-        self._shapes: dict[str, Shape] = {}
-        self._slow: list[SlowRow] = []
-        self._slow_dropped = 0
-        self._pending = 0
+        self._queue: deque[_Observation] = deque()
+        self._slow: deque[tuple[SlowRow, Shape]] = deque()
+        self._lock = threading.Lock()  # drains and the first observation, never observe
+        self._dropped = 0
+        # The queue length at which an observation takes the slow path: 1 until the first
+        # observation has started the flusher, then max_pending.
+        self._check_at = [1]
+        # Wall-clock nanoseconds minus perf_counter_ns(): a stamp plus this is wall time.
+        self._offset = self._wall_offset()
         #: Set when ``max_pending`` observations wait; a flusher waits on it with a timeout.
         self.wakeup = threading.Event()
-        #: Called once, on the first observation (outside the lock): starts a flusher.
+        #: Called once, on the first observation: starts a flusher.
         self.on_first_observe: Callable[[], None] | None = None
         self._observed = False
+        #: The hot paths' hook, for a caller that times its call itself: ``start =
+        #: perf_counter_ns()``, the call, then ``done(branch, tenant, shape, start, rows)``, or
+        #: ``failed(branch, tenant, shape, start)`` when it raised.
+        self.done, self.failed = self._finishers()
+        #: Time one call and observe it: ``run(branch, tenant, shape, rows, call, *args,
+        #: **kwargs)`` returns what ``call(*args, **kwargs)`` returns (or raises what it
+        #: raises, counted as an error). ``rows``: the rows it returned or changed, or
+        #: :data:`ROWS_LEN` (the result's length) or :data:`ROWS_COUNT` (the result is a count).
+        self.run = self._runner()
+
+    def _finishers(self) -> tuple[Done, Failed]:
+        append = self._queue.append
+        queue = self._queue
+        slow_ns = self._slow_ns
+        check_at = self._check_at
+        filling = self._filling
+        slow_one = self._slow_one
+        clock = perf_counter_ns
+
+        def done(branch: str, tenant: str, shape: Shape, start: int, rows: int) -> None:
+            end = clock()
+            elapsed = end - start
+            append((branch, tenant, shape.id, end, elapsed, rows, False, shape))
+            if elapsed >= slow_ns:
+                slow_one(branch, tenant, shape, elapsed)
+            if len(queue) >= check_at[0]:
+                filling(queue)
+
+        def failed(branch: str, tenant: str, shape: Shape, start: int) -> None:
+            end = clock()
+            elapsed = end - start
+            append((branch, tenant, shape.id, end, elapsed, 0, True, shape))
+            if elapsed >= slow_ns:
+                slow_one(branch, tenant, shape, elapsed)
+            if len(queue) >= check_at[0]:
+                filling(queue)
+
+        return done, failed
+
+    def _runner(self) -> Runner:
+        done = self.done
+        failed = self.failed
+
+        def run(
+            branch: str,
+            tenant: str,
+            shape: Shape,
+            rows: int,
+            call: Callable[..., _T],
+            *args: Any,
+            **kwargs: Any,
+        ) -> _T:
+            start = perf_counter_ns()
+            try:
+                result = call(*args, **kwargs)
+            except Exception:
+                failed(branch, tenant, shape, start)
+                raise
+            done(branch, tenant, shape, start, _rows_of(result, rows) if rows < 0 else rows)
+            return result
+
+        return run
 
     def observe(
         self,
@@ -151,74 +241,143 @@ class Recorder:
         rows: int = 0,
         error: bool = False,
     ) -> None:
-        """Count one statement. Cheap and never raises for a well-typed call; no I/O."""
+        """Count one statement that ended now (by ``clock``). Cheap (one append), never
+        blocks, never does I/O."""
         shape = sql_or_shape if isinstance(sql_or_shape, Shape) else shape_of(sql_or_shape)
-        now = self._clock()
-        key = (int(now) // _BUCKET_S * _BUCKET_S, branch, tenant, shape.id)
-        with self._lock:
-            cell = self._cells.get(key)
-            if cell is None:
-                cell = self._cells[key] = _Cell()
-                self._shapes[shape.id] = shape
-            cell.calls += 1
-            cell.rows += rows
-            cell.total_ns += elapsed_ns
-            if error:
-                cell.errors += 1
-            cell.sketch.add(elapsed_ns)
-            if elapsed_ns >= self._slow_ns:
-                if len(self._slow) < SLOW_KEPT:
-                    self._slow.append(
-                        SlowRow(now, branch, tenant, shape.id, elapsed_ns / 1e6, shape.kind)
-                    )
-                else:
-                    self._slow_dropped += 1
-            self._pending += 1
-            full = self._pending >= self.max_pending
-        if full:
-            self.wakeup.set()
-        if not self._observed:
-            self._first_observation()
+        stamp = int(self._clock() * 1e9) - self._offset
+        queue = self._queue
+        queue.append((branch, tenant, shape.id, stamp, elapsed_ns, rows, error, shape))
+        if elapsed_ns >= self._slow_ns:
+            self._slow_one(branch, tenant, shape, elapsed_ns)
+        if len(queue) >= self._check_at[0]:
+            self._filling(queue)
 
-    def _first_observation(self) -> None:
-        with self._lock:
-            if self._observed:
+    def _slow_one(self, branch: str, tenant: str, shape: Shape, elapsed_ns: int) -> None:
+        if len(self._slow) < SLOW_KEPT:
+            row = SlowRow(self._clock(), branch, tenant, shape.id, elapsed_ns / 1e6, shape.kind)
+            self._slow.append((row, shape))
+        else:
+            self._dropped += 1
+
+    def _filling(self, queue: deque[_Observation]) -> None:
+        if not self._observed:
+            with self._lock:
+                start = None if self._observed else self.on_first_observe
+                self._observed = True
+                self._check_at[0] = self.max_pending
+            if start is not None:
+                start()
+            if len(queue) < self.max_pending:
                 return
-            self._observed = True
-            start = self.on_first_observe
-        if start is not None:
-            start()
+        self.wakeup.set()
+        while len(queue) > MAX_HELD:
+            try:
+                queue.popleft()
+            except IndexError:  # a drain took them meanwhile
+                break
+
+    def _wall_offset(self) -> int:
+        return int(self._clock() * 1e9) - perf_counter_ns()
 
     def drain(self) -> Batch:
-        """Take everything observed since the last drain (the tables are swapped under the
-        lock; the rows are built outside it)."""
+        """Take everything observed since the last drain, aggregated by (minute, branch,
+        tenant, shape)."""
         with self._lock:
-            cells, self._cells = self._cells, {}
-            shapes, self._shapes = self._shapes, {}
-            slow, self._slow = self._slow, []
-            dropped, self._slow_dropped = self._slow_dropped, 0
-            self._pending = 0
+            # Pop (not swap): an observation racing with the drain lands either in this batch
+            # or in the next one, never in a list nobody reads.
+            popleft = self._queue.popleft
+            taken = [popleft() for _ in range(len(self._queue))]
+            popleft_slow = self._slow.popleft
+            slow = [popleft_slow() for _ in range(len(self._slow))]
+            dropped, self._dropped = self._dropped, 0
             self.wakeup.clear()
-        aggregates = [
-            AggregateRow(
-                bucket_start=bucket,
-                branch=branch,
-                tenant=tenant,
-                shape_id=shape_id,
-                calls=cell.calls,
-                errors=cell.errors,
-                rows=cell.rows,
-                total_ns=cell.total_ns,
-                sketch=cell.sketch.to_bytes(),
-            )
-            for (bucket, branch, tenant, shape_id), cell in cells.items()
-        ]
-        return Batch(shapes=shapes, aggregates=aggregates, slow=slow, slow_dropped=dropped)
+            # The stamps taken were made with this offset; the next ones get a fresh one if
+            # perf_counter and the wall clock have drifted apart.
+            offset = self._offset
+            fresh = self._wall_offset()
+            if abs(fresh - offset) > _REANCHOR_NS:
+                self._offset = fresh
+        groups: dict[tuple[str, str, str], list[_Observation]] = {}
+        find = groups.get
+        for item in taken:
+            key = item[:3]
+            group = find(key)
+            if group is None:
+                groups[key] = [item]
+            else:
+                group.append(item)
+        shapes: dict[str, Shape] = {}
+        aggregates = []
+        for (branch, tenant, shape_id), items in groups.items():
+            shapes[shape_id] = items[0][7]
+            for minute, part in _by_minute(items, offset):
+                times = list(map(_NS, part))
+                sketch = Sketch()
+                sketch.add_many(times)
+                aggregates.append(
+                    AggregateRow(
+                        bucket_start=minute * _BUCKET_S,
+                        branch=branch,
+                        tenant=tenant,
+                        shape_id=shape_id,
+                        calls=len(part),
+                        errors=sum(map(_ERROR, part)),
+                        rows=sum(map(_ROWS, part)),
+                        total_ns=sum(times),
+                        sketch=sketch.to_bytes(),
+                    )
+                )
+        for _, shape in slow:
+            shapes[shape.id] = shape
+        return Batch(
+            shapes=shapes,
+            aggregates=aggregates,
+            slow=[row for row, _ in slow],
+            slow_dropped=dropped,
+        )
 
     @property
     def pending(self) -> int:
         """Observations since the last drain."""
-        return self._pending
+        return len(self._queue)
+
+
+def _by_minute(items: list[_Observation], offset: int) -> list[tuple[int, list[_Observation]]]:
+    """A group's observations by wall-clock minute: one part, unless it spans minutes."""
+    stamps = list(map(_STAMP, items))
+    first = (min(stamps) + offset) // _MINUTE_NS
+    if (max(stamps) + offset) // _MINUTE_NS == first:
+        return [(first, items)]
+    parts: dict[int, list[_Observation]] = {}
+    for item, stamp in zip(items, stamps, strict=True):
+        parts.setdefault((stamp + offset) // _MINUTE_NS, []).append(item)
+    return sorted(parts.items())
+
+
+def _rows_of(result: object, rows: int) -> int:
+    if rows == ROWS_LEN:
+        return len(result) if isinstance(result, Sized) else 0
+    return result if isinstance(result, int) and not isinstance(result, bool) else 0
+
+
+Done = Callable[[str, str, Shape, int, int], None]
+Failed = Callable[[str, str, Shape, int], None]
+
+
+class Runner(Protocol):
+    """:attr:`Recorder.run`'s type."""
+
+    def __call__(
+        self,
+        branch: str,
+        tenant: str,
+        shape: Shape,
+        rows: int,
+        call: Callable[..., _T],
+        /,
+        *args: Any,
+        **kwargs: Any,
+    ) -> _T: ...
 
 
 class Probe:
