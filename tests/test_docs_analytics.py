@@ -16,6 +16,9 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
+from cinchdb._analytics_store import MAX_AGGREGATE_ROWS, MAX_SLOW_ROWS
+from cinchdb._sketch import RELATIVE_ERROR
+from cinchdb.analytics import DEFAULT_MAX_PENDING
 from cinchdb.cli import cli
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "analytics.md"
@@ -32,6 +35,14 @@ def test_the_doc_has_its_sections():
                    "Percentiles and the sketch's error", "The file and retention",
                    "`cinch stats`", "`db.get_analytics_stats`", "Under cinch serve"):  # fmt: skip
         assert needed in headings, needed
+
+
+def test_the_doc_states_the_code_s_figures():
+    text = " ".join(DOC.read_text().split())
+    assert f"sooner after {DEFAULT_MAX_PENDING:,} observations" in text
+    assert f"beyond {MAX_AGGREGATE_ROWS:,} aggregate rows" in text
+    assert f"beyond {MAX_SLOW_ROWS:,} slow ones" in text
+    assert f"within {RELATIVE_ERROR:.0%} (relative)" in text
 
 
 def test_python_examples_run(tmp_path, monkeypatch, capsys):
