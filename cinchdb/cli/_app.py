@@ -51,6 +51,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "codegen": ("codegen:codegen_group", "Typed code generated from the active branch's schema."),
     "column": ("column:column_group", "Columns of a table on the active branch."),
     "data": ("query:data_group", "Rows of a tenant on the active branch."),
+    "config": ("config:config_group", "Project settings: query analytics on or off, the"
+               " slow-query threshold, retention."),
     "db": ("db:db_group", "Databases of the project (each with its own branches and tenants)."),
     "diff": ("history:diff", "Show the schema operations that turn ref A into ref B (default:"
              " the active branch)."),
@@ -74,6 +76,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "revert": ("history:revert", "Append the inverse of EVENT (an id or prefix) as a new event."),
     "serve": ("serve:serve", "Serve the project over HTTP: the API of docs/server.md, keys from"
               " 'cinch key'."),
+    "stats": ("stats:stats", "Query analytics: the slowest and most frequent query shapes and"
+              " per-tenant totals; --slow lists slow statements."),
     "status": ("project:status", "Show the project, the active database and branch, and their"
                " contents."),
     "table": ("table:table_group", "Tables of the active branch (each change reaches every"
