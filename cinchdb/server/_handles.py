@@ -80,6 +80,15 @@ class HandlePool:
             found = self._open(where)
         yield found
 
+    def __len__(self) -> int:
+        """How many shared handles are open."""
+        return len(self._handles)
+
+    def databases(self) -> list[str]:
+        """Every database of the project."""
+        with self._lock:
+            return self._catalog.store.list_databases()
+
     def forget(self, database: str) -> None:
         """Drop the handles of ``database`` (after a change to its branches or tenants that
         can leave a handle on something gone); they close when their calls end."""

@@ -1,0 +1,141 @@
+"""``GET /metrics`` of a real ``cinch serve``: the Prometheus text format (parsed by
+prometheus_client's own parser), counts equal to the requests made, its own scope, and no
+tenant name or parameter value in any label."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.samples import Sample
+
+from cinchdb.keys import ApiKeys
+from tests.server.conftest import B, LiveServer, bearer
+
+ROWS = "/v1/databases/{database}/branches/{branch}/tenants/{tenant}/rows/{table}"
+QUERY = "/v1/databases/{database}/branches/{branch}/tenants/{tenant}/query"
+TABLES = "/v1/databases/{database}/branches/{branch}/tables"
+
+
+@pytest.fixture
+def tokens(live_server: LiveServer) -> Iterator[dict[str, str]]:
+    """A key of every scope (``metrics:read`` among them), one of ``metrics:read`` alone, and
+    one of everything but it."""
+    with ApiKeys(live_server.project) as keys:
+        yield {
+            "admin": keys.create(name="admin").token,
+            "metrics": keys.create(scopes=["metrics:read"], name="prometheus").token,
+            "data": keys.create(scopes=["data:read", "data:write", "schema:read"]).token,
+        }
+
+
+def scrape(server: LiveServer, token: str) -> tuple[str, dict[str, list[Sample]]]:
+    answer = httpx.get(server.url + "/metrics", headers=bearer(token), timeout=10)
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["content-type"] == "text/plain; version=0.0.4; charset=utf-8"
+    families = {f.name: f.samples for f in text_string_to_metric_families(answer.text)}
+    return answer.text, families
+
+
+def value(samples: list[Sample], name: str, **labels: str) -> float:
+    found = [s.value for s in samples if s.name == name and labels.items() <= s.labels.items()]
+    return sum(found)
+
+
+def test_metrics_needs_a_key_holding_its_own_scope(live_server, tokens):
+    url = live_server.url + "/metrics"
+    missing = httpx.get(url, timeout=10)
+    assert missing.status_code == 401
+    assert missing.json()["error"]["code"] == "authentication"
+    refused = httpx.get(url, headers=bearer(tokens["data"]), timeout=10)
+    assert refused.status_code == 403
+    error = refused.json()["error"]
+    assert error["code"] == "permission_denied"
+    key_id = tokens["data"].split("_")[1]
+    assert error["message"] == (
+        f"API key {key_id} lacks the scope 'metrics:read' (it has: schema:read, data:read,"
+        " data:write)"
+    )
+    # A key of metrics:read alone reads the metrics and nothing else.
+    scrape(live_server, tokens["metrics"])
+    data = httpx.get(live_server.url + B + "/tables", headers=bearer(tokens["metrics"]))
+    assert data.status_code == 403
+
+
+def test_request_counts_and_latency_match_the_requests_made(live_server, tokens):
+    api = httpx.Client(base_url=live_server.url, headers=bearer(tokens["admin"]), timeout=10)
+    for _ in range(3):
+        assert api.get(B + "/tables").status_code == 200
+    for tenant in ("a", "b"):
+        made = api.post(B + f"/tenants/{tenant}/rows/users", json={"rows": {"name": "x"}})
+        assert made.status_code == 200, made.text
+    assert api.get(B + "/nowhere").status_code == 404
+    denied = httpx.get(live_server.url + B + "/tenants", headers=bearer(tokens["data"]))
+    assert denied.status_code == 403
+    _, families = scrape(live_server, tokens["metrics"])
+    requests = families["cinchdb_http_requests"]
+    assert value(requests, "cinchdb_http_requests_total", route=TABLES, status="200") == 3
+    assert value(requests, "cinchdb_http_requests_total", route=ROWS, method="POST") == 2
+    assert value(requests, "cinchdb_http_requests_total", route="(unmatched)", status="404") == 1
+    tenants = B.replace("/main/branches/main", "/{database}/branches/{branch}") + "/tenants"
+    assert value(requests, "cinchdb_http_requests_total", route=tenants, status="403") == 1
+    latency = families["cinchdb_http_request_duration_seconds"]
+    assert value(latency, "cinchdb_http_request_duration_seconds_count", route=TABLES) == 3
+    infinite = value(latency, "cinchdb_http_request_duration_seconds_bucket", route=ROWS, le="+Inf")
+    assert infinite == 2
+    assert value(latency, "cinchdb_http_request_duration_seconds_sum", route=ROWS) > 0
+    # Each scrape counts itself once it is answered: the second sees the first.
+    _, again = scrape(live_server, tokens["metrics"])
+    seen = value(again["cinchdb_http_requests"], "cinchdb_http_requests_total", route="/metrics")
+    assert seen == 1
+    # Every sample names the process that serves it (each worker serves its own).
+    pids = {s.labels["pid"] for samples in again.values() for s in samples}
+    assert pids == {str(live_server.process.pid)}
+
+
+def test_propagation_and_open_files(live_server, tokens):
+    api = httpx.Client(base_url=live_server.url, headers=bearer(tokens["admin"]), timeout=10)
+    for tenant in ("a", "b"):
+        api.post(B + f"/tenants/{tenant}/rows/users", json={"rows": {"name": "x"}})
+    _, families = scrape(live_server, tokens["metrics"])
+    tenants = families["cinchdb_propagation_tenants"]
+    where = {"database": "main", "branch": "main"}
+    assert value(tenants, "cinchdb_propagation_tenants", **where, state="updated") == 3
+    assert value(tenants, "cinchdb_propagation_tenants", **where, state="behind") == 0
+    # A schema change: the tenants not opened since are behind it until they are.
+    change = api.post(B + "/views", json={"name": "v", "sql": "SELECT name FROM users"})
+    assert change.status_code == 200, change.text
+    _, families = scrape(live_server, tokens["metrics"])
+    tenants = families["cinchdb_propagation_tenants"]
+    status = api.get(B + "/tenant-status").json()
+    expected = {
+        "updated": sum(1 for t in status if not t["needs_key"] and not t["behind"]),
+        "behind": sum(1 for t in status if not t["needs_key"] and t["behind"]),
+        "unknown": sum(1 for t in status if t["needs_key"]),
+    }
+    assert sum(expected.values()) == 3
+    for state, count in expected.items():
+        assert value(tenants, "cinchdb_propagation_tenants", **where, state=state) == count
+    opened = value(families["cinchdb_open_tenant_files"], "cinchdb_open_tenant_files")
+    assert opened >= 2  # tenants a and b at least, kept open by the server's handles
+    assert value(families["cinchdb_server_open_handles"], "cinchdb_server_open_handles") >= 3
+
+
+def test_no_tenant_name_or_parameter_value_reaches_a_label(live_server, tokens):
+    api = httpx.Client(base_url=live_server.url, headers=bearer(tokens["admin"]), timeout=10)
+    secret = "alice-secret-7731"
+    made = api.post(B + "/tenants", json={"name": "tenant-zebra"})
+    assert made.status_code == 200, made.text
+    zebra = B + "/tenants/tenant-zebra"
+    api.post(zebra + "/rows/users", json={"rows": {"name": secret, "age": 917}})
+    found = api.post(
+        zebra + "/query", json={"sql": "SELECT * FROM users WHERE name = ?", "params": [secret]}
+    )
+    assert found.status_code == 200 and found.json()[0]["name"] == secret
+    api.get(zebra + f"/kv/get?key={secret}")
+    text, families = scrape(live_server, tokens["metrics"])
+    assert value(families["cinchdb_http_requests"], "cinchdb_http_requests_total", route=QUERY)
+    for leaked in (secret, "tenant-zebra", "917", tokens["admin"]):
+        assert leaked not in text
