@@ -23,6 +23,7 @@ import json
 import os
 import shutil
 from pathlib import Path
+from typing import Any
 
 import attrs
 
@@ -59,10 +60,17 @@ MAIN = "main"
 
 @attrs.frozen
 class Config:
-    """What the command line acts on when no ``--database`` / ``--branch`` is given."""
+    """What the command line acts on when no ``--database`` / ``--branch`` is given, and the
+    project's analytics settings (see docs/analytics.md)."""
 
     active_database: str = MAIN
     active_branch: str = MAIN
+    #: Whether handles record query analytics unless ``connect(analytics=...)`` says.
+    analytics: bool = False
+    #: A statement at least this slow is also kept, one by one, in the slow list.
+    slow_query_ms: float = 100.0
+    #: Analytics older than this many days are deleted when new ones are written.
+    analytics_retention_days: int = 7
 
 
 def find_project(project_dir: str | os.PathLike[str] | None = None) -> Path:
@@ -181,16 +189,47 @@ def read_config(meta_dir: Path) -> Config:
         return Config(
             active_database=validate_database_name(data.get("active_database", MAIN)),
             active_branch=validate_branch_name(data.get("active_branch", MAIN)),
+            analytics=_setting(data, "analytics", bool, False),
+            slow_query_ms=float(_setting(data, "slow_query_ms", (int, float), 100.0)),
+            analytics_retention_days=_setting(data, "analytics_retention_days", int, 7),
         )
     except (ValueError, AttributeError) as e:
         raise ProjectError(f"{path} is not a valid CinchDB config: {e}") from e
+
+
+def _setting(
+    data: dict[str, Any], name: str, kind: type[Any] | tuple[type[Any], ...], default: Any
+) -> Any:
+    """A setting of config.json, checked: a file written by an older CinchDB lacks it (the
+    default holds); a wrong type or a negative number is refused (ValueError)."""
+    value = data.get(name, default)
+    # bool is an int: a number setting must not take true/false, nor the reverse.
+    if isinstance(value, bool) != (kind is bool) or not isinstance(value, kind):
+        raise ValueError(f"{name} must be {_KIND_NAMES.get(kind, 'a number')}, not {value!r}")
+    if kind is not bool and value < 0:
+        raise ValueError(f"{name} must not be negative, not {value!r}")
+    return value
+
+
+_KIND_NAMES: dict[object, str] = {bool: "true or false", int: "a whole number"}
+
+
+_ALWAYS_WRITTEN = frozenset({"active_database", "active_branch"})
 
 
 def write_config(meta_dir: Path, config: Config) -> None:
     """Write atomically: a reader never sees half a file."""
     path = meta_dir / CONFIG_FILE
     scratch = path.with_suffix(f".tmp-{os.getpid()}")
-    scratch.write_text(json.dumps(attrs.asdict(config), indent=2) + "\n")
+    # A setting at its default is left out: the file of a project that never changed one reads
+    # as it always did, and a later CinchDB's default reaches it.
+    defaults = Config()
+    data = {
+        name: value
+        for name, value in attrs.asdict(config).items()
+        if name in _ALWAYS_WRITTEN or value != getattr(defaults, name)
+    }
+    scratch.write_text(json.dumps(data, indent=2) + "\n")
     os.replace(scratch, path)
 
 

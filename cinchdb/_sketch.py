@@ -1,0 +1,168 @@
+"""A mergeable quantile sketch for statement times (a DDSketch-style log-bucket histogram).
+
+A positive value ``x`` is counted in bucket ``ceil(log(x) / log(gamma))`` with
+``gamma = (1 + a) / (1 - a)``; a bucket's representative value is within a relative error
+``a`` of every value it counts. So :meth:`Sketch.quantile` returns, for the value ``v`` of rank
+``floor(q * (count - 1))`` among the values added (the lower quantile), an estimate ``e`` with
+``|e - v| <= RELATIVE_ERROR * v`` (Masson, Rim & Lee, "DDSketch", VLDB 2019). Values ``<= 0``
+count in a zero bucket and come back as ``0.0``. Two sketches merge by adding bucket counts, so
+per-process and per-minute sketches add up without keeping any sample.
+
+Size: one bucket per ``2 * a`` of relative range: nanosecond times from 1 us to 100 s span at
+most ``log(1e8) / log(gamma)`` = 922 buckets at 1%, and a statement's times cluster in far fewer.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+
+__all__ = ["RELATIVE_ERROR", "Sketch"]
+
+#: The documented relative error of :meth:`Sketch.quantile` (1%).
+RELATIVE_ERROR = 0.01
+_GAMMA = (1 + RELATIVE_ERROR) / (1 - RELATIVE_ERROR)
+_INV_LOG_GAMMA = 1.0 / math.log(_GAMMA)
+_VERSION = 1
+_HEADER = struct.Struct("<BddQ")  # version, min, max, zero count
+
+
+class Sketch:
+    """Counts of values in log-spaced buckets; see the module docstring for the error bound."""
+
+    __slots__ = ("_buckets", "count", "max", "min", "zero_count")
+
+    def __init__(self) -> None:
+        self._buckets: dict[int, int] = {}
+        self.count = 0
+        self.zero_count = 0
+        self.min = math.inf
+        self.max = -math.inf
+
+    def add(self, value: float) -> None:
+        """Count one value (a time in any unit; the caller keeps one unit per sketch)."""
+        self.count += 1
+        if value < self.min:
+            self.min = value
+        if value > self.max:
+            self.max = value
+        if value > 0:
+            index = math.ceil(math.log(value) * _INV_LOG_GAMMA)
+            buckets = self._buckets
+            buckets[index] = buckets.get(index, 0) + 1
+        else:
+            self.zero_count += 1
+
+    def merge(self, other: Sketch) -> None:
+        """Add ``other``'s counts into this sketch (``other`` is unchanged)."""
+        if not other.count:
+            return
+        buckets = self._buckets
+        for index, n in other._buckets.items():
+            buckets[index] = buckets.get(index, 0) + n
+        self.count += other.count
+        self.zero_count += other.zero_count
+        self.min = min(self.min, other.min)
+        self.max = max(self.max, other.max)
+
+    def quantile(self, q: float) -> float:
+        """The estimated value at quantile ``q`` (0..1); ``0.0`` for an empty sketch.
+
+        Raises:
+            ValueError: ``q`` outside 0..1.
+        """
+        if not 0.0 <= q <= 1.0:
+            raise ValueError(f"quantile must be between 0 and 1, not {q!r}")
+        if not self.count:
+            return 0.0
+        rank = int(q * (self.count - 1))
+        seen = self.zero_count
+        if rank < seen:
+            return 0.0
+        for index in sorted(self._buckets):
+            seen += self._buckets[index]
+            if rank < seen:
+                estimate = 2.0 * _GAMMA**index / (_GAMMA + 1.0)
+                # The exact extremes are known: an estimate never leaves them.
+                return min(max(estimate, self.min), self.max)
+        return self.max
+
+    def to_bytes(self) -> bytes:
+        """A compact, versioned encoding: a header, then (index delta, count) varint pairs."""
+        if not self.count:
+            return _HEADER.pack(_VERSION, 0.0, 0.0, 0)
+        out = bytearray(_HEADER.pack(_VERSION, self.min, self.max, self.zero_count))
+        previous = 0
+        for index in sorted(self._buckets):
+            _put_varint(out, _zigzag(index - previous))
+            _put_varint(out, self._buckets[index])
+            previous = index
+        return bytes(out)
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Sketch:
+        """The sketch :meth:`to_bytes` wrote.
+
+        Raises:
+            ValueError: not a sketch of a version this code reads, or cut short.
+        """
+        if len(data) < _HEADER.size:
+            raise ValueError(f"a sketch needs {_HEADER.size} bytes, got {len(data)}")
+        version, low, high, zeros = _HEADER.unpack_from(data)
+        if version != _VERSION:
+            raise ValueError(f"sketch format version {version} is not {_VERSION}")
+        sketch = cls()
+        sketch.zero_count = zeros
+        position = _HEADER.size
+        index = 0
+        total = zeros
+        try:
+            while position < len(data):
+                delta, position = _get_varint(data, position)
+                n, position = _get_varint(data, position)
+                index += _unzigzag(delta)
+                sketch._buckets[index] = n
+                total += n
+        except IndexError as e:
+            raise ValueError("a sketch's buckets are cut short") from e
+        sketch.count = total
+        if total:
+            sketch.min, sketch.max = low, high
+        return sketch
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Sketch):
+            return NotImplemented
+        return self.to_bytes() == other.to_bytes()
+
+    __hash__ = None  # type: ignore[assignment]  # mutable
+
+    def __repr__(self) -> str:
+        return f"Sketch(count={self.count}, buckets={len(self._buckets)})"
+
+
+def _zigzag(n: int) -> int:
+    return n * 2 if n >= 0 else -n * 2 - 1
+
+
+def _unzigzag(n: int) -> int:
+    return n >> 1 if not n & 1 else -((n + 1) >> 1)
+
+
+def _put_varint(out: bytearray, n: int) -> None:
+    while n >= 0x80:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+
+
+def _get_varint(data: bytes, position: int) -> tuple[int, int]:
+    shift = 0
+    n = 0
+    while True:
+        byte = data[position]
+        position += 1
+        n |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            return n, position
+        shift += 7
