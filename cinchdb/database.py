@@ -10,11 +10,13 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, NoReturn, overload
 
 from cinchdb import transfer
+from cinchdb._analytics_store import analytics_path, read_slow, read_stats
 from cinchdb._data_step_rows import data_step_rows as step_rows
 from cinchdb._serialized import serialized
 from cinchdb._unset import UNSET
@@ -22,10 +24,17 @@ from cinchdb.catalog import Catalog
 from cinchdb.changes import Progress
 from cinchdb.crypto import EncryptionError, derive_key, new_salt
 from cinchdb.data import QUERY_TIMEOUT_S, Params
-from cinchdb.errors import ArgumentError, HandleClosedError, ProtectedError, TableNotFoundError
+from cinchdb.errors import (
+    ArgumentError,
+    HandleClosedError,
+    InvalidFieldError,
+    ProtectedError,
+    TableNotFoundError,
+)
 from cinchdb.kv import KVStore
 from cinchdb.project import MAIN
 from cinchdb.results import (
+    AnalyticsStats,
     CheckReport,
     DataStepRows,
     IndexInfo,
@@ -37,6 +46,7 @@ from cinchdb.results import (
     RepairResult,
     ResetResult,
     Row,
+    SlowStatement,
     SyncResult,
     TenantStatus,
 )
@@ -881,6 +891,73 @@ class CinchDB:
             "left_behind": [step.tenant for step in done if step.outcome == "behind"],
         }
 
+    # -- analytics ---------------------------------------------------------------------------
+    def get_analytics_stats(
+        self,
+        since: datetime | timedelta | None = None,
+        tenant: str | None = None,
+        limit: int = 20,
+    ) -> AnalyticsStats:
+        """What analytics recorded for this database, every process's rows merged: the
+        ``limit`` slowest shapes (highest mean time), the most frequent ones, and the tenants
+        with the most time, with calls, errors, rows, total and mean time and p50/p95/p99.
+
+        This process's pending observations are written first, so its own statements count.
+
+        Args:
+            since: a time (naive: UTC) or a span back from now (``timedelta(hours=1)``);
+                counted by the minute. None: everything kept (see ``analytics_retention_days``).
+            tenant: one tenant's statements only (every branch's); None: every tenant.
+            limit: how many shapes (and tenants) each list holds.
+
+        Raises:
+            InvalidFieldError: a ``since``, ``tenant`` or ``limit`` it cannot take.
+        """
+        _check_analytics_args("get_analytics_stats", since, tenant, limit)
+        self._flush_analytics()
+        return read_stats(
+            analytics_path(self._catalog.meta_dir, self.database), since, tenant, limit
+        )
+
+    def get_slow_queries(
+        self,
+        since: datetime | timedelta | None = None,
+        tenant: str | None = None,
+        limit: int = 50,
+        *,
+        threshold_ms: float | None = None,
+    ) -> list[SlowStatement]:
+        """Statements of this database that took at least ``slow_query_ms`` (or
+        ``threshold_ms``, when higher), most recent first, with their tenant, branch, time and
+        normalized SQL (never the parameter values).
+
+        Raises:
+            InvalidFieldError: a ``since``, ``tenant``, ``limit`` or ``threshold_ms`` it cannot
+                take.
+        """
+        _check_analytics_args("get_slow_queries", since, tenant, limit)
+        if threshold_ms is not None and (
+            isinstance(threshold_ms, bool)
+            or not isinstance(threshold_ms, int | float)
+            or threshold_ms < 0
+        ):
+            raise InvalidFieldError(
+                "get_slow_queries()",
+                "argument",
+                [("threshold_ms", f"must be a number of milliseconds >= 0, not {threshold_ms!r}")],
+            )
+        self._flush_analytics()
+        return read_slow(
+            analytics_path(self._catalog.meta_dir, self.database),
+            since,
+            tenant,
+            limit,
+            threshold_ms=threshold_ms,
+        )
+
+    def _flush_analytics(self) -> None:
+        """Write this process's pending observations (a no-op with analytics off)."""
+
     # -- databases ---------------------------------------------------------------------------
     def create_database(self, name: str) -> None:
         """A new database with a ``main`` branch and ``main`` tenant."""
@@ -906,6 +983,20 @@ class _ClosedParts:
 
     def __getattr__(self, name: str) -> NoReturn:
         raise HandleClosedError(*self._where)
+
+
+def _check_analytics_args(call: str, since: object, tenant: str | None, limit: object) -> None:
+    """Refuse what the analytics readers cannot take, naming it (a wrong type would otherwise
+    surface as a TypeError deep in the reader, or match nothing and look like no data)."""
+    problems: list[tuple[str, str]] = []
+    if since is not None and not isinstance(since, datetime | timedelta):
+        problems.append(("since", f"must be a datetime or a timedelta, not {since!r}"))
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        problems.append(("limit", f"must be a whole number >= 1, not {limit!r}"))
+    if problems:
+        raise InvalidFieldError(f"{call}()", "argument", problems)
+    if tenant is not None:
+        validate_tenant_name(tenant)
 
 
 def _with_down(

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 from typing_extensions import NotRequired
 
 __all__ = [
+    "AnalyticsStats",
     "BehindTenant",
     "CIBranch",
     "CIReport",
@@ -39,7 +40,10 @@ __all__ = [
     "ResetResult",
     "Row",
     "SchemaDifference",
+    "ShapeStats",
+    "SlowStatement",
     "SyncResult",
+    "TenantStats",
     "TenantStatus",
     "UnreplayableBranch",
 ]
@@ -344,3 +348,63 @@ class CIReport(TypedDict):
     branches: list[CIBranch]
     ok: bool
     exit_code: int
+
+
+class ShapeStats(TypedDict):
+    """One query shape in ``get_analytics_stats``: the SQL with every literal and parameter
+    replaced by ``?`` (never the values), summed over every process that recorded it.
+
+    Times are milliseconds. ``p50_ms``, ``p95_ms`` and ``p99_ms`` come from a mergeable
+    sketch, within its documented relative error of the exact percentiles."""
+
+    shape_id: str
+    sql: str
+    #: "select", "insert", "update", "delete", "kv", "schema" or "other".
+    kind: str
+    calls: int
+    errors: int
+    #: Rows returned (queries) or changed (writes).
+    rows: int
+    total_ms: float
+    mean_ms: float
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+
+
+class TenantStats(TypedDict):
+    """One tenant of one branch in ``get_analytics_stats``: every statement it ran."""
+
+    tenant: str
+    branch: str
+    calls: int
+    errors: int
+    rows: int
+    total_ms: float
+
+
+class AnalyticsStats(TypedDict):
+    """What ``get_analytics_stats`` returns. ``since`` and ``until`` are ISO 8601 UTC times
+    (``since`` None: everything kept); statements are counted by the minute, so the window
+    starts at the minute holding ``since``."""
+
+    since: str | None
+    until: str
+    #: Highest mean time first (ties: more calls first).
+    slowest: list[ShapeStats]
+    #: Most calls first (ties: higher total time first).
+    most_frequent: list[ShapeStats]
+    #: Highest total time first (ties: more calls first).
+    tenants: list[TenantStats]
+
+
+class SlowStatement(TypedDict):
+    """One statement that took at least ``slow_query_ms``: when it ran (ISO 8601 UTC), whose
+    it was, and its normalized SQL. The parameter values are never recorded."""
+
+    at: str
+    tenant: str
+    branch: str
+    sql: str
+    elapsed_ms: float
+    kind: str
