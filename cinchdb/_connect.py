@@ -34,6 +34,7 @@ def connect(
     *,
     url: None = None,
     api_key: None = None,
+    analytics: bool | None = None,
 ) -> CinchDB: ...
 @overload
 def connect(
@@ -45,6 +46,7 @@ def connect(
     *,
     url: str,
     api_key: str,
+    analytics: None = None,
 ) -> RemoteCinchDB: ...
 def connect(
     database: str = MAIN,
@@ -55,6 +57,7 @@ def connect(
     *,
     url: str | None = None,
     api_key: str | None = None,
+    analytics: bool | None = None,
 ) -> CinchDB | RemoteCinchDB:
     """Open a :class:`CinchDB` handle (the same arguments); the database is created if the
     project does not have it yet.
@@ -62,14 +65,21 @@ def connect(
     With ``url`` and ``api_key``: a :class:`~cinchdb.remote.RemoteCinchDB` on the server at
     ``url`` instead (as :func:`cinchdb.connect_api`), with the same methods.
 
+    ``analytics``: record query analytics for this handle (True/False); None: as the
+    project's ``analytics`` setting says (``cinch config set analytics on``; default off).
+    See docs/analytics.md.
+
     Raises:
-        ArgumentError: ``url`` without ``api_key`` (or the reverse), or with ``project_dir``.
+        ArgumentError: ``url`` without ``api_key`` (or the reverse), or with ``project_dir``;
+            ``analytics`` with ``url`` (the server records analytics itself).
     """
     if url is not None or api_key is not None:
         if url is None or api_key is None:
             raise ArgumentError("connect", "takes url= and api_key= together")
         if project_dir is not None:
             raise ArgumentError("connect", "takes project_dir= or url=, not both")
+        if analytics is not None:
+            raise ArgumentError("connect", "takes analytics= only for a local project, not url=")
         return remote.connect_api(
             url, api_key, database, branch, tenant, encryption_key=encryption_key
         )
@@ -79,6 +89,7 @@ def connect(
         tenant=tenant,
         project_dir=project_dir,
         encryption_key=encryption_key,
+        analytics=analytics,
     )
 
 

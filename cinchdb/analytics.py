@@ -18,9 +18,11 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import attrs
 
+from cinchdb._analytics_store import AnalyticsStore, Flusher, analytics_path
 from cinchdb._query_shapes import Shape, ShapeKind, operation_shape, shape_of
 from cinchdb._sketch import Sketch
 
@@ -31,10 +33,12 @@ __all__ = [
     "SLOW_KEPT",
     "AggregateRow",
     "Batch",
+    "Lease",
     "Probe",
     "Recorder",
     "Shape",
     "SlowRow",
+    "lease",
     "operation_shape",
     "shape_of",
 ]
@@ -232,3 +236,76 @@ class Probe:
         self, sql_or_shape: str | Shape, elapsed_ns: int, rows: int = 0, error: bool = False
     ) -> None:
         self.recorder.observe(self.branch, self.tenant, sql_or_shape, elapsed_ns, rows, error)
+
+
+# -- one recorder per process per database ----------------------------------------------------
+
+
+class Lease:
+    """A handle's share of its database's :class:`Recorder` (and of the flusher writing it):
+    every handle of a process on one database feeds the same recorder, whose flusher stops,
+    with a last flush, when the last lease is released."""
+
+    __slots__ = ("_entry", "recorder")
+
+    def __init__(self, entry: _Shared) -> None:
+        self._entry: _Shared | None = entry
+        self.recorder = entry.recorder
+
+    def flush(self) -> None:
+        """Write what the recorder holds now (logged and dropped on failure; never raises)."""
+        entry = self._entry
+        if entry is not None:
+            entry.flusher.flush()
+
+    def release(self) -> None:
+        """Give the share back (twice is harmless): the last one stops the flusher."""
+        entry, self._entry = self._entry, None
+        if entry is None:
+            return
+        with _registry_lock:
+            entry.users -= 1
+            last = entry.users == 0
+            if last and _registry.get(entry.key) is entry:
+                del _registry[entry.key]
+        if last:
+            entry.flusher.stop()
+
+
+@attrs.define
+class _Shared:
+    key: tuple[Path, str]
+    recorder: Recorder
+    flusher: Flusher
+    users: int = 0
+
+
+_registry: dict[tuple[Path, str], _Shared] = {}
+_registry_lock = threading.Lock()
+
+
+def lease(
+    meta_dir: Path,
+    database: str,
+    *,
+    slow_query_ms: float = DEFAULT_SLOW_QUERY_MS,
+    retention_days: int = DEFAULT_RETENTION_DAYS,
+    interval: float = 1.0,
+) -> Lease:
+    """A share of the recorder of ``database`` in the project at ``meta_dir`` (its
+    ``.cinchdb/``), made with these settings if this process has none yet. Nothing is opened
+    or started here: the flusher thread starts on the first statement observed and opens the
+    analytics file at its first flush."""
+    key = (meta_dir, database)
+    with _registry_lock:
+        entry = _registry.get(key)
+        if entry is None:
+            recorder = Recorder(slow_query_ms=slow_query_ms)
+            store = AnalyticsStore(
+                analytics_path(meta_dir, database), retention_days=retention_days
+            )
+            entry = _registry[key] = _Shared(
+                key, recorder, Flusher(recorder, store, interval=interval)
+            )
+        entry.users += 1
+        return Lease(entry)

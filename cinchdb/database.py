@@ -7,17 +7,22 @@ which keeps it caught up with the journal at the cost of one pragma per call.
 
 from __future__ import annotations
 
+import functools
 import os
+import sqlite3
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
+from time import perf_counter_ns
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, NoReturn, overload
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, overload
 
+from cinchdb import analytics as _analytics
 from cinchdb import transfer
 from cinchdb._analytics_store import analytics_path, read_slow, read_stats
 from cinchdb._data_step_rows import data_step_rows as step_rows
+from cinchdb._query_shapes import Shape, ShapeKind, operation_shape, shape_of
 from cinchdb._serialized import serialized
 from cinchdb._unset import UNSET
 from cinchdb.catalog import Catalog
@@ -31,8 +36,8 @@ from cinchdb.errors import (
     ProtectedError,
     TableNotFoundError,
 )
-from cinchdb.kv import KVStore
-from cinchdb.project import MAIN
+from cinchdb.kv import KVStore, ObservedKVStore
+from cinchdb.project import MAIN, read_config
 from cinchdb.results import (
     AnalyticsStats,
     CheckReport,
@@ -92,6 +97,8 @@ class CinchDB:
         project_dir: the project root; default ``$CINCHDB_PROJECT_DIR``, else the nearest
             directory holding ``.cinchdb/`` from the current one upwards.
         encryption_key: the key of an encrypted ``tenant`` (checked here; never stored).
+        analytics: record query analytics (docs/analytics.md) for this handle's statements;
+            None: as the project's ``analytics`` setting says (default off).
 
     Raises:
         ProjectNotFoundError: no project was found (run ``cinch init``).
@@ -108,6 +115,7 @@ class CinchDB:
         tenant: str = MAIN,
         project_dir: str | os.PathLike[str] | None = None,
         encryption_key: str | None = None,
+        analytics: bool | None = None,
     ) -> None:
         validate_branch_name(branch)
         validate_tenant_name(tenant)
@@ -121,13 +129,17 @@ class CinchDB:
                 raise TenantNotFoundError(database, tenant)
             if encryption_key is not None:
                 self._files.unlock(tenant, encryption_key)
+            # The hook: None with analytics off, so each statement pays one ``is None`` test.
+            self._analytics = self._open_analytics(database, analytics)
         except BaseException:
             self._catalog.close()
             raise
+        self._recorder = None if self._analytics is None else self._analytics.recorder
         #: This handle's tenant's key-value store (follows ``switch_branch`` and ``tenant``).
-        self.kv = KVStore(
-            lambda write: self._files.kv_connection(self.branch, self.tenant, write),
-            lock=self._lock,
+        self.kv = (
+            KVStore(self._kv_connection, lock=self._lock)
+            if self._recorder is None
+            else ObservedKVStore(self._kv_connection, self._observe_kv, lock=self._lock)
         )
         self.database = database
         self.branch = branch
@@ -155,6 +167,10 @@ class CinchDB:
         harmless)."""
         if isinstance(self._catalog, _ClosedParts):
             return
+        if self._analytics is not None:
+            # The last handle of the process on this database stops the flusher, which writes
+            # what is pending first.
+            self._analytics.release()
         closed: Any = _ClosedParts(self._catalog.root, self.database, self.branch, self.tenant)
         self._files.close()
         self._catalog.close()
@@ -220,9 +236,14 @@ class CinchDB:
 
     # -- schema: changing --------------------------------------------------------------------
     def _commit(self, operations: Sequence[Operation], message: str = "") -> Schema:
-        _, schema, _ = self._changes.commit(
-            self.branch, operations, message=message, progress=self.progress
-        )
+        commit = self._changes.commit
+        if self._recorder is None:
+            _, schema, _ = commit(self.branch, operations, message=message, progress=self.progress)
+        else:
+            shape = _schema_shape(tuple(operation.type for operation in operations))
+            _, schema, _ = self._observed(
+                shape, commit, self.branch, operations, message=message, progress=self.progress
+            )
         return schema
 
     def create_table(
@@ -324,16 +345,24 @@ class CinchDB:
         """
         data = self._files.data(self.branch, self.tenant)
         if len(rows) == 1 and isinstance(rows[0], list | tuple):
-            return data.insert(table, rows[0])
-        if not rows:
-            raise ArgumentError("insert", "needs at least one row")
-        records = [row for row in rows if isinstance(row, Mapping)]
-        if len(records) != len(rows):
-            raise ArgumentError(
-                "insert", "takes rows as dicts: insert(t, row, ...) or insert(t, [rows])"
+            records: Sequence[Mapping[str, Any]] = rows[0]
+            one = False
+        else:
+            if not rows:
+                raise ArgumentError("insert", "needs at least one row")
+            records = [row for row in rows if isinstance(row, Mapping)]
+            if len(records) != len(rows):
+                raise ArgumentError(
+                    "insert", "takes rows as dicts: insert(t, row, ...) or insert(t, [rows])"
+                )
+            one = len(rows) == 1
+        if self._recorder is None:
+            stored = data.insert(table, records)
+        else:
+            stored = self._observed(
+                _data_shape("insert", "insert", table), data.insert, table, records
             )
-        stored = data.insert(table, records)
-        return stored[0] if len(rows) == 1 else stored
+        return stored[0] if one else stored
 
     def insert_many(self, table: str, rows: Iterable[Mapping[str, object]]) -> int:
         """Insert every row of ``rows`` (any iterable, consumed in chunks: memory stays
@@ -342,7 +371,11 @@ class CinchDB:
         Values are checked as in :meth:`insert`. On any error nothing is written, and the
         error's ``row_index`` is the 0-based position of the row at fault in ``rows``.
         """
-        return self._files.data(self.branch, self.tenant).insert_many(table, rows)
+        data = self._files.data(self.branch, self.tenant)
+        if self._recorder is None:
+            return data.insert_many(table, rows)
+        shape = _data_shape("insert", "insert_many", table)
+        return self._observed(shape, data.insert_many, table, rows)
 
     def update(
         self,
@@ -362,7 +395,11 @@ class CinchDB:
             KeyColumnError: ``data`` names a key column, or the record lacks the key.
             ValueTypeError, MissingValueError: a value does not fit its column.
         """
-        return self._files.data(self.branch, self.tenant).update(table, record_or_id, data)
+        ops = self._files.data(self.branch, self.tenant)
+        if self._recorder is None:
+            return ops.update(table, record_or_id, data)
+        shape = _data_shape("update", "update", table)
+        return self._observed(shape, ops.update, table, record_or_id, data)
 
     def get(self, table: str, key: Any) -> Row:
         """The record named by ``key`` (as for :meth:`update`).
@@ -370,16 +407,21 @@ class CinchDB:
         Raises:
             RecordNotFoundError: no record has that key.
         """
-        return self._files.data(self.branch, self.tenant).get(table, key)
+        data = self._files.data(self.branch, self.tenant)
+        if self._recorder is None:
+            return data.get(table, key)
+        return self._observed(_data_shape("select", "get", table), data.get, table, key)
 
     def update_where(
         self, table: str, data: Mapping[str, Any], operator: str = "AND", **filters: Any
     ) -> int:
         """Update every record matching ``filters`` (``col=v``, ``col__gt=v``...); return the
         count."""
-        return self._files.data(self.branch, self.tenant).update_where(
-            table, data, operator, **filters
-        )
+        ops = self._files.data(self.branch, self.tenant)
+        if self._recorder is None:
+            return ops.update_where(table, data, operator, **filters)
+        shape = _data_shape("update", "update_where", table, operator, tuple(filters))
+        return self._observed(shape, ops.update_where, table, data, operator, **filters)
 
     def key_columns(self, table: str) -> tuple[str, ...]:
         """The columns that name a record of ``table`` for :meth:`update`, :meth:`get` and
@@ -398,10 +440,17 @@ class CinchDB:
     def delete(self, table: str, *ids: Any) -> int:
         """Delete records by key (``id``, or for a composite key a tuple or dict of its
         values each); return how many existed."""
-        return self._files.data(self.branch, self.tenant).delete(table, ids)
+        data = self._files.data(self.branch, self.tenant)
+        if self._recorder is None:
+            return data.delete(table, ids)
+        return self._observed(_data_shape("delete", "delete", table), data.delete, table, ids)
 
     def delete_where(self, table: str, operator: str = "AND", **filters: Any) -> int:
-        return self._files.data(self.branch, self.tenant).delete_where(table, operator, **filters)
+        data = self._files.data(self.branch, self.tenant)
+        if self._recorder is None:
+            return data.delete_where(table, operator, **filters)
+        shape = _data_shape("delete", "delete_where", table, operator, tuple(filters))
+        return self._observed(shape, data.delete_where, table, operator, **filters)
 
     def query(
         self, sql: str, params: Params | None = None, *, timeout: float | None = QUERY_TIMEOUT_S
@@ -412,7 +461,11 @@ class CinchDB:
         longer than ``timeout`` seconds (default 30; None: no limit) is stopped with
         ``QueryTimeoutError``.
         """
-        return self._files.reader(self.branch, self.tenant).query(sql, params, timeout=timeout)
+        reader = self._files.reader(self.branch, self.tenant)
+        if self._recorder is None:
+            return reader.query(sql, params, timeout=timeout)
+        shape = shape_of(sql) if isinstance(sql, str) else _data_shape("other", "query", "?")
+        return self._observed(shape, reader.query, sql, params, timeout=timeout)
 
     def import_rows(
         self,
@@ -957,6 +1010,46 @@ class CinchDB:
 
     def _flush_analytics(self) -> None:
         """Write this process's pending observations (a no-op with analytics off)."""
+        if self._analytics is not None:
+            self._analytics.flush()
+
+    # -- analytics: the hook -----------------------------------------------------------------
+    def _open_analytics(self, database: str, analytics: bool | None) -> _analytics.Lease | None:
+        meta_dir = self._catalog.meta_dir
+        config = read_config(meta_dir) if analytics is None or analytics else None
+        if analytics is None:
+            assert config is not None
+            analytics = config.analytics
+        if not analytics:
+            return None
+        assert config is not None
+        return _analytics.lease(
+            meta_dir,
+            database,
+            slow_query_ms=config.slow_query_ms,
+            retention_days=config.analytics_retention_days,
+        )
+
+    def _observed(self, shape: Shape, call: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
+        """Run one statement, timed, and report it (analytics on): its rows, or its error."""
+        recorder = self._recorder
+        assert recorder is not None
+        start = perf_counter_ns()
+        try:
+            result = call(*args, **kwargs)
+        except Exception:
+            recorder.observe(self.branch, self.tenant, shape, perf_counter_ns() - start, 0, True)
+            raise
+        elapsed = perf_counter_ns() - start
+        recorder.observe(self.branch, self.tenant, shape, elapsed, _row_count(result))
+        return result
+
+    def _kv_connection(self, write: bool) -> sqlite3.Connection | None:
+        return self._files.kv_connection(self.branch, self.tenant, write)
+
+    def _observe_kv(self, shape: Shape, elapsed_ns: int, rows: int, error: bool) -> None:
+        if self._recorder is not None:
+            self._recorder.observe(self.branch, self.tenant, shape, elapsed_ns, rows, error)
 
     # -- databases ---------------------------------------------------------------------------
     def create_database(self, name: str) -> None:
@@ -983,6 +1076,38 @@ class _ClosedParts:
 
     def __getattr__(self, name: str) -> NoReturn:
         raise HandleClosedError(*self._where)
+
+
+_T = TypeVar("_T")
+
+
+@functools.lru_cache(maxsize=1024)
+def _data_shape(
+    kind: ShapeKind, call: str, table: str, operator: str = "", filters: tuple[str, ...] = ()
+) -> Shape:
+    """The shape of an SDK data call: the call and the names it touched (a table, the
+    filters' columns and operators), never a value: ``update_where posts: a AND b__gt``."""
+    text = f"{call} {table}"
+    if filters:
+        text += ": " + f" {operator} ".join(filters)
+    return operation_shape(kind, text)
+
+
+@functools.lru_cache(maxsize=256)
+def _schema_shape(operations: tuple[str, ...]) -> Shape:
+    """A schema change's shape: the kinds of its operations (``TableCreated``)."""
+    return operation_shape("schema", " ".join(operations) or "schema change")
+
+
+def _row_count(result: object) -> int:
+    """Rows a data call returned or changed: a list's length, 1 for a row, a count as is."""
+    if isinstance(result, list):
+        return len(result)
+    if isinstance(result, dict):
+        return 1
+    if isinstance(result, int) and not isinstance(result, bool):
+        return result
+    return 0
 
 
 def _check_analytics_args(call: str, since: object, tenant: str | None, limit: object) -> None:

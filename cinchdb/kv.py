@@ -22,10 +22,12 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from functools import lru_cache
+from functools import lru_cache, wraps
+from time import perf_counter_ns
 from typing import Any
 
 from cinchdb._guard import Guard, internal
+from cinchdb._query_shapes import Shape, operation_shape
 from cinchdb._serialized import serialized
 from cinchdb._system_tables import KV_TABLE
 from cinchdb.errors import (
@@ -43,6 +45,7 @@ __all__ = [
     "KVStore",
     "KVValueError",
     "KeysNotFoundError",
+    "ObservedKVStore",
     "validate_key",
 ]
 
@@ -473,3 +476,66 @@ class KVStore:
         if conn is None:
             return 0
         return self._purge(self._writer(), None)
+
+
+# -- analytics ------------------------------------------------------------------------------
+#: Reports one KV operation: (its shape, nanoseconds, keys returned or changed, failed).
+Observe = Callable[[Shape, int, int, bool], None]
+
+
+class ObservedKVStore(KVStore):
+    """A :class:`KVStore` that reports each public call to ``observe`` (analytics on). A
+    handle with analytics off holds a plain :class:`KVStore`: it pays nothing at all.
+
+    A call made inside another (``count`` of a pattern calls ``keys``) is not counted again.
+    """
+
+    def __init__(
+        self,
+        connection: Callable[[bool], sqlite3.Connection | None],
+        observe: Observe,
+        clock: Callable[[], float] = time.time,
+        lock: threading.RLock | None = None,
+    ) -> None:
+        super().__init__(connection, clock=clock, lock=lock)
+        self._observe = observe
+        self._observing = False
+
+
+def _rows(name: str, result: object, args: tuple[object, ...]) -> int:
+    """Keys a KV call returned or changed (never a value: ``get`` of a list is one key)."""
+    if name in ("mget", "keys") and isinstance(result, list | dict):
+        return len(result)
+    if name in ("delete", "delete_expired", "count") and isinstance(result, int):
+        return result
+    if name == "mset" and args and isinstance(args[0], Mapping):
+        return len(args[0])
+    return 1
+
+
+def _observed(name: str, method: Callable[..., Any]) -> Callable[..., Any]:
+    shape = operation_shape("kv", f"KV {name.upper()}")
+
+    @wraps(method)
+    def call(self: ObservedKVStore, *args: Any, **kwargs: Any) -> Any:
+        with self._lock:
+            if self._observing:
+                return method(self, *args, **kwargs)
+            self._observing = True
+            start = perf_counter_ns()
+            try:
+                result = method(self, *args, **kwargs)
+            except Exception:
+                self._observe(shape, perf_counter_ns() - start, 0, True)
+                raise
+            finally:
+                self._observing = False
+            self._observe(shape, perf_counter_ns() - start, _rows(name, result, args), False)
+            return result
+
+    return call
+
+
+for _name, _method in list(vars(KVStore).items()):
+    if not _name.startswith("_") and callable(_method):
+        setattr(ObservedKVStore, _name, _observed(_name, _method))
