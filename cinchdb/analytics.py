@@ -141,6 +141,9 @@ class Recorder:
         #: Called once, on the first observation (outside the lock): starts a flusher.
         self.on_first_observe: Callable[[], None] | None = None
         self._observed = False
+        # Statements and errors by kind since the recorder was made (never drained): the
+        # counters of ``cinch serve``'s GET /metrics.
+        self._kinds: dict[str, list[int]] = {}
 
     def observe(
         self,
@@ -166,6 +169,11 @@ class Recorder:
             if error:
                 cell.errors += 1
             cell.sketch.add(elapsed_ns)
+            tally = self._kinds.get(shape.kind)
+            if tally is None:
+                tally = self._kinds[shape.kind] = [0, 0]
+            tally[0] += 1
+            tally[1] += error
             if elapsed_ns >= self._slow_ns:
                 if len(self._slow) < SLOW_KEPT:
                     self._slow.append(
@@ -214,6 +222,12 @@ class Recorder:
             for (bucket, branch, tenant, shape_id), cell in cells.items()
         ]
         return Batch(shapes=shapes, aggregates=aggregates, slow=slow, slow_dropped=dropped)
+
+    def kind_totals(self) -> dict[str, tuple[int, int]]:
+        """Statements and errors by kind (``select``, ``insert``...) since the recorder was
+        made; unlike the tables, never drained."""
+        with self._lock:
+            return {kind: (calls, errors) for kind, (calls, errors) in self._kinds.items()}
 
     @property
     def pending(self) -> int:

@@ -104,7 +104,7 @@ def create_app(
         ProjectNotFoundError, JournalMissingError: no project there.
     """
     settings = settings or ServerSettings()
-    pool = HandlePool(project_dir, size=settings.handles)
+    pool = HandlePool(project_dir, size=settings.handles, analytics=settings.analytics)
     keys = ApiKeys(pool.root)
     routes = [
         Route(_starlette_path(e.path), _handler(e, pool, keys, settings), methods=[e.method])

@@ -196,8 +196,20 @@ def propagation(pool: HandlePool, principal: Principal) -> Family:
 
 
 def process_families(pool: HandlePool) -> list[Family]:
-    """This process's open tenant files and shared SDK handles."""
+    """This process's statements by kind (analytics on), open tenant files and shared SDK
+    handles."""
+    totals = pool.statement_totals()
     return [
+        counter(
+            "cinchdb_statements_total",
+            "Statements the server's handles ran, by kind (from the analytics recorder).",
+            {(("kind", kind),): calls for kind, (calls, _) in totals.items()},
+        ),
+        counter(
+            "cinchdb_statement_errors_total",
+            "Statements the server's handles ran that failed, by kind.",
+            {(("kind", kind),): errors for kind, (_, errors) in totals.items()},
+        ),
         gauge(
             "cinchdb_open_tenant_files",
             "Tenant files (and templates) this process holds open through SQLite.",

@@ -12,7 +12,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
 from cinchdb.keys import ApiKeys
-from tests.server.conftest import B, LiveServer, bearer
+from tests.server.conftest import B, LiveServer, bearer, make_project
+from tests.server.test_live_workers import start_serve, stop
 
 ROWS = "/v1/databases/{database}/branches/{branch}/tenants/{tenant}/rows/{table}"
 QUERY = "/v1/databases/{database}/branches/{branch}/tenants/{tenant}/query"
@@ -139,3 +140,41 @@ def test_no_tenant_name_or_parameter_value_reaches_a_label(live_server, tokens):
     assert value(families["cinchdb_http_requests"], "cinchdb_http_requests_total", route=QUERY)
     for leaked in (secret, "tenant-zebra", "917", tokens["admin"]):
         assert leaked not in text
+
+
+def test_statements_by_kind_come_from_the_analytics_recorder(live_server, tokens):
+    api = httpx.Client(base_url=live_server.url, headers=bearer(tokens["admin"]), timeout=10)
+    a = B + "/tenants/a"
+    api.post(a + "/rows/users", json={"rows": {"name": "x"}})
+    api.post(a + "/rows/users", json={"rows": [{"name": "y"}, {"name": "z"}]})
+    api.post(a + "/query", json={"sql": "SELECT * FROM users WHERE name = ?", "params": ["x"]})
+    assert api.post(a + "/query", json={"sql": "SELECT * FROM nowhere"}).status_code == 404
+    api.post(a + "/kv/set", json={"key": "k", "value": 1})
+    api.get(a + "/kv/get", params={"key": "k"})
+    api.get(a + "/kv/get", params={"key": "k"})
+    api.post(B + "/views", json={"name": "v", "sql": "SELECT name FROM users"})
+    _, families = scrape(live_server, tokens["metrics"])
+    calls = {s.labels["kind"]: s.value for s in families["cinchdb_statements"]}
+    errors = {s.labels["kind"]: s.value for s in families["cinchdb_statement_errors"]}
+    assert calls == {"insert": 2, "select": 2, "kv": 3, "schema": 1}
+    assert errors == {"insert": 0, "select": 1, "kv": 0, "schema": 0}
+
+
+def test_analytics_are_on_by_default_and_no_analytics_turns_them_off(tmp_path):
+    for flags, recorded in (((), True), (("--no-analytics",), False)):
+        project = make_project(tmp_path / f"run{len(flags)}")
+        with ApiKeys(project) as keys:
+            token = keys.create(name="admin").token
+        server = start_serve(project, tmp_path / f"serve{len(flags)}.log", *flags)
+        try:
+            api = httpx.Client(base_url=server.url, headers=bearer(token), timeout=10)
+            made = api.post(B + "/tenants/a/rows/users", json={"rows": {"name": "x"}})
+            assert made.status_code == 200, made.text
+            text = api.get("/metrics").text
+            families = {f.name: f.samples for f in text_string_to_metric_families(text)}
+            assert bool(families["cinchdb_statements"]) is recorded
+        finally:
+            assert stop(server) == []
+        # The server's last flush at its stop wrote the statement, or nothing was written.
+        analytics = project / ".cinchdb" / "analytics" / "main.sqlite"
+        assert analytics.exists() is recorded
