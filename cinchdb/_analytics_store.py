@@ -30,9 +30,9 @@ import secrets
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -165,6 +165,7 @@ class AnalyticsStore:
         retention_days: rows older than this are deleted when pruning.
         max_aggregate_rows, max_slow_rows: the caps (see the module's docstring).
         prune_interval: seconds between two prunings by this writer (0: at every write).
+        clock: epoch seconds (tests pass their own).
 
     Thread-safe: the flusher thread and a caller asking for stats may write at once.
     """
@@ -177,8 +178,10 @@ class AnalyticsStore:
         max_aggregate_rows: int = MAX_AGGREGATE_ROWS,
         max_slow_rows: int = MAX_SLOW_ROWS,
         prune_interval: float = PRUNE_INTERVAL_S,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.path = path
+        self._clock = clock
         self.retention_days = retention_days
         self.max_aggregate_rows = max_aggregate_rows
         self.max_slow_rows = max_slow_rows
@@ -206,7 +209,7 @@ class AnalyticsStore:
         Raises:
             sqlite3.Error, OSError: the file could not be written (the flusher logs and drops).
         """
-        now = time.time() if now is None else now
+        now = self._clock() if now is None else now
         process = process_id()
         with self._lock:
             conn = self._connection()
@@ -297,6 +300,8 @@ class Flusher:
         self._flush_lock = threading.Lock()
         #: Batches dropped because their flush failed (each logged once).
         self.dropped = 0
+        #: Slow statements the recorder only counted, past its bound between two flushes.
+        self.slow_dropped = 0
         recorder.on_first_observe = self.start
 
     def start(self) -> None:
@@ -317,6 +322,7 @@ class Flusher:
         with self._flush_lock:
             try:
                 batch = self.recorder.drain()
+                self.slow_dropped += batch.slow_dropped
                 if batch:
                     self.store.write(batch)
             except Exception as e:
@@ -339,6 +345,9 @@ class Flusher:
     def stop(self, timeout: float = 5.0) -> None:
         """Stop the thread and flush what is left (harmless when already stopped)."""
         self._stopping.set()
+        # A process that opens and closes many handles makes many flushers: a stopped one
+        # must not stay referenced (with its recorder) until exit.
+        atexit.unregister(self.stop)
         self.recorder.wakeup.set()
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
@@ -357,12 +366,12 @@ def _since_epoch(since: datetime | timedelta | None, now: float) -> float | None
         return now - since.total_seconds()
     if since.tzinfo is None:
         # A naive datetime is taken as UTC, the time every record is kept in.
-        since = since.replace(tzinfo=UTC)
+        since = since.replace(tzinfo=timezone.utc)
     return since.timestamp()
 
 
 def _iso(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, UTC).isoformat()
+    return datetime.fromtimestamp(epoch, timezone.utc).isoformat()
 
 
 @contextmanager
