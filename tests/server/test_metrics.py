@@ -12,6 +12,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
 from cinchdb.keys import ApiKeys
+from cinchdb.server.metrics import HttpMetrics, gauge, render
 from tests.server.conftest import B, LiveServer, bearer, make_project
 from tests.server.test_live_workers import start_serve, stop
 
@@ -178,3 +179,31 @@ def test_analytics_are_on_by_default_and_no_analytics_turns_them_off(tmp_path):
         # The server's last flush at its stop wrote the statement, or nothing was written.
         analytics = project / ".cinchdb" / "analytics" / "main.sqlite"
         assert analytics.exists() is recorded
+
+
+def test_the_text_format_escapes_what_it_must():
+    tricky = 'a "quoted" \\ back\nslash'
+    families = [gauge("cinchdb_x", "help with \\ and\nnewline", {(("name", tricky),): 1.5})]
+    metrics = HttpMetrics(buckets=(0.1, 1.0))
+    for seconds in (0.05, 0.1, 0.5, 3.0):
+        metrics.observe("GET", "/r", 200, seconds)
+    text = render([*families, *metrics.families()], pid=7)
+    parsed = {f.name: f for f in text_string_to_metric_families(text)}
+    (sample,) = parsed["cinchdb_x"].samples
+    assert sample.labels == {"name": tricky, "pid": "7"} and sample.value == 1.5
+    assert parsed["cinchdb_x"].documentation == "help with \\ and\nnewline"
+    buckets = {
+        s.labels["le"]: s.value
+        for s in parsed["cinchdb_http_request_duration_seconds"].samples
+        if s.name.endswith("_bucket")
+    }
+    # Cumulative, a bound counting the values equal to it.
+    assert buckets == {"0.1": 2, "1": 3, "+Inf": 4}
+
+
+def test_a_method_outside_http_is_counted_as_other(live_server, tokens):
+    odd = httpx.request("BREW", live_server.url + B + "/tables", timeout=10)
+    assert odd.status_code == 404
+    _, families = scrape(live_server, tokens["metrics"])
+    methods = {s.labels["method"] for s in families["cinchdb_http_requests"]}
+    assert "BREW" not in methods and "other" in methods
