@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import struct
+from collections import Counter
 
 __all__ = ["RELATIVE_ERROR", "Sketch"]
 
@@ -52,6 +53,20 @@ class Sketch:
             buckets[index] = buckets.get(index, 0) + 1
         else:
             self.zero_count += 1
+
+    def add_many(self, values: list[int] | list[float]) -> None:
+        """Count every value of ``values`` (as :meth:`add` each, in a few passes)."""
+        if not values:
+            return
+        self.count += len(values)
+        self.min = min(self.min, min(values))
+        self.max = max(self.max, max(values))
+        positive = [v for v in values if v > 0]
+        self.zero_count += len(values) - len(positive)
+        buckets = self._buckets
+        counted = Counter(map(math.ceil, map(_INV_LOG_GAMMA.__mul__, map(math.log, positive))))
+        for index, n in counted.items():
+            buckets[index] = buckets.get(index, 0) + n
 
     def merge(self, other: Sketch) -> None:
         """Add ``other``'s counts into this sketch (``other`` is unchanged)."""

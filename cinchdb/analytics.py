@@ -17,7 +17,10 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
+from itertools import groupby
+from operator import itemgetter
 from pathlib import Path
 
 import attrs
@@ -93,30 +96,33 @@ class Batch:
         return bool(self.aggregates or self.slow)
 
 
-class _Cell:
-    """The running totals of one (minute, branch, tenant, shape)."""
+#: minute (epoch seconds // 60), branch, tenant, shape id, nanoseconds, rows, error, shape
+_Observation = tuple[float, str, str, str, int, int, bool, Shape]
 
-    __slots__ = ("calls", "errors", "rows", "sketch", "total_ns")
-
-    def __init__(self) -> None:
-        self.calls = 0
-        self.errors = 0
-        self.rows = 0
-        self.total_ns = 0
-        self.sketch = Sketch()
-
-
-_Key = tuple[int, str, str, str]
+#: Observations a recorder holds at most while no flusher drains it (a flusher that is stuck,
+#: or none at all): past it the oldest are dropped and counted, so memory stays bounded.
+MAX_HELD = 100_000
+_BY_KEY = itemgetter(0, 1, 2, 3)
+_NS = itemgetter(4)
+_ROWS = itemgetter(5)
+_ERROR = itemgetter(6)
 
 
 class Recorder:
-    """Statement totals in memory, for one project database in one process (thread-safe).
+    """Statement observations in memory, for one project database in one process
+    (thread-safe).
+
+    :meth:`observe` is the hot path: it reads the clock and appends one tuple to a
+    ``collections.deque`` (atomic under the GIL, so no lock is taken), and nothing else unless
+    the statement was slow. :meth:`drain`, on the flusher's thread, aggregates what it takes
+    out by (minute, branch, tenant, shape) with C-level passes (a sort, ``groupby``, sums,
+    one ``log`` per time for the sketch).
 
     Args:
         slow_query_ms: a statement taking at least this long is also kept in the slow list.
         max_pending: after this many observations since the last drain, :attr:`wakeup` is set
             so a flusher writes early (a burst never holds more than about this many
-            observations' worth of memory for long).
+            observations for long).
         clock: epoch seconds (tests pass their own).
     """
 
@@ -130,19 +136,20 @@ class Recorder:
         self.max_pending = max_pending
         self._slow_ns = int(slow_query_ms * 1_000_000)
         self._clock = clock
-        self._lock = threading.Lock()
-        self._cells: dict[_Key, _Cell] = {}
-        self._shapes: dict[str, Shape] = {}
-        self._slow: list[SlowRow] = []
-        self._slow_dropped = 0
-        self._pending = 0
+        self._queue: deque[_Observation] = deque()
+        self._slow: deque[tuple[SlowRow, Shape]] = deque()
+        self._lock = threading.Lock()  # drains and the first observation, never observe
+        self._dropped = 0
+        # The queue length at which observe() takes its slow path: 1 until the first
+        # observation has started the flusher, then max_pending.
+        self._check_at = 1
         #: Set when ``max_pending`` observations wait; a flusher waits on it with a timeout.
         self.wakeup = threading.Event()
-        #: Called once, on the first observation (outside the lock): starts a flusher.
+        #: Called once, on the first observation: starts a flusher.
         self.on_first_observe: Callable[[], None] | None = None
         self._observed = False
-        # Statements and errors by kind since the recorder was made (never drained): the
-        # counters of ``cinch serve``'s GET /metrics.
+        # Statements and errors by kind, drained ones since the recorder was made (never
+        # reset): the counters of ``cinch serve``'s GET /metrics (see kind_totals).
         self._kinds: dict[str, list[int]] = {}
 
     def observe(
@@ -154,85 +161,110 @@ class Recorder:
         rows: int = 0,
         error: bool = False,
     ) -> None:
-        """Count one statement. Cheap and never raises for a well-typed call; no I/O."""
+        """Count one statement. Cheap (one append), never blocks, never does I/O."""
         shape = sql_or_shape if isinstance(sql_or_shape, Shape) else shape_of(sql_or_shape)
-        now = self._clock()
-        key = (int(now) // _BUCKET_S * _BUCKET_S, branch, tenant, shape.id)
-        with self._lock:
-            cell = self._cells.get(key)
-            if cell is None:
-                cell = self._cells[key] = _Cell()
-                self._shapes[shape.id] = shape
-            cell.calls += 1
-            cell.rows += rows
-            cell.total_ns += elapsed_ns
-            if error:
-                cell.errors += 1
-            cell.sketch.add(elapsed_ns)
-            tally = self._kinds.get(shape.kind)
-            if tally is None:
-                tally = self._kinds[shape.kind] = [0, 0]
-            tally[0] += 1
-            tally[1] += error
-            if elapsed_ns >= self._slow_ns:
-                if len(self._slow) < SLOW_KEPT:
-                    self._slow.append(
-                        SlowRow(now, branch, tenant, shape.id, elapsed_ns / 1e6, shape.kind)
-                    )
-                else:
-                    self._slow_dropped += 1
-            self._pending += 1
-            full = self._pending >= self.max_pending
-        if full:
-            self.wakeup.set()
-        if not self._observed:
-            self._first_observation()
+        queue = self._queue
+        queue.append(
+            (self._clock() // _BUCKET_S, branch, tenant, shape.id, elapsed_ns, rows, error, shape)
+        )
+        if elapsed_ns >= self._slow_ns:
+            self._slow_one(branch, tenant, shape, elapsed_ns)
+        if len(queue) >= self._check_at:
+            self._filling(queue)
 
-    def _first_observation(self) -> None:
-        with self._lock:
-            if self._observed:
+    def _slow_one(self, branch: str, tenant: str, shape: Shape, elapsed_ns: int) -> None:
+        if len(self._slow) < SLOW_KEPT:
+            row = SlowRow(self._clock(), branch, tenant, shape.id, elapsed_ns / 1e6, shape.kind)
+            self._slow.append((row, shape))
+        else:
+            self._dropped += 1
+
+    def _filling(self, queue: deque[_Observation]) -> None:
+        if not self._observed:
+            with self._lock:
+                start = None if self._observed else self.on_first_observe
+                self._observed = True
+                self._check_at = self.max_pending
+            if start is not None:
+                start()
+            if len(queue) < self.max_pending:
                 return
-            self._observed = True
-            start = self.on_first_observe
-        if start is not None:
-            start()
+        self.wakeup.set()
+        while len(queue) > MAX_HELD:
+            try:
+                queue.popleft()
+            except IndexError:  # a drain took them meanwhile
+                break
 
     def drain(self) -> Batch:
-        """Take everything observed since the last drain (the tables are swapped under the
-        lock; the rows are built outside it)."""
+        """Take everything observed since the last drain, aggregated by (minute, branch,
+        tenant, shape)."""
         with self._lock:
-            cells, self._cells = self._cells, {}
-            shapes, self._shapes = self._shapes, {}
-            slow, self._slow = self._slow, []
-            dropped, self._slow_dropped = self._slow_dropped, 0
-            self._pending = 0
+            # Pop (not swap): an observe() racing with the drain lands either in this batch
+            # or in the next one, never in a list nobody reads.
+            popleft = self._queue.popleft
+            taken = [popleft() for _ in range(len(self._queue))]
+            popleft_slow = self._slow.popleft
+            slow = [popleft_slow() for _ in range(len(self._slow))]
+            dropped, self._dropped = self._dropped, 0
             self.wakeup.clear()
-        aggregates = [
-            AggregateRow(
-                bucket_start=bucket,
-                branch=branch,
-                tenant=tenant,
-                shape_id=shape_id,
-                calls=cell.calls,
-                errors=cell.errors,
-                rows=cell.rows,
-                total_ns=cell.total_ns,
-                sketch=cell.sketch.to_bytes(),
+            # Under the lock, with the pop: kind_totals() never sees them in neither place.
+            _count_kinds(self._kinds, taken)
+        taken.sort(key=_BY_KEY)
+        shapes: dict[str, Shape] = {}
+        aggregates = []
+        for (minute, branch, tenant, shape_id), group in groupby(taken, _BY_KEY):
+            items = list(group)
+            shapes[shape_id] = items[0][7]
+            times = list(map(_NS, items))
+            sketch = Sketch()
+            sketch.add_many(times)
+            aggregates.append(
+                AggregateRow(
+                    bucket_start=int(minute) * _BUCKET_S,
+                    branch=branch,
+                    tenant=tenant,
+                    shape_id=shape_id,
+                    calls=len(items),
+                    errors=sum(map(_ERROR, items)),
+                    rows=sum(map(_ROWS, items)),
+                    total_ns=sum(times),
+                    sketch=sketch.to_bytes(),
+                )
             )
-            for (bucket, branch, tenant, shape_id), cell in cells.items()
-        ]
-        return Batch(shapes=shapes, aggregates=aggregates, slow=slow, slow_dropped=dropped)
+        for _, shape in slow:
+            shapes[shape.id] = shape
+        return Batch(
+            shapes=shapes,
+            aggregates=aggregates,
+            slow=[row for row, _ in slow],
+            slow_dropped=dropped,
+        )
 
     def kind_totals(self) -> dict[str, tuple[int, int]]:
         """Statements and errors by kind (``select``, ``insert``...) since the recorder was
-        made; unlike the tables, never drained."""
-        with self._lock:
-            return {kind: (calls, errors) for kind, (calls, errors) in self._kinds.items()}
+        made, those not yet drained included; never reset (only counts observe() dropped
+        when no flusher kept up are missing)."""
+        with self._lock:  # no drain meanwhile; observe() may append (copying is atomic)
+            pending = list(self._queue)
+            totals = {kind: list(tally) for kind, tally in self._kinds.items()}
+        _count_kinds(totals, pending)
+        return {kind: (calls, errors) for kind, (calls, errors) in totals.items()}
 
     @property
     def pending(self) -> int:
         """Observations since the last drain."""
-        return self._pending
+        return len(self._queue)
+
+
+def _count_kinds(totals: dict[str, list[int]], observations: list[_Observation]) -> None:
+    for observation in observations:
+        kind = observation[7].kind
+        tally = totals.get(kind)
+        if tally is None:
+            tally = totals[kind] = [0, 0]
+        tally[0] += 1
+        tally[1] += observation[6]
 
 
 class Probe:
