@@ -33,6 +33,13 @@ def tokens(live_server: LiveServer) -> Iterator[dict[str, str]]:
         }
 
 
+@pytest.fixture
+def api(live_server: LiveServer, tokens: dict[str, str]) -> Iterator[httpx.Client]:
+    """A client of the live server with the every-scope key."""
+    with httpx.Client(base_url=live_server.url, headers=bearer(tokens["admin"]), timeout=10) as c:
+        yield c
+
+
 def scrape(server: LiveServer, token: str) -> tuple[str, dict[str, list[Sample]]]:
     answer = httpx.get(server.url + "/metrics", headers=bearer(token), timeout=10)
     assert answer.status_code == 200, answer.text
@@ -66,8 +73,7 @@ def test_metrics_needs_a_key_holding_its_own_scope(live_server, tokens):
     assert data.status_code == 403
 
 
-def test_request_counts_and_latency_match_the_requests_made(live_server, tokens):
-    api = httpx.Client(base_url=live_server.url, headers=bearer(tokens["admin"]), timeout=10)
+def test_request_counts_and_latency_match_the_requests_made(live_server, tokens, api):
     for _ in range(3):
         assert api.get(B + "/tables").status_code == 200
     for tenant in ("a", "b"):
@@ -97,8 +103,7 @@ def test_request_counts_and_latency_match_the_requests_made(live_server, tokens)
     assert pids == {str(live_server.process.pid)}
 
 
-def test_propagation_and_open_files(live_server, tokens):
-    api = httpx.Client(base_url=live_server.url, headers=bearer(tokens["admin"]), timeout=10)
+def test_propagation_and_open_files(live_server, tokens, api):
     for tenant in ("a", "b"):
         api.post(B + f"/tenants/{tenant}/rows/users", json={"rows": {"name": "x"}})
     _, families = scrape(live_server, tokens["metrics"])
@@ -125,8 +130,7 @@ def test_propagation_and_open_files(live_server, tokens):
     assert value(families["cinchdb_server_open_handles"], "cinchdb_server_open_handles") >= 3
 
 
-def test_no_tenant_name_or_parameter_value_reaches_a_label(live_server, tokens):
-    api = httpx.Client(base_url=live_server.url, headers=bearer(tokens["admin"]), timeout=10)
+def test_no_tenant_name_or_parameter_value_reaches_a_label(live_server, tokens, api):
     secret = "alice-secret-7731"
     made = api.post(B + "/tenants", json={"name": "tenant-zebra"})
     assert made.status_code == 200, made.text
@@ -143,8 +147,7 @@ def test_no_tenant_name_or_parameter_value_reaches_a_label(live_server, tokens):
         assert leaked not in text
 
 
-def test_statements_by_kind_come_from_the_analytics_recorder(live_server, tokens):
-    api = httpx.Client(base_url=live_server.url, headers=bearer(tokens["admin"]), timeout=10)
+def test_statements_by_kind_come_from_the_analytics_recorder(live_server, tokens, api):
     a = B + "/tenants/a"
     api.post(a + "/rows/users", json={"rows": {"name": "x"}})
     api.post(a + "/rows/users", json={"rows": [{"name": "y"}, {"name": "z"}]})
@@ -168,10 +171,10 @@ def test_analytics_are_on_by_default_and_no_analytics_turns_them_off(tmp_path):
             token = keys.create(name="admin").token
         server = start_serve(project, tmp_path / f"serve{len(flags)}.log", *flags)
         try:
-            api = httpx.Client(base_url=server.url, headers=bearer(token), timeout=10)
-            made = api.post(B + "/tenants/a/rows/users", json={"rows": {"name": "x"}})
-            assert made.status_code == 200, made.text
-            text = api.get("/metrics").text
+            with httpx.Client(base_url=server.url, headers=bearer(token), timeout=10) as http:
+                made = http.post(B + "/tenants/a/rows/users", json={"rows": {"name": "x"}})
+                assert made.status_code == 200, made.text
+                text = http.get("/metrics").text
             families = {f.name: f.samples for f in text_string_to_metric_families(text)}
             assert bool(families["cinchdb_statements"]) is recorded
         finally:

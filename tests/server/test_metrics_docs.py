@@ -25,13 +25,13 @@ def test_the_metrics_example_runs(live_server: LiveServer, capsys) -> None:
 def test_the_table_lists_every_metric_the_server_exposes(live_server: LiveServer) -> None:
     with ApiKeys(live_server.project) as keys:
         admin = keys.create(name="admin").token
-    api = httpx.Client(base_url=live_server.url, headers=bearer(admin), timeout=10)
-    # One request of each kind of statement, so that every family has samples.
-    api.post(B + "/views", json={"name": "v", "sql": "SELECT name FROM users"})
-    api.post(B + "/tenants/a/rows/users", json={"rows": {"name": "x"}})
-    api.post(B + "/tenants/a/query", json={"sql": "SELECT * FROM nowhere"})
-    api.post(B + "/tenants/a/kv/set", json={"key": "k", "value": 1})
-    text = api.get("/metrics").text
+    with httpx.Client(base_url=live_server.url, headers=bearer(admin), timeout=10) as api:
+        # One request of each kind of statement, so that every family has samples.
+        api.post(B + "/views", json={"name": "v", "sql": "SELECT name FROM users"})
+        api.post(B + "/tenants/a/rows/users", json={"rows": {"name": "x"}})
+        api.post(B + "/tenants/a/query", json={"sql": "SELECT * FROM nowhere"})
+        api.post(B + "/tenants/a/kv/set", json={"key": "k", "value": 1})
+        text = api.get("/metrics").text
     exposed = {
         family.name + ("_total" if family.type == "counter" else "")
         for family in text_string_to_metric_families(text)
