@@ -11,6 +11,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
+from cinchdb.analytics import Recorder
 from cinchdb.keys import ApiKeys
 from cinchdb.server.metrics import HttpMetrics, gauge, render
 from tests.server.conftest import B, LiveServer, bearer, make_project
@@ -210,3 +211,15 @@ def test_a_method_outside_http_is_counted_as_other(live_server, tokens):
     _, families = scrape(live_server, tokens["metrics"])
     methods = {s.labels["method"] for s in families["cinchdb_http_requests"]}
     assert "BREW" not in methods and "other" in methods
+
+
+def test_statement_totals_by_kind_count_pending_and_drained_statements_once():
+    recorder = Recorder()
+    recorder.observe("main", "a", "SELECT * FROM t WHERE id = 1", 1_000)
+    recorder.observe("main", "a", "INSERT INTO t (x) VALUES (2)", 1_000, error=True)
+    assert recorder.kind_totals() == {"select": (1, 0), "insert": (1, 1)}
+    recorder.drain()
+    recorder.observe("main", "b", "SELECT * FROM t WHERE id = 3", 1_000)
+    assert recorder.kind_totals() == {"select": (2, 0), "insert": (1, 1)}
+    recorder.drain()
+    assert recorder.kind_totals() == {"select": (2, 0), "insert": (1, 1)}
