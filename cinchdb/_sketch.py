@@ -61,7 +61,7 @@ class Sketch:
         self.count += len(values)
         self.min = min(self.min, min(values))
         self.max = max(self.max, max(values))
-        positive = [v for v in values if v > 0]
+        positive = values if self.min > 0 else [v for v in values if v > 0]
         self.zero_count += len(values) - len(positive)
         buckets = self._buckets
         counted = Counter(map(math.ceil, map(_INV_LOG_GAMMA.__mul__, map(math.log, positive))))

@@ -18,10 +18,11 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
-from itertools import groupby
+from collections.abc import Callable, Sized
 from operator import itemgetter
 from pathlib import Path
+from time import perf_counter_ns
+from typing import Any, Protocol, TypeVar
 
 import attrs
 
@@ -33,12 +34,15 @@ __all__ = [
     "DEFAULT_MAX_PENDING",
     "DEFAULT_RETENTION_DAYS",
     "DEFAULT_SLOW_QUERY_MS",
+    "ROWS_COUNT",
+    "ROWS_LEN",
     "SLOW_KEPT",
     "AggregateRow",
     "Batch",
     "Lease",
     "Probe",
     "Recorder",
+    "Runner",
     "Shape",
     "SlowRow",
     "lease",
@@ -48,12 +52,21 @@ __all__ = [
 
 DEFAULT_SLOW_QUERY_MS = 100.0
 DEFAULT_RETENTION_DAYS = 7
-#: Observations after which the recorder wakes its flusher before the interval is up.
-DEFAULT_MAX_PENDING = 1000
+#: Observations after which the recorder wakes its flusher before the interval is up. A flush
+#: has a fixed cost (a transaction, sketches merged in SQL): at 1,000 a busy process (70,000
+#: statements a second) flushed 70 times a second and paid 20-30% in CPU for it
+#: (benchmarks/bench_analytics.py); at 20,000 (about 2.5 MB of observations) the interval
+#: sets the pace and the cost is a few flushes a second.
+DEFAULT_MAX_PENDING = 20_000
 #: Slow statements kept between two drains: past it the rest are only counted
 #: (``Batch.slow_dropped``), so a storm of slow statements costs bounded memory.
 SLOW_KEPT = 1000
 _BUCKET_S = 60
+_MINUTE_NS = _BUCKET_S * 1_000_000_000
+#: :attr:`Recorder.run`'s ``rows`` for "the result's length" and "the result is a count".
+ROWS_LEN = -1
+ROWS_COUNT = -2
+_T = TypeVar("_T")
 
 
 @attrs.frozen
@@ -96,13 +109,18 @@ class Batch:
         return bool(self.aggregates or self.slow)
 
 
-#: minute (epoch seconds // 60), branch, tenant, shape id, nanoseconds, rows, error, shape
-_Observation = tuple[float, str, str, str, int, int, bool, Shape]
+#: branch, tenant, shape id, stamp, nanoseconds, rows, error, shape. The stamp is the end
+#: of the statement on the ``perf_counter_ns`` time line; the recorder's offset turns it into
+#: wall-clock time when the batch is drained.
+_Observation = tuple[str, str, str, int, int, int, bool, Shape]
 
 #: Observations a recorder holds at most while no flusher drains it (a flusher that is stuck,
-#: or none at all): past it the oldest are dropped and counted, so memory stays bounded.
-MAX_HELD = 100_000
-_BY_KEY = itemgetter(0, 1, 2, 3)
+#: or none at all): past it the oldest are dropped, so memory stays bounded.
+MAX_HELD = 200_000
+#: A drift between ``perf_counter_ns`` and the wall clock past this re-anchors the offset
+#: (NTP steps, a machine resumed from sleep).
+_REANCHOR_NS = 1_000_000_000
+_STAMP = itemgetter(3)
 _NS = itemgetter(4)
 _ROWS = itemgetter(5)
 _ERROR = itemgetter(6)
@@ -112,11 +130,12 @@ class Recorder:
     """Statement observations in memory, for one project database in one process
     (thread-safe).
 
-    :meth:`observe` is the hot path: it reads the clock and appends one tuple to a
+    :attr:`done` (the data layer's hot path) and :meth:`observe` append one tuple to a
     ``collections.deque`` (atomic under the GIL, so no lock is taken), and nothing else unless
-    the statement was slow. :meth:`drain`, on the flusher's thread, aggregates what it takes
-    out by (minute, branch, tenant, shape) with C-level passes (a sort, ``groupby``, sums,
-    one ``log`` per time for the sketch).
+    the statement was slow; the hot path reads no clock but ``perf_counter_ns``. :meth:`drain`,
+    on the flusher's thread, groups what it takes out by (branch, tenant, shape) in one dict
+    pass, splits a group by minute only when it spans two, and sums and sketches each with
+    C-level passes (``sum``, ``map(math.log)``, ``Counter``).
 
     Args:
         slow_query_ms: a statement taking at least this long is also kept in the slow list.
@@ -140,9 +159,11 @@ class Recorder:
         self._slow: deque[tuple[SlowRow, Shape]] = deque()
         self._lock = threading.Lock()  # drains and the first observation, never observe
         self._dropped = 0
-        # The queue length at which observe() takes its slow path: 1 until the first
+        # The queue length at which an observation takes the slow path: 1 until the first
         # observation has started the flusher, then max_pending.
-        self._check_at = 1
+        self._check_at = [1]
+        # Wall-clock nanoseconds minus perf_counter_ns(): a stamp plus this is wall time.
+        self._offset = self._wall_offset()
         #: Set when ``max_pending`` observations wait; a flusher waits on it with a timeout.
         self.wakeup = threading.Event()
         #: Called once, on the first observation: starts a flusher.
@@ -151,6 +172,71 @@ class Recorder:
         # Statements and errors by kind, drained ones since the recorder was made (never
         # reset): the counters of ``cinch serve``'s GET /metrics (see kind_totals).
         self._kinds: dict[str, list[int]] = {}
+        #: The hot paths' hook, for a caller that times its call itself: ``start =
+        #: perf_counter_ns()``, the call, then ``done(branch, tenant, shape, start, rows)``, or
+        #: ``failed(branch, tenant, shape, start)`` when it raised.
+        self.done, self.failed = self._finishers()
+        #: Time one call and observe it: ``run(branch, tenant, shape, rows, call, *args,
+        #: **kwargs)`` returns what ``call(*args, **kwargs)`` returns (or raises what it
+        #: raises, counted as an error). ``rows``: the rows it returned or changed, or
+        #: :data:`ROWS_LEN` (the result's length) or :data:`ROWS_COUNT` (the result is a count).
+        self.run = self._runner()
+
+    def _finishers(self) -> tuple[Done, Failed]:
+        append = self._queue.append
+        queue = self._queue
+        slow_ns = self._slow_ns
+        check_at = self._check_at
+        filling = self._filling
+        slow_one = self._slow_one
+        clock = perf_counter_ns
+
+        def done(branch: str, tenant: str, shape: Shape, start: int, rows: int) -> None:
+            end = clock()
+            elapsed = end - start
+            append((branch, tenant, shape.id, end, elapsed, rows, False, shape))
+            if elapsed >= slow_ns:
+                slow_one(branch, tenant, shape, elapsed)
+            if len(queue) >= check_at[0]:
+                filling(queue)
+
+        def failed(branch: str, tenant: str, shape: Shape, start: int) -> None:
+            end = clock()
+            elapsed = end - start
+            append((branch, tenant, shape.id, end, elapsed, 0, True, shape))
+            if elapsed >= slow_ns:
+                slow_one(branch, tenant, shape, elapsed)
+            if len(queue) >= check_at[0]:
+                filling(queue)
+
+        return done, failed
+
+    def _runner(self) -> Runner:
+        done = self.done
+        failed = self.failed
+
+        def run(
+            branch: str,
+            tenant: str,
+            shape: Shape,
+            rows: int,
+            call: Callable[..., _T],
+            /,
+            *args: Any,
+            **kwargs: Any,
+        ) -> _T:
+            # Positional-only: a filter named "branch" or "rows" (update_where's **filters)
+            # goes through to the call.
+            start = perf_counter_ns()
+            try:
+                result = call(*args, **kwargs)
+            except Exception:
+                failed(branch, tenant, shape, start)
+                raise
+            done(branch, tenant, shape, start, _rows_of(result, rows) if rows < 0 else rows)
+            return result
+
+        return run
 
     def observe(
         self,
@@ -161,15 +247,15 @@ class Recorder:
         rows: int = 0,
         error: bool = False,
     ) -> None:
-        """Count one statement. Cheap (one append), never blocks, never does I/O."""
+        """Count one statement that ended now (by ``clock``). Cheap (one append), never
+        blocks, never does I/O."""
         shape = sql_or_shape if isinstance(sql_or_shape, Shape) else shape_of(sql_or_shape)
+        stamp = int(self._clock() * 1e9) - self._offset
         queue = self._queue
-        queue.append(
-            (self._clock() // _BUCKET_S, branch, tenant, shape.id, elapsed_ns, rows, error, shape)
-        )
+        queue.append((branch, tenant, shape.id, stamp, elapsed_ns, rows, error, shape))
         if elapsed_ns >= self._slow_ns:
             self._slow_one(branch, tenant, shape, elapsed_ns)
-        if len(queue) >= self._check_at:
+        if len(queue) >= self._check_at[0]:
             self._filling(queue)
 
     def _slow_one(self, branch: str, tenant: str, shape: Shape, elapsed_ns: int) -> None:
@@ -184,7 +270,7 @@ class Recorder:
             with self._lock:
                 start = None if self._observed else self.on_first_observe
                 self._observed = True
-                self._check_at = self.max_pending
+                self._check_at[0] = self.max_pending
             if start is not None:
                 start()
             if len(queue) < self.max_pending:
@@ -196,11 +282,14 @@ class Recorder:
             except IndexError:  # a drain took them meanwhile
                 break
 
+    def _wall_offset(self) -> int:
+        return int(self._clock() * 1e9) - perf_counter_ns()
+
     def drain(self) -> Batch:
         """Take everything observed since the last drain, aggregated by (minute, branch,
         tenant, shape)."""
         with self._lock:
-            # Pop (not swap): an observe() racing with the drain lands either in this batch
+            # Pop (not swap): an observation racing with the drain lands either in this batch
             # or in the next one, never in a list nobody reads.
             popleft = self._queue.popleft
             taken = [popleft() for _ in range(len(self._queue))]
@@ -208,30 +297,44 @@ class Recorder:
             slow = [popleft_slow() for _ in range(len(self._slow))]
             dropped, self._dropped = self._dropped, 0
             self.wakeup.clear()
-            # Under the lock, with the pop: kind_totals() never sees them in neither place.
+            # Under the lock, with the pop: kind_totals() counts each observation once.
             _count_kinds(self._kinds, taken)
-        taken.sort(key=_BY_KEY)
+            # The stamps taken were made with this offset; the next ones get a fresh one if
+            # perf_counter and the wall clock have drifted apart.
+            offset = self._offset
+            fresh = self._wall_offset()
+            if abs(fresh - offset) > _REANCHOR_NS:
+                self._offset = fresh
+        groups: dict[tuple[str, str, str], list[_Observation]] = {}
+        find = groups.get
+        for item in taken:
+            key = item[:3]
+            group = find(key)
+            if group is None:
+                groups[key] = [item]
+            else:
+                group.append(item)
         shapes: dict[str, Shape] = {}
         aggregates = []
-        for (minute, branch, tenant, shape_id), group in groupby(taken, _BY_KEY):
-            items = list(group)
+        for (branch, tenant, shape_id), items in groups.items():
             shapes[shape_id] = items[0][7]
-            times = list(map(_NS, items))
-            sketch = Sketch()
-            sketch.add_many(times)
-            aggregates.append(
-                AggregateRow(
-                    bucket_start=int(minute) * _BUCKET_S,
-                    branch=branch,
-                    tenant=tenant,
-                    shape_id=shape_id,
-                    calls=len(items),
-                    errors=sum(map(_ERROR, items)),
-                    rows=sum(map(_ROWS, items)),
-                    total_ns=sum(times),
-                    sketch=sketch.to_bytes(),
+            for minute, part in _by_minute(items, offset):
+                times = list(map(_NS, part))
+                sketch = Sketch()
+                sketch.add_many(times)
+                aggregates.append(
+                    AggregateRow(
+                        bucket_start=minute * _BUCKET_S,
+                        branch=branch,
+                        tenant=tenant,
+                        shape_id=shape_id,
+                        calls=len(part),
+                        errors=sum(map(_ERROR, part)),
+                        rows=sum(map(_ROWS, part)),
+                        total_ns=sum(times),
+                        sketch=sketch.to_bytes(),
+                    )
                 )
-            )
         for _, shape in slow:
             shapes[shape.id] = shape
         return Batch(
@@ -265,6 +368,44 @@ def _count_kinds(totals: dict[str, list[int]], observations: list[_Observation])
             tally = totals[kind] = [0, 0]
         tally[0] += 1
         tally[1] += observation[6]
+
+
+def _by_minute(items: list[_Observation], offset: int) -> list[tuple[int, list[_Observation]]]:
+    """A group's observations by wall-clock minute: one part, unless it spans minutes."""
+    stamps = list(map(_STAMP, items))
+    first = (min(stamps) + offset) // _MINUTE_NS
+    if (max(stamps) + offset) // _MINUTE_NS == first:
+        return [(first, items)]
+    parts: dict[int, list[_Observation]] = {}
+    for item, stamp in zip(items, stamps, strict=True):
+        parts.setdefault((stamp + offset) // _MINUTE_NS, []).append(item)
+    return sorted(parts.items())
+
+
+def _rows_of(result: object, rows: int) -> int:
+    if rows == ROWS_LEN:
+        return len(result) if isinstance(result, Sized) else 0
+    return result if isinstance(result, int) and not isinstance(result, bool) else 0
+
+
+Done = Callable[[str, str, Shape, int, int], None]
+Failed = Callable[[str, str, Shape, int], None]
+
+
+class Runner(Protocol):
+    """:attr:`Recorder.run`'s type."""
+
+    def __call__(
+        self,
+        branch: str,
+        tenant: str,
+        shape: Shape,
+        rows: int,
+        call: Callable[..., _T],
+        /,
+        *args: Any,
+        **kwargs: Any,
+    ) -> _T: ...
 
 
 class Probe:

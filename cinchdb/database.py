@@ -11,7 +11,7 @@ import functools
 import os
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from time import perf_counter_ns
@@ -25,6 +25,7 @@ from cinchdb._data_step_rows import data_step_rows as step_rows
 from cinchdb._query_shapes import Shape, ShapeKind, operation_shape, shape_of
 from cinchdb._serialized import serialized
 from cinchdb._unset import UNSET
+from cinchdb.analytics import ROWS_COUNT
 from cinchdb.catalog import Catalog
 from cinchdb.changes import Progress
 from cinchdb.crypto import EncryptionError, derive_key, new_salt
@@ -139,7 +140,7 @@ class CinchDB:
         self.kv = (
             KVStore(self._kv_connection, lock=self._lock)
             if self._recorder is None
-            else ObservedKVStore(self._kv_connection, self._observe_kv, lock=self._lock)
+            else ObservedKVStore(self._kv_connection, self._recorder, self, lock=self._lock)
         )
         self.database = database
         self.branch = branch
@@ -241,8 +242,16 @@ class CinchDB:
             _, schema, _ = commit(self.branch, operations, message=message, progress=self.progress)
         else:
             shape = _schema_shape(tuple(operation.type for operation in operations))
-            _, schema, _ = self._observed(
-                shape, commit, self.branch, operations, message=message, progress=self.progress
+            _, schema, _ = self._recorder.run(
+                self.branch,
+                self.tenant,
+                shape,
+                0,
+                commit,
+                self.branch,
+                operations,
+                message=message,
+                progress=self.progress,
             )
         return schema
 
@@ -359,9 +368,14 @@ class CinchDB:
         if self._recorder is None:
             stored = data.insert(table, records)
         else:
-            stored = self._observed(
-                _data_shape("insert", "insert", table), data.insert, table, records
-            )
+            shape = _insert_shape(table)
+            start = perf_counter_ns()
+            try:
+                stored = data.insert(table, records)
+            except Exception:
+                self._recorder.failed(self.branch, self.tenant, shape, start)
+                raise
+            self._recorder.done(self.branch, self.tenant, shape, start, len(stored))
         return stored[0] if one else stored
 
     def insert_many(self, table: str, rows: Iterable[Mapping[str, object]]) -> int:
@@ -375,7 +389,9 @@ class CinchDB:
         if self._recorder is None:
             return data.insert_many(table, rows)
         shape = _data_shape("insert", "insert_many", table)
-        return self._observed(shape, data.insert_many, table, rows)
+        return self._recorder.run(
+            self.branch, self.tenant, shape, ROWS_COUNT, data.insert_many, table, rows
+        )
 
     def update(
         self,
@@ -399,7 +415,9 @@ class CinchDB:
         if self._recorder is None:
             return ops.update(table, record_or_id, data)
         shape = _data_shape("update", "update", table)
-        return self._observed(shape, ops.update, table, record_or_id, data)
+        return self._recorder.run(
+            self.branch, self.tenant, shape, 1, ops.update, table, record_or_id, data
+        )
 
     def get(self, table: str, key: Any) -> Row:
         """The record named by ``key`` (as for :meth:`update`).
@@ -408,9 +426,19 @@ class CinchDB:
             RecordNotFoundError: no record has that key.
         """
         data = self._files.data(self.branch, self.tenant)
-        if self._recorder is None:
+        recorder = self._recorder
+        if recorder is None:
             return data.get(table, key)
-        return self._observed(_data_shape("select", "get", table), data.get, table, key)
+        # The hot paths time their call inline (no wrapper call, no argument packing).
+        shape = _get_shape(table)
+        start = perf_counter_ns()
+        try:
+            row = data.get(table, key)
+        except Exception:
+            recorder.failed(self.branch, self.tenant, shape, start)
+            raise
+        recorder.done(self.branch, self.tenant, shape, start, 1)
+        return row
 
     def update_where(
         self, table: str, data: Mapping[str, Any], operator: str = "AND", **filters: Any
@@ -421,7 +449,17 @@ class CinchDB:
         if self._recorder is None:
             return ops.update_where(table, data, operator, **filters)
         shape = _data_shape("update", "update_where", table, operator, tuple(filters))
-        return self._observed(shape, ops.update_where, table, data, operator, **filters)
+        return self._recorder.run(
+            self.branch,
+            self.tenant,
+            shape,
+            ROWS_COUNT,
+            ops.update_where,
+            table,
+            data,
+            operator,
+            **filters,
+        )
 
     def key_columns(self, table: str) -> tuple[str, ...]:
         """The columns that name a record of ``table`` for :meth:`update`, :meth:`get` and
@@ -443,14 +481,26 @@ class CinchDB:
         data = self._files.data(self.branch, self.tenant)
         if self._recorder is None:
             return data.delete(table, ids)
-        return self._observed(_data_shape("delete", "delete", table), data.delete, table, ids)
+        shape = _data_shape("delete", "delete", table)
+        return self._recorder.run(
+            self.branch, self.tenant, shape, ROWS_COUNT, data.delete, table, ids
+        )
 
     def delete_where(self, table: str, operator: str = "AND", **filters: Any) -> int:
         data = self._files.data(self.branch, self.tenant)
         if self._recorder is None:
             return data.delete_where(table, operator, **filters)
         shape = _data_shape("delete", "delete_where", table, operator, tuple(filters))
-        return self._observed(shape, data.delete_where, table, operator, **filters)
+        return self._recorder.run(
+            self.branch,
+            self.tenant,
+            shape,
+            ROWS_COUNT,
+            data.delete_where,
+            table,
+            operator,
+            **filters,
+        )
 
     def query(
         self, sql: str, params: Params | None = None, *, timeout: float | None = QUERY_TIMEOUT_S
@@ -462,10 +512,18 @@ class CinchDB:
         ``QueryTimeoutError``.
         """
         reader = self._files.reader(self.branch, self.tenant)
-        if self._recorder is None:
+        recorder = self._recorder
+        if recorder is None:
             return reader.query(sql, params, timeout=timeout)
         shape = shape_of(sql) if isinstance(sql, str) else _data_shape("other", "query", "?")
-        return self._observed(shape, reader.query, sql, params, timeout=timeout)
+        start = perf_counter_ns()
+        try:
+            rows = reader.query(sql, params, timeout=timeout)
+        except Exception:
+            recorder.failed(self.branch, self.tenant, shape, start)
+            raise
+        recorder.done(self.branch, self.tenant, shape, start, len(rows))
+        return rows
 
     def import_rows(
         self,
@@ -1030,26 +1088,8 @@ class CinchDB:
             retention_days=config.analytics_retention_days,
         )
 
-    def _observed(self, shape: Shape, call: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
-        """Run one statement, timed, and report it (analytics on): its rows, or its error."""
-        recorder = self._recorder
-        assert recorder is not None
-        start = perf_counter_ns()
-        try:
-            result = call(*args, **kwargs)
-        except Exception:
-            recorder.observe(self.branch, self.tenant, shape, perf_counter_ns() - start, 0, True)
-            raise
-        elapsed = perf_counter_ns() - start
-        recorder.observe(self.branch, self.tenant, shape, elapsed, _row_count(result))
-        return result
-
     def _kv_connection(self, write: bool) -> sqlite3.Connection | None:
         return self._files.kv_connection(self.branch, self.tenant, write)
-
-    def _observe_kv(self, shape: Shape, elapsed_ns: int, rows: int, error: bool) -> None:
-        if self._recorder is not None:
-            self._recorder.observe(self.branch, self.tenant, shape, elapsed_ns, rows, error)
 
     # -- databases ---------------------------------------------------------------------------
     def create_database(self, name: str) -> None:
@@ -1093,21 +1133,21 @@ def _data_shape(
     return operation_shape(kind, text)
 
 
+# One argument, a str: functools' cache uses it as its own key (no tuple per call).
+@functools.lru_cache(maxsize=1024)
+def _get_shape(table: str) -> Shape:
+    return _data_shape("select", "get", table)
+
+
+@functools.lru_cache(maxsize=1024)
+def _insert_shape(table: str) -> Shape:
+    return _data_shape("insert", "insert", table)
+
+
 @functools.lru_cache(maxsize=256)
 def _schema_shape(operations: tuple[str, ...]) -> Shape:
     """A schema change's shape: the kinds of its operations (``TableCreated``)."""
     return operation_shape("schema", " ".join(operations) or "schema change")
-
-
-def _row_count(result: object) -> int:
-    """Rows a data call returned or changed: a list's length, 1 for a row, a count as is."""
-    if isinstance(result, list):
-        return len(result)
-    if isinstance(result, dict):
-        return 1
-    if isinstance(result, int) and not isinstance(result, bool):
-        return result
-    return 0
 
 
 def _check_analytics_args(call: str, since: object, tenant: str | None, limit: object) -> None:

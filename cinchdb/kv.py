@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from functools import lru_cache, wraps
 from time import perf_counter_ns
-from typing import Any
+from typing import Any, Protocol
 
 from cinchdb._guard import Guard, internal
 from cinchdb._query_shapes import Shape, operation_shape
@@ -468,7 +468,8 @@ class KVStore:
                 return 0
             row = conn.execute(f"SELECT count(*) FROM {_T} WHERE {_LIVE}", (self._clock(),))
             return int(row.fetchone()[0])
-        return len(self.keys(pattern))
+        # KVStore's own keys(): an observed store counts this call once, as count().
+        return len(KVStore.keys(self, pattern))
 
     def delete_expired(self) -> int:
         """Delete every expired key now; return how many."""
@@ -479,59 +480,88 @@ class KVStore:
 
 
 # -- analytics ------------------------------------------------------------------------------
-#: Reports one KV operation: (its shape, nanoseconds, keys returned or changed, failed).
-Observe = Callable[[Shape, int, int, bool], None]
+class Recording(Protocol):
+    """The recorder's hooks (``cinchdb.analytics.Recorder.done`` / ``failed``)."""
+
+    def done(self, branch: str, tenant: str, shape: Shape, start: int, rows: int) -> None: ...
+    def failed(self, branch: str, tenant: str, shape: Shape, start: int) -> None: ...
+
+
+class Where(Protocol):
+    """Whose store it is at each call: the owning handle's current branch and tenant."""
+
+    branch: str
+    tenant: str
 
 
 class ObservedKVStore(KVStore):
-    """A :class:`KVStore` that reports each public call to ``observe`` (analytics on). A
+    """A :class:`KVStore` that reports each public call to a recorder (analytics on). A
     handle with analytics off holds a plain :class:`KVStore`: it pays nothing at all.
 
-    A call made inside another (``count`` of a pattern calls ``keys``) is not counted again.
+    Each public call is one observation (``count`` of a pattern calls ``KVStore.keys``
+    directly, so it is not counted twice); no lock is taken here: the recorder is
+    thread-safe.
     """
 
     def __init__(
         self,
         connection: Callable[[bool], sqlite3.Connection | None],
-        observe: Observe,
+        recorder: Recording,
+        where: Where,
         clock: Callable[[], float] = time.time,
         lock: threading.RLock | None = None,
     ) -> None:
         super().__init__(connection, clock=clock, lock=lock)
-        self._observe = observe
-        self._observing = False
+        self._done = recorder.done
+        self._failed = recorder.failed
+        self._where = where
 
 
-def _rows(name: str, result: object, args: tuple[object, ...]) -> int:
-    """Keys a KV call returned or changed (never a value: ``get`` of a list is one key)."""
-    if name in ("mget", "keys") and isinstance(result, list | dict):
-        return len(result)
-    if name in ("delete", "delete_expired", "count") and isinstance(result, int):
-        return result
-    if name == "mset" and args and isinstance(args[0], Mapping):
-        return len(args[0])
+def _one(result: object, args: tuple[object, ...]) -> int:
     return 1
+
+
+def _found(result: object, args: tuple[object, ...]) -> int:
+    return len(result) if isinstance(result, list | dict) else 0
+
+
+def _counted(result: object, args: tuple[object, ...]) -> int:
+    return result if isinstance(result, int) and not isinstance(result, bool) else 0
+
+
+def _given(result: object, args: tuple[object, ...]) -> int:
+    return len(args[0]) if args and isinstance(args[0], Mapping) else 0
+
+
+#: Keys a KV call returned or changed (never a value: ``get`` of a list is one key); 1 for
+#: the calls not named here.
+_ROWS: dict[str, Callable[[object, tuple[object, ...]], int]] = {
+    "mget": _found,
+    "keys": _found,
+    "delete": _counted,
+    "delete_expired": _counted,
+    "count": _counted,
+    "mset": _given,
+}
 
 
 def _observed(name: str, method: Callable[..., Any]) -> Callable[..., Any]:
     shape = operation_shape("kv", f"KV {name.upper()}")
+    rows = _ROWS.get(name)
 
     @wraps(method)
     def call(self: ObservedKVStore, *args: Any, **kwargs: Any) -> Any:
-        with self._lock:
-            if self._observing:
-                return method(self, *args, **kwargs)
-            self._observing = True
-            start = perf_counter_ns()
-            try:
-                result = method(self, *args, **kwargs)
-            except Exception:
-                self._observe(shape, perf_counter_ns() - start, 0, True)
-                raise
-            finally:
-                self._observing = False
-            self._observe(shape, perf_counter_ns() - start, _rows(name, result, args), False)
-            return result
+        where = self._where
+        start = perf_counter_ns()
+        try:
+            result = method(self, *args, **kwargs)
+        except Exception:
+            self._failed(where.branch, where.tenant, shape, start)
+            raise
+        self._done(
+            where.branch, where.tenant, shape, start, 1 if rows is None else rows(result, args)
+        )
+        return result
 
     return call
 

@@ -4,6 +4,7 @@ analytics off holds no recorder at all (cinchdb.analytics)."""
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -59,6 +60,37 @@ def test_recorder_aggregates_by_minute_branch_tenant_and_shape() -> None:
     # A drain takes everything: the next one is empty.
     assert not recorder.drain()
     assert recorder.pending == 0
+
+
+def test_one_shape_over_two_minutes_in_one_drain_is_two_rows() -> None:
+    clock = Clock(1_000_000_050.0)
+    recorder = Recorder(clock=clock)
+    recorder.observe("main", "a", "SELECT 1", 10)
+    clock.now += 30  # into the next minute
+    recorder.observe("main", "a", "SELECT 2", 20)
+    recorder.observe("main", "a", "SELECT 3", 30)
+    rows = sorted((a.bucket_start, a.calls, a.total_ns) for a in recorder.drain().aggregates)
+    assert rows == [(1_000_000_020, 1, 10), (1_000_000_080, 2, 50)]
+
+
+def test_the_hot_path_hook_counts_calls_errors_and_rows() -> None:
+    recorder = Recorder(slow_query_ms=0)
+    shape = shape_of("SELECT * FROM t WHERE id = ?")
+    start = time.perf_counter_ns()
+    recorder.done("main", "a", shape, start, 1)
+    recorder.failed("main", "a", shape, start)
+    assert recorder.run("main", "a", shape, analytics.ROWS_LEN, list, "abc") == ["a", "b", "c"]
+    assert recorder.run("main", "a", shape, analytics.ROWS_COUNT, int, "7") == 7
+    with pytest.raises(ValueError):
+        recorder.run("main", "a", shape, 1, int, "x")
+    batch = recorder.drain()
+    [row] = batch.aggregates
+    assert (row.calls, row.errors, row.rows) == (5, 2, 1 + 3 + 7)
+    # The minute comes from perf_counter_ns and the wall-clock offset: this minute (or the
+    # one before, if it just turned).
+    assert 0 <= int(time.time()) // 60 * 60 - row.bucket_start <= 60
+    assert len(batch.slow) == 5
+    assert batch.shapes == {shape.id: shape}
 
 
 def test_recorder_wakes_its_flusher_starts_it_once_and_bounds_the_slow_list() -> None:
@@ -162,6 +194,16 @@ def test_per_tenant_totals_add_up_to_the_statements_run(project: Path) -> None:
     }
     assert _kind_calls(db, "acme") == {"insert": 5, "kv": 1}
     acme.close()
+    db.close()
+
+
+def test_filters_named_like_the_hooks_arguments_reach_the_call(project: Path) -> None:
+    db = cinchdb.connect(project_dir=project, analytics=True)
+    columns = [Column(name=n, type="TEXT") for n in ("branch", "tenant", "shape", "rows", "call")]
+    db.create_table("odd", columns)
+    db.insert("odd", {"branch": "b", "tenant": "t", "shape": "s", "rows": "r", "call": "c"})
+    assert db.update_where("odd", {"call": "d"}, branch="b", tenant="t", rows="r") == 1
+    assert db.delete_where("odd", shape="s", call="d") == 1
     db.close()
 
 
