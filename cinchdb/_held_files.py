@@ -55,6 +55,11 @@ def closed(identity: Identity | None) -> None:
         os.close(fd)
 
 
+def held_count() -> int:
+    """How many files (tenant files and templates) this process has open through SQLite."""
+    return len(_held)
+
+
 def held(identity: Identity) -> bool:
     """Whether a connection of this process has the file open."""
     return identity in _held

@@ -169,6 +169,9 @@ class Recorder:
         #: Called once, on the first observation: starts a flusher.
         self.on_first_observe: Callable[[], None] | None = None
         self._observed = False
+        # Statements and errors by kind, drained ones since the recorder was made (never
+        # reset): the counters of ``cinch serve``'s GET /metrics (see kind_totals).
+        self._kinds: dict[str, list[int]] = {}
         #: The hot paths' hook, for a caller that times its call itself: ``start =
         #: perf_counter_ns()``, the call, then ``done(branch, tenant, shape, start, rows)``, or
         #: ``failed(branch, tenant, shape, start)`` when it raised.
@@ -294,6 +297,8 @@ class Recorder:
             slow = [popleft_slow() for _ in range(len(self._slow))]
             dropped, self._dropped = self._dropped, 0
             self.wakeup.clear()
+            # Under the lock, with the pop: kind_totals() counts each observation once.
+            _count_kinds(self._kinds, taken)
             # The stamps taken were made with this offset; the next ones get a fresh one if
             # perf_counter and the wall clock have drifted apart.
             offset = self._offset
@@ -339,10 +344,30 @@ class Recorder:
             slow_dropped=dropped,
         )
 
+    def kind_totals(self) -> dict[str, tuple[int, int]]:
+        """Statements and errors by kind (``select``, ``insert``...) since the recorder was
+        made, those not yet drained included; never reset (only counts observe() dropped
+        when no flusher kept up are missing)."""
+        with self._lock:  # no drain meanwhile; observe() may append (copying is atomic)
+            pending = list(self._queue)
+            totals = {kind: list(tally) for kind, tally in self._kinds.items()}
+        _count_kinds(totals, pending)
+        return {kind: (calls, errors) for kind, (calls, errors) in totals.items()}
+
     @property
     def pending(self) -> int:
         """Observations since the last drain."""
         return len(self._queue)
+
+
+def _count_kinds(totals: dict[str, list[int]], observations: list[_Observation]) -> None:
+    for observation in observations:
+        kind = observation[7].kind
+        tally = totals.get(kind)
+        if tally is None:
+            tally = totals[kind] = [0, 0]
+        tally[0] += 1
+        tally[1] += observation[6]
 
 
 def _by_minute(items: list[_Observation], offset: int) -> list[tuple[int, list[_Observation]]]:

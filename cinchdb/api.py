@@ -53,6 +53,7 @@ Scope = Literal[
     "tenants:admin",
     "branches:admin",
     "keys:admin",
+    "metrics:read",
 ]
 SCOPES: tuple[Scope, ...] = (
     "schema:read",
@@ -64,6 +65,7 @@ SCOPES: tuple[Scope, ...] = (
     "tenants:admin",
     "branches:admin",
     "keys:admin",
+    "metrics:read",
 )
 
 BRANCH = "/v1/databases/{database}/branches/{branch}"

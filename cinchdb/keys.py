@@ -68,6 +68,7 @@ SCOPES: tuple[str, ...] = (
     "tenants:admin",
     "branches:admin",
     "keys:admin",
+    "metrics:read",
 )
 _SCOPE_SET = frozenset(SCOPES)
 MAX_NAME_LENGTH = 100

@@ -38,6 +38,9 @@ UNSUPPORTED: dict[str, str] = {
     "create_database": "a key is limited to its databases; run cinch db create on the server",
     "list_databases": "a key is limited to its databases; run cinch db list on the server",
     "delete_database": "a key is limited to its databases; run cinch db delete on the server",
+    "get_analytics_stats": "analytics are the server's local files; run cinch stats there,"
+    " or scrape GET /metrics",
+    "get_slow_queries": "analytics are the server's local files; run cinch stats --slow there",
     "kv.delete_expired": "the server's store purges expired keys as it writes",
 }
 

@@ -576,6 +576,22 @@ class RemoteCinchDB:
     def sync_tenants(self, progress: Any = None) -> NoReturn:
         _unsupported("sync_tenants")
 
+    # -- analytics ---------------------------------------------------------------------------
+    def get_analytics_stats(
+        self, since: Any = None, tenant: str | None = None, limit: int = 20
+    ) -> NoReturn:
+        _unsupported("get_analytics_stats")
+
+    def get_slow_queries(
+        self,
+        since: Any = None,
+        tenant: str | None = None,
+        limit: int = 50,
+        *,
+        threshold_ms: float | None = None,
+    ) -> NoReturn:
+        _unsupported("get_slow_queries")
+
     # -- databases ---------------------------------------------------------------------------
     def create_database(self, name: str) -> NoReturn:
         _unsupported("create_database")

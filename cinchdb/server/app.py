@@ -51,13 +51,28 @@ from cinchdb.project import MAIN
 from cinchdb.server import auth
 from cinchdb.server._calls import call, parse_body, parse_query
 from cinchdb.server._handles import HandlePool
+from cinchdb.server.metrics import (
+    CONTENT_TYPE,
+    UNMATCHED,
+    HttpMetrics,
+    process_families,
+    propagation,
+    render,
+)
 from cinchdb.server.openapi import openapi_document
 from cinchdb.server.settings import ServerSettings
 from cinchdb.server.wire import driver_error_body, error_body, status_of
 from cinchdb.tenants import validate_tenant_name
 from journal.names import validate_branch_name
 
-__all__ = ["PROJECT_ENV", "SETTINGS_ENV", "SUPERVISOR_ENV", "app_from_environment", "create_app"]
+__all__ = [
+    "METRICS_PATH",
+    "PROJECT_ENV",
+    "SETTINGS_ENV",
+    "SUPERVISOR_ENV",
+    "app_from_environment",
+    "create_app",
+]
 
 #: The project ``cinch serve --workers N`` hands its workers (each builds its own app).
 PROJECT_ENV = "CINCHDB_SERVE_PROJECT"
@@ -65,6 +80,10 @@ PROJECT_ENV = "CINCHDB_SERVE_PROJECT"
 SETTINGS_ENV = "CINCHDB_SERVE_SETTINGS"
 #: The process id of ``cinch serve`` itself (the supervisor of its workers).
 SUPERVISOR_ENV = "CINCHDB_SERVE_SUPERVISOR"
+#: Where the Prometheus metrics of the process are (docs/server.md, "Metrics").
+METRICS_PATH = "/metrics"
+#: Methods named in metric labels (any other counts as "other": labels stay few).
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 #: linux/prctl.h: the signal a process gets when its parent dies.
 _PR_SET_PDEATHSIG = 1
 NDJSON = "application/x-ndjson"
@@ -85,7 +104,7 @@ def create_app(
         ProjectNotFoundError, JournalMissingError: no project there.
     """
     settings = settings or ServerSettings()
-    pool = HandlePool(project_dir, size=settings.handles)
+    pool = HandlePool(project_dir, size=settings.handles, analytics=settings.analytics)
     keys = ApiKeys(pool.root)
     routes = [
         Route(_starlette_path(e.path), _handler(e, pool, keys, settings), methods=[e.method])
@@ -97,7 +116,17 @@ def create_app(
         return JSONResponse(document)
 
     routes.append(Route("/v1/openapi.json", openapi, methods=["GET"]))
-    middleware = [Middleware(_Guard, max_body=settings.max_body)]
+    http_metrics = HttpMetrics() if settings.metrics else None
+
+    async def metrics(request: Request) -> Response:
+        try:
+            text = await run_in_threadpool(_scrape, request, pool, keys, http_metrics)
+        except CinchError as error:
+            return JSONResponse(error_body(error), status_code=status_of(error))
+        return Response(text, media_type=CONTENT_TYPE)
+
+    routes.append(Route(METRICS_PATH, metrics, methods=["GET"]))
+    middleware = [Middleware(_Guard, max_body=settings.max_body, metrics=http_metrics)]
     if settings.cors_origins:
         middleware.append(
             Middleware(
@@ -348,6 +377,17 @@ def _head(head: str | Unset | None) -> dict[str, str]:
     return {} if isinstance(head, Unset) else {api.HEAD_HEADER: head or ""}
 
 
+def _scrape(
+    request: Request, pool: HandlePool, keys: ApiKeys, http_metrics: HttpMetrics | None
+) -> str:
+    """The text of ``GET /metrics`` for a key holding ``metrics:read``."""
+    principal = auth.authenticate(keys, request.headers.get("authorization"))
+    principal.require("metrics:read")
+    families = [*(http_metrics.families() if http_metrics else []), *process_families(pool)]
+    families.append(propagation(pool, principal))
+    return render(families)
+
+
 # -- the guard ---------------------------------------------------------------------------------
 
 
@@ -356,9 +396,10 @@ class _Guard:
     and a key in the query string; cap the body; log each request with any key-shaped text
     redacted (uvicorn's own access log is off: it would log a query string as sent)."""
 
-    def __init__(self, app: ASGIApp, max_body: int) -> None:
+    def __init__(self, app: ASGIApp, max_body: int, metrics: HttpMetrics | None) -> None:
         self.app = app
         self.max_body = max_body
+        self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -379,6 +420,13 @@ class _Guard:
                 return
             await self.app(scope, self._capped(scope, receive), sending)
         finally:
+            elapsed = time.perf_counter() - started
+            if self.metrics is not None:
+                # The route's template, never the path: a path names tenants and keys.
+                route = scope.get("route")
+                template = route.path if isinstance(route, Route) else UNMATCHED
+                method = scope["method"] if scope["method"] in _METHODS else "other"
+                self.metrics.observe(method, template, status[0], elapsed)
             raw = scope.get("raw_path") or scope["path"].encode()
             query = scope.get("query_string", b"")
             target = raw.decode("latin-1") + ("?" + query.decode("latin-1") if query else "")
@@ -387,7 +435,7 @@ class _Guard:
                 scope["method"],
                 auth.redact(target),
                 status[0],
-                (time.perf_counter() - started) * 1000,
+                elapsed * 1000,
             )
 
     def _refusal(self, scope: Scope) -> CinchError | None:

@@ -31,6 +31,9 @@ class ServerSettings:
         cors_origins: the browser origins allowed to call the API; empty: CORS off. Never
             ``*`` (the API authenticates every call).
         handles: how many SDK handles (one per database, branch and tenant) stay open.
+        metrics: count requests for ``GET /metrics`` (the route answers either way).
+        analytics: record every statement's analytics (docs/analytics.md) in the server's
+            handles, whatever the project's ``analytics`` setting says.
     """
 
     max_body: int = 10 * 1024 * 1024
@@ -38,3 +41,5 @@ class ServerSettings:
     query_timeout: float | None = QUERY_TIMEOUT_S
     cors_origins: tuple[str, ...] = attrs.field(default=(), validator=_explicit_origins)
     handles: int = 256
+    metrics: bool = True
+    analytics: bool = True

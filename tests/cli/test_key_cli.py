@@ -68,7 +68,7 @@ def test_create_with_scopes_limits_and_expiry(cinch, project):
         (["--scope", "data:delete"],
          "Error: Invalid value for '--scope': 'data:delete' is not one of 'schema:read',"
          " 'schema:write', 'data:read', 'data:write', 'kv:read', 'kv:write', 'tenants:admin',"
-         " 'branches:admin', 'keys:admin'."),
+         " 'branches:admin', 'keys:admin', 'metrics:read'."),
         (["--expires", "30"],
          "Error: Invalid value for '--expires': '30' is not a duration: use a whole number and a"
          " unit (s, m, h or d), e.g. 30d, 12h, 90m"),

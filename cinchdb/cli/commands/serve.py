@@ -96,6 +96,11 @@ def _logging() -> dict[str, object]:
     metavar="BYTES",
     help="The largest request body accepted.",
 )
+@click.option(
+    "--no-analytics",
+    is_flag=True,
+    help="Do not record statement analytics (on by default under serve; docs/analytics.md).",
+)
 def serve(
     host: str,
     port: int,
@@ -104,6 +109,7 @@ def serve(
     keyfile: Path | None,
     cors_origins: tuple[str, ...],
     max_body: int,
+    no_analytics: bool,
 ) -> None:
     """Serve the project over HTTP: the API of docs/server.md, keys from 'cinch key'.
 
@@ -123,12 +129,18 @@ def serve(
                 f"--cors-origin needs an explicit origin such as https://app.example.com,"
                 f" got {origin!r}"
             )
-    settings = ServerSettings(max_body=max_body, cors_origins=cors_origins)
+    settings = ServerSettings(
+        max_body=max_body, cors_origins=cors_origins, analytics=not no_analytics
+    )
     root = find_project()
     os.environ[PROJECT_ENV] = str(root)
     os.environ[SUPERVISOR_ENV] = str(os.getpid())
     os.environ[SETTINGS_ENV] = json.dumps(
-        {"max_body": settings.max_body, "cors_origins": list(settings.cors_origins)}
+        {
+            "max_body": settings.max_body,
+            "cors_origins": list(settings.cors_origins),
+            "analytics": settings.analytics,
+        }
     )
     scheme = "https" if certfile else "http"
     shown = f"[{host}]" if ":" in host else host
