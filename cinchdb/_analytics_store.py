@@ -30,12 +30,13 @@ import secrets
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Protocol
 
+from cinchdb._analytics_batch import Batch
 from cinchdb._sketch import Sketch
 from cinchdb.results import AnalyticsStats, ShapeStats, SlowStatement, TenantStats
 from journal.transactions import transaction
@@ -114,67 +115,8 @@ ON CONFLICT (bucket_start, process, branch, tenant, shape_id) DO UPDATE SET
 """
 
 
-# What this module needs of cinchdb.analytics's Recorder and Batch, as protocols: the recorder's
-# module builds flushers and stores, so importing it here (even for types) would be a cycle.
-class _ShapeRow(Protocol):
-    @property
-    def id(self) -> str: ...
-    @property
-    def text(self) -> str: ...
-    @property
-    def kind(self) -> str: ...
-
-
-class _AggregateRow(Protocol):
-    @property
-    def bucket_start(self) -> int: ...
-    @property
-    def branch(self) -> str: ...
-    @property
-    def tenant(self) -> str: ...
-    @property
-    def shape_id(self) -> str: ...
-    @property
-    def calls(self) -> int: ...
-    @property
-    def errors(self) -> int: ...
-    @property
-    def rows(self) -> int: ...
-    @property
-    def total_ns(self) -> int: ...
-    @property
-    def sketch(self) -> bytes: ...
-
-
-class _SlowRow(Protocol):
-    @property
-    def at(self) -> float: ...
-    @property
-    def branch(self) -> str: ...
-    @property
-    def tenant(self) -> str: ...
-    @property
-    def shape_id(self) -> str: ...
-    @property
-    def elapsed_ms(self) -> float: ...
-    @property
-    def kind(self) -> str: ...
-
-
-class Batch(Protocol):
-    """What a flush writes (``cinchdb.analytics.Batch``)."""
-
-    @property
-    def shapes(self) -> Mapping[str, _ShapeRow]: ...
-    @property
-    def aggregates(self) -> Sequence[_AggregateRow]: ...
-    @property
-    def slow(self) -> Sequence[_SlowRow]: ...
-    @property
-    def slow_dropped(self) -> int: ...
-    def __bool__(self) -> bool: ...
-
-
+# What a flusher needs of cinchdb.analytics's Recorder, as a protocol: the recorder's module
+# builds flushers and stores, so importing it here (even for types) would be a cycle.
 class Recorder(Protocol):
     """What a flusher drains (``cinchdb.analytics.Recorder``)."""
 

@@ -26,8 +26,9 @@ from typing import Any, Protocol, TypeVar
 
 import attrs
 
+from cinchdb._analytics_batch import AggregateRow, Batch, SlowRow
 from cinchdb._analytics_store import AnalyticsStore, Flusher, analytics_path
-from cinchdb._query_shapes import Shape, ShapeKind, operation_shape, shape_of
+from cinchdb._query_shapes import Shape, operation_shape, shape_of
 from cinchdb._sketch import Sketch
 
 __all__ = [
@@ -67,46 +68,6 @@ _MINUTE_NS = _BUCKET_S * 1_000_000_000
 ROWS_LEN = -1
 ROWS_COUNT = -2
 _T = TypeVar("_T")
-
-
-@attrs.frozen
-class AggregateRow:
-    """One minute of one shape's statements on one tenant of one branch."""
-
-    bucket_start: int  # epoch seconds, a multiple of 60
-    branch: str
-    tenant: str
-    shape_id: str
-    calls: int
-    errors: int
-    rows: int
-    total_ns: int
-    sketch: bytes  # Sketch.to_bytes() of the times in nanoseconds
-
-
-@attrs.frozen
-class SlowRow:
-    """One statement slower than ``slow_query_ms``: when, where and which shape; no values."""
-
-    at: float  # epoch seconds
-    branch: str
-    tenant: str
-    shape_id: str
-    elapsed_ms: float
-    kind: ShapeKind
-
-
-@attrs.frozen
-class Batch:
-    """What :meth:`Recorder.drain` took out: the shapes its rows name, and the rows."""
-
-    shapes: dict[str, Shape]
-    aggregates: list[AggregateRow]
-    slow: list[SlowRow]
-    slow_dropped: int = 0
-
-    def __bool__(self) -> bool:
-        return bool(self.aggregates or self.slow)
 
 
 #: branch, tenant, shape id, stamp, nanoseconds, rows, error, shape. The stamp is the end
