@@ -48,6 +48,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _child import in_child as run_child
 from _machine import machine_line
 
 import cinchdb
@@ -186,18 +187,7 @@ MEASUREMENTS = {
 
 
 def in_child(name: str, work: Path, timeout: float) -> dict[str, float]:
-    out = subprocess.run(
-        [sys.executable, __file__, "--child", name, str(work)],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )
-    if out.returncode != 0:
-        raise RuntimeError(f"{name} failed:\n{out.stderr}")
-    result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
-    return result
+    return run_child(__file__, name, work, timeout)
 
 
 def fresh(source: Path, target: Path) -> Path:
