@@ -52,6 +52,7 @@ from journal._store_sql import (
     time_text,
     translated,
 )
+from journal._textlog_sql import branch_heads
 from journal.canonical import content_id
 from journal.errors import (
     BranchExistsError,
@@ -65,7 +66,7 @@ from journal.errors import (
 )
 from journal.graph import Graph
 from journal.names import validate_branch_name, validate_database_name
-from journal.textlog import TextHistory, branch_heads
+from journal.textlog import TextHistory
 from journal.transactions import transaction
 
 if TYPE_CHECKING:
