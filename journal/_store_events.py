@@ -288,6 +288,8 @@ class EventLog:
                 bad.append(event_id)
         return bad
 
+    # -- internals -----------------------------------------------------------------------------
+
     @contextmanager
     def _read(self) -> Iterator[sqlite3.Connection]:
         with self._lock, translated("read"):

@@ -435,7 +435,7 @@ class JournalStore(EventLog):
                 self._remember(event)
         return events
 
-    # -- internals -----------------------------------------------------------------------------
+    # -- the text form -------------------------------------------------------------------------
 
     @property
     def history(self) -> TextHistory | None:
