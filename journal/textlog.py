@@ -45,7 +45,6 @@ index.
 
 from __future__ import annotations
 
-import json
 import os
 import sqlite3
 import time
@@ -54,9 +53,23 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import attrs
-
 from journal._lazy import lazy_module
+from journal._textlog_sql import (
+    TextRecord,
+    branch_heads,
+    clear_missing_databases,
+    drop_branches,
+    ensure_tables,
+    generation_of,
+    insert_tip,
+    is_live,
+    newest_head,
+    record_text,
+    require_head,
+    stored_tips,
+    tips_of,
+    with_journal,
+)
 from journal.canonical import canonical_json, content_id
 from journal.errors import BranchHeadsError, CorruptJournalError
 from journal.names import validate_database_name
@@ -82,86 +95,6 @@ _SUFFIX = ".json"
 #: come from a coarse clock that lags by up to a tick, a few ms; 100 ms is ample on local
 #: disks and costs only a re-listing right after a write).
 _RACY_NS = 100_000_000
-
-TABLES = (
-    # Every branch record seen, present in the working tree or not (they come back with a
-    # git checkout).
-    """
-    CREATE TABLE IF NOT EXISTS journal_text_records (
-        hash TEXT PRIMARY KEY,
-        database TEXT NOT NULL,
-        branch TEXT NOT NULL,
-        body TEXT NOT NULL
-    ) WITHOUT ROWID
-    """,
-    # The tips of each branch in the checked-out history (several after a git merge).
-    """
-    CREATE TABLE IF NOT EXISTS journal_text_tips (
-        database TEXT NOT NULL,
-        branch TEXT NOT NULL,
-        record TEXT NOT NULL,
-        head TEXT NULL,
-        deleted INTEGER NOT NULL,
-        at TEXT NOT NULL,
-        PRIMARY KEY (database, branch, record)
-    ) WITHOUT ROWID
-    """,
-)
-
-
-@attrs.frozen
-class TextRecord:
-    """One branch record (see the module docstring)."""
-
-    hash: str
-    database: str
-    branch: str
-    head: str | None
-    deleted: bool
-    prev: tuple[str, ...]
-    at: str
-    author: str
-
-    @classmethod
-    def from_text(cls, record_hash: str, text: str, where: str) -> TextRecord:
-        if content_id(text) != record_hash:
-            raise CorruptJournalError(f"{where} does not match its name (its content changed)")
-        try:
-            data = json.loads(text)
-            return cls(
-                hash=record_hash,
-                database=str(data["database"]),
-                branch=str(data["branch"]),
-                head=None if data["head"] is None else str(data["head"]),
-                deleted=bool(data["deleted"]),
-                prev=tuple(str(item) for item in data["prev"]),
-                at=str(data["at"]),
-                author=str(data["author"]),
-            )
-        except (ValueError, KeyError, TypeError) as e:
-            raise CorruptJournalError(f"{where} is not a branch record: {e}") from e
-
-
-def _record_text(
-    database: str,
-    branch: str,
-    head: str | None,
-    deleted: bool,
-    prev: Iterable[str],
-    author: str,
-) -> str:
-    at = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    return canonical_json(
-        {
-            "author": author,
-            "at": at,
-            "branch": branch,
-            "database": database,
-            "deleted": deleted,
-            "head": head,
-            "prev": sorted(prev),
-        }
-    )
 
 
 class TextHistory:
@@ -212,7 +145,7 @@ class TextHistory:
                 (database, branch),
             )
         ]
-        text = _record_text(database, branch, head, deleted, prev, author)
+        text = record_text(database, branch, head, deleted, prev, author)
         record = TextRecord.from_text(content_id(text), text, "a new branch record")
         _write_once(self.record_path(database, record.hash), text)
         conn.execute(
@@ -223,7 +156,7 @@ class TextHistory:
         conn.execute(
             "DELETE FROM journal_text_tips WHERE database = ? AND branch = ?", (database, branch)
         )
-        _insert_tip(conn, record)
+        insert_tip(conn, record)
         return record
 
     def check_append(
@@ -271,7 +204,7 @@ class TextHistory:
         if not self.root.is_dir():
             self._export(conn)
         fingerprint = self.fingerprint()
-        if fingerprint is not None and self._state() == _with_journal(conn, fingerprint):
+        if fingerprint is not None and self._state() == with_journal(conn, fingerprint):
             return False
         changed = self._needs_import(conn)
         if changed:
@@ -279,11 +212,11 @@ class TextHistory:
                 ensure_tables(conn)
                 for database in self._databases():
                     self._import_database(conn, database)
-                _clear_missing_databases(conn, set(self._databases()))
+                clear_missing_databases(conn, set(self._databases()))
         if fingerprint is not None:
             # A local cache file, not a row: a project already in line is opened without a
             # write transaction on metadata.db.
-            _write_file(self.state_path, _with_journal(conn, fingerprint))
+            _write_file(self.state_path, with_journal(conn, fingerprint))
         return changed
 
     @property
@@ -318,11 +251,11 @@ class TextHistory:
             )
             if names - set(bodies):
                 return True
-            tips = _tips([TextRecord.from_text(h, bodies[h], h) for h in sorted(names)])
+            tips = tips_of([TextRecord.from_text(h, bodies[h], h) for h in sorted(names)])
             now = {branch: {r.hash for r in records} for branch, records in tips.items()}
-            if now != _stored_tips(conn, database):
+            if now != stored_tips(conn, database):
                 return True
-            if any(_live(records) for records in tips.values()):
+            if any(is_live(records) for records in tips.values()):
                 known = {
                     row[0]
                     for row in conn.execute(
@@ -353,17 +286,17 @@ class TextHistory:
 
     def _import_database(self, conn: sqlite3.Connection, database: str) -> None:
         records = self._import_records(conn, database)
-        tips = _tips(records)
+        tips = tips_of(records)
         # Only what the files changed since the last sync moves a branch: a branch whose tips
         # are the ones recorded then keeps metadata.db's head, which a writer without the
         # text form (an older tool) may have moved meanwhile.
-        before = _stored_tips(conn, database)
+        before = stored_tips(conn, database)
         changed = {
             branch
             for branch in set(tips) | set(before)
             if {record.hash for record in tips.get(branch, [])} != before.get(branch, set())
         }
-        live = {branch for branch, branch_tips in tips.items() if _live(branch_tips)}
+        live = {branch for branch, branch_tips in tips.items() if is_live(branch_tips)}
         if live:
             conn.execute(
                 "INSERT OR IGNORE INTO journal_databases (name, created_at) VALUES (?, ?)",
@@ -373,13 +306,13 @@ class TextHistory:
         conn.execute("DELETE FROM journal_text_tips WHERE database = ?", (database,))
         for branch_tips in tips.values():
             for record in branch_tips:
-                _insert_tip(conn, record)
+                insert_tip(conn, record)
         # Every branch deleted, or made on another line of work: gone from this history.
-        _drop_branches(conn, database, changed - live)
+        drop_branches(conn, database, changed - live)
         for branch in sorted(live & changed):
             heads = branch_heads(conn, database, branch)
-            head = _newest_head(tips[branch], heads)
-            _require_head(conn, database, branch, head)
+            head = newest_head(tips[branch], heads)
+            require_head(conn, database, branch, head)
             conn.execute(
                 "INSERT INTO journal_branches (database, name, head, created_at)"
                 " VALUES (?, ?, ?, ?) ON CONFLICT (database, name) DO UPDATE SET head ="
@@ -437,7 +370,9 @@ class TextHistory:
                 raise CorruptJournalError(f"{path} is an event of database '{event.database}'")
             new[event_id] = event
         for event in _parents_first(new, known, database, self):
-            generation = 1 + max((_generation(conn, parent) for parent in event.parents), default=0)
+            generation = 1 + max(
+                (generation_of(conn, parent) for parent in event.parents), default=0
+            )
             conn.execute(
                 "INSERT INTO journal_events (id, database, type, generation, created_at, body)"
                 " VALUES (?, ?, ?, ?, ?, ?)",
@@ -479,119 +414,6 @@ class TextHistory:
             os.replace(scratch, self.root)
 
 
-def ensure_tables(conn: sqlite3.Connection) -> None:
-    for statement in TABLES:
-        conn.execute(statement)
-
-
-def branch_heads(conn: sqlite3.Connection, database: str, branch: str) -> list[str]:
-    """The heads of ``branch`` by the module's rule (rules 2-3), sorted; empty for a branch the
-    text history does not record or deletes, ``[""]``-free: a head of None is left out."""
-    try:
-        rows = conn.execute(
-            "SELECT head FROM journal_text_tips WHERE database = ? AND branch = ? AND deleted = 0",
-            (database, branch),
-        ).fetchall()
-    except sqlite3.OperationalError:
-        return []  # no text history tables yet
-    heads = sorted({row[0] for row in rows if row[0] is not None})
-    if len(heads) < 2:
-        return heads
-    return [
-        head
-        for head in heads
-        if not any(other != head and _is_ancestor(conn, head, other) for other in heads)
-    ]
-
-
-def _is_ancestor(conn: sqlite3.Connection, ancestor: str, event_id: str) -> bool:
-    row = conn.execute(
-        "WITH RECURSIVE up(id) AS (SELECT ?2 UNION SELECT p.parent_id FROM up"
-        " JOIN journal_event_parents AS p ON p.event_id = up.id)"
-        " SELECT 1 FROM up WHERE id = ?1 LIMIT 1",
-        (ancestor, event_id),
-    ).fetchone()
-    return row is not None
-
-
-def _tips(records: list[TextRecord]) -> dict[str, list[TextRecord]]:
-    superseded = {prev for record in records for prev in record.prev}
-    tips: dict[str, list[TextRecord]] = {}
-    for record in records:
-        if record.hash not in superseded:
-            tips.setdefault(record.branch, []).append(record)
-    return tips
-
-
-def _live(tips: list[TextRecord]) -> bool:
-    return any(not record.deleted for record in tips)
-
-
-def _newest_head(tips: list[TextRecord], heads: list[str]) -> str | None:
-    """What the store's single head column holds: the only head, or with several the head
-    of the newest live tip (by time, then hash) among them."""
-    if len(heads) == 1:
-        return heads[0]
-    candidates = [r for r in tips if not r.deleted and (r.head in heads or not heads)]
-    newest = max(candidates, key=lambda record: (record.at, record.hash))
-    return newest.head
-
-
-def _insert_tip(conn: sqlite3.Connection, record: TextRecord) -> None:
-    conn.execute(
-        "INSERT OR REPLACE INTO journal_text_tips (database, branch, record, head, deleted, at)"
-        " VALUES (?, ?, ?, ?, ?, ?)",
-        (record.database, record.branch, record.hash, record.head, int(record.deleted), record.at),
-    )
-
-
-def _stored_tips(conn: sqlite3.Connection, database: str) -> dict[str, set[str]]:
-    """The tips of each branch as the last sync or branch record left them."""
-    stored: dict[str, set[str]] = {}
-    for branch, record in conn.execute(
-        "SELECT branch, record FROM journal_text_tips WHERE database = ?", (database,)
-    ):
-        stored.setdefault(branch, set()).add(record)
-    return stored
-
-
-def _drop_branches(conn: sqlite3.Connection, database: str, names: Iterable[str]) -> None:
-    """Remove branch rows the checked-out history no longer has (deleted on this line of
-    work, or made on another); their events stay."""
-    for name in names:
-        conn.execute(
-            "DELETE FROM journal_branches WHERE database = ? AND name = ?", (database, name)
-        )
-
-
-def _clear_missing_databases(conn: sqlite3.Connection, present: set[str]) -> None:
-    """Databases whose files went (made on another line of work) keep their events, which
-    may come back with another checkout, but lose the branches the files had recorded."""
-    for (database,) in conn.execute("SELECT DISTINCT database FROM journal_text_tips").fetchall():
-        if database not in present:
-            _drop_branches(conn, database, _stored_tips(conn, database))
-            conn.execute("DELETE FROM journal_text_tips WHERE database = ?", (database,))
-
-
-def _require_head(conn: sqlite3.Connection, database: str, branch: str, head: str | None) -> None:
-    if head is None:
-        return
-    row = conn.execute(
-        "SELECT 1 FROM journal_events WHERE id = ? AND database = ?", (head, database)
-    ).fetchone()
-    if row is None:
-        raise CorruptJournalError(
-            f"Branch '{branch}' of database '{database}' points at event {head[:12]}, which is"
-            " neither in the schema history files nor in metadata.db: the history is incomplete"
-        )
-
-
-def _generation(conn: sqlite3.Connection, event_id: str) -> int:
-    row = conn.execute("SELECT generation FROM journal_events WHERE id = ?", (event_id,)).fetchone()
-    assert row is not None  # _parents_first checked every parent is present
-    return int(row[0])
-
-
 def _parents_first(
     new: dict[str, Event], known: set[str], database: str, history: TextHistory
 ) -> Iterator[Event]:
@@ -621,17 +443,6 @@ def _parents_first(
             stack.pop()
             done.add(current)
             yield event
-
-
-def _with_journal(conn: sqlite3.Connection, fingerprint: str) -> str:
-    """The fingerprint bound to this metadata.db's last event and record count, so a cached
-    state never vouches for a metadata.db made anew (deleted, restored from a backup)."""
-    last = conn.execute("SELECT max(seq) FROM journal_events").fetchone()[0]
-    try:
-        records = conn.execute("SELECT count(*) FROM journal_text_records").fetchone()[0]
-    except sqlite3.OperationalError:
-        records = None
-    return f"{fingerprint}\n{last}\n{records}\n"
 
 
 def _is_name(name: str) -> bool:
