@@ -103,11 +103,25 @@ def object_dropped(
     r.emit(step, op)
 
 
-def trigger_created(r: Replay, step: SideStep, op: TriggerCreated) -> None:
-    before = step.before
+def moved_trigger(r: Replay, step: SideStep, op: TriggerCreated) -> TriggerCreated:
+    """``op`` with its SQL and table in the other side's names."""
     trigger = op.trigger
-    sql = r.sql(trigger.sql, trigger_refs(trigger.sql, before.columns_of))
-    moved_trigger = trigger.model_copy(update={"sql": sql, "table": r.table(trigger.table)})
+    sql = r.sql(trigger.sql, trigger_refs(trigger.sql, step.before.columns_of))
+    return TriggerCreated(
+        trigger=trigger.model_copy(update={"sql": sql, "table": r.table(trigger.table)})
+    )
+
+
+def moved_view(r: Replay, step: SideStep, op: ViewCreated | ViewReplaced) -> ViewDef:
+    """``op``'s view with its SQL in the other side's names."""
+    view = op.view
+    return ViewDef(name=view.name, sql=r.sql(view.sql, view_refs(view.sql, step.before.columns_of)))
+
+
+def trigger_created(r: Replay, step: SideStep, op: TriggerCreated) -> None:
+    trigger = op.trigger
+    moved = moved_trigger(r, step, op)
+    sql = moved.trigger.sql
     if sql != trigger.sql:
         r.resolved(f"trigger {trigger.name} rewritten for the renamed table or column")
     key = fold_name(trigger.name)
@@ -119,7 +133,7 @@ def trigger_created(r: Replay, step: SideStep, op: TriggerCreated) -> None:
             step,
             ours="dropped",
             theirs=sql,
-            taking=TriggerCreated(trigger=moved_trigger),
+            taking=moved,
         )
         return
     if ("trigger", key) in r.other.created:
@@ -134,19 +148,18 @@ def trigger_created(r: Replay, step: SideStep, op: TriggerCreated) -> None:
             step,
             ours=mine_trigger.sql if mine_trigger else None,
             theirs=sql,
-            taking=TriggerCreated(trigger=moved_trigger),
+            taking=moved,
         )
         return
-    r.emit(step, TriggerCreated(trigger=moved_trigger))
+    r.emit(step, moved)
 
 
 def view_defined(r: Replay, step: SideStep, op: ViewCreated | ViewReplaced) -> None:
-    before = step.before
     view = op.view
-    sql = r.sql(view.sql, view_refs(view.sql, before.columns_of))
+    moved = moved_view(r, step, op)
+    sql = moved.sql
     if sql != view.sql:
         r.resolved(f"view {view.name} rewritten for the renamed table or column")
-    moved = ViewDef(name=view.name, sql=sql)
     key = fold_name(view.name)
     mine = r.other_schema.view(view.name)
     both = ("view", key) in r.other.created or (
