@@ -306,12 +306,12 @@ def users_of(
         case ViewDropped():
             return [u for u in live if fold_name(op.view) in u.views]
         case TriggerCreated():
-            on = names.identity(op.trigger.table)
-            return [u for u in live if u.writes == on]
+            return [u for u in live if u.writes == names.identity(op.trigger.table)]
         case TriggerDropped():
             dropped = before.trigger(op.trigger)
-            on = None if dropped is None else names.identity(dropped.table)
-            return [u for u in live if u.writes == on]
+            if dropped is None:
+                return []
+            return [u for u in live if u.writes == names.identity(dropped.table)]
         case TableCreated() | IndexCreated() | IndexDropped() | DataMigrated():
             return []
         case _:

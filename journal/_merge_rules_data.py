@@ -9,9 +9,10 @@ from typing_extensions import assert_never  # typing has it from 3.11; we suppor
 
 from journal._merge_data import Change, changes_under, data_use, overlaps, users_of
 from journal._merge_replay import Replay, Untranslatable
-from journal._merge_rules_objects import moved_trigger, moved_view
+from journal._merge_rules_objects import defined, moved_trigger, moved_view
 from journal._merge_rules_tables import column_text
 from journal._merge_types import DATA_DEPENDENCY, SideStep
+from journal.definitions import IndexDef
 from journal.events import (
     ColumnAdded,
     ColumnAltered,
@@ -94,11 +95,7 @@ def _same_for_step(r: Replay, step: SideStep, change: Change) -> bool:
     kind, _, name = change.key.partition(" ")
     if kind in ("view", "trigger"):
         # What the step saw against what the other side ends with (None: no such object).
-        find = Schema.view if kind == "view" else Schema.trigger
-        saw, ends = find(step.before, name), find(r.other_schema, name)
-        if saw is None or ends is None:
-            return saw is ends
-        return canonical_sql(saw.sql) == canonical_sql(ends.sql)
+        return _object_sql(step.before, kind, name) == _object_sql(r.other_schema, kind, name)
     if change.did == "dropped":
         return False
     if change.did == "renamed":
@@ -123,6 +120,12 @@ def _same_for_step(r: Replay, step: SideStep, change: Change) -> bool:
     return [(fold_name(c.name), column_text(c)) for c in mine.columns] == [
         (fold_name(c.name), column_text(c)) for c in theirs.columns
     ]
+
+
+def _object_sql(schema: Schema, kind: str, name: str) -> str | None:
+    """The canonical SQL of view or trigger ``name`` in ``schema`` (None: there is none)."""
+    found = defined(schema, kind, name)
+    return None if found is None or isinstance(found, IndexDef) else canonical_sql(found.sql)
 
 
 def changes_data_of_other(r: Replay, step: SideStep) -> bool:

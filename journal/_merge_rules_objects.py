@@ -7,7 +7,7 @@ from __future__ import annotations
 from journal._merge_effects import object_of
 from journal._merge_replay import Replay
 from journal._merge_types import BOTH_CHANGED, DROP_VS_CHANGE, SideStep
-from journal.definitions import IndexDef, ViewDef
+from journal.definitions import IndexDef, TriggerDef, ViewDef
 from journal.events import (
     IndexCreated,
     IndexDropped,
@@ -89,6 +89,21 @@ def object_dropped(
     if (kind, key) in other.dropped:
         r.skipped += 1
         return
+    if (kind, key) in other.created and defined(r.base, kind, name) is not None:
+        # The other side dropped the base's object too, then defined it again.
+        if defined(r.mine_final, kind, name) is not None:
+            r.skipped += 1  # so does this side: its create is judged against the other's
+            return
+        r.conflict(
+            DROP_VS_CHANGE,
+            f"{kind} {name}",
+            f"One side dropped {kind} '{name}' while the other redefined it",
+            step,
+            ours="re-created",
+            theirs="dropped",
+            taking=op,
+        )
+        return
     if kind == "view" and key in other.replaced:
         r.conflict(
             DROP_VS_CHANGE,
@@ -101,6 +116,12 @@ def object_dropped(
         )
         return
     r.emit(step, op)
+
+
+def defined(schema: Schema, kind: str, name: str) -> IndexDef | ViewDef | TriggerDef | None:
+    """The index, view or trigger ``name`` (``kind``) of ``schema``, or None."""
+    find = {"index": schema.index, "view": schema.view, "trigger": schema.trigger}[kind]
+    return find(name)
 
 
 def moved_trigger(r: Replay, step: SideStep, op: TriggerCreated) -> TriggerCreated:
