@@ -135,7 +135,7 @@ def side_effects(base: Schema, steps: Sequence[SideStep]) -> SideEffects:
                 effects.created.add(("table", fold_name(op.table.name)))
                 effects.note(f"table {fold_name(op.table.name)}", event)
             case TableDropped() | TableRenamed():
-                _table_changed(effects, names, op, event)
+                _table_changed(effects, names, op, event, step.before)
             case ColumnAdded() | ColumnDropped() | ColumnRenamed() | ColumnAltered():
                 _column_changed(effects, names, op, event)
             case (
@@ -157,13 +157,24 @@ def side_effects(base: Schema, steps: Sequence[SideStep]) -> SideEffects:
 
 
 def _table_changed(
-    effects: SideEffects, names: SideNames, op: TableDropped | TableRenamed, event: str
+    effects: SideEffects,
+    names: SideNames,
+    op: TableDropped | TableRenamed,
+    event: str,
+    before: Schema,
 ) -> None:
     origin = names.table(op.table)
+    created = ("table", fold_name(op.table))
     match op:
         case TableDropped():
             if origin is not None:
                 effects.tables[origin] = GONE
+            effects.created.discard(created)  # one the side created is gone again
+            # So are the indexes and triggers the side created on it (SQLite drops them).
+            for index in before.indexes_on(op.table):
+                effects.created.discard(("index", fold_name(index.name)))
+            for trigger in before.triggers_on(op.table):
+                effects.created.discard(("trigger", fold_name(trigger.name)))
             names.drop_table(op.table)
         case TableRenamed():
             if origin is not None:

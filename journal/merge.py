@@ -116,6 +116,7 @@ def transform(
     """
     replay = Replay(base, other, other_schema, SideNames(base), resolver=resolver or Resolver())
     replay.mine_final = apply(steps[-1].before, steps[-1].operation) if steps else base
+    replay.mine = side_effects(base, steps)
     mine = data_uses(SideNames(base), steps)
     if mine:
         # The other side's data steps, which this side's data and schema steps are judged
