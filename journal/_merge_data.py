@@ -12,6 +12,10 @@ merge uses for views and triggers (:func:`journal.sqlrefs.data_step_refs`), and 
 - data steps on both sides conflict when one writes a table the other reads or writes,
   unless they are identical (the same statement up to formatting): identical steps are applied
   once, as identical schema changes are;
+- a view a data step reads counts as what it names: the other side dropping or redefining it
+  is a ``data_dependency`` conflict, and the tables under the view are tables the step reads;
+- a trigger the other side created or dropped on the table a data step writes is a
+  ``data_dependency`` conflict: the trigger fires for the step in one order only;
 - otherwise a data step of the replayed side lands after the other side's changes, in its
   side's order, so after the schema steps of its own side it depends on.
 """
@@ -46,7 +50,8 @@ from journal.events import (
     ViewReplaced,
 )
 from journal.names import fold_name
-from journal.sqlrefs import Ref, canonical_sql, data_step_refs, parse_query_or_dml
+from journal.schema import Schema
+from journal.sqlrefs import Ref, canonical_sql, data_step_refs, parse_query_or_dml, view_refs
 
 if TYPE_CHECKING:
     from sqlglot import expressions as exp
@@ -68,17 +73,12 @@ class DataUse:
     columns: frozenset[tuple[str, str]]  # base columns named
     shape: frozenset[str]  # base tables whose whole list of columns the statement relies on
     refs: tuple[Ref, ...]
+    views: frozenset[str] = frozenset()  # views read (folded names), through other views too
     #: identity -> the name the statement uses ("users", "users.age"), for messages.
     spelled: tuple[tuple[str, str], ...] = ()
 
     def name(self, identity: str) -> str:
         return dict(self.spelled).get(identity, identity)
-
-
-def identity(names: SideNames, table: str) -> str:
-    """A table's identity on a side: its base name (folded), or ``+name`` when created there."""
-    origin = names.table(table)
-    return origin if origin is not None else "+" + fold_name(table)
 
 
 def target_of(sql: str) -> str:
@@ -97,21 +97,22 @@ def data_use(names: SideNames, step: SideStep, op: DataMigrated) -> DataUse:
     refs = tuple(data_step_refs(op.sql, step.before.columns_of))
     tree = parse_query_or_dml(op.sql)
     target = target_of(op.sql)
-    tables = {identity(names, ref.table) for ref in refs} | {identity(names, target)}
+    views, read = views_read(step.before, refs)
+    tables = {names.identity(table) for table in read} | {names.identity(target)}
     columns = {
         origin
         for ref in refs
         if ref.column is not None and (origin := names.column(ref.table, ref.column)) is not None
     }
-    spelled = {identity(names, target): target}
+    spelled = {names.identity(target): target}
     for ref in refs:
         if ref.column is None:
-            spelled.setdefault(identity(names, ref.table), ref.table)
+            spelled.setdefault(names.identity(ref.table), ref.table)
         elif (origin := names.column(ref.table, ref.column)) is not None:
             spelled.setdefault(f"{origin[0]}.{origin[1]}", f"{ref.table}.{ref.column}")
     shape: set[str] = set()
     if isinstance(tree, exp.Insert) and not isinstance(tree.this, exp.Schema):
-        shape.add(identity(names, target))  # INSERT INTO t VALUES (...): every column, in order
+        shape.add(names.identity(target))  # INSERT INTO t VALUES (...): every column, in order
     if any(True for _ in tree.find_all(exp.Star)):
         shape |= tables  # a * reads whatever columns the tables have
     return DataUse(
@@ -119,13 +120,31 @@ def data_use(names: SideNames, step: SideStep, op: DataMigrated) -> DataUse:
         sql=op.sql,
         key=canonical_sql(op.sql),
         target=target,
-        writes=identity(names, target),
+        writes=names.identity(target),
         tables=frozenset(tables),
         columns=frozenset(columns),
         shape=frozenset(t for t in shape if not t.startswith("+")),
         refs=refs,
+        views=frozenset(views),
         spelled=tuple(spelled.items()),
     )
+
+
+def views_read(before: Schema, refs: Iterable[Ref]) -> tuple[set[str], set[str]]:
+    """The views among ``refs`` (folded names), with the views they read in turn, and the
+    tables ``refs`` name, those views' tables included, in ``before``."""
+    views: set[str] = set()
+    tables: set[str] = set()
+    pending = [ref.table for ref in refs]
+    while pending:  # bounded: each view is expanded once
+        name = pending.pop()
+        view = before.view(name)
+        if view is None:
+            tables.add(name)
+        elif fold_name(name) not in views:
+            views.add(fold_name(name))
+            pending.extend(ref.table for ref in view_refs(view.sql, before.columns_of))
+    return views, tables
 
 
 def data_uses(base_names: SideNames, steps: Iterable[SideStep]) -> dict[int, DataUse]:
@@ -174,6 +193,8 @@ class Change:
 
     def done(self) -> str:
         """What the other side did, for a conflict's side: "dropped column 'users.age'"."""
+        if self.key.startswith("trigger "):
+            return f"{self.did} {self.what} on table '{self.spelled}'"
         if self.did == "renamed":
             return f"renamed {self.what} to '{self.new_name}'"
         if self.did == "reshaped":
@@ -182,6 +203,11 @@ class Change:
 
     def sentence(self, text: str) -> str:
         """The conflict's message for data step ``text`` (its first characters)."""
+        if self.key.startswith("trigger "):
+            return (
+                f"Data step '{text}' writes table '{self.spelled}', on which the other side"
+                f" {self.did} {self.what}: the trigger fires for the step in one order only"
+            )
         if self.did == "reshaped":
             return (
                 f"Data step '{text}' relies on every column of {self.what}, which the other side"
@@ -192,6 +218,7 @@ class Change:
             "dropped": "the step cannot run after the drop",
             "renamed": "the step was written for the old name",
             "altered": "the new definition may refuse or change the values the step writes",
+            "redefined": "the step read the old definition",
         }[self.did]
         return f"Data step '{text}' uses {self.what}, which the other side {did}: {why}"
 
@@ -221,6 +248,22 @@ def changes_under(other: SideEffects, use: DataUse) -> list[Change]:
             found.append(Change(key, what, "renamed", final, spelled))
         elif (table, column) in other.altered:
             found.append(Change(key, what, "altered", spelled=spelled))
+    for view in sorted(use.views):
+        what = f"view '{view}'"
+        if ("view", view) in other.dropped:
+            found.append(Change(f"view {view}", what, "dropped", spelled=view))
+        elif view in other.replaced or ("view", view) in other.created:
+            found.append(Change(f"view {view}", what, "redefined", spelled=view))
+    for trigger, table in sorted(other.trigger_tables.items()):
+        if table != use.writes:
+            continue
+        if ("trigger", trigger) in other.created:
+            did = "created"
+        elif ("trigger", trigger) in other.dropped:
+            did = "dropped"
+        else:
+            continue  # created and dropped again: no trigger fires in either order
+        found.append(Change(f"trigger {trigger}", f"trigger '{trigger}'", did, spelled=use.target))
     for table in sorted(use.shape):
         if other.tables.get(table) is not None:
             continue  # reported for the table
@@ -235,9 +278,12 @@ def changes_under(other: SideEffects, use: DataUse) -> list[Change]:
     return found
 
 
-def users_of(live: Sequence[DataUse], names: SideNames, op: Operation) -> list[DataUse]:
+def users_of(
+    live: Sequence[DataUse], names: SideNames, before: Schema, op: Operation
+) -> list[DataUse]:
     """The data steps of ``live`` (the other side's) that name what schema step ``op`` of the
-    replayed side drops, renames or alters (``names``: the replayed side's, before ``op``)."""
+    replayed side drops, renames or alters, or that write the table of a trigger it creates or
+    drops (``names`` and ``before``: the replayed side's, before ``op``)."""
     match op:
         case TableDropped() | TableRenamed():
             table = names.table(op.table)
@@ -255,17 +301,18 @@ def users_of(live: Sequence[DataUse], names: SideNames, op: Operation) -> list[D
         case ColumnAdded():
             table = names.table(op.table)
             return [u for u in live if table is not None and table in u.shape]
-        case (
-            TableCreated()
-            | IndexCreated()
-            | IndexDropped()
-            | ViewCreated()
-            | ViewReplaced()
-            | ViewDropped()
-            | TriggerCreated()
-            | TriggerDropped()
-            | DataMigrated()
-        ):
+        case ViewCreated() | ViewReplaced():
+            return [u for u in live if fold_name(op.view.name) in u.views]
+        case ViewDropped():
+            return [u for u in live if fold_name(op.view) in u.views]
+        case TriggerCreated():
+            return [u for u in live if u.writes == names.identity(op.trigger.table)]
+        case TriggerDropped():
+            dropped = before.trigger(op.trigger)
+            if dropped is None:
+                return []
+            return [u for u in live if u.writes == names.identity(dropped.table)]
+        case TableCreated() | IndexCreated() | IndexDropped() | DataMigrated():
             return []
         case _:
             assert_never(op)

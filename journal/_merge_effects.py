@@ -52,6 +52,8 @@ class SideEffects:
     views redefined. ``created``: (kind, folded final name) of objects the side created.
     ``added_columns``: (table identity, folded column) of columns added to base tables.
     ``touched``: base tables the side changed in any way. ``events``: object -> event ids.
+    ``trigger_tables``: (folded) triggers the side created or dropped -> the identity of the
+    table each is on (a data step writing that table fires it in one order only).
     """
 
     tables: dict[str, str | Gone] = attrs.field(factory=dict)
@@ -63,6 +65,7 @@ class SideEffects:
     added_columns: set[tuple[str, str]] = attrs.field(factory=set)
     touched: set[str] = attrs.field(factory=set)
     events: dict[str, list[str]] = attrs.field(factory=dict)
+    trigger_tables: dict[str, str] = attrs.field(factory=dict)
 
     def note(self, key: str, event: str) -> None:
         self.events.setdefault(key, []).append(event)
@@ -83,6 +86,12 @@ class SideNames:
 
     def table(self, name: str) -> str | None:
         return self.tables.get(fold_name(name))
+
+    def identity(self, table: str) -> str:
+        """A table's identity on the side: its base name (folded), or ``+name`` when the side
+        created it."""
+        origin = self.table(table)
+        return origin if origin is not None else "+" + fold_name(table)
 
     def column(self, table: str, column: str) -> tuple[str, str] | None:
         return self.columns.get((fold_name(table), fold_name(column)))
@@ -126,7 +135,7 @@ def side_effects(base: Schema, steps: Sequence[SideStep]) -> SideEffects:
                 effects.created.add(("table", fold_name(op.table.name)))
                 effects.note(f"table {fold_name(op.table.name)}", event)
             case TableDropped() | TableRenamed():
-                _table_changed(effects, names, op, event)
+                _table_changed(effects, names, op, event, step.before)
             case ColumnAdded() | ColumnDropped() | ColumnRenamed() | ColumnAltered():
                 _column_changed(effects, names, op, event)
             case (
@@ -139,6 +148,7 @@ def side_effects(base: Schema, steps: Sequence[SideStep]) -> SideEffects:
                 | TriggerDropped()
             ):
                 _object_changed(effects, names, op, event)
+                _trigger_changed(effects, names, step.before, op)
             case DataMigrated():
                 pass  # rows, not objects: journal._merge_data finds what a data step names
             case _:
@@ -147,13 +157,24 @@ def side_effects(base: Schema, steps: Sequence[SideStep]) -> SideEffects:
 
 
 def _table_changed(
-    effects: SideEffects, names: SideNames, op: TableDropped | TableRenamed, event: str
+    effects: SideEffects,
+    names: SideNames,
+    op: TableDropped | TableRenamed,
+    event: str,
+    before: Schema,
 ) -> None:
     origin = names.table(op.table)
+    created = ("table", fold_name(op.table))
     match op:
         case TableDropped():
             if origin is not None:
                 effects.tables[origin] = GONE
+            effects.created.discard(created)  # one the side created is gone again
+            # So are the indexes and triggers the side created on it (SQLite drops them).
+            for index in before.indexes_on(op.table):
+                effects.created.discard(("index", fold_name(index.name)))
+            for trigger in before.triggers_on(op.table):
+                effects.created.discard(("trigger", fold_name(trigger.name)))
             names.drop_table(op.table)
         case TableRenamed():
             if origin is not None:
@@ -222,6 +243,25 @@ def _object_changed(
                 effects.dropped.add((kind, key))
         case _:
             assert_never(op)
+
+
+def _trigger_changed(
+    effects: SideEffects, names: SideNames, before: Schema, op: NamedObjectOperation
+) -> None:
+    match op:
+        case TriggerCreated():
+            table: str | None = op.trigger.table
+            key = fold_name(op.trigger.name)
+        case TriggerDropped():
+            dropped = before.trigger(op.trigger)
+            table = None if dropped is None else dropped.table
+            key = fold_name(op.trigger)
+        case IndexCreated() | IndexDropped() | ViewCreated() | ViewReplaced() | ViewDropped():
+            return
+        case _:
+            assert_never(op)
+    if table is not None:
+        effects.trigger_tables[key] = names.identity(table)
 
 
 def object_of(op: NamedObjectOperation) -> tuple[str, str]:

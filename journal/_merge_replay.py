@@ -87,6 +87,10 @@ class Replay:
     #: This side's data steps by position, and the position of the step being replayed.
     data_mine: dict[int, DataUse] = attrs.field(factory=dict)
     position: int = 0
+    #: This side's schema after its last step: whether an object it drops is back by then.
+    mine_final: Schema = attrs.field(factory=Schema)
+    #: What this side did to the base's objects in all (where a chain of renames ends).
+    mine: SideEffects = attrs.field(factory=SideEffects)
 
     # -- translating names ---------------------------------------------------------------
     def table(self, name: str) -> str:

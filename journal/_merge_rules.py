@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing_extensions import assert_never  # typing has it from 3.11; we support 3.10
 
-from journal._merge_effects import SideEffects
+from journal._merge_data import target_of
+from journal._merge_effects import Gone, SideEffects
 from journal._merge_replay import Replay, describe
 from journal._merge_rules_data import changes_data_of_other, data_migrated
 from journal._merge_rules_objects import (
@@ -46,6 +47,7 @@ from journal.events import (
     DataMigrated,
     IndexCreated,
     IndexDropped,
+    Operation,
     TableCreated,
     TableDropped,
     TableRenamed,
@@ -58,6 +60,33 @@ from journal.events import (
 from journal.names import fold_name
 
 
+def _on_a_table_both_drop(r: Replay, op: Operation) -> bool:
+    """Whether ``op`` changes only a base table that both sides drop in the end (its columns,
+    an index or trigger on it, its rows, its name)."""
+    match op:
+        case TableRenamed() | ColumnAdded() | ColumnDropped() | ColumnRenamed() | ColumnAltered():
+            table = op.table
+        case IndexCreated():
+            table = op.index.table
+        case TriggerCreated():
+            table = op.trigger.table
+        case DataMigrated():
+            table = target_of(op.sql)
+        case (
+            TableCreated() | TableDropped() | IndexDropped() | ViewCreated() | ViewReplaced()
+            | ViewDropped() | TriggerDropped()
+        ):  # fmt: skip
+            return False
+        case _:
+            assert_never(op)
+    origin = r.names.table(table)
+    return (
+        origin is not None
+        and isinstance(r.other.tables.get(origin), Gone)
+        and isinstance(r.mine.tables.get(origin), Gone)
+    )
+
+
 def replay_step(r: Replay, step: SideStep) -> None:
     """Replay one step of the side onto the other side's schema (``r``): emit the translated
     operation, count it as skipped (the other side made it identically), or report a conflict.
@@ -66,6 +95,9 @@ def replay_step(r: Replay, step: SideStep) -> None:
         Untranslatable: the step names a base object the other side dropped.
     """
     op = step.operation
+    if _on_a_table_both_drop(r, op):
+        r.skipped += 1  # the table is gone on both sides in the end: the change is moot
+        return
     if changes_data_of_other(r, step):
         return
     match op:

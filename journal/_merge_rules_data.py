@@ -9,8 +9,10 @@ from typing_extensions import assert_never  # typing has it from 3.11; we suppor
 
 from journal._merge_data import Change, changes_under, data_use, overlaps, users_of
 from journal._merge_replay import Replay, Untranslatable
+from journal._merge_rules_objects import defined, moved_trigger, moved_view
 from journal._merge_rules_tables import column_text
 from journal._merge_types import DATA_DEPENDENCY, SideStep
+from journal.definitions import IndexDef
 from journal.events import (
     ColumnAdded,
     ColumnAltered,
@@ -31,6 +33,8 @@ from journal.events import (
     data_step_text,
 )
 from journal.names import fold_name
+from journal.schema import Schema
+from journal.sqlrefs import canonical_sql
 
 
 def data_migrated(r: Replay, step: SideStep, op: DataMigrated) -> None:
@@ -86,7 +90,12 @@ def data_migrated(r: Replay, step: SideStep, op: DataMigrated) -> None:
 def _same_for_step(r: Replay, step: SideStep, change: Change) -> bool:
     """Whether the other side's ``change`` leaves what the data step names as the step saw
     it: the same rename made on both sides (the step already uses the new name), the same
-    alteration, the same columns added. A drop never does."""
+    alteration, the same columns added, the same view or trigger. A drop of a table or column
+    never does."""
+    kind, _, name = change.key.partition(" ")
+    if kind in ("view", "trigger"):
+        # What the step saw against what the other side ends with (None: no such object).
+        return _object_sql(step.before, kind, name) == _object_sql(r.other_schema, kind, name)
     if change.did == "dropped":
         return False
     if change.did == "renamed":
@@ -113,30 +122,39 @@ def _same_for_step(r: Replay, step: SideStep, change: Change) -> bool:
     ]
 
 
+def _object_sql(schema: Schema, kind: str, name: str) -> str | None:
+    """The canonical SQL of view or trigger ``name`` in ``schema`` (None: there is none)."""
+    found = defined(schema, kind, name)
+    return None if found is None or isinstance(found, IndexDef) else canonical_sql(found.sql)
+
+
 def changes_data_of_other(r: Replay, step: SideStep) -> bool:
     """A schema step of the replayed side that drops, renames or alters what a data step of
     the other side names: a data_dependency conflict (reported here: True). Where the other
     side changed the same object itself, the object's own rules decide (False)."""
     op = step.operation
-    users = users_of(r.data_live, r.names, op) if r.data_live else []
+    users = users_of(r.data_live, r.names, step.before, op) if r.data_live else []
     if not users or _changed_by_other(r, op):
         return False
     try:
-        change = _schema_change(r, op)
+        change = _schema_change(r, step, op)
     except Untranslatable:
         return False  # names what the other side dropped: the driver reports it
     if change is None:
         return False
     taking, object_name, did = change
     first = users[0]
-    it = "every column of its table" if did == "added" else "it"
     kind, _, name = object_name.partition(" ")
+    if kind == "trigger":
+        uses, why = "writes its table", "the trigger fires for the step in one order only"
+    else:
+        uses = "uses every column of its table" if did == "added" else "uses it"
+        why = f"the step ran against the {kind} before that change"
     r.conflict(
         DATA_DEPENDENCY,
         object_name,
         f"{kind.capitalize()} '{name}' is {did} on one side while the other side's data step"
-        f" '{data_step_text(DataMigrated(sql=first.sql))}' uses {it}: the step ran against the"
-        f" {kind} before that change",
+        f" '{data_step_text(DataMigrated(sql=first.sql))}' {uses}: {why}",
         step,
         cite=[u.event for u in users],
         ours=first.sql,
@@ -167,26 +185,24 @@ def _changed_by_other(r: Replay, op: Operation) -> bool:
                 column is not None
                 and (other.columns.get(column) is not None or column in other.altered)
             )
-        case (
-            TableCreated()
-            | IndexCreated()
-            | IndexDropped()
-            | ViewCreated()
-            | ViewReplaced()
-            | ViewDropped()
-            | TriggerCreated()
-            | TriggerDropped()
-            | DataMigrated()
-        ):
+        case ViewCreated() | ViewReplaced() | ViewDropped():
+            view = fold_name(op.view if isinstance(op, ViewDropped) else op.view.name)
+            return view in other.replaced or any(
+                ("view", view) in changed for changed in (other.created, other.dropped)
+            )
+        case TriggerCreated() | TriggerDropped():
+            trigger = fold_name(op.trigger if isinstance(op, TriggerDropped) else op.trigger.name)
+            return trigger in other.trigger_tables
+        case TableCreated() | IndexCreated() | IndexDropped() | DataMigrated():
             return True
         case _:
             assert_never(op)
 
 
-def _schema_change(r: Replay, op: Operation) -> tuple[Operation, str, str] | None:
+def _schema_change(r: Replay, step: SideStep, op: Operation) -> tuple[Operation, str, str] | None:
     """``op`` translated to the other side's names, the object it changes (as conflicts name
     it) and what it does to it, for a conflict with the other side's data step (None: ``op``
-    changes no table or column)."""
+    changes nothing a data step can depend on)."""
     match op:
         case TableDropped():
             return TableDropped(table=r.table(op.table)), f"table {op.table}", "dropped"
@@ -214,17 +230,15 @@ def _schema_change(r: Replay, op: Operation) -> tuple[Operation, str, str] | Non
             else:
                 did = "dropped" if isinstance(op, ColumnDropped) else "altered"
             return translated, f"column {op.table}.{op.column}", did
-        case (
-            TableCreated()
-            | IndexCreated()
-            | IndexDropped()
-            | ViewCreated()
-            | ViewReplaced()
-            | ViewDropped()
-            | TriggerCreated()
-            | TriggerDropped()
-            | DataMigrated()
-        ):
+        case ViewCreated() | ViewReplaced():
+            return type(op)(view=moved_view(r, step, op)), f"view {op.view.name}", "redefined"
+        case ViewDropped():
+            return op, f"view {op.view}", "dropped"
+        case TriggerCreated():
+            return moved_trigger(r, step, op), f"trigger {op.trigger.name}", "created"
+        case TriggerDropped():
+            return op, f"trigger {op.trigger}", "dropped"
+        case TableCreated() | IndexCreated() | IndexDropped() | DataMigrated():
             return None
         case _:
             assert_never(op)

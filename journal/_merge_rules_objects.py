@@ -7,7 +7,7 @@ from __future__ import annotations
 from journal._merge_effects import object_of
 from journal._merge_replay import Replay
 from journal._merge_types import BOTH_CHANGED, DROP_VS_CHANGE, SideStep
-from journal.definitions import IndexDef, ViewDef
+from journal.definitions import IndexDef, TriggerDef, ViewDef
 from journal.events import (
     IndexCreated,
     IndexDropped,
@@ -89,6 +89,21 @@ def object_dropped(
     if (kind, key) in other.dropped:
         r.skipped += 1
         return
+    if (kind, key) in other.created and defined(r.base, kind, name) is not None:
+        # The other side dropped the base's object too, then defined it again.
+        if defined(r.mine_final, kind, name) is not None:
+            r.skipped += 1  # so does this side: its create is judged against the other's
+            return
+        r.conflict(
+            DROP_VS_CHANGE,
+            f"{kind} {name}",
+            f"One side dropped {kind} '{name}' while the other redefined it",
+            step,
+            ours="re-created",
+            theirs="dropped",
+            taking=op,
+        )
+        return
     if kind == "view" and key in other.replaced:
         r.conflict(
             DROP_VS_CHANGE,
@@ -103,11 +118,31 @@ def object_dropped(
     r.emit(step, op)
 
 
-def trigger_created(r: Replay, step: SideStep, op: TriggerCreated) -> None:
-    before = step.before
+def defined(schema: Schema, kind: str, name: str) -> IndexDef | ViewDef | TriggerDef | None:
+    """The index, view or trigger ``name`` (``kind``) of ``schema``, or None."""
+    find = {"index": schema.index, "view": schema.view, "trigger": schema.trigger}[kind]
+    return find(name)
+
+
+def moved_trigger(r: Replay, step: SideStep, op: TriggerCreated) -> TriggerCreated:
+    """``op`` with its SQL and table in the other side's names."""
     trigger = op.trigger
-    sql = r.sql(trigger.sql, trigger_refs(trigger.sql, before.columns_of))
-    moved_trigger = trigger.model_copy(update={"sql": sql, "table": r.table(trigger.table)})
+    sql = r.sql(trigger.sql, trigger_refs(trigger.sql, step.before.columns_of))
+    return TriggerCreated(
+        trigger=trigger.model_copy(update={"sql": sql, "table": r.table(trigger.table)})
+    )
+
+
+def moved_view(r: Replay, step: SideStep, op: ViewCreated | ViewReplaced) -> ViewDef:
+    """``op``'s view with its SQL in the other side's names."""
+    view = op.view
+    return ViewDef(name=view.name, sql=r.sql(view.sql, view_refs(view.sql, step.before.columns_of)))
+
+
+def trigger_created(r: Replay, step: SideStep, op: TriggerCreated) -> None:
+    trigger = op.trigger
+    moved = moved_trigger(r, step, op)
+    sql = moved.trigger.sql
     if sql != trigger.sql:
         r.resolved(f"trigger {trigger.name} rewritten for the renamed table or column")
     key = fold_name(trigger.name)
@@ -119,7 +154,7 @@ def trigger_created(r: Replay, step: SideStep, op: TriggerCreated) -> None:
             step,
             ours="dropped",
             theirs=sql,
-            taking=TriggerCreated(trigger=moved_trigger),
+            taking=moved,
         )
         return
     if ("trigger", key) in r.other.created:
@@ -134,19 +169,18 @@ def trigger_created(r: Replay, step: SideStep, op: TriggerCreated) -> None:
             step,
             ours=mine_trigger.sql if mine_trigger else None,
             theirs=sql,
-            taking=TriggerCreated(trigger=moved_trigger),
+            taking=moved,
         )
         return
-    r.emit(step, TriggerCreated(trigger=moved_trigger))
+    r.emit(step, moved)
 
 
 def view_defined(r: Replay, step: SideStep, op: ViewCreated | ViewReplaced) -> None:
-    before = step.before
     view = op.view
-    sql = r.sql(view.sql, view_refs(view.sql, before.columns_of))
+    moved = moved_view(r, step, op)
+    sql = moved.sql
     if sql != view.sql:
         r.resolved(f"view {view.name} rewritten for the renamed table or column")
-    moved = ViewDef(name=view.name, sql=sql)
     key = fold_name(view.name)
     mine = r.other_schema.view(view.name)
     both = ("view", key) in r.other.created or (

@@ -87,13 +87,20 @@ def table_dropped(r: Replay, step: SideStep, op: TableDropped) -> None:
     r.emit(step, TableDropped(table=r.table(op.table)))
 
 
+def same_end(final: str, new_name: str, mine_final: str | Gone | None) -> bool:
+    """Whether a rename to ``new_name`` ends where the other side's renames of the object end
+    (``final``): the step itself, or this side's chain of renames (``mine_final``)."""
+    ends = [new_name] + ([mine_final] if isinstance(mine_final, str) else [])
+    return any(fold_name(final) == fold_name(end) for end in ends)
+
+
 def table_renamed(r: Replay, step: SideStep, op: TableRenamed) -> None:
     other = r.other
     origin = r.names.table(op.table)
     if origin is not None:
         final = other.tables.get(origin)
         if isinstance(final, str):
-            if fold_name(final) == fold_name(op.new_name):
+            if same_end(final, op.new_name, r.mine.tables.get(origin)):
                 r.skipped += 1
                 return
             r.conflict(
@@ -166,6 +173,9 @@ def replay_column_change(
     what = f"column {op.table}.{op.column}"
     if origin is not None:
         final = other.columns.get(origin)
+        if isinstance(final, Gone) and isinstance(r.mine.columns.get(origin), Gone):
+            r.skipped += 1  # both sides drop it in the end: what this side did first is moot
+            return
         match op:
             case ColumnDropped():
                 if isinstance(final, Gone):
@@ -190,7 +200,7 @@ def replay_column_change(
                     return
             case ColumnRenamed():
                 if isinstance(final, str):
-                    if fold_name(final) == fold_name(op.new_name):
+                    if same_end(final, op.new_name, r.mine.columns.get(origin)):
                         r.skipped += 1
                         return
                     r.conflict(

@@ -115,6 +115,8 @@ def transform(
     ``other_steps``: the other side's steps, whose data steps this side's are judged against.
     """
     replay = Replay(base, other, other_schema, SideNames(base), resolver=resolver or Resolver())
+    replay.mine_final = apply(steps[-1].before, steps[-1].operation) if steps else base
+    replay.mine = side_effects(base, steps)
     mine = data_uses(SideNames(base), steps)
     if mine:
         # The other side's data steps, which this side's data and schema steps are judged

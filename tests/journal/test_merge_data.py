@@ -186,3 +186,65 @@ def test_a_change_both_sides_made_alike_leaves_the_step_as_it_was_written():
         base, alter, "ALTER TABLE users ALTER COLUMN age SET DEFAULT 1; UPDATE users SET age = 2;"
     )
     assert conflicts and conflicts[0].kind == "both_changed"
+
+
+VIEWED = (
+    "CREATE TABLE users (id TEXT PRIMARY KEY, name TEXT, active INTEGER);"
+    "CREATE TABLE mailing (id TEXT PRIMARY KEY, name TEXT);"
+    "CREATE VIEW active_users AS SELECT id, name FROM users WHERE active = 1;"
+    "CREATE VIEW first_active AS SELECT id, name FROM active_users LIMIT 1;"
+)
+FILL = "INSERT INTO mailing (id, name) SELECT id, name FROM first_active;"
+REDEFINE = (
+    "DROP VIEW first_active; DROP VIEW active_users;"
+    "CREATE VIEW active_users AS SELECT id, name FROM users;"
+    "CREATE VIEW first_active AS SELECT id, name FROM active_users LIMIT 1;"
+)
+
+
+def test_a_step_reading_a_view_follows_it_to_the_views_and_tables_under_it():
+    # Through first_active to active_users: redefining the inner view is a conflict.
+    inner = (
+        "DROP VIEW first_active; DROP VIEW active_users;"
+        "CREATE VIEW active_users AS SELECT id, name FROM users;"
+        "CREATE VIEW first_active AS SELECT id, name FROM active_users LIMIT 1;"
+    )
+    _, conflicts = merge(VIEWED, inner, FILL)
+    assert [c.object for c in conflicts] == ["data mailing"]
+    assert "uses view 'active_users', which the other side redefined" in conflicts[0].message
+    # And a step on the other side writing the table under both views clashes with it.
+    _, conflicts = merge(VIEWED, "UPDATE users SET active = 0;", FILL)
+    assert [c.kind for c in conflicts] == [DATA_DEPENDENCY]
+    assert "both use table 'users'" in conflicts[0].message
+
+
+def test_a_view_redefined_alike_on_both_sides_leaves_the_step_clean():
+    plan, conflicts = merge(VIEWED, REDEFINE, REDEFINE + FILL)
+    assert conflicts == [] and plan.operations == (DataMigrated(sql=FILL.rstrip(";")),)
+
+
+def test_a_trigger_on_the_written_table_conflicts_and_either_side_resolves_it():
+    base = (
+        "CREATE TABLE users (id TEXT PRIMARY KEY, plan TEXT);"
+        "CREATE TABLE audit (id INTEGER PRIMARY KEY, what TEXT);"
+    )
+    trigger = (
+        "CREATE TRIGGER users_audit AFTER UPDATE ON users"
+        " BEGIN INSERT INTO audit (what) VALUES (new.id); END;"
+    )
+    step = "UPDATE users SET plan = 'free' WHERE plan IS NULL;"
+    _, [conflict] = merge(base, trigger, step)
+    assert (conflict.kind, conflict.object) == (DATA_DEPENDENCY, "data users")
+    assert conflict.ours == "created trigger 'users_audit' on table 'users'"
+    plan, conflicts = merge(base, trigger, step, Resolver.of({"data users": "theirs"}, None))
+    assert conflicts == [] and plan.operations == (DataMigrated(sql=step.rstrip(";")),)
+    # The other direction: the replayed side's trigger, taken, follows a renamed table.
+    _, [conflict] = merge(base, step, trigger)
+    assert conflict.object == "trigger users_audit" and conflict.sides == SIDES
+    plan, conflicts = merge(
+        base, step, trigger, Resolver.of({"trigger users_audit": "theirs"}, None)
+    )
+    assert conflicts == [] and [type(op).__name__ for op in plan.operations] == ["TriggerCreated"]
+    # The same trigger on both sides: the step ran with it on both.
+    plan, conflicts = merge(base, trigger, trigger + step)
+    assert conflicts == [] and plan.operations == (DataMigrated(sql=step.rstrip(";")),)
