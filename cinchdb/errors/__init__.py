@@ -5,10 +5,20 @@ one import. Each error also inherits the builtin it semantically is, so the refe
 documented ``ValueError`` cases hold: ``except ValueError`` catches a missing table or record.
 Each states its meaning in its docstring, builds its message from its attributes, and carries
 the ``cinch`` exit status as ``exit_code``. ``docs/errors.md`` is generated from these classes
-(``python -m cinchdb.cli._errors_doc > docs/errors.md``).
+(``python -m cinchdb.cli._error_docs > docs/errors.md``).
 
 ``DRIVER_ERRORS`` are SQLite's own errors (``sqlite3`` and SQLCipher's), which a raw
 ``query()`` can still raise for bad SQL, as the reference documents.
+
+The classes are defined in private modules, one per subtree or concern: ``_project`` (the
+project, handles, call arguments), ``_branches`` (databases, branches, merges, reset and
+revert), ``_data`` (``DataError``), ``_tenants`` (``TenantError``), ``_encryption``
+(``EncryptionError``), ``_kv`` (``KVError``), ``_codegen``, ``_adopt``, ``_server`` (API keys,
+HTTP requests, the remote handle), ``_replication`` (replication, restore, backups, sealed
+copies) and ``_wire`` (error codes and details on the wire). A new error goes into the module of
+its subtree and is imported and listed in ``__all__`` here. Every one is presented as
+``cinchdb.errors.<Name>`` (its ``__module__``), the one public place, so tracebacks, pickles
+and docs name it there, and a move between private modules changes nothing a user sees.
 """
 
 from __future__ import annotations
@@ -260,3 +270,15 @@ ConflictError = MergeConflictError
 
 #: SQLite's errors from either driver (``sqlite3``, ``sqlcipher3``): bad SQL in ``query()``.
 DRIVER_ERRORS: tuple[type[Exception], ...] = drivers.Error
+
+
+def _present_here() -> None:
+    # The private modules are a layout, not an address: what they define is public as
+    # cinchdb.errors.<Name> only (journal's errors keep their own module).
+    for name in __all__:
+        value = globals()[name]
+        if getattr(value, "__module__", "").startswith(f"{__name__}._"):
+            value.__module__ = __name__
+
+
+_present_here()
