@@ -39,11 +39,9 @@ from cinchdb._replay_plans import ReplayPlans
 from cinchdb._system_tables import STATE_TABLE
 from cinchdb._tenant_crypto import (
     TEMPLATE_KEY,
-    Rotation,
     TenantKeys,
     build_encrypted_file,
     copy_sealed_file,
-    rekey_file,
 )
 from cinchdb._tenant_dir import (
     TEMPLATE_FILE,
@@ -58,13 +56,13 @@ from cinchdb._tenant_registry import (
     TenantRegistry,
     validate_tenant_name,
 )
+from cinchdb._tenant_rotation import TenantRotation
 from cinchdb._tenant_sync import BUSY_ATTEMPTS, CatchUp, Outcome, TenantState, TenantSync
 from cinchdb._unset import UNSET, Unset
 from cinchdb.crypto import WrongKeyError, verifier
 from cinchdb.data import DataOps
 from cinchdb.errors import (
     InvalidTenantNameError,
-    KeyRotationError,
     PreflightError,
     TenantDivergedError,
     TenantError,
@@ -107,8 +105,10 @@ class TenantFiles:
     that touch rows and files together (create, delete, copy, rename, re-key).
 
     Composed of three parts it owns: :attr:`registry` (the rows), :attr:`directory` (the
-    files on disk) and :attr:`encryption` (the keys at hand). Connections are kept open in a
-    bounded LRU cache; opening a file is never done per call.
+    files on disk) and :attr:`encryption` (the keys at hand), and two that work over them:
+    catch-up and propagation (:mod:`cinchdb._tenant_sync`) and key rotation
+    (:mod:`cinchdb._tenant_rotation`). Connections are kept open in a bounded LRU cache;
+    opening a file is never done per call.
     """
 
     def __init__(
@@ -135,6 +135,7 @@ class TenantFiles:
         self._open: OrderedDict[tuple[str, str], OpenFile] = OrderedDict()
         self._branch_names: tuple[int, list[str]] | None = None
         self._sync = TenantSync(self, plans, self._open)
+        self._rotation = TenantRotation(self)
 
     # -- the registry, with the files that go with its rows -----------------------------------
     @property
@@ -155,11 +156,9 @@ class TenantFiles:
         return self.registry.encrypted_names()
 
     def unlock(self, name: str, passphrase: str) -> None:
-        """Check and keep an encrypted tenant's key; an unfinished rotation of the tenant (a
-        crash or a locked metadata.db interrupted it) is finished here, with either key."""
-        rotation = self.encryption.unlock(name, passphrase)
-        if rotation is not None:
-            self._finish_rotation(name, rotation)
+        """Check and keep an encrypted tenant's key, finishing an unfinished rotation of it
+        (see :meth:`~cinchdb._tenant_rotation.TenantRotation.unlock`)."""
+        self._rotation.unlock(name, passphrase)
 
     def create(
         self, name: str, *, encrypted: bool = False, raw_key: bytes | None = None,
@@ -249,84 +248,14 @@ class TenantFiles:
         *,
         resume: bool = False,
     ) -> None:
-        """Re-key every file of an encrypted tenant, in three steps that a crash or a locked
-        metadata.db can interrupt anywhere without losing a file:
-
-        1. record the new key as pending (salt, verifier, and the two keys each wrapped under
-           the other) in one transaction, before any file changes;
-        2. re-key each file of the tenant on every branch (each one all or nothing);
-        3. make the new key current and forget the wrapped ones, in one transaction.
-
-        Until step 3, opening the tenant with either passphrase finishes the rotation (see
-        :meth:`unlock`). ``resume`` finishes an unfinished rotation with whichever key is
-        given; when none was recorded it rotates now if both keys are given and the old one
-        is current, and does nothing if the new one is already current.
+        """Re-key every file of an encrypted tenant, in steps a crash can interrupt anywhere
+        without losing a file (see :meth:`~cinchdb._tenant_rotation.TenantRotation.rotate`).
 
         Raises:
             WrongKeyError; KeyRotationError: metadata.db stayed locked (the message says
                 whether anything changed), or an unfinished rotation blocks a new one.
         """
-        if resume:
-            self._resume_rotation(name, old_passphrase, new_passphrase)
-            return
-        if old_passphrase is None or new_passphrase is None:
-            raise KeyRotationError(name, "give both the old and the new key")
-        rotation = self.encryption.begin_rotation(name, old_passphrase, new_passphrase)
-        self._finish_rotation(name, rotation)
-
-    def _resume_rotation(self, name: str, old: str | None, new: str | None) -> None:
-        given = [key for key in (new, old) if key is not None]
-        if not given:
-            raise KeyRotationError(name, "give the old or the new key to resume")
-        if self.registry.pending_key(name) is not None:
-            self.unlock(name, given[0])  # either key finishes it
-            return
-        if new is not None:
-            try:
-                self.encryption.unlock(name, new)
-                return  # already done: the new key is the tenant's
-            except WrongKeyError:
-                if old is None:
-                    raise
-        assert old is not None
-        if new is not None:
-            self.rotate_key(name, old, new)  # never recorded: rotate now
-            return
-        self.encryption.unlock(name, old)  # WrongKeyError unless it is still the key
-        raise KeyRotationError(
-            name, "nothing to resume: no rotation was recorded and this key is still current"
-        )
-
-    def _tenant_paths(self, name: str) -> list[Path]:
-        """The files of tenant ``name`` on every branch, their cached connections closed."""
-        paths = []
-        for branch in self._branches():
-            self._close(branch, name)
-            if self.path(branch, name).exists():
-                paths.append(self.path(branch, name))
-        return paths
-
-    def _finish_rotation(self, name: str, rotation: Rotation) -> None:
-        """Steps 2 and 3 of :meth:`rotate_key`. The files are swept again after the swap:
-        a handle that unlocked before step 1 may have made a file under the old key."""
-        for path in self._tenant_paths(name):
-            rekey_file(path, name, rotation)
-        self.encryption.finish_rotation(name, rotation)
-        for path in self._tenant_paths(name):
-            rekey_file(path, name, rotation)
-
-    def _check_key(self, name: str) -> None:
-        """Before using a held key after metadata.db changed: finish a rotation another
-        process left unfinished; a key that is no longer the tenant's raises WrongKeyError
-        (and its cached connections close), instead of SQLCipher's "not a database"."""
-        try:
-            rotation = self.encryption.still_valid(name)
-        except WrongKeyError:
-            for branch in self._branches():
-                self._close(branch, name)
-            raise
-        if rotation is not None:
-            self._finish_rotation(name, rotation)
+        self._rotation.rotate(name, old_passphrase, new_passphrase, resume=resume)
 
     # -- files ---------------------------------------------------------------------------------
     def branch_dir(self, branch: str) -> Path:
@@ -393,7 +322,7 @@ class TenantFiles:
         if not self.exists(tenant):
             raise TenantNotFoundError(self.database, tenant)
         if tenant in self.keys:
-            self._check_key(tenant)
+            self._rotation.check_key(tenant)
             entry = self._open.get((branch, tenant))
         path = self.path(branch, tenant)
         if entry is None and not path.exists():
@@ -615,7 +544,7 @@ class TenantFiles:
         for name in list(self.keys):
             # Re-keyed elsewhere: locked here from now on, and left at its cursor.
             with suppress(WrongKeyError):
-                self._check_key(name)
+                self._rotation.check_key(name)
         locked = self.encryption.locked()
         return [tenant for tenant, _ in self.materialized(branch) if tenant not in locked]
 

@@ -7,7 +7,10 @@ semantically is, so ``except ValueError`` (the reference's documented cases) kee
 from __future__ import annotations
 
 import importlib
+import inspect
+import pickle
 import pkgutil
+import traceback
 from collections.abc import Callable
 from typing import Any
 
@@ -162,6 +165,21 @@ def test_every_error_lives_in_its_packages_errors_module_and_is_exported():
     for cls in _every_error_class():
         assert cls.__module__ in ("journal.errors", "cinchdb.errors"), cls
         assert cls in exported, f"{cls.__name__} is missing from cinchdb.errors.__all__"
+
+
+def test_every_error_is_named_and_pickled_at_its_public_place():
+    """The classes are defined in private modules of cinchdb/errors/, one per subtree; a
+    traceback, a pickle and the docs still name each one ``cinchdb.errors.<Name>``."""
+    for name in errors.__all__:
+        value = getattr(errors, name)
+        if not inspect.isclass(value) or value.__module__ == "journal.errors":
+            continue
+        assert f"{value.__module__}.{value.__qualname__}" == f"cinchdb.errors.{name}"
+        assert pickle.loads(pickle.dumps(value)) is value
+    error = errors.ArgumentError("insert_many", "needs at least one row")
+    assert traceback.format_exception_only(error) == [
+        "cinchdb.errors.ArgumentError: insert_many() needs at least one row\n"
+    ]
 
 
 @pytest.mark.parametrize("cls", error_classes(), ids=lambda cls: cls.__name__)

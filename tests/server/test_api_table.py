@@ -1,4 +1,4 @@
-"""The API table (cinchdb/api.py) and errors on the wire (cinchdb/errors.py)."""
+"""The API table (cinchdb/api.py) and errors on the wire (cinchdb/errors/)."""
 
 from __future__ import annotations
 
