@@ -17,6 +17,8 @@ from cinchdb._wire_models import model_from_json, model_to_json
 from cinchdb.api import Endpoint, Param
 from cinchdb.database import CinchDB
 from cinchdb.errors import RequestError
+from cinchdb.keys import Principal
+from cinchdb.server._analytics import analytics_stats, slow_queries
 from cinchdb.server.settings import ServerSettings
 from cinchdb.server.wire import decode_value, encode_value
 from journal.names import quote, validate_identifier
@@ -132,14 +134,24 @@ def _checked(param: Param, value: Any) -> Any:
 # -- calling the SDK -------------------------------------------------------------------------
 
 Special = Callable[[CinchDB, dict[str, Any], ServerSettings], Any]
+#: A call whose result depends on the key's limits, not only on its arguments.
+Limited = Callable[[CinchDB, dict[str, Any], Principal], Any]
 
 
 def call(
-    db: CinchDB, endpoint: Endpoint, arguments: dict[str, Any], settings: ServerSettings
+    db: CinchDB,
+    endpoint: Endpoint,
+    arguments: dict[str, Any],
+    settings: ServerSettings,
+    principal: Principal,
 ) -> Any:
-    """Call the SDK method of ``endpoint`` on ``db`` and return its result as JSON."""
+    """Call the SDK method of ``endpoint`` on ``db`` for ``principal`` (already authorized
+    for it) and return its result as JSON."""
+    limited = _LIMITED.get(endpoint.name)
     special = _SPECIAL.get(endpoint.name)
-    if special is not None:
+    if limited is not None:
+        result = limited(db, arguments, principal)
+    elif special is not None:
         result = special(db, arguments, settings)
     else:
         owner, _, method = endpoint.name.rpartition(".")
@@ -156,6 +168,11 @@ def encode_result(kind: str, result: Any) -> Any:
         return encode_value(result)
     if kind in ("events", "operations"):
         return [item.model_dump(mode="json") for item in result]
+    if kind == "migration":
+        return {
+            "events": [event.model_dump(mode="json") for event in result],
+            "data_steps": list(result.data_steps),
+        }
     if isinstance(result, BaseModel) or (isinstance(result, list) and kind.startswith("list[")):
         # Column defaults keep their kind (SQL(...), bytes): cinchdb/_wire_models.py.
         return model_to_json(result)
@@ -268,6 +285,10 @@ def _alter_column(db: CinchDB, arguments: dict[str, Any], _settings: ServerSetti
     return db.alter_column(**arguments)
 
 
+_LIMITED: dict[str, Limited] = {
+    "get_analytics_stats": analytics_stats,
+    "get_slow_queries": slow_queries,
+}
 _SPECIAL: dict[str, Special] = {
     "alter_column": _alter_column,
     "insert": _insert,
