@@ -18,7 +18,7 @@ from cinchdb.api import Endpoint, Param
 from cinchdb.database import CinchDB
 from cinchdb.errors import RequestError
 from cinchdb.keys import Principal
-from cinchdb.server._analytics import analytics_stats, slow_queries
+from cinchdb.server import _limits
 from cinchdb.server.settings import ServerSettings
 from cinchdb.server.wire import decode_value, encode_value
 from journal.names import quote, validate_identifier
@@ -286,8 +286,10 @@ def _alter_column(db: CinchDB, arguments: dict[str, Any], _settings: ServerSetti
 
 
 _LIMITED: dict[str, Limited] = {
-    "get_analytics_stats": analytics_stats,
-    "get_slow_queries": slow_queries,
+    "get_analytics_stats": _limits.analytics_stats,
+    "get_slow_queries": _limits.slow_queries,
+    "migrate": _limits.migrate,
+    "data_step_rows": _limits.data_step_rows,
 }
 _SPECIAL: dict[str, Special] = {
     "alter_column": _alter_column,

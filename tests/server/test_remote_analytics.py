@@ -201,3 +201,41 @@ def test_the_openapi_document_describes_get_metrics_as_it_is_served(client, keys
     for path, scope in (("analytics/stats", "metrics:read"), ("data-steps", "schema:read")):
         found = document["paths"][f"/v1/databases/{{database}}/branches/{{branch}}/{path}"]
         assert found["get"]["x-cinch-scope"] == scope
+
+
+def test_a_tenant_limited_key_sees_only_its_tenants_in_data_step_counts(live_server, tokens):
+    admin, _ = tokens["admin"]
+    _run_statements(live_server, admin)  # one row in each of a, b and main
+    with ApiKeys(live_server.project) as keys:
+        limited = keys.create(scopes=["schema:read", "schema:write"], tenants=["a"]).token
+    with _remote(live_server, limited) as db:
+        result = db.migrate("UPDATE users SET age = age + 1", message="birthdays")
+        (step,) = result.data_steps
+        assert step["per_tenant"] == {"a": 1}
+        assert (step["total"], step["tenants"], step["max"], step["max_tenant"]) == (1, 1, 1, "a")
+        assert db.data_step_rows(result[0].id) == [step]
+    with _remote(live_server, admin) as db:
+        (everything,) = db.data_step_rows(result[0].id)
+    assert everything["per_tenant"] == {"a": 1, "b": 1, "main": 1}
+    assert {**everything, "per_tenant": {"a": 1}, "total": 1, "tenants": 1, "max_tenant": "a"} == (
+        step
+    )
+
+
+def test_a_branch_limited_key_reads_data_step_counts_of_its_branches_only(live_server, tokens):
+    admin, _ = tokens["admin"]
+    with _remote(live_server, admin) as db:
+        db.insert("users", {"name": "x", "age": 1})
+        event = db.migrate("UPDATE users SET age = age + 1")[0].id
+    with ApiKeys(live_server.project) as keys:
+        made = keys.create(scopes=["schema:read"], branches=["main"])
+    with _remote(live_server, made.token) as db:
+        assert db.data_step_rows(event, branch="main")[0]["total"] == 1
+        # Every branch's counts, summed, would hold branches it may not see.
+        with pytest.raises(PermissionDeniedError) as caught:
+            db.data_step_rows(event)
+        assert str(caught.value) == (
+            f"API key {made.info.id} may not use branch '*' (allowed: main)"
+        )
+        with pytest.raises(PermissionDeniedError):
+            db.data_step_rows(event, branch="dev")

@@ -1,31 +1,37 @@
-"""The analytics reads of the API (``get_analytics_stats``, ``get_slow_queries``) for one key:
-what its tenant and branch limits let it see.
+"""Results that name tenants, as one key's limits let it see them: the analytics reads
+(``get_analytics_stats``, ``get_slow_queries``) and the row counts of data steps (``migrate``'s
+``data_steps``, ``data_step_rows``).
 
-Analytics cover every branch and tenant of a database, so the path's checks are not enough.
+A key limited to tenants never sees another tenant's name or figures. Data-step counts are
+summed again over its tenants (the branch template's rows are no tenant's and stay). Analytics
+cover every branch and tenant of a database, so the path's checks are not enough.
 A key limited to tenants sees only those: a ``tenant`` outside them is refused before this runs
 (the endpoints' ``tenant_params``); with no ``tenant``, slow statements are read per tenant of
 the key and merged (exact: each names its tenant), and the stats of its one tenant are read.
 Stats of several tenants cannot be told apart (a shape's figures and percentiles sum every
 tenant that ran it), so a key of several tenants must name one. A key limited to branches sees
-the tenant rows and slow statements of its branches only. Nothing here reads parameter values:
+the tenant rows and slow statements of its branches only, and names a branch for data-step
+counts. Nothing here reads parameter values:
 analytics never store them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from cinchdb._data_step_rows import TEMPLATE_ROW, summary_of
 from cinchdb.database import CinchDB
 from cinchdb.errors import PermissionDeniedError, RequestError
 from cinchdb.keys import Principal
-from cinchdb.results import AnalyticsStats, SlowStatement
+from cinchdb.results import AnalyticsStats, DataStepRows, MigrateResult, SlowStatement
 
-__all__ = ["analytics_stats", "since_from_text", "slow_queries"]
+__all__ = ["analytics_stats", "data_step_rows", "migrate", "since_from_text", "slow_queries"]
 
 _SCOPE = "metrics:read"
-#: What a key limited to several tenants is refused when it names none: every tenant.
-_EVERY_TENANT = "*"
+#: What a limited key is refused when it names no tenant (branch) where it must: every one.
+_EVERY = "*"
 
 
 def since_from_text(text: str | None) -> datetime | timedelta | None:
@@ -54,9 +60,7 @@ def analytics_stats(db: CinchDB, arguments: dict[str, Any], principal: Principal
     tenant = arguments.get("tenant")
     if tenant is None and principal.tenants:
         if len(principal.tenants) > 1:
-            raise PermissionDeniedError(
-                principal.key_id, "tenant", _EVERY_TENANT, principal.tenants
-            )
+            raise PermissionDeniedError(principal.key_id, "tenant", _EVERY, principal.tenants)
         tenant = principal.tenants[0]
     stats = db.get_analytics_stats(since, tenant, arguments.get("limit", 20))
     if principal.branches:
@@ -93,3 +97,32 @@ def slow_queries(
 
 def _sees(principal: Principal, db: CinchDB, branch: str, tenant: str) -> bool:
     return principal.permits(_SCOPE, database=db.database, branch=branch, tenant=tenant)
+
+
+def migrate(db: CinchDB, arguments: dict[str, Any], principal: Principal) -> MigrateResult:
+    """``migrate``, its ``data_steps`` counted over the tenants ``principal`` may see."""
+    result = db.migrate(**arguments)
+    if not principal.tenants:
+        return result
+    return MigrateResult(list(result), _visible_steps(principal, result.data_steps))
+
+
+def data_step_rows(
+    db: CinchDB, arguments: dict[str, Any], principal: Principal
+) -> list[DataStepRows]:
+    """``data_step_rows`` counted over the tenants ``principal`` may see. A key limited to
+    branches names one (every branch's counts, summed, would hold the others')."""
+    if principal.branches and arguments.get("branch") is None:
+        raise PermissionDeniedError(principal.key_id, "branch", _EVERY, principal.branches)
+    steps = db.data_step_rows(**arguments)
+    return _visible_steps(principal, steps) if principal.tenants else steps
+
+
+def _visible_steps(principal: Principal, steps: Iterable[DataStepRows]) -> list[DataStepRows]:
+    found: list[DataStepRows] = []
+    for step in steps:
+        counts = {t: n for t, n in step["per_tenant"].items() if t in principal.tenants}
+        if step["template"] is not None:
+            counts[TEMPLATE_ROW] = step["template"]
+        found.append(summary_of(step["event_id"], step["step"], step["sql"], counts))
+    return found
