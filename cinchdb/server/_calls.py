@@ -105,7 +105,8 @@ def _from_text(param: Param, text: str) -> Any:
             raise RequestError(f"'{param.name}' must be an integer, got {text!r}") from None
     if param.type == "number":
         try:
-            return float(text)
+            # A whole number stays an int, as it would in a JSON body (and in a message).
+            return int(text) if text.strip().lstrip("+-").isdigit() else float(text)
         except ValueError:
             raise RequestError(f"'{param.name}' must be a number, got {text!r}") from None
     if param.type == "boolean":

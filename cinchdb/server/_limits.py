@@ -1,18 +1,19 @@
 """Results that name tenants, as one key's limits let it see them: the analytics reads
 (``get_analytics_stats``, ``get_slow_queries``) and the row counts of data steps (``migrate``'s
-``data_steps``, ``data_step_rows``).
+``data_steps``, ``data_step_rows``). A key limited to tenants never sees another tenant's name
+or figures; the path's checks are not enough, since these cover every tenant (and analytics
+every branch) of a database.
 
-A key limited to tenants never sees another tenant's name or figures. Data-step counts are
-summed again over its tenants (the branch template's rows are no tenant's and stay). Analytics
-cover every branch and tenant of a database, so the path's checks are not enough.
-A key limited to tenants sees only those: a ``tenant`` outside them is refused before this runs
-(the endpoints' ``tenant_params``); with no ``tenant``, slow statements are read per tenant of
-the key and merged (exact: each names its tenant), and the stats of its one tenant are read.
-Stats of several tenants cannot be told apart (a shape's figures and percentiles sum every
-tenant that ran it), so a key of several tenants must name one. A key limited to branches sees
-the tenant rows and slow statements of its branches only, and names a branch for data-step
-counts. Nothing here reads parameter values:
-analytics never store them.
+- A ``tenant`` outside the key's is refused before this runs (the endpoints' ``tenant_params``).
+- Slow statements with no ``tenant``: read per tenant of the key and merged (exact: each names
+  its tenant). Stats with no ``tenant``: those of the key's one tenant; a key of several must
+  name one, since a shape's figures and percentiles sum every tenant that ran it.
+- Data-step counts: summed again over the key's tenants (the branch template's rows are no
+  tenant's and stay); a key limited to branches names one (every branch's counts, summed,
+  would hold the others').
+- A key limited to branches sees the tenant rows and slow statements of its branches only.
+
+Nothing here reads parameter values: analytics never store them.
 """
 
 from __future__ import annotations

@@ -174,7 +174,8 @@ def _operation(endpoint: Endpoint, components: dict[str, Any]) -> dict[str, Any]
                 "description": "The branch head this change was made against (412 if moved)",
             }
         )
-    if endpoint.tenant_scoped or endpoint.tenant_params:
+    # A tenant's data, or a tenant call (the analytics name tenants but open none).
+    if endpoint.tenant_scoped or (endpoint.tenant_params and endpoint.scope == "tenants:admin"):
         parameters.append(
             {
                 "name": api.TENANT_KEY_HEADER,

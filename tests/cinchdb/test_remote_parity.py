@@ -38,3 +38,41 @@ def test_migrate_returns_each_data_steps_rows_and_data_step_rows_reads_them(conn
     assert db.data_step_rows(result[0].id) == [update]
     assert db.data_step_rows(result[1].id[:10], branch="main") == [delete]
     assert db.migrate("CREATE TABLE notes (body TEXT)").data_steps == ()
+
+
+@pytest.mark.parametrize(
+    ("call", "kwargs"),
+    [
+        ("get_analytics_stats", {"since": "yesterday"}),
+        ("get_analytics_stats", {"limit": 0}),
+        ("get_slow_queries", {"threshold_ms": -1}),
+        ("get_slow_queries", {"tenant": "Bad Name"}),
+    ],
+)
+def test_analytics_arguments_are_refused_in_the_same_words(db, call, kwargs):
+    with pytest.raises(ValueError) as caught:
+        getattr(db, call)(**kwargs)
+    assert (type(caught.value).__name__, str(caught.value)) == EXPECTED[call, next(iter(kwargs))]
+
+
+EXPECTED = {
+    ("get_analytics_stats", "since"): (
+        "InvalidFieldError",
+        "get_analytics_stats() argument 'since': must be a datetime or a timedelta,"
+        " not 'yesterday'",
+    ),
+    ("get_analytics_stats", "limit"): (
+        "InvalidFieldError",
+        "get_analytics_stats() argument 'limit': must be a whole number >= 1, not 0",
+    ),
+    ("get_slow_queries", "threshold_ms"): (
+        "InvalidFieldError",
+        "get_slow_queries() argument 'threshold_ms': must be a number of milliseconds >= 0,"
+        " not -1",
+    ),
+    ("get_slow_queries", "tenant"): (
+        "InvalidTenantNameError",
+        "Invalid tenant name 'Bad Name': use letters, digits, '_' and '-', starting with a"
+        " letter or digit",
+    ),
+}
