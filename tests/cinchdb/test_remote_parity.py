@@ -67,8 +67,7 @@ EXPECTED = {
     ),
     ("get_slow_queries", "threshold_ms"): (
         "InvalidFieldError",
-        "get_slow_queries() argument 'threshold_ms': must be a number of milliseconds >= 0,"
-        " not -1",
+        "get_slow_queries() argument 'threshold_ms': must be a number of milliseconds >= 0, not -1",
     ),
     ("get_slow_queries", "tenant"): (
         "InvalidTenantNameError",
