@@ -40,6 +40,7 @@ __all__ = [
     "count_rows",
     "data_step_rows",
     "record_rows",
+    "summary_of",
     "summary_text",
 ]
 
@@ -168,10 +169,12 @@ def data_step_rows(
     by_step: dict[int, dict[str, int]] = {}
     for step, tenant, rows in store.connection.execute(query, params).fetchall():
         by_step.setdefault(int(step), {})[str(tenant)] = int(rows)
-    return [_summary(event_id, step, sql, counts) for step, counts in by_step.items()]
+    return [summary_of(event_id, step, sql, counts) for step, counts in by_step.items()]
 
 
-def _summary(event_id: str, step: int, sql: str, counts: dict[str, int]) -> DataStepRows:
+def summary_of(event_id: str, step: int, sql: str, counts: dict[str, int]) -> DataStepRows:
+    """One step's summary of its row counts per tenant (the template's under
+    :data:`TEMPLATE_ROW`, taken out of ``counts``)."""
     template = counts.pop(TEMPLATE_ROW, None)
     most = max(counts.items(), key=lambda item: (item[1], _reverse(item[0])), default=None)
     return DataStepRows(

@@ -89,7 +89,8 @@ JsonType = Literal["string", "integer", "number", "boolean", "object", "array", 
 #: "row" and "rows" (rows, BLOBs as ``{"$base64": ...}``), "page" (``{"rows": [...],
 #: "next": key or null}``), "value" (one KV value, bytes as ``{"$base64": ...}``), "values"
 #: (a dict of them), "events" and "operations" (journal events / operations as their JSON),
-#: or a model of ``cinchdb.models`` ("Table", "list[Table]", ...).
+#: "migration" (``{"events": [...], "data_steps": [...]}``: migrate's events and the rows each
+#: data step changed), or a model of ``cinchdb.models`` ("Table", "list[Table]", ...).
 RESULTS = (
     "none",
     "json",
@@ -100,6 +101,7 @@ RESULTS = (
     "values",
     "events",
     "operations",
+    "migration",
     "Table",
     "list[Table]",
     "Index",
@@ -189,6 +191,8 @@ def _b(
 
 _SR: Scope = "schema:read"
 _SW: Scope = "schema:write"
+_MR: Scope = "metrics:read"
+_SINCE = "an ISO 8601 time (naive: UTC), or seconds back from now; default: everything kept"
 
 ENDPOINTS: tuple[Endpoint, ...] = (
     # -- schema: reading ----------------------------------------------------------------------
@@ -242,7 +246,12 @@ ENDPOINTS: tuple[Endpoint, ...] = (
              "Apply a migration (DDL and data steps) as journal events",
              (_b("sql"), _b("message", "string", False), _b("down", "string", False),
               _b("allow_nondeterministic", "boolean", False)),
-             result="events", writes=True, cas=True),
+             result="migration", writes=True, cas=True),
+    Endpoint("data_step_rows", "GET", BRANCH + "/data-steps", _SR,
+             "Rows each data step of an event changed, per tenant (as the server recorded them)",
+             (_q("event", required=True, doc="an event id, prefix or ref"),
+              _q("branch", doc="one branch's tenant files; default: every branch's")),
+             result="json", branch_params=("branch",)),
     # -- merges -------------------------------------------------------------------------------
     Endpoint("merge_branches", "POST", BRANCH + "/merges", _SW,
              "Merge branch source into target",
@@ -305,6 +314,16 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("query", "POST", TENANT + "/query", "data:read",
              "A read-only statement's rows (NDJSON with Accept: application/x-ndjson)",
              (_b("sql"), _b("params", "any", False)), result="rows"),
+    # -- analytics (every branch of the database; a tenant-limited key sees its tenants) ------
+    Endpoint("get_analytics_stats", "GET", BRANCH + "/analytics/stats", _MR,
+             "Slowest and most frequent query shapes and the busiest tenants (no values)",
+             (_q("since", doc=_SINCE), _q("tenant"), _q("limit", "integer")),
+             result="json", tenant_params=("tenant",)),
+    Endpoint("get_slow_queries", "GET", BRANCH + "/analytics/slow", _MR,
+             "Statements slower than slow_query_ms, most recent first (normalized SQL only)",
+             (_q("since", doc=_SINCE), _q("tenant"), _q("limit", "integer"),
+              _q("threshold_ms", "number")),
+             result="json", tenant_params=("tenant",)),
     # -- KV -----------------------------------------------------------------------------------
     Endpoint("kv.set", "POST", TENANT + "/kv/set", "kv:write", "Store a value",
              (_b("key"), _b("value", "any"), _b("ttl", "number", False)), writes=True),

@@ -5,7 +5,7 @@ Rows and KV values are JSON, with BLOBs as ``{"$base64": "..."}`` so they come b
 bytes tagged (:mod:`cinchdb._wire_models`) so it keeps its Python type. A
 result is decoded by the kind the API table names for it (:data:`cinchdb.api.RESULTS`), into
 the same types a local handle returns: pydantic models, ``Row`` dicts, ``QueryRows``, journal
-events and operations.
+events and operations, ``MigrateResult``.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 
 from cinchdb import models
 from cinchdb._wire_models import BASE64, model_from_json, model_to_json
-from cinchdb.results import QueryRows
+from cinchdb.results import MigrateResult, QueryRows
 from journal import events
 
 __all__ = ["decode_result", "decode_value", "encode_model", "encode_value"]
@@ -60,6 +60,10 @@ def _events(body: Any) -> Any:
     return [events.Event.model_validate(event) for event in body]
 
 
+def _migration(body: Any) -> Any:
+    return MigrateResult(_events(body["events"]), list(body["data_steps"]))
+
+
 def _operations(body: Any) -> Any:
     return [events.OPERATION_ADAPTER.validate_python(operation) for operation in body]
 
@@ -85,6 +89,7 @@ _DECODERS: dict[str, Callable[[Any], Any]] = {
     "values": decode_value,
     "events": _events,
     "operations": _operations,
+    "migration": _migration,
 }
 
 

@@ -24,7 +24,6 @@ UNSUPPORTED: dict[str, str] = {
     "merge_heads_preview": "git heads are in the server's working copy",
     "log_range": "the API has no endpoint for it; use log",
     "diff_range": "the API has no endpoint for it; use diff",
-    "data_step_rows": "row counts are local state of the server; run cinch log there",
     "lint": "the API has no endpoint for it; run cinch lint on the server",
     "check": "it inspects the server's files; run cinch check on the server",
     "revert": "the API has no endpoint for it; run cinch revert on the server",
@@ -38,9 +37,6 @@ UNSUPPORTED: dict[str, str] = {
     "create_database": "a key is limited to its databases; run cinch db create on the server",
     "list_databases": "a key is limited to its databases; run cinch db list on the server",
     "delete_database": "a key is limited to its databases; run cinch db delete on the server",
-    "get_analytics_stats": "analytics are the server's local files; run cinch stats there,"
-    " or scrape GET /metrics",
-    "get_slow_queries": "analytics are the server's local files; run cinch stats --slow there",
     "kv.delete_expired": "the server's store purges expired keys as it writes",
 }
 

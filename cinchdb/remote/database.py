@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from datetime import datetime, timedelta
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, NoReturn, overload
 
@@ -23,6 +24,7 @@ from cinchdb.errors import (
     ArgumentError,
     BranchNotFoundError,
     HandleClosedError,
+    InvalidFieldError,
     KeyColumnError,
     ProtectedError,
 )
@@ -31,7 +33,17 @@ from cinchdb.remote._decode import decode_result, encode_model, encode_value
 from cinchdb.remote._transport import DEFAULT_TIMEOUT, Location, Transport
 from cinchdb.remote._unsupported import unsupported as _unsupported
 from cinchdb.remote.kv import RemoteKV
-from cinchdb.results import IndexInfo, MergeResult, QueryRows, Row, TenantStatus
+from cinchdb.results import (
+    AnalyticsStats,
+    DataStepRows,
+    IndexInfo,
+    MergeResult,
+    MigrateResult,
+    QueryRows,
+    Row,
+    SlowStatement,
+    TenantStatus,
+)
 from cinchdb.tenants import validate_tenant_name
 from journal.names import validate_branch_name
 
@@ -275,9 +287,10 @@ class RemoteCinchDB:
         message: str = "",
         down: str | None = None,
         allow_nondeterministic: bool = False,
-    ) -> list[Event]:
-        # The events only: the row counts of data steps stay on the server (local state).
-        result: list[Event] = self._call(
+    ) -> MigrateResult:
+        """As :meth:`CinchDB.migrate`: the events, with ``.data_steps`` (the rows each data
+        step changed in the server's tenant files)."""
+        result: MigrateResult = self._call(
             "migrate", sql=sql, message=message, down=down,
             allow_nondeterministic=allow_nondeterministic,
         )  # fmt: skip
@@ -490,8 +503,10 @@ class RemoteCinchDB:
     def diff_range(self, a: str, b: str | None = None) -> NoReturn:
         _unsupported("diff_range")
 
-    def data_step_rows(self, event: str, branch: str | None = None) -> NoReturn:
-        _unsupported("data_step_rows")
+    def data_step_rows(self, event: str, branch: str | None = None) -> list[DataStepRows]:
+        """As :meth:`CinchDB.data_step_rows`: the row counts the server recorded."""
+        result: list[DataStepRows] = self._call("data_step_rows", event=event, branch=branch)
+        return result
 
     def lint(self, a: str, b: str | None = None) -> NoReturn:
         _unsupported("lint")
@@ -578,19 +593,35 @@ class RemoteCinchDB:
 
     # -- analytics ---------------------------------------------------------------------------
     def get_analytics_stats(
-        self, since: Any = None, tenant: str | None = None, limit: int = 20
-    ) -> NoReturn:
-        _unsupported("get_analytics_stats")
+        self,
+        since: datetime | timedelta | None = None,
+        tenant: str | None = None,
+        limit: int = 20,
+    ) -> AnalyticsStats:
+        """As :meth:`CinchDB.get_analytics_stats`, of the server's analytics (every process
+        of it), with the key's ``metrics:read`` scope. A key limited to one tenant sees that
+        tenant's; one limited to several must name one (``PermissionDeniedError``)."""
+        result: AnalyticsStats = self._call(
+            "get_analytics_stats", since=_since_text("get_analytics_stats", since),
+            tenant=tenant, limit=limit,
+        )  # fmt: skip
+        return result
 
     def get_slow_queries(
         self,
-        since: Any = None,
+        since: datetime | timedelta | None = None,
         tenant: str | None = None,
         limit: int = 50,
         *,
         threshold_ms: float | None = None,
-    ) -> NoReturn:
-        _unsupported("get_slow_queries")
+    ) -> list[SlowStatement]:
+        """As :meth:`CinchDB.get_slow_queries`, with the key's ``metrics:read`` scope; a key
+        limited to tenants sees only theirs."""
+        result: list[SlowStatement] = self._call(
+            "get_slow_queries", since=_since_text("get_slow_queries", since), tenant=tenant,
+            limit=limit, threshold_ms=threshold_ms,
+        )  # fmt: skip
+        return result
 
     # -- databases ---------------------------------------------------------------------------
     def create_database(self, name: str) -> NoReturn:
@@ -601,3 +632,17 @@ class RemoteCinchDB:
 
     def delete_database(self, name: str) -> NoReturn:
         _unsupported("delete_database")
+
+
+def _since_text(call: str, since: object) -> str | None:
+    """``since`` on the wire: an ISO 8601 time, or a span as seconds back from the server's
+    now (a local handle refuses anything else in the same words)."""
+    if since is None:
+        return None
+    if isinstance(since, datetime):
+        return since.isoformat()
+    if isinstance(since, timedelta):
+        return repr(since.total_seconds())
+    raise InvalidFieldError(
+        f"{call}()", "argument", [("since", f"must be a datetime or a timedelta, not {since!r}")]
+    )

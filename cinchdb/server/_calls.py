@@ -17,6 +17,8 @@ from cinchdb._wire_models import model_from_json, model_to_json
 from cinchdb.api import Endpoint, Param
 from cinchdb.database import CinchDB
 from cinchdb.errors import RequestError
+from cinchdb.keys import Principal
+from cinchdb.server import _limits
 from cinchdb.server.settings import ServerSettings
 from cinchdb.server.wire import decode_value, encode_value
 from journal.names import quote, validate_identifier
@@ -103,7 +105,8 @@ def _from_text(param: Param, text: str) -> Any:
             raise RequestError(f"'{param.name}' must be an integer, got {text!r}") from None
     if param.type == "number":
         try:
-            return float(text)
+            # A whole number stays an int, as it would in a JSON body (and in a message).
+            return int(text) if text.strip().lstrip("+-").isdigit() else float(text)
         except ValueError:
             raise RequestError(f"'{param.name}' must be a number, got {text!r}") from None
     if param.type == "boolean":
@@ -132,14 +135,24 @@ def _checked(param: Param, value: Any) -> Any:
 # -- calling the SDK -------------------------------------------------------------------------
 
 Special = Callable[[CinchDB, dict[str, Any], ServerSettings], Any]
+#: A call whose result depends on the key's limits, not only on its arguments.
+Limited = Callable[[CinchDB, dict[str, Any], Principal], Any]
 
 
 def call(
-    db: CinchDB, endpoint: Endpoint, arguments: dict[str, Any], settings: ServerSettings
+    db: CinchDB,
+    endpoint: Endpoint,
+    arguments: dict[str, Any],
+    settings: ServerSettings,
+    principal: Principal,
 ) -> Any:
-    """Call the SDK method of ``endpoint`` on ``db`` and return its result as JSON."""
+    """Call the SDK method of ``endpoint`` on ``db`` for ``principal`` (already authorized
+    for it) and return its result as JSON."""
+    limited = _LIMITED.get(endpoint.name)
     special = _SPECIAL.get(endpoint.name)
-    if special is not None:
+    if limited is not None:
+        result = limited(db, arguments, principal)
+    elif special is not None:
         result = special(db, arguments, settings)
     else:
         owner, _, method = endpoint.name.rpartition(".")
@@ -156,6 +169,11 @@ def encode_result(kind: str, result: Any) -> Any:
         return encode_value(result)
     if kind in ("events", "operations"):
         return [item.model_dump(mode="json") for item in result]
+    if kind == "migration":
+        return {
+            "events": [event.model_dump(mode="json") for event in result],
+            "data_steps": list(result.data_steps),
+        }
     if isinstance(result, BaseModel) or (isinstance(result, list) and kind.startswith("list[")):
         # Column defaults keep their kind (SQL(...), bytes): cinchdb/_wire_models.py.
         return model_to_json(result)
@@ -268,6 +286,12 @@ def _alter_column(db: CinchDB, arguments: dict[str, Any], _settings: ServerSetti
     return db.alter_column(**arguments)
 
 
+_LIMITED: dict[str, Limited] = {
+    "get_analytics_stats": _limits.analytics_stats,
+    "get_slow_queries": _limits.slow_queries,
+    "migrate": _limits.migrate,
+    "data_step_rows": _limits.data_step_rows,
+}
 _SPECIAL: dict[str, Special] = {
     "alter_column": _alter_column,
     "insert": _insert,

@@ -53,6 +53,7 @@ from cinchdb.server._calls import call, parse_body, parse_query
 from cinchdb.server._handles import HandlePool
 from cinchdb.server.metrics import (
     CONTENT_TYPE,
+    METRICS_PATH,
     UNMATCHED,
     HttpMetrics,
     process_families,
@@ -80,8 +81,6 @@ PROJECT_ENV = "CINCHDB_SERVE_PROJECT"
 SETTINGS_ENV = "CINCHDB_SERVE_SETTINGS"
 #: The process id of ``cinch serve`` itself (the supervisor of its workers).
 SUPERVISOR_ENV = "CINCHDB_SERVE_SUPERVISOR"
-#: Where the Prometheus metrics of the process are (docs/server.md, "Metrics").
-METRICS_PATH = "/metrics"
 #: Methods named in metric labels (any other counts as "other": labels stay few).
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 #: linux/prctl.h: the signal a process gets when its parent dies.
@@ -293,7 +292,7 @@ def _serve(
                 commit_conditions(expected_head=expected, dry_run=dry_run),
             ):
                 try:
-                    result = call(db, endpoint, arguments, settings)
+                    result = call(db, endpoint, arguments, settings, principal)
                 except CinchError as error:
                     raise _Failed(error, _head_of(db)) from error
                 head = db.head()

@@ -29,6 +29,7 @@ from cinchdb.server._handles import HandlePool
 __all__ = [
     "CONTENT_TYPE",
     "LATENCY_BUCKETS",
+    "METRICS_PATH",
     "UNMATCHED",
     "Family",
     "HttpMetrics",
@@ -40,6 +41,8 @@ __all__ = [
     "render",
 ]
 
+#: Where the metrics are served (docs/server.md, "Metrics"), with the scope metrics:read.
+METRICS_PATH = "/metrics"
 #: The media type of the text exposition format.
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 #: Upper bounds (seconds) of the latency histogram's buckets (``+Inf`` is added).

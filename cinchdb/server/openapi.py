@@ -16,11 +16,14 @@ from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
 from cinchdb import api, models
 from cinchdb._version import VERSION
 from cinchdb.api import Endpoint, Param
+from cinchdb.server.metrics import CONTENT_TYPE, METRICS_PATH
 from journal.events import Event, Operation
 
 __all__ = ["openapi_document"]
 
 _REF = "#/components/schemas/{model}"
+#: ``GET /metrics`` is not in the API table: its figures are of the server process, not of a
+#: database, its body is not JSON and no SDK method calls it; it is described here by hand.
 
 #: The Python type of each result kind (models by name, the rest here).
 _RESULT_TYPES: dict[str, Any] = {
@@ -45,6 +48,9 @@ _JSON_RESULTS: dict[str, Any] = {
     "merge_preview": dict[str, Any],
     "can_merge": dict[str, Any],
     "tenant_status": list[dict[str, Any]],
+    "data_step_rows": list[dict[str, Any]],
+    "get_analytics_stats": dict[str, Any],
+    "get_slow_queries": list[dict[str, Any]],
     "delete": int,
     "kv.exists": bool,
     "kv.delete": int,
@@ -55,6 +61,25 @@ _JSON_RESULTS: dict[str, Any] = {
     "kv.setnx": bool,
     "kv.keys": list[str],
     "kv.count": int,
+}
+_METRICS: dict[str, Any] = {
+    "get": {
+        "operationId": "metrics",
+        "summary": "Prometheus metrics of the server process (text exposition format)",
+        "tags": ["metrics"],
+        "x-cinch-scope": "metrics:read",
+        "x-cinch-writes": False,
+        "responses": {
+            "200": {
+                "description": "The metrics",
+                "content": {CONTENT_TYPE: {"schema": {"type": "string"}}},
+            },
+            "default": {
+                "description": "An error",
+                "content": {"application/json": {"schema": {"$ref": _REF.format(model="Error")}}},
+            },
+        },
+    }
 }
 _BODY_MODELS: dict[str, Any] = {
     "Column": models.Column,
@@ -109,6 +134,7 @@ def openapi_document() -> dict[str, Any]:
             "responses": {"200": {"description": "The OpenAPI document"}},
         }
     }
+    paths[METRICS_PATH] = _METRICS
     return {
         "openapi": "3.1.0",
         "info": {
@@ -148,7 +174,8 @@ def _operation(endpoint: Endpoint, components: dict[str, Any]) -> dict[str, Any]
                 "description": "The branch head this change was made against (412 if moved)",
             }
         )
-    if endpoint.tenant_scoped or endpoint.tenant_params:
+    # A tenant's data, or a tenant call (the analytics name tenants but open none).
+    if endpoint.tenant_scoped or (endpoint.tenant_params and endpoint.scope == "tenants:admin"):
         parameters.append(
             {
                 "name": api.TENANT_KEY_HEADER,
@@ -251,6 +278,19 @@ def _result(endpoint: Endpoint, components: dict[str, Any]) -> dict[str, Any]:
             return {"description": 'The value (bytes as {"$base64": ...}), null if missing'}
         case "values":
             return {"type": "object", "additionalProperties": True}
+        case "migration":
+            return {
+                "type": "object",
+                "properties": {
+                    "events": _schema(list[Event], components),
+                    "data_steps": {
+                        "type": "array",
+                        "items": {"type": "object", "additionalProperties": True},
+                        "description": "Per data step: the rows it changed (DataStepRows)",
+                    },
+                },
+                "required": ["events", "data_steps"],
+            }
         case "json":
             found = _JSON_RESULTS.get(endpoint.name)
             return {} if found is None else _schema(found, components)

@@ -83,7 +83,8 @@ def request_of(
         if param.source == "path":
             values[param.name] = str(value)
         elif param.source == "query":
-            if param.required or param.name in endpoint.branch_params:
+            named = endpoint.branch_params + endpoint.tenant_params
+            if param.required or param.name in named:
                 query[param.name] = value
         else:
             body[param.name] = value
