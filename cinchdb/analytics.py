@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import deque
-from collections.abc import Callable, Sized
+from collections import defaultdict, deque
+from collections.abc import Callable, Iterator, Sized
+from itertools import repeat
 from operator import itemgetter
 from pathlib import Path
 from time import perf_counter_ns
@@ -74,6 +75,8 @@ _T = TypeVar("_T")
 #: of the statement on the ``perf_counter_ns`` time line; the recorder's offset turns it into
 #: wall-clock time when the batch is drained.
 _Observation = tuple[str, str, str, int, int, int, bool, Shape]
+#: branch, tenant, shape id: what an aggregate row is kept by (with the minute).
+_Key = tuple[str, str, str]
 
 #: Observations a recorder holds at most while no flusher drains it (a flusher that is stuck,
 #: or none at all): past it the oldest are dropped, so memory stays bounded.
@@ -81,6 +84,10 @@ MAX_HELD = 200_000
 #: A drift between ``perf_counter_ns`` and the wall clock past this re-anchors the offset
 #: (NTP steps, a machine resumed from sleep).
 _REANCHOR_NS = 1_000_000_000
+_BRANCH = itemgetter(0)
+_TENANT = itemgetter(1)
+_SHAPE_ID = itemgetter(2)
+_KEY = itemgetter(0, 1, 2)
 _STAMP = itemgetter(3)
 _NS = itemgetter(4)
 _ROWS = itemgetter(5)
@@ -92,11 +99,14 @@ class Recorder:
     (thread-safe).
 
     :attr:`done` (the data layer's hot path) and :meth:`observe` append one tuple to a
-    ``collections.deque`` (atomic under the GIL, so no lock is taken), and nothing else unless
-    the statement was slow; the hot path reads no clock but ``perf_counter_ns``. :meth:`drain`,
-    on the flusher's thread, groups what it takes out by (branch, tenant, shape) in one dict
-    pass, splits a group by minute only when it spans two, and sums and sketches each with
-    C-level passes (``sum``, ``map(math.log)``, ``Counter``).
+    ``collections.deque`` (atomic under the GIL, so no lock is taken) and compare its length
+    with a threshold; nothing else: the hot path reads no clock but ``perf_counter_ns`` and
+    does not even look at whether the statement was slow. :meth:`drain`, on the flusher's
+    thread, does the rest with C-level passes only (``map``, ``sum``, ``Counter``), so its
+    Python work is proportional to the distinct (branch, tenant, shape) groups, not to the
+    calls: it groups what it takes out with a ``defaultdict`` fed by ``map``, then per group
+    sums, sketches, splits by minute only when the group spans two, tallies kinds, and picks
+    the slow statements only from a group whose slowest one reaches ``slow_query_ms``.
 
     Args:
         slow_query_ms: a statement taking at least this long is also kept in the slow list.
@@ -117,9 +127,7 @@ class Recorder:
         self._slow_ns = int(slow_query_ms * 1_000_000)
         self._clock = clock
         self._queue: deque[_Observation] = deque()
-        self._slow: deque[tuple[SlowRow, Shape]] = deque()
         self._lock = threading.Lock()  # drains and the first observation, never observe
-        self._dropped = 0
         # The queue length at which an observation takes the slow path: 1 until the first
         # observation has started the flusher, then max_pending.
         self._check_at = [1]
@@ -144,29 +152,22 @@ class Recorder:
         self.run = self._runner()
 
     def _finishers(self) -> tuple[Done, Failed]:
+        # Closures over locals: no attribute look-up on the hot path.
         append = self._queue.append
         queue = self._queue
-        slow_ns = self._slow_ns
         check_at = self._check_at
         filling = self._filling
-        slow_one = self._slow_one
         clock = perf_counter_ns
 
         def done(branch: str, tenant: str, shape: Shape, start: int, rows: int) -> None:
             end = clock()
-            elapsed = end - start
-            append((branch, tenant, shape.id, end, elapsed, rows, False, shape))
-            if elapsed >= slow_ns:
-                slow_one(branch, tenant, shape, elapsed)
+            append((branch, tenant, shape.id, end, end - start, rows, False, shape))
             if len(queue) >= check_at[0]:
                 filling(queue)
 
         def failed(branch: str, tenant: str, shape: Shape, start: int) -> None:
             end = clock()
-            elapsed = end - start
-            append((branch, tenant, shape.id, end, elapsed, 0, True, shape))
-            if elapsed >= slow_ns:
-                slow_one(branch, tenant, shape, elapsed)
+            append((branch, tenant, shape.id, end, end - start, 0, True, shape))
             if len(queue) >= check_at[0]:
                 filling(queue)
 
@@ -214,17 +215,8 @@ class Recorder:
         stamp = int(self._clock() * 1e9) - self._offset
         queue = self._queue
         queue.append((branch, tenant, shape.id, stamp, elapsed_ns, rows, error, shape))
-        if elapsed_ns >= self._slow_ns:
-            self._slow_one(branch, tenant, shape, elapsed_ns)
         if len(queue) >= self._check_at[0]:
             self._filling(queue)
-
-    def _slow_one(self, branch: str, tenant: str, shape: Shape, elapsed_ns: int) -> None:
-        if len(self._slow) < SLOW_KEPT:
-            row = SlowRow(self._clock(), branch, tenant, shape.id, elapsed_ns / 1e6, shape.kind)
-            self._slow.append((row, shape))
-        else:
-            self._dropped += 1
 
     def _filling(self, queue: deque[_Observation]) -> None:
         if not self._observed:
@@ -251,38 +243,35 @@ class Recorder:
         tenant, shape)."""
         with self._lock:
             # Pop (not swap): an observation racing with the drain lands either in this batch
-            # or in the next one, never in a list nobody reads.
-            popleft = self._queue.popleft
-            taken = [popleft() for _ in range(len(self._queue))]
-            popleft_slow = self._slow.popleft
-            slow = [popleft_slow() for _ in range(len(self._slow))]
-            dropped, self._dropped = self._dropped, 0
+            # or in the next one, never in a list nobody reads. map() pops in C.
+            taken = list(map(deque.popleft, repeat(self._queue, len(self._queue))))
             self.wakeup.clear()
-            # Under the lock, with the pop: kind_totals() counts each observation once.
-            _count_kinds(self._kinds, taken)
             # The stamps taken were made with this offset; the next ones get a fresh one if
             # perf_counter and the wall clock have drifted apart.
             offset = self._offset
             fresh = self._wall_offset()
             if abs(fresh - offset) > _REANCHOR_NS:
                 self._offset = fresh
-        groups: dict[tuple[str, str, str], list[_Observation]] = {}
-        find = groups.get
-        for item in taken:
-            key = item[:3]
-            group = find(key)
-            if group is None:
-                groups[key] = [item]
-            else:
-                group.append(item)
+            groups = _grouped(taken)
+            errors = _errors(groups)
+            # Under the lock, with the pop: kind_totals() counts each observation once.
+            _count_kinds(self._kinds, groups, errors)
+        del taken  # the groups hold the observations now
+        slow_ns = self._slow_ns
         shapes: dict[str, Shape] = {}
         aggregates = []
-        for (branch, tenant, shape_id), items in groups.items():
+        slow: list[_Observation] = []
+        for key, items in groups.items():
+            branch, tenant, shape_id = key
             shapes[shape_id] = items[0][7]
-            for minute, part in _by_minute(items, offset):
+            group_errors = errors[key]
+            parts = _by_minute(items, offset)
+            for minute, part in parts:
                 times = list(map(_NS, part))
                 sketch = Sketch()
                 sketch.add_many(times)
+                if sketch.max >= slow_ns:
+                    slow.extend(item for item in part if item[4] >= slow_ns)
                 aggregates.append(
                     AggregateRow(
                         bucket_start=minute * _BUCKET_S,
@@ -290,19 +279,33 @@ class Recorder:
                         tenant=tenant,
                         shape_id=shape_id,
                         calls=len(part),
-                        errors=sum(map(_ERROR, part)),
+                        errors=(
+                            sum(map(_ERROR, part))
+                            if group_errors and len(parts) > 1
+                            else group_errors
+                        ),
                         rows=sum(map(_ROWS, part)),
                         total_ns=sum(times),
                         sketch=sketch.to_bytes(),
                     )
                 )
-        for _, shape in slow:
-            shapes[shape.id] = shape
+        # The first SLOW_KEPT slow statements in time; the rest are only counted.
+        slow.sort(key=_STAMP)
         return Batch(
             shapes=shapes,
             aggregates=aggregates,
-            slow=[row for row, _ in slow],
-            slow_dropped=dropped,
+            slow=[
+                SlowRow(
+                    (stamp + offset) / 1e9,
+                    branch,
+                    tenant,
+                    shape_id,
+                    elapsed / 1e6,
+                    shape.kind,
+                )
+                for branch, tenant, shape_id, stamp, elapsed, _, _, shape in slow[:SLOW_KEPT]
+            ],
+            slow_dropped=max(0, len(slow) - SLOW_KEPT),
         )
 
     def kind_totals(self) -> dict[str, tuple[int, int]]:
@@ -312,7 +315,8 @@ class Recorder:
         with self._lock:  # no drain meanwhile; observe() may append (copying is atomic)
             pending = list(self._queue)
             totals = {kind: list(tally) for kind, tally in self._kinds.items()}
-        _count_kinds(totals, pending)
+        groups = _grouped(pending)
+        _count_kinds(totals, groups, _errors(groups))
         return {kind: (calls, errors) for kind, (calls, errors) in totals.items()}
 
     @property
@@ -321,14 +325,48 @@ class Recorder:
         return len(self._queue)
 
 
-def _count_kinds(totals: dict[str, list[int]], observations: list[_Observation]) -> None:
-    for observation in observations:
-        kind = observation[7].kind
+def _grouped(observations: list[_Observation]) -> dict[_Key, list[_Observation]]:
+    """Observations by (branch, tenant, shape id), in their order, with no Python work per
+    observation: ``map`` drives a ``defaultdict`` look-up and a ``list.append`` in C. First by
+    shape id alone (a string whose hash is cached: no key tuple to build per observation),
+    then a shape's group is split by branch and tenant only when it holds more than one."""
+    by_shape: defaultdict[str, list[_Observation]] = defaultdict(list)
+    _append_each(by_shape, map(_SHAPE_ID, observations), observations)
+    groups: dict[_Key, list[_Observation]] = {}
+    for shape_id, items in by_shape.items():
+        branch, tenant = items[0][:2]
+        if len(set(map(_BRANCH, items))) == 1 and len(set(map(_TENANT, items))) == 1:
+            groups[(branch, tenant, shape_id)] = items
+        else:
+            split: defaultdict[_Key, list[_Observation]] = defaultdict(list)
+            _append_each(split, map(_KEY, items), items)
+            groups.update(split)
+    return groups
+
+
+def _append_each(
+    groups: defaultdict[Any, list[_Observation]],
+    keys: Iterator[Any],
+    observations: list[_Observation],
+) -> None:
+    # deque(..., 0) consumes the iterator in C, keeping nothing.
+    deque(map(list.append, map(groups.__getitem__, keys), observations), 0)
+
+
+def _errors(groups: dict[_Key, list[_Observation]]) -> dict[_Key, int]:
+    return {key: sum(map(_ERROR, items)) for key, items in groups.items()}
+
+
+def _count_kinds(
+    totals: dict[str, list[int]], groups: dict[_Key, list[_Observation]], errors: dict[_Key, int]
+) -> None:
+    for key, items in groups.items():
+        kind = items[0][7].kind
         tally = totals.get(kind)
         if tally is None:
             tally = totals[kind] = [0, 0]
-        tally[0] += 1
-        tally[1] += observation[6]
+        tally[0] += len(items)
+        tally[1] += errors[key]
 
 
 def _by_minute(items: list[_Observation], offset: int) -> list[tuple[int, list[_Observation]]]:
