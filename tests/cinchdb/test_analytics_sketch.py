@@ -4,6 +4,7 @@ and the same after a round trip through bytes (cinchdb._sketch)."""
 from __future__ import annotations
 
 import random
+import struct
 
 import pytest
 from hypothesis import given, settings
@@ -103,3 +104,46 @@ def test_bytes_round_trip_and_error_bound_for_any_values(values: list[int]) -> N
     for q in QUANTILES:
         exact = _exact(ordered, q)
         assert abs(again.quantile(q) - exact) <= RELATIVE_ERROR * exact
+
+
+def _reference_encoding(buckets: dict[int, int], low: float, high: float, zeros: int) -> bytes:
+    """Format 1 written the plain way (a header, then zigzag delta and count varints), to hold
+    the inlined codec to the bytes that files already contain."""
+    out = bytearray(struct.pack("<BddQ", 1, low, high, zeros))
+    previous = 0
+    for index in sorted(buckets):
+        delta = index - previous
+        for n in (delta * 2 if delta >= 0 else -delta * 2 - 1, buckets[index]):
+            while True:
+                out.append((n & 0x7F) | (0x80 if n >= 0x80 else 0))
+                n >>= 7
+                if not n:
+                    break
+        previous = index
+    return bytes(out)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.dictionaries(
+        st.integers(min_value=-3_000, max_value=3_000),
+        st.integers(min_value=1, max_value=2**40),
+        min_size=1,
+        max_size=200,
+    ),
+    st.integers(min_value=0, max_value=2**40),
+)
+def test_the_encoding_is_format_1_byte_for_byte(buckets: dict[int, int], zeros: int) -> None:
+    data = _reference_encoding(buckets, 1.5, 9e9, zeros)
+    sketch = Sketch.from_bytes(data)
+    assert (sketch._buckets, sketch.zero_count, sketch.count) == (
+        buckets,
+        zeros,
+        zeros + sum(buckets.values()),
+    )
+    assert (sketch.min, sketch.max) == (1.5, 9e9)
+    assert sketch.to_bytes() == data
+    # A bucket without its count, or a number cut in the middle, is refused.
+    for cut in (data[:-1], data + b"\x05", data + b"\x85"):
+        with pytest.raises(ValueError, match="cut short"):
+            Sketch.from_bytes(cut)
