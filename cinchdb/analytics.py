@@ -29,7 +29,7 @@ import attrs
 
 from cinchdb._analytics_batch import AggregateRow, Batch, SlowRow
 from cinchdb._analytics_store import AnalyticsStore, Flusher, analytics_path
-from cinchdb._query_shapes import Shape, operation_shape, shape_of
+from cinchdb._query_shapes import Shape, ShapeKind, operation_shape, shape_of
 from cinchdb._sketch import Sketch
 
 __all__ = [
@@ -71,10 +71,13 @@ ROWS_COUNT = -2
 _T = TypeVar("_T")
 
 
-#: branch, tenant, shape id, stamp, nanoseconds, rows, error, shape. The stamp is the end
-#: of the statement on the ``perf_counter_ns`` time line; the recorder's offset turns it into
-#: wall-clock time when the batch is drained.
-_Observation = tuple[str, str, str, int, int, int, bool, Shape]
+#: branch, tenant, shape id, stamp, nanoseconds, rows, error, shape text, shape kind. The
+#: stamp is the end of the statement on the ``perf_counter_ns`` time line; the recorder's
+#: offset turns it into wall-clock time when the batch is drained. Only strings, numbers and
+#: booleans (not the Shape): the garbage collector untracks such a tuple the first time it
+#: sees it, so the observations waiting for a drain are not scanned again by every later
+#: collection.
+_Observation = tuple[str, str, str, int, int, int, bool, str, ShapeKind]
 #: branch, tenant, shape id: what an aggregate row is kept by (with the minute).
 _Key = tuple[str, str, str]
 
@@ -161,13 +164,15 @@ class Recorder:
 
         def done(branch: str, tenant: str, shape: Shape, start: int, rows: int) -> None:
             end = clock()
-            append((branch, tenant, shape.id, end, end - start, rows, False, shape))
+            append(
+                (branch, tenant, shape.id, end, end - start, rows, False, shape.text, shape.kind)
+            )
             if len(queue) >= check_at[0]:
                 filling(queue)
 
         def failed(branch: str, tenant: str, shape: Shape, start: int) -> None:
             end = clock()
-            append((branch, tenant, shape.id, end, end - start, 0, True, shape))
+            append((branch, tenant, shape.id, end, end - start, 0, True, shape.text, shape.kind))
             if len(queue) >= check_at[0]:
                 filling(queue)
 
@@ -214,7 +219,9 @@ class Recorder:
         shape = sql_or_shape if isinstance(sql_or_shape, Shape) else shape_of(sql_or_shape)
         stamp = int(self._clock() * 1e9) - self._offset
         queue = self._queue
-        queue.append((branch, tenant, shape.id, stamp, elapsed_ns, rows, error, shape))
+        queue.append(
+            (branch, tenant, shape.id, stamp, elapsed_ns, rows, error, shape.text, shape.kind)
+        )
         if len(queue) >= self._check_at[0]:
             self._filling(queue)
 
@@ -263,7 +270,8 @@ class Recorder:
         slow: list[_Observation] = []
         for key, items in groups.items():
             branch, tenant, shape_id = key
-            shapes[shape_id] = items[0][7]
+            first = items[0]
+            shapes[shape_id] = Shape(id=shape_id, text=first[7], kind=first[8])
             group_errors = errors[key]
             parts = _by_minute(items, offset)
             for minute, part in parts:
@@ -301,9 +309,9 @@ class Recorder:
                     tenant,
                     shape_id,
                     elapsed / 1e6,
-                    shape.kind,
+                    kind,
                 )
-                for branch, tenant, shape_id, stamp, elapsed, _, _, shape in slow[:SLOW_KEPT]
+                for branch, tenant, shape_id, stamp, elapsed, _, _, _, kind in slow[:SLOW_KEPT]
             ],
             slow_dropped=max(0, len(slow) - SLOW_KEPT),
         )
@@ -361,7 +369,7 @@ def _count_kinds(
     totals: dict[str, list[int]], groups: dict[_Key, list[_Observation]], errors: dict[_Key, int]
 ) -> None:
     for key, items in groups.items():
-        kind = items[0][7].kind
+        kind = items[0][8]
         tally = totals.get(kind)
         if tally is None:
             tally = totals[kind] = [0, 0]

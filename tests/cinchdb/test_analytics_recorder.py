@@ -3,6 +3,7 @@ analytics off holds no recorder at all (cinchdb.analytics)."""
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
 from pathlib import Path
@@ -269,3 +270,20 @@ def test_parameter_values_never_reach_the_analytics_file(project: Path) -> None:
 def test_connect_refuses_analytics_for_a_remote_handle() -> None:
     with pytest.raises(cinchdb.CinchError, match="analytics= only for a local project"):
         cinchdb.connect(url="http://127.0.0.1:9", api_key="k", analytics=True)  # type: ignore[call-overload]
+
+
+def test_pending_observations_are_left_alone_by_the_garbage_collector() -> None:
+    # What waits for a drain holds only strings and numbers: the collector untracks each
+    # observation the first time it sees it, so a busy process's pending statements are not
+    # traversed again by every later collection.
+    recorder = Recorder()
+    recorder.on_first_observe = lambda: None
+    shape = shape_of("SELECT * FROM t WHERE id = ?")
+    for _ in range(100):
+        recorder.done("main", "a", shape, time.perf_counter_ns(), 1)
+    recorder.failed("main", "a", shape, time.perf_counter_ns())
+    recorder.observe("main", "a", "SELECT 1", 10)
+    gc.collect()
+    assert not any(gc.is_tracked(observation) for observation in recorder._queue)
+    [row] = [r for r in recorder.drain().aggregates if r.shape_id == shape.id]
+    assert (row.calls, row.errors) == (101, 1)
