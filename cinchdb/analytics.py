@@ -18,7 +18,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import defaultdict, deque
-from collections.abc import Callable, Iterator, Sized
+from collections.abc import Callable, Sequence, Sized
 from itertools import repeat
 from operator import itemgetter
 from pathlib import Path
@@ -71,13 +71,17 @@ ROWS_COUNT = -2
 _T = TypeVar("_T")
 
 
-#: branch, tenant, shape id, stamp, nanoseconds, rows, error, shape text, shape kind. The
-#: stamp is the end of the statement on the ``perf_counter_ns`` time line; the recorder's
-#: offset turns it into wall-clock time when the batch is drained. Only strings, numbers and
-#: booleans (not the Shape): the garbage collector untracks such a tuple the first time it
-#: sees it, so the observations waiting for a drain are not scanned again by every later
-#: collection.
-_Observation = tuple[str, str, str, int, int, int, bool, str, ShapeKind]
+#: What one observation puts in the recorder's queue, as WIDTH consecutive items: branch,
+#: tenant, shape id, stamp, nanoseconds, rows, error, shape text, shape kind. The stamp is the
+#: end of the statement on the ``perf_counter_ns`` time line; the recorder's offset turns it
+#: into wall-clock time when the batch is drained.
+#:
+#: Items, not a tuple per observation: a tuple waiting for the drain is a new object for the
+#: garbage collector (about one collection of the young generation per 700 statements, each
+#: one scanning them, and promoting them), where ``deque.extend`` of a temporary tuple frees
+#: that tuple at once. One ``extend`` call is atomic under the GIL, and every reader takes
+#: whole multiples of WIDTH, so an observation is never split.
+WIDTH = 9
 #: branch, tenant, shape id: what an aggregate row is kept by (with the minute).
 _Key = tuple[str, str, str]
 
@@ -87,29 +91,36 @@ MAX_HELD = 200_000
 #: A drift between ``perf_counter_ns`` and the wall clock past this re-anchors the offset
 #: (NTP steps, a machine resumed from sleep).
 _REANCHOR_NS = 1_000_000_000
-_BRANCH = itemgetter(0)
-_TENANT = itemgetter(1)
-_SHAPE_ID = itemgetter(2)
-_KEY = itemgetter(0, 1, 2)
-_STAMP = itemgetter(3)
-_NS = itemgetter(4)
-_ROWS = itemgetter(5)
-_ERROR = itemgetter(6)
+
+
+@attrs.define
+class _Group:
+    """One (branch, tenant, shape)'s observations of a drain, by column."""
+
+    text: str
+    kind: ShapeKind
+    #: Where each observation stood in the drain (the order they were recorded in).
+    positions: Sequence[int]
+    stamps: list[int]
+    times: list[int]
+    rows: list[int]
+    errors: list[bool]
 
 
 class Recorder:
     """Statement observations in memory, for one project database in one process
     (thread-safe).
 
-    :attr:`done` (the data layer's hot path) and :meth:`observe` append one tuple to a
-    ``collections.deque`` (atomic under the GIL, so no lock is taken) and compare its length
-    with a threshold; nothing else: the hot path reads no clock but ``perf_counter_ns`` and
-    does not even look at whether the statement was slow. :meth:`drain`, on the flusher's
-    thread, does the rest with C-level passes only (``map``, ``sum``, ``Counter``), so its
+    :attr:`done` (the data layer's hot path) and :meth:`observe` extend a
+    ``collections.deque`` by one observation's :data:`WIDTH` items (one C call, atomic under
+    the GIL, so no lock is taken; no object is left for the garbage collector) and compare its
+    length with a threshold; nothing else: the hot path reads no clock but ``perf_counter_ns``
+    and does not even look at whether the statement was slow. :meth:`drain`, on the flusher's
+    thread, does the rest with C-level passes (slices, ``map``, ``sum``, ``sorted``), so its
     Python work is proportional to the distinct (branch, tenant, shape) groups, not to the
-    calls: it groups what it takes out with a ``defaultdict`` fed by ``map``, then per group
-    sums, sketches, splits by minute only when the group spans two, tallies kinds, and picks
-    the slow statements only from a group whose slowest one reaches ``slow_query_ms``.
+    calls: it cuts what it takes out into columns, splits them by group, then per group sums,
+    sketches, splits by minute only when the group spans two, tallies kinds, and picks the
+    slow statements only from a group whose slowest one reaches ``slow_query_ms``.
 
     Args:
         slow_query_ms: a statement taking at least this long is also kept in the slow list.
@@ -129,10 +140,10 @@ class Recorder:
         self.max_pending = max_pending
         self._slow_ns = int(slow_query_ms * 1_000_000)
         self._clock = clock
-        self._queue: deque[_Observation] = deque()
+        self._queue: deque[Any] = deque(maxlen=MAX_HELD * WIDTH)
         self._lock = threading.Lock()  # drains and the first observation, never observe
         # The queue length at which an observation takes the slow path: 1 until the first
-        # observation has started the flusher, then max_pending.
+        # observation has started the flusher, then max_pending observations' items.
         self._check_at = [1]
         # Wall-clock nanoseconds minus perf_counter_ns(): a stamp plus this is wall time.
         self._offset = self._wall_offset()
@@ -156,7 +167,7 @@ class Recorder:
 
     def _finishers(self) -> tuple[Done, Failed]:
         # Closures over locals: no attribute look-up on the hot path.
-        append = self._queue.append
+        extend = self._queue.extend
         queue = self._queue
         check_at = self._check_at
         filling = self._filling
@@ -164,7 +175,7 @@ class Recorder:
 
         def done(branch: str, tenant: str, shape: Shape, start: int, rows: int) -> None:
             end = clock()
-            append(
+            extend(
                 (branch, tenant, shape.id, end, end - start, rows, False, shape.text, shape.kind)
             )
             if len(queue) >= check_at[0]:
@@ -172,7 +183,7 @@ class Recorder:
 
         def failed(branch: str, tenant: str, shape: Shape, start: int) -> None:
             end = clock()
-            append((branch, tenant, shape.id, end, end - start, 0, True, shape.text, shape.kind))
+            extend((branch, tenant, shape.id, end, end - start, 0, True, shape.text, shape.kind))
             if len(queue) >= check_at[0]:
                 filling(queue)
 
@@ -219,28 +230,25 @@ class Recorder:
         shape = sql_or_shape if isinstance(sql_or_shape, Shape) else shape_of(sql_or_shape)
         stamp = int(self._clock() * 1e9) - self._offset
         queue = self._queue
-        queue.append(
+        queue.extend(
             (branch, tenant, shape.id, stamp, elapsed_ns, rows, error, shape.text, shape.kind)
         )
         if len(queue) >= self._check_at[0]:
             self._filling(queue)
 
-    def _filling(self, queue: deque[_Observation]) -> None:
+    def _filling(self, queue: deque[Any]) -> None:
         if not self._observed:
             with self._lock:
                 start = None if self._observed else self.on_first_observe
                 self._observed = True
-                self._check_at[0] = self.max_pending
+                self._check_at[0] = self.max_pending * WIDTH
             if start is not None:
                 start()
-            if len(queue) < self.max_pending:
+            if len(queue) < self.max_pending * WIDTH:
                 return
+        # Past MAX_HELD the deque's maxlen drops the oldest observations (whole ones: WIDTH
+        # items leave for each WIDTH that come).
         self.wakeup.set()
-        while len(queue) > MAX_HELD:
-            try:
-                queue.popleft()
-            except IndexError:  # a drain took them meanwhile
-                break
 
     def _wall_offset(self) -> int:
         return int(self._clock() * 1e9) - perf_counter_ns()
@@ -250,8 +258,10 @@ class Recorder:
         tenant, shape)."""
         with self._lock:
             # Pop (not swap): an observation racing with the drain lands either in this batch
-            # or in the next one, never in a list nobody reads. map() pops in C.
-            taken = list(map(deque.popleft, repeat(self._queue, len(self._queue))))
+            # or in the next one, never in a list nobody reads. map() pops in C, in one call:
+            # no observation is half taken.
+            queue = self._queue
+            taken = list(map(deque.popleft, repeat(queue, len(queue))))
             self.wakeup.clear()
             # The stamps taken were made with this offset; the next ones get a fresh one if
             # perf_counter and the wall clock have drifted apart.
@@ -260,58 +270,49 @@ class Recorder:
             if abs(fresh - offset) > _REANCHOR_NS:
                 self._offset = fresh
             groups = _grouped(taken)
-            errors = _errors(groups)
             # Under the lock, with the pop: kind_totals() counts each observation once.
-            _count_kinds(self._kinds, groups, errors)
+            _count_kinds(self._kinds, groups)
         del taken  # the groups hold the observations now
         slow_ns = self._slow_ns
         shapes: dict[str, Shape] = {}
         aggregates = []
-        slow: list[_Observation] = []
-        for key, items in groups.items():
+        slow: list[tuple[int, int, int, _Key, ShapeKind]] = []
+        for key, group in groups.items():
             branch, tenant, shape_id = key
-            first = items[0]
-            shapes[shape_id] = Shape(id=shape_id, text=first[7], kind=first[8])
-            group_errors = errors[key]
-            parts = _by_minute(items, offset)
-            for minute, part in parts:
-                times = list(map(_NS, part))
+            shapes[shape_id] = Shape(id=shape_id, text=group.text, kind=group.kind)
+            for minute, part in _by_minute(group, offset):
+                times = part.times
                 sketch = Sketch()
                 sketch.add_many(times)
                 if sketch.max >= slow_ns:
-                    slow.extend(item for item in part if item[4] >= slow_ns)
+                    slow.extend(
+                        (position, stamp, ns, key, group.kind)
+                        for position, stamp, ns in zip(
+                            part.positions, part.stamps, times, strict=True
+                        )
+                        if ns >= slow_ns
+                    )
                 aggregates.append(
                     AggregateRow(
                         bucket_start=minute * _BUCKET_S,
                         branch=branch,
                         tenant=tenant,
                         shape_id=shape_id,
-                        calls=len(part),
-                        errors=(
-                            sum(map(_ERROR, part))
-                            if group_errors and len(parts) > 1
-                            else group_errors
-                        ),
-                        rows=sum(map(_ROWS, part)),
+                        calls=len(times),
+                        errors=sum(part.errors),
+                        rows=sum(part.rows),
                         total_ns=sum(times),
                         sketch=sketch.to_bytes(),
                     )
                 )
-        # The first SLOW_KEPT slow statements in time; the rest are only counted.
-        slow.sort(key=_STAMP)
+        # The first SLOW_KEPT slow statements recorded; the rest are only counted.
+        slow.sort(key=itemgetter(0))
         return Batch(
             shapes=shapes,
             aggregates=aggregates,
             slow=[
-                SlowRow(
-                    (stamp + offset) / 1e9,
-                    branch,
-                    tenant,
-                    shape_id,
-                    elapsed / 1e6,
-                    kind,
-                )
-                for branch, tenant, shape_id, stamp, elapsed, _, _, _, kind in slow[:SLOW_KEPT]
+                SlowRow((stamp + offset) / 1e9, branch, tenant, shape_id, ns / 1e6, kind)
+                for _, stamp, ns, (branch, tenant, shape_id), kind in slow[:SLOW_KEPT]
             ],
             slow_dropped=max(0, len(slow) - SLOW_KEPT),
         )
@@ -320,73 +321,79 @@ class Recorder:
         """Statements and errors by kind (``select``, ``insert``...) since the recorder was
         made, those not yet drained included; never reset (only counts observe() dropped
         when no flusher kept up are missing)."""
-        with self._lock:  # no drain meanwhile; observe() may append (copying is atomic)
+        with self._lock:  # no drain meanwhile; observe() may extend (copying is atomic)
             pending = list(self._queue)
             totals = {kind: list(tally) for kind, tally in self._kinds.items()}
-        groups = _grouped(pending)
-        _count_kinds(totals, groups, _errors(groups))
+        _count_kinds(totals, _grouped(pending))
         return {kind: (calls, errors) for kind, (calls, errors) in totals.items()}
 
     @property
     def pending(self) -> int:
         """Observations since the last drain."""
-        return len(self._queue)
+        return len(self._queue) // WIDTH
 
 
-def _grouped(observations: list[_Observation]) -> dict[_Key, list[_Observation]]:
-    """Observations by (branch, tenant, shape id), in their order, with no Python work per
-    observation: ``map`` drives a ``defaultdict`` look-up and a ``list.append`` in C. First by
-    shape id alone (a string whose hash is cached: no key tuple to build per observation),
-    then a shape's group is split by branch and tenant only when it holds more than one."""
-    by_shape: defaultdict[str, list[_Observation]] = defaultdict(list)
-    _append_each(by_shape, map(_SHAPE_ID, observations), observations)
-    groups: dict[_Key, list[_Observation]] = {}
-    for shape_id, items in by_shape.items():
-        branch, tenant = items[0][:2]
-        if len(set(map(_BRANCH, items))) == 1 and len(set(map(_TENANT, items))) == 1:
-            groups[(branch, tenant, shape_id)] = items
+def _grouped(items: list[Any]) -> dict[_Key, _Group]:
+    """Observations (:data:`WIDTH` items each) by (branch, tenant, shape id), in their order,
+    as columns: strided slices, then, unless every observation has one key, row numbers
+    grouped by a ``defaultdict`` fed by ``map`` and the columns picked with ``itemgetter``
+    (all in C: no Python work per observation)."""
+    if not items:
+        return {}
+    branches, tenants, ids = items[0::WIDTH], items[1::WIDTH], items[2::WIDTH]
+    columns = (items[3::WIDTH], items[4::WIDTH], items[5::WIDTH], items[6::WIDTH])
+    if len(set(ids)) == 1 and len(set(branches)) == 1 and len(set(tenants)) == 1:
+        return {
+            (branches[0], tenants[0], ids[0]): _Group(items[7], items[8], range(len(ids)), *columns)
+        }
+    numbers: defaultdict[_Key, list[int]] = defaultdict(list)
+    keys = zip(branches, tenants, ids, strict=True)
+    deque(map(list.append, map(numbers.__getitem__, keys), range(len(ids))), 0)
+    groups = {}
+    for key, rows in numbers.items():
+        first = rows[0] * WIDTH
+        if len(rows) == 1:
+            picked = [[column[rows[0]]] for column in columns]
         else:
-            split: defaultdict[_Key, list[_Observation]] = defaultdict(list)
-            _append_each(split, map(_KEY, items), items)
-            groups.update(split)
+            pick = itemgetter(*rows)
+            picked = [list(pick(column)) for column in columns]
+        groups[key] = _Group(items[first + 7], items[first + 8], rows, *picked)
     return groups
 
 
-def _append_each(
-    groups: defaultdict[Any, list[_Observation]],
-    keys: Iterator[Any],
-    observations: list[_Observation],
-) -> None:
-    # deque(..., 0) consumes the iterator in C, keeping nothing.
-    deque(map(list.append, map(groups.__getitem__, keys), observations), 0)
-
-
-def _errors(groups: dict[_Key, list[_Observation]]) -> dict[_Key, int]:
-    return {key: sum(map(_ERROR, items)) for key, items in groups.items()}
-
-
-def _count_kinds(
-    totals: dict[str, list[int]], groups: dict[_Key, list[_Observation]], errors: dict[_Key, int]
-) -> None:
-    for key, items in groups.items():
-        kind = items[0][8]
-        tally = totals.get(kind)
+def _count_kinds(totals: dict[str, list[int]], groups: dict[_Key, _Group]) -> None:
+    for group in groups.values():
+        tally = totals.get(group.kind)
         if tally is None:
-            tally = totals[kind] = [0, 0]
-        tally[0] += len(items)
-        tally[1] += errors[key]
+            tally = totals[group.kind] = [0, 0]
+        tally[0] += len(group.times)
+        tally[1] += sum(group.errors)
 
 
-def _by_minute(items: list[_Observation], offset: int) -> list[tuple[int, list[_Observation]]]:
+def _by_minute(group: _Group, offset: int) -> list[tuple[int, _Group]]:
     """A group's observations by wall-clock minute: one part, unless it spans minutes."""
-    stamps = list(map(_STAMP, items))
+    stamps = group.stamps
     first = (min(stamps) + offset) // _MINUTE_NS
     if (max(stamps) + offset) // _MINUTE_NS == first:
-        return [(first, items)]
-    parts: dict[int, list[_Observation]] = {}
-    for item, stamp in zip(items, stamps, strict=True):
-        parts.setdefault((stamp + offset) // _MINUTE_NS, []).append(item)
-    return sorted(parts.items())
+        return [(first, group)]
+    rows: dict[int, list[int]] = {}
+    for row, stamp in enumerate(stamps):
+        rows.setdefault((stamp + offset) // _MINUTE_NS, []).append(row)
+    return [
+        (
+            minute,
+            _Group(
+                group.text,
+                group.kind,
+                [group.positions[i] for i in picked],
+                [stamps[i] for i in picked],
+                [group.times[i] for i in picked],
+                [group.rows[i] for i in picked],
+                [group.errors[i] for i in picked],
+            ),
+        )
+        for minute, picked in sorted(rows.items())
+    ]
 
 
 def _rows_of(result: object, rows: int) -> int:

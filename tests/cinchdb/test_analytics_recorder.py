@@ -9,6 +9,8 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import cinchdb
 from cinchdb import analytics
@@ -287,3 +289,83 @@ def test_pending_observations_are_left_alone_by_the_garbage_collector() -> None:
     assert not any(gc.is_tracked(observation) for observation in recorder._queue)
     [row] = [r for r in recorder.drain().aggregates if r.shape_id == shape.id]
     assert (row.calls, row.errors) == (101, 1)
+
+
+_SQL = ["SELECT * FROM t WHERE id = 1", "DELETE FROM t WHERE id = 2", "UPDATE t SET a = 3"]
+_observations = st.lists(
+    st.tuples(
+        st.sampled_from(["main", "dev"]),  # branch
+        st.sampled_from(["a", "b", "c"]),  # tenant
+        st.sampled_from(_SQL),
+        st.integers(min_value=0, max_value=300_000_000),  # nanoseconds
+        st.integers(min_value=0, max_value=50),  # rows
+        st.booleans(),  # error
+        st.sampled_from([0.0, 0.0, 0.0, 7.0, 45.0]),  # seconds the clock moves first
+    ),
+    max_size=120,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(_observations)
+def test_a_drain_aggregates_as_a_plain_count_of_the_observations_would(
+    observations: list[tuple[str, str, str, int, int, bool, float]],
+) -> None:
+    # The drain's columns, groups and minute splits against the obvious loop over the same
+    # observations: the same rows, sums, sketches, slow statements and kind totals.
+    clock = Clock(1_000_000_000.0)
+    recorder = Recorder(slow_query_ms=100, clock=clock)
+    expected: dict[tuple[int, str, str, str], list[tuple[int, int, bool]]] = {}
+    slow = []
+    for branch, tenant, sql, ns, rows, error, step in observations:
+        clock.now += step
+        recorder.observe(branch, tenant, sql, ns, rows=rows, error=error)
+        shape = shape_of(sql)
+        minute = int(clock.now // 60 * 60)
+        expected.setdefault((minute, branch, tenant, shape.id), []).append((ns, rows, error))
+        if ns >= 100_000_000:
+            slow.append((branch, tenant, shape.id, ns / 1e6, shape.kind))
+    kinds = recorder.kind_totals()
+    batch = recorder.drain()
+    got = {(a.bucket_start, a.branch, a.tenant, a.shape_id): a for a in batch.aggregates}
+    assert set(got) == set(expected)
+    for key, items in expected.items():
+        row = got[key]
+        assert (row.calls, row.errors, row.rows, row.total_ns) == (
+            len(items),
+            sum(error for _, _, error in items),
+            sum(rows for _, rows, _ in items),
+            sum(ns for ns, _, _ in items),
+        )
+        sketch = Sketch()
+        for ns, _, _ in items:
+            sketch.add(ns)
+        assert Sketch.from_bytes(row.sketch) == sketch
+    assert batch.shapes == {shape_of(o[2]).id: shape_of(o[2]) for o in observations}
+    assert [(s.branch, s.tenant, s.shape_id, s.elapsed_ms, s.kind) for s in batch.slow] == slow
+    by_kind: dict[str, tuple[int, int]] = {}
+    for _, _, sql, _, _, error, _ in observations:
+        calls, errors = by_kind.get(shape_of(sql).kind, (0, 0))
+        by_kind[shape_of(sql).kind] = (calls + 1, errors + error)
+    assert kinds == by_kind == recorder.kind_totals()
+    assert recorder.pending == 0
+
+
+def test_past_max_held_the_oldest_observations_go_whole(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(analytics, "MAX_HELD", 50)
+    recorder = Recorder(max_pending=1_000)
+    recorder.on_first_observe = lambda: None
+    for n in range(60):
+        recorder.observe("main", f"t{n}", "SELECT 1", 1_000 + n, rows=n)
+    assert recorder.pending == 50
+    rows = sorted((a.tenant, a.calls, a.rows, a.total_ns) for a in recorder.drain().aggregates)
+    assert rows == sorted((f"t{n}", 1, n, 1_000 + n) for n in range(10, 60))
+
+
+def test_slow_statements_come_in_the_order_they_were_recorded() -> None:
+    clock = Clock(1_000_000_000.0)
+    recorder = Recorder(slow_query_ms=100, clock=clock)
+    recorder.observe("main", "a", "SELECT 1", 10)  # tenant a's group comes first...
+    recorder.observe("main", "b", "SELECT 1", 200_000_000)  # ...but b's slow one does
+    recorder.observe("main", "a", "SELECT 1", 300_000_000)
+    assert [(s.tenant, s.elapsed_ms) for s in recorder.drain().slow] == [("b", 200), ("a", 300)]
