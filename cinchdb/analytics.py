@@ -20,7 +20,7 @@ import time
 from collections import defaultdict, deque
 from collections.abc import Callable, Sequence, Sized
 from itertools import repeat
-from operator import itemgetter
+from operator import invert, itemgetter
 from pathlib import Path
 from time import perf_counter_ns
 from typing import Any, Protocol, TypeVar
@@ -72,16 +72,18 @@ _T = TypeVar("_T")
 
 
 #: What one observation puts in the recorder's queue, as WIDTH consecutive items: branch,
-#: tenant, shape id, stamp, nanoseconds, rows, error, shape text, shape kind. The stamp is the
-#: end of the statement on the ``perf_counter_ns`` time line; the recorder's offset turns it
-#: into wall-clock time when the batch is drained.
+#: tenant, shape id, stamp, nanoseconds, rows, shape. The stamp is the end of the statement on
+#: the ``perf_counter_ns`` time line; the recorder's offset turns it into wall-clock time when
+#: the batch is drained. A statement that raised has ``~rows`` (negative) for its rows: one
+#: item fewer to pop for every statement, for a rare case. The shape is the caller's own
+#: object (cached, long-lived): holding it allocates nothing.
 #:
 #: Items, not a tuple per observation: a tuple waiting for the drain is a new object for the
 #: garbage collector (about one collection of the young generation per 700 statements, each
 #: one scanning them, and promoting them), where ``deque.extend`` of a temporary tuple frees
 #: that tuple at once. One ``extend`` call is atomic under the GIL, and every reader takes
 #: whole multiples of WIDTH, so an observation is never split.
-WIDTH = 9
+WIDTH = 7
 #: branch, tenant, shape id: what an aggregate row is kept by (with the minute).
 _Key = tuple[str, str, str]
 
@@ -91,20 +93,28 @@ MAX_HELD = 200_000
 #: A drift between ``perf_counter_ns`` and the wall clock past this re-anchors the offset
 #: (NTP steps, a machine resumed from sleep).
 _REANCHOR_NS = 1_000_000_000
+_NEGATIVE = (0).__gt__
 
 
 @attrs.define
 class _Group:
     """One (branch, tenant, shape)'s observations of a drain, by column."""
 
-    text: str
-    kind: ShapeKind
+    shape: Shape
     #: Where each observation stood in the drain (the order they were recorded in).
     positions: Sequence[int]
     stamps: list[int]
     times: list[int]
+    #: Rows of each observation; ``~rows`` (negative) for one that raised.
     rows: list[int]
-    errors: list[bool]
+
+    def rows_and_errors(self) -> tuple[int, int]:
+        """Rows returned or changed, and statements that raised (in C passes)."""
+        rows = self.rows
+        if not rows or min(rows) >= 0:
+            return sum(rows), 0
+        failed = list(filter(_NEGATIVE, rows))
+        return sum(rows) - sum(failed) + sum(map(invert, failed)), len(failed)
 
 
 class Recorder:
@@ -175,15 +185,13 @@ class Recorder:
 
         def done(branch: str, tenant: str, shape: Shape, start: int, rows: int) -> None:
             end = clock()
-            extend(
-                (branch, tenant, shape.id, end, end - start, rows, False, shape.text, shape.kind)
-            )
+            extend((branch, tenant, shape.id, end, end - start, rows, shape))
             if len(queue) >= check_at[0]:
                 filling(queue)
 
         def failed(branch: str, tenant: str, shape: Shape, start: int) -> None:
             end = clock()
-            extend((branch, tenant, shape.id, end, end - start, 0, True, shape.text, shape.kind))
+            extend((branch, tenant, shape.id, end, end - start, -1, shape))
             if len(queue) >= check_at[0]:
                 filling(queue)
 
@@ -230,9 +238,7 @@ class Recorder:
         shape = sql_or_shape if isinstance(sql_or_shape, Shape) else shape_of(sql_or_shape)
         stamp = int(self._clock() * 1e9) - self._offset
         queue = self._queue
-        queue.extend(
-            (branch, tenant, shape.id, stamp, elapsed_ns, rows, error, shape.text, shape.kind)
-        )
+        queue.extend((branch, tenant, shape.id, stamp, elapsed_ns, ~rows if error else rows, shape))
         if len(queue) >= self._check_at[0]:
             self._filling(queue)
 
@@ -279,14 +285,15 @@ class Recorder:
         slow: list[tuple[int, int, int, _Key, ShapeKind]] = []
         for key, group in groups.items():
             branch, tenant, shape_id = key
-            shapes[shape_id] = Shape(id=shape_id, text=group.text, kind=group.kind)
+            shapes[shape_id] = group.shape
             for minute, part in _by_minute(group, offset):
                 times = part.times
+                rows, errors = part.rows_and_errors()
                 sketch = Sketch()
                 sketch.add_many(times)
                 if sketch.max >= slow_ns:
                     slow.extend(
-                        (position, stamp, ns, key, group.kind)
+                        (position, stamp, ns, key, group.shape.kind)
                         for position, stamp, ns in zip(
                             part.positions, part.stamps, times, strict=True
                         )
@@ -299,8 +306,8 @@ class Recorder:
                         tenant=tenant,
                         shape_id=shape_id,
                         calls=len(times),
-                        errors=sum(part.errors),
-                        rows=sum(part.rows),
+                        errors=errors,
+                        rows=rows,
                         total_ns=sum(times),
                         sketch=sketch.to_bytes(),
                     )
@@ -335,39 +342,66 @@ class Recorder:
 
 def _grouped(items: list[Any]) -> dict[_Key, _Group]:
     """Observations (:data:`WIDTH` items each) by (branch, tenant, shape id), in their order,
-    as columns: strided slices, then, unless every observation has one key, row numbers
-    grouped by a ``defaultdict`` fed by ``map`` and the columns picked with ``itemgetter``
-    (all in C: no Python work per observation)."""
+    as columns, with no Python work per observation: strided slices; then, unless every
+    observation has one key, row numbers grouped by shape id (a string, its hash cached) in a
+    ``defaultdict`` fed by ``map``, the columns picked with ``itemgetter``, and a shape's rows
+    split by branch and tenant only when they hold more than one."""
     if not items:
         return {}
     branches, tenants, ids = items[0::WIDTH], items[1::WIDTH], items[2::WIDTH]
-    columns = (items[3::WIDTH], items[4::WIDTH], items[5::WIDTH], items[6::WIDTH])
-    if len(set(ids)) == 1 and len(set(branches)) == 1 and len(set(tenants)) == 1:
-        return {
-            (branches[0], tenants[0], ids[0]): _Group(items[7], items[8], range(len(ids)), *columns)
-        }
-    numbers: defaultdict[_Key, list[int]] = defaultdict(list)
-    keys = zip(branches, tenants, ids, strict=True)
-    deque(map(list.append, map(numbers.__getitem__, keys), range(len(ids))), 0)
-    groups = {}
-    for key, rows in numbers.items():
-        first = rows[0] * WIDTH
-        if len(rows) == 1:
-            picked = [[column[rows[0]]] for column in columns]
+    n = len(ids)
+    rows = range(n)
+    # list.count compares by identity first: the same strings are counted in C, fast.
+    by_shape: dict[str, Sequence[int]]
+    if ids.count(ids[0]) == n:
+        by_shape = {ids[0]: rows}
+    else:
+        numbers: defaultdict[str, list[int]] = defaultdict(list)
+        deque(map(list.append, map(numbers.__getitem__, ids), rows), 0)
+        by_shape = dict(numbers)
+    columns = (items[3::WIDTH], items[4::WIDTH], items[5::WIDTH])
+    groups: dict[_Key, _Group] = {}
+    for shape_id, numbered in by_shape.items():
+        shape = items[numbered[0] * WIDTH + 6]
+        if len(numbered) == n:  # every observation: the columns as they are
+            picked, where = columns, (branches, tenants)
         else:
-            pick = itemgetter(*rows)
-            picked = [list(pick(column)) for column in columns]
-        groups[key] = _Group(items[first + 7], items[first + 8], rows, *picked)
+            pick = _picker(numbered)
+            picked = (pick(columns[0]), pick(columns[1]), pick(columns[2]))
+            where = (pick(branches), pick(tenants))
+        branch, tenant = where[0][0], where[1][0]
+        m = len(numbered)
+        if where[0].count(branch) == where[1].count(tenant) == m:
+            groups[(branch, tenant, shape_id)] = _Group(shape, numbered, *picked)
+            continue
+        # One shape on several tenants or branches: split its rows by where they ran.
+        split: defaultdict[tuple[str, str], list[int]] = defaultdict(list)
+        deque(map(list.append, map(split.__getitem__, zip(*where, strict=True)), range(m)), 0)
+        for (branch, tenant), inner in split.items():
+            pick = _picker(inner)
+            groups[(branch, tenant, shape_id)] = _Group(
+                shape, pick(list(numbered)), pick(picked[0]), pick(picked[1]), pick(picked[2])
+            )
     return groups
+
+
+def _picker(numbers: Sequence[int]) -> Callable[[Sequence[Any]], list[Any]]:
+    """Takes the items at ``numbers`` from a column, in C."""
+    if len(numbers) == 1:
+        number = numbers[0]
+        return lambda column: [column[number]]
+    get = itemgetter(*numbers)
+    return lambda column: list(get(column))
 
 
 def _count_kinds(totals: dict[str, list[int]], groups: dict[_Key, _Group]) -> None:
     for group in groups.values():
-        tally = totals.get(group.kind)
+        kind = group.shape.kind
+        tally = totals.get(kind)
         if tally is None:
-            tally = totals[group.kind] = [0, 0]
+            tally = totals[kind] = [0, 0]
         tally[0] += len(group.times)
-        tally[1] += sum(group.errors)
+        tally[1] += group.rows_and_errors()[1]
 
 
 def _by_minute(group: _Group, offset: int) -> list[tuple[int, _Group]]:
@@ -383,13 +417,11 @@ def _by_minute(group: _Group, offset: int) -> list[tuple[int, _Group]]:
         (
             minute,
             _Group(
-                group.text,
-                group.kind,
+                group.shape,
                 [group.positions[i] for i in picked],
                 [stamps[i] for i in picked],
                 [group.times[i] for i in picked],
                 [group.rows[i] for i in picked],
-                [group.errors[i] for i in picked],
             ),
         )
         for minute, picked in sorted(rows.items())
