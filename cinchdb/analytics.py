@@ -18,7 +18,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import defaultdict, deque
-from collections.abc import Callable, Sequence, Sized
+from collections.abc import Callable, Iterable, Sequence, Sized
 from itertools import repeat
 from operator import invert, itemgetter
 from pathlib import Path
@@ -343,45 +343,28 @@ class Recorder:
 def _grouped(items: list[Any]) -> dict[_Key, _Group]:
     """Observations (:data:`WIDTH` items each) by (branch, tenant, shape id), in their order,
     as columns, with no Python work per observation: strided slices; then, unless every
-    observation has one key, row numbers grouped by shape id (a string, its hash cached) in a
-    ``defaultdict`` fed by ``map``, the columns picked with ``itemgetter``, and a shape's rows
-    split by branch and tenant only when they hold more than one."""
+    observation has one key, row numbers grouped in a ``defaultdict`` fed by ``map`` (by
+    shape id alone, a string with its hash cached, when every observation ran on one tenant
+    of one branch) and each group's columns picked with ``itemgetter``."""
     if not items:
         return {}
     branches, tenants, ids = items[0::WIDTH], items[1::WIDTH], items[2::WIDTH]
-    n = len(ids)
-    rows = range(n)
-    # list.count compares by identity first: the same strings are counted in C, fast.
-    by_shape: dict[str, Sequence[int]]
-    if ids.count(ids[0]) == n:
-        by_shape = {ids[0]: rows}
-    else:
-        numbers: defaultdict[str, list[int]] = defaultdict(list)
-        deque(map(list.append, map(numbers.__getitem__, ids), rows), 0)
-        by_shape = dict(numbers)
     columns = (items[3::WIDTH], items[4::WIDTH], items[5::WIDTH])
+    n = len(ids)
+    # list.count compares by identity first: the same strings are counted in C, fast.
+    one_place = branches.count(branches[0]) == tenants.count(tenants[0]) == n
+    if one_place and ids.count(ids[0]) == n:
+        return {(branches[0], tenants[0], ids[0]): _Group(items[6], range(n), *columns)}
+    numbers: defaultdict[Any, list[int]] = defaultdict(list)
+    keys: Iterable[Any] = ids if one_place else zip(branches, tenants, ids, strict=True)
+    deque(map(list.append, map(numbers.__getitem__, keys), range(n)), 0)
     groups: dict[_Key, _Group] = {}
-    for shape_id, numbered in by_shape.items():
-        shape = items[numbered[0] * WIDTH + 6]
-        if len(numbered) == n:  # every observation: the columns as they are
-            picked, where = columns, (branches, tenants)
-        else:
-            pick = _picker(numbered)
-            picked = (pick(columns[0]), pick(columns[1]), pick(columns[2]))
-            where = (pick(branches), pick(tenants))
-        branch, tenant = where[0][0], where[1][0]
-        m = len(numbered)
-        if where[0].count(branch) == where[1].count(tenant) == m:
-            groups[(branch, tenant, shape_id)] = _Group(shape, numbered, *picked)
-            continue
-        # One shape on several tenants or branches: split its rows by where they ran.
-        split: defaultdict[tuple[str, str], list[int]] = defaultdict(list)
-        deque(map(list.append, map(split.__getitem__, zip(*where, strict=True)), range(m)), 0)
-        for (branch, tenant), inner in split.items():
-            pick = _picker(inner)
-            groups[(branch, tenant, shape_id)] = _Group(
-                shape, pick(list(numbered)), pick(picked[0]), pick(picked[1]), pick(picked[2])
-            )
+    for numbered in numbers.values():
+        first = numbered[0]
+        pick = _picker(numbered)
+        groups[(branches[first], tenants[first], ids[first])] = _Group(
+            items[first * WIDTH + 6], numbered, *map(pick, columns)
+        )
     return groups
 
 
