@@ -233,10 +233,12 @@ class Recorder:
         rows: int = 0,
         error: bool = False,
     ) -> None:
-        """Count one statement that ended now (by ``clock``). Cheap (one append), never
-        blocks, never does I/O."""
+        """Count one statement that ended now (by ``clock``). Cheap (one extend), never
+        blocks, never does I/O. ``rows`` below 0 count as 0."""
         shape = sql_or_shape if isinstance(sql_or_shape, Shape) else shape_of(sql_or_shape)
         stamp = int(self._clock() * 1e9) - self._offset
+        # A negative count would read as an error in the queue (see WIDTH).
+        rows = max(rows, 0)
         queue = self._queue
         queue.extend((branch, tenant, shape.id, stamp, elapsed_ns, ~rows if error else rows, shape))
         if len(queue) >= self._check_at[0]:
