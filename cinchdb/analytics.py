@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import deque
-from collections.abc import Callable, Sized
-from operator import itemgetter
+from collections import defaultdict, deque
+from collections.abc import Callable, Iterable, Sequence, Sized
+from itertools import repeat
+from operator import invert, itemgetter
 from pathlib import Path
 from time import perf_counter_ns
 from typing import Any, Protocol, TypeVar
@@ -28,7 +29,7 @@ import attrs
 
 from cinchdb._analytics_batch import AggregateRow, Batch, SlowRow
 from cinchdb._analytics_store import AnalyticsStore, Flusher, analytics_path
-from cinchdb._query_shapes import Shape, operation_shape, shape_of
+from cinchdb._query_shapes import Shape, ShapeKind, operation_shape, shape_of
 from cinchdb._sketch import Sketch
 
 __all__ = [
@@ -70,10 +71,21 @@ ROWS_COUNT = -2
 _T = TypeVar("_T")
 
 
-#: branch, tenant, shape id, stamp, nanoseconds, rows, error, shape. The stamp is the end
-#: of the statement on the ``perf_counter_ns`` time line; the recorder's offset turns it into
-#: wall-clock time when the batch is drained.
-_Observation = tuple[str, str, str, int, int, int, bool, Shape]
+#: What one observation puts in the recorder's queue, as WIDTH consecutive items: branch,
+#: tenant, shape id, stamp, nanoseconds, rows, shape. The stamp is the end of the statement on
+#: the ``perf_counter_ns`` time line; the recorder's offset turns it into wall-clock time when
+#: the batch is drained. A statement that raised has ``~rows`` (negative) for its rows: one
+#: item fewer to pop for every statement, for a rare case. The shape is the caller's own
+#: object (cached, long-lived): holding it allocates nothing.
+#:
+#: Items, not a tuple per observation: a tuple waiting for the drain is a new object for the
+#: garbage collector (about one collection of the young generation per 700 statements, each
+#: one scanning them, and promoting them), where ``deque.extend`` of a temporary tuple frees
+#: that tuple at once. One ``extend`` call is atomic under the GIL, and every reader takes
+#: whole multiples of WIDTH, so an observation is never split.
+WIDTH = 7
+#: branch, tenant, shape id: what an aggregate row is kept by (with the minute).
+_Key = tuple[str, str, str]
 
 #: Observations a recorder holds at most while no flusher drains it (a flusher that is stuck,
 #: or none at all): past it the oldest are dropped, so memory stays bounded.
@@ -81,22 +93,44 @@ MAX_HELD = 200_000
 #: A drift between ``perf_counter_ns`` and the wall clock past this re-anchors the offset
 #: (NTP steps, a machine resumed from sleep).
 _REANCHOR_NS = 1_000_000_000
-_STAMP = itemgetter(3)
-_NS = itemgetter(4)
-_ROWS = itemgetter(5)
-_ERROR = itemgetter(6)
+_NEGATIVE = (0).__gt__
+
+
+@attrs.define
+class _Group:
+    """One (branch, tenant, shape)'s observations of a drain, by column."""
+
+    shape: Shape
+    #: Where each observation stood in the drain (the order they were recorded in).
+    positions: Sequence[int]
+    stamps: list[int]
+    times: list[int]
+    #: Rows of each observation; ``~rows`` (negative) for one that raised.
+    rows: list[int]
+
+    def rows_and_errors(self) -> tuple[int, int]:
+        """Rows returned or changed, and statements that raised (in C passes)."""
+        rows = self.rows
+        if not rows or min(rows) >= 0:
+            return sum(rows), 0
+        failed = list(filter(_NEGATIVE, rows))
+        return sum(rows) - sum(failed) + sum(map(invert, failed)), len(failed)
 
 
 class Recorder:
     """Statement observations in memory, for one project database in one process
     (thread-safe).
 
-    :attr:`done` (the data layer's hot path) and :meth:`observe` append one tuple to a
-    ``collections.deque`` (atomic under the GIL, so no lock is taken), and nothing else unless
-    the statement was slow; the hot path reads no clock but ``perf_counter_ns``. :meth:`drain`,
-    on the flusher's thread, groups what it takes out by (branch, tenant, shape) in one dict
-    pass, splits a group by minute only when it spans two, and sums and sketches each with
-    C-level passes (``sum``, ``map(math.log)``, ``Counter``).
+    :attr:`done` (the data layer's hot path) and :meth:`observe` extend a
+    ``collections.deque`` by one observation's :data:`WIDTH` items (one C call, atomic under
+    the GIL, so no lock is taken; no object is left for the garbage collector) and compare its
+    length with a threshold; nothing else: the hot path reads no clock but ``perf_counter_ns``
+    and does not even look at whether the statement was slow. :meth:`drain`, on the flusher's
+    thread, does the rest with C-level passes (slices, ``map``, ``sum``, ``sorted``), so its
+    Python work is proportional to the distinct (branch, tenant, shape) groups, not to the
+    calls: it cuts what it takes out into columns, splits them by group, then per group sums,
+    sketches, splits by minute only when the group spans two, tallies kinds, and picks the
+    slow statements only from a group whose slowest one reaches ``slow_query_ms``.
 
     Args:
         slow_query_ms: a statement taking at least this long is also kept in the slow list.
@@ -116,12 +150,10 @@ class Recorder:
         self.max_pending = max_pending
         self._slow_ns = int(slow_query_ms * 1_000_000)
         self._clock = clock
-        self._queue: deque[_Observation] = deque()
-        self._slow: deque[tuple[SlowRow, Shape]] = deque()
+        self._queue: deque[Any] = deque(maxlen=MAX_HELD * WIDTH)
         self._lock = threading.Lock()  # drains and the first observation, never observe
-        self._dropped = 0
         # The queue length at which an observation takes the slow path: 1 until the first
-        # observation has started the flusher, then max_pending.
+        # observation has started the flusher, then max_pending observations' items.
         self._check_at = [1]
         # Wall-clock nanoseconds minus perf_counter_ns(): a stamp plus this is wall time.
         self._offset = self._wall_offset()
@@ -144,29 +176,22 @@ class Recorder:
         self.run = self._runner()
 
     def _finishers(self) -> tuple[Done, Failed]:
-        append = self._queue.append
+        # Closures over locals: no attribute look-up on the hot path.
+        extend = self._queue.extend
         queue = self._queue
-        slow_ns = self._slow_ns
         check_at = self._check_at
         filling = self._filling
-        slow_one = self._slow_one
         clock = perf_counter_ns
 
         def done(branch: str, tenant: str, shape: Shape, start: int, rows: int) -> None:
             end = clock()
-            elapsed = end - start
-            append((branch, tenant, shape.id, end, elapsed, rows, False, shape))
-            if elapsed >= slow_ns:
-                slow_one(branch, tenant, shape, elapsed)
+            extend((branch, tenant, shape.id, end, end - start, rows, shape))
             if len(queue) >= check_at[0]:
                 filling(queue)
 
         def failed(branch: str, tenant: str, shape: Shape, start: int) -> None:
             end = clock()
-            elapsed = end - start
-            append((branch, tenant, shape.id, end, elapsed, 0, True, shape))
-            if elapsed >= slow_ns:
-                slow_one(branch, tenant, shape, elapsed)
+            extend((branch, tenant, shape.id, end, end - start, -1, shape))
             if len(queue) >= check_at[0]:
                 filling(queue)
 
@@ -208,40 +233,30 @@ class Recorder:
         rows: int = 0,
         error: bool = False,
     ) -> None:
-        """Count one statement that ended now (by ``clock``). Cheap (one append), never
-        blocks, never does I/O."""
+        """Count one statement that ended now (by ``clock``). Cheap (one extend), never
+        blocks, never does I/O. ``rows`` below 0 count as 0."""
         shape = sql_or_shape if isinstance(sql_or_shape, Shape) else shape_of(sql_or_shape)
         stamp = int(self._clock() * 1e9) - self._offset
+        # A negative count would read as an error in the queue (see WIDTH).
+        rows = max(rows, 0)
         queue = self._queue
-        queue.append((branch, tenant, shape.id, stamp, elapsed_ns, rows, error, shape))
-        if elapsed_ns >= self._slow_ns:
-            self._slow_one(branch, tenant, shape, elapsed_ns)
+        queue.extend((branch, tenant, shape.id, stamp, elapsed_ns, ~rows if error else rows, shape))
         if len(queue) >= self._check_at[0]:
             self._filling(queue)
 
-    def _slow_one(self, branch: str, tenant: str, shape: Shape, elapsed_ns: int) -> None:
-        if len(self._slow) < SLOW_KEPT:
-            row = SlowRow(self._clock(), branch, tenant, shape.id, elapsed_ns / 1e6, shape.kind)
-            self._slow.append((row, shape))
-        else:
-            self._dropped += 1
-
-    def _filling(self, queue: deque[_Observation]) -> None:
+    def _filling(self, queue: deque[Any]) -> None:
         if not self._observed:
             with self._lock:
                 start = None if self._observed else self.on_first_observe
                 self._observed = True
-                self._check_at[0] = self.max_pending
+                self._check_at[0] = self.max_pending * WIDTH
             if start is not None:
                 start()
-            if len(queue) < self.max_pending:
+            if len(queue) < self.max_pending * WIDTH:
                 return
+        # Past MAX_HELD the deque's maxlen drops the oldest observations (whole ones: WIDTH
+        # items leave for each WIDTH that come).
         self.wakeup.set()
-        while len(queue) > MAX_HELD:
-            try:
-                queue.popleft()
-            except IndexError:  # a drain took them meanwhile
-                break
 
     def _wall_offset(self) -> int:
         return int(self._clock() * 1e9) - perf_counter_ns()
@@ -251,96 +266,151 @@ class Recorder:
         tenant, shape)."""
         with self._lock:
             # Pop (not swap): an observation racing with the drain lands either in this batch
-            # or in the next one, never in a list nobody reads.
-            popleft = self._queue.popleft
-            taken = [popleft() for _ in range(len(self._queue))]
-            popleft_slow = self._slow.popleft
-            slow = [popleft_slow() for _ in range(len(self._slow))]
-            dropped, self._dropped = self._dropped, 0
+            # or in the next one, never in a list nobody reads. map() pops in C, in one call:
+            # no observation is half taken.
+            queue = self._queue
+            taken = list(map(deque.popleft, repeat(queue, len(queue))))
             self.wakeup.clear()
-            # Under the lock, with the pop: kind_totals() counts each observation once.
-            _count_kinds(self._kinds, taken)
             # The stamps taken were made with this offset; the next ones get a fresh one if
             # perf_counter and the wall clock have drifted apart.
             offset = self._offset
             fresh = self._wall_offset()
             if abs(fresh - offset) > _REANCHOR_NS:
                 self._offset = fresh
-        groups: dict[tuple[str, str, str], list[_Observation]] = {}
-        find = groups.get
-        for item in taken:
-            key = item[:3]
-            group = find(key)
-            if group is None:
-                groups[key] = [item]
-            else:
-                group.append(item)
+            groups = _grouped(taken)
+            # Under the lock, with the pop: kind_totals() counts each observation once.
+            _count_kinds(self._kinds, groups)
+        del taken  # the groups hold the observations now
+        slow_ns = self._slow_ns
         shapes: dict[str, Shape] = {}
         aggregates = []
-        for (branch, tenant, shape_id), items in groups.items():
-            shapes[shape_id] = items[0][7]
-            for minute, part in _by_minute(items, offset):
-                times = list(map(_NS, part))
+        slow: list[tuple[int, int, int, _Key, ShapeKind]] = []
+        for key, group in groups.items():
+            branch, tenant, shape_id = key
+            shapes[shape_id] = group.shape
+            for minute, part in _by_minute(group, offset):
+                times = part.times
+                rows, errors = part.rows_and_errors()
                 sketch = Sketch()
                 sketch.add_many(times)
+                if sketch.max >= slow_ns:
+                    slow.extend(
+                        (position, stamp, ns, key, group.shape.kind)
+                        for position, stamp, ns in zip(
+                            part.positions, part.stamps, times, strict=True
+                        )
+                        if ns >= slow_ns
+                    )
                 aggregates.append(
                     AggregateRow(
                         bucket_start=minute * _BUCKET_S,
                         branch=branch,
                         tenant=tenant,
                         shape_id=shape_id,
-                        calls=len(part),
-                        errors=sum(map(_ERROR, part)),
-                        rows=sum(map(_ROWS, part)),
+                        calls=len(times),
+                        errors=errors,
+                        rows=rows,
                         total_ns=sum(times),
                         sketch=sketch.to_bytes(),
                     )
                 )
-        for _, shape in slow:
-            shapes[shape.id] = shape
+        # The first SLOW_KEPT slow statements recorded; the rest are only counted.
+        slow.sort(key=itemgetter(0))
         return Batch(
             shapes=shapes,
             aggregates=aggregates,
-            slow=[row for row, _ in slow],
-            slow_dropped=dropped,
+            slow=[
+                SlowRow((stamp + offset) / 1e9, branch, tenant, shape_id, ns / 1e6, kind)
+                for _, stamp, ns, (branch, tenant, shape_id), kind in slow[:SLOW_KEPT]
+            ],
+            slow_dropped=max(0, len(slow) - SLOW_KEPT),
         )
 
     def kind_totals(self) -> dict[str, tuple[int, int]]:
         """Statements and errors by kind (``select``, ``insert``...) since the recorder was
         made, those not yet drained included; never reset (only counts observe() dropped
         when no flusher kept up are missing)."""
-        with self._lock:  # no drain meanwhile; observe() may append (copying is atomic)
+        with self._lock:  # no drain meanwhile; observe() may extend (copying is atomic)
             pending = list(self._queue)
             totals = {kind: list(tally) for kind, tally in self._kinds.items()}
-        _count_kinds(totals, pending)
+        _count_kinds(totals, _grouped(pending))
         return {kind: (calls, errors) for kind, (calls, errors) in totals.items()}
 
     @property
     def pending(self) -> int:
         """Observations since the last drain."""
-        return len(self._queue)
+        return len(self._queue) // WIDTH
 
 
-def _count_kinds(totals: dict[str, list[int]], observations: list[_Observation]) -> None:
-    for observation in observations:
-        kind = observation[7].kind
+def _grouped(items: list[Any]) -> dict[_Key, _Group]:
+    """Observations (:data:`WIDTH` items each) by (branch, tenant, shape id), in their order,
+    as columns, with no Python work per observation: strided slices; then, unless every
+    observation has one key, row numbers grouped in a ``defaultdict`` fed by ``map`` (by
+    shape id alone, a string with its hash cached, when every observation ran on one tenant
+    of one branch) and each group's columns picked with ``itemgetter``."""
+    if not items:
+        return {}
+    branches, tenants, ids = items[0::WIDTH], items[1::WIDTH], items[2::WIDTH]
+    columns = (items[3::WIDTH], items[4::WIDTH], items[5::WIDTH])
+    n = len(ids)
+    # list.count compares by identity first: the same strings are counted in C, fast.
+    one_place = branches.count(branches[0]) == tenants.count(tenants[0]) == n
+    if one_place and ids.count(ids[0]) == n:
+        return {(branches[0], tenants[0], ids[0]): _Group(items[6], range(n), *columns)}
+    numbers: defaultdict[Any, list[int]] = defaultdict(list)
+    keys: Iterable[Any] = ids if one_place else zip(branches, tenants, ids, strict=True)
+    deque(map(list.append, map(numbers.__getitem__, keys), range(n)), 0)
+    groups: dict[_Key, _Group] = {}
+    for numbered in numbers.values():
+        first = numbered[0]
+        pick = _picker(numbered)
+        groups[(branches[first], tenants[first], ids[first])] = _Group(
+            items[first * WIDTH + 6], numbered, *map(pick, columns)
+        )
+    return groups
+
+
+def _picker(numbers: Sequence[int]) -> Callable[[Sequence[Any]], list[Any]]:
+    """Takes the items at ``numbers`` from a column, in C."""
+    if len(numbers) == 1:
+        number = numbers[0]
+        return lambda column: [column[number]]
+    get = itemgetter(*numbers)
+    return lambda column: list(get(column))
+
+
+def _count_kinds(totals: dict[str, list[int]], groups: dict[_Key, _Group]) -> None:
+    for group in groups.values():
+        kind = group.shape.kind
         tally = totals.get(kind)
         if tally is None:
             tally = totals[kind] = [0, 0]
-        tally[0] += 1
-        tally[1] += observation[6]
+        tally[0] += len(group.times)
+        tally[1] += group.rows_and_errors()[1]
 
 
-def _by_minute(items: list[_Observation], offset: int) -> list[tuple[int, list[_Observation]]]:
+def _by_minute(group: _Group, offset: int) -> list[tuple[int, _Group]]:
     """A group's observations by wall-clock minute: one part, unless it spans minutes."""
-    stamps = list(map(_STAMP, items))
+    stamps = group.stamps
     first = (min(stamps) + offset) // _MINUTE_NS
     if (max(stamps) + offset) // _MINUTE_NS == first:
-        return [(first, items)]
-    parts: dict[int, list[_Observation]] = {}
-    for item, stamp in zip(items, stamps, strict=True):
-        parts.setdefault((stamp + offset) // _MINUTE_NS, []).append(item)
-    return sorted(parts.items())
+        return [(first, group)]
+    rows: dict[int, list[int]] = {}
+    for row, stamp in enumerate(stamps):
+        rows.setdefault((stamp + offset) // _MINUTE_NS, []).append(row)
+    return [
+        (
+            minute,
+            _Group(
+                group.shape,
+                [group.positions[i] for i in picked],
+                [stamps[i] for i in picked],
+                [group.times[i] for i in picked],
+                [group.rows[i] for i in picked],
+            ),
+        )
+        for minute, picked in sorted(rows.items())
+    ]
 
 
 def _rows_of(result: object, rows: int) -> int:

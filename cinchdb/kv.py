@@ -14,6 +14,7 @@ several processes never interleave (SQLite's write lock serializes them).
 
 from __future__ import annotations
 
+import inspect
 import json
 import math
 import re
@@ -548,13 +549,17 @@ _ROWS: dict[str, Callable[[object, tuple[object, ...]], int]] = {
 def _observed(name: str, method: Callable[..., Any]) -> Callable[..., Any]:
     shape = operation_shape("kv", f"KV {name.upper()}")
     rows = _ROWS.get(name)
+    # The body under @serialized's lock wrapper: this one wrapper takes the same lock itself,
+    # so an observed call pays one extra Python frame and argument packing, not two.
+    body = inspect.unwrap(method)
 
-    @wraps(method)
+    @wraps(body)
     def call(self: ObservedKVStore, *args: Any, **kwargs: Any) -> Any:
         where = self._where
         start = perf_counter_ns()
         try:
-            result = method(self, *args, **kwargs)
+            with self._lock:
+                result = body(self, *args, **kwargs)
         except Exception:
             self._failed(where.branch, where.tenant, shape, start)
             raise

@@ -3,11 +3,14 @@ analytics off holds no recorder at all (cinchdb.analytics)."""
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import cinchdb
 from cinchdb import analytics
@@ -269,3 +272,108 @@ def test_parameter_values_never_reach_the_analytics_file(project: Path) -> None:
 def test_connect_refuses_analytics_for_a_remote_handle() -> None:
     with pytest.raises(cinchdb.CinchError, match="analytics= only for a local project"):
         cinchdb.connect(url="http://127.0.0.1:9", api_key="k", analytics=True)  # type: ignore[call-overload]
+
+
+def test_pending_observations_leave_nothing_for_the_garbage_collector() -> None:
+    # What waits for a drain is no new object the collector tracks: with analytics off a
+    # statement allocates none that outlives it, and analytics must not make a busy process
+    # run a collection every few hundred statements (its count of tracked allocations is
+    # what starts one).
+    recorder = Recorder()
+    recorder.on_first_observe = lambda: None
+    shape = shape_of("SELECT * FROM t WHERE id = ?")
+    recorder.done("main", "a", shape, time.perf_counter_ns(), 1)
+    gc.collect()
+    gc.disable()
+    try:
+        before = gc.get_count()[0]
+        for _ in range(1_000):
+            recorder.done("main", "a", shape, time.perf_counter_ns(), 1)
+        recorder.failed("main", "a", shape, time.perf_counter_ns())
+        recorder.observe("main", "a", "SELECT 1", 10)
+        grown = gc.get_count()[0] - before
+    finally:
+        gc.enable()
+    assert grown < 50
+    [row] = [r for r in recorder.drain().aggregates if r.shape_id == shape.id]
+    assert (row.calls, row.errors, row.rows) == (1_002, 1, 1_001)
+
+
+_SQL = ["SELECT * FROM t WHERE id = 1", "DELETE FROM t WHERE id = 2", "UPDATE t SET a = 3"]
+_observations = st.lists(
+    st.tuples(
+        st.sampled_from(["main", "dev"]),  # branch
+        st.sampled_from(["a", "b", "c"]),  # tenant
+        st.sampled_from(_SQL),
+        st.integers(min_value=0, max_value=300_000_000),  # nanoseconds
+        st.integers(min_value=0, max_value=50),  # rows
+        st.booleans(),  # error
+        st.sampled_from([0.0, 0.0, 0.0, 7.0, 45.0]),  # seconds the clock moves first
+    ),
+    max_size=120,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(_observations)
+def test_a_drain_aggregates_as_a_plain_count_of_the_observations_would(
+    observations: list[tuple[str, str, str, int, int, bool, float]],
+) -> None:
+    # The drain's columns, groups and minute splits against the obvious loop over the same
+    # observations: the same rows, sums, sketches, slow statements and kind totals.
+    clock = Clock(1_000_000_000.0)
+    recorder = Recorder(slow_query_ms=100, clock=clock)
+    expected: dict[tuple[int, str, str, str], list[tuple[int, int, bool]]] = {}
+    slow = []
+    for branch, tenant, sql, ns, rows, error, step in observations:
+        clock.now += step
+        recorder.observe(branch, tenant, sql, ns, rows=rows, error=error)
+        shape = shape_of(sql)
+        minute = int(clock.now // 60 * 60)
+        expected.setdefault((minute, branch, tenant, shape.id), []).append((ns, rows, error))
+        if ns >= 100_000_000:
+            slow.append((branch, tenant, shape.id, ns / 1e6, shape.kind))
+    kinds = recorder.kind_totals()
+    batch = recorder.drain()
+    got = {(a.bucket_start, a.branch, a.tenant, a.shape_id): a for a in batch.aggregates}
+    assert set(got) == set(expected)
+    for key, items in expected.items():
+        row = got[key]
+        assert (row.calls, row.errors, row.rows, row.total_ns) == (
+            len(items),
+            sum(error for _, _, error in items),
+            sum(rows for _, rows, _ in items),
+            sum(ns for ns, _, _ in items),
+        )
+        sketch = Sketch()
+        for ns, _, _ in items:
+            sketch.add(ns)
+        assert Sketch.from_bytes(row.sketch) == sketch
+    assert batch.shapes == {shape_of(o[2]).id: shape_of(o[2]) for o in observations}
+    assert [(s.branch, s.tenant, s.shape_id, s.elapsed_ms, s.kind) for s in batch.slow] == slow
+    by_kind: dict[str, tuple[int, int]] = {}
+    for _, _, sql, _, _, error, _ in observations:
+        calls, errors = by_kind.get(shape_of(sql).kind, (0, 0))
+        by_kind[shape_of(sql).kind] = (calls + 1, errors + error)
+    assert kinds == by_kind == recorder.kind_totals()
+    assert recorder.pending == 0
+
+
+def test_past_max_held_the_oldest_observations_go_whole(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(analytics, "MAX_HELD", 50)
+    recorder = Recorder(max_pending=1_000)
+    recorder.on_first_observe = lambda: None
+    for n in range(60):
+        recorder.observe("main", f"t{n}", "SELECT 1", 1_000 + n, rows=n)
+    assert recorder.pending == 50
+    rows = sorted((a.tenant, a.calls, a.rows, a.total_ns) for a in recorder.drain().aggregates)
+    assert rows == sorted((f"t{n}", 1, n, 1_000 + n) for n in range(10, 60))
+
+
+def test_slow_statements_come_in_the_order_they_were_recorded() -> None:
+    clock = Clock(1_000_000_000.0)
+    recorder = Recorder(slow_query_ms=100, clock=clock)
+    recorder.observe("main", "a", "SELECT 1", 10)  # tenant a's group comes first...
+    recorder.observe("main", "b", "SELECT 1", 200_000_000)  # ...but b's slow one does
+    recorder.observe("main", "a", "SELECT 1", 300_000_000)
+    assert [(s.tenant, s.elapsed_ms) for s in recorder.drain().slow] == [("b", 200), ("a", 300)]
