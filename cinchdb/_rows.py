@@ -1,10 +1,12 @@
 """Facts about tables that the data hot path needs, computed once per schema: column names,
-BOOLEAN columns, which values SQLite stores unchanged, the INSERT text per column tuple; and
-the ids and timestamps of CinchDB's automatic columns."""
+BOOLEAN columns, which values SQLite stores unchanged, the INSERT text per column tuple, the
+WHERE clause of a call's filters; and the ids and timestamps of CinchDB's automatic
+columns."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
@@ -297,3 +299,53 @@ class TableFacts:
                 raise ColumnNotFoundError(self.name, column)
             parsed = self.filters[key] = (quote(name), op)
         return parsed
+
+
+def where_clause(
+    facts: TableFacts, method: str, operator: str, filters: Mapping[str, object]
+) -> tuple[str, list[object]]:
+    """The WHERE clause (and its parameters) of ``method``'s ``filters`` on ``facts``'s table
+    (``age__gte=18``, joined by ``operator``, AND or OR).
+
+    Raises:
+        FilterError: a bad operator, an unknown column or lookup, no filter at all.
+    """
+    joiner = operator.upper() if isinstance(operator, str) else None
+    if joiner not in ("AND", "OR"):
+        raise FilterError("operator", f"must be 'AND' or 'OR', not {operator!r}")
+    if not filters:
+        raise FilterError(
+            None,
+            f"{method}() needs at least one filter; without one it would change every row"
+            f" of table '{facts.name}'",
+        )
+    parts: list[str] = []
+    params: list[object] = []
+    for key, value in filters.items():
+        column, op = facts.filter(key)
+        if op == "eq":
+            if value is None:
+                parts.append(f"{column} IS NULL")
+            else:
+                parts.append(f"{column} = ?")
+                params.append(value)
+        elif op == "ne":
+            if value is None:
+                parts.append(f"{column} IS NOT NULL")
+            else:
+                parts.append(f"{column} != ?")
+                params.append(value)
+        elif op == "isnull":
+            if not isinstance(value, bool):
+                raise FilterError(key, f"takes True or False, not {value!r}")
+            parts.append(f"{column} IS NULL" if value else f"{column} IS NOT NULL")
+        elif op == "in":
+            if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
+                raise FilterError(key, f"takes a list of values, not {value!r}")
+            values = list(value)
+            parts.append(f"{column} IN ({', '.join('?' * len(values))})")
+            params.extend(values)
+        else:
+            parts.append(f"{column} {COMPARISONS[op]} ?")
+            params.append(value)
+    return f" {joiner} ".join(f"({p})" for p in parts) if len(parts) > 1 else parts[0], params

@@ -22,44 +22,26 @@ time for 10,000 rows in 256-row statements: 59 ms plain, 109 ms with RETURNING, 
 read-back (raw ``executemany``: 68 ms); a statement per row with RETURNING took 355 ms.
 ``benchmarks/bench_data.py`` has the end-to-end ratios.
 
-Read-only queries. :meth:`DataOps.query` first checks the statement's leading keyword, then runs
-it with an authorizer that denies every write action. The authorizer is installed once, when the
-``DataOps`` is made, and only switched into read-only mode by a flag while ``query`` runs:
-``sqlite3_set_authorizer`` expires every prepared statement, and setting and restoring it per
-call made a select by id 3.6x slower. Python cannot read a connection's current authorizer, so
-a caller with its own policy (tenant isolation) passes it as ``authorizer=``: it is consulted
-for every statement, before the read-only rule. One ``DataOps`` per connection.
+Read-only queries (``query``, ``stream``) are :class:`cinchdb._reads.Reads`'s, through the
+authorizer this installs once per connection (a caller's own policy, such as tenant isolation,
+is passed as ``authorizer=``). One ``DataOps`` per connection.
 
 BOOLEAN columns. Values are stored as 0/1 and come back as ``bool`` (``None`` stays ``None``)
-from insert and update. From :meth:`DataOps.query`, a result column is turned into ``bool`` when
-its name (as in ``cursor.description``) is the name of a BOOLEAN column of a table that the
-query reads, according to SQLite's authorizer; ``SELECT active AS on_duty`` is left as 0/1.
+from insert, update and get; from ``query`` as :mod:`cinchdb._reads` says.
 """
 
 from __future__ import annotations
 
-import re
 import sqlite3
-import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from itertools import chain, groupby, islice, repeat
 from operator import methodcaller
 from typing import TYPE_CHECKING
 
-from cinchdb._guard import MAX_SQL_BYTES, MAX_VALUE_BYTES
-from cinchdb._readonly import (
-    READ_WORDS,
-    Authorizer,
-    Gate,
-    Params,
-    denial,
-    leading_word,
-    refusal,
-)
+from cinchdb._readonly import Authorizer, Gate, Params
+from cinchdb._reads import QUERY_TIMEOUT_S, Reads, RowStream, with_bools
 from cinchdb._rows import (
-    BOOLEAN_TYPES,
-    COMPARISONS,
     FILTER_OPERATORS,
     MAX_CHUNK,
     MAX_PARAMS,
@@ -67,22 +49,19 @@ from cinchdb._rows import (
     TableFacts,
     new_ids,
     utc_now,
+    where_clause,
 )
+from cinchdb._sqlite_errors import constraint_errors
 from cinchdb._values import ColumnCheck, check_batch, check_columns, rowid_check
 from cinchdb.errors import (
     ArgumentError,
     CinchError,
-    ConstraintError,
     DuplicateColumnError,
-    FilterError,
     KeyColumnError,
-    QueryTimeoutError,
     RecordNotFoundError,
     TableNotFoundError,
-    ValueTooLargeError,
 )
 from cinchdb.results import QueryRows, Row
-from journal import drivers
 from journal.names import fold_name, quote, validate_identifier
 from journal.transactions import savepoint, transaction
 
@@ -99,26 +78,9 @@ __all__ = [
     "utc_now",
 ]
 
-#: Seconds a ``query()`` may run before it is stopped with QueryTimeoutError (the default of
-#: its ``timeout=``; None lifts the limit).
-QUERY_TIMEOUT_S = 30.0
-# The progress handler runs every this many SQLite VM instructions (a few hundred microseconds
-# of work): a lookup by id finishes before the first call, and a runaway query is checked
-# often enough to stop within a millisecond or so of its deadline.
-_PROGRESS_STEPS = 10_000
-# sqlite3 refuses a second statement with ProgrammingError; sqlcipher3 (an older pysqlite)
-# with Warning (sqlite3's is a DatabaseError, so it is caught first).
-_ONE_STATEMENT_ERRORS: tuple[type[Exception], ...] = (sqlite3.ProgrammingError,) + (
-    ()
-    if drivers.sqlcipher is None
-    else (drivers.sqlcipher.ProgrammingError, drivers.sqlcipher.Warning)
-)
-
 # insert_many consumes its rows this many at a time.
 _MANY_CHUNK = 4096
 _DICTS = frozenset({dict})
-
-_NO_SUCH_TABLE = re.compile(r"no such table: (?:main\.)?(\S+)$")
 
 
 class DataOps:
@@ -142,10 +104,9 @@ class DataOps:
         self._schema_source: Callable[[], Schema] = schema if callable(schema) else (lambda: schema)
         self._schema: Schema | None = None
         self._tables: dict[str, TableFacts] = {}
-        # sql text -> result positions to turn into bool (None: none)
-        self._query_bools: dict[str, tuple[tuple[str, ...], tuple[int, ...]] | None] = {}
         self._gate = Gate(authorizer)
         conn.set_authorizer(self._gate)
+        self._reads = Reads(conn, self._gate, self._schema_source)
 
     # -- schema facts ----------------------------------------------------------------------
     def _table(self, table: str) -> TableFacts:
@@ -173,7 +134,7 @@ class DataOps:
             if self.conn.in_transaction
             else transaction(self.conn)
         )
-        with scope, _constraint_errors(facts):
+        with scope, constraint_errors(facts.name):
             yield
 
     # -- insert ----------------------------------------------------------------------------
@@ -208,7 +169,7 @@ class DataOps:
             start = stop
         if len(groups) == 1 and total <= MAX_CHUNK:
             # One statement: atomic without a transaction of our own.
-            with _constraint_errors(facts):
+            with constraint_errors(facts.name):
                 return self._insert_returning(facts, groups[0], rows, now)
         out: list[Row] = []
         with self._transaction(facts):
@@ -293,7 +254,7 @@ class DataOps:
             inserted = 0
             for i, row in enumerate(params):
                 try:
-                    with _constraint_errors(facts):
+                    with constraint_errors(facts.name):
                         inserted += conn.execute(sql, row).rowcount
                 except CinchError as error:
                     error.row_index = first + i  # type: ignore[attr-defined]
@@ -301,7 +262,7 @@ class DataOps:
             return inserted
         before = conn.total_changes
         try:
-            with _constraint_errors(facts):
+            with constraint_errors(facts.name):
                 conn.executemany(sql, params)
         except CinchError as error:
             # executemany stops at the failing row; each row before it was inserted.
@@ -502,7 +463,7 @@ class DataOps:
         params = [*data.values(), utc_now(), *key] if touch else [*data.values(), *key]
         if checks:
             check_batch(checks, params, len(params), 0)
-        with _constraint_errors(facts):
+        with constraint_errors(facts.name):
             cursor = self.conn.execute(f"{head} WHERE {facts.key_where} RETURNING *", params)
             values = cursor.fetchone()
         if values is None:
@@ -511,7 +472,7 @@ class DataOps:
         cursor.fetchall()
         names = [d[0] for d in cursor.description]
         flags = [i for i, name in enumerate(names) if name in facts.booleans]
-        return _with_bools(names, values, flags) if flags else dict(zip(names, values, strict=True))
+        return with_bools(names, values, flags) if flags else dict(zip(names, values, strict=True))
 
     def key_columns(self, table: str) -> tuple[str, ...]:
         """The columns that name a record of ``table``: its primary key; else its ``id``
@@ -542,7 +503,7 @@ class DataOps:
             raise RecordNotFoundError(facts.name, _shown_key(key))
         names = [d[0] for d in cursor.description]
         flags = [i for i, name in enumerate(names) if name in facts.booleans]
-        return _with_bools(names, values, flags) if flags else dict(zip(names, values, strict=True))
+        return with_bools(names, values, flags) if flags else dict(zip(names, values, strict=True))
 
     def update_where(
         self, table: str, data: Mapping[str, object], /, operator: str = "AND", **filters: object
@@ -553,7 +514,7 @@ class DataOps:
         :data:`FILTER_OPERATORS`; ``operator`` ("AND" or "OR") joins them.
         """
         facts = self._table(table)
-        where, where_params = self._where(facts, "update_where", operator, filters)
+        where, where_params = where_clause(facts, "update_where", operator, filters)
         head, touch, checks = self._set_clause(facts, data)
         params = [*data.values(), utc_now()] if touch else list(data.values())
         if checks:
@@ -584,246 +545,32 @@ class DataOps:
     def delete_where(self, table: str, /, operator: str = "AND", **filters: object) -> int:
         """Delete every record matching ``filters`` (as in :meth:`update_where`)."""
         facts = self._table(table)
-        where, params = self._where(facts, "delete_where", operator, filters)
+        where, params = where_clause(facts, "delete_where", operator, filters)
         return self._write(facts, f"DELETE FROM {facts.quoted} WHERE {where}", params)
 
     def _write(self, facts: TableFacts, sql: str, params: Sequence[object]) -> int:
-        with _constraint_errors(facts):
+        with constraint_errors(facts.name):
             return self.conn.execute(sql, params).rowcount
 
-    # -- filters ---------------------------------------------------------------------------
-    def _where(
-        self, facts: TableFacts, method: str, operator: str, filters: Mapping[str, object]
-    ) -> tuple[str, list[object]]:
-        joiner = operator.upper() if isinstance(operator, str) else None
-        if joiner not in ("AND", "OR"):
-            raise FilterError("operator", f"must be 'AND' or 'OR', not {operator!r}")
-        if not filters:
-            raise FilterError(
-                None,
-                f"{method}() needs at least one filter; without one it would change every row"
-                f" of table '{facts.name}'",
-            )
-        parts: list[str] = []
-        params: list[object] = []
-        for key, value in filters.items():
-            column, op = facts.filter(key)
-            if op == "eq":
-                if value is None:
-                    parts.append(f"{column} IS NULL")
-                else:
-                    parts.append(f"{column} = ?")
-                    params.append(value)
-            elif op == "ne":
-                if value is None:
-                    parts.append(f"{column} IS NOT NULL")
-                else:
-                    parts.append(f"{column} != ?")
-                    params.append(value)
-            elif op == "isnull":
-                if not isinstance(value, bool):
-                    raise FilterError(key, f"takes True or False, not {value!r}")
-                parts.append(f"{column} IS NULL" if value else f"{column} IS NOT NULL")
-            elif op == "in":
-                if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
-                    raise FilterError(key, f"takes a list of values, not {value!r}")
-                values = list(value)
-                parts.append(f"{column} IN ({', '.join('?' * len(values))})")
-                params.extend(values)
-            else:
-                parts.append(f"{column} {COMPARISONS[op]} ?")
-                params.append(value)
-        return f" {joiner} ".join(f"({p})" for p in parts) if len(parts) > 1 else parts[0], params
-
-    # -- query -----------------------------------------------------------------------------
+    # -- query (cinchdb._reads) -------------------------------------------------------------
     def query(
         self, sql: str, params: Params | None = None, *, timeout: float | None = QUERY_TIMEOUT_S
     ) -> QueryRows:
-        """Run a read-only statement (SELECT, WITH ... SELECT, EXPLAIN, VALUES); return rows.
-
-        Args:
-            sql: one statement.
-            params: its parameters, by position or by name.
-            timeout: seconds it may run (default :data:`QUERY_TIMEOUT_S`); None: no limit.
-
-        Raises:
-            ReadOnlyQueryError: the statement would write; nothing ran.
-            QueryTimeoutError: it ran past ``timeout`` and was stopped.
-            ValueTooLargeError: it built a value larger than the limit, or is too long itself.
-            DeniedFunctionError: it calls a function that is never allowed.
-            ArgumentError: more than one statement, or a bad ``timeout``.
-        """
-        # type() rather than isinstance: True is not a timeout; NaN fails "> 0".
-        if timeout is not None and not (type(timeout) in (float, int) and timeout > 0):
-            raise ArgumentError(
-                "query", f"timeout must be a positive number of seconds or None, got {timeout!r}"
-            )
-        plan = self._query_bools.get(sql, False)
-        if plan is False:
-            word = leading_word(sql)
-            if word not in READ_WORDS:
-                raise refusal(sql, word)
-        gate = self._gate
-        gate.reads.clear()
-        gate.denied.clear()
-        gate.compiled = False
-        gate.read_only = True
-        conn = self.conn
-        stopped: list[bool] = []
-        if timeout is not None:
-            deadline = time.monotonic() + timeout
-
-            def past_deadline() -> int:
-                if time.monotonic() < deadline:
-                    return 0
-                stopped.append(True)
-                return 1  # non-zero: SQLite interrupts the statement
-
-            conn.set_progress_handler(past_deadline, _PROGRESS_STEPS)
-        try:
-            cursor = conn.execute(sql, () if params is None else params)
-            fetched = cursor.fetchall()
-        except _ONE_STATEMENT_ERRORS as e:
-            if "one statement at a time" in str(e):
-                raise ArgumentError(
-                    "query", "runs one statement at a time; split the SQL into separate calls"
-                ) from e
-            raise
-        except drivers.DatabaseError as e:
-            if gate.denied:
-                raise denial(sql, *gate.denied[0]) from e
-            if stopped:
-                raise QueryTimeoutError(sql, timeout or 0.0) from e
-            too_big = _too_big(e)
-            if too_big is not None:
-                raise too_big from e
-            missing = _NO_SUCH_TABLE.match(str(e))
-            if missing:
-                # The reference's documented error for a query on a table that is not there.
-                raise TableNotFoundError(missing.group(1)) from e
-            raise
-        finally:
-            gate.read_only = False
-            if timeout is not None:
-                conn.set_progress_handler(None, 0)
-        if gate.compiled or plan is False:
-            # The statement was (re)compiled just now, or never seen here: learn which columns
-            # are booleans. SQLite recompiles every statement after a schema change, so a plan
-            # learned under an older schema is relearned before it is used again.
-            plan = self._query_bools[sql] = self._bool_plan(sql, cursor, gate.reads, gate.compiled)
-        if plan is None:
-            names = [d[0] for d in cursor.description] if cursor.description else []
-            return QueryRows([dict(zip(names, values, strict=True)) for values in fetched], names)
-        assert isinstance(plan, tuple)  # False (not yet learned) was replaced just above
-        names_t, flags = plan
-        names = list(names_t)
-        return QueryRows([_with_bools(names, values, flags) for values in fetched], names)
+        """Run a read-only statement and return its rows (see :meth:`Reads.query`)."""
+        return self._reads.query(sql, params, timeout=timeout)
 
     def stream(self, sql: str, params: Params | None = None, *, size: int = 1000) -> RowStream:
-        """Run a read-only statement, as :meth:`query` does, and return its rows in chunks of
-        ``size`` instead of a list: for exports, in constant memory. No timeout: an export
-        takes as long as its rows take. Read the stream before the next call on this
-        connection (the statement keeps its read snapshot open until it is drained).
-
-        Raises:
-            The errors of :meth:`query` (but not QueryTimeoutError).
-        """
-        word = leading_word(sql)
-        if word not in READ_WORDS:
-            raise refusal(sql, word)
-        gate = self._gate
-        gate.reads.clear()
-        gate.denied.clear()
-        gate.compiled = False
-        gate.read_only = True
-        try:
-            cursor = self.conn.execute(sql, () if params is None else params)
-        except _ONE_STATEMENT_ERRORS as e:
-            raise ArgumentError(
-                "export_rows", "runs one statement at a time; split the SQL into separate calls"
-            ) from e
-        except drivers.DatabaseError as e:
-            if gate.denied:
-                raise denial(sql, *gate.denied[0]) from e
-            missing = _NO_SUCH_TABLE.match(str(e))
-            if missing:
-                raise TableNotFoundError(missing.group(1)) from e
-            raise
-        finally:
-            gate.read_only = False
-        plan = self._bool_plan(sql, cursor, gate.reads, gate.compiled)
-        names = [d[0] for d in cursor.description] if cursor.description else []
-        return RowStream(cursor, names, plan[1] if plan else (), size)
+        """Run a read-only statement and return its rows in chunks (see :meth:`Reads.stream`)."""
+        return self._reads.stream(sql, params, size=size)
 
     def _table_reset(self, schema: Schema) -> None:
         self._schema = schema
         self._tables = {}
-        self._query_bools = {}
-
-    def _bool_plan(
-        self, sql: str, cursor: sqlite3.Cursor, reads: set[str], compiled: bool
-    ) -> tuple[tuple[str, ...], tuple[int, ...]] | None:
-        if not cursor.description or (compiled and not reads):
-            # Nothing returned, or compiled just now and no table read (SELECT 1): no BOOLEAN
-            # column can be in the result, and the schema is not needed (nor built).
-            return None
-        schema = self._schema_source()
-        if schema is not self._schema:
-            self._table_reset(schema)
-        # A statement that sqlite3 had already compiled outside query() reports no reads:
-        # fall back to the tables whose names appear in its text.
-        tables = (
-            [schema.table(name) for name in reads]
-            if reads
-            else [t for t in schema.tables if fold_name(t.name) in fold_name(sql)]
-        )
-        booleans = {
-            fold_name(c.name)
-            for t in tables
-            if t is not None
-            for c in t.columns
-            if " ".join(c.type.upper().split()) in BOOLEAN_TYPES
-        }
-        if not booleans:
-            return None
-        names = tuple(d[0] for d in cursor.description)
-        flags = tuple(i for i, name in enumerate(names) if fold_name(name) in booleans)
-        return (names, flags) if flags else None
-
-
-class RowStream:
-    """The rows of a read-only statement, fetched in chunks (:meth:`DataOps.stream`).
-
-    ``columns`` are the result's names; ``booleans`` the positions of BOOLEAN columns, whose
-    0/1 the reader turns into bool (the chunks hold SQLite's own values).
-    """
-
-    def __init__(
-        self, cursor: sqlite3.Cursor, columns: list[str], booleans: Sequence[int], size: int
-    ) -> None:
-        self.columns = columns
-        self.booleans = tuple(booleans)
-        self._cursor = cursor
-        self._size = size
-
-    def chunks(self) -> Iterator[list[tuple[object, ...]]]:
-        fetch = self._cursor.fetchmany
-        size = self._size
-        while chunk := fetch(size):
-            yield chunk
 
 
 def _shown_key(key: Sequence[object]) -> object:
     """A key as a RecordNotFoundError shows it: the value, or a tuple for a composite key."""
     return key[0] if len(key) == 1 else tuple(key)
-
-
-def _with_bools(names: list[str], values: Sequence[object], flags: Sequence[int]) -> Row:
-    row = list(values)
-    for i in flags:
-        if row[i] is not None:
-            row[i] = bool(row[i])
-    return dict(zip(names, row, strict=True))
 
 
 _values = methodcaller("values")
@@ -859,33 +606,3 @@ def _in_order(
     except (KeyError, TypeError):
         # The column's affinity changed the given id (5 -> '5'): keep SQLite's order.
         return fetched
-
-
-@contextmanager
-def _constraint_errors(facts: TableFacts) -> Iterator[None]:
-    """SQLite's constraint failures, as ConstraintError naming the table; a value over the
-    size limit, as ValueTooLargeError."""
-    try:
-        yield
-    except drivers.IntegrityError as e:
-        raise ConstraintError(facts.name, str(e), _error_code(e)) from e
-    except drivers.DatabaseError as e:
-        too_big = _too_big(e)
-        if too_big is None:
-            raise
-        raise too_big from e
-
-
-def _too_big(error: Exception) -> ValueTooLargeError | None:
-    """SQLite's SQLITE_TOOBIG (a string, blob or row over SQLITE_LIMIT_LENGTH), or sqlite3's
-    own refusal of a statement over SQLITE_LIMIT_SQL_LENGTH, as ValueTooLargeError."""
-    text = str(error)
-    if "query string is too large" in text or "statement too long" in text:
-        return ValueTooLargeError("The SQL statement", MAX_SQL_BYTES)
-    if _error_code(error) == "SQLITE_TOOBIG" or "string or blob too big" in text:
-        return ValueTooLargeError("A value or row", MAX_VALUE_BYTES)
-    return None
-
-
-def _error_code(error: Exception) -> str | None:
-    return getattr(error, "sqlite_errorname", None)
