@@ -35,6 +35,13 @@ class Gate:
         #: it compiles a statement (every SELECT is asked about at least once).
         self.compiled = False
 
+    def start_read(self) -> None:
+        """Read-only mode for one statement, with what the last one learned forgotten."""
+        self.reads.clear()
+        self.denied.clear()
+        self.compiled = False
+        self.read_only = True
+
     def __call__(
         self,
         action: int,

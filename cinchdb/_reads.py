@@ -85,10 +85,7 @@ class Reads:
             if word not in READ_WORDS:
                 raise refusal(sql, word)
         gate = self._gate
-        gate.reads.clear()
-        gate.denied.clear()
-        gate.compiled = False
-        gate.read_only = True
+        gate.start_read()
         conn = self.conn
         stopped: list[bool] = []
         if timeout is not None:
@@ -149,10 +146,7 @@ class Reads:
         if word not in READ_WORDS:
             raise refusal(sql, word)
         gate = self._gate
-        gate.reads.clear()
-        gate.denied.clear()
-        gate.compiled = False
-        gate.read_only = True
+        gate.start_read()
         try:
             cursor = self.conn.execute(sql, () if params is None else params)
         except ONE_STATEMENT_ERRORS as e:

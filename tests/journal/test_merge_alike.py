@@ -12,9 +12,11 @@ import sqlite3
 
 import pytest
 
-from journal import Schema, apply, apply_all, apply_operations, introspect, parse
-from journal.merge import SideStep, plan_merge
+from journal import Schema, apply_all, apply_operations, introspect, parse
+from journal.merge import plan_merge
 from journal.merge_check import base_operations, semantic_check
+
+from .test_merge_data import steps
 
 BASE = (
     "CREATE TABLE users (id INTEGER PRIMARY KEY, a INTEGER, name TEXT);"
@@ -54,14 +56,6 @@ CASES = {
         "DROP TABLE notes; CREATE TABLE notes (id INTEGER PRIMARY KEY); DROP TABLE notes;"
     ),
 }
-
-
-def steps(base: Schema, sql: str, side: str) -> list[SideStep]:
-    out, schema = [], base
-    for number, op in enumerate(parse(sql), 1):
-        out.append(SideStep(f"{side} {number}", schema, op))
-        schema = apply(schema, op)
-    return out
 
 
 @pytest.mark.parametrize("sql", CASES.values(), ids=CASES.keys())
