@@ -1,13 +1,14 @@
 """Facts about tables that the data hot path needs, computed once per schema: column names,
 BOOLEAN columns, which values SQLite stores unchanged, the INSERT text per column tuple, the
-WHERE clause of a call's filters; and the ids and timestamps of CinchDB's automatic
-columns."""
+WHERE clause of a call's filters; the ids and timestamps of CinchDB's automatic columns; and
+rows as the SDK returns them (dicts, BOOLEAN values as bool, in the order given)."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timezone
+from itertools import repeat
 from typing import TYPE_CHECKING
 
 from cinchdb._values import ColumnCheck, column_checks, rowid_alias
@@ -21,6 +22,7 @@ from cinchdb.errors import (
 from journal.names import fold_name, quote, validate_identifier
 
 if TYPE_CHECKING:  # a type only: the definition models are pydantic, costly to import
+    from cinchdb.results import Row
     from journal.definitions import TableDef
 
 FILTER_OPERATORS = ("ne", "gt", "gte", "lt", "lte", "like", "in", "isnull")
@@ -349,3 +351,40 @@ def where_clause(
             parts.append(f"{column} {COMPARISONS[op]} ?")
             params.append(value)
     return f" {joiner} ".join(f"({p})" for p in parts) if len(parts) > 1 else parts[0], params
+
+
+def shown_key(key: Sequence[object]) -> object:
+    """A key as a RecordNotFoundError shows it: the value, or a tuple for a composite key."""
+    return key[0] if len(key) == 1 else tuple(key)
+
+
+def dicts(names: Sequence[str], rows: Iterable[Sequence[object]]) -> list[Row]:
+    """One dict per row; map() keeps the loop in C, twice as fast as a comprehension."""
+    return list(map(dict, map(zip, repeat(names), rows)))
+
+
+def to_bools(rows: list[Row], booleans: Iterable[str]) -> None:
+    """Turn the 0/1 of BOOLEAN columns into bool, in place (None stays None)."""
+    for name in booleans:
+        for row in rows:
+            value = row.get(name)
+            if value is not None:
+                row[name] = bool(value)
+
+
+def in_order(
+    fetched: list[tuple[object, ...]], expected: list[object], position: int
+) -> list[tuple[object, ...]]:
+    """RETURNING rows in the order the rows were given.
+
+    SQLite documents the order of RETURNING rows as unspecified (in practice it is the VALUES
+    order, which this checks at list-comparison speed).
+    """
+    if [row[position] for row in fetched] == expected:
+        return fetched
+    by_id = {row[position]: row for row in fetched}
+    try:
+        return [by_id[key] for key in expected]
+    except (KeyError, TypeError):
+        # The column's affinity changed the given id (5 -> '5'): keep SQLite's order.
+        return fetched

@@ -47,7 +47,11 @@ from cinchdb._rows import (
     MAX_PARAMS,
     InsertPlan,
     TableFacts,
+    dicts,
+    in_order,
     new_ids,
+    shown_key,
+    to_bools,
     utc_now,
     where_clause,
 )
@@ -320,9 +324,9 @@ class DataOps:
                 expected = params[
                     start * width + plan.id_position : (start + chunk) * width : width
                 ]
-                fetched = _in_order(fetched, expected, facts.id_index)
-            out.extend(_dicts([d[0] for d in cursor.description], fetched))
-        _to_bools(out, facts.booleans)
+                fetched = in_order(fetched, expected, facts.id_index)
+            out.extend(dicts([d[0] for d in cursor.description], fetched))
+        to_bools(out, facts.booleans)
         return out
 
     def _insert_bulk(
@@ -372,13 +376,13 @@ class DataOps:
                     for key in expected
                     for found in execute(facts.by_id_sql, (key,)).fetchall()
                 ]
-            out = _dicts(names, fetched)
+            out = dicts(names, fetched)
         else:
             # Transpose column slices (C speed) rather than slicing the params row by row.
             nones = [None] * (hi - lo)
             columns = [params[j::width] if j < width else nones for j in plan.order]
-            out = _dicts(names, zip(*columns, strict=True))
-        _to_bools(out, facts.booleans)
+            out = dicts(names, zip(*columns, strict=True))
+        to_bools(out, facts.booleans)
         return out
 
     # -- update ----------------------------------------------------------------------------
@@ -467,7 +471,7 @@ class DataOps:
             cursor = self.conn.execute(f"{head} WHERE {facts.key_where} RETURNING *", params)
             values = cursor.fetchone()
         if values is None:
-            raise RecordNotFoundError(facts.name, _shown_key(key))
+            raise RecordNotFoundError(facts.name, shown_key(key))
         # Drain the cursor so the statement finishes and autocommits.
         cursor.fetchall()
         names = [d[0] for d in cursor.description]
@@ -500,7 +504,7 @@ class DataOps:
         cursor = self.conn.execute(facts.get_sql, key)
         values = cursor.fetchone()
         if values is None:
-            raise RecordNotFoundError(facts.name, _shown_key(key))
+            raise RecordNotFoundError(facts.name, shown_key(key))
         names = [d[0] for d in cursor.description]
         flags = [i for i, name in enumerate(names) if name in facts.booleans]
         return with_bools(names, values, flags) if flags else dict(zip(names, values, strict=True))
@@ -568,41 +572,4 @@ class DataOps:
         self._tables = {}
 
 
-def _shown_key(key: Sequence[object]) -> object:
-    """A key as a RecordNotFoundError shows it: the value, or a tuple for a composite key."""
-    return key[0] if len(key) == 1 else tuple(key)
-
-
 _values = methodcaller("values")
-
-
-def _dicts(names: Sequence[str], rows: Iterable[Sequence[object]]) -> list[Row]:
-    """One dict per row; map() keeps the loop in C, twice as fast as a comprehension."""
-    return list(map(dict, map(zip, repeat(names), rows)))
-
-
-def _to_bools(rows: list[Row], booleans: Iterable[str]) -> None:
-    """Turn the 0/1 of BOOLEAN columns into bool, in place (None stays None)."""
-    for name in booleans:
-        for row in rows:
-            value = row.get(name)
-            if value is not None:
-                row[name] = bool(value)
-
-
-def _in_order(
-    fetched: list[tuple[object, ...]], expected: list[object], position: int
-) -> list[tuple[object, ...]]:
-    """RETURNING rows in the order the rows were given.
-
-    SQLite documents the order of RETURNING rows as unspecified (in practice it is the VALUES
-    order, which this checks at list-comparison speed).
-    """
-    if [row[position] for row in fetched] == expected:
-        return fetched
-    by_id = {row[position]: row for row in fetched}
-    try:
-        return [by_id[key] for key in expected]
-    except (KeyError, TypeError):
-        # The column's affinity changed the given id (5 -> '5'): keep SQLite's order.
-        return fetched
